@@ -1,0 +1,1 @@
+"""cdk-llm-serving: AWS CDK L3 constructs for serving LLMs."""
