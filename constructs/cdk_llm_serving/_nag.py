@@ -1,0 +1,29 @@
+"""The one place cdk-nag findings are acknowledged.
+
+cdk-nag 3 runs as a CDK validation plugin and reads CDK-native acknowledgments. Every
+acknowledgment in this library goes through :func:`acknowledge` so that it is always
+narrow (one finding id, on one construct this library created) and carries a reason.
+"""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from constructs import IConstruct
+
+_MIN_REASON = 20
+
+
+def acknowledge(construct: IConstruct, finding: str, reason: str) -> None:
+    """Acknowledge exactly one cdk-nag finding on ``construct`` (and its L1 children).
+
+    :param construct: a construct created by this library (never a user's or a shared one).
+    :param finding: the full id printed by cdk-nag, e.g.
+        ``"AwsSolutions::AwsSolutions-IAM5[Resource::*]"`` or
+        ``"NIST.800.53.R5::NIST.800.53.R5-LambdaDLQ"``.
+    :param reason: why the finding does not apply or is accepted; shown in the audit trail.
+    """
+    if "::" not in finding:
+        raise ValueError(f"finding must be a full cdk-nag id like 'AwsSolutions::AwsSolutions-IAM5[...]', got {finding!r}")
+    if len(reason.strip()) < _MIN_REASON:
+        raise ValueError(f"acknowledgment of {finding} needs a specific reason, got {reason!r}")
+    cdk.Validations.of(construct).acknowledge(cdk.Acknowledgment(id=finding, reason=reason))

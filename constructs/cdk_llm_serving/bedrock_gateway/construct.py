@@ -1,0 +1,912 @@
+"""BedrockGatewayApi: an OpenAI-compatible, streaming, rate-limited chat API in front of Amazon Bedrock."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_wafv2 as wafv2
+from constructs import Construct
+
+from .._assets import runtime_dir
+from .._errors import ProblemCollector
+from .._nag import acknowledge
+from .auth import GatewayAuth, GatewayAuthMode
+from .layers import GATEWAY_RUNTIME, powertools_layer_arn, web_adapter_layer_arn
+from .routes import (
+    MAX_RUNTIME_CONFIG_BYTES,
+    BedrockModelAlias,
+    GatewayLimits,
+    model_problems,
+    runtime_config,
+    runtime_config_json,
+)
+
+_INVOKE_ACTIONS = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
+_MAX_STREAM = cdk.Duration.minutes(15)  # API Gateway's response-streaming limit
+
+
+def _error_template(error_type: str, code: str) -> dict[str, str]:
+    """API Gateway gateway-response body in OpenAI's error shape."""
+    body = (
+        '{"error":{"message":$context.error.messageString,'
+        f'"type":"{error_type}","param":null,"code":"{code}"}}}}'
+    )
+    return {"application/json": body}
+
+
+# Gateway responses API Gateway produces itself (before the Lambda runs), reshaped for OpenAI clients.
+_GATEWAY_RESPONSES: tuple[tuple[str, apigw.ResponseType, str | None, str, str], ...] = (
+    ("BadRequestBody", apigw.ResponseType.BAD_REQUEST_BODY, "400", "invalid_request_error", "invalid_request_body"),
+    ("Unauthorized", apigw.ResponseType.UNAUTHORIZED, "401", "invalid_request_error", "invalid_api_key"),
+    ("AccessDenied", apigw.ResponseType.ACCESS_DENIED, "403", "invalid_request_error", "access_denied"),
+    ("MissingAuthToken", apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN, "404", "invalid_request_error", "not_found"),
+    ("Throttled", apigw.ResponseType.THROTTLED, "429", "rate_limit_exceeded", "rate_limit_exceeded"),
+    ("QuotaExceeded", apigw.ResponseType.QUOTA_EXCEEDED, "429", "rate_limit_exceeded", "quota_exceeded"),
+    ("RequestTooLarge", apigw.ResponseType.REQUEST_TOO_LARGE, "413", "invalid_request_error", "request_too_large"),
+    ("WafFiltered", apigw.ResponseType.WAF_FILTERED, "403", "invalid_request_error", "request_blocked"),
+    ("IntegrationTimeout", apigw.ResponseType.INTEGRATION_TIMEOUT, "504", "timeout", "timeout"),
+    ("Default4xx", apigw.ResponseType.DEFAULT_4_XX, None, "invalid_request_error", "invalid_request"),
+    ("Default5xx", apigw.ResponseType.DEFAULT_5_XX, None, "api_error", "upstream_error"),
+)
+
+
+class BedrockGatewayApi(Construct):
+    """Define an OpenAI-compatible chat completions API (REST API Gateway + Python Lambda) in front of Bedrock.
+
+    Routes (under the stage URL):
+
+    - ``POST /v1/chat/completions``: OpenAI chat completions, streamed with API Gateway response streaming.
+    - ``GET /v1/models``: the model aliases of the allowlist.
+    - ``GET /health``: unauthenticated liveness check (mock integration; the function is not called).
+
+    The function runs a small standard-library HTTP app behind the AWS Lambda Web Adapter layer.
+    Its IAM role can invoke exactly the allowlisted inference profiles and foundation models.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        models: Sequence[BedrockModelAlias],
+        auth: GatewayAuth | None = None,
+        limits: GatewayLimits | None = None,
+        throttling_rate_limit: float = 50,
+        throttling_burst_limit: int = 100,
+        reserved_concurrency: int | None = None,
+        generation_timeout: cdk.Duration | None = None,
+        memory_size: int = 1024,
+        architecture: lambda_.Architecture | None = None,
+        stage_name: str = "prod",
+        web_acl: bool = True,
+        waf_rate_limit_per_ip: int = 1000,
+        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
+        log_content: bool = False,
+        encryption_key: kms.IKey | None = None,
+        metrics_namespace: str = "CdkLlmServing/Gateway",
+        alarm_topic: sns.ITopic | None = None,
+        server_error_alarm_threshold: int = 5,
+        model_throttle_alarm_threshold: int = 10,
+        time_to_first_token_alarm_threshold: cdk.Duration | None = None,
+    ) -> None:
+        """
+        :param models: the model allowlist: aliases clients may request, each with its token cap.
+        :param auth: how callers authenticate. Default: - ``GatewayAuth.cognito()`` with a new user pool.
+        :param limits: request limits enforced by the function. Default: - ``GatewayLimits()``
+            (64 messages, 200000 characters, 1 MiB body).
+        :param throttling_rate_limit: stage-wide steady-state requests per second. Default: 50
+        :param throttling_burst_limit: stage-wide burst. Default: 100
+        :param reserved_concurrency: reserved concurrency of the function, which caps parallel model calls.
+            Default: - none (unreserved; new accounts have a concurrency quota of 10).
+        :param generation_timeout: longest a single generation may stream (function and integration timeout),
+            30 seconds to 15 minutes. Default: 10 minutes
+        :param memory_size: function memory in MiB (128 to 10240). Default: 1024
+        :param architecture: function architecture. Default: ARM_64 (Graviton, cheaper)
+        :param stage_name: API Gateway stage name. Default: "prod"
+        :param web_acl: attach an AWS WAF web ACL (per-IP rate limit and AWS managed rule groups). Default: true
+        :param waf_rate_limit_per_ip: requests per IP per 5 minutes before WAF answers 429 (100 to 2e9). Default: 1000
+        :param log_retention: retention of the function and access logs. Default: one month
+        :param log_content: log prompt and completion text. Default: false (only sizes, tokens and timings)
+        :param encryption_key: KMS key for the log groups. Default: - a key with rotation is created
+        :param metrics_namespace: CloudWatch namespace of the gateway's EMF metrics. Default: "CdkLlmServing/Gateway"
+        :param alarm_topic: SNS topic notified by the alarms. Default: - alarms have no actions
+        :param server_error_alarm_threshold: 5XX responses in 5 minutes that raise an alarm. Default: 5
+        :param model_throttle_alarm_threshold: Bedrock throttles in 5 minutes that raise an alarm. Default: 10
+        :param time_to_first_token_alarm_threshold: p90 time to first token (any alias, 5 minutes) that raises
+            an alarm. Default: 10 seconds
+        """
+        super().__init__(scope, construct_id)
+        auth = auth or GatewayAuth.cognito()
+        limits = limits or GatewayLimits()
+        generation_timeout = generation_timeout or cdk.Duration.minutes(10)
+        architecture = architecture or lambda_.Architecture.ARM_64
+        ttft_threshold = time_to_first_token_alarm_threshold or cdk.Duration.seconds(10)
+        self._log_retention = log_retention
+        models = list(models)
+
+        self._validate(
+            models=models,
+            limits=limits,
+            throttling_rate_limit=throttling_rate_limit,
+            throttling_burst_limit=throttling_burst_limit,
+            reserved_concurrency=reserved_concurrency,
+            generation_timeout=generation_timeout,
+            memory_size=memory_size,
+            stage_name=stage_name,
+            waf_rate_limit_per_ip=waf_rate_limit_per_ip,
+            metrics_namespace=metrics_namespace,
+            log_content=log_content,
+        )
+
+        self.models: tuple[BedrockModelAlias, ...] = tuple(models)
+        """The allowlist, in the order given."""
+        self.auth_mode: GatewayAuthMode = auth.mode
+        self.metrics_namespace = metrics_namespace
+        self.service_name = cdk.Names.unique_id(self)[-64:]
+        """``service`` dimension of the EMF metrics: unique per gateway, stable across deployments."""
+
+        # --- encryption and logs -------------------------------------------------------------------
+        self.encryption_key: kms.IKey = encryption_key or kms.Key(
+            self,
+            "LogsKey",
+            description="Encrypts the Bedrock gateway's function and access logs",
+            enable_key_rotation=True,
+        )
+        if encryption_key is None:
+            # CloudWatch Logs must be allowed to use the key, scoped to this account's log groups.
+            self.encryption_key.add_to_resource_policy(
+                iam.PolicyStatement(
+                    actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+                    principals=[iam.ServicePrincipal(f"logs.{cdk.Aws.REGION}.amazonaws.com")],
+                    # A key policy's resource is always "*" (the key itself).
+                    resources=["*"],
+                    conditions={
+                        "ArnLike": {
+                            "kms:EncryptionContext:aws:logs:arn": f"arn:{cdk.Aws.PARTITION}:logs:{cdk.Aws.REGION}:{cdk.Aws.ACCOUNT_ID}:log-group:*"
+                        }
+                    },
+                )
+            )
+        self.log_group = logs.LogGroup(
+            self,
+            "FunctionLogs",
+            retention=log_retention,
+            encryption_key=self.encryption_key,
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+        self.access_log_group = logs.LogGroup(
+            self,
+            "AccessLogs",
+            retention=log_retention,
+            encryption_key=self.encryption_key,
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+
+        # --- function --------------------------------------------------------------------------------
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="Bedrock gateway function: invoke the allowlisted models, write its own logs and traces",
+        )
+        self.policy = iam.ManagedPolicy(
+            self,
+            "Policy",
+            description="Least-privilege permissions of the Bedrock gateway function, generated from its model allowlist",
+            roles=[self.role],
+            statements=[
+                iam.PolicyStatement(
+                    sid="WriteOwnLogs",
+                    actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                    resources=[self.log_group.log_group_arn],
+                ),
+                iam.PolicyStatement(
+                    sid="WriteTraces",
+                    actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+                    # X-Ray has no resource-level permissions: AWS requires "*" here.
+                    resources=["*"],
+                ),
+                *self._bedrock_statements(models),
+            ],
+        )
+
+        config = runtime_config(
+            models=models,
+            limits=limits,
+            log_content=log_content,
+            metrics_namespace=metrics_namespace,
+            service_name=self.service_name,
+        )
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            description="OpenAI-compatible gateway to Amazon Bedrock (streaming via Lambda Web Adapter)",
+            runtime=GATEWAY_RUNTIME,
+            architecture=architecture,
+            handler="run.sh",
+            code=lambda_.Code.from_asset(runtime_dir("gateway"), exclude=["__pycache__", "*.pyc"]),
+            memory_size=memory_size,
+            timeout=generation_timeout,
+            # Policy updates go to the managed policy above; the role itself stays without inline policies.
+            role=self.role.without_policy_updates(),
+            log_group=self.log_group,
+            tracing=lambda_.Tracing.ACTIVE,
+            reserved_concurrent_executions=reserved_concurrency,
+            layers=[
+                lambda_.LayerVersion.from_layer_version_arn(self, "WebAdapterLayer", web_adapter_layer_arn(architecture)),
+                lambda_.LayerVersion.from_layer_version_arn(self, "PowertoolsLayer", powertools_layer_arn(architecture)),
+            ],
+            environment={
+                "AWS_LAMBDA_EXEC_WRAPPER": "/opt/bootstrap",
+                "AWS_LWA_INVOKE_MODE": "response_stream",
+                "AWS_LWA_READINESS_CHECK_PATH": "/health",
+                "PORT": "8080",
+                "GATEWAY_CONFIG": runtime_config_json(config),
+                "POWERTOOLS_SERVICE_NAME": self.service_name,
+                "POWERTOOLS_METRICS_NAMESPACE": metrics_namespace,
+            },
+        )
+        self.function.node.add_dependency(self.policy)
+
+        # --- REST API --------------------------------------------------------------------------------
+        self.api = apigw.RestApi(
+            self,
+            "Api",
+            description="OpenAI-compatible chat completions API in front of Amazon Bedrock",
+            endpoint_types=[apigw.EndpointType.REGIONAL],  # edge-optimized has a 30 s idle timeout
+            cloud_watch_role=True,
+            cloud_watch_role_removal_policy=cdk.RemovalPolicy.RETAIN,
+            deploy_options=apigw.StageOptions(
+                stage_name=stage_name,
+                throttling_rate_limit=throttling_rate_limit,
+                throttling_burst_limit=throttling_burst_limit,
+                access_log_destination=apigw.LogGroupLogDestination(self.access_log_group),
+                access_log_format=apigw.AccessLogFormat.custom(
+                    json.dumps(
+                        {
+                            "requestId": "$context.requestId",
+                            "ip": "$context.identity.sourceIp",
+                            "caller": "$context.identity.caller",
+                            "user": "$context.authorizer.claims.sub",
+                            "requestTime": "$context.requestTime",
+                            "httpMethod": "$context.httpMethod",
+                            "resourcePath": "$context.resourcePath",
+                            "status": "$context.status",
+                            "protocol": "$context.protocol",
+                            "responseLength": "$context.responseLength",
+                            "integrationLatency": "$context.integrationLatency",
+                            "responseLatency": "$context.responseLatency",
+                            "wafStatus": "$context.waf.status",
+                            "error": "$context.error.message",
+                        },
+                        separators=(",", ":"),
+                    )
+                ),
+                logging_level=apigw.MethodLoggingLevel.ERROR,
+                data_trace_enabled=False,  # would log prompts and completions
+                metrics_enabled=True,
+                tracing_enabled=True,
+            ),
+        )
+        self.stage: apigw.Stage = self.api.deployment_stage
+        for rid, rtype, status, etype, code in _GATEWAY_RESPONSES:
+            self.api.add_gateway_response(
+                rid,
+                type=rtype,
+                status_code=status,
+                templates=_error_template(etype, code),
+                response_headers={"Retry-After": "'1'"} if status == "429" else None,
+            )
+
+        self.user_pool: cognito.IUserPool | None = None
+        self.user_pool_client: cognito.UserPoolClient | None = None
+        method_auth = self._method_auth(auth)
+
+        integration = apigw.LambdaIntegration(
+            self.function,
+            proxy=True,
+            allow_test_invoke=False,
+            response_transfer_mode=apigw.ResponseTransferMode.STREAM,
+            timeout=generation_timeout,
+        )
+        chat_request_model = self.api.add_model(
+            "ChatCompletionRequest",
+            content_type="application/json",
+            schema=apigw.JsonSchema(
+                schema=apigw.JsonSchemaVersion.DRAFT4,
+                title="ChatCompletionRequest",
+                type=apigw.JsonSchemaType.OBJECT,
+                required=["model", "messages"],
+                properties={
+                    "model": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, min_length=1, max_length=256),
+                    "messages": apigw.JsonSchema(
+                        type=apigw.JsonSchemaType.ARRAY, min_items=1, max_items=limits.max_messages
+                    ),
+                    "stream": apigw.JsonSchema(type=apigw.JsonSchemaType.BOOLEAN),
+                },
+            ),
+        )
+        validator = self.api.add_request_validator(
+            "RequestValidator", validate_request_body=True, validate_request_parameters=True
+        )
+        v1 = self.api.root.add_resource("v1")
+        self.chat_completions_method = v1.add_resource("chat").add_resource("completions").add_method(
+            "POST",
+            integration,
+            request_models={"application/json": chat_request_model},
+            request_validator=validator,
+            **method_auth,
+        )
+        self.models_method = v1.add_resource("models").add_method(
+            "GET", integration, request_validator=validator, **method_auth
+        )
+        self.health_method = self.api.root.add_resource("health").add_method(
+            "GET",
+            apigw.MockIntegration(
+                request_templates={"application/json": '{"statusCode": 200}'},
+                integration_responses=[
+                    apigw.IntegrationResponse(
+                        status_code="200", response_templates={"application/json": '{"status":"ok"}'}
+                    )
+                ],
+            ),
+            method_responses=[apigw.MethodResponse(status_code="200")],
+            authorization_type=apigw.AuthorizationType.NONE,
+            request_validator=validator,
+        )
+
+        self.url: str = self.api.url
+        """Invoke URL of the stage, ending in ``/``."""
+        self.openai_base_url: str = f"{self.api.url}v1"
+        """What to pass as ``base_url`` to an OpenAI SDK."""
+
+        # --- WAF -------------------------------------------------------------------------------------
+        self.web_acl: wafv2.CfnWebACL | None = self._web_acl(waf_rate_limit_per_ip) if web_acl else None
+
+        # --- alarms ----------------------------------------------------------------------------------
+        self.alarms: list[cloudwatch.Alarm] = self._alarms(
+            server_error_alarm_threshold, model_throttle_alarm_threshold, ttft_threshold
+        )
+        if alarm_topic is not None:
+            for alarm in self.alarms:
+                alarm.add_alarm_action(cw_actions.SnsAction(alarm_topic))
+
+        self._acknowledge_findings(auth, reserved_concurrency, alarm_topic=alarm_topic, web_acl=web_acl)
+
+    # ---------------------------------------------------------------------------------------------------
+    # validation
+
+    @staticmethod
+    def _validate(
+        *,
+        models: list[BedrockModelAlias],
+        limits: GatewayLimits,
+        throttling_rate_limit: float,
+        throttling_burst_limit: int,
+        reserved_concurrency: int | None,
+        generation_timeout: cdk.Duration,
+        memory_size: int,
+        stage_name: str,
+        waf_rate_limit_per_ip: int,
+        metrics_namespace: str,
+        log_content: bool,
+    ) -> None:
+        p = ProblemCollector("BedrockGatewayApi properties")
+        for problem in model_problems(models):
+            p.add(problem)
+        for problem in limits.problems():
+            p.add(problem)
+        p.check(throttling_rate_limit > 0, f"throttling_rate_limit must be positive, got {throttling_rate_limit}")
+        p.check(
+            0 < throttling_burst_limit <= 5000,
+            f"throttling_burst_limit must be between 1 and 5000 (the account burst quota), got {throttling_burst_limit}",
+        )
+        p.check(
+            reserved_concurrency is None or reserved_concurrency >= 1,
+            f"reserved_concurrency must be at least 1 (or None for unreserved), got {reserved_concurrency}",
+        )
+        if not cdk.Token.is_unresolved(generation_timeout.to_seconds()):
+            seconds = generation_timeout.to_seconds()
+            p.check(
+                30 <= seconds <= _MAX_STREAM.to_seconds(),
+                f"generation_timeout must be between 30 seconds and 15 minutes (API Gateway's streaming limit),"
+                f" got {seconds} seconds",
+            )
+        p.check(128 <= memory_size <= 10240, f"memory_size must be between 128 and 10240 MiB, got {memory_size}")
+        p.check(
+            stage_name.replace("_", "").replace("-", "").isalnum() and len(stage_name) <= 128,
+            f"stage_name may contain only letters, digits, '-' and '_', got {stage_name!r}",
+        )
+        p.check(
+            100 <= waf_rate_limit_per_ip <= 2_000_000_000,
+            f"waf_rate_limit_per_ip must be between 100 and 2000000000 requests per 5 minutes, got {waf_rate_limit_per_ip}",
+        )
+        p.check(
+            bool(metrics_namespace) and not metrics_namespace.startswith("AWS/") and len(metrics_namespace) <= 255,
+            f"metrics_namespace must be non-empty, at most 255 characters and not start with 'AWS/', got {metrics_namespace!r}",
+        )
+        if not p.problems:
+            size = len(
+                runtime_config_json(
+                    runtime_config(
+                        models=models, limits=limits, log_content=log_content,
+                        metrics_namespace=metrics_namespace, service_name="x" * 64,
+                    )
+                )
+            )
+            p.check(
+                size <= MAX_RUNTIME_CONFIG_BYTES,
+                f"the model allowlist is too large for the function's environment ({size} bytes of configuration,"
+                f" at most {MAX_RUNTIME_CONFIG_BYTES}); use fewer or shorter aliases",
+            )
+        p.raise_if_any()
+
+    # ---------------------------------------------------------------------------------------------------
+    # IAM
+
+    def _bedrock_statements(self, models: Sequence[BedrockModelAlias]) -> list[iam.PolicyStatement]:
+        """InvokeModel* on exactly the allowlisted inference profiles and the foundation models behind them."""
+        stack = cdk.Stack.of(self)
+        profile_arns = sorted(
+            {
+                stack.format_arn(service="bedrock", resource="inference-profile", resource_name=m.model_id)
+                for m in models
+                if m.is_inference_profile
+            }
+        )
+        routed_models = sorted({m.foundation_model_id for m in models if m.is_inference_profile})
+        direct_models = sorted({m.model_id for m in models if not m.is_inference_profile})
+        statements: list[iam.PolicyStatement] = []
+        if profile_arns:
+            statements.append(
+                iam.PolicyStatement(sid="InvokeInferenceProfiles", actions=_INVOKE_ACTIONS, resources=profile_arns)
+            )
+            statements.append(
+                iam.PolicyStatement(
+                    sid="InvokeModelsThroughProfiles",
+                    actions=_INVOKE_ACTIONS,
+                    # A cross-Region profile may route to any Region of its geography (global profiles to any
+                    # Region), chosen by AWS per request; AWS requires the foundation model in every one of
+                    # them, so the Region is a wildcard. The condition pins these grants to our profiles.
+                    resources=[self._routed_model_arn(fm) for fm in routed_models],
+                    conditions={"StringEquals": {"bedrock:InferenceProfileArn": profile_arns}},
+                )
+            )
+        if direct_models:
+            statements.append(
+                iam.PolicyStatement(
+                    sid="InvokeFoundationModels",
+                    actions=_INVOKE_ACTIONS,
+                    resources=[
+                        stack.format_arn(service="bedrock", account="", resource="foundation-model", resource_name=fm)
+                        for fm in direct_models
+                    ],
+                )
+            )
+        return statements
+
+    @staticmethod
+    def _routed_model_arn(foundation_model_id: str) -> str:
+        return f"arn:{cdk.Aws.PARTITION}:bedrock:*::foundation-model/{foundation_model_id}"
+
+    def _method_auth(self, auth: GatewayAuth) -> dict[str, Any]:
+        if auth.mode is GatewayAuthMode.IAM:
+            return {"authorization_type": apigw.AuthorizationType.IAM}
+        if auth.mode is GatewayAuthMode.NONE:
+            cdk.Annotations.of(self).add_warning_v2(
+                "cdk-llm-serving:gateway-unauthenticated",
+                "BedrockGatewayApi is deployed WITHOUT authentication (GatewayAuth.none_for_development()): "
+                "anyone with the URL can spend your Bedrock budget. Use only for short-lived development stacks.",
+            )
+            return {"authorization_type": apigw.AuthorizationType.NONE}
+        pool = auth.user_pool
+        if pool is None:
+            created = cognito.UserPool(
+                self,
+                "UserPool",
+                self_sign_up_enabled=False,
+                sign_in_aliases=cognito.SignInAliases(email=True),
+                password_policy=cognito.PasswordPolicy(
+                    min_length=12, require_digits=True, require_lowercase=True, require_uppercase=True, require_symbols=True
+                ),
+                mfa=cognito.Mfa.REQUIRED,
+                mfa_second_factor=cognito.MfaSecondFactor(otp=True, sms=False),
+                account_recovery=cognito.AccountRecovery.EMAIL_ONLY,
+                feature_plan=cognito.FeaturePlan.ESSENTIALS,
+                removal_policy=cdk.RemovalPolicy.RETAIN,
+            )
+            self.user_pool_client = created.add_client(
+                "Client",
+                auth_flows=cognito.AuthFlow(user_srp=True, user_password=True),
+                generate_secret=False,
+                prevent_user_existence_errors=True,
+                id_token_validity=cdk.Duration.hours(1),
+                access_token_validity=cdk.Duration.hours(1),
+            )
+            pool = created
+        self.user_pool = pool
+        authorizer = apigw.CognitoUserPoolsAuthorizer(
+            self, "Authorizer", cognito_user_pools=[pool], results_cache_ttl=cdk.Duration.minutes(5)
+        )
+        return {"authorization_type": apigw.AuthorizationType.COGNITO, "authorizer": authorizer}
+
+    def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Allow ``grantee`` to call the model routes (IAM auth mode only).
+
+        Grants ``execute-api:Invoke`` on ``POST /v1/chat/completions`` and ``GET /v1/models`` of this stage.
+        """
+        if self.auth_mode is not GatewayAuthMode.IAM:
+            raise ValueError(
+                f"grant_invoke only applies to GatewayAuth.iam(); this gateway uses {self.auth_mode.value} auth"
+            )
+        return iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["execute-api:Invoke"],
+            resource_arns=[
+                self.api.arn_for_execute_api("POST", "/v1/chat/completions", self.stage.stage_name),
+                self.api.arn_for_execute_api("GET", "/v1/models", self.stage.stage_name),
+            ],
+        )
+
+    def add_to_role_policy(self, statement: iam.PolicyStatement) -> None:
+        """Add a statement to the function's (managed) policy."""
+        self.policy.add_statements(statement)
+
+    # ---------------------------------------------------------------------------------------------------
+    # WAF
+
+    def _web_acl(self, rate_limit_per_ip: int) -> wafv2.CfnWebACL:
+        def visibility(name: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
+            return wafv2.CfnWebACL.VisibilityConfigProperty(
+                cloud_watch_metrics_enabled=True, metric_name=name, sampled_requests_enabled=True
+            )
+
+        def managed(priority: int, name: str, overrides: Sequence[str] = ()) -> wafv2.CfnWebACL.RuleProperty:
+            return wafv2.CfnWebACL.RuleProperty(
+                name=name,
+                priority=priority,
+                override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
+                statement=wafv2.CfnWebACL.StatementProperty(
+                    managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
+                        vendor_name="AWS",
+                        name=name,
+                        rule_action_overrides=[
+                            wafv2.CfnWebACL.RuleActionOverrideProperty(
+                                name=o, action_to_use=wafv2.CfnWebACL.RuleActionProperty(count={})
+                            )
+                            for o in overrides
+                        ]
+                        or None,
+                    )
+                ),
+                visibility_config=visibility(name),
+            )
+
+        acl = wafv2.CfnWebACL(
+            self,
+            "WebAcl",
+            scope="REGIONAL",
+            default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
+            visibility_config=visibility("BedrockGateway"),
+            custom_response_bodies={
+                "RateLimited": wafv2.CfnWebACL.CustomResponseBodyProperty(
+                    content_type="APPLICATION_JSON",
+                    content=json.dumps(
+                        {
+                            "error": {
+                                "message": "Too many requests from this address; retry later",
+                                "type": "rate_limit_exceeded",
+                                "param": None,
+                                "code": "rate_limit_exceeded",
+                            }
+                        },
+                        separators=(",", ":"),
+                    ),
+                )
+            },
+            rules=[
+                wafv2.CfnWebACL.RuleProperty(
+                    name="RateLimitPerIp",
+                    priority=0,
+                    action=wafv2.CfnWebACL.RuleActionProperty(
+                        block=wafv2.CfnWebACL.BlockActionProperty(
+                            custom_response=wafv2.CfnWebACL.CustomResponseProperty(
+                                response_code=429,
+                                custom_response_body_key="RateLimited",
+                                response_headers=[wafv2.CfnWebACL.CustomHTTPHeaderProperty(name="Retry-After", value="60")],
+                            )
+                        )
+                    ),
+                    statement=wafv2.CfnWebACL.StatementProperty(
+                        rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
+                            limit=rate_limit_per_ip, aggregate_key_type="IP", evaluation_window_sec=300
+                        )
+                    ),
+                    visibility_config=visibility("RateLimitPerIp"),
+                ),
+                managed(1, "AWSManagedRulesAmazonIpReputationList"),
+                # The common rule set blocks bodies over 8 KB; chat histories are larger. The function
+                # enforces its own body, message and character limits, so that one rule only counts.
+                managed(2, "AWSManagedRulesCommonRuleSet", overrides=["SizeRestrictions_BODY"]),
+                managed(3, "AWSManagedRulesKnownBadInputsRuleSet"),
+            ],
+        )
+        wafv2.CfnWebACLAssociation(
+            self, "WebAclAssociation", resource_arn=self.stage.stage_arn, web_acl_arn=acl.attr_arn
+        )
+        # WAF only logs to log groups named aws-waf-logs-*; the suffix is unique per gateway and stable.
+        waf_log_name = f"aws-waf-logs-{cdk.Names.unique_id(self)[-100:]}"
+        self.waf_log_group = logs.LogGroup(
+            self,
+            "WafLogs",
+            log_group_name=waf_log_name,
+            retention=self._log_retention,
+            encryption_key=self.encryption_key,
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+        logging = wafv2.CfnLoggingConfiguration(
+            self,
+            "WafLogging",
+            resource_arn=acl.attr_arn,
+            log_destination_configs=[
+                cdk.Stack.of(self).format_arn(
+                    service="logs",
+                    resource="log-group",
+                    resource_name=waf_log_name,
+                    arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+                )
+            ],
+            # Bearer tokens must never reach the logs.
+            redacted_fields=[
+                wafv2.CfnLoggingConfiguration.FieldToMatchProperty(single_header={"Name": "authorization"})
+            ],
+        )
+        logging.node.add_dependency(self.waf_log_group)
+        return acl
+
+    # ---------------------------------------------------------------------------------------------------
+    # metrics and alarms
+
+    def metric(
+        self,
+        metric_name: str,
+        *,
+        model_alias: str,
+        statistic: str = "Sum",
+        period: cdk.Duration | None = None,
+        **options: Any,
+    ) -> cloudwatch.Metric:
+        """One of the gateway's EMF metrics for one model alias.
+
+        Metric names: ``Requests``, ``Errors``, ``Throttles``, ``InputTokens``, ``OutputTokens``,
+        ``TimeToFirstToken`` (ms), ``Latency`` (ms). Default: sum over 5 minutes.
+        """
+        return cloudwatch.Metric(
+            namespace=self.metrics_namespace,
+            metric_name=metric_name,
+            dimensions_map={"service": self.service_name, "ModelAlias": model_alias},
+            statistic=statistic,
+            period=period or cdk.Duration.minutes(5),
+            **options,
+        )
+
+    def metric_requests(self, model_alias: str, **options: Any) -> cloudwatch.Metric:
+        """Chat completion requests routed to ``model_alias``. Default: sum over 5 minutes."""
+        return self.metric("Requests", model_alias=model_alias, **options)
+
+    def metric_errors(self, model_alias: str, **options: Any) -> cloudwatch.Metric:
+        """Requests to ``model_alias`` that ended in an error. Default: sum over 5 minutes."""
+        return self.metric("Errors", model_alias=model_alias, **options)
+
+    def metric_model_throttles(self, model_alias: str, **options: Any) -> cloudwatch.Metric:
+        """Bedrock throttling/quota errors for ``model_alias``. Default: sum over 5 minutes."""
+        return self.metric("Throttles", model_alias=model_alias, **options)
+
+    def metric_input_tokens(self, model_alias: str, **options: Any) -> cloudwatch.Metric:
+        """Input tokens billed for ``model_alias``. Default: sum over 5 minutes."""
+        return self.metric("InputTokens", model_alias=model_alias, **options)
+
+    def metric_output_tokens(self, model_alias: str, **options: Any) -> cloudwatch.Metric:
+        """Output tokens billed for ``model_alias``. Default: sum over 5 minutes."""
+        return self.metric("OutputTokens", model_alias=model_alias, **options)
+
+    def metric_time_to_first_token(self, model_alias: str, **options: Any) -> cloudwatch.Metric:
+        """Milliseconds from request to first streamed token. Default: p90 over 5 minutes."""
+        options.setdefault("statistic", "p90")
+        return self.metric("TimeToFirstToken", model_alias=model_alias, **options)
+
+    def metric_latency(self, model_alias: str, **options: Any) -> cloudwatch.Metric:
+        """Milliseconds from request to the end of the response. Default: p90 over 5 minutes."""
+        options.setdefault("statistic", "p90")
+        return self.metric("Latency", model_alias=model_alias, **options)
+
+    def metric_server_errors(self, **options: Any) -> cloudwatch.Metric:
+        """API Gateway 5XX responses of the stage. Default: sum over 5 minutes."""
+        return self.stage.metric_server_error(statistic="Sum", **options)
+
+    def metric_client_errors(self, **options: Any) -> cloudwatch.Metric:
+        """API Gateway 4XX responses of the stage. Default: sum over 5 minutes."""
+        return self.stage.metric_client_error(statistic="Sum", **options)
+
+    def _alarms(self, server_errors: int, throttles: int, ttft: cdk.Duration) -> list[cloudwatch.Alarm]:
+        aliases = [m.alias for m in self.models]
+        not_breaching = cloudwatch.TreatMissingData.NOT_BREACHING
+        alarms = [
+            self.metric_server_errors().create_alarm(
+                self,
+                "ServerErrorsAlarm",
+                alarm_description="The Bedrock gateway returned 5XX responses",
+                threshold=server_errors,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=not_breaching,
+            ),
+            self.function.metric_throttles(statistic="Sum", period=cdk.Duration.minutes(5)).create_alarm(
+                self,
+                "FunctionThrottlesAlarm",
+                alarm_description="The gateway function was throttled (concurrency exhausted)",
+                threshold=1,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=not_breaching,
+            ),
+        ]
+        # Metric math over the aliases (a CloudWatch alarm takes at most 10 metrics).
+        usable = {f"m{i}": a for i, a in enumerate(aliases[:10])}
+        throttles_expr = cloudwatch.MathExpression(
+            expression="+".join(usable) if len(usable) == 1 else f"SUM([{','.join(usable)}])",
+            using_metrics={k: self.metric_model_throttles(a) for k, a in usable.items()},
+            label="Bedrock throttles (all aliases)",
+            period=cdk.Duration.minutes(5),
+        )
+        ttft_expr = cloudwatch.MathExpression(
+            expression="+".join(usable) if len(usable) == 1 else f"MAX([{','.join(usable)}])",
+            using_metrics={k: self.metric_time_to_first_token(a) for k, a in usable.items()},
+            label="p90 time to first token, worst alias (ms)",
+            period=cdk.Duration.minutes(5),
+        )
+        alarms.append(
+            throttles_expr.create_alarm(
+                self,
+                "ModelThrottlesAlarm",
+                alarm_description="Bedrock throttled the gateway's model calls (tokens/requests per minute quota)",
+                threshold=throttles,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=not_breaching,
+            )
+        )
+        alarms.append(
+            ttft_expr.create_alarm(
+                self,
+                "TimeToFirstTokenAlarm",
+                alarm_description="p90 time to first token is above the threshold for at least one model alias",
+                threshold=ttft.to_milliseconds(),
+                evaluation_periods=3,
+                datapoints_to_alarm=2,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                treat_missing_data=not_breaching,
+            )
+        )
+        return alarms
+
+    # ---------------------------------------------------------------------------------------------------
+    # cdk-nag
+
+    def _acknowledge_findings(
+        self, auth: GatewayAuth, reserved_concurrency: int | None, *, alarm_topic: sns.ITopic | None, web_acl: bool
+    ) -> None:
+        cw_role = self.api.node.find_child("CloudWatchRole")
+        acknowledge(
+            cw_role,
+            "AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+            "AmazonAPIGatewayPushToCloudWatchLogs]",
+            "API Gateway's account-level logging role; AWS documents this service-role policy for execution logs",
+        )
+        if self.user_pool_client is not None:  # we created the pool
+            acknowledge(
+                self.user_pool.node.default_child or self.user_pool,  # type: ignore[union-attr]
+                "AwsSolutions::AwsSolutions-COG8",
+                "The Plus feature plan (threat protection) is billed per monthly active user; MFA is required instead. "
+                "Pass your own Plus-tier pool with GatewayAuth.cognito(pool) to get it",
+            )
+        if alarm_topic is None:
+            for alarm in self.alarms:
+                acknowledge(
+                    alarm,
+                    "NIST.800.53.R5::NIST.800.53.R5-CloudWatchAlarmAction",
+                    "No alarm_topic was passed: the alarms are visible in CloudWatch but notify no one; pass an SNS "
+                    "topic as alarm_topic to act on them",
+                )
+        if not web_acl:
+            for rule in (
+                "AwsSolutions::AwsSolutions-APIG3",
+                "NIST.800.53.R5::NIST.800.53.R5-APIGWAssociatedWithWAF",
+            ):
+                acknowledge(
+                    self.stage,
+                    rule,
+                    "WAF was switched off explicitly with web_acl=False (e.g. a WAF managed centrally by Firewall "
+                    "Manager); stage throttling still applies",
+                )
+        policy = self.policy
+        acknowledge(
+            policy,
+            "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
+            "X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions; AWS requires '*'",
+        )
+        for fm in sorted({m.foundation_model_id for m in self.models if m.is_inference_profile}):
+            acknowledge(
+                policy,
+                f"AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:bedrock:*::foundation-model/{fm}]",
+                "Cross-Region inference profiles route to the foundation model in any Region of their geography; "
+                "AWS requires the model ARN in every such Region. Pinned to our profiles by bedrock:InferenceProfileArn.",
+            )
+        fn = self.function
+        acknowledge(
+            fn,
+            "NIST.800.53.R5::NIST.800.53.R5-LambdaDLQ",
+            "The function is only invoked synchronously by API Gateway; a DLQ applies to asynchronous invocations only",
+        )
+        acknowledge(
+            fn,
+            "NIST.800.53.R5::NIST.800.53.R5-LambdaInsideVPC",
+            "The function only calls Bedrock's public regional endpoint over TLS with SigV4; a VPC would add NAT or "
+            "interface-endpoint cost without reducing exposure",
+        )
+        if reserved_concurrency is None:
+            acknowledge(
+                fn,
+                "NIST.800.53.R5::NIST.800.53.R5-LambdaConcurrency",
+                "Reserved concurrency is opt-in (reserved_concurrency): new accounts have a concurrency quota of 10, "
+                "and a default reservation would fail to deploy there",
+            )
+        stage = self.stage
+        acknowledge(
+            stage,
+            "NIST.800.53.R5::NIST.800.53.R5-APIGWCacheEnabledAndEncrypted",
+            "API Gateway response streaming does not support endpoint caching, and chat completions must not be cached",
+        )
+        acknowledge(
+            stage,
+            "NIST.800.53.R5::NIST.800.53.R5-APIGWSSLEnabled",
+            "Client certificates authenticate API Gateway to HTTP backends; this API's only backend is a Lambda function",
+        )
+        acknowledge(
+            self.health_method,
+            "AwsSolutions::AwsSolutions-APIG4",
+            "GET /health is a mock integration returning a constant for load balancers and uptime checks; no data, no model",
+        )
+        acknowledge(
+            self.health_method,
+            "AwsSolutions::AwsSolutions-COG4",
+            "GET /health is a mock integration returning a constant for load balancers and uptime checks; no data, no model",
+        )
+        if auth.mode is GatewayAuthMode.IAM:
+            for method in (self.chat_completions_method, self.models_method):
+                acknowledge(
+                    method,
+                    "AwsSolutions::AwsSolutions-COG4",
+                    "This gateway uses IAM (SigV4) authorization for service callers, chosen with GatewayAuth.iam()",
+                )
+        if auth.mode is GatewayAuthMode.NONE:
+            for method in (self.chat_completions_method, self.models_method):
+                for rule in ("AwsSolutions::AwsSolutions-APIG4", "AwsSolutions::AwsSolutions-COG4"):
+                    acknowledge(
+                        method,
+                        rule,
+                        "Unauthenticated on purpose: GatewayAuth.none_for_development() was chosen explicitly "
+                        "(synth warns about it); WAF and stage throttling still apply",
+                    )

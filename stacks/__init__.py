@@ -1,0 +1,15 @@
+"""Per-use-case stacks composed from the cdk_llm_serving constructs."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+
+from .chat_stack import DEFAULT_CHAT_MODELS, ChatSettings, ChatStack
+
+__all__ = ["DEFAULT_CHAT_MODELS", "ChatSettings", "ChatStack", "build_app"]
+
+
+def build_app(app: cdk.App) -> cdk.App:
+    """Add every use-case stack to ``app``, configured from its context. No environment lookups."""
+    ChatStack(app, "ChatStack", settings=ChatSettings.from_context(app.node.try_get_context("chat")))
+    return app

@@ -1,0 +1,179 @@
+"""ChatStack: the public chat/assistant pattern (seed 001 §5.1).
+
+Bedrock models with streaming, behind API Gateway + Lambda as thin orchestration, with strong
+rate limiting and token caps to manage cost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from cdk_llm_serving import (
+    BedrockGatewayApi,
+    BedrockModelAlias,
+    GatewayAuth,
+    GatewayAuthMode,
+    GatewayLimits,
+    PropsValidationError,
+)
+
+from .settings import settings_from_context
+
+#: Public-chat defaults: a fast and a strong model, both on US cross-Region inference profiles.
+DEFAULT_CHAT_MODELS: tuple[BedrockModelAlias, ...] = (
+    BedrockModelAlias(
+        alias="chat-fast",
+        model_id="us.anthropic.claude-haiku-4-5-20251001-v1:0",
+        max_tokens_cap=4096,
+        default_max_tokens=1024,
+    ),
+    BedrockModelAlias(
+        alias="chat-smart",
+        model_id="us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+        max_tokens_cap=8192,
+        default_max_tokens=2048,
+    ),
+    BedrockModelAlias(
+        alias="chat-lite",
+        model_id="us.amazon.nova-lite-v1:0",
+        max_tokens_cap=4096,
+        default_max_tokens=1024,
+    ),
+)
+
+_AUTH_MODES = {m.value: m for m in GatewayAuthMode}
+_RETENTION = {
+    d: getattr(logs.RetentionDays, n)
+    for d, n in {
+        1: "ONE_DAY", 3: "THREE_DAYS", 5: "FIVE_DAYS", 7: "ONE_WEEK", 14: "TWO_WEEKS", 30: "ONE_MONTH",
+        60: "TWO_MONTHS", 90: "THREE_MONTHS", 180: "SIX_MONTHS", 365: "ONE_YEAR",
+    }.items()
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChatSettings:
+    """Settings of :class:`ChatStack`, read from cdk.json context ``chat``."""
+
+    models: tuple[BedrockModelAlias, ...] = DEFAULT_CHAT_MODELS
+    """Model allowlist. Context form: ``[{"alias", "model_id", "max_tokens_cap"?, "default_max_tokens"?}]``.
+    Default: chat-fast (Claude Haiku 4.5), chat-smart (Claude Sonnet 4.5), chat-lite (Nova Lite), US profiles."""
+    auth: str = "cognito"
+    """``cognito`` (a user pool is created), ``iam`` or ``none`` (development only). Default: cognito"""
+    throttling_rate_limit: float = 20
+    """Stage-wide requests per second. Default: 20"""
+    throttling_burst_limit: int = 40
+    """Stage-wide burst. Default: 40"""
+    waf_rate_limit_per_ip: int = 300
+    """Requests per IP per 5 minutes before WAF answers 429. Default: 300"""
+    reserved_concurrency: int | None = None
+    """Reserved concurrency of the gateway function. Default: none"""
+    max_messages: int = 64
+    """Most messages per request. Default: 64"""
+    max_total_chars: int = 100_000
+    """Most characters of message text per request. Default: 100000"""
+    generation_timeout_seconds: int = 300
+    """Longest a generation may stream. Default: 300"""
+    log_retention_days: int = 30
+    """Retention of function and access logs (1, 3, 5, 7, 14, 30, 60, 90, 180, 365). Default: 30"""
+    log_content: bool = False
+    """Log prompts and completions. Default: false"""
+
+    def problems(self) -> list[str]:
+        out: list[str] = []
+        if self.auth not in _AUTH_MODES:
+            out.append(f"setting 'auth' must be one of {', '.join(_AUTH_MODES)}, got {self.auth!r}")
+        if self.log_retention_days not in _RETENTION:
+            out.append(
+                f"setting 'log_retention_days' must be one of {', '.join(map(str, _RETENTION))}, got {self.log_retention_days}"
+            )
+        return out
+
+    @classmethod
+    def from_context(cls, raw: Any) -> ChatSettings:
+        """Parse and check the ``chat`` context value; every problem is reported at once."""
+        settings = settings_from_context(cls, raw, context_key="chat", parsers={"models": _parse_models})
+        problems = settings.problems()
+        if problems:
+            raise PropsValidationError("cdk.json context 'chat'", problems)
+        return settings
+
+    @property
+    def gateway_auth(self) -> GatewayAuth:
+        mode = _AUTH_MODES[self.auth]
+        if mode is GatewayAuthMode.IAM:
+            return GatewayAuth.iam()
+        if mode is GatewayAuthMode.NONE:
+            return GatewayAuth.none_for_development()
+        return GatewayAuth.cognito()
+
+
+def _parse_models(raw: Any, problems: list[str]) -> tuple[BedrockModelAlias, ...]:
+    allowed = {"alias", "model_id", "max_tokens_cap", "default_max_tokens"}
+    if not isinstance(raw, list) or not raw:
+        problems.append('setting \'models\' must be a non-empty list of {"alias": ..., "model_id": ...} objects')
+        return ()
+    out: list[BedrockModelAlias] = []
+    for i, item in enumerate(raw):
+        if not isinstance(item, Mapping) or not {"alias", "model_id"} <= set(item):
+            problems.append(f"models[{i}] must be an object with at least 'alias' and 'model_id'")
+            continue
+        unknown = set(item) - allowed
+        if unknown:
+            problems.append(f"models[{i}] has unknown key(s) {sorted(unknown)}; allowed: {sorted(allowed)}")
+            continue
+        bad = [k for k in ("max_tokens_cap", "default_max_tokens") if k in item and not isinstance(item[k], int)]
+        bad += [k for k in ("alias", "model_id") if not isinstance(item[k], str)]
+        if bad:
+            problems.append(f"models[{i}] has values of the wrong type for {sorted(bad)}")
+            continue
+        out.append(BedrockModelAlias(**item))
+    return tuple(out)
+
+
+class ChatStack(cdk.Stack):
+    """Public chat: an OpenAI-compatible streaming API over Bedrock with caps, throttles, WAF and alarms."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, settings: ChatSettings | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("description", "cdk-llm-serving: public chat API (OpenAI-compatible, streaming) over Amazon Bedrock")
+        super().__init__(scope, construct_id, **kwargs)
+        settings = settings or ChatSettings()
+        self.settings = settings
+        # Alarm notifications: subscribe on-call email/chat to this topic after deploying.
+        alarm_key = kms.Key(self, "AlarmTopicKey", enable_key_rotation=True, description="Encrypts ChatStack alarm notifications")
+        alarm_key.grant_encrypt_decrypt(iam.ServicePrincipal("cloudwatch.amazonaws.com"))
+        self.alarm_topic = sns.Topic(self, "AlarmTopic", master_key=alarm_key, enforce_ssl=True)
+        self.gateway = BedrockGatewayApi(
+            self,
+            "Gateway",
+            models=settings.models,
+            auth=settings.gateway_auth,
+            limits=GatewayLimits(max_messages=settings.max_messages, max_total_chars=settings.max_total_chars),
+            throttling_rate_limit=settings.throttling_rate_limit,
+            throttling_burst_limit=settings.throttling_burst_limit,
+            waf_rate_limit_per_ip=settings.waf_rate_limit_per_ip,
+            reserved_concurrency=settings.reserved_concurrency,
+            generation_timeout=cdk.Duration.seconds(settings.generation_timeout_seconds),
+            log_retention=_RETENTION[settings.log_retention_days],
+            log_content=settings.log_content,
+            alarm_topic=self.alarm_topic,
+        )
+        gw = self.gateway
+        cdk.CfnOutput(self, "ApiUrl", value=gw.url, description="Stage invoke URL")
+        cdk.CfnOutput(self, "OpenAIBaseUrl", value=gw.openai_base_url, description="base_url for OpenAI SDKs")
+        cdk.CfnOutput(self, "AuthMode", value=gw.auth_mode.value, description="How callers authenticate")
+        cdk.CfnOutput(self, "AlarmTopicArn", value=self.alarm_topic.topic_arn, description="Subscribe to get alarms")
+        cdk.CfnOutput(self, "ModelAliases", value=",".join(m.alias for m in settings.models))
+        if gw.user_pool is not None:
+            cdk.CfnOutput(self, "UserPoolId", value=gw.user_pool.user_pool_id)
+        if gw.user_pool_client is not None:
+            cdk.CfnOutput(self, "UserPoolClientId", value=gw.user_pool_client.user_pool_client_id)

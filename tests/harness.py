@@ -1,0 +1,77 @@
+"""Synthesize every stack once per test session, with cdk-nag, and lint the result.
+
+The session app holds the real stacks (``stacks.build_app`` with cdk.json's context) plus
+the test-only variants. cdk-nag 3 runs as a validation plugin: when it finds something,
+``app.synth()`` raises *after* writing the templates and ``validation-report.json``, so
+tests read templates from the cloud assembly and the nag test reads the report.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
+
+import stacks
+from variants import VARIANTS
+
+REPO = Path(__file__).resolve().parent.parent
+
+_HASH = re.compile(r"[0-9a-f]{64}")
+
+
+def cdk_json_context() -> dict[str, Any]:
+    """The same context the CLI passes from cdk.json."""
+    return json.loads((REPO / "cdk.json").read_text())["context"]
+
+
+@dataclass
+class Synthesis:
+    outdir: Path
+    templates: dict[str, dict[str, Any]]
+    nag_violations: list[dict[str, Any]] = field(default_factory=list)
+    synth_error: str | None = None
+    stacks: dict[str, cdk.Stack] = field(default_factory=dict)
+
+
+def synthesize(outdir: Path) -> Synthesis:
+    app = cdk.App(outdir=str(outdir), context=cdk_json_context())
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(), NIST80053R5Checks())
+    stacks.build_app(app)
+    built = {name: cls(app, name) for name, cls in VARIANTS.items()}
+    built.update({c.node.id: c for c in app.node.children if isinstance(c, cdk.Stack)})
+    error = None
+    try:
+        app.synth()
+    except RuntimeError as exc:  # cdk-nag findings; the assembly is written nonetheless
+        error = str(exc)
+    manifest = json.loads((outdir / "manifest.json").read_text())
+    templates = {
+        name: json.loads((outdir / art["properties"]["templateFile"]).read_text())
+        for name, art in manifest["artifacts"].items()
+        if art["type"] == "aws:cloudformation:stack"
+    }
+    violations: list[dict[str, Any]] = []
+    report = outdir / "validation-report.json"
+    if report.exists():
+        for plugin in json.loads(report.read_text())["pluginReports"]:
+            for v in plugin.get("violations", []):
+                for c in v["violatingConstructs"]:
+                    violations.append({"rule": v["ruleName"], "path": c["constructPath"]})
+    return Synthesis(outdir=outdir, templates=templates, nag_violations=violations, synth_error=error, stacks=built)
+
+
+def scrub(value: Any) -> Any:
+    """Replace asset hashes (they change with runtime code or the CDK version) by a placeholder."""
+    if isinstance(value, dict):
+        return {_HASH.sub("<hash>", k): scrub(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [scrub(v) for v in value]
+    if isinstance(value, str):
+        return _HASH.sub("<hash>", value)
+    return value

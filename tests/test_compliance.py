@@ -1,0 +1,39 @@
+"""Every synthesized stack: cdk-nag (AwsSolutions + NIST 800-53 R5) and cfn-lint are clean."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cfnlint.api
+import pytest
+
+from harness import REPO, Synthesis
+
+EXPECTED_STACKS = {"ChatStack", "GatewayIamStack", "GatewayDevStack", "GatewayExistingPoolStack"}
+
+
+def test_all_stacks_synthesized(synthesis: Synthesis) -> None:
+    assert EXPECTED_STACKS <= set(synthesis.templates)
+
+
+def test_no_unacknowledged_nag_findings(synthesis: Synthesis) -> None:
+    findings = "\n".join(f"{v['rule']} at {v['path']}" for v in synthesis.nag_violations)
+    assert not synthesis.nag_violations, f"unacknowledged cdk-nag findings:\n{findings}"
+    assert synthesis.synth_error is None
+
+
+def _cfn_lint_config() -> cfnlint.api.ManualArgs:
+    """Ignored rules live in .cfnlintrc, each with its reason."""
+    import yaml
+
+    cfg = yaml.safe_load((REPO / ".cfnlintrc").read_text())
+    return cfnlint.api.ManualArgs(ignore_checks=cfg["ignore_checks"], regions=cfg["regions"])
+
+
+@pytest.mark.parametrize("stack_name", sorted(EXPECTED_STACKS))
+def test_cfn_lint_clean(synthesis: Synthesis, stack_name: str) -> None:
+    template = json.dumps(synthesis.templates[stack_name])
+    matches = cfnlint.api.lint(template, config=_cfn_lint_config())
+    errors = [m for m in matches if m.rule.id.startswith("E")]
+    assert not errors, "\n".join(str(m) for m in errors)
