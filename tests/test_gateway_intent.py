@@ -143,6 +143,9 @@ def test_function_runs_the_web_adapter_with_the_allowlist(chat: dict[str, Any]) 
     env = fn["Environment"]["Variables"]
     assert env["AWS_LAMBDA_EXEC_WRAPPER"] == "/opt/bootstrap"
     assert env["AWS_LWA_INVOKE_MODE"] == "response_stream"
+    # Non-streamed calls may last the whole generation; the function times out at the same bound.
+    assert env["GATEWAY_BEDROCK_READ_TIMEOUT"] == str(ChatSettings().generation_timeout_seconds)
+    assert fn["Timeout"] == ChatSettings().generation_timeout_seconds
     config = json.loads(env["GATEWAY_CONFIG"])
     assert [(m["alias"], m["target"]["modelId"], m["maxTokensCap"]) for m in config["models"]] == [
         (m.alias, m.model_id, m.max_tokens_cap) for m in DEFAULT_CHAT_MODELS

@@ -256,6 +256,8 @@ class BedrockGatewayApi(Construct):
                 "GATEWAY_CONFIG": runtime_config_json(config),
                 "POWERTOOLS_SERVICE_NAME": self.service_name,
                 "POWERTOOLS_METRICS_NAMESPACE": metrics_namespace,
+                # A non-streamed Converse call may take as long as the whole generation.
+                "GATEWAY_BEDROCK_READ_TIMEOUT": str(int(generation_timeout.to_seconds())),
             },
         )
         self.function.node.add_dependency(self.policy)

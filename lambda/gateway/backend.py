@@ -1,0 +1,73 @@
+"""Backend interface: what the gateway needs from a model provider.
+
+A backend turns a :class:`~openai_compat.ChatRequest` into a completion,
+either whole (:meth:`Backend.complete`) or streamed (:meth:`Backend.stream`).
+Failures are raised as :class:`~errors.GatewayError`.  Stop reasons use the
+Bedrock Converse vocabulary (``end_turn``, ``max_tokens``, ...), which
+:func:`openai_compat.finish_reason` maps for callers.
+
+Today only Bedrock exists; SageMaker endpoints (including LoRA adapters via
+InvokeEndpointWithResponseStream) plug in by implementing this protocol and
+registering in :func:`make_backends`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator, Protocol
+
+from config import GatewayConfig
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Token counts reported by the backend."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
+@dataclass(frozen=True)
+class Completion:
+    """A whole (non-streamed) completion."""
+
+    text: str
+    stop_reason: str | None
+    usage: Usage
+
+
+class CompletionStream(Protocol):
+    """Iterate for text deltas; ``stop_reason``/``usage`` are set once exhausted."""
+
+    stop_reason: str | None
+    usage: Usage | None
+
+    def __iter__(self) -> Iterator[str]: ...
+
+    def close(self) -> None:
+        """Release the upstream connection (safe to call more than once)."""
+
+
+class Backend(Protocol):
+    """A model provider behind one or more aliases."""
+
+    def complete(self, request) -> Completion: ...
+
+    def stream(self, request) -> CompletionStream:
+        """Start a streamed completion; errors before the first event raise here."""
+
+
+def make_backends(config: GatewayConfig) -> dict[str, Backend]:
+    """Create one backend per alias, sharing clients between aliases of the same type."""
+    shared: dict[str, Backend] = {}
+    backends: dict[str, Backend] = {}
+    for model in config.models:
+        kind = model.target.type
+        if kind not in shared:
+            if kind == "bedrock":
+                from bedrock import BedrockBackend
+                shared[kind] = BedrockBackend()
+            else:  # config.py already rejects unknown types; keep the guard explicit.
+                raise ValueError(f"unsupported target type {kind!r}")
+        backends[model.alias] = shared[kind]
+    return backends

@@ -1,0 +1,178 @@
+"""Structured logs and CloudWatch EMF metrics, one record per request.
+
+* Logs: Powertools :class:`Logger` (JSON lines on stdout).  Exactly one
+  ``"request"`` line per request with alias, model id, status, tokens,
+  ttft/latency and error type.  Prompt/completion text is included only when
+  the configuration sets ``logContent``.
+* Metrics: EMF documents built with Powertools ``EphemeralMetrics`` (one
+  instance per request, so request threads never share state), dimension
+  ``ModelAlias``: Requests, Errors, Throttles, InputTokens, OutputTokens,
+  Latency (ms) and, for streams, TimeToFirstToken (ms).  Errors are also
+  emitted with an extra ``ErrorType`` dimension.
+
+All output shares one lock, so concurrent requests never interleave lines.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+from typing import TextIO
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+
+from config import GatewayConfig
+from errors import GatewayError
+
+UNKNOWN_ALIAS = "unknown"
+
+
+class _Handler(logging.StreamHandler):
+    """A StreamHandler writing to a fixed stream, or to the *current* ``sys.stdout``."""
+
+    def __init__(self, target: TextIO | None = None) -> None:
+        self._target = target
+        super().__init__()
+
+    @property
+    def stream(self) -> TextIO:
+        return self._target or sys.stdout
+
+    @stream.setter
+    def stream(self, _value) -> None:  # StreamHandler.__init__ assigns it; ignore.
+        pass
+
+
+class RequestRecord:
+    """Facts gathered while serving one request; turned into a log line and metrics."""
+
+    def __init__(self, request_id: str | None = None) -> None:
+        self.start_ns = time.perf_counter_ns()
+        self.request_id = request_id
+        self.alias: str | None = None
+        self.model_id: str | None = None
+        self.stream = False
+        self.status = 200
+        self.error_type: str | None = None
+        self.error_message: str | None = None
+        self.stop_reason: str | None = None
+        self.input_tokens = 0
+        self.output_tokens = 0
+        self.ttft_ms: float | None = None
+        self.prompt: object = None
+        self.completion: str | None = None
+        self.finished = False
+
+    def elapsed_ms(self) -> float:
+        """Milliseconds since the request started."""
+        return (time.perf_counter_ns() - self.start_ns) / 1e6
+
+    def first_token(self) -> None:
+        """Record time-to-first-token (only the first call counts)."""
+        if self.ttft_ms is None:
+            self.ttft_ms = self.elapsed_ms()
+
+    def fail(self, err: GatewayError) -> None:
+        """Record a gateway error (status, type, message)."""
+        self.status = err.status
+        self.error_type = err.metric_type
+        self.error_message = err.message
+
+
+class Telemetry:
+    """Per-process logger + metrics emitter configured from :class:`GatewayConfig`.
+
+    Output goes to ``stream`` if given, else to ``sys.stdout`` (looked up at write
+    time).  Powertools keeps one logger per service name, so the first
+    ``Telemetry`` created for a service decides where its log lines go.
+    """
+
+    def __init__(self, config: GatewayConfig, stream: TextIO | None = None) -> None:
+        self.namespace = config.metrics_namespace
+        self.service = config.service_name
+        self.log_content = config.log_content
+        self._handler = _Handler(stream)
+        self.logger = Logger(
+            service=self.service,
+            level=os.environ.get("LOG_LEVEL", "INFO"),
+            logger_handler=self._handler,
+        )
+
+    # -- output ------------------------------------------------------------------
+
+    def _write(self, lines: list[str]) -> None:
+        # Same lock as the log handler: EMF lines and log lines never interleave.
+        text = "".join(line + "\n" for line in lines)
+        self._handler.acquire()
+        try:
+            out = self._handler.stream
+            out.write(text)
+            out.flush()
+        finally:
+            self._handler.release()
+
+    def _metrics(self, alias: str, **dimensions: str) -> EphemeralMetrics:
+        metrics = EphemeralMetrics(namespace=self.namespace, service=self.service)
+        metrics.add_dimension("ModelAlias", alias)
+        for name, value in dimensions.items():
+            metrics.add_dimension(name, value)
+        return metrics
+
+    # -- per request -------------------------------------------------------------
+
+    def emit_metrics(self, record: RequestRecord, latency_ms: float) -> None:
+        """Write the EMF documents for one finished request."""
+        alias = record.alias or UNKNOWN_ALIAS
+        failed = record.error_type is not None
+        m = self._metrics(alias)
+        m.add_metric("Requests", MetricUnit.Count, 1)
+        m.add_metric("Errors", MetricUnit.Count, 1 if failed else 0)
+        m.add_metric("Throttles", MetricUnit.Count, 1 if record.status == 429 else 0)
+        m.add_metric("InputTokens", MetricUnit.Count, record.input_tokens)
+        m.add_metric("OutputTokens", MetricUnit.Count, record.output_tokens)
+        m.add_metric("Latency", MetricUnit.Milliseconds, round(latency_ms, 3))
+        if record.ttft_ms is not None:
+            m.add_metric("TimeToFirstToken", MetricUnit.Milliseconds, round(record.ttft_ms, 3))
+        docs = [m.serialize_metric_set()]
+        if failed:
+            e = self._metrics(alias, ErrorType=record.error_type)
+            e.add_metric("Errors", MetricUnit.Count, 1)
+            docs.append(e.serialize_metric_set())
+        self._write([json.dumps(d, separators=(",", ":")) for d in docs])
+
+    def finish(self, record: RequestRecord) -> None:
+        """Log the request line and emit its metrics, once per record.  Never raises."""
+        if record.finished:
+            return
+        record.finished = True
+        try:
+            latency_ms = record.elapsed_ms()
+            fields = {
+                "request_id": record.request_id,
+                "alias": record.alias,
+                "model_id": record.model_id,
+                "stream": record.stream,
+                "status": record.status,
+                "stop_reason": record.stop_reason,
+                "input_tokens": record.input_tokens,
+                "output_tokens": record.output_tokens,
+                "ttft_ms": None if record.ttft_ms is None else round(record.ttft_ms, 3),
+                "latency_ms": round(latency_ms, 3),
+                "error_type": record.error_type,
+            }
+            if record.error_message:
+                fields["error_message"] = record.error_message
+            if self.log_content:
+                fields["prompt"] = record.prompt
+                fields["completion"] = record.completion
+            if record.status >= 500:
+                self.logger.error("request", extra=fields)
+            else:
+                self.logger.info("request", extra=fields)
+            self.emit_metrics(record, latency_ms)
+        except Exception:  # pragma: no cover - telemetry must never break serving
+            self.logger.exception("telemetry failure")

@@ -1,0 +1,121 @@
+"""Shared helpers for the gateway runtime tests (config, gateway factory, output capture)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from bedrock_standin import BedrockStandIn
+
+#: The runtime under test (flat modules, as deployed to /var/task).
+GATEWAY_DIR = Path(__file__).resolve().parents[2] / "lambda" / "gateway"
+
+#: GATEWAY_CONFIG used by the tests (small limits keep oversize tests cheap).
+TEST_CONFIG = {
+    "models": [
+        {"alias": "chat-fast",
+         "target": {"type": "bedrock", "modelId": "us.anthropic.claude-haiku-4-5-20251001-v1:0"},
+         "maxTokensCap": 4096, "defaultMaxTokens": 1024},
+        {"alias": "chat-small",
+         "target": {"type": "bedrock", "modelId": "amazon.nova-micro-v1:0"},
+         "maxTokensCap": 256, "defaultMaxTokens": 128},
+    ],
+    "limits": {"maxMessages": 8, "maxTotalChars": 2000, "maxRequestBytes": 16384},
+    "logContent": False,
+    "metricsNamespace": "Test/Gateway",
+    "serviceName": "test-gateway",
+}
+
+AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "AKIDTESTTESTTEST",
+    "AWS_SECRET_ACCESS_KEY": "test-secret",
+    "AWS_SESSION_TOKEN": "test-token",
+    "AWS_REGION": "us-east-1",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_CONFIG_FILE": "/dev/null",
+    "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+    "AWS_EC2_METADATA_DISABLED": "true",
+    # One attempt and a short read timeout so fault tests are deterministic and fast.
+    "GATEWAY_BEDROCK_MAX_ATTEMPTS": "1",
+    "GATEWAY_BEDROCK_READ_TIMEOUT": "1",
+    "GATEWAY_BEDROCK_CONNECT_TIMEOUT": "1",
+}
+
+
+class LineSink:
+    """Thread-safe text sink standing in for stdout of the shared test gateway."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._parts: list[str] = []
+
+    def write(self, text: str) -> int:
+        with self._lock:
+            self._parts.append(text)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def take(self) -> str:
+        """Return and forget everything written so far."""
+        with self._lock:
+            text, self._parts = "".join(self._parts), []
+        return text
+
+
+#: Telemetry output of the session gateway (tests read it via ``telemetry_lines``).
+SINK = LineSink()
+
+
+def make_gateway(standin: BedrockStandIn, config: dict, mp: pytest.MonkeyPatch, stream=None):
+    """Start a real gateway server (ephemeral port) whose boto3 client targets ``standin``.
+
+    Telemetry goes to ``stream`` (default: the real ``sys.stdout``).
+    """
+    import server as gateway_server
+    from config import parse_config
+    from service import ChatService
+    from telemetry import Telemetry
+
+    for key in ("AWS_PROFILE", "AWS_BEARER_TOKEN_BEDROCK", "AWS_ENDPOINT_URL"):
+        mp.delenv(key, raising=False)
+    for key, value in AWS_ENV.items():
+        mp.setenv(key, value)
+    mp.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", standin.url)
+    cfg = parse_config(config)
+    srv = gateway_server.make_server(cfg, "127.0.0.1", 0,
+                                     service=ChatService(cfg, telemetry=Telemetry(cfg, stream)))
+    gateway_server.start_in_thread(srv)
+    return srv
+
+
+class OutputLines:
+    """Collects the JSON lines (logs and EMF) a gateway writes; ``read`` returns new text."""
+
+    def __init__(self, read) -> None:
+        self._read = read
+        self.text = ""
+
+    def json_lines(self) -> list[dict]:
+        self.text += self._read()
+        out = []
+        for line in self.text.splitlines():
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                pass
+        return out
+
+    def wait_for(self, predicate, timeout: float = 3.0) -> list[dict]:
+        """Wait until some JSON line satisfies ``predicate``; return all matching lines."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [d for d in self.json_lines() if predicate(d)]
+            if found or time.monotonic() > deadline:
+                return found
+            time.sleep(0.01)
