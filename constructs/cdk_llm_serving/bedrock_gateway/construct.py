@@ -179,20 +179,8 @@ class BedrockGatewayApi(Construct):
                     },
                 )
             )
-        self.log_group = logs.LogGroup(
-            self,
-            "FunctionLogs",
-            retention=log_retention,
-            encryption_key=self.encryption_key,
-            removal_policy=cdk.RemovalPolicy.RETAIN,
-        )
-        self.access_log_group = logs.LogGroup(
-            self,
-            "AccessLogs",
-            retention=log_retention,
-            encryption_key=self.encryption_key,
-            removal_policy=cdk.RemovalPolicy.RETAIN,
-        )
+        self.log_group = self._log_group("FunctionLogs")
+        self.access_log_group = self._log_group("AccessLogs")
 
         # --- function --------------------------------------------------------------------------------
         self.role = iam.Role(
@@ -386,6 +374,17 @@ class BedrockGatewayApi(Construct):
                 alarm.add_alarm_action(cw_actions.SnsAction(alarm_topic))
 
         self._acknowledge_findings(auth, reserved_concurrency, alarm_topic=alarm_topic, web_acl=web_acl)
+
+    def _log_group(self, construct_id: str, *, log_group_name: str | None = None) -> logs.LogGroup:
+        """A KMS-encrypted log group with the configured retention, kept when the stack is deleted."""
+        return logs.LogGroup(
+            self,
+            construct_id,
+            log_group_name=log_group_name,
+            retention=self._log_retention,
+            encryption_key=self.encryption_key,
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
 
     # ---------------------------------------------------------------------------------------------------
     # validation
@@ -650,14 +649,7 @@ class BedrockGatewayApi(Construct):
         )
         # WAF only logs to log groups named aws-waf-logs-*; the suffix is unique per gateway and stable.
         waf_log_name = f"aws-waf-logs-{cdk.Names.unique_id(self)[-100:]}"
-        self.waf_log_group = logs.LogGroup(
-            self,
-            "WafLogs",
-            log_group_name=waf_log_name,
-            retention=self._log_retention,
-            encryption_key=self.encryption_key,
-            removal_policy=cdk.RemovalPolicy.RETAIN,
-        )
+        self.waf_log_group = self._log_group("WafLogs", log_group_name=waf_log_name)
         logging = wafv2.CfnLoggingConfiguration(
             self,
             "WafLogging",
