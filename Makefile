@@ -13,7 +13,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # The CLI must never phone home or look anything up during synth.
 export CDK_DISABLE_VERSION_CHECK := 1
 
-.PHONY: setup synth test gateway bench clean
+.PHONY: setup synth test gateway bench deploy clean
 
 setup: $(PY_STAMP) $(NODE_STAMP)
 
@@ -41,6 +41,11 @@ gateway: setup
 bench: setup
 	$(PY) benchmarks/gateway_overhead.py
 	$(PY) benchmarks/synth_time.py
+
+# Deploy one stack with the pinned CLI (needs AWS credentials): make deploy STACK=ChatStack
+STACK ?= ChatStack
+deploy: setup
+	$(CDK) deploy $(STACK) --no-notices
 
 clean:
 	rm -rf cdk.out dist build .pytest_cache
