@@ -131,8 +131,9 @@ def bench_non_streaming(standin: BedrockStandIn, gw_port: int, n: int, warmup: i
     via.close()
 
 
-def bench_botocore(standin: BedrockStandIn, n: int, warmup: int) -> None:
-    """Client-side cost of one boto3 ``converse`` call (serialize, SigV4, urllib3, parse)."""
+def bench_botocore(standin: BedrockStandIn, gw_port: int, n: int, warmup: int) -> None:
+    """Client-side cost of one boto3 ``converse`` call (serialize, SigV4, urllib3, parse), and the
+    gateway's overhead against that baseline: an application calling Bedrock with the SDK directly."""
     sys.path.insert(0, str(ROOT / "lambda" / "gateway"))
     env = {"AWS_ENDPOINT_URL_BEDROCK_RUNTIME": standin.url, "AWS_ACCESS_KEY_ID": "AKIDBENCH",
            "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1",
@@ -151,18 +152,26 @@ def bench_botocore(standin: BedrockStandIn, n: int, warmup: int) -> None:
     params = {"modelId": MODEL_ID, **json.loads(DIRECT_BODY)}
     direct = http.client.HTTPConnection("127.0.0.1", standin.server.server_address[1])
     direct_path = f"/model/{quote(MODEL_ID, safe='')}/converse"
-    b_ns, d_ns = [], []
-    for i in range(warmup + n):
+    via = http.client.HTTPConnection("127.0.0.1", gw_port)
+    b_ns, d_ns, g_ns = [], [], []
+    for i in range(warmup + n):  # interleaved: raw POST, SDK call, gateway
         d = timed_post(direct, direct_path, DIRECT_BODY)
         t0 = time.perf_counter_ns()
         client.converse(**params)
         b = time.perf_counter_ns() - t0
+        g = timed_post(via, "/v1/chat/completions", GATEWAY_BODY)
         if i >= warmup:
             d_ns.append(d / 1e6)
             b_ns.append(b / 1e6)
+            g_ns.append(g / 1e6)
+    via.close()
     print(f"  of which botocore    p50 {pct(b_ns, 50) - pct(d_ns, 50):7.3f}  "
           f"(boto3 converse p50 {pct(b_ns, 50):.3f} vs raw POST p50 {pct(d_ns, 50):.3f}, "
           f"same stand-in, this process)")
+    sdk_diffs = [g - b for g, b in zip(g_ns, b_ns)]
+    print(f"  overhead vs SDK call p50 {pct(sdk_diffs, 50):7.3f}  p99 {pct(sdk_diffs, 99):7.3f}  "
+          f"(gateway p50 {pct(g_ns, 50):.3f} vs boto3 converse straight to the stand-in p50 {pct(b_ns, 50):.3f}; "
+          f"paired differences)")
     direct.close()
 
 
@@ -215,7 +224,7 @@ def main() -> None:
     print(f"gateway interpreter: {args.gateway_python} (Python {version})")
     try:
         bench_non_streaming(standin, port, args.requests, args.warmup)
-        bench_botocore(standin, args.requests, args.warmup)
+        bench_botocore(standin, port, args.requests, args.warmup)
         bench_streaming(standin, port, args.streams, args.warmup)
     finally:
         gateway.terminate()
