@@ -23,7 +23,7 @@ sys.path.insert(0, str(REPO))
 
 import aws_cdk as cdk  # noqa: E402
 
-from stacks import ChatSettings, ChatStack  # noqa: E402
+from stacks import ChatSettings, ChatStack, InferentiaSettings, InferentiaStack  # noqa: E402
 
 CONTEXT = json.loads((REPO / "cdk.json").read_text())["context"]
 
@@ -36,7 +36,11 @@ def _chat(app: cdk.App) -> None:
     ChatStack(app, "ChatStack", settings=ChatSettings.from_context(CONTEXT.get("chat")))
 
 
-APPS: dict[str, Callable[[cdk.App], None]] = {"empty app": _empty, "ChatStack": _chat}
+def _inferentia(app: cdk.App) -> None:
+    InferentiaStack(app, "InferentiaStack", settings=InferentiaSettings.from_context(CONTEXT.get("inferentia")))
+
+
+APPS: dict[str, Callable[[cdk.App], None]] = {"empty app": _empty, "ChatStack": _chat, "InferentiaStack": _inferentia}
 
 
 def synth_ms(build: Callable[[cdk.App], None]) -> float:
@@ -61,7 +65,7 @@ def main() -> None:
     for name, values in samples.items():
         med = statistics.median(values)
         print(
-            f"{name:>12}: median {med:7.0f} ms  min {min(values):7.0f} ms  max {max(values):7.0f} ms"
+            f"{name:>15}: median {med:7.0f} ms  min {min(values):7.0f} ms  max {max(values):7.0f} ms"
             f"  (+{med - base:.0f} ms over empty app, {runs} runs)"
         )
 

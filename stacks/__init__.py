@@ -5,11 +5,13 @@ from __future__ import annotations
 import aws_cdk as cdk
 
 from .chat_stack import DEFAULT_CHAT_MODELS, ChatSettings, ChatStack
+from .inferentia_stack import InferentiaSettings, InferentiaStack
 
-__all__ = ["DEFAULT_CHAT_MODELS", "ChatSettings", "ChatStack", "build_app"]
+__all__ = ["DEFAULT_CHAT_MODELS", "ChatSettings", "ChatStack", "InferentiaSettings", "InferentiaStack", "build_app"]
 
 
 def build_app(app: cdk.App) -> cdk.App:
     """Add every use-case stack to ``app``, configured from its context. No environment lookups."""
     ChatStack(app, "ChatStack", settings=ChatSettings.from_context(app.node.try_get_context("chat")))
+    InferentiaStack(app, "InferentiaStack", settings=InferentiaSettings.from_context(app.node.try_get_context("inferentia")))
     return app

@@ -10,7 +10,7 @@ import pytest
 
 from harness import REPO, Synthesis
 
-EXPECTED_STACKS = {"ChatStack", "GatewayIamStack", "GatewayDevStack", "GatewayExistingPoolStack"}
+EXPECTED_STACKS = {"ChatStack", "GatewayIamStack", "GatewayDevStack", "GatewayExistingPoolStack", "InferentiaStack"}
 
 
 def test_all_stacks_synthesized(synthesis: Synthesis) -> None:

@@ -50,6 +50,8 @@ def test_wheel_contents(wheel: Path) -> None:
     assert "cdk_llm_serving/py.typed" in names
     assert "cdk_llm_serving/_lambda/gateway/run.sh" in names
     assert "cdk_llm_serving/_lambda/gateway/server.py" in names
+    for data in ("version_matrix.json", "inf2_instances.json", "inf2_prices.json"):
+        assert f"cdk_llm_serving/eks_inferentia/data/{data}" in names
     # stacks/ is this repository's app, not part of the library (see README).
     assert not any(n.startswith(("stacks/", "tests/", "constructs/")) for n in names)
     assert not any("__pycache__" in n for n in names)

@@ -9,6 +9,14 @@ from .bedrock_gateway import (
     GatewayAuthMode,
     GatewayLimits,
 )
+from .eks_inferentia import (
+    DEFAULT_INF2_NODE_POOLS,
+    CostCeiling,
+    EksInferentiaCluster,
+    Inf2NodePool,
+    ServingMode,
+    VllmNeuronModel,
+)
 
 __version__ = "0.1.0"
 
@@ -20,4 +28,10 @@ __all__ = [
     "GatewayAuthMode",
     "GatewayLimits",
     "PropsValidationError",
+    "DEFAULT_INF2_NODE_POOLS",
+    "CostCeiling",
+    "EksInferentiaCluster",
+    "Inf2NodePool",
+    "ServingMode",
+    "VllmNeuronModel",
 ]

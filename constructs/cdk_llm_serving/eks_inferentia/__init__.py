@@ -1,0 +1,20 @@
+"""EksInferentiaCluster: EKS + Karpenter + Neuron + KServe serving vLLM on Inferentia2."""
+
+from .construct import INTERRUPTION_EVENTS, CostCeiling, EksInferentiaCluster
+from .data import ComponentVersions, Inf2Instance, inf2_instances, version_matrix
+from .manifests import DEFAULT_INF2_NODE_POOLS, Inf2NodePool, ServingMode, VllmNeuronModel, semantic_problems
+
+__all__ = [
+    "DEFAULT_INF2_NODE_POOLS",
+    "INTERRUPTION_EVENTS",
+    "ComponentVersions",
+    "CostCeiling",
+    "EksInferentiaCluster",
+    "Inf2Instance",
+    "Inf2NodePool",
+    "ServingMode",
+    "VllmNeuronModel",
+    "inf2_instances",
+    "semantic_problems",
+    "version_matrix",
+]

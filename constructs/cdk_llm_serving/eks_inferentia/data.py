@@ -1,0 +1,100 @@
+"""Data shipped with the package: the version matrix, the inf2 instance table and the dated price table."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+
+@cache
+def _load(name: str) -> dict[str, Any]:
+    return json.loads(resources.files(__package__).joinpath("data", name).read_text(encoding="utf-8"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class KubectlLayerPin:
+    """The PyPI kubectl layer package that matches one Kubernetes minor version."""
+
+    pypi: str
+    version: str
+    module: str
+    class_name: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ComponentVersions:
+    """Pinned versions of everything installed for one Kubernetes minor version (one matrix row)."""
+
+    kubernetes: str
+    kubectl_layer: KubectlLayerPin
+    karpenter: str
+    kserve: str
+    knative_operator: str
+    knative_serving: str
+    cert_manager: str
+    neuron_chart: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Inf2Instance:
+    """One Inferentia2 instance size."""
+
+    name: str
+    vcpu: int
+    memory_gib: int
+    neuron_devices: int
+    neuron_cores: int
+    schedulable_cpu: float
+    schedulable_memory_gib: float
+
+
+def version_matrix() -> dict[str, ComponentVersions]:
+    """Every supported Kubernetes minor version → its pinned component versions."""
+    rows = _load("version_matrix.json")["kubernetes"]
+    out = {}
+    for k8s, row in rows.items():
+        layer = row["kubectl_layer"]
+        out[k8s] = ComponentVersions(
+            kubernetes=k8s,
+            kubectl_layer=KubectlLayerPin(pypi=layer["pypi"], version=layer["version"], module=layer["module"], class_name=layer["class"]),
+            **{k: v for k, v in row.items() if k != "kubectl_layer"},
+        )
+    return out
+
+
+def karpenter_minimums() -> dict[str, str]:
+    """Kubernetes minor version → the oldest Karpenter release that supports it."""
+    return dict(_load("version_matrix.json")["karpenter_min_for_kubernetes"])
+
+
+def kserve_modes(kserve_version: str) -> dict[str, str]:
+    """Deployment-mode names and controller chart for a pinned KServe release."""
+    return dict(_load("version_matrix.json")["kserve_deployment_modes"][kserve_version])
+
+
+def inf2_instances() -> dict[str, Inf2Instance]:
+    """Instance name → shape, for every Inferentia2 size."""
+    return {name: Inf2Instance(name=name, **shape) for name, shape in _load("inf2_instances.json")["instances"].items()}
+
+
+def cores_per_device() -> int:
+    return int(_load("inf2_instances.json")["cores_per_device"])
+
+
+def inf2_prices(region: str) -> dict[str, float]:
+    """On-demand USD/hour per inf2 size in ``region``; raises KeyError naming the known regions."""
+    regions = _load("inf2_prices.json")["regions"]
+    if region not in regions:
+        raise KeyError(f"no inf2 prices for region {region!r}; known regions: {', '.join(sorted(regions))}")
+    return dict(regions[region])
+
+
+def prices_as_of() -> str:
+    return str(_load("inf2_prices.json")["as_of"])
+
+
+def version_tuple(v: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in v.lstrip("v").split("."))

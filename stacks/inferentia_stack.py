@@ -1,0 +1,122 @@
+"""InferentiaStack: an LLM served with vLLM on Inferentia2 through KServe on EKS (seed 004).
+
+Karpenter launches inf2 nodes on spot first, on-demand as fallback; KServe scales the model,
+to zero in Knative mode. Weights come from the stack's S3 bucket, never from a hub at run time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import aws_cdk as cdk
+from constructs import Construct
+
+from cdk_llm_serving import EksInferentiaCluster, Inf2NodePool, PropsValidationError, ServingMode, VllmNeuronModel
+
+from .settings import settings_from_context
+
+_MODES = {m.value: m for m in ServingMode}
+
+
+@dataclass(frozen=True, kw_only=True)
+class InferentiaSettings:
+    """Settings of :class:`InferentiaStack`, read from cdk.json context ``inferentia``."""
+
+    cluster_name: str = "llm-inferentia"
+    """EKS cluster name. Default: llm-inferentia"""
+    kubernetes_version: str = "1.34"
+    """Kubernetes minor version from the version matrix. Default: 1.34"""
+    serving_mode: str = "knative"
+    """``knative`` (KPA, scale to zero) or ``raw`` (Deployment + HPA). Default: knative"""
+    model_name: str = "llama-3-2-1b"
+    """InferenceService and served model name. Default: llama-3-2-1b"""
+    model_s3_prefix: str = "models/llama-3.2-1b-instruct/"
+    """Where the weights are in the model bucket. Default: models/llama-3.2-1b-instruct/"""
+    tensor_parallel_size: int = 2
+    """NeuronCores per replica. Default: 2"""
+    max_model_len: int = 2048
+    """Longest sequence in tokens. Default: 2048"""
+    neuron_devices: int = 1
+    """Inferentia2 devices per replica. Default: 1"""
+    cpu: str = "3"
+    """CPU request per replica. Default: 3"""
+    memory: str = "12Gi"
+    """Memory per replica. Default: 12Gi"""
+    min_replicas: int = 0
+    """Fewest replicas (0 only in knative mode). Default: 0"""
+    max_replicas: int = 2
+    """Most replicas. Default: 2"""
+    concurrency_target: int = 8
+    """In-flight requests per replica before Knative scales out. Default: 8"""
+    spot_neuron_limit: int = 4
+    """Inferentia2 devices the spot NodePool may provision. Default: 4"""
+    on_demand_neuron_limit: int = 2
+    """Inferentia2 devices the on-demand fallback NodePool may provision. Default: 2"""
+    ami_alias: str = "al2023@v20260801"
+    """Pinned EC2NodeClass AMI alias. Default: al2023@v20260801"""
+    custom_ami_id: str | None = None
+    """Pre-baked AMI for inf2 nodes. Default: none"""
+
+    def problems(self) -> list[str]:
+        if self.serving_mode not in _MODES:
+            return [f"setting 'serving_mode' must be one of {', '.join(_MODES)}, got {self.serving_mode!r}"]
+        return []
+
+    @classmethod
+    def from_context(cls, raw: Any) -> InferentiaSettings:
+        """Parse and check the ``inferentia`` context value; every problem is reported at once."""
+        settings = settings_from_context(cls, raw, context_key="inferentia")
+        problems = settings.problems()
+        if problems:
+            raise PropsValidationError("cdk.json context 'inferentia'", problems)
+        return settings
+
+    @property
+    def model(self) -> VllmNeuronModel:
+        return VllmNeuronModel(
+            name=self.model_name, model_s3_prefix=self.model_s3_prefix, tensor_parallel_size=self.tensor_parallel_size,
+            max_model_len=self.max_model_len, neuron_devices=self.neuron_devices, cpu=self.cpu, memory=self.memory,
+            min_replicas=self.min_replicas, max_replicas=self.max_replicas, concurrency_target=self.concurrency_target,
+        )
+
+    @property
+    def node_pools(self) -> tuple[Inf2NodePool, ...]:
+        sizes = ("inf2.xlarge", "inf2.8xlarge") if self.neuron_devices <= 1 else ("inf2.24xlarge", "inf2.48xlarge")
+        return (
+            Inf2NodePool(name="inf2-spot", capacity_type="spot", instance_types=sizes, neuron_limit=self.spot_neuron_limit, weight=100),
+            Inf2NodePool(name="inf2-on-demand", capacity_type="on-demand", instance_types=sizes,
+                         neuron_limit=self.on_demand_neuron_limit, weight=10, consolidate_after="10m"),
+        )
+
+
+class InferentiaStack(cdk.Stack):
+    """EKS + Karpenter (inf2 spot/on-demand) + Neuron + KServe serving one vLLM model."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, settings: InferentiaSettings | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("description", "cdk-llm-serving: vLLM on Inferentia2 with KServe, Karpenter and EKS")
+        super().__init__(scope, construct_id, **kwargs)
+        settings = settings or InferentiaSettings()
+        self.settings = settings
+        self.inferentia = EksInferentiaCluster(
+            self, "Inferentia",
+            cluster_name=settings.cluster_name,
+            kubernetes_version=settings.kubernetes_version,
+            serving_mode=_MODES[settings.serving_mode],
+            model=settings.model,
+            inf2_node_pools=settings.node_pools,
+            ami_alias=settings.ami_alias,
+            custom_ami_id=settings.custom_ami_id,
+        )
+        c = self.inferentia
+        ceiling = c.cost_ceiling()
+        cdk.CfnOutput(self, "ClusterName", value=c.cluster.cluster_name)
+        cdk.CfnOutput(self, "ModelBucketName", value=c.model_bucket.bucket_name,
+                      description=f"Upload the Hugging Face weights under s3://<bucket>/{settings.model_s3_prefix}")
+        cdk.CfnOutput(self, "StorageUri", value=c.storage_uri)
+        cdk.CfnOutput(self, "KubeconfigCommand", value=f"aws eks update-kubeconfig --name {settings.cluster_name} --region {self.region}",
+                      description="The endpoint is private: run from the VPC (or a bastion/VPN) with cluster access")
+        cdk.CfnOutput(self, "InferenceEndpoint", value=c.inference_url_hint,
+                      description="OpenAI-compatible API of the InferenceService (first request after scale to zero takes minutes)")
+        cdk.CfnOutput(self, "Inf2CostCeilingUsdPerMonth", value=f"{ceiling.usd_per_month:.2f}",
+                      description=f"Worst-case inf2 on-demand cost at the NodePool limits, {ceiling.region} prices as of {ceiling.prices_as_of}")
