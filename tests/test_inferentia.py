@@ -17,6 +17,7 @@ from typing import Any
 
 import aws_cdk as cdk
 import jsonschema
+import kubernetes_validate
 import pytest
 import yaml
 
@@ -28,7 +29,8 @@ from harness import Synthesis
 from stacks import InferentiaSettings
 
 SCHEMAS = Path(__file__).resolve().parent / "schemas" / "crds"
-VERSIONS = version_matrix()["1.34"]
+KUBERNETES_VERSION = "1.34"
+VERSIONS = version_matrix()[KUBERNETES_VERSION]
 PLACEHOLDER = "CFN-TOKEN"
 
 
@@ -96,10 +98,10 @@ CRDS = {
     ("serving.kserve.io/v1beta1", "InferenceService"): f"kserve-{VERSIONS.kserve}/serving.kserve.io_inferenceservices.yaml",
 }
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-# Built-in and operator kinds without a pinned CRD here: a minimal structural schema.
+# Built-in kinds: the Kubernetes OpenAPI schemas shipped by kubernetes-validate, strict (unknown fields fail).
+BUILTIN = {("v1", "Namespace"), ("v1", "ServiceAccount")}
+# The Knative operator's KnativeServing has no pinned CRD here: a minimal structural schema.
 MINIMAL = {
-    ("v1", "Namespace"): {"spec": None},
-    ("v1", "ServiceAccount"): {"spec": None},
     ("operator.knative.dev/v1beta1", "KnativeServing"): {"spec": {"version", "ingress", "config"}},
 }
 
@@ -108,6 +110,12 @@ def schema_errors(doc: dict[str, Any]) -> list[str]:
     key = (doc.get("apiVersion"), doc.get("kind"))
     if key in CRDS:
         return [f"{'.'.join(map(str, e.absolute_path))}: {e.message}" for e in crd_validator(CRDS[key]).iter_errors(doc)]
+    if key in BUILTIN:
+        try:
+            kubernetes_validate.validate(doc, desired_version=KUBERNETES_VERSION, strict=True)
+        except kubernetes_validate.ValidationError as exc:
+            return [f"{'.'.join(map(str, exc.path))}: {exc.message}"]
+        return []
     if key in MINIMAL:
         errors = []
         meta = doc.get("metadata", {})
@@ -433,3 +441,12 @@ def test_stack_outputs_explain_the_endpoint(template: dict[str, Any]) -> None:
     outputs = template["Outputs"]
     assert "port-forward svc/kourier" in outputs["InferenceEndpoint"]["Value"]
     assert {"ClusterName", "ModelBucketName", "StorageUri", "KubeconfigCommand"} <= set(outputs)
+
+
+def test_builtin_kinds_use_the_kubernetes_schemas(template: dict[str, Any]) -> None:
+    sa = _doc(template, "ServiceAccount")
+    sa["automountServiceAccountToken"] = "yes"  # must be a boolean
+    assert schema_errors(sa) and "automountServiceAccountToken" in schema_errors(sa)[0]
+    ns = _doc(template, "Namespace")
+    ns["metadata"]["labelz"] = {}  # unknown field, rejected in strict mode
+    assert schema_errors(ns)
