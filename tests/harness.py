@@ -12,6 +12,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import aws_cdk as cdk
@@ -75,3 +76,21 @@ def scrub(value: Any) -> Any:
     if isinstance(value, str):
         return _HASH.sub("<hash>", value)
     return value
+
+
+def cfn_text(value: Any, token: Callable[[Any], str] | None = None) -> str:
+    """A CloudFormation string expression (plain or ``Fn::Join``) as text.
+
+    Other intrinsics are rendered by ``token``; by default ``{LogicalId}`` for a ``Ref`` and
+    sorted JSON for anything else.
+    """
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and "Fn::Join" in value:
+        sep, parts = value["Fn::Join"]
+        return sep.join(cfn_text(p, token) for p in parts)
+    if token is not None:
+        return token(value)
+    if isinstance(value, dict) and "Ref" in value:
+        return "{" + value["Ref"] + "}"
+    return json.dumps(value, sort_keys=True)

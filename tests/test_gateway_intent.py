@@ -9,7 +9,7 @@ import pytest
 from aws_cdk.assertions import Template
 
 from cdk_llm_serving.bedrock_gateway.layers import POWERTOOLS_LAYER_VERSION, WEB_ADAPTER_LAYER_VERSION
-from harness import Synthesis
+from harness import Synthesis, cfn_text
 from stacks import DEFAULT_CHAT_MODELS, ChatSettings
 
 
@@ -23,16 +23,7 @@ def _one(template: dict[str, Any], rtype: str) -> dict[str, Any]:
     return next(iter(found.values()))["Properties"]
 
 
-def _flatten(value: Any) -> str:
-    """A CloudFormation value (string or Fn::Join) rendered as a string with {Ref} placeholders."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, dict) and "Fn::Join" in value:
-        sep, parts = value["Fn::Join"]
-        return sep.join(_flatten(p) for p in parts)
-    if isinstance(value, dict) and "Ref" in value:
-        return "{" + value["Ref"] + "}"
-    return json.dumps(value, sort_keys=True)
+_flatten = cfn_text  # CloudFormation strings with {Ref} placeholders
 
 
 def _gateway_policy_statements(template: dict[str, Any]) -> list[dict[str, Any]]:

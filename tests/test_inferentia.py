@@ -25,7 +25,7 @@ from cdk_llm_serving import EksInferentiaCluster, Inf2NodePool, PropsValidationE
 from cdk_llm_serving.eks_inferentia import INTERRUPTION_EVENTS, semantic_problems, version_matrix
 from cdk_llm_serving.eks_inferentia.data import inf2_prices, karpenter_minimums, kserve_modes, version_tuple
 from cdk_llm_serving.eks_inferentia.manifests import DEFAULT_INF2_NODE_POOLS
-from harness import Synthesis
+from harness import Synthesis, cfn_text
 from stacks import InferentiaSettings
 
 SCHEMAS = Path(__file__).resolve().parent / "schemas" / "crds"
@@ -53,12 +53,7 @@ def _charts(template: dict[str, Any]) -> dict[str, tuple[str, dict[str, Any]]]:
 
 def _detokenize(value: Any) -> str:
     """A CloudFormation string expression as text, with every Ref/GetAtt/... replaced by a placeholder."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, dict) and "Fn::Join" in value:
-        sep, parts = value["Fn::Join"]
-        return sep.join(_detokenize(p) for p in parts)
-    return PLACEHOLDER
+    return cfn_text(value, token=lambda _: PLACEHOLDER)
 
 
 def generated_manifests(template: dict[str, Any]) -> list[dict[str, Any]]:

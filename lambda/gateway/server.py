@@ -261,6 +261,12 @@ class GatewayServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128
 
+    def handle_error(self, request, client_address) -> None:  # noqa: ANN001 (socketserver signature)
+        """A client resetting an idle keep-alive connection is routine, not a traceback in the logs."""
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            return
+        super().handle_error(request, client_address)
+
     def __init__(self, address: tuple[str, int], service: ChatService) -> None:
         self.service = service
         super().__init__(address, GatewayHandler)

@@ -430,3 +430,19 @@ def test_log_content_opt_in_goes_to_stdout(standin, monkeypatch, stdout_lines):
     finally:
         srv.shutdown()
         srv.server_close()
+
+
+def test_connection_reset_between_requests_is_not_a_traceback(gateway_server, capsys):
+    """A client that resets an idle keep-alive connection leaves no traceback on stderr."""
+    import socket
+    import struct
+    import time
+
+    host, port = gateway_server.server_address[:2]
+    sock = socket.create_connection((host, port))
+    sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert b"200" in sock.recv(4096)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close -> RST
+    sock.close()
+    time.sleep(0.2)
+    assert "Traceback" not in capsys.readouterr().err

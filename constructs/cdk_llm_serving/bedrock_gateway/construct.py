@@ -734,8 +734,23 @@ class BedrockGatewayApi(Construct):
         """API Gateway 4XX responses of the stage. Default: sum over 5 minutes."""
         return self.stage.metric_client_error(statistic="Sum", **options)
 
+    def _across_aliases(
+        self, metric: Any, reducer: str, label: str
+    ) -> cloudwatch.MathExpression:
+        """``reducer`` (SUM, MAX) of one per-alias metric over the aliases, for a single alarm.
+
+        A CloudWatch alarm takes at most 10 metrics, so only the first 10 aliases are covered.
+        """
+        usable = {f"m{i}": m.alias for i, m in enumerate(self.models[:10])}
+        expression = next(iter(usable)) if len(usable) == 1 else f"{reducer}([{','.join(usable)}])"
+        return cloudwatch.MathExpression(
+            expression=expression,
+            using_metrics={k: metric(a) for k, a in usable.items()},
+            label=label,
+            period=cdk.Duration.minutes(5),
+        )
+
     def _alarms(self, server_errors: int, throttles: int, ttft: cdk.Duration) -> list[cloudwatch.Alarm]:
-        aliases = [m.alias for m in self.models]
         not_breaching = cloudwatch.TreatMissingData.NOT_BREACHING
         alarms = [
             self.metric_server_errors().create_alarm(
@@ -757,19 +772,9 @@ class BedrockGatewayApi(Construct):
                 treat_missing_data=not_breaching,
             ),
         ]
-        # Metric math over the aliases (a CloudWatch alarm takes at most 10 metrics).
-        usable = {f"m{i}": a for i, a in enumerate(aliases[:10])}
-        throttles_expr = cloudwatch.MathExpression(
-            expression="+".join(usable) if len(usable) == 1 else f"SUM([{','.join(usable)}])",
-            using_metrics={k: self.metric_model_throttles(a) for k, a in usable.items()},
-            label="Bedrock throttles (all aliases)",
-            period=cdk.Duration.minutes(5),
-        )
-        ttft_expr = cloudwatch.MathExpression(
-            expression="+".join(usable) if len(usable) == 1 else f"MAX([{','.join(usable)}])",
-            using_metrics={k: self.metric_time_to_first_token(a) for k, a in usable.items()},
-            label="p90 time to first token, worst alias (ms)",
-            period=cdk.Duration.minutes(5),
+        throttles_expr = self._across_aliases(self.metric_model_throttles, "SUM", "Bedrock throttles (all aliases)")
+        ttft_expr = self._across_aliases(
+            self.metric_time_to_first_token, "MAX", "p90 time to first token, worst alias (ms)"
         )
         alarms.append(
             throttles_expr.create_alarm(
