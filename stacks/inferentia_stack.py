@@ -6,17 +6,27 @@ to zero in Knative mode. Weights come from the stack's S3 bucket, never from a h
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import aws_cdk as cdk
 from constructs import Construct
 
-from cdk_llm_serving import EksInferentiaCluster, Inf2NodePool, PropsValidationError, ServingMode, VllmNeuronModel
+from cdk_llm_serving import (
+    DEFAULT_INF2_NODE_POOLS,
+    EksInferentiaCluster,
+    Inf2NodePool,
+    PropsValidationError,
+    ServingMode,
+    VllmNeuronModel,
+)
 
 from .settings import settings_from_context
 
 _MODES = {m.value: m for m in ServingMode}
+# Defaults come from the library, so the flat settings cannot drift from the construct's own defaults.
+_MODEL = VllmNeuronModel()
+_SPOT, _ON_DEMAND = DEFAULT_INF2_NODE_POOLS
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -29,29 +39,29 @@ class InferentiaSettings:
     """Kubernetes minor version from the version matrix. Default: 1.34"""
     serving_mode: str = "knative"
     """``knative`` (KPA, scale to zero) or ``raw`` (Deployment + HPA). Default: knative"""
-    model_name: str = "llama-3-2-1b"
+    model_name: str = _MODEL.name
     """InferenceService and served model name. Default: llama-3-2-1b"""
-    model_s3_prefix: str = "models/llama-3.2-1b-instruct/"
+    model_s3_prefix: str = _MODEL.model_s3_prefix
     """Where the weights are in the model bucket. Default: models/llama-3.2-1b-instruct/"""
-    tensor_parallel_size: int = 2
+    tensor_parallel_size: int = _MODEL.tensor_parallel_size
     """NeuronCores per replica. Default: 2"""
-    max_model_len: int = 2048
+    max_model_len: int = _MODEL.max_model_len
     """Longest sequence in tokens. Default: 2048"""
-    neuron_devices: int = 1
+    neuron_devices: int = _MODEL.neuron_devices
     """Inferentia2 devices per replica. Default: 1"""
-    cpu: str = "3"
+    cpu: str = _MODEL.cpu
     """CPU request per replica. Default: 3"""
-    memory: str = "12Gi"
+    memory: str = _MODEL.memory
     """Memory per replica. Default: 12Gi"""
-    min_replicas: int = 0
+    min_replicas: int = _MODEL.min_replicas
     """Fewest replicas (0 only in knative mode). Default: 0"""
-    max_replicas: int = 2
+    max_replicas: int = _MODEL.max_replicas
     """Most replicas. Default: 2"""
-    concurrency_target: int = 8
+    concurrency_target: int = _MODEL.concurrency_target
     """In-flight requests per replica before Knative scales out. Default: 8"""
-    spot_neuron_limit: int = 4
+    spot_neuron_limit: int = _SPOT.neuron_limit
     """Inferentia2 devices the spot NodePool may provision. Default: 4"""
-    on_demand_neuron_limit: int = 2
+    on_demand_neuron_limit: int = _ON_DEMAND.neuron_limit
     """Inferentia2 devices the on-demand fallback NodePool may provision. Default: 2"""
     ami_alias: str = "al2023@v20260801"
     """Pinned EC2NodeClass AMI alias. Default: al2023@v20260801"""
@@ -84,9 +94,8 @@ class InferentiaSettings:
     def node_pools(self) -> tuple[Inf2NodePool, ...]:
         sizes = ("inf2.xlarge", "inf2.8xlarge") if self.neuron_devices <= 1 else ("inf2.24xlarge", "inf2.48xlarge")
         return (
-            Inf2NodePool(name="inf2-spot", capacity_type="spot", instance_types=sizes, neuron_limit=self.spot_neuron_limit, weight=100),
-            Inf2NodePool(name="inf2-on-demand", capacity_type="on-demand", instance_types=sizes,
-                         neuron_limit=self.on_demand_neuron_limit, weight=10, consolidate_after="10m"),
+            replace(_SPOT, instance_types=sizes, neuron_limit=self.spot_neuron_limit),
+            replace(_ON_DEMAND, instance_types=sizes, neuron_limit=self.on_demand_neuron_limit),
         )
 
 

@@ -750,42 +750,38 @@ class BedrockGatewayApi(Construct):
             period=cdk.Duration.minutes(5),
         )
 
+    def _count_alarm(self, metric: cloudwatch.IMetric, construct_id: str, description: str, threshold: float) -> cloudwatch.Alarm:
+        """Alarm when ``metric`` reaches ``threshold`` in one 5-minute period; no data is not a breach."""
+        return metric.create_alarm(
+            self,
+            construct_id,
+            alarm_description=description,
+            threshold=threshold,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+
     def _alarms(self, server_errors: int, throttles: int, ttft: cdk.Duration) -> list[cloudwatch.Alarm]:
-        not_breaching = cloudwatch.TreatMissingData.NOT_BREACHING
         alarms = [
-            self.metric_server_errors().create_alarm(
-                self,
-                "ServerErrorsAlarm",
-                alarm_description="The Bedrock gateway returned 5XX responses",
-                threshold=server_errors,
-                evaluation_periods=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                treat_missing_data=not_breaching,
+            self._count_alarm(
+                self.metric_server_errors(), "ServerErrorsAlarm", "The Bedrock gateway returned 5XX responses", server_errors
             ),
-            self.function.metric_throttles(statistic="Sum", period=cdk.Duration.minutes(5)).create_alarm(
-                self,
+            self._count_alarm(
+                self.function.metric_throttles(statistic="Sum", period=cdk.Duration.minutes(5)),
                 "FunctionThrottlesAlarm",
-                alarm_description="The gateway function was throttled (concurrency exhausted)",
-                threshold=1,
-                evaluation_periods=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                treat_missing_data=not_breaching,
+                "The gateway function was throttled (concurrency exhausted)",
+                1,
+            ),
+            self._count_alarm(
+                self._across_aliases(self.metric_model_throttles, "SUM", "Bedrock throttles (all aliases)"),
+                "ModelThrottlesAlarm",
+                "Bedrock throttled the gateway's model calls (tokens/requests per minute quota)",
+                throttles,
             ),
         ]
-        throttles_expr = self._across_aliases(self.metric_model_throttles, "SUM", "Bedrock throttles (all aliases)")
         ttft_expr = self._across_aliases(
             self.metric_time_to_first_token, "MAX", "p90 time to first token, worst alias (ms)"
-        )
-        alarms.append(
-            throttles_expr.create_alarm(
-                self,
-                "ModelThrottlesAlarm",
-                alarm_description="Bedrock throttled the gateway's model calls (tokens/requests per minute quota)",
-                threshold=throttles,
-                evaluation_periods=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                treat_missing_data=not_breaching,
-            )
         )
         alarms.append(
             ttft_expr.create_alarm(
@@ -796,7 +792,7 @@ class BedrockGatewayApi(Construct):
                 evaluation_periods=3,
                 datapoints_to_alarm=2,
                 comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                treat_missing_data=not_breaching,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             )
         )
         return alarms
