@@ -19,7 +19,11 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
 
 import stacks
-from variants import VARIANTS
+import variants
+import variants_sagemaker
+
+#: Test-only stacks, by name. Each module owns its own dict, so parallel work does not collide.
+VARIANTS = {**variants.VARIANTS, **variants_sagemaker.VARIANTS}
 
 REPO = Path(__file__).resolve().parent.parent
 
