@@ -19,6 +19,8 @@ def _core_types(stack_name: str) -> set[str]:
         return {"AWS::EKS::Cluster", "Custom::AWSCDK-EKS-HelmChart", "AWS::Lambda::Function"}
     if stack_name.startswith(("SageMaker", "Lora")):
         return {"AWS::SageMaker::Model", "AWS::SageMaker::EndpointConfig", "AWS::SageMaker::Endpoint"}
+    if stack_name.startswith("KnowledgeBase"):
+        return {"AWS::Bedrock::KnowledgeBase", "AWS::Bedrock::DataSource"}
     if stack_name == "RagStack":
         return {"AWS::SageMaker::Endpoint", "AWS::Bedrock::KnowledgeBase", "AWS::ApiGateway::RestApi"}
     return {"AWS::Lambda::Function", "AWS::ApiGateway::RestApi"}
