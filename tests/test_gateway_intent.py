@@ -5,9 +5,19 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import aws_cdk as cdk
 import pytest
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk.assertions import Template
 
+import variants
+from cdk_llm_serving import (
+    BedrockGatewayApi,
+    BedrockModelAlias,
+    GatewayAuth,
+    GatewayEndpoint,
+    SageMakerModelAlias,
+)
 from cdk_llm_serving.bedrock_gateway.layers import POWERTOOLS_LAYER_VERSION, WEB_ADAPTER_LAYER_VERSION
 from harness import Synthesis, cfn_text
 from stacks import DEFAULT_CHAT_MODELS, ChatSettings
@@ -66,13 +76,22 @@ def test_bedrock_permissions_are_exactly_the_allowlist(chat: dict[str, Any]) -> 
     assert sorted(_flatten(c) for c in condition) == expected_profiles
 
 
-def test_only_xray_uses_a_wildcard_resource(synthesis: Synthesis) -> None:
+#: Statements that AWS requires on "*" (no resource-level permissions): X-Ray, and EC2 Describe* for VPC functions.
+_WILDCARD_SIDS = {"WriteTraces", "DescribeVpcNetworkInterfaces"}
+
+
+def test_only_xray_and_ec2_describe_use_a_wildcard_resource(synthesis: Synthesis) -> None:
     for name, template in synthesis.templates.items():
-        if not _resources(template, "AWS::ApiGateway::RestApi"):
+        if not _resources(template, "AWS::IAM::ManagedPolicy") or not any(
+            "generated from its model allowlist" in r["Properties"].get("Description", "")
+            for r in _resources(template, "AWS::IAM::ManagedPolicy").values()
+        ):
             continue  # not a gateway stack (InferentiaStack's wildcards are covered in test_inferentia.py)
         for s in _gateway_policy_statements(template):
             if "*" in _as_list(s["Resource"]):
-                assert s["Sid"] == "WriteTraces", f"{name}: wildcard resource in {s['Sid']}"
+                assert s["Sid"] in _WILDCARD_SIDS, f"{name}: wildcard resource in {s['Sid']}"
+                if s["Sid"] == "DescribeVpcNetworkInterfaces":
+                    assert sorted(_as_list(s["Action"])) == ["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"]
 
 
 def test_no_full_access_managed_policies(synthesis: Synthesis) -> None:
@@ -227,6 +246,333 @@ def test_existing_pool_is_used_not_created(synthesis: Synthesis) -> None:
     assert not _resources(t, "AWS::Cognito::UserPool")
     authorizer = _one(t, "AWS::ApiGateway::Authorizer")
     assert "us-east-1_EXAMPLE1" in _flatten(authorizer["ProviderARNs"][0])
+
+
+# --------------------------------------------------------------------------------------------------
+# SageMaker aliases, retrieval and the PRIVATE endpoint (GatewaySageMakerStack, GatewayPrivateStack)
+
+
+def _import_token(value: Any) -> str:
+    """Render ``Fn::ImportValue`` as ``<import:Name>``, ``Ref`` as ``{LogicalId}``, ``Fn::GetAtt`` as
+    ``{LogicalId.Attribute}``."""
+    if isinstance(value, dict) and set(value) == {"Fn::ImportValue"}:
+        return f"<import:{value['Fn::ImportValue']}>"
+    if isinstance(value, dict) and set(value) == {"Ref"}:
+        return "{" + value["Ref"] + "}"
+    if isinstance(value, dict) and set(value) == {"Fn::GetAtt"}:
+        return "{" + ".".join(value["Fn::GetAtt"]) + "}"
+    return json.dumps(value, sort_keys=True)
+
+
+def _statements_by_sid(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {s["Sid"]: s for s in _gateway_policy_statements(template)}
+
+
+def _resource_texts(statement: dict[str, Any]) -> list[str]:
+    return sorted(_flatten(r, _import_token) for r in _as_list(statement["Resource"]))
+
+
+def _gateway_config(template: dict[str, Any]) -> dict[str, Any]:
+    env = _one(template, "AWS::Lambda::Function")["Environment"]["Variables"]
+    return json.loads(_flatten(env["GATEWAY_CONFIG"], _import_token))
+
+
+_ARN = "arn:{AWS::Partition}:%s:{AWS::Region}:{AWS::AccountId}:%s"
+
+
+def test_sagemaker_permissions_are_exactly_the_endpoints_and_components(synthesis: Synthesis) -> None:
+    by_sid = _statements_by_sid(synthesis.templates["GatewaySageMakerStack"])
+    invoke = ["sagemaker:InvokeEndpoint", "sagemaker:InvokeEndpointWithResponseStream"]
+    sagemaker = {sid: s for sid, s in by_sid.items() if any(a.startswith("sagemaker:") for a in _as_list(s["Action"]))}
+    assert set(sagemaker) == {"InvokeSageMakerEndpoints", "InvokeSageMakerInferenceComponents"}
+    for s in sagemaker.values():
+        assert sorted(_as_list(s["Action"])) == invoke and "Condition" not in s
+    # The endpoint imported by name (ARN lower-cased), and the shared adapter endpoint once (deduplicated).
+    assert _resource_texts(sagemaker["InvokeSageMakerEndpoints"]) == sorted(
+        [_ARN % ("sagemaker", "endpoint/shared-llm-endpoint"), f"<import:{variants.SHARED_ENDPOINT_ARN_EXPORT}>"]
+    )
+    assert _resource_texts(sagemaker["InvokeSageMakerInferenceComponents"]) == [
+        _ARN % ("sagemaker", "inference-component/adapter-a"),
+        _ARN % ("sagemaker", "inference-component/adapter-b"),
+    ]
+    # The Bedrock alias keeps its own statements; retrieval is exactly the one knowledge base.
+    assert {"InvokeInferenceProfiles", "InvokeModelsThroughProfiles"} <= set(by_sid)
+    assert _as_list(by_sid["RetrieveFromKnowledgeBases"]["Action"]) == ["bedrock:Retrieve"]
+    assert _resource_texts(by_sid["RetrieveFromKnowledgeBases"]) == [
+        _ARN % ("bedrock", f"knowledge-base/{variants.LITERAL_KNOWLEDGE_BASE_ID}")
+    ]
+    assert not _resources(synthesis.templates["GatewaySageMakerStack"], "AWS::IAM::Policy")  # no inline policies
+
+
+def test_sagemaker_and_retrieval_reach_the_function_config(synthesis: Synthesis) -> None:
+    config = _gateway_config(synthesis.templates["GatewaySageMakerStack"])
+    shared = f"<import:{variants.SHARED_ENDPOINT_NAME_EXPORT}>"
+    assert config["models"] == [
+        {
+            "alias": "haiku-global",
+            "target": {"type": "bedrock", "modelId": variants.GLOBAL_PROFILE.model_id},
+            "maxTokensCap": 4096,
+            "defaultMaxTokens": 1024,
+        },
+        {
+            "alias": "rag",
+            "target": {"type": "sagemaker", "endpointName": variants.IMPORTED_ENDPOINT_NAME},
+            "maxTokensCap": 2048,
+            "defaultMaxTokens": 512,
+            "retrieval": {"knowledgeBaseId": variants.LITERAL_KNOWLEDGE_BASE_ID, "numberOfResults": 4},
+        },
+        {
+            "alias": "adapter-a",
+            "target": {"type": "sagemaker", "endpointName": shared, "inferenceComponentName": "adapter-a"},
+            "maxTokensCap": 2048,
+            "defaultMaxTokens": 512,
+        },
+        {
+            "alias": "adapter-b",
+            "target": {"type": "sagemaker", "endpointName": shared, "inferenceComponentName": "adapter-b"},
+            "maxTokensCap": 2048,
+            "defaultMaxTokens": 512,
+        },
+    ]
+    # The token is a real CloudFormation expression inside the variable, not a "${Token[...]}" string.
+    env = _one(synthesis.templates["GatewaySageMakerStack"], "AWS::Lambda::Function")["Environment"]["Variables"]
+    assert {"Fn::ImportValue": variants.SHARED_ENDPOINT_NAME_EXPORT} in env["GATEWAY_CONFIG"]["Fn::Join"][1]
+    assert "Token[" not in json.dumps(synthesis.templates["GatewaySageMakerStack"])
+
+
+def _runtime_config_module() -> Any:
+    """lambda/gateway/config.py, loaded by path (the runtime's own parser; stdlib only)."""
+    import importlib.util
+    import sys
+
+    from harness import REPO
+
+    spec = importlib.util.spec_from_file_location("gateway_runtime_config", REPO / "lambda" / "gateway" / "config.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault(spec.name, module)  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("stack_name", ["GatewaySageMakerStack", "GatewayPrivateStack", "ChatStack"])
+def test_runtime_accepts_the_synthesized_config(synthesis: Synthesis, stack_name: str) -> None:
+    """The contract end to end: what the construct writes, the function's parser reads (tokens resolved
+    to plausible deploy-time values)."""
+    runtime = _runtime_config_module()
+    text = json.dumps(_gateway_config(synthesis.templates[stack_name]))
+    text = text.replace(f"<import:{variants.SHARED_ENDPOINT_NAME_EXPORT}>", "lora-fleet-endpoint")
+    text = text.replace(f"<import:{variants.SHARED_KNOWLEDGE_BASE_EXPORT}>", "KLMNOPQRST")
+    parsed = runtime.parse_config(json.loads(text))
+    assert [m.alias for m in parsed.models] == [m["alias"] for m in json.loads(text)["models"]]
+
+
+def test_mixed_backends_keep_throttle_alarm_meaningful(synthesis: Synthesis) -> None:
+    alarms = [a["Properties"] for a in _resources(synthesis.templates["GatewaySageMakerStack"], "AWS::CloudWatch::Alarm").values()]
+    throttles = next(a for a in alarms if "throttled the gateway's calls" in a["AlarmDescription"])
+    assert "SageMaker" in throttles["AlarmDescription"]
+    expr = next(m for m in throttles["Metrics"] if "Expression" in m)
+    assert expr["Expression"] == "SUM([m0,m1,m2,m3])"
+    names = {m["MetricStat"]["Metric"]["MetricName"] for m in throttles["Metrics"] if "MetricStat" in m}
+    aliases = {
+        d["Value"] for m in throttles["Metrics"] if "MetricStat" in m for d in m["MetricStat"]["Metric"]["Dimensions"]
+        if d["Name"] == "ModelAlias"
+    }
+    assert names == {"Throttles"} and aliases == {"haiku-global", "rag", "adapter-a", "adapter-b"}
+
+
+@pytest.fixture(scope="module")
+def private(synthesis: Synthesis) -> dict[str, Any]:
+    return synthesis.templates["GatewayPrivateStack"]
+
+
+def _logical_id(template: dict[str, Any], rtype: str, contains: str) -> str:
+    found = [k for k, v in template["Resources"].items() if v["Type"] == rtype and contains in k]
+    assert len(found) == 1, f"expected one {rtype} like {contains}, found {found}"
+    return found[0]
+
+
+def _endpoint_service(endpoint: dict[str, Any]) -> str:
+    """``com.amazonaws.<region>.sagemaker.runtime`` -> ``sagemaker.runtime``."""
+    name = _flatten(endpoint["Properties"]["ServiceName"])
+    assert name.startswith("com.amazonaws.{AWS::Region}."), name
+    return name.split("{AWS::Region}.", 1)[1]
+
+
+def test_private_api_accepts_only_its_vpc_endpoint(private: dict[str, Any]) -> None:
+    api = _one(private, "AWS::ApiGateway::RestApi")
+    vpce = _logical_id(private, "AWS::EC2::VPCEndpoint", "ExecuteApiEndpoint")
+    assert api["EndpointConfiguration"] == {"Types": ["PRIVATE"], "VpcEndpointIds": [{"Ref": vpce}]}
+    statements = {s["Sid"]: s for s in api["Policy"]["Statement"]}
+    assert set(statements) == {"InvokeThroughVpcEndpoint", "HealthCheckThroughVpcEndpoint", "DenyOutsideVpcEndpoint"}
+    for s in statements.values():
+        assert s["Action"] == "execute-api:Invoke"
+    allow, health, deny = (statements[k] for k in ("InvokeThroughVpcEndpoint", "HealthCheckThroughVpcEndpoint", "DenyOutsideVpcEndpoint"))
+    # IAM auth: the Allow names this account, so callers still need grant_invoke (identity policy).
+    assert (allow["Effect"], allow["Resource"]) == ("Allow", "execute-api:/*")
+    assert _flatten(allow["Principal"]["AWS"]) == "arn:{AWS::Partition}:iam::{AWS::AccountId}:root"
+    assert allow["Condition"] == {"StringEquals": {"aws:SourceVpce": {"Ref": vpce}}}
+    # The unauthenticated health check, also only through the endpoint.
+    assert (health["Effect"], health["Principal"], health["Resource"]) == ("Allow", {"AWS": "*"}, "execute-api:/prod/GET/health")
+    assert health["Condition"] == allow["Condition"]
+    # Everything not through our endpoint is denied, whoever asks.
+    assert (deny["Effect"], deny["Principal"], deny["Resource"]) == ("Deny", {"AWS": "*"}, "execute-api:/*")
+    assert deny["Condition"] == {"StringNotEquals": {"aws:SourceVpce": {"Ref": vpce}}}
+    # IAM auth is kept; WAF stays associated with the private stage; streaming is unchanged.
+    methods = [m["Properties"] for m in _resources(private, "AWS::ApiGateway::Method").values()]
+    assert {m["AuthorizationType"] for m in methods if m["HttpMethod"] == "POST"} == {"AWS_IAM"}
+    post = next(m for m in methods if m["HttpMethod"] == "POST")
+    assert post["Integration"]["ResponseTransferMode"] == "STREAM"
+    Template.from_json(private).resource_count_is("AWS::WAFv2::WebACLAssociation", 1)
+
+
+def test_private_vpc_endpoints_and_security_groups(private: dict[str, Any]) -> None:
+    endpoints = {_endpoint_service(e): e["Properties"] for e in _resources(private, "AWS::EC2::VPCEndpoint").values()}
+    # execute-api for clients; only the runtime endpoints this allowlist needs (no bedrock-runtime: no Bedrock alias).
+    assert set(endpoints) == {"execute-api", "sagemaker.runtime", "bedrock-agent-runtime"}
+    isolated = sorted(k for k, v in private["Resources"].items() if v["Type"] == "AWS::EC2::Subnet")
+    for props in endpoints.values():
+        assert props["VpcEndpointType"] == "Interface" and props["PrivateDnsEnabled"] is True
+        assert sorted(s["Ref"] for s in props["SubnetIds"]) == isolated
+    groups = _resources(private, "AWS::EC2::SecurityGroup")
+    fn_sg = _logical_id(private, "AWS::EC2::SecurityGroup", "FunctionSecurityGroup")
+    endpoints_sg = _logical_id(private, "AWS::EC2::SecurityGroup", "RuntimeEndpointsSecurityGroup")
+    api_sg = _logical_id(private, "AWS::EC2::SecurityGroup", "ExecuteApiEndpointSecurityGroup")
+    vpc_cidr = {"Fn::GetAtt": [_logical_id(private, "AWS::EC2::VPC", "Vpc"), "CidrBlock"]}
+    # The function: no ingress, egress HTTPS to the VPC only (an inline rule, so no default allow-all egress).
+    assert "SecurityGroupIngress" not in groups[fn_sg]["Properties"]
+    assert groups[fn_sg]["Properties"]["SecurityGroupEgress"] == [
+        {"CidrIp": vpc_cidr, "Description": "HTTPS to the gateway's VPC endpoints", "FromPort": 443, "IpProtocol": "tcp", "ToPort": 443}
+    ]
+    # The runtime endpoints admit HTTPS from the function's group only.
+    ingress = [r["Properties"] for r in _resources(private, "AWS::EC2::SecurityGroupIngress").values()]
+    assert [(r["GroupId"], r["SourceSecurityGroupId"], r["FromPort"], r["ToPort"]) for r in ingress] == [
+        ({"Fn::GetAtt": [endpoints_sg, "GroupId"]}, {"Fn::GetAtt": [fn_sg, "GroupId"]}, 443, 443)
+    ]
+    assert endpoints["sagemaker.runtime"]["SecurityGroupIds"] == [{"Fn::GetAtt": [endpoints_sg, "GroupId"]}]
+    # The execute-api endpoint admits HTTPS from the VPC's clients.
+    assert endpoints["execute-api"]["SecurityGroupIds"] == [{"Fn::GetAtt": [api_sg, "GroupId"]}]
+    assert [(r["CidrIp"], r["FromPort"], r["ToPort"]) for r in groups[api_sg]["Properties"]["SecurityGroupIngress"]] == [
+        (vpc_cidr, 443, 443)
+    ]
+    assert not _resources(private, "AWS::EC2::SecurityGroupEgress")
+
+
+def test_private_function_runs_in_the_isolated_subnets(private: dict[str, Any]) -> None:
+    fn = _one(private, "AWS::Lambda::Function")
+    fn_sg = _logical_id(private, "AWS::EC2::SecurityGroup", "FunctionSecurityGroup")
+    isolated = sorted(k for k, v in private["Resources"].items() if v["Type"] == "AWS::EC2::Subnet")
+    assert fn["VpcConfig"]["SecurityGroupIds"] == [{"Fn::GetAtt": [fn_sg, "GroupId"]}]
+    assert sorted(s["Ref"] for s in fn["VpcConfig"]["SubnetIds"]) == isolated
+    # Network-interface permissions come from our managed policy, not an AWS managed one or an inline policy.
+    role = next(
+        r["Properties"] for r in _resources(private, "AWS::IAM::Role").values()
+        if r["Properties"].get("Description", "").startswith("Bedrock gateway function")
+    )
+    assert "ManagedPolicyArns" not in role and "Policies" not in role
+    by_sid = _statements_by_sid(private)
+    assert _as_list(by_sid["CreateVpcNetworkInterfaces"]["Action"]) == ["ec2:CreateNetworkInterface"]
+    assert _resource_texts(by_sid["CreateVpcNetworkInterfaces"]) == sorted(
+        [_ARN % ("ec2", "network-interface/*"), _ARN % ("ec2", "security-group/{%s.GroupId}" % fn_sg)]
+        + [_ARN % ("ec2", "subnet/{%s}" % subnet) for subnet in isolated]
+    )
+    assert sorted(_as_list(by_sid["ManageVpcNetworkInterfaces"]["Action"])) == [
+        "ec2:AssignPrivateIpAddresses", "ec2:DeleteNetworkInterface", "ec2:UnassignPrivateIpAddresses"
+    ]
+    assert _resource_texts(by_sid["ManageVpcNetworkInterfaces"]) == [_ARN % ("ec2", "network-interface/*")]
+
+
+def test_private_sagemaker_only_gateway_has_no_bedrock_model_statements(private: dict[str, Any]) -> None:
+    by_sid = _statements_by_sid(private)
+    bedrock = {sid for sid, s in by_sid.items() if any(a.startswith("bedrock:") for a in _as_list(s["Action"]))}
+    assert bedrock == {"RetrieveFromKnowledgeBases"}  # retrieval only; no InvokeModel* at all
+    # The knowledge base ID is a token (imported): the ARN embeds it, the config carries it.
+    assert _resource_texts(by_sid["RetrieveFromKnowledgeBases"]) == [
+        _ARN % ("bedrock", f"knowledge-base/<import:{variants.SHARED_KNOWLEDGE_BASE_EXPORT}>")
+    ]
+    assert _resource_texts(by_sid["InvokeSageMakerEndpoints"]) == [_ARN % ("sagemaker", f"endpoint/{variants.PRIVATE_ENDPOINT_NAME}")]
+    assert "InvokeSageMakerInferenceComponents" not in by_sid
+    (model,) = _gateway_config(private)["models"]
+    assert model["retrieval"] == {"knowledgeBaseId": f"<import:{variants.SHARED_KNOWLEDGE_BASE_EXPORT}>", "numberOfResults": 5}
+    assert model["target"] == {"type": "sagemaker", "endpointName": variants.PRIVATE_ENDPOINT_NAME}
+
+
+# --------------------------------------------------------------------------------------------------
+# Unit-level variations (a stack each, synthesized here without the nag plugins)
+
+
+def _unit_template(**kwargs: Any) -> dict[str, Any]:
+    stack = cdk.Stack(cdk.App(), "Unit")
+    if kwargs.pop("with_vpc", False):
+        kwargs["vpc"] = ec2.Vpc(stack, "Vpc", max_azs=2, nat_gateways=1)
+    vpc = kwargs.pop("vpc", None)
+    endpoint_kwargs = kwargs.pop("private", None)
+    if endpoint_kwargs is not None:
+        if endpoint_kwargs.pop("existing_vpc_endpoint", False):
+            endpoint_kwargs["vpc_endpoint"] = ec2.InterfaceVpcEndpoint.from_interface_vpc_endpoint_attributes(
+                stack, "Existing", vpc_endpoint_id="vpce-0123456789abcdef0", port=443
+            )
+        kwargs["endpoint"] = GatewayEndpoint.private(vpc=vpc, **endpoint_kwargs)
+    BedrockGatewayApi(stack, "Gw", **kwargs)
+    return Template.from_stack(stack).to_json()
+
+
+_SAGEMAKER_ONLY = [SageMakerModelAlias(alias="llm", endpoint_name="my-llm")]
+
+
+def test_no_bedrock_statements_without_bedrock_aliases() -> None:
+    template = _unit_template(models=_SAGEMAKER_ONLY, auth=GatewayAuth.iam())
+    actions = {a for s in _gateway_policy_statements(template) for a in _as_list(s["Action"])}
+    assert not {a for a in actions if a.startswith("bedrock:")}
+    assert {"sagemaker:InvokeEndpoint", "sagemaker:InvokeEndpointWithResponseStream"} <= actions
+    fn = _one(template, "AWS::Lambda::Function")
+    assert "VpcConfig" not in fn  # REGIONAL: the function stays outside any VPC
+    assert _one(template, "AWS::ApiGateway::RestApi")["EndpointConfiguration"] == {"Types": ["REGIONAL"]}
+    throttles = next(
+        a["Properties"] for a in _resources(template, "AWS::CloudWatch::Alarm").values()
+        if "throttled" in a["Properties"]["AlarmDescription"] and "function" not in a["Properties"]["AlarmDescription"]
+    )
+    assert "SageMaker" in throttles["AlarmDescription"]
+
+
+def test_private_with_existing_endpoint_and_nat_creates_no_endpoints() -> None:
+    template = _unit_template(
+        models=_SAGEMAKER_ONLY,
+        auth=GatewayAuth.cognito(),
+        with_vpc=True,
+        private={"existing_vpc_endpoint": True, "add_runtime_vpc_endpoints": False},
+    )
+    assert not _resources(template, "AWS::EC2::VPCEndpoint")
+    api = _one(template, "AWS::ApiGateway::RestApi")
+    assert api["EndpointConfiguration"] == {"Types": ["PRIVATE"], "VpcEndpointIds": ["vpce-0123456789abcdef0"]}
+    statements = {s["Sid"]: s for s in api["Policy"]["Statement"]}
+    # Cognito: callers have no AWS identity, so the Allow is for anyone (through the endpoint); the
+    # authorizer still checks the token. The health check needs no statement of its own.
+    assert set(statements) == {"InvokeThroughVpcEndpoint", "DenyOutsideVpcEndpoint"}
+    assert statements["InvokeThroughVpcEndpoint"]["Principal"] == {"AWS": "*"}
+    assert statements["DenyOutsideVpcEndpoint"]["Condition"] == {
+        "StringNotEquals": {"aws:SourceVpce": "vpce-0123456789abcdef0"}
+    }
+    # Private subnets with egress are preferred; without our endpoints the function may send HTTPS anywhere (NAT).
+    fn = _one(template, "AWS::Lambda::Function")
+    private_subnets = sorted(k for k in template["Resources"] if "PrivateSubnet" in k and template["Resources"][k]["Type"] == "AWS::EC2::Subnet")
+    assert sorted(s["Ref"] for s in fn["VpcConfig"]["SubnetIds"]) == private_subnets
+    fn_sg = _resources(template, "AWS::EC2::SecurityGroup")
+    (group,) = fn_sg.values()
+    assert group["Properties"]["SecurityGroupEgress"] == [
+        {"CidrIp": "0.0.0.0/0", "Description": "HTTPS to AWS APIs through the VPC's NAT or endpoints", "FromPort": 443, "IpProtocol": "tcp", "ToPort": 443}
+    ]
+
+
+def test_private_bedrock_gateway_gets_the_bedrock_runtime_endpoint() -> None:
+    template = _unit_template(
+        models=[BedrockModelAlias(alias="fast", model_id="us.anthropic.claude-haiku-4-5-20251001-v1:0")],
+        auth=GatewayAuth.iam(),
+        with_vpc=True,
+        private={},
+    )
+    services = sorted(_endpoint_service(e) for e in _resources(template, "AWS::EC2::VPCEndpoint").values())
+    assert services == ["bedrock-runtime", "execute-api"]
 
 
 def _as_list(value: Any) -> list[Any]:

@@ -32,5 +32,8 @@ def test_template_snapshot(synthesis: Synthesis, snapshot_json, stack_name: str)
     # What the snapshot protects, stated: each family of stacks has its core resources.
     types = {r["Type"] for r in template["Resources"].values()}
     assert _core_types(stack_name) <= types
-    assert "<hash>" in str(template) and not any(len(w) == 64 for w in str(template).split(".zip"))
+    # Asset hashes (Lambda code) are scrubbed, so the snapshot survives runtime-code and CDK changes.
+    assert not any(len(w) == 64 for w in str(template).split(".zip"))
+    if "AWS::Lambda::Function" in types:
+        assert "<hash>" in str(template)
     assert template == snapshot_json

@@ -2,13 +2,48 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import aws_cdk as cdk
 import pytest
+from aws_cdk import aws_ec2 as ec2
 
-from cdk_llm_serving import BedrockGatewayApi, BedrockModelAlias, GatewayAuth, GatewayLimits, PropsValidationError
+from cdk_llm_serving import (
+    BedrockGatewayApi,
+    BedrockModelAlias,
+    GatewayAuth,
+    GatewayEndpoint,
+    GatewayLimits,
+    KnowledgeBaseRetrieval,
+    PropsValidationError,
+    SageMakerModelAlias,
+)
+from cdk_llm_serving.bedrock_gateway.routes import (
+    MAX_RUNTIME_CONFIG_BYTES,
+    TOKEN_PLACEHOLDER_LENGTH,
+    runtime_config,
+    runtime_config_json,
+    runtime_config_size,
+)
 from stacks import ChatSettings
 
 GOOD = BedrockModelAlias(alias="ok", model_id="us.anthropic.claude-haiku-4-5-20251001-v1:0")
+SM = SageMakerModelAlias(alias="sm", endpoint_name="my-endpoint")
+KB = KnowledgeBaseRetrieval(knowledge_base_id="ABCDEFGHIJ")
+TOKEN = cdk.Token.as_string(cdk.Fn.ref("SomeParameter"))
+ENDPOINT_ARN = "arn:aws:sagemaker:us-east-1:123456789012:endpoint/my-endpoint"
+COMPONENT_ARN = "arn:aws:sagemaker:us-east-1:123456789012:inference-component/adapter-a"
+
+
+def _sm(**kwargs):  # type: ignore[no-untyped-def]
+    kwargs.setdefault("alias", "sm")
+    kwargs.setdefault("endpoint_name", "my-endpoint")
+    return {"models": [SageMakerModelAlias(**kwargs)]}
+
+
+def _kb(**kwargs):  # type: ignore[no-untyped-def]
+    kwargs.setdefault("knowledge_base_id", "ABCDEFGHIJ")
+    return _sm(retrieval=KnowledgeBaseRetrieval(**kwargs))
 
 
 def _build(**kwargs):  # type: ignore[no-untyped-def]
@@ -47,12 +82,162 @@ def _build(**kwargs):  # type: ignore[no-untyped-def]
             {"models": [BedrockModelAlias(alias=f"alias-{i:03d}-" + "x" * 40, model_id=GOOD.model_id) for i in range(40)]},
             "too large for the function's environment",
         ),
+        # --- SageMaker aliases
+        ({"models": [GOOD, {"alias": "x"}]}, "models[1] must be a BedrockModelAlias or SageMakerModelAlias, got dict"),
+        ({"models": [SM, SM]}, "model alias 'sm' appears more than once"),
+        ({"models": [GOOD, SageMakerModelAlias(alias="ok", endpoint_name="e")]}, "model alias 'ok' appears more than once"),
+        (_sm(alias="bad alias"), "model alias 'bad alias': alias must match"),
+        (_sm(endpoint_name=""), "endpoint_name must be a non-empty string, got ''"),
+        (_sm(endpoint_name="my_endpoint"), "endpoint_name must be 1-63 letters, digits and single hyphens"),
+        (_sm(endpoint_name="e" * 64), "endpoint_name must be 1-63 letters"),
+        (_sm(endpoint_name=TOKEN), "endpoint_name is a CDK token, so pass endpoint_arn too"),
+        (_sm(endpoint_arn="my-endpoint"), "endpoint_arn must look like 'arn:aws:sagemaker:<region>:<account>:endpoint/<name>'"),
+        (_sm(endpoint_arn=COMPONENT_ARN), "endpoint_arn must look like"),
+        (
+            _sm(endpoint_name="other-endpoint", endpoint_arn=ENDPOINT_ARN),
+            "endpoint_arn names endpoint 'my-endpoint', not endpoint_name 'other-endpoint'",
+        ),
+        (
+            _sm(endpoint_name="My-Endpoint", endpoint_arn="arn:aws:sagemaker:us-east-1:123456789012:endpoint/My-Endpoint"),
+            "(SageMaker ARNs hold the lower-cased name)",
+        ),
+        (_sm(inference_component_name="adapter_a"), "inference_component_name must be 1-63 letters"),
+        (_sm(inference_component_name=""), "inference_component_name must be a non-empty string"),
+        (_sm(inference_component_name=TOKEN), "inference_component_name is a CDK token, so pass inference_component_arn too"),
+        (
+            _sm(inference_component_name="adapter-a", inference_component_arn=ENDPOINT_ARN),
+            "inference_component_arn must look like 'arn:aws:sagemaker:<region>:<account>:inference-component/<name>'",
+        ),
+        (
+            _sm(inference_component_name="adapter-b", inference_component_arn=COMPONENT_ARN),
+            "inference_component_arn names inference-component 'adapter-a', not inference_component_name 'adapter-b'",
+        ),
+        (_sm(inference_component_arn=COMPONENT_ARN), "inference_component_arn is set but inference_component_name is not"),
+        (_sm(max_tokens_cap=100), "model alias 'sm': default_max_tokens must be between 1 and max_tokens_cap (100), got 512"),
+        (_sm(max_tokens_cap=0, default_max_tokens=0), "model alias 'sm': max_tokens_cap must be between 1 and 1000000, got 0"),
+        # --- retrieval (both alias types)
+        (_kb(knowledge_base_id="abc"), "retrieval.knowledge_base_id must be 10 letters or digits (like 'ABCDEFGHIJ'), got 'abc'"),
+        (_kb(knowledge_base_id=12), "retrieval.knowledge_base_id must be a string, got int"),
+        (_kb(number_of_results=0), "retrieval.number_of_results must be between 1 and 100, got 0"),
+        (_kb(number_of_results=101), "retrieval.number_of_results must be between 1 and 100, got 101"),
+        (_kb(knowledge_base_arn="ABCDEFGHIJ"), "retrieval.knowledge_base_arn must look like 'arn:aws:bedrock:<region>:<account>:knowledge-base/<id>'"),
+        (
+            _kb(knowledge_base_arn="arn:aws:bedrock:us-east-1:123456789012:knowledge-base/KLMNOPQRST"),
+            "retrieval.knowledge_base_arn names knowledge base 'KLMNOPQRST', not knowledge_base_id 'ABCDEFGHIJ'",
+        ),
+        (_sm(retrieval={"knowledge_base_id": "ABCDEFGHIJ"}), "retrieval must be a KnowledgeBaseRetrieval, got dict"),
+        (
+            {"models": [BedrockModelAlias(alias="b", model_id=GOOD.model_id, retrieval=KnowledgeBaseRetrieval(knowledge_base_id="x"))]},
+            "model alias 'b': retrieval.knowledge_base_id must be 10 letters or digits",
+        ),
+        # --- endpoint
+        ({"endpoint": "private"}, "endpoint must be GatewayEndpoint.regional() or GatewayEndpoint.private(vpc=...), got str"),
     ],
 )
 def test_invalid_gateway_props(kwargs, message) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(PropsValidationError) as info:
         _build(**kwargs)
     assert message in str(info.value)
+
+
+def _private_build(vpc_factory, **private_kwargs):  # type: ignore[no-untyped-def]
+    stack = cdk.Stack(cdk.App(), "S")
+    vpc = vpc_factory(stack)
+    return BedrockGatewayApi(stack, "Gw", models=[SM], endpoint=GatewayEndpoint.private(vpc=vpc, **private_kwargs))
+
+
+def _public_only_vpc(stack: cdk.Stack) -> ec2.Vpc:
+    return ec2.Vpc(
+        stack, "Vpc", max_azs=2, subnet_configuration=[ec2.SubnetConfiguration(name="pub", subnet_type=ec2.SubnetType.PUBLIC)]
+    )
+
+
+def _full_vpc(stack: cdk.Stack) -> ec2.Vpc:
+    return ec2.Vpc(stack, "Vpc", max_azs=2, nat_gateways=1)
+
+
+def _vpc_without_cidr(stack: cdk.Stack) -> ec2.IVpc:
+    return ec2.Vpc.from_vpc_attributes(
+        stack, "Vpc", vpc_id="vpc-12345678", availability_zones=["us-east-1a"], isolated_subnet_ids=["subnet-12345678"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("vpc_factory", "private_kwargs", "message"),
+    [
+        (_public_only_vpc, {}, "the VPC has no private or isolated subnets for the function and the VPC endpoints"),
+        (_full_vpc, {"subnets": ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC)}, "subnets must be private or isolated"),
+        (_full_vpc, {"subnets": ec2.SubnetSelection(subnet_group_name="nope")}, "subnets select nothing in the VPC"),
+        (_vpc_without_cidr, {}, "the VPC's CIDR block is unknown; import it with ec2.Vpc.from_vpc_attributes(..., vpc_cidr_block=...)"),
+        (lambda stack: None, {}, "endpoint=GatewayEndpoint.private(...) needs a vpc"),
+    ],
+)
+def test_invalid_private_endpoint(vpc_factory, private_kwargs, message) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(PropsValidationError) as info:
+        _private_build(vpc_factory, **private_kwargs)
+    assert message in str(info.value)
+
+
+def test_tokens_are_accepted_where_they_can_be_resolved_later() -> None:
+    number = cdk.Token.as_number(cdk.Fn.ref("Results"))
+    _build(
+        models=[
+            SageMakerModelAlias(
+                alias="t",
+                endpoint_name=TOKEN,
+                endpoint_arn=cdk.Fn.import_value("EndpointArn"),
+                inference_component_name=cdk.Fn.import_value("Component"),
+                inference_component_arn=cdk.Fn.import_value("ComponentArn"),
+                retrieval=KnowledgeBaseRetrieval(knowledge_base_id=TOKEN, number_of_results=number),
+            ),
+            BedrockModelAlias(alias="b", model_id=GOOD.model_id, retrieval=KnowledgeBaseRetrieval(knowledge_base_id=TOKEN)),
+        ]
+    )
+
+
+def test_tokens_count_at_their_longest_in_the_environment_size() -> None:
+    config = '{"endpointName":"%s"}' % TOKEN
+    assert runtime_config_size(config) == len('{"endpointName":""}') + TOKEN_PLACEHOLDER_LENGTH
+    many = [
+        SageMakerModelAlias(alias=f"adapter-{i:02d}", endpoint_name=TOKEN, endpoint_arn=TOKEN, inference_component_name=TOKEN,
+                            inference_component_arn=TOKEN)
+        for i in range(16)
+    ]
+    # The raw document (tokens as "${Token[...]}") would fit; the deployed one may not.
+    raw = runtime_config_json(
+        runtime_config(models=many, limits=GatewayLimits(), log_content=False, metrics_namespace="n", service_name="x" * 64)
+    )
+    assert len(raw) < MAX_RUNTIME_CONFIG_BYTES < runtime_config_size(raw)
+    with pytest.raises(PropsValidationError, match="too large for the function's environment"):
+        _build(models=many)
+
+
+@dataclass(frozen=True)
+class _Adapter:
+    endpoint_name: str = "fleet"
+    endpoint_arn: str = "arn:aws:sagemaker:us-east-1:123456789012:endpoint/fleet"
+    inference_component_name: str = "adapter-a"
+    inference_component_arn: str = COMPONENT_ARN
+
+
+@dataclass(frozen=True)
+class _Endpoint:
+    endpoint_name: str = "fleet"
+    endpoint_arn: str = "arn:aws:sagemaker:us-east-1:123456789012:endpoint/fleet"
+
+
+def test_for_endpoint_is_duck_typed() -> None:
+    plain = SageMakerModelAlias.for_endpoint(alias="a", endpoint=_Endpoint(), max_tokens_cap=1024)
+    assert (plain.endpoint_name, plain.endpoint_arn, plain.inference_component_name, plain.max_tokens_cap) == (
+        "fleet", _Endpoint.endpoint_arn, None, 1024
+    )
+    adapter = SageMakerModelAlias.for_endpoint(alias="a", endpoint=_Adapter())
+    assert (adapter.inference_component_name, adapter.inference_component_arn) == ("adapter-a", COMPONENT_ARN)
+    # Naming another component drops the object's component ARN (it would name the wrong one).
+    other = SageMakerModelAlias.for_endpoint(alias="b", endpoint=_Adapter(), inference_component_name="adapter-b")
+    assert (other.inference_component_name, other.inference_component_arn) == ("adapter-b", None)
+    on_endpoint = SageMakerModelAlias.for_endpoint(alias="c", endpoint=_Endpoint(), inference_component_name="adapter-c")
+    assert (on_endpoint.inference_component_name, on_endpoint.inference_component_arn) == ("adapter-c", None)
 
 
 def test_all_problems_are_reported_at_once() -> None:

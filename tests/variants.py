@@ -6,13 +6,24 @@ snapshot, cdk-nag and cfn-lint checks.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import aws_cdk as cdk
 from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 
-from cdk_llm_serving import BedrockGatewayApi, BedrockModelAlias, GatewayAuth
+from cdk_llm_serving import (
+    BedrockGatewayApi,
+    BedrockModelAlias,
+    GatewayAuth,
+    GatewayEndpoint,
+    KnowledgeBaseRetrieval,
+    SageMakerModelAlias,
+)
 from cdk_llm_serving._nag import acknowledge
 
 DIRECT_MODEL = BedrockModelAlias(alias="titan", model_id="amazon.titan-text-express-v1", max_tokens_cap=2048, default_max_tokens=512)
@@ -68,8 +79,108 @@ class GatewayExistingPoolStack(cdk.Stack):
         self.gateway = BedrockGatewayApi(self, "Gateway", models=[GLOBAL_PROFILE], auth=GatewayAuth.cognito(pool))
 
 
+#: Knowledge base of the SageMaker variant (a literal ID) and the endpoint it imports by name.
+LITERAL_KNOWLEDGE_BASE_ID = "ABCDEFGHIJ"
+IMPORTED_ENDPOINT_NAME = "Shared-Llm-Endpoint"  # mixed case on purpose: the ARN holds it lower-cased
+#: Exports of another stack the variants import (CDK tokens in the allowlist).
+SHARED_ENDPOINT_NAME_EXPORT = "SharedLoraEndpointName"
+SHARED_ENDPOINT_ARN_EXPORT = "SharedLoraEndpointArn"
+SHARED_KNOWLEDGE_BASE_EXPORT = "SharedKnowledgeBaseId"
+PRIVATE_ENDPOINT_NAME = "private-llm"
+
+
+@dataclass(frozen=True)
+class ExportedEndpoint:
+    """Stands in for a SageMakerLlmEndpoint / LoraAdapterFleet of another stack: name and ARN are tokens."""
+
+    endpoint_name: str
+    endpoint_arn: str
+
+
+class GatewaySageMakerStack(cdk.Stack):
+    """REGIONAL gateway mixing backends: a Bedrock profile, a SageMaker endpoint imported by name (with
+    retrieval from a literal knowledge base) and two LoRA adapters (inference components) on one endpoint
+    whose name and ARN are tokens."""
+
+    def __init__(self, scope: cdk.App, construct_id: str) -> None:
+        super().__init__(scope, construct_id)
+        shared = ExportedEndpoint(
+            endpoint_name=cdk.Fn.import_value(SHARED_ENDPOINT_NAME_EXPORT),
+            endpoint_arn=cdk.Fn.import_value(SHARED_ENDPOINT_ARN_EXPORT),
+        )
+        self.gateway = BedrockGatewayApi(
+            self,
+            "Gateway",
+            models=[
+                GLOBAL_PROFILE,
+                SageMakerModelAlias(
+                    alias="rag",
+                    endpoint_name=IMPORTED_ENDPOINT_NAME,
+                    max_tokens_cap=2048,
+                    default_max_tokens=512,
+                    retrieval=KnowledgeBaseRetrieval(knowledge_base_id=LITERAL_KNOWLEDGE_BASE_ID, number_of_results=4),
+                ),
+                SageMakerModelAlias.for_endpoint(alias="adapter-a", endpoint=shared, inference_component_name="adapter-a"),
+                SageMakerModelAlias.for_endpoint(alias="adapter-b", endpoint=shared, inference_component_name="adapter-b"),
+            ],
+            auth=GatewayAuth.iam(),
+        )
+
+
+class GatewayPrivateStack(cdk.Stack):
+    """PRIVATE gateway (IAM auth) in a new VPC with isolated subnets only, SageMaker-only allowlist with
+    retrieval from a knowledge base whose ID is a token: the function reaches AWS through interface endpoints."""
+
+    def __init__(self, scope: cdk.App, construct_id: str) -> None:
+        super().__init__(scope, construct_id)
+        self.vpc = ec2.Vpc(
+            self,
+            "Vpc",
+            max_azs=2,
+            nat_gateways=0,
+            subnet_configuration=[
+                ec2.SubnetConfiguration(name="isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=24)
+            ],
+        )
+        flow_log_key = kms.Key(self, "FlowLogKey", enable_key_rotation=True, description="Encrypts the VPC flow logs")
+        flow_log_key.grant_encrypt_decrypt(iam.ServicePrincipal(f"logs.{cdk.Aws.REGION}.amazonaws.com"))
+        flow_log = self.vpc.add_flow_log(
+            "FlowLog",
+            destination=ec2.FlowLogDestination.to_cloud_watch_logs(
+                logs.LogGroup(self, "FlowLogGroup", retention=logs.RetentionDays.ONE_MONTH, encryption_key=flow_log_key)
+            ),
+        )
+        acknowledge(
+            flow_log,
+            "NIST.800.53.R5::NIST.800.53.R5-IAMNoInlinePolicy",
+            "CDK-generated flow-log delivery role of this test VPC; its inline policy only writes to the flow-log group",
+        )
+        acknowledge(
+            self.vpc,
+            "NIST.800.53.R5::NIST.800.53.R5-VPCDefaultSecurityGroupClosed",
+            "Nothing in this test VPC uses the default security group; the function and endpoints have their own",
+        )
+        self.gateway = BedrockGatewayApi(
+            self,
+            "Gateway",
+            models=[
+                SageMakerModelAlias(
+                    alias="private-llm",
+                    endpoint_name=PRIVATE_ENDPOINT_NAME,
+                    retrieval=KnowledgeBaseRetrieval(
+                        knowledge_base_id=cdk.Fn.import_value(SHARED_KNOWLEDGE_BASE_EXPORT)
+                    ),
+                )
+            ],
+            auth=GatewayAuth.iam(),
+            endpoint=GatewayEndpoint.private(vpc=self.vpc),
+        )
+
+
 VARIANTS = {
     "GatewayIamStack": GatewayIamStack,
     "GatewayDevStack": GatewayDevStack,
     "GatewayExistingPoolStack": GatewayExistingPoolStack,
+    "GatewaySageMakerStack": GatewaySageMakerStack,
+    "GatewayPrivateStack": GatewayPrivateStack,
 }

@@ -27,3 +27,22 @@ def acknowledge(construct: IConstruct, finding: str, reason: str) -> None:
     if len(reason.strip()) < _MIN_REASON:
         raise ValueError(f"acknowledgment of {finding} needs a specific reason, got {reason!r}")
     cdk.Validations.of(construct).acknowledge(cdk.Acknowledgment(id=finding, reason=reason))
+
+
+def nag_resource(scope: IConstruct, value: str) -> str:
+    """How cdk-nag prints a resource in a finding id: ``Ref`` → ``<Id>``, ``GetAtt`` → ``<Id.Attr>``, joins concatenated."""
+    return _render(cdk.Stack.of(scope).resolve(value))
+
+
+def _render(value: object) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        if "Ref" in value:
+            return f"<{value['Ref']}>"
+        if "Fn::GetAtt" in value:
+            return "<" + ".".join(value["Fn::GetAtt"]) + ">"
+        if "Fn::Join" in value:
+            sep, parts = value["Fn::Join"]
+            return sep.join(_render(p) for p in parts)
+    raise ValueError(f"cannot render {value!r} as a cdk-nag resource")

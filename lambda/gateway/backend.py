@@ -6,13 +6,14 @@ Failures are raised as :class:`~errors.GatewayError`.  Stop reasons use the
 Bedrock Converse vocabulary (``end_turn``, ``max_tokens``, ...), which
 :func:`openai_compat.finish_reason` maps for callers.
 
-Today only Bedrock exists; SageMaker endpoints (including LoRA adapters via
-InvokeEndpointWithResponseStream) plug in by implementing this protocol and
-registering in :func:`make_backends`.
+Implementations: :mod:`bedrock` (Converse) and :mod:`sagemaker` (real-time
+endpoints and inference components, e.g. LoRA adapters).  A new provider plugs
+in by implementing this protocol and registering in :data:`BACKENDS`.
 """
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from typing import Iterator, Protocol
 
@@ -57,6 +58,13 @@ class Backend(Protocol):
         """Start a streamed completion; errors before the first event raise here."""
 
 
+#: target.type -> (module, class) implementing :class:`Backend`; imported on first use.
+BACKENDS = {
+    "bedrock": ("bedrock", "BedrockBackend"),
+    "sagemaker": ("sagemaker", "SageMakerBackend"),
+}
+
+
 def make_backends(config: GatewayConfig) -> dict[str, Backend]:
     """Create one backend per alias, sharing clients between aliases of the same type."""
     shared: dict[str, Backend] = {}
@@ -64,10 +72,9 @@ def make_backends(config: GatewayConfig) -> dict[str, Backend]:
     for model in config.models:
         kind = model.target.type
         if kind not in shared:
-            if kind == "bedrock":
-                from bedrock import BedrockBackend
-                shared[kind] = BedrockBackend()
-            else:  # config.py already rejects unknown types; keep the guard explicit.
+            if kind not in BACKENDS:  # config.py already rejects unknown types; keep the guard explicit.
                 raise ValueError(f"unsupported target type {kind!r}")
+            module, name = BACKENDS[kind]
+            shared[kind] = getattr(importlib.import_module(module), name)()
         backends[model.alias] = shared[kind]
     return backends

@@ -3,14 +3,29 @@
 The CDK construct writes a JSON document with exactly these keys::
 
     {
-      "models": [{"alias": "chat-fast",
-                  "target": {"type": "bedrock", "modelId": "..."},
-                  "maxTokensCap": 4096, "defaultMaxTokens": 1024}],
+      "models": [
+        {"alias": "chat-fast",
+         "target": {"type": "bedrock", "modelId": "..."},
+         "maxTokensCap": 4096, "defaultMaxTokens": 1024},
+        {"alias": "rag",
+         "target": {"type": "sagemaker", "endpointName": "my-endpoint",
+                    "inferenceComponentName": "adapter-a"},
+         "maxTokensCap": 2048, "defaultMaxTokens": 512,
+         "retrieval": {"knowledgeBaseId": "ABCDEFGHIJ", "numberOfResults": 5}}
+      ],
       "limits": {"maxMessages": 64, "maxTotalChars": 200000, "maxRequestBytes": 1048576},
       "logContent": false,
       "metricsNamespace": "CdkLlmServing/Gateway",
       "serviceName": "bedrock-gateway"
     }
+
+Targets: ``bedrock`` needs ``modelId``; ``sagemaker`` needs ``endpointName`` and
+optionally ``inferenceComponentName`` (both follow SageMaker's naming rules:
+``^[a-zA-Z0-9](-*[a-zA-Z0-9])*$``, at most 63 characters).  ``retrieval`` is
+optional on any alias: ``knowledgeBaseId`` (10 letters/digits) and
+``numberOfResults`` (1..100, default 5).  ``target`` and ``retrieval`` objects
+may not contain other keys (a misspelt key fails start-up instead of being
+ignored); an optional key set to ``null`` counts as absent.
 
 Any problem is reported as :class:`ConfigError` at start-up, never per request.
 """
@@ -19,13 +34,20 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
 ENV_VAR = "GATEWAY_CONFIG"
 
-#: Target types this runtime can serve. "sagemaker" will be added later.
-SUPPORTED_TARGET_TYPES = ("bedrock",)
+#: Target types this runtime can serve.
+SUPPORTED_TARGET_TYPES = ("bedrock", "sagemaker")
+#: SageMaker endpoint / inference component names (max 63 characters).
+SAGEMAKER_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9])*")
+SAGEMAKER_NAME_MAX = 63
+#: Bedrock knowledge base ids.
+KNOWLEDGE_BASE_ID = re.compile(r"[0-9a-zA-Z]{10}")
+MAX_NUMBER_OF_RESULTS = 100
 
 
 class ConfigError(ValueError):
@@ -34,10 +56,33 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class Target:
-    """Where requests for a model alias are sent."""
+    """Where requests for a model alias are sent.
+
+    ``model_id`` is set for Bedrock targets; ``endpoint_name`` (and optionally
+    ``inference_component_name``) for SageMaker targets.
+    """
 
     type: str
-    model_id: str
+    model_id: str = ""
+    endpoint_name: str = ""
+    inference_component_name: str | None = None
+
+    @property
+    def display_id(self) -> str:
+        """Identifier for logs and metrics: the model id, or ``endpoint[/component]``."""
+        if self.type == "sagemaker":
+            if self.inference_component_name:
+                return f"{self.endpoint_name}/{self.inference_component_name}"
+            return self.endpoint_name
+        return self.model_id
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    """Retrieval (RAG) settings of one alias: a Bedrock knowledge base."""
+
+    knowledge_base_id: str
+    number_of_results: int = 5
 
 
 @dataclass(frozen=True)
@@ -48,6 +93,7 @@ class ModelConfig:
     target: Target
     max_tokens_cap: int
     default_max_tokens: int
+    retrieval: Retrieval | None = None
 
 
 @dataclass(frozen=True)
@@ -95,6 +141,65 @@ def _positive_int(obj: Mapping[str, Any], key: str, where: str, default: int | N
     return value
 
 
+def _check_keys(obj: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> None:
+    unknown = sorted(set(obj) - set(allowed))
+    if unknown:
+        raise ConfigError(f"{ENV_VAR}: unknown key(s) {unknown} in '{where}' "
+                          f"(allowed: {', '.join(allowed)})")
+
+
+def _sagemaker_name(obj: Mapping[str, Any], key: str, where: str) -> str:
+    value = _require(obj, key, str, where)
+    if len(value) > SAGEMAKER_NAME_MAX or not SAGEMAKER_NAME.fullmatch(value):
+        raise ConfigError(
+            f"{ENV_VAR}: '{where}{key}' ({value!r}) is not a valid SageMaker name "
+            f"(letters, digits and hyphens, starting and ending with a letter or digit; "
+            f"at most {SAGEMAKER_NAME_MAX} characters)")
+    return value
+
+
+def _parse_target(raw: Mapping[str, Any], alias: str, where: str) -> Target:
+    target = _require(raw, "target", dict, where)
+    where += "target."
+    ttype = _require(target, "type", str, where)
+    if ttype not in SUPPORTED_TARGET_TYPES:
+        raise ConfigError(
+            f"{ENV_VAR}: model '{alias}' has unsupported target.type '{ttype}' "
+            f"(this runtime supports: {', '.join(SUPPORTED_TARGET_TYPES)})"
+        )
+    if ttype == "bedrock":
+        _check_keys(target, ("type", "modelId"), where[:-1])
+        model_id = _require(target, "modelId", str, where)
+        if not model_id:
+            raise ConfigError(f"{ENV_VAR}: {where}modelId must not be empty")
+        return Target(ttype, model_id=model_id)
+    _check_keys(target, ("type", "endpointName", "inferenceComponentName"), where[:-1])
+    endpoint = _sagemaker_name(target, "endpointName", where)
+    component = None
+    if target.get("inferenceComponentName") is not None:
+        component = _sagemaker_name(target, "inferenceComponentName", where)
+    return Target(ttype, endpoint_name=endpoint, inference_component_name=component)
+
+
+def _parse_retrieval(raw: Mapping[str, Any], where: str) -> Retrieval | None:
+    if raw.get("retrieval") is None:
+        return None
+    settings = _require(raw, "retrieval", dict, where)
+    where += "retrieval."
+    _check_keys(settings, ("knowledgeBaseId", "numberOfResults"), where[:-1])
+    kb_id = _require(settings, "knowledgeBaseId", str, where)
+    if not KNOWLEDGE_BASE_ID.fullmatch(kb_id):
+        raise ConfigError(f"{ENV_VAR}: '{where}knowledgeBaseId' ({kb_id!r}) must be a knowledge base "
+                          f"id of exactly 10 letters and digits")
+    count = Retrieval.number_of_results
+    if settings.get("numberOfResults") is not None:
+        count = _positive_int(settings, "numberOfResults", where)
+        if count > MAX_NUMBER_OF_RESULTS:
+            raise ConfigError(f"{ENV_VAR}: '{where}numberOfResults' must be between 1 and "
+                              f"{MAX_NUMBER_OF_RESULTS}")
+    return Retrieval(kb_id, count)
+
+
 def _parse_model(raw: Any, index: int) -> ModelConfig:
     where = f"models[{index}]."
     if not isinstance(raw, dict):
@@ -102,19 +207,10 @@ def _parse_model(raw: Any, index: int) -> ModelConfig:
     alias = _require(raw, "alias", str, where)
     if not alias:
         raise ConfigError(f"{ENV_VAR}: {where}alias must not be empty")
-    target = _require(raw, "target", dict, where)
-    ttype = _require(target, "type", str, where + "target.")
-    if ttype not in SUPPORTED_TARGET_TYPES:
-        raise ConfigError(
-            f"{ENV_VAR}: model '{alias}' has unsupported target.type '{ttype}' "
-            f"(this runtime supports: {', '.join(SUPPORTED_TARGET_TYPES)})"
-        )
-    model_id = _require(target, "modelId", str, where + "target.")
-    if not model_id:
-        raise ConfigError(f"{ENV_VAR}: {where}target.modelId must not be empty")
+    target = _parse_target(raw, alias, where)
     cap = _positive_int(raw, "maxTokensCap", where)
     default = _positive_int(raw, "defaultMaxTokens", where, default=min(cap, 1024))
-    return ModelConfig(alias, Target(ttype, model_id), cap, min(default, cap))
+    return ModelConfig(alias, target, cap, min(default, cap), _parse_retrieval(raw, where))
 
 
 def parse_config(data: Mapping[str, Any]) -> GatewayConfig:

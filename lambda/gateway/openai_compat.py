@@ -18,6 +18,8 @@ Policy decisions (documented here, enforced below):
   ``presence_penalty=0``, ``logprobs=false``, or any field set to ``null``)
   are accepted; any other unsupported field is a 400 ``unsupported_parameter``.
 * The effective output budget is ``min(max_tokens or defaultMaxTokens, maxTokensCap)``.
+* Aliases with retrieval add ``citations`` (a list of ``{index, source, text, score}``)
+  to the ``chat.completion`` object, or to the first chunk of a stream.
 """
 
 from __future__ import annotations
@@ -53,6 +55,17 @@ FINISH_REASONS = {
     "guardrail_intervened": "content_filter",
     "content_filtered": "content_filter",
     "tool_use": "tool_calls",
+}
+#: OpenAI finish_reason -> backend stop reason: the inverse of FINISH_REASONS, for
+#: backends that answer in OpenAI's format (SageMaker containers).  TGI's
+#: ``eos_token``/``stop_sequence`` are included; other values pass through unchanged.
+STOP_REASONS = {
+    "stop": "end_turn",
+    "length": "max_tokens",
+    "content_filter": "content_filtered",
+    "tool_calls": "tool_use",
+    "eos_token": "end_turn",
+    "stop_sequence": "stop_sequence",
 }
 
 
@@ -305,6 +318,13 @@ def finish_reason(stop_reason: str | None) -> str:
     return FINISH_REASONS.get(stop_reason or "", "stop")
 
 
+def backend_stop_reason(finish: str | None) -> str | None:
+    """Map an OpenAI-style finish_reason back to the backend (Bedrock) vocabulary."""
+    if not finish:
+        return None
+    return STOP_REASONS.get(finish, finish)
+
+
 def new_completion_id() -> str:
     """Return a fresh ``chatcmpl-`` identifier."""
     return "chatcmpl-" + os.urandom(12).hex()
@@ -320,9 +340,9 @@ def usage_dict(input_tokens: int, output_tokens: int) -> dict:
 
 
 def completion(alias: str, text: str, stop_reason: str | None,
-               input_tokens: int, output_tokens: int) -> dict:
-    """Build a non-streaming ``chat.completion`` object."""
-    return {
+               input_tokens: int, output_tokens: int, citations: list | None = None) -> dict:
+    """Build a non-streaming ``chat.completion`` object (``citations`` added when given)."""
+    result = {
         "id": new_completion_id(),
         "object": "chat.completion",
         "created": int(time.time()),
@@ -335,6 +355,9 @@ def completion(alias: str, text: str, stop_reason: str | None,
         }],
         "usage": usage_dict(input_tokens, output_tokens),
     }
+    if citations is not None:
+        result["citations"] = citations
+    return result
 
 
 class ChunkBuilder:
@@ -367,9 +390,12 @@ class ChunkBuilder:
         """A chunk with one choice carrying ``delta`` (and ``finish_reason``)."""
         return self._chunk([{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}])
 
-    def role(self) -> dict:
-        """First chunk: announces the assistant role."""
-        return self.delta({"role": "assistant", "content": ""})
+    def role(self, citations: list | None = None) -> dict:
+        """First chunk: announces the assistant role (and carries ``citations`` when given)."""
+        chunk = self.delta({"role": "assistant", "content": ""})
+        if citations is not None:
+            chunk["citations"] = citations
+        return chunk
 
     def content(self, text: str) -> dict:
         """A content delta."""

@@ -2,12 +2,15 @@
 
 * Logs: Powertools :class:`Logger` (JSON lines on stdout).  Exactly one
   ``"request"`` line per request with alias, model id, status, tokens,
-  ttft/latency and error type.  Prompt/completion text is included only when
+  ttft/latency and error type; for aliases with retrieval also
+  ``retrieval_ms`` and ``retrieval_results`` (the number of passages).
+  Prompt/completion text and the retrieved citations are included only when
   the configuration sets ``logContent``.
 * Metrics: EMF documents built with Powertools ``EphemeralMetrics`` (one
   instance per request, so request threads never share state), dimension
   ``ModelAlias``: Requests, Errors, Throttles, InputTokens, OutputTokens,
-  Latency (ms) and, for streams, TimeToFirstToken (ms).  Errors are also
+  Latency (ms), for streams TimeToFirstToken (ms), and for aliases with
+  retrieval RetrievalLatency (ms) and RetrievalResults.  Errors are also
   emitted with an extra ``ErrorType`` dimension.
 
 All output shares one lock, so concurrent requests never interleave lines.
@@ -65,6 +68,9 @@ class RequestRecord:
         self.ttft_ms: float | None = None
         self.prompt: object = None
         self.completion: str | None = None
+        self.retrieval_ms: float | None = None
+        self.retrieval_results: int | None = None
+        self.citations: list | None = None
         self.finished = False
 
     def elapsed_ms(self) -> float:
@@ -137,6 +143,9 @@ class Telemetry:
         m.add_metric("Latency", MetricUnit.Milliseconds, round(latency_ms, 3))
         if record.ttft_ms is not None:
             m.add_metric("TimeToFirstToken", MetricUnit.Milliseconds, round(record.ttft_ms, 3))
+        if record.retrieval_ms is not None:
+            m.add_metric("RetrievalLatency", MetricUnit.Milliseconds, round(record.retrieval_ms, 3))
+            m.add_metric("RetrievalResults", MetricUnit.Count, record.retrieval_results or 0)
         docs = [m.serialize_metric_set()]
         if failed:
             e = self._metrics(alias, ErrorType=record.error_type)
@@ -166,9 +175,14 @@ class Telemetry:
             }
             if record.error_message:
                 fields["error_message"] = record.error_message
+            if record.retrieval_ms is not None:
+                fields["retrieval_ms"] = round(record.retrieval_ms, 3)
+                fields["retrieval_results"] = record.retrieval_results
             if self.log_content:
                 fields["prompt"] = record.prompt
                 fields["completion"] = record.completion
+                if record.citations is not None:
+                    fields["citations"] = record.citations
             if record.status >= 500:
                 self.logger.error("request", extra=fields)
             else:

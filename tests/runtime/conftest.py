@@ -1,9 +1,9 @@
 """Fixtures for the gateway runtime tests.
 
 Puts ``lambda/gateway`` on ``sys.path`` (the runtime is a flat set of modules,
-exactly as deployed to /var/task), starts one Bedrock stand-in and one real
-gateway server per session, and points the gateway's boto3 client at the
-stand-in with dummy credentials.
+exactly as deployed to /var/task), starts one Bedrock, one SageMaker Runtime and
+one Knowledge Base (Retrieve) stand-in and one real gateway server per session,
+and points the gateway's boto3 clients at the stand-ins with dummy credentials.
 """
 
 from __future__ import annotations
@@ -22,7 +22,15 @@ for p in (str(GATEWAY_DIR), str(HERE)):
     if p not in sys.path:
         sys.path.insert(0, p)
 
-from gateway_harness import SINK, TEST_CONFIG, BedrockStandIn, OutputLines, make_gateway  # noqa: E402,F401
+from gateway_harness import (  # noqa: E402,F401
+    SINK,
+    TEST_CONFIG,
+    BedrockStandIn,
+    KnowledgeBaseStandIn,
+    OutputLines,
+    SageMakerStandIn,
+    make_gateway,
+)
 
 
 @pytest.fixture(scope="session")
@@ -41,9 +49,40 @@ def standin(standin_server):
 
 
 @pytest.fixture(scope="session")
-def gateway_server(standin_server):
+def sagemaker_server():
+    server = SageMakerStandIn().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def sagemaker(sagemaker_server):
+    """The SageMaker Runtime stand-in, reset for each test."""
+    sagemaker_server.reset()
+    yield sagemaker_server
+    sagemaker_server.reset()
+
+
+@pytest.fixture(scope="session")
+def knowledge_base_server():
+    server = KnowledgeBaseStandIn().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def knowledge_base(knowledge_base_server):
+    """The Knowledge Base (Retrieve) stand-in, reset for each test."""
+    knowledge_base_server.reset()
+    yield knowledge_base_server
+    knowledge_base_server.reset()
+
+
+@pytest.fixture(scope="session")
+def gateway_server(standin_server, sagemaker_server, knowledge_base_server):
     with pytest.MonkeyPatch.context() as mp:
-        srv = make_gateway(standin_server, TEST_CONFIG, mp, stream=SINK)
+        srv = make_gateway(standin_server, TEST_CONFIG, mp, stream=SINK, sagemaker=sagemaker_server,
+                           knowledge_base=knowledge_base_server)
         yield srv
         srv.shutdown()
         srv.server_close()

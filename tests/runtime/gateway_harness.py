@@ -10,11 +10,19 @@ from pathlib import Path
 import pytest
 
 from bedrock_standin import BedrockStandIn
+from knowledge_base_standin import KnowledgeBaseStandIn
+from sagemaker_standin import SageMakerStandIn
 
 #: The runtime under test (flat modules, as deployed to /var/task).
 GATEWAY_DIR = Path(__file__).resolve().parents[2] / "lambda" / "gateway"
 
+#: Knowledge bases of the retrieval aliases.
+RAG_KB = "ABCDEFGHIJ"
+RAG_BEDROCK_KB = "KB12345678"
+
 #: GATEWAY_CONFIG used by the tests (small limits keep oversize tests cheap).
+#: Two Bedrock aliases, SageMaker aliases (a plain endpoint and two LoRA adapters as
+#: inference components of one endpoint) and two retrieval (RAG) aliases.
 TEST_CONFIG = {
     "models": [
         {"alias": "chat-fast",
@@ -23,6 +31,26 @@ TEST_CONFIG = {
         {"alias": "chat-small",
          "target": {"type": "bedrock", "modelId": "amazon.nova-micro-v1:0"},
          "maxTokensCap": 256, "defaultMaxTokens": 128},
+        {"alias": "sm-chat",
+         "target": {"type": "sagemaker", "endpointName": "llm-endpoint"},
+         "maxTokensCap": 2048, "defaultMaxTokens": 512},
+        {"alias": "sm-adapter-a",
+         "target": {"type": "sagemaker", "endpointName": "lora-endpoint",
+                    "inferenceComponentName": "adapter-a"},
+         "maxTokensCap": 1024, "defaultMaxTokens": 256},
+        {"alias": "sm-adapter-b",
+         "target": {"type": "sagemaker", "endpointName": "lora-endpoint",
+                    "inferenceComponentName": "adapter-b"},
+         "maxTokensCap": 1024, "defaultMaxTokens": 256},
+        {"alias": "rag",
+         "target": {"type": "sagemaker", "endpointName": "lora-endpoint",
+                    "inferenceComponentName": "adapter-a"},
+         "maxTokensCap": 2048, "defaultMaxTokens": 512,
+         "retrieval": {"knowledgeBaseId": RAG_KB, "numberOfResults": 3}},
+        {"alias": "rag-bedrock",
+         "target": {"type": "bedrock", "modelId": "us.anthropic.claude-haiku-4-5-20251001-v1:0"},
+         "maxTokensCap": 4096, "defaultMaxTokens": 1024,
+         "retrieval": {"knowledgeBaseId": RAG_BEDROCK_KB}},
     ],
     "limits": {"maxMessages": 8, "maxTotalChars": 2000, "maxRequestBytes": 16384},
     "logContent": False,
@@ -72,10 +100,14 @@ class LineSink:
 SINK = LineSink()
 
 
-def make_gateway(standin: BedrockStandIn, config: dict, mp: pytest.MonkeyPatch, stream=None):
-    """Start a real gateway server (ephemeral port) whose boto3 client targets ``standin``.
+def make_gateway(standin: BedrockStandIn, config: dict, mp: pytest.MonkeyPatch, stream=None, *,
+                 sagemaker: SageMakerStandIn | None = None,
+                 knowledge_base: KnowledgeBaseStandIn | None = None):
+    """Start a real gateway server (ephemeral port) whose boto3 clients target the stand-ins.
 
-    Telemetry goes to ``stream`` (default: the real ``sys.stdout``).
+    ``standin`` serves Bedrock; ``sagemaker`` and ``knowledge_base`` (optional)
+    serve SageMaker Runtime and Retrieve.  Telemetry goes to ``stream``
+    (default: the real ``sys.stdout``).
     """
     import server as gateway_server
     from config import parse_config
@@ -87,6 +119,10 @@ def make_gateway(standin: BedrockStandIn, config: dict, mp: pytest.MonkeyPatch, 
     for key, value in AWS_ENV.items():
         mp.setenv(key, value)
     mp.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", standin.url)
+    if sagemaker is not None:
+        mp.setenv("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", sagemaker.url)
+    if knowledge_base is not None:
+        mp.setenv("AWS_ENDPOINT_URL_BEDROCK_AGENT_RUNTIME", knowledge_base.url)
     cfg = parse_config(config)
     srv = gateway_server.make_server(cfg, "127.0.0.1", 0,
                                      service=ChatService(cfg, telemetry=Telemetry(cfg, stream)))

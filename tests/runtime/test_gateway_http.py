@@ -137,7 +137,10 @@ def test_streaming_wire_format(gateway, standin):
 def test_models_list(client):
     models = client.models.list()
     assert [(m.id, m.object, m.owned_by) for m in models.data] == [
-        ("chat-fast", "model", "bedrock"), ("chat-small", "model", "bedrock")]
+        ("chat-fast", "model", "bedrock"), ("chat-small", "model", "bedrock"),
+        ("sm-chat", "model", "sagemaker"), ("sm-adapter-a", "model", "sagemaker"),
+        ("sm-adapter-b", "model", "sagemaker"), ("rag", "model", "sagemaker"),
+        ("rag-bedrock", "model", "bedrock")]
 
 
 def test_health_and_keep_alive(gateway):
@@ -285,8 +288,9 @@ def test_unreachable_backend_is_502(standin, monkeypatch):
         srv.server_close()
 
 
-def _stream_frames(gateway: str, **body) -> list[str]:
-    payload = json.dumps({"model": "chat-fast", "messages": USER, "stream": True, **body}).encode()
+def stream_frames(gateway: str, model: str = "chat-fast", messages: list = USER, **body) -> list[str]:
+    """POST a streaming request; return the SSE frames (``data: ...``) of the 200 response."""
+    payload = json.dumps({"model": model, "messages": messages, "stream": True, **body}).encode()
     status, _, data = raw(gateway, "POST", "/v1/chat/completions", payload)
     assert status == 200
     return [f for f in data.decode().split("\n\n") if f]
@@ -299,7 +303,7 @@ def _stream_frames(gateway: str, **body) -> list[str]:
 ])
 def test_mid_stream_exception_becomes_error_frame(gateway, standin, exception, etype):
     standin.script(Behaviour(chunks=["a", "b", "c"], stream_exception=exception, exception_after=2))
-    frames = _stream_frames(gateway)
+    frames = stream_frames(gateway)
     assert "data: [DONE]" not in frames
     contents = [json.loads(f[6:])["choices"][0]["delta"].get("content") for f in frames[:-1]]
     assert contents == ["", "a", "b"]
@@ -319,7 +323,7 @@ def test_mid_stream_exception_via_sdk(client, standin):
 
 def test_mid_stream_stall_times_out(gateway, standin):
     standin.script(Behaviour(chunks=["a", "b"], stall_after=1, stall=1.3))
-    frames = _stream_frames(gateway)
+    frames = stream_frames(gateway)
     assert "data: [DONE]" not in frames
     assert_openai_error(json.loads(frames[-1][6:]), etype="timeout", code="upstream_timeout")
 

@@ -35,8 +35,11 @@ def _free_port() -> int:
     (None, "GATEWAY_CONFIG is not set"),
     ("{broken", "not valid JSON"),
     (json.dumps({**TEST_CONFIG, "models": [{**TEST_CONFIG["models"][0],
+                                            "target": {"type": "vertex"}}]}),
+     "unsupported target.type 'vertex'"),
+    (json.dumps({**TEST_CONFIG, "models": [{**TEST_CONFIG["models"][0],
                                             "target": {"type": "sagemaker"}}]}),
-     "unsupported target.type 'sagemaker'"),
+     "missing required key 'models[0].target.endpointName'"),
 ])
 def test_startup_fails_clearly_on_bad_config(config, message):
     env = _env() if config is None else _env(GATEWAY_CONFIG=config)

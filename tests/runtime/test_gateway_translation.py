@@ -43,8 +43,8 @@ def test_config_missing_env_is_a_clear_error():
 
 def test_config_unknown_target_type_fails_at_startup():
     raw = copy.deepcopy(TEST_CONFIG)
-    raw["models"][0]["target"] = {"type": "sagemaker", "endpointName": "x"}
-    with pytest.raises(ConfigError, match="unsupported target.type 'sagemaker'"):
+    raw["models"][0]["target"] = {"type": "vertex", "endpointName": "x"}
+    with pytest.raises(ConfigError, match="unsupported target.type 'vertex'.*bedrock, sagemaker"):
         parse_config(raw)
 
 

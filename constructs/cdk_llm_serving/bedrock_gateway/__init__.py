@@ -2,7 +2,15 @@
 
 from .auth import GatewayAuth, GatewayAuthMode
 from .construct import BedrockGatewayApi
-from .routes import INFERENCE_PROFILE_GEOS, BedrockModelAlias, GatewayLimits
+from .endpoint import GatewayEndpoint, GatewayEndpointType
+from .routes import (
+    INFERENCE_PROFILE_GEOS,
+    BedrockModelAlias,
+    GatewayLimits,
+    KnowledgeBaseRetrieval,
+    ModelAlias,
+    SageMakerModelAlias,
+)
 
 __all__ = [
     "INFERENCE_PROFILE_GEOS",
@@ -10,5 +18,10 @@ __all__ = [
     "BedrockModelAlias",
     "GatewayAuth",
     "GatewayAuthMode",
+    "GatewayEndpoint",
+    "GatewayEndpointType",
     "GatewayLimits",
+    "KnowledgeBaseRetrieval",
+    "ModelAlias",
+    "SageMakerModelAlias",
 ]

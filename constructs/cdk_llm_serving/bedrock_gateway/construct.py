@@ -1,4 +1,5 @@
-"""BedrockGatewayApi: an OpenAI-compatible, streaming, rate-limited chat API in front of Amazon Bedrock."""
+"""BedrockGatewayApi: an OpenAI-compatible, streaming, rate-limited chat API in front of Amazon Bedrock
+and SageMaker endpoints, optionally grounded in Bedrock knowledge bases, public (REGIONAL) or VPC-only (PRIVATE)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -23,18 +25,36 @@ from .._assets import runtime_dir
 from .._errors import ProblemCollector
 from .._nag import acknowledge
 from .auth import GatewayAuth, GatewayAuthMode
+from .endpoint import GatewayEndpoint, GatewayEndpointType
 from .layers import GATEWAY_RUNTIME, powertools_layer_arn, web_adapter_layer_arn
 from .routes import (
     MAX_RUNTIME_CONFIG_BYTES,
     BedrockModelAlias,
     GatewayLimits,
+    KnowledgeBaseRetrieval,
+    ModelAlias,
+    SageMakerModelAlias,
     model_problems,
     runtime_config,
     runtime_config_json,
+    runtime_config_size,
 )
 
 _INVOKE_ACTIONS = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
+# InvokeEndpointWithResponseStream is authorized as sagemaker:InvokeEndpoint (API reference of the
+# operation); the same-named IAM action exists too, so both are granted on the same resources.
+_SAGEMAKER_INVOKE_ACTIONS = ["sagemaker:InvokeEndpoint", "sagemaker:InvokeEndpointWithResponseStream"]
 _MAX_STREAM = cdk.Duration.minutes(15)  # API Gateway's response-streaming limit
+
+
+_SUBNET_SELECTION_FIELDS = (
+    "availability_zones", "one_per_az", "subnet_filters", "subnet_group_name", "subnet_type", "subnets"
+)
+
+
+def _selection_kwargs(selection: ec2.SubnetSelection) -> dict[str, Any]:
+    """``vpc.select_subnets`` takes the selection's fields as keyword arguments in Python."""
+    return {f: getattr(selection, f) for f in _SUBNET_SELECTION_FIELDS if getattr(selection, f) is not None}
 
 
 def _error_template(error_type: str, code: str) -> dict[str, str]:
@@ -63,7 +83,8 @@ _GATEWAY_RESPONSES: tuple[tuple[str, apigw.ResponseType, str | None, str, str], 
 
 
 class BedrockGatewayApi(Construct):
-    """Define an OpenAI-compatible chat completions API (REST API Gateway + Python Lambda) in front of Bedrock.
+    """Define an OpenAI-compatible chat completions API (REST API Gateway + Python Lambda) in front of
+    Bedrock models and SageMaker endpoints (or their inference components, e.g. LoRA adapters).
 
     Routes (under the stage URL):
 
@@ -72,7 +93,10 @@ class BedrockGatewayApi(Construct):
     - ``GET /health``: unauthenticated liveness check (mock integration; the function is not called).
 
     The function runs a small standard-library HTTP app behind the AWS Lambda Web Adapter layer.
-    Its IAM role can invoke exactly the allowlisted inference profiles and foundation models.
+    Its IAM role can invoke exactly the allowlisted inference profiles, foundation models, SageMaker
+    endpoints and inference components, and retrieve from exactly the knowledge bases the aliases name.
+    With ``endpoint=GatewayEndpoint.private(...)`` the API is reachable only through a VPC endpoint and
+    the function runs in that VPC.
     """
 
     def __init__(
@@ -80,8 +104,9 @@ class BedrockGatewayApi(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        models: Sequence[BedrockModelAlias],
+        models: Sequence[ModelAlias],
         auth: GatewayAuth | None = None,
+        endpoint: GatewayEndpoint | None = None,
         limits: GatewayLimits | None = None,
         throttling_rate_limit: float = 50,
         throttling_burst_limit: int = 100,
@@ -102,8 +127,12 @@ class BedrockGatewayApi(Construct):
         time_to_first_token_alarm_threshold: cdk.Duration | None = None,
     ) -> None:
         """
-        :param models: the model allowlist: aliases clients may request, each with its token cap.
+        :param models: the model allowlist: aliases clients may request, each with its token cap;
+            ``BedrockModelAlias`` and ``SageMakerModelAlias`` entries, either with optional ``retrieval``.
         :param auth: how callers authenticate. Default: - ``GatewayAuth.cognito()`` with a new user pool.
+        :param endpoint: where the API is reachable from: ``GatewayEndpoint.regional()`` (internet) or
+            ``GatewayEndpoint.private(vpc=...)`` (only through an ``execute-api`` VPC endpoint; the function
+            then runs in the VPC). Default: - ``GatewayEndpoint.regional()``
         :param limits: request limits enforced by the function. Default: - ``GatewayLimits()``
             (64 messages, 200000 characters, 1 MiB body).
         :param throttling_rate_limit: stage-wide steady-state requests per second. Default: 50
@@ -115,7 +144,8 @@ class BedrockGatewayApi(Construct):
         :param memory_size: function memory in MiB (128 to 10240). Default: 1024
         :param architecture: function architecture. Default: ARM_64 (Graviton, cheaper)
         :param stage_name: API Gateway stage name. Default: "prod"
-        :param web_acl: attach an AWS WAF web ACL (per-IP rate limit and AWS managed rule groups). Default: true
+        :param web_acl: attach an AWS WAF web ACL (per-IP rate limit and AWS managed rule groups), also on a
+            PRIVATE API. Default: true
         :param waf_rate_limit_per_ip: requests per IP per 5 minutes before WAF answers 429 (100 to 2e9). Default: 1000
         :param log_retention: retention of the function and access logs. Default: one month
         :param log_content: log prompt and completion text. Default: false (only sizes, tokens and timings)
@@ -123,20 +153,24 @@ class BedrockGatewayApi(Construct):
         :param metrics_namespace: CloudWatch namespace of the gateway's EMF metrics. Default: "CdkLlmServing/Gateway"
         :param alarm_topic: SNS topic notified by the alarms. Default: - alarms have no actions
         :param server_error_alarm_threshold: 5XX responses in 5 minutes that raise an alarm. Default: 5
-        :param model_throttle_alarm_threshold: Bedrock throttles in 5 minutes that raise an alarm. Default: 10
+        :param model_throttle_alarm_threshold: model throttles (Bedrock quota, SageMaker capacity; HTTP 429 to
+            the client) in 5 minutes that raise an alarm. Default: 10
         :param time_to_first_token_alarm_threshold: p90 time to first token (any alias, 5 minutes) that raises
             an alarm. Default: 10 seconds
         """
         super().__init__(scope, construct_id)
         auth = auth or GatewayAuth.cognito()
+        endpoint = endpoint or GatewayEndpoint.regional()
         limits = limits or GatewayLimits()
         generation_timeout = generation_timeout or cdk.Duration.minutes(10)
         architecture = architecture or lambda_.Architecture.ARM_64
         ttft_threshold = time_to_first_token_alarm_threshold or cdk.Duration.seconds(10)
         self._log_retention = log_retention
         models = list(models)
+        network_problems, subnets = self._network_problems(endpoint)
 
         self._validate(
+            network_problems=network_problems,
             models=models,
             limits=limits,
             throttling_rate_limit=throttling_rate_limit,
@@ -150,9 +184,11 @@ class BedrockGatewayApi(Construct):
             log_content=log_content,
         )
 
-        self.models: tuple[BedrockModelAlias, ...] = tuple(models)
+        self.models: tuple[ModelAlias, ...] = tuple(models)
         """The allowlist, in the order given."""
         self.auth_mode: GatewayAuthMode = auth.mode
+        self.endpoint_type: GatewayEndpointType = endpoint.type
+        """REGIONAL (internet) or PRIVATE (only through a VPC endpoint)."""
         self.metrics_namespace = metrics_namespace
         self.service_name = cdk.Names.unique_id(self)[-64:]
         """``service`` dimension of the EMF metrics: unique per gateway, stable across deployments."""
@@ -182,6 +218,26 @@ class BedrockGatewayApi(Construct):
         self.log_group = self._log_group("FunctionLogs")
         self.access_log_group = self._log_group("AccessLogs")
 
+        # --- network (PRIVATE only) ------------------------------------------------------------------
+        self.vpc: ec2.IVpc | None = endpoint.vpc if endpoint.type is GatewayEndpointType.PRIVATE else None
+        """The VPC of a PRIVATE gateway (function and VPC endpoints), else ``None``."""
+        self.function_security_group: ec2.SecurityGroup | None = None
+        """Security group of the function in a PRIVATE gateway (no ingress; egress HTTPS only)."""
+        self.vpc_endpoint: ec2.IInterfaceVpcEndpoint | None = None
+        """The ``execute-api`` interface endpoint a PRIVATE API accepts requests from."""
+        self.runtime_vpc_endpoints: dict[str, ec2.InterfaceVpcEndpoint] = {}
+        """Interface endpoints created for the function (``sagemaker.runtime``, ``bedrock-runtime``,
+        ``bedrock-agent-runtime``), by service; empty unless ``add_runtime_vpc_endpoints``."""
+        self._subnets = subnets
+        if self.vpc is not None:
+            self.function_security_group = ec2.SecurityGroup(
+                self,
+                "FunctionSecurityGroup",
+                vpc=self.vpc,
+                description="Bedrock gateway function: no ingress, HTTPS egress to the AWS APIs it calls",
+                allow_all_outbound=False,
+            )
+
         # --- function --------------------------------------------------------------------------------
         self.role = iam.Role(
             self,
@@ -206,7 +262,10 @@ class BedrockGatewayApi(Construct):
                     # X-Ray has no resource-level permissions: AWS requires "*" here.
                     resources=["*"],
                 ),
-                *self._bedrock_statements(models),
+                *self._bedrock_statements([m for m in models if isinstance(m, BedrockModelAlias)]),
+                *self._sagemaker_statements([m for m in models if isinstance(m, SageMakerModelAlias)]),
+                *self._retrieval_statements([m.retrieval for m in models if m.retrieval is not None]),
+                *self._network_interface_statements(),
             ],
         )
 
@@ -232,6 +291,9 @@ class BedrockGatewayApi(Construct):
             log_group=self.log_group,
             tracing=lambda_.Tracing.ACTIVE,
             reserved_concurrent_executions=reserved_concurrency,
+            vpc=self.vpc,
+            vpc_subnets=subnets,
+            security_groups=[self.function_security_group] if self.function_security_group else None,
             layers=[
                 lambda_.LayerVersion.from_layer_version_arn(self, "WebAdapterLayer", web_adapter_layer_arn(architecture)),
                 lambda_.LayerVersion.from_layer_version_arn(self, "PowertoolsLayer", powertools_layer_arn(architecture)),
@@ -249,13 +311,27 @@ class BedrockGatewayApi(Construct):
             },
         )
         self.function.node.add_dependency(self.policy)
+        if self.vpc is not None:
+            self._runtime_vpc_endpoints(endpoint)
 
         # --- REST API --------------------------------------------------------------------------------
+        if self.vpc is not None:
+            self.vpc_endpoint = endpoint.vpc_endpoint or self._execute_api_endpoint()
+            # PRIVATE: response streaming works with every REST endpoint type (5-minute idle timeout, as REGIONAL).
+            endpoint_options: dict[str, Any] = {
+                "endpoint_configuration": apigw.EndpointConfiguration(
+                    types=[apigw.EndpointType.PRIVATE], vpc_endpoints=[self.vpc_endpoint]
+                ),
+                "policy": self._private_api_policy(self.vpc_endpoint, auth, stage_name),
+            }
+        else:
+            # Edge-optimized has a 30 s idle timeout for streamed responses; REGIONAL and PRIVATE have 5 minutes.
+            endpoint_options = {"endpoint_types": [apigw.EndpointType.REGIONAL]}
         self.api = apigw.RestApi(
             self,
             "Api",
             description="OpenAI-compatible chat completions API in front of Amazon Bedrock",
-            endpoint_types=[apigw.EndpointType.REGIONAL],  # edge-optimized has a 30 s idle timeout
+            **endpoint_options,
             cloud_watch_role=True,
             cloud_watch_role_removal_policy=cdk.RemovalPolicy.RETAIN,
             deploy_options=apigw.StageOptions(
@@ -390,9 +466,53 @@ class BedrockGatewayApi(Construct):
     # validation
 
     @staticmethod
+    def _network_problems(endpoint: Any) -> tuple[list[str], ec2.SubnetSelection | None]:
+        """Problems of ``endpoint`` and, for PRIVATE, the subnets of the function and the VPC endpoints."""
+        if not isinstance(endpoint, GatewayEndpoint):
+            return [
+                f"endpoint must be GatewayEndpoint.regional() or GatewayEndpoint.private(vpc=...), got {type(endpoint).__name__}"
+            ], None
+        if endpoint.type is GatewayEndpointType.REGIONAL:
+            return [], None
+        vpc = endpoint.vpc
+        if vpc is None:
+            return ["endpoint=GatewayEndpoint.private(...) needs a vpc"], None
+        selection = endpoint.subnets
+        if selection is None:
+            if vpc.private_subnets:
+                selection = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS)
+            elif vpc.isolated_subnets:
+                selection = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
+            else:
+                return [
+                    "endpoint=GatewayEndpoint.private(...): the VPC has no private or isolated subnets for the function"
+                    " and the VPC endpoints; add some or pass subnets="
+                ], None
+        try:
+            selected = vpc.select_subnets(**_selection_kwargs(selection))
+        except Exception as exc:  # jsii raises for selections that match nothing
+            return [f"endpoint=GatewayEndpoint.private(...): subnets select nothing in the VPC ({exc})"], None
+        if not selected.subnets:
+            return ["endpoint=GatewayEndpoint.private(...): subnets select no subnet of the VPC"], None
+        try:
+            vpc.vpc_cidr_block  # security group rules of the VPC endpoints and the function use it
+        except Exception:
+            return [
+                "endpoint=GatewayEndpoint.private(...): the VPC's CIDR block is unknown; import it with"
+                " ec2.Vpc.from_vpc_attributes(..., vpc_cidr_block=...)"
+            ], None
+        if selected.has_public:
+            return [
+                "endpoint=GatewayEndpoint.private(...): subnets must be private or isolated (a Lambda function in a"
+                " public subnet has no internet access and the API must not be reachable from outside the VPC)"
+            ], None
+        return [], selection
+
+    @staticmethod
     def _validate(
         *,
-        models: list[BedrockModelAlias],
+        network_problems: list[str],
+        models: list[ModelAlias],
         limits: GatewayLimits,
         throttling_rate_limit: float,
         throttling_burst_limit: int,
@@ -405,6 +525,8 @@ class BedrockGatewayApi(Construct):
         log_content: bool,
     ) -> None:
         p = ProblemCollector("BedrockGatewayApi properties")
+        for problem in network_problems:
+            p.add(problem)
         for problem in model_problems(models):
             p.add(problem)
         for problem in limits.problems():
@@ -439,7 +561,8 @@ class BedrockGatewayApi(Construct):
             f"metrics_namespace must be non-empty, at most 255 characters and not start with 'AWS/', got {metrics_namespace!r}",
         )
         if not p.problems:
-            size = len(
+            # Tokens (endpoint names, knowledge base IDs) are counted at their longest resolved length.
+            size = runtime_config_size(
                 runtime_config_json(
                     runtime_config(
                         models=models, limits=limits, log_content=log_content,
@@ -501,6 +624,225 @@ class BedrockGatewayApi(Construct):
     @staticmethod
     def _routed_model_arn(foundation_model_id: str) -> str:
         return f"arn:{cdk.Aws.PARTITION}:bedrock:*::foundation-model/{foundation_model_id}"
+
+    def _sagemaker_arn(self, resource: str, name: str, arn: str | None) -> str:
+        """``arn`` if given, else the ARN of ``resource``/``name`` in this stack's account and Region.
+
+        SageMaker ARNs hold the resource name in lower case (``CreateEndpoint`` returns
+        ``...:endpoint/my-endpoint`` for ``My-Endpoint``), hence ``lower()``; validation already required
+        an explicit ARN for token names, which cannot be lower-cased at synth time.
+        """
+        if arn is not None:
+            return arn
+        return cdk.Stack.of(self).format_arn(service="sagemaker", resource=resource, resource_name=name.lower())
+
+    def _sagemaker_statements(self, models: Sequence[SageMakerModelAlias]) -> list[iam.PolicyStatement]:
+        """InvokeEndpoint* on exactly the allowlisted endpoints and inference components."""
+        endpoints = sorted({self._sagemaker_arn("endpoint", m.endpoint_name, m.endpoint_arn) for m in models})
+        components = sorted(
+            {
+                self._sagemaker_arn("inference-component", m.inference_component_name, m.inference_component_arn)
+                for m in models
+                if m.inference_component_name is not None
+            }
+        )
+        statements: list[iam.PolicyStatement] = []
+        if endpoints:
+            statements.append(
+                iam.PolicyStatement(sid="InvokeSageMakerEndpoints", actions=_SAGEMAKER_INVOKE_ACTIONS, resources=endpoints)
+            )
+        if components:
+            # The Service Authorization Reference lists two resource types for sagemaker:InvokeEndpoint and
+            # sagemaker:InvokeEndpointWithResponseStream: endpoint (required) and inference-component (optional).
+            # A call with InferenceComponentName is therefore authorized against the endpoint ARN *and* the
+            # component ARN (arn:${Partition}:sagemaker:${Region}:${Account}:inference-component/<name>), so
+            # both are granted: the endpoint above, exactly these components here.
+            statements.append(
+                iam.PolicyStatement(
+                    sid="InvokeSageMakerInferenceComponents", actions=_SAGEMAKER_INVOKE_ACTIONS, resources=components
+                )
+            )
+        return statements
+
+    def _retrieval_statements(self, retrievals: Sequence[KnowledgeBaseRetrieval]) -> list[iam.PolicyStatement]:
+        """bedrock:Retrieve (the IAM action of bedrock-agent-runtime Retrieve) on exactly the named knowledge bases."""
+        stack = cdk.Stack.of(self)
+        arns = sorted(
+            {
+                r.knowledge_base_arn
+                or stack.format_arn(service="bedrock", resource="knowledge-base", resource_name=r.knowledge_base_id)
+                for r in retrievals
+            }
+        )
+        if not arns:
+            return []
+        return [iam.PolicyStatement(sid="RetrieveFromKnowledgeBases", actions=["bedrock:Retrieve"], resources=arns)]
+
+    def _network_interface_statements(self) -> list[iam.PolicyStatement]:
+        """What Lambda needs to attach the function to the VPC (the permissions of the AWS managed policy
+        AWSLambdaVPCAccessExecutionRole, minus logs, scoped as far as EC2 allows)."""
+        if self.vpc is None or self.function_security_group is None or self._subnets is None:
+            return []
+        stack = cdk.Stack.of(self)
+        enis = stack.format_arn(service="ec2", resource="network-interface", resource_name="*")
+        subnets = [
+            stack.format_arn(service="ec2", resource="subnet", resource_name=subnet_id)
+            for subnet_id in self.vpc.select_subnets(**_selection_kwargs(self._subnets)).subnet_ids
+        ]
+        security_group = stack.format_arn(
+            service="ec2", resource="security-group", resource_name=self.function_security_group.security_group_id
+        )
+        return [
+            iam.PolicyStatement(
+                sid="CreateVpcNetworkInterfaces",
+                actions=["ec2:CreateNetworkInterface"],
+                # Lambda creates the interfaces, so their IDs are unknown here; subnets and group are ours.
+                resources=[enis, *subnets, security_group],
+            ),
+            iam.PolicyStatement(
+                sid="ManageVpcNetworkInterfaces",
+                actions=["ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"],
+                resources=[enis],
+            ),
+            iam.PolicyStatement(
+                sid="DescribeVpcNetworkInterfaces",
+                actions=["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"],
+                # EC2 Describe* actions support no resource-level permissions: AWS requires "*" here.
+                resources=["*"],
+            ),
+        ]
+
+    # ---------------------------------------------------------------------------------------------------
+    # PRIVATE endpoint
+
+    def _execute_api_endpoint(self) -> ec2.InterfaceVpcEndpoint:
+        """An ``execute-api`` interface endpoint with private DNS, reachable over HTTPS from the VPC's CIDR."""
+        assert self.vpc is not None
+        security_group = ec2.SecurityGroup(
+            self,
+            "ExecuteApiEndpointSecurityGroup",
+            vpc=self.vpc,
+            description="execute-api VPC endpoint of the Bedrock gateway: HTTPS from the VPC",
+            allow_all_outbound=False,
+        )
+        cidr = self.vpc.vpc_cidr_block
+        security_group.add_ingress_rule(ec2.Peer.ipv4(cidr), ec2.Port.tcp(443), "HTTPS from clients in the VPC")
+        if cdk.Token.is_unresolved(cidr):
+            for finding in (
+                "AwsSolutions::AwsSolutions-EC23",
+                "NIST.800.53.R5::NIST.800.53.R5-EC2RestrictedCommonPorts",
+                "NIST.800.53.R5::NIST.800.53.R5-EC2RestrictedSSH",
+            ):
+                acknowledge(
+                    security_group,
+                    finding,
+                    "The only ingress rule is HTTPS (443) from the VPC's own CIDR block, a CloudFormation attribute "
+                    "cdk-nag cannot evaluate; never 0.0.0.0/0, never SSH or another common port",
+                )
+        return ec2.InterfaceVpcEndpoint(
+            self,
+            "ExecuteApiEndpoint",
+            vpc=self.vpc,
+            service=ec2.InterfaceVpcEndpointAwsService.APIGATEWAY,
+            subnets=self._subnets,
+            private_dns_enabled=True,
+            open=False,
+            security_groups=[security_group],
+        )
+
+    def _private_api_policy(
+        self, vpc_endpoint: ec2.IInterfaceVpcEndpoint, auth: GatewayAuth, stage_name: str
+    ) -> iam.PolicyDocument:
+        """Resource policy of a PRIVATE API: invoke only through ``vpc_endpoint``, deny everything else.
+
+        With IAM auth the Allow names this account (not ``*``): same-account callers then also need an
+        identity policy (``grant_invoke``), as with the REGIONAL API. Cognito and development modes need
+        ``*`` because API Gateway evaluates the policy for callers that have no AWS identity.
+        """
+        through_endpoint = {"StringEquals": {"aws:SourceVpce": vpc_endpoint.vpc_endpoint_id}}
+        callers: iam.IPrincipal = (
+            iam.AccountRootPrincipal() if auth.mode is GatewayAuthMode.IAM else iam.AnyPrincipal()
+        )
+        statements = [
+            iam.PolicyStatement(
+                sid="InvokeThroughVpcEndpoint",
+                principals=[callers],
+                actions=["execute-api:Invoke"],
+                resources=["execute-api:/*"],
+                conditions=through_endpoint,
+            )
+        ]
+        if auth.mode is GatewayAuthMode.IAM:
+            statements.append(
+                iam.PolicyStatement(
+                    sid="HealthCheckThroughVpcEndpoint",
+                    principals=[iam.AnyPrincipal()],
+                    actions=["execute-api:Invoke"],
+                    resources=[f"execute-api:/{stage_name}/GET/health"],
+                    conditions=through_endpoint,
+                )
+            )
+        statements.append(
+            iam.PolicyStatement(
+                sid="DenyOutsideVpcEndpoint",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["execute-api:Invoke"],
+                resources=["execute-api:/*"],
+                conditions={"StringNotEquals": {"aws:SourceVpce": vpc_endpoint.vpc_endpoint_id}},
+            )
+        )
+        return iam.PolicyDocument(statements=statements)
+
+    def _runtime_vpc_endpoints(self, endpoint: GatewayEndpoint) -> None:
+        """Function egress: to interface endpoints created here for the services the allowlist uses, or
+        (``add_runtime_vpc_endpoints=False``) HTTPS anywhere the VPC routes (NAT or existing endpoints)."""
+        assert self.vpc is not None and self.function_security_group is not None
+        fn_sg = self.function_security_group
+        if not endpoint.add_runtime_vpc_endpoints:
+            fn_sg.add_egress_rule(
+                ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to AWS APIs through the VPC's NAT or endpoints"
+            )
+            return
+        services: list[tuple[str, str, ec2.InterfaceVpcEndpointAwsService]] = []
+        if any(isinstance(m, BedrockModelAlias) for m in self.models):
+            services.append(("bedrock-runtime", "BedrockRuntimeEndpoint", ec2.InterfaceVpcEndpointAwsService.BEDROCK_RUNTIME))
+        if any(isinstance(m, SageMakerModelAlias) for m in self.models):
+            services.append(
+                ("sagemaker.runtime", "SageMakerRuntimeEndpoint", ec2.InterfaceVpcEndpointAwsService.SAGEMAKER_RUNTIME)
+            )
+        if any(m.retrieval is not None for m in self.models):
+            services.append(
+                (
+                    "bedrock-agent-runtime",
+                    "BedrockAgentRuntimeEndpoint",
+                    ec2.InterfaceVpcEndpointAwsService.BEDROCK_AGENT_RUNTIME,
+                )
+            )
+        endpoints_sg = ec2.SecurityGroup(
+            self,
+            "RuntimeEndpointsSecurityGroup",
+            vpc=self.vpc,
+            description="VPC endpoints of the Bedrock gateway function: HTTPS from the function only",
+            allow_all_outbound=False,
+        )
+        endpoints_sg.add_ingress_rule(fn_sg, ec2.Port.tcp(443), "HTTPS from the gateway function")
+        # An inline (CIDR) rule: a group-to-group egress rule is a separate resource, which would leave
+        # CloudFormation's default allow-all egress rule in place on the function's group.
+        fn_sg.add_egress_rule(
+            ec2.Peer.ipv4(self.vpc.vpc_cidr_block), ec2.Port.tcp(443), "HTTPS to the gateway's VPC endpoints"
+        )
+        for service, construct_id, aws_service in services:
+            self.runtime_vpc_endpoints[service] = ec2.InterfaceVpcEndpoint(
+                self,
+                construct_id,
+                vpc=self.vpc,
+                service=aws_service,
+                subnets=self._subnets,
+                private_dns_enabled=True,
+                open=False,
+                security_groups=[endpoints_sg],
+            )
 
     def _method_auth(self, auth: GatewayAuth) -> dict[str, Any]:
         if auth.mode is GatewayAuthMode.IAM:
@@ -705,7 +1047,7 @@ class BedrockGatewayApi(Construct):
         return self.metric("Errors", model_alias=model_alias, **options)
 
     def metric_model_throttles(self, model_alias: str, **options: Any) -> cloudwatch.Metric:
-        """Bedrock throttling/quota errors for ``model_alias``. Default: sum over 5 minutes."""
+        """Throttling/quota errors of the backend of ``model_alias`` (429 to the client). Default: sum over 5 minutes."""
         return self.metric("Throttles", model_alias=model_alias, **options)
 
     def metric_input_tokens(self, model_alias: str, **options: Any) -> cloudwatch.Metric:
@@ -763,6 +1105,16 @@ class BedrockGatewayApi(Construct):
         )
 
     def _alarms(self, server_errors: int, throttles: int, ttft: cdk.Duration) -> list[cloudwatch.Alarm]:
+        # The function emits the same per-alias metrics whatever the backend; Throttles counts 429s.
+        if all(isinstance(m, BedrockModelAlias) for m in self.models):
+            throttle_label = "Bedrock throttles (all aliases)"
+            throttle_description = "Bedrock throttled the gateway's model calls (tokens/requests per minute quota)"
+        else:
+            throttle_label = "Model throttles (all aliases)"
+            throttle_description = (
+                "Model backends throttled the gateway's calls (Bedrock tokens/requests per minute quota, "
+                "SageMaker endpoint or inference component capacity)"
+            )
         alarms = [
             self._count_alarm(
                 self.metric_server_errors(), "ServerErrorsAlarm", "The Bedrock gateway returned 5XX responses", server_errors
@@ -774,9 +1126,9 @@ class BedrockGatewayApi(Construct):
                 1,
             ),
             self._count_alarm(
-                self._across_aliases(self.metric_model_throttles, "SUM", "Bedrock throttles (all aliases)"),
+                self._across_aliases(self.metric_model_throttles, "SUM", throttle_label),
                 "ModelThrottlesAlarm",
-                "Bedrock throttled the gateway's model calls (tokens/requests per minute quota)",
+                throttle_description,
                 throttles,
             ),
         ]
@@ -840,9 +1192,23 @@ class BedrockGatewayApi(Construct):
         acknowledge(
             policy,
             "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
-            "X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions; AWS requires '*'",
+            "X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions; AWS requires '*'"
+            + (
+                "; so do EC2 DescribeNetworkInterfaces/DescribeSubnets, which Lambda needs to attach the function to the VPC"
+                if self.vpc is not None
+                else ""
+            ),
         )
-        for fm in sorted({m.foundation_model_id for m in self.models if m.is_inference_profile}):
+        if self.vpc is not None:
+            acknowledge(
+                policy,
+                "AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:"
+                "network-interface/*]",
+                "Lambda creates and deletes the function's VPC network interfaces itself, so their IDs are unknown at "
+                "deploy time; creation is limited to our subnets and security group",
+            )
+        bedrock_aliases = [m for m in self.models if isinstance(m, BedrockModelAlias)]
+        for fm in sorted({m.foundation_model_id for m in bedrock_aliases if m.is_inference_profile}):
             acknowledge(
                 policy,
                 f"AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:bedrock:*::foundation-model/{fm}]",
@@ -855,12 +1221,13 @@ class BedrockGatewayApi(Construct):
             "NIST.800.53.R5::NIST.800.53.R5-LambdaDLQ",
             "The function is only invoked synchronously by API Gateway; a DLQ applies to asynchronous invocations only",
         )
-        acknowledge(
-            fn,
-            "NIST.800.53.R5::NIST.800.53.R5-LambdaInsideVPC",
-            "The function only calls Bedrock's public regional endpoint over TLS with SigV4; a VPC would add NAT or "
-            "interface-endpoint cost without reducing exposure",
-        )
+        if self.vpc is None:
+            acknowledge(
+                fn,
+                "NIST.800.53.R5::NIST.800.53.R5-LambdaInsideVPC",
+                "The function only calls AWS APIs (Bedrock, SageMaker runtime) over TLS with SigV4; a VPC would add NAT "
+                "or interface-endpoint cost without reducing exposure. Use GatewayEndpoint.private() for a VPC",
+            )
         if reserved_concurrency is None:
             acknowledge(
                 fn,

@@ -1,7 +1,10 @@
 """Typed model allowlist and the runtime configuration the gateway Lambda reads.
 
-Pure Python (no CDK imports): the construct, the stacks and the local runner
-(``make gateway``) all build the same ``GATEWAY_CONFIG`` document from here.
+No CDK constructs here: the construct, the stacks and the local runner (``make gateway``) all build
+the same ``GATEWAY_CONFIG`` document from these types. Values may be CDK tokens (an endpoint name
+from a ``CfnEndpoint`` attribute, a knowledge base ID from ``CfnKnowledgeBase``): they stay tokens
+in the document, CDK renders the environment variable as ``Fn::Join``, and validation skips them
+(``aws_cdk.Token.is_unresolved``, imported only when a value looks like a token).
 """
 
 from __future__ import annotations
@@ -10,21 +13,118 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Union
 
 #: Geography prefixes of system-defined (cross-Region) inference profile IDs.
 INFERENCE_PROFILE_GEOS = ("us", "eu", "apac", "global", "jp", "au", "ca", "us-gov")
 
 _ALIAS_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
 _FOUNDATION_MODEL_RE = re.compile(r"^[a-z0-9-]+\.[A-Za-z0-9][A-Za-z0-9.:_-]*$")
+#: SageMaker endpoint and inference component names (CreateEndpoint / CreateInferenceComponent).
+_SAGEMAKER_NAME_RE = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+_SAGEMAKER_ARN_RE = re.compile(
+    r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:(?P<kind>endpoint|inference-component)/(?P<name>[^/]+)$"
+)
+#: Bedrock knowledge base IDs (Retrieve API: ``^[0-9a-zA-Z]{10}$``).
+_KNOWLEDGE_BASE_ID_RE = re.compile(r"^[0-9a-zA-Z]{10}$")
+_KNOWLEDGE_BASE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:bedrock:[a-z0-9-]+:\d{12}:knowledge-base/(?P<id>[0-9a-zA-Z]{10})$")
 
 #: Lambda caps the total size of environment variables at 4 KB.
 MAX_RUNTIME_CONFIG_BYTES = 3500
 
+#: Longest value a CDK token may resolve to in GATEWAY_CONFIG (names and IDs are at most 63 characters).
+TOKEN_PLACEHOLDER_LENGTH = 63
+_STRING_TOKEN_RE = re.compile(r"\$\{Token\[[^\]]*\]\}")
+
+
+def is_unresolved(value: Any) -> bool:
+    """Whether ``value`` is (or contains) a CDK token that only CloudFormation resolves."""
+    if isinstance(value, str):
+        if "${Token[" not in value and "#{Token[" not in value:
+            return False
+    elif not isinstance(value, float):  # number tokens are encoded as special floats; ints are literal
+        return False
+    import aws_cdk  # only for values that may be tokens
+
+    return bool(aws_cdk.Token.is_unresolved(value))
+
+
+def _literal_str(value: Any) -> bool:
+    return isinstance(value, str) and not is_unresolved(value)
+
+
+def _token_problems(where: str, max_tokens_cap: Any, default_max_tokens: Any) -> list[str]:
+    def is_int(v: Any) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool)
+
+    out: list[str] = []
+    if not is_int(max_tokens_cap) or not 1 <= max_tokens_cap <= 1_000_000:
+        out.append(f"{where}: max_tokens_cap must be between 1 and 1000000, got {max_tokens_cap}")
+    if not is_int(default_max_tokens) or not is_int(max_tokens_cap) or not 1 <= default_max_tokens <= max_tokens_cap:
+        out.append(
+            f"{where}: default_max_tokens must be between 1 and max_tokens_cap ({max_tokens_cap}),"
+            f" got {default_max_tokens}"
+        )
+    return out
+
+
+@dataclass(frozen=True, kw_only=True)
+class KnowledgeBaseRetrieval:
+    """Retrieval-augmented generation for one alias: before calling the model, the gateway retrieves
+    passages from an Amazon Bedrock knowledge base (``bedrock-agent-runtime`` ``Retrieve``) and adds them
+    to the prompt. Works with both :class:`BedrockModelAlias` and :class:`SageMakerModelAlias`.
+
+    The gateway's role gets ``bedrock:Retrieve`` on exactly this knowledge base.
+    """
+
+    knowledge_base_id: str
+    """ID of the knowledge base (10 letters or digits, e.g. ``"ABCDEFGHIJ"``), or a token such as
+    ``CfnKnowledgeBase.attr_knowledge_base_id``."""
+
+    number_of_results: int = 5
+    """Passages retrieved per request, 1 to 100. Default: 5"""
+
+    knowledge_base_arn: str | None = None
+    """ARN of the knowledge base, if it is not in the gateway's account and Region.
+    Default: - ``arn:<partition>:bedrock:<region>:<account>:knowledge-base/<knowledge_base_id>`` of the stack"""
+
+    def problems(self, where: str) -> list[str]:
+        """Everything wrong with this retrieval setting, one sentence each, prefixed with ``where``."""
+        out: list[str] = []
+        kb_id = self.knowledge_base_id
+        if not isinstance(kb_id, str):
+            out.append(f"{where}: retrieval.knowledge_base_id must be a string, got {type(kb_id).__name__}")
+        elif not is_unresolved(kb_id) and not _KNOWLEDGE_BASE_ID_RE.match(kb_id):
+            out.append(
+                f"{where}: retrieval.knowledge_base_id must be 10 letters or digits (like 'ABCDEFGHIJ'), got {kb_id!r}"
+            )
+        n = self.number_of_results
+        if not is_unresolved(n) and (
+            not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= 100
+        ):
+            out.append(f"{where}: retrieval.number_of_results must be between 1 and 100, got {n!r}")
+        arn = self.knowledge_base_arn
+        if arn is not None and _literal_str(arn):
+            match = _KNOWLEDGE_BASE_ARN_RE.match(arn)
+            if not match:
+                out.append(
+                    f"{where}: retrieval.knowledge_base_arn must look like "
+                    f"'arn:aws:bedrock:<region>:<account>:knowledge-base/<id>', got {arn!r}"
+                )
+            elif _literal_str(kb_id) and match.group("id") != kb_id:
+                out.append(
+                    f"{where}: retrieval.knowledge_base_arn names knowledge base {match.group('id')!r},"
+                    f" not knowledge_base_id {kb_id!r}"
+                )
+        return out
+
+    def to_runtime(self) -> dict[str, Any]:
+        return {"knowledgeBaseId": self.knowledge_base_id, "numberOfResults": self.number_of_results}
+
 
 @dataclass(frozen=True, kw_only=True)
 class BedrockModelAlias:
-    """One entry of the gateway's model allowlist: an alias clients send as ``model``.
+    """One entry of the gateway's model allowlist: an alias clients send as ``model``, served by Bedrock.
 
     The gateway's IAM role is generated from these entries: it can invoke exactly these
     inference profiles and foundation models and nothing else of Bedrock.
@@ -46,6 +146,9 @@ class BedrockModelAlias:
     Bedrock reserves input + maxTokens of your tokens-per-minute quota per request, so keep it modest.
     Default: 1024."""
 
+    retrieval: KnowledgeBaseRetrieval | None = None
+    """Ground answers in a Bedrock knowledge base. Default: - no retrieval"""
+
     @property
     def geo(self) -> str | None:
         """Geography prefix if ``model_id`` is an inference profile ID, else ``None``."""
@@ -65,7 +168,7 @@ class BedrockModelAlias:
         """Everything wrong with this entry, one sentence each (empty when valid)."""
         out: list[str] = []
         where = f"model alias {self.alias!r}"
-        if not _ALIAS_RE.match(self.alias):
+        if not isinstance(self.alias, str) or not _ALIAS_RE.match(self.alias):
             out.append(f"{where}: alias must match {_ALIAS_RE.pattern} (letters, digits, '.', '_', ':', '-'; at most 64)")
         if self.model_id.startswith("arn:"):
             out.append(f"{where}: model_id must be a model or inference profile ID, not an ARN ({self.model_id!r})")
@@ -75,22 +178,168 @@ class BedrockModelAlias:
                 f" or an inference profile ID like 'us.anthropic.claude-3-haiku-20240307-v1:0'"
                 f" (profile prefixes: {', '.join(INFERENCE_PROFILE_GEOS)})"
             )
-        if not 1 <= self.max_tokens_cap <= 1_000_000:
-            out.append(f"{where}: max_tokens_cap must be between 1 and 1000000, got {self.max_tokens_cap}")
-        if not 1 <= self.default_max_tokens <= self.max_tokens_cap:
-            out.append(
-                f"{where}: default_max_tokens must be between 1 and max_tokens_cap ({self.max_tokens_cap}),"
-                f" got {self.default_max_tokens}"
-            )
+        out.extend(_token_problems(where, self.max_tokens_cap, self.default_max_tokens))
+        out.extend(_retrieval_problems(where, self.retrieval))
         return out
 
     def to_runtime(self) -> dict[str, Any]:
-        return {
+        entry: dict[str, Any] = {
             "alias": self.alias,
             "target": {"type": "bedrock", "modelId": self.model_id},
             "maxTokensCap": self.max_tokens_cap,
             "defaultMaxTokens": self.default_max_tokens,
         }
+        if self.retrieval is not None:
+            entry["retrieval"] = self.retrieval.to_runtime()
+        return entry
+
+
+@dataclass(frozen=True, kw_only=True)
+class SageMakerModelAlias:
+    """One entry of the gateway's model allowlist served by a SageMaker real-time endpoint, optionally
+    one inference component on it (e.g. a LoRA adapter of a ``LoraAdapterFleet``).
+
+    The gateway calls ``InvokeEndpoint`` / ``InvokeEndpointWithResponseStream`` (with
+    ``InferenceComponentName`` when set); its role may invoke exactly these endpoints and components.
+    Use :meth:`for_endpoint` to take the name and ARN from an endpoint construct.
+    """
+
+    alias: str
+    """Name clients pass as ``model``. Letters, digits, ``.``, ``_``, ``:``, ``-``; at most 64."""
+
+    endpoint_name: str
+    """Name of the SageMaker endpoint, or a token (e.g. ``CfnEndpoint.attr_endpoint_name``)."""
+
+    endpoint_arn: str | None = None
+    """ARN of the endpoint. Required when ``endpoint_name`` is a token (SageMaker ARNs hold the name in
+    lower case, which CloudFormation cannot compute). Default: - built from ``endpoint_name``, lower-cased,
+    in the stack's partition, Region and account"""
+
+    inference_component_name: str | None = None
+    """Inference component to invoke on the endpoint (one adapter or model of a multi-model endpoint).
+    Default: - none (the endpoint's production variant serves the request)"""
+
+    inference_component_arn: str | None = None
+    """ARN of the inference component. Required when ``inference_component_name`` is a token.
+    Default: - built from ``inference_component_name``, lower-cased, like ``endpoint_arn``"""
+
+    max_tokens_cap: int = 2048
+    """Upper bound on ``max_new_tokens`` sent to the endpoint, whatever the client asks for. Self-hosted
+    models often have short context windows, hence a lower default than Bedrock's. Default: 2048."""
+
+    default_max_tokens: int = 512
+    """Token budget used when the client sends neither ``max_tokens`` nor ``max_completion_tokens``. Default: 512."""
+
+    retrieval: KnowledgeBaseRetrieval | None = None
+    """Ground answers in a Bedrock knowledge base. Default: - no retrieval"""
+
+    @classmethod
+    def for_endpoint(
+        cls,
+        *,
+        alias: str,
+        endpoint: Any,
+        inference_component_name: str | None = None,
+        **kwargs: Any,
+    ) -> SageMakerModelAlias:
+        """An alias for ``endpoint``: any object with ``endpoint_name`` and ``endpoint_arn`` (a
+        ``SageMakerLlmEndpoint``, a ``LoraAdapterFleet`` adapter, ...); its ``inference_component_name``
+        and ``inference_component_arn`` are used too when it has them.
+
+        :param inference_component_name: invoke this inference component instead of the endpoint's own.
+            Default: - ``endpoint.inference_component_name`` if present, else none
+        :param kwargs: the other fields (``max_tokens_cap``, ``default_max_tokens``, ``retrieval``,
+            ``inference_component_arn``).
+        """
+        if inference_component_name is None:
+            inference_component_name = getattr(endpoint, "inference_component_name", None)
+            kwargs.setdefault("inference_component_arn", getattr(endpoint, "inference_component_arn", None))
+        return cls(
+            alias=alias,
+            endpoint_name=endpoint.endpoint_name,
+            endpoint_arn=getattr(endpoint, "endpoint_arn", None),
+            inference_component_name=inference_component_name,
+            **kwargs,
+        )
+
+    def problems(self) -> list[str]:
+        """Everything wrong with this entry, one sentence each (empty when valid)."""
+        out: list[str] = []
+        where = f"model alias {self.alias!r}"
+        if not isinstance(self.alias, str) or not _ALIAS_RE.match(self.alias):
+            out.append(f"{where}: alias must match {_ALIAS_RE.pattern} (letters, digits, '.', '_', ':', '-'; at most 64)")
+        out.extend(
+            _sagemaker_name_problems(where, "endpoint", self.endpoint_name, self.endpoint_arn, required=True)
+        )
+        if self.inference_component_name is not None:
+            out.extend(
+                _sagemaker_name_problems(
+                    where, "inference_component", self.inference_component_name, self.inference_component_arn, required=True
+                )
+            )
+        elif self.inference_component_arn is not None:
+            out.append(f"{where}: inference_component_arn is set but inference_component_name is not; set both or neither")
+        out.extend(_token_problems(where, self.max_tokens_cap, self.default_max_tokens))
+        out.extend(_retrieval_problems(where, self.retrieval))
+        return out
+
+    def to_runtime(self) -> dict[str, Any]:
+        target: dict[str, Any] = {"type": "sagemaker", "endpointName": self.endpoint_name}
+        if self.inference_component_name is not None:
+            target["inferenceComponentName"] = self.inference_component_name
+        entry: dict[str, Any] = {
+            "alias": self.alias,
+            "target": target,
+            "maxTokensCap": self.max_tokens_cap,
+            "defaultMaxTokens": self.default_max_tokens,
+        }
+        if self.retrieval is not None:
+            entry["retrieval"] = self.retrieval.to_runtime()
+        return entry
+
+
+#: Any entry of the allowlist.
+ModelAlias = Union[BedrockModelAlias, SageMakerModelAlias]
+
+
+def _sagemaker_name_problems(where: str, field: str, name: Any, arn: str | None, *, required: bool) -> list[str]:
+    """Problems of ``<field>_name`` / ``<field>_arn`` (field: ``endpoint`` or ``inference_component``)."""
+    kind = field.replace("_", "-")
+    out: list[str] = []
+    if not isinstance(name, str) or (required and name == ""):
+        out.append(f"{where}: {field}_name must be a non-empty string, got {name!r}")
+        return out
+    if is_unresolved(name):
+        if arn is None:
+            out.append(
+                f"{where}: {field}_name is a CDK token, so pass {field}_arn too (SageMaker ARNs hold the name in"
+                f" lower case, which CloudFormation cannot compute); e.g. the construct's {field}_arn attribute"
+            )
+    elif not _SAGEMAKER_NAME_RE.match(name):
+        out.append(
+            f"{where}: {field}_name must be 1-63 letters, digits and single hyphens between them"
+            f" (SageMaker's naming rule), got {name!r}"
+        )
+    if arn is not None and _literal_str(arn):
+        match = _SAGEMAKER_ARN_RE.match(arn)
+        if not match or match.group("kind") != kind:
+            out.append(
+                f"{where}: {field}_arn must look like 'arn:aws:sagemaker:<region>:<account>:{kind}/<name>', got {arn!r}"
+            )
+        elif _literal_str(name) and match.group("name") != name.lower():
+            out.append(
+                f"{where}: {field}_arn names {kind} {match.group('name')!r}, not {field}_name {name!r}"
+                f" (SageMaker ARNs hold the lower-cased name)"
+            )
+    return out
+
+
+def _retrieval_problems(where: str, retrieval: Any) -> list[str]:
+    if retrieval is None:
+        return []
+    if not isinstance(retrieval, KnowledgeBaseRetrieval):
+        return [f"{where}: retrieval must be a KnowledgeBaseRetrieval, got {type(retrieval).__name__}"]
+    return retrieval.problems(where)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -120,13 +369,16 @@ class GatewayLimits:
         return out
 
 
-def model_problems(models: Sequence[BedrockModelAlias]) -> list[str]:
+def model_problems(models: Sequence[ModelAlias]) -> list[str]:
     """Problems of the allowlist as a whole and of each entry."""
     out: list[str] = []
     if not models:
-        out.append("models must contain at least one BedrockModelAlias")
+        out.append("models must contain at least one BedrockModelAlias or SageMakerModelAlias")
     seen: set[str] = set()
-    for m in models:
+    for i, m in enumerate(models):
+        if not isinstance(m, (BedrockModelAlias, SageMakerModelAlias)):
+            out.append(f"models[{i}] must be a BedrockModelAlias or SageMakerModelAlias, got {type(m).__name__}")
+            continue
         if m.alias in seen:
             out.append(f"model alias {m.alias!r} appears more than once; aliases must be unique")
         seen.add(m.alias)
@@ -136,7 +388,7 @@ def model_problems(models: Sequence[BedrockModelAlias]) -> list[str]:
 
 def runtime_config(
     *,
-    models: Sequence[BedrockModelAlias],
+    models: Sequence[ModelAlias],
     limits: GatewayLimits,
     log_content: bool,
     metrics_namespace: str,
@@ -157,5 +409,11 @@ def runtime_config(
 
 
 def runtime_config_json(config: dict[str, Any]) -> str:
-    """Compact, key-sorted JSON (deterministic templates)."""
+    """Compact, key-sorted JSON (deterministic templates). CDK tokens stay embedded as strings."""
     return json.dumps(config, separators=(",", ":"), sort_keys=True)
+
+
+def runtime_config_size(config_json: str) -> int:
+    """Worst-case size of ``config_json`` once deployed: each embedded token counted as the longest value
+    it can resolve to (:data:`TOKEN_PLACEHOLDER_LENGTH` characters)."""
+    return len(_STRING_TOKEN_RE.sub("x" * TOKEN_PLACEHOLDER_LENGTH, config_json))

@@ -1,0 +1,946 @@
+"""DocumentIndex: an enterprise document index, an Amazon Bedrock Knowledge Base over an S3 document bucket.
+
+Vector store: Amazon S3 Vectors. It is billed per use (GB stored, GB written, queries) with no always-on
+capacity, which makes it the cheapest store Bedrock Knowledge Bases supports for an internal index that is
+queried occasionally. Approximate us-east-1 list prices, checked 2026-11 (verify on the pricing pages):
+
+- S3 Vectors: ~$0.06 per GB-month stored, ~$0.20 per GB written, ~$2.50 per million queries plus a small
+  per-TB "data processed" charge. 1 million chunks at 1024 dimensions are ~4 GB of vectors (+ metadata):
+  a few dollars a month; nothing when idle.
+- OpenSearch Serverless (vector collection): ~$0.24 per OCU-hour with a floor that bills while idle: 1 OCU
+  (0.5 indexing + 0.5 search, dev/test without standby replicas) ~$175/month, 2 OCUs with replicas
+  ~$350/month, historically 4 OCUs ~$700/month.
+- Aurora PostgreSQL Serverless v2 + pgvector: ~$0.12 per ACU-hour; 0.5 ACU minimum ~$44/month plus storage
+  and I/O. Scale-to-zero (0 ACU, auto-pause) avoids the floor but the first query after a pause waits
+  ~15 seconds for the database to resume.
+
+S3 Vectors trades latency (sub-second, ~100 ms when warm) and search features (no hybrid/keyword search) for
+that price. The seed's internal RAG pattern (compliance, explainability, modest query rates) fits it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_bedrock as bedrock
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3vectors as s3vectors
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from .._errors import ProblemCollector
+from .._nag import acknowledge
+from .config import (
+    KNOWN_EMBEDDING_MODELS,
+    MAX_CHUNK_TOKENS,
+    TITAN_TEXT_EMBEDDINGS_V2,
+    ChunkingStrategy,
+    IngestionTrigger,
+    embedding_model_problems,
+)
+
+#: Metadata keys Bedrock Knowledge Bases writes to every vector. S3 Vectors allows only 2 KB of *filterable*
+#: metadata per vector; the chunk text alone is larger, so these keys must be non-filterable (set when the
+#: index is created; it cannot be changed later). Metadata filters on your own ``.metadata.json`` attributes
+#: keep working.
+NON_FILTERABLE_METADATA_KEYS = ("AMAZON_BEDROCK_TEXT", "AMAZON_BEDROCK_METADATA")
+
+#: The S3 Vectors actions the knowledge base needs on its index: write and delete vectors during ingestion,
+#: query and read them (with their metadata) during Retrieve.
+S3_VECTORS_ACTIONS = (
+    "s3vectors:GetIndex",
+    "s3vectors:QueryVectors",
+    "s3vectors:PutVectors",
+    "s3vectors:GetVectors",
+    "s3vectors:DeleteVectors",
+)
+
+_NAME_RE = re.compile(r"^([0-9a-zA-Z][_-]?){1,100}$")  # AWS::Bedrock::KnowledgeBase Name
+_PREFIX_RE = re.compile(r"^[^*?\\]+$")
+_POLL_INTERVAL = cdk.Duration.minutes(1)
+_NONCURRENT_VERSIONS_KEPT = cdk.Duration.days(90)
+_ACCESS_LOGS_KEPT = cdk.Duration.days(90)
+_ACCESS_LOGS_PREFIX = "document-bucket/"
+
+# Step Functions names errors of AWS SDK integrations "<Service>.<Exception>".
+_CONFLICT = "BedrockAgent.ConflictException"
+_QUOTA = "BedrockAgent.ServiceQuotaExceededException"
+_TRANSIENT = ("BedrockAgent.ThrottlingException", "BedrockAgent.InternalServerException")
+
+
+class DocumentIndex(Construct):
+    """An enterprise document index: an Amazon Bedrock Knowledge Base over an S3 document bucket, with its
+    vectors in Amazon S3 Vectors and Lambda-free ingestion (EventBridge + Step Functions).
+
+    Resources:
+
+    - a document bucket (SSE-KMS with a customer-managed key, TLS only, versioned, no public access, server
+      access logs) or your existing bucket, optionally limited to one prefix;
+    - an S3 vector bucket and a float32/cosine vector index with the embedding model's dimension (KMS-encrypted
+      with the same key);
+    - the knowledge base (``VECTOR``, Titan Text Embeddings V2 by default) and one S3 data source with the
+      chosen chunking strategy;
+    - the knowledge base's service role: ``bedrock:InvokeModel`` on exactly the embedding model,
+      ``s3:ListBucket`` on the bucket and ``s3:GetObject`` under the prefix, the KMS key, and the S3 Vectors
+      actions on exactly the index; trusted by ``bedrock.amazonaws.com`` only for knowledge bases of this
+      account and Region;
+    - an ingestion state machine (Standard workflow, AWS SDK integration, no Lambda): ``StartIngestionJob``,
+      then it polls ``GetIngestionJob`` every minute until the job ends, and fails when the job fails or any
+      document failed (so the failure alarm means "something was not indexed");
+    - EventBridge rules that start it on uploads/deletions under the prefix and/or on a schedule;
+    - an alarm on failed or timed-out ingestions (optionally to an SNS topic).
+
+    **Bursts of uploads.** Every S3 event starts one execution. Only one ingestion job runs per data source
+    at a time (``ConflictException``); the first execution starts a job and the others retry with exponential
+    backoff and jitter (up to ~45 minutes), so when that job ends one of them starts the next job, which picks
+    up everything uploaded meanwhile (syncs are incremental: unchanged documents are not re-embedded).
+    Executions still conflicting after their retries end as *Succeeded* (state ``AnotherJobRunning``) rather
+    than failed: a job is running. That job may have listed the prefix before their files arrived; such files
+    are indexed by the next upload or by the schedule, which is why the default trigger has both.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        document_bucket: s3.IBucket | None = None,
+        document_prefix: str | None = None,
+        embedding_model_id: str = TITAN_TEXT_EMBEDDINGS_V2,
+        dimensions: int = 1024,
+        chunking: ChunkingStrategy | None = None,
+        ingestion: IngestionTrigger | None = None,
+        knowledge_base_name: str | None = None,
+        description: str = "Enterprise document index: Bedrock Knowledge Base over S3 documents, vectors in S3 Vectors",
+        encryption_key: kms.IKey | None = None,
+        server_access_logs_bucket: s3.IBucket | None = None,
+        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
+        tracing: bool = True,
+        ingestion_timeout: cdk.Duration | None = None,
+        alarm_topic: sns.ITopic | None = None,
+    ) -> None:
+        """
+        :param document_bucket: an existing bucket with the documents (same account and Region). Its
+            ``encryption_key`` (if any) is granted to the knowledge base. With ``ingestion.on_upload``, turn on
+            "Send notifications to Amazon EventBridge" on that bucket yourself. Default: - a bucket is created
+        :param document_prefix: only keys under this prefix are indexed, uploaded by ``grant_upload`` and
+            trigger ingestion; must end with ``/``. Default: - the whole bucket
+        :param embedding_model_id: Bedrock embedding model (foundation model ID; its ARN is built with the
+            stack's partition and Region). Default: ``amazon.titan-embed-text-v2:0``
+        :param dimensions: embedding size; the vector index is created with the same dimension. Titan V2:
+            256, 512 or 1024. Default: 1024
+        :param chunking: how documents are split. Default: - ``ChunkingStrategy.fixed_size()`` (300 tokens,
+            20% overlap)
+        :param ingestion: what starts ingestion jobs. Default: - ``IngestionTrigger()``: on upload and every 24 hours
+        :param knowledge_base_name: up to 100 letters, digits, ``-`` and ``_``. Default: - derived from the
+            construct path (unique and stable)
+        :param description: knowledge base description, 1 to 200 characters. Default: - a fixed description
+        :param encryption_key: KMS key for the documents (when the bucket is created), the vectors, the data
+            source's transient ingestion data and the ingestion logs. A key passed in must allow CloudWatch Logs
+            and ``indexing.s3vectors.amazonaws.com`` (see the README). Default: - a key with rotation is created
+        :param server_access_logs_bucket: where the created document bucket writes server access logs.
+            Default: - a log bucket is created (SSE-S3, 90-day expiry)
+        :param log_retention: retention of the ingestion state machine's logs. Default: one month
+        :param tracing: X-Ray tracing of the ingestion state machine. Default: true
+        :param ingestion_timeout: longest an ingestion execution (retries + job) may take. Default: 24 hours
+        :param alarm_topic: SNS topic notified when an ingestion fails. Default: - the alarm has no action
+        """
+        super().__init__(scope, construct_id)
+        chunking = chunking or ChunkingStrategy.fixed_size()
+        ingestion = ingestion or IngestionTrigger()
+        ingestion_timeout = ingestion_timeout or cdk.Duration.hours(24)
+        self._validate(
+            document_prefix=document_prefix,
+            embedding_model_id=embedding_model_id,
+            dimensions=dimensions,
+            chunking=chunking,
+            ingestion=ingestion,
+            knowledge_base_name=knowledge_base_name,
+            description=description,
+            ingestion_timeout=ingestion_timeout,
+            document_bucket=document_bucket,
+            server_access_logs_bucket=server_access_logs_bucket,
+        )
+        stack = cdk.Stack.of(self)
+        self.embedding_model_id = embedding_model_id
+        self.dimensions = dimensions
+        self.chunking = chunking
+        self.ingestion = ingestion
+        self.document_prefix: str | None = document_prefix
+        self.embedding_model_arn: str = stack.format_arn(
+            service="bedrock", account="", resource="foundation-model", resource_name=embedding_model_id
+        )
+        """``arn:<partition>:bedrock:<region>::foundation-model/<id>`` (foundation models have no account)."""
+
+        # --- encryption --------------------------------------------------------------------------------
+        self.encryption_key: kms.IKey = encryption_key or kms.Key(
+            self,
+            "Key",
+            description="Encrypts the document index: documents, vectors, transient ingestion data, ingestion logs",
+            enable_key_rotation=True,
+        )
+        self._log_group_name = f"/aws/vendedlogs/states/{cdk.Names.unique_id(self)[-200:]}"
+        self._vector_bucket_name = self._physical_name("vectors")
+        self._index_name = self._physical_name("index")
+        self._grant_service_principals_on_key()
+
+        # --- documents ---------------------------------------------------------------------------------
+        self.access_logs_bucket: s3.IBucket | None = None
+        if document_bucket is None:
+            document_bucket = self._create_document_bucket(server_access_logs_bucket, on_upload=ingestion.on_upload)
+        elif ingestion.on_upload:
+            cdk.Annotations.of(self).add_warning_v2(
+                "cdk-llm-serving:document-index-eventbridge",
+                "DocumentIndex: ingestion on upload needs Amazon EventBridge notifications on the existing document "
+                "bucket (S3 console > Properties > Event notifications > Amazon EventBridge: On). This construct does "
+                "not change a bucket it did not create.",
+            )
+        self.document_bucket: s3.IBucket = document_bucket
+
+        # --- vector store (S3 Vectors) -----------------------------------------------------------------
+        self.vector_bucket = s3vectors.CfnVectorBucket(
+            self,
+            "VectorBucket",
+            vector_bucket_name=self._vector_bucket_name,
+            encryption_configuration=s3vectors.CfnVectorBucket.EncryptionConfigurationProperty(
+                sse_type="aws:kms", kms_key_arn=self.encryption_key.key_arn
+            ),
+        )
+        self.vector_index = s3vectors.CfnIndex(
+            self,
+            "VectorIndex",
+            vector_bucket_arn=self.vector_bucket.attr_vector_bucket_arn,
+            index_name=self._index_name,
+            data_type="float32",
+            dimension=dimensions,
+            distance_metric="cosine",
+            metadata_configuration=s3vectors.CfnIndex.MetadataConfigurationProperty(
+                non_filterable_metadata_keys=list(NON_FILTERABLE_METADATA_KEYS)
+            ),
+        )
+        self.vector_index_arn: str = self.vector_index.attr_index_arn
+
+        # --- service role ------------------------------------------------------------------------------
+        self.role = iam.Role(
+            self,
+            "Role",
+            description="Bedrock knowledge base service role of a DocumentIndex",
+            assumed_by=iam.ServicePrincipal(
+                "bedrock.amazonaws.com",
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID},
+                    # The knowledge base's own ARN is not known before the role exists (it references the role),
+                    # so the trust is limited to knowledge bases of this account and Region, as AWS documents.
+                    "ArnLike": {
+                        "aws:SourceArn": stack.format_arn(
+                            service="bedrock", resource="knowledge-base", resource_name="*"
+                        )
+                    },
+                },
+            ),
+        )
+        self.policy = iam.ManagedPolicy(
+            self,
+            "Policy",
+            description="Least-privilege permissions of a DocumentIndex knowledge base: its embedding model, "
+            "documents, KMS key and vector index",
+            roles=[self.role],
+            statements=self._role_statements(),
+        )
+
+        # --- knowledge base and data source ------------------------------------------------------------
+        spec = KNOWN_EMBEDDING_MODELS.get(embedding_model_id)
+        if spec is None:
+            cdk.Annotations.of(self).add_warning_v2(
+                "cdk-llm-serving:document-index-unknown-model",
+                f"DocumentIndex: {embedding_model_id} is not a model synth knows; check that it produces {dimensions}-"
+                "dimensional vectors (the index is created with that dimension) and that chunks fit its input.",
+            )
+        embedding_config = None
+        if spec is not None and spec.configurable:
+            embedding_config = bedrock.CfnKnowledgeBase.EmbeddingModelConfigurationProperty(
+                bedrock_embedding_model_configuration=bedrock.CfnKnowledgeBase.BedrockEmbeddingModelConfigurationProperty(
+                    dimensions=dimensions, embedding_data_type="FLOAT32"
+                )
+            )
+        self.knowledge_base_name = knowledge_base_name or cdk.Names.unique_id(self)[-100:]
+        self.knowledge_base = bedrock.CfnKnowledgeBase(
+            self,
+            "KnowledgeBase",
+            name=self.knowledge_base_name,
+            description=description,
+            role_arn=self.role.role_arn,
+            knowledge_base_configuration=bedrock.CfnKnowledgeBase.KnowledgeBaseConfigurationProperty(
+                type="VECTOR",
+                vector_knowledge_base_configuration=bedrock.CfnKnowledgeBase.VectorKnowledgeBaseConfigurationProperty(
+                    embedding_model_arn=self.embedding_model_arn,
+                    embedding_model_configuration=embedding_config,
+                ),
+            ),
+            storage_configuration=bedrock.CfnKnowledgeBase.StorageConfigurationProperty(
+                type="S3_VECTORS",
+                s3_vectors_configuration=bedrock.CfnKnowledgeBase.S3VectorsConfigurationProperty(
+                    index_arn=self.vector_index_arn
+                ),
+            ),
+        )
+        # Bedrock checks the role's access to the index when the knowledge base is created, and the data
+        # source deletes its vectors with that role when it is deleted: the policy must outlive both.
+        self.knowledge_base.node.add_dependency(self.policy)
+        self.knowledge_base_id: str = self.knowledge_base.attr_knowledge_base_id
+        self.knowledge_base_arn: str = self.knowledge_base.attr_knowledge_base_arn
+
+        self.data_source = bedrock.CfnDataSource(
+            self,
+            "DataSource",
+            knowledge_base_id=self.knowledge_base_id,
+            name="documents",
+            description="Documents in S3" + (f" under {document_prefix}" if document_prefix else ""),
+            data_deletion_policy="DELETE",
+            data_source_configuration=bedrock.CfnDataSource.DataSourceConfigurationProperty(
+                type="S3",
+                s3_configuration=bedrock.CfnDataSource.S3DataSourceConfigurationProperty(
+                    bucket_arn=self.document_bucket.bucket_arn,
+                    inclusion_prefixes=[document_prefix] if document_prefix else None,
+                ),
+            ),
+            vector_ingestion_configuration=bedrock.CfnDataSource.VectorIngestionConfigurationProperty(
+                chunking_configuration=chunking.render()
+            ),
+            server_side_encryption_configuration=bedrock.CfnDataSource.ServerSideEncryptionConfigurationProperty(
+                kms_key_arn=self.encryption_key.key_arn
+            ),
+        )
+        self.data_source_id: str = self.data_source.attr_data_source_id
+
+        # --- ingestion ---------------------------------------------------------------------------------
+        self.ingestion_log_group = logs.LogGroup(
+            self,
+            "IngestionLogs",
+            # Step Functions delivers logs as vended logs; this prefix keeps the account's CloudWatch Logs
+            # resource policy small.
+            log_group_name=self._log_group_name,
+            retention=log_retention,
+            encryption_key=self.encryption_key,
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+        self.ingestion_state_machine = self._ingestion_state_machine(tracing, ingestion_timeout)
+        self.upload_rule: events.Rule | None = None
+        self.schedule_rule: events.Rule | None = None
+        self._ingestion_triggers(ingestion)
+
+        # --- alarm -------------------------------------------------------------------------------------
+        self.ingestion_failed_alarm: cloudwatch.Alarm = self.metric_ingestion_failures().create_alarm(
+            self,
+            "IngestionFailedAlarm",
+            alarm_description="A DocumentIndex ingestion failed or timed out: the job failed, a document could not "
+            "be indexed, or StartIngestionJob kept failing. See the state machine's execution and its logs.",
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        if alarm_topic is not None:
+            self.ingestion_failed_alarm.add_alarm_action(cw_actions.SnsAction(alarm_topic))
+
+        self._acknowledge_findings(alarm_topic=alarm_topic, tracing=tracing)
+
+    # ---------------------------------------------------------------------------------------------------
+    # validation
+
+    @staticmethod
+    def _validate(
+        *,
+        document_prefix: str | None,
+        embedding_model_id: str,
+        dimensions: int,
+        chunking: ChunkingStrategy,
+        ingestion: IngestionTrigger,
+        knowledge_base_name: str | None,
+        description: str,
+        ingestion_timeout: cdk.Duration,
+        document_bucket: s3.IBucket | None,
+        server_access_logs_bucket: s3.IBucket | None,
+    ) -> None:
+        p = ProblemCollector("DocumentIndex properties")
+        for problem in embedding_model_problems(embedding_model_id, dimensions):
+            p.add(problem)
+        spec = KNOWN_EMBEDDING_MODELS.get(embedding_model_id)
+        if not isinstance(chunking, ChunkingStrategy):
+            p.add(f"chunking must be a ChunkingStrategy (use its factory methods), got {type(chunking).__name__}")
+        else:
+            for problem in chunking.problems(max_input_tokens=spec.max_input_tokens if spec else MAX_CHUNK_TOKENS):
+                p.add(problem)
+        if not isinstance(ingestion, IngestionTrigger):
+            p.add(f"ingestion must be an IngestionTrigger, got {type(ingestion).__name__}")
+        else:
+            for problem in ingestion.problems():
+                p.add(problem)
+        if document_prefix is not None:
+            ok = (
+                isinstance(document_prefix, str)
+                and 1 <= len(document_prefix) <= 300
+                and _PREFIX_RE.match(document_prefix) is not None
+                and not document_prefix.startswith("/")
+                and document_prefix.endswith("/")
+                and "//" not in document_prefix
+            )
+            p.check(
+                ok,
+                "document_prefix must be an S3 key prefix of 1 to 300 characters that ends with '/' and does not start "
+                f"with '/' (no '//' and no wildcards), e.g. 'documents/', got {document_prefix!r}",
+            )
+        if knowledge_base_name is not None:
+            p.check(
+                isinstance(knowledge_base_name, str) and _NAME_RE.match(knowledge_base_name) is not None,
+                "knowledge_base_name must be 1 to 100 letters or digits, each optionally followed by one '-' or '_' "
+                f"(pattern ^([0-9a-zA-Z][_-]?){{1,100}}$), got {knowledge_base_name!r}",
+            )
+        p.check(
+            isinstance(description, str) and 1 <= len(description) <= 200,
+            f"description must be 1 to 200 characters, got {len(description) if isinstance(description, str) else description!r}",
+        )
+        if not cdk.Token.is_unresolved(ingestion_timeout.to_seconds()):
+            seconds = ingestion_timeout.to_seconds()
+            p.check(
+                3600 <= seconds <= 7 * 24 * 3600,
+                f"ingestion_timeout must be between 1 hour and 7 days (large ingestions take hours), got {seconds} seconds",
+            )
+        p.check(
+            document_bucket is None or server_access_logs_bucket is None,
+            "server_access_logs_bucket only applies to a document bucket this construct creates; configure logging "
+            "on your existing document_bucket yourself",
+        )
+        p.raise_if_any()
+
+    # ---------------------------------------------------------------------------------------------------
+    # resources
+
+    def _physical_name(self, suffix: str) -> str:
+        """A stable, unique, lowercase name for S3 Vectors (3-63 characters, letters, digits and hyphens)."""
+        base = cdk.Names.unique_resource_name(self, max_length=63 - len(suffix) - 1, separator="-").lower()
+        return f"{base}-{suffix}"
+
+    def _grant_service_principals_on_key(self) -> None:
+        """Key policy statements for CloudWatch Logs (ingestion logs) and S3 Vectors' background indexing.
+
+        Added only to a key this construct can change (a created key or one from the same app).
+        """
+        key = self.encryption_key
+        stack = cdk.Stack.of(self)
+        vector_bucket_arn = stack.format_arn(service="s3vectors", resource="bucket", resource_name=self._vector_bucket_name)
+        statements = [
+            iam.PolicyStatement(
+                sid="AllowIngestionLogs",
+                actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+                principals=[iam.ServicePrincipal(f"logs.{cdk.Aws.REGION}.amazonaws.com")],
+                resources=["*"],  # in a key policy, "*" is the key itself
+                conditions={
+                    "ArnEquals": {
+                        "kms:EncryptionContext:aws:logs:arn": stack.format_arn(
+                            service="logs",
+                            resource="log-group",
+                            resource_name=self._log_group_name,
+                            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+                        )
+                    }
+                },
+            ),
+            # S3 Vectors maintains the index in the background with its own principal, which must be able to
+            # decrypt with the bucket's key (AWS documents this statement for SSE-KMS vector buckets).
+            iam.PolicyStatement(
+                sid="AllowS3VectorsIndexing",
+                actions=["kms:Decrypt"],
+                principals=[iam.ServicePrincipal("indexing.s3vectors.amazonaws.com")],
+                resources=["*"],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID},
+                    "ArnLike": {"aws:SourceArn": [vector_bucket_arn, f"{vector_bucket_arn}/index/*"]},
+                    "ForAnyValue:StringEquals": {
+                        "kms:EncryptionContextKeys": ["aws:s3vectors:arn", "aws:s3vectors:resource-id"]
+                    },
+                },
+            ),
+        ]
+        added = [key.add_to_resource_policy(s).statement_added for s in statements]
+        if not all(added):
+            cdk.Annotations.of(self).add_warning_v2(
+                "cdk-llm-serving:document-index-key-policy",
+                "DocumentIndex: the encryption_key passed in is imported, so its key policy cannot be changed here. "
+                "It must allow CloudWatch Logs (logs.<region>.amazonaws.com) for the ingestion log group and "
+                "indexing.s3vectors.amazonaws.com (kms:Decrypt) for the vector bucket; see the README.",
+            )
+
+    def _create_document_bucket(self, access_logs: s3.IBucket | None, *, on_upload: bool) -> s3.Bucket:
+        if access_logs is None:
+            access_logs = s3.Bucket(
+                self,
+                "AccessLogsBucket",
+                encryption=s3.BucketEncryption.S3_MANAGED,  # S3 server access logging cannot deliver to SSE-KMS
+                enforce_ssl=True,
+                versioned=True,
+                block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+                object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,  # no ACLs: delivery by bucket policy
+                lifecycle_rules=[
+                    s3.LifecycleRule(expiration=_ACCESS_LOGS_KEPT, noncurrent_version_expiration=cdk.Duration.days(1))
+                ],
+                removal_policy=cdk.RemovalPolicy.RETAIN,
+            )
+        self.access_logs_bucket = access_logs
+        bucket = s3.Bucket(
+            self,
+            "DocumentBucket",
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=self.encryption_key,
+            bucket_key_enabled=True,  # fewer KMS requests (and KMS charges) per object
+            enforce_ssl=True,
+            versioned=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    noncurrent_version_expiration=_NONCURRENT_VERSIONS_KEPT,
+                    abort_incomplete_multipart_upload_after=cdk.Duration.days(7),
+                )
+            ],
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+        cfn_bucket = bucket.node.default_child
+        assert isinstance(cfn_bucket, s3.CfnBucket)
+        # Server access logs are delivered by the logging service under a bucket policy (not the legacy
+        # LogDeliveryWrite ACL that CDK's server_access_logs_bucket would set on the log bucket).
+        cfn_bucket.logging_configuration = s3.CfnBucket.LoggingConfigurationProperty(
+            destination_bucket_name=access_logs.bucket_name, log_file_prefix=_ACCESS_LOGS_PREFIX
+        )
+        access_logs.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="S3ServerAccessLogsOfDocuments",
+                actions=["s3:PutObject"],
+                principals=[iam.ServicePrincipal("logging.s3.amazonaws.com")],
+                resources=[access_logs.arn_for_objects(f"{_ACCESS_LOGS_PREFIX}*")],
+                conditions={
+                    "ArnLike": {"aws:SourceArn": bucket.bucket_arn},
+                    "StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID},
+                },
+            )
+        )
+        if on_upload:
+            # CloudFormation turns EventBridge delivery on natively; CDK's notifications custom resource (a
+            # Lambda function) is not needed for that.
+            cfn_bucket.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
+                event_bridge_configuration=s3.CfnBucket.EventBridgeConfigurationProperty(event_bridge_enabled=True)
+            )
+        return bucket
+
+    def _objects_arn(self) -> str:
+        return self.document_bucket.arn_for_objects(f"{self.document_prefix or ''}*")
+
+    def _document_key(self) -> kms.IKey | None:
+        return self.document_bucket.encryption_key
+
+    def _role_statements(self) -> list[iam.PolicyStatement]:
+        in_account = {"StringEquals": {"aws:ResourceAccount": cdk.Aws.ACCOUNT_ID}}
+        statements = [
+            iam.PolicyStatement(
+                sid="InvokeEmbeddingModel", actions=["bedrock:InvokeModel"], resources=[self.embedding_model_arn]
+            ),
+            iam.PolicyStatement(
+                sid="ListDocuments",
+                actions=["s3:ListBucket"],
+                resources=[self.document_bucket.bucket_arn],
+                conditions=in_account,
+            ),
+            iam.PolicyStatement(
+                sid="ReadDocuments", actions=["s3:GetObject"], resources=[self._objects_arn()], conditions=in_account
+            ),
+            # The index key encrypts the vectors (read and written with the role's credentials) and the data
+            # source's transient ingestion data; for a created bucket it is also the documents' key.
+            iam.PolicyStatement(
+                sid="UseIndexKey",
+                actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                resources=[self.encryption_key.key_arn],
+            ),
+            iam.PolicyStatement(
+                sid="ReadWriteVectorIndex", actions=list(S3_VECTORS_ACTIONS), resources=[self.vector_index_arn]
+            ),
+        ]
+        document_key = self._document_key()
+        if document_key is not None and document_key is not self.encryption_key:
+            statements.insert(
+                3,
+                iam.PolicyStatement(
+                    sid="DecryptDocuments",
+                    actions=["kms:Decrypt"],
+                    resources=[document_key.key_arn],
+                    conditions={"StringEquals": {"kms:ViaService": f"s3.{cdk.Aws.REGION}.amazonaws.com"}},
+                ),
+            )
+        return statements
+
+    def _ingestion_state_machine(self, tracing: bool, timeout: cdk.Duration) -> sfn.StateMachine:
+        kb_arn = self.knowledge_base_arn
+        ids = {"KnowledgeBaseId": self.knowledge_base_id, "DataSourceId": self.data_source_id}
+
+        start = tasks.CallAwsService(
+            self,
+            "StartIngestionJob",
+            service="bedrockagent",
+            action="startIngestionJob",
+            iam_action="bedrock:StartIngestionJob",
+            iam_resources=[kb_arn],
+            parameters={**ids, "Description": "Started by the DocumentIndex ingestion state machine"},
+            result_path="$.ingestion",
+        )
+        # One job per data source at a time: wait for the running one, with exponential backoff and jitter
+        # (~45 minutes in total), then give up without failing (see the class docstring).
+        start.add_retry(
+            errors=[_CONFLICT],
+            interval=cdk.Duration.minutes(1),
+            backoff_rate=2,
+            max_attempts=6,
+            max_delay=cdk.Duration.minutes(15),
+            jitter_strategy=sfn.JitterType.FULL,
+        )
+        # Account-wide concurrent ingestion jobs (other knowledge bases): wait longer, then fail loudly.
+        start.add_retry(
+            errors=[_QUOTA],
+            interval=cdk.Duration.minutes(1),
+            backoff_rate=2,
+            max_attempts=6,
+            max_delay=cdk.Duration.minutes(15),
+            jitter_strategy=sfn.JitterType.FULL,
+        )
+        start.add_retry(
+            errors=list(_TRANSIENT),
+            interval=cdk.Duration.seconds(10),
+            backoff_rate=2,
+            max_attempts=5,
+            jitter_strategy=sfn.JitterType.FULL,
+        )
+        superseded = sfn.Succeed(
+            self,
+            "AnotherJobRunning",
+            comment="Another ingestion job kept running through all retries; it, a later upload or the schedule "
+            "picks up the change",
+        )
+        start.add_catch(superseded, errors=[_CONFLICT], result_path="$.conflict")
+
+        wait = sfn.Wait(self, "WaitForIngestionJob", time=sfn.WaitTime.duration(_POLL_INTERVAL))
+        get = tasks.CallAwsService(
+            self,
+            "GetIngestionJob",
+            service="bedrockagent",
+            action="getIngestionJob",
+            iam_action="bedrock:GetIngestionJob",
+            iam_resources=[kb_arn],
+            parameters={**ids, "IngestionJobId.$": "$.ingestion.IngestionJob.IngestionJobId"},
+            result_path="$.ingestion",
+        )
+        get.add_retry(
+            errors=list(_TRANSIENT),
+            interval=cdk.Duration.seconds(10),
+            backoff_rate=2,
+            max_attempts=5,
+            jitter_strategy=sfn.JitterType.FULL,
+        )
+
+        status = "$.ingestion.IngestionJob.Status"
+        failed_documents = "$.ingestion.IngestionJob.Statistics.NumberOfDocumentsFailed"
+        complete = sfn.Succeed(self, "IngestionComplete")
+        job_failed = sfn.Fail(
+            self,
+            "IngestionJobFailed",
+            error="IngestionJobFailed",
+            cause="The ingestion job ended FAILED or STOPPED; see its failure reasons (bedrock-agent get-ingestion-job)",
+        )
+        documents_failed = sfn.Fail(
+            self,
+            "DocumentsFailed",
+            error="DocumentsFailed",
+            cause="The ingestion job completed but some documents were not indexed (unsupported format, over the "
+            "file size quota, or unreadable); see the job's statistics and failure reasons",
+        )
+        # Nested choices: a Choice rule must not read Statistics before knowing it is there.
+        any_failed = sfn.Choice(self, "AnyDocumentFailed").when(
+            sfn.Condition.number_greater_than(failed_documents, 0), documents_failed
+        ).otherwise(complete)
+        has_statistics = sfn.Choice(self, "HasStatistics").when(
+            sfn.Condition.is_present(failed_documents), any_failed
+        ).otherwise(complete)
+        job_status = (
+            sfn.Choice(self, "JobStatus")
+            .when(sfn.Condition.string_equals(status, "COMPLETE"), has_statistics)
+            .when(
+                sfn.Condition.or_(
+                    sfn.Condition.string_equals(status, "FAILED"), sfn.Condition.string_equals(status, "STOPPED")
+                ),
+                job_failed,
+            )
+            .otherwise(wait)
+        )
+        definition = start.next(wait).next(get).next(job_status)
+
+        self.ingestion_role = iam.Role(
+            self,
+            "IngestionRole",
+            description="DocumentIndex ingestion state machine: start and watch ingestion jobs of one knowledge base",
+            assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
+        )
+        statements = [
+            iam.PolicyStatement(
+                sid="ManageIngestionJobs",
+                actions=["bedrock:StartIngestionJob", "bedrock:GetIngestionJob"],
+                resources=[kb_arn],
+            ),
+            iam.PolicyStatement(
+                sid="DeliverLogs",
+                actions=[
+                    "logs:CreateLogDelivery",
+                    "logs:GetLogDelivery",
+                    "logs:UpdateLogDelivery",
+                    "logs:DeleteLogDelivery",
+                    "logs:ListLogDeliveries",
+                    "logs:PutResourcePolicy",
+                    "logs:DescribeResourcePolicies",
+                    "logs:DescribeLogGroups",
+                ],
+                # CloudWatch Logs vended-log delivery has no resource-level permissions: AWS requires "*".
+                resources=["*"],
+            ),
+        ]
+        if tracing:
+            statements.append(
+                iam.PolicyStatement(
+                    sid="WriteTraces",
+                    actions=[
+                        "xray:PutTraceSegments",
+                        "xray:PutTelemetryRecords",
+                        "xray:GetSamplingRules",
+                        "xray:GetSamplingTargets",
+                    ],
+                    # X-Ray has no resource-level permissions: AWS requires "*".
+                    resources=["*"],
+                )
+            )
+        self.ingestion_policy = iam.ManagedPolicy(
+            self,
+            "IngestionPolicy",
+            description="Least-privilege permissions of a DocumentIndex ingestion state machine",
+            roles=[self.ingestion_role],
+            statements=statements,
+        )
+        machine = sfn.StateMachine(
+            self,
+            "IngestionStateMachine",
+            comment="Starts an ingestion job of a DocumentIndex and waits for its result",
+            definition_body=sfn.DefinitionBody.from_chainable(definition),
+            state_machine_type=sfn.StateMachineType.STANDARD,  # jobs run for minutes to hours
+            # Policy updates go to the managed policy above; the role stays without inline policies.
+            role=self.ingestion_role.without_policy_updates(),
+            timeout=timeout,
+            tracing_enabled=tracing,
+            logs=sfn.LogOptions(
+                destination=self.ingestion_log_group,
+                level=sfn.LogLevel.ALL,
+                include_execution_data=False,  # S3 events carry document names
+            ),
+        )
+        machine.node.add_dependency(self.ingestion_policy)
+        return machine
+
+    def _ingestion_triggers(self, ingestion: IngestionTrigger) -> None:
+        machine = self.ingestion_state_machine
+        self.trigger_role: iam.Role | None = None
+        if not ingestion.on_upload and ingestion.schedule is None:
+            return
+        self.trigger_role = iam.Role(
+            self,
+            "TriggerRole",
+            description="EventBridge: start the DocumentIndex ingestion state machine",
+            assumed_by=iam.ServicePrincipal("events.amazonaws.com"),
+        )
+        iam.ManagedPolicy(
+            self,
+            "TriggerPolicy",
+            description="EventBridge may start exactly the DocumentIndex ingestion state machine",
+            roles=[self.trigger_role],
+            statements=[
+                iam.PolicyStatement(
+                    sid="StartIngestion", actions=["states:StartExecution"], resources=[machine.state_machine_arn]
+                )
+            ],
+        )
+        target = targets.SfnStateMachine(
+            machine, role=self.trigger_role.without_policy_updates(), retry_attempts=10, max_event_age=cdk.Duration.hours(2)
+        )
+        if ingestion.on_upload:
+            detail: dict[str, Any] = {"bucket": {"name": [self.document_bucket.bucket_name]}}
+            if self.document_prefix:
+                detail["object"] = {"key": [{"prefix": self.document_prefix}]}
+            self.upload_rule = events.Rule(
+                self,
+                "UploadRule",
+                description="Documents changed under the DocumentIndex prefix: start an ingestion",
+                event_pattern=events.EventPattern(
+                    source=["aws.s3"], detail_type=["Object Created", "Object Deleted"], detail=detail
+                ),
+                targets=[target],
+            )
+        schedule = ingestion.event_schedule()
+        if schedule is not None:
+            self.schedule_rule = events.Rule(
+                self,
+                "ScheduleRule",
+                description="Scheduled DocumentIndex ingestion (catches changes a running job did not see)",
+                schedule=schedule,
+                targets=[target],
+            )
+
+    # ---------------------------------------------------------------------------------------------------
+    # grants
+
+    def grant_retrieve(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Allow ``grantee`` to query the index with ``bedrock-agent-runtime`` ``Retrieve``.
+
+        Grants ``bedrock:Retrieve`` on exactly this knowledge base. The query is embedded and the vectors are
+        read with the knowledge base's own role, so nothing else is needed. ``RetrieveAndGenerate`` additionally
+        needs ``bedrock:RetrieveAndGenerate`` and ``bedrock:InvokeModel`` on the generating model; grant those
+        yourself if you use it.
+        """
+        return iam.Grant.add_to_principal(grantee=grantee, actions=["bedrock:Retrieve"], resource_arns=[self.knowledge_base_arn])
+
+    def grant_upload(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Allow ``grantee`` to put documents under the document prefix (and use the bucket's key through S3).
+
+        Grants ``s3:PutObject`` and ``s3:AbortMultipartUpload`` on ``<bucket>/<prefix>*`` and, for a
+        KMS-encrypted bucket, ``kms:GenerateDataKey`` and ``kms:Decrypt`` (multipart uploads) on its key, only
+        through S3 (``kms:ViaService``).
+        """
+        grant = iam.Grant.add_to_principal(
+            grantee=grantee, actions=["s3:PutObject", "s3:AbortMultipartUpload"], resource_arns=[self._objects_arn()]
+        )
+        key = self._document_key()
+        if key is not None:
+            grant = grant.combine(
+                iam.Grant.add_to_principal(
+                    grantee=grantee,
+                    actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                    resource_arns=[key.key_arn],
+                    conditions={"StringEquals": {"kms:ViaService": f"s3.{cdk.Aws.REGION}.amazonaws.com"}},
+                )
+            )
+        return grant
+
+    def grant_start_ingestion(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Allow ``grantee`` (a pipeline, an operator role) to start an ingestion (``states:StartExecution``)."""
+        return self.ingestion_state_machine.grant_start_execution(grantee)
+
+    # ---------------------------------------------------------------------------------------------------
+    # metrics
+
+    def metric_ingestions_started(self, **options: Any) -> cloudwatch.Metric:
+        """Ingestion executions started (uploads, schedule, manual). Default: sum over 5 minutes."""
+        return self.ingestion_state_machine.metric_started(**self._sum(options))
+
+    def metric_ingestions_succeeded(self, **options: Any) -> cloudwatch.Metric:
+        """Ingestion executions that succeeded (job complete, or superseded by a running job). Default: sum over 5 minutes."""
+        return self.ingestion_state_machine.metric_succeeded(**self._sum(options))
+
+    def metric_ingestions_failed(self, **options: Any) -> cloudwatch.Metric:
+        """Ingestion executions that failed (job failed, documents failed, API errors). Default: sum over 5 minutes."""
+        return self.ingestion_state_machine.metric_failed(**self._sum(options))
+
+    def metric_ingestions_timed_out(self, **options: Any) -> cloudwatch.Metric:
+        """Ingestion executions that hit ``ingestion_timeout``. Default: sum over 5 minutes."""
+        return self.ingestion_state_machine.metric_timed_out(**self._sum(options))
+
+    def metric_ingestion_failures(self) -> cloudwatch.MathExpression:
+        """Failed plus timed-out ingestion executions in 5 minutes (what the alarm watches)."""
+        return cloudwatch.MathExpression(
+            expression="FILL(failed, 0) + FILL(timedOut, 0)",
+            using_metrics={"failed": self.metric_ingestions_failed(), "timedOut": self.metric_ingestions_timed_out()},
+            label="Failed or timed-out ingestions",
+            period=cdk.Duration.minutes(5),
+        )
+
+    @staticmethod
+    def _sum(options: dict[str, Any]) -> dict[str, Any]:
+        options.setdefault("statistic", "Sum")
+        options.setdefault("period", cdk.Duration.minutes(5))
+        return options
+
+    # ---------------------------------------------------------------------------------------------------
+    # cdk-nag
+
+    def _nag_resource(self, value: Any) -> str:
+        """``value`` (a CloudFormation string expression) as cdk-nag prints it in finding IDs."""
+        resolved = cdk.Stack.of(self).resolve(value)
+
+        def render(v: Any) -> str:
+            if isinstance(v, str):
+                return v
+            if isinstance(v, dict) and "Fn::Join" in v:
+                sep, parts = v["Fn::Join"]
+                return sep.join(render(p) for p in parts)
+            if isinstance(v, dict) and "Ref" in v:
+                return f"<{v['Ref']}>"
+            if isinstance(v, dict) and "Fn::GetAtt" in v:
+                return f"<{'.'.join(v['Fn::GetAtt'])}>"
+            return json.dumps(v)
+
+        return render(resolved)
+
+    def _acknowledge_findings(self, *, alarm_topic: sns.ITopic | None, tracing: bool) -> None:
+        acknowledge(
+            self.policy,
+            f"AwsSolutions::AwsSolutions-IAM5[Resource::{self._nag_resource(self._objects_arn())}]",
+            "The knowledge base reads every document under its inclusion prefix; S3 object ARNs need a wildcard for "
+            "that (the bucket and prefix are fixed)",
+        )
+        acknowledge(
+            self.ingestion_policy,
+            "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
+            "CloudWatch Logs vended-log delivery (Step Functions logging) and X-Ray support no resource-level "
+            "permissions; AWS requires '*' for exactly those actions",
+        )
+        if not tracing:
+            acknowledge(
+                self.ingestion_state_machine,
+                "AwsSolutions::AwsSolutions-SF2",
+                "X-Ray tracing was switched off explicitly with tracing=False; executions are still logged at level ALL",
+            )
+        if alarm_topic is None:
+            acknowledge(
+                self.ingestion_failed_alarm,
+                "NIST.800.53.R5::NIST.800.53.R5-CloudWatchAlarmAction",
+                "No alarm_topic was passed: the alarm is visible in CloudWatch but notifies no one; pass an SNS topic "
+                "as alarm_topic to act on it",
+            )
+        if isinstance(self.document_bucket, s3.Bucket) and self.document_bucket.node.scope is self:
+            acknowledge(
+                self.document_bucket,
+                "NIST.800.53.R5::NIST.800.53.R5-S3BucketReplicationEnabled",
+                "Documents are versioned and retained in one Region; cross-Region replication is a deployment "
+                "choice (add a replication rule for a disaster-recovery copy)",
+            )
+        logs_bucket = self.access_logs_bucket
+        if isinstance(logs_bucket, s3.Bucket) and logs_bucket.node.scope is self:
+            for finding, reason in (
+                ("AwsSolutions::AwsSolutions-S1", "This is the access-log bucket of the document bucket; logging it to itself would loop"),
+                ("NIST.800.53.R5::NIST.800.53.R5-S3BucketLoggingEnabled", "This is the access-log bucket of the document bucket; logging it to itself would loop"),
+                ("NIST.800.53.R5::NIST.800.53.R5-S3BucketReplicationEnabled", "Access logs are kept 90 days for audit in one Region; cross-Region replication is a deployment choice"),
+                ("NIST.800.53.R5::NIST.800.53.R5-S3DefaultEncryptionKMS", "S3 server access logging can only deliver to SSE-S3 encrypted buckets"),
+            ):
+                acknowledge(logs_bucket, finding, reason)

@@ -1,0 +1,164 @@
+"""What every SageMaker LLM endpoint offers, created or imported: names, ARNs, grants and metrics."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from .._errors import ProblemCollector
+
+#: SageMaker's name rule for endpoints, endpoint configs, models and inference components.
+NAME_RE = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$")
+NAME_MAX = 63
+VARIANT_NAME = "AllTraffic"
+
+INVOKE_ACTIONS = ["sagemaker:InvokeEndpoint", "sagemaker:InvokeEndpointWithResponseStream"]
+
+
+def name_problems(what: str, name: str | None) -> list[str]:
+    """Problems of a SageMaker resource name (tokens are not checked)."""
+    if name is None or cdk.Token.is_unresolved(name):
+        return []
+    if len(name) > NAME_MAX or not NAME_RE.match(name):
+        return [f"{what} {name!r} is invalid: at most {NAME_MAX} characters, letters, digits and single hyphens, "
+                "starting and ending with a letter or digit"]
+    return []
+
+
+def generated_name(construct: Construct) -> str:
+    """A deterministic, unique SageMaker name from the construct path (never from prop values)."""
+    return cdk.Names.unique_resource_name(construct, max_length=NAME_MAX, separator="-")
+
+
+class LlmEndpointBase(Construct):
+    """Shared behaviour of :class:`SageMakerLlmEndpoint`, LoRA fleets and imported endpoints.
+
+    Subclasses set :attr:`endpoint_name` and (for inference-component hosting)
+    :attr:`inference_component_name` before using the helpers.
+    """
+
+    endpoint_name: str
+    """The SageMaker endpoint name."""
+    inference_component_name: str | None = None
+    """The inference component callers must name on invoke (``None`` for classic variants)."""
+
+    @property
+    def endpoint_arn(self) -> str:
+        """ARN of the endpoint (SageMaker stores endpoint names in lower case in ARNs)."""
+        name = self.endpoint_name
+        return cdk.Stack.of(self).format_arn(
+            service="sagemaker", resource="endpoint",
+            resource_name=name if cdk.Token.is_unresolved(name) else name.lower(),
+            arn_format=cdk.ArnFormat.SLASH_RESOURCE_NAME,
+        )
+
+    @property
+    def inference_component_arn(self) -> str | None:
+        """ARN of this endpoint's own inference component (``None`` for classic variants)."""
+        name = self.inference_component_name
+        return None if name is None else self.component_arn(name)
+
+    def component_arn(self, name: str) -> str:
+        """ARN of the inference component ``name`` on this endpoint's account and Region."""
+        return cdk.Stack.of(self).format_arn(
+            service="sagemaker", resource="inference-component",
+            resource_name=name if cdk.Token.is_unresolved(name) else name.lower(),
+            arn_format=cdk.ArnFormat.SLASH_RESOURCE_NAME,
+        )
+
+    # ----------------------------------------------------------------- grants
+
+    def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Allow ``InvokeEndpoint`` and ``InvokeEndpointWithResponseStream`` on this endpoint.
+
+        Inference components are addressed per request (``InferenceComponentName``); IAM authorizes
+        the call on the endpoint ARN.
+        """
+        return iam.Grant.add_to_principal(grantee=grantee, actions=INVOKE_ACTIONS, resource_arns=[self.endpoint_arn])
+
+    # ---------------------------------------------------------------- metrics
+
+    def _dimensions(self, *, per_component: bool = True) -> dict[str, str]:
+        if per_component and self.inference_component_name is not None:
+            return {"InferenceComponentName": self.inference_component_name}
+        return {"EndpointName": self.endpoint_name, "VariantName": VARIANT_NAME}
+
+    def metric(self, metric_name: str, *, namespace: str = "AWS/SageMaker", per_component: bool = True,
+               **options: Any) -> cloudwatch.Metric:
+        """A metric of this endpoint (per inference component when there is one)."""
+        options.setdefault("period", cdk.Duration.minutes(5))
+        return cloudwatch.Metric(namespace=namespace, metric_name=metric_name,
+                                 dimensions_map=self._dimensions(per_component=per_component), **options)
+
+    def metric_invocations(self, **options: Any) -> cloudwatch.Metric:
+        options.setdefault("statistic", "Sum")
+        return self.metric("Invocations", **options)
+
+    def metric_server_errors(self, **options: Any) -> cloudwatch.Metric:
+        """``Invocation5XXErrors`` (model or platform failures)."""
+        options.setdefault("statistic", "Sum")
+        return self.metric("Invocation5XXErrors", **options)
+
+    def metric_client_errors(self, **options: Any) -> cloudwatch.Metric:
+        options.setdefault("statistic", "Sum")
+        return self.metric("Invocation4XXErrors", **options)
+
+    def metric_model_latency(self, **options: Any) -> cloudwatch.Metric:
+        """``ModelLatency`` in MICROSECONDS (p90 by default)."""
+        options.setdefault("statistic", "p90")
+        return self.metric("ModelLatency", **options)
+
+    def metric_overhead_latency(self, **options: Any) -> cloudwatch.Metric:
+        """``OverheadLatency`` (SageMaker's own share, microseconds)."""
+        options.setdefault("statistic", "p90")
+        return self.metric("OverheadLatency", **options)
+
+    def metric_concurrent_requests(self, **options: Any) -> cloudwatch.Metric:
+        """Concurrent requests per copy (inference components) or per model (classic variants)."""
+        options.setdefault("statistic", "Maximum")
+        if self.inference_component_name is not None:
+            return self.metric("ConcurrentRequestsPerCopy", **options)
+        return self.metric("ConcurrentRequestsPerModel", **options)
+
+    def metric_gpu_memory_utilization(self, **options: Any) -> cloudwatch.Metric:
+        """Classic variants: percent × GPUs per instance. Inference components: normalized 0-100."""
+        options.setdefault("statistic", "Maximum")
+        if self.inference_component_name is not None:
+            return self.metric("GPUMemoryUtilizationNormalized", namespace="/aws/sagemaker/InferenceComponents", **options)
+        return self.metric("GPUMemoryUtilization", namespace="/aws/sagemaker/Endpoints", **options)
+
+    def metric_disk_utilization(self, **options: Any) -> cloudwatch.Metric:
+        options.setdefault("statistic", "Maximum")
+        return self.metric("DiskUtilization", namespace="/aws/sagemaker/Endpoints", per_component=False, **options)
+
+    def metric_no_capacity_failures(self, **options: Any) -> cloudwatch.Metric:
+        """``NoCapacityInvocationFailures``: requests that found no copy (scale-from-zero wake-up signal)."""
+        options.setdefault("statistic", "Maximum")
+        options.setdefault("period", cdk.Duration.minutes(1))
+        return self.metric("NoCapacityInvocationFailures", **options)
+
+    def metric_async_backlog(self, **options: Any) -> cloudwatch.Metric:
+        """``ApproximateBacklogSize`` (async endpoints)."""
+        options.setdefault("statistic", "Average")
+        return cloudwatch.Metric(namespace="AWS/SageMaker", metric_name="ApproximateBacklogSize",
+                                 dimensions_map={"EndpointName": self.endpoint_name},
+                                 period=options.pop("period", cdk.Duration.minutes(5)), **options)
+
+
+class ImportedLlmEndpoint(LlmEndpointBase):
+    """An endpoint created elsewhere; see :meth:`SageMakerLlmEndpoint.from_endpoint_name`."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, endpoint_name: str,
+                 inference_component_name: str | None = None) -> None:
+        super().__init__(scope, construct_id)
+        problems = ProblemCollector("imported SageMaker endpoint")
+        for p in name_problems("endpoint_name", endpoint_name) + name_problems("inference_component_name", inference_component_name):
+            problems.add(p)
+        problems.raise_if_any()
+        self.endpoint_name = endpoint_name
+        self.inference_component_name = inference_component_name

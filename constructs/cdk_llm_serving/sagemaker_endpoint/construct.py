@@ -1,0 +1,797 @@
+"""SageMakerLlmEndpoint: an LLM on a SageMaker endpoint, in any hosting mode, with scaling, rollouts and alarms."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_applicationautoscaling as appscaling
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sagemaker as sagemaker
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from .._errors import ProblemCollector
+from .._nag import acknowledge, nag_resource
+from ._alarms import threshold_alarm, wake_up_alarm
+from .base import VARIANT_NAME, ImportedLlmEndpoint, LlmEndpointBase, generated_name, name_problems
+from .containers import LlmContainer, ModelSource, ModelSourceKind, region_problems
+from .instances import InstanceSpec, instance_spec, known_instance_types
+from .options import (
+    AlarmOptions,
+    AsyncInferenceOptions,
+    AutoScalingOptions,
+    DataCaptureOptions,
+    DeploymentOptions,
+    InferenceComponentOptions,
+    InferenceMode,
+    ServerlessOptions,
+    TrafficShiftType,
+)
+from .role import acknowledge_hosting_wildcards, hosting_statements
+from .role import execution_role as _execution_role
+
+DEFAULT_INSTANCE_TYPE = "ml.g5.2xlarge"
+_MAX_COMPONENT_ENV = 16
+_ROUTING_STRATEGIES = ("LEAST_OUTSTANDING_REQUESTS", "RANDOM")
+
+
+class SageMakerLlmEndpoint(LlmEndpointBase):
+    """A large language model on an Amazon SageMaker endpoint.
+
+    Deploys a ``Model`` (LMI/vLLM by default, or vLLM DLC, TGI, any ECR image), an ``EndpointConfig``
+    and an ``Endpoint`` in one of four modes (:class:`InferenceMode`): classic real-time, real-time
+    with an inference component (compute reservation, copies, scale to zero), serverless (CPU, small
+    models) or asynchronous (S3 in/out, SNS, scale to zero). Optional: autoscaling, blue/green or
+    rolling updates with automatic rollback on alarms, data capture, VPC placement, and batch
+    transform pipelines (:meth:`add_batch_transform`).
+
+    Security defaults: a least-privilege execution role (the exact model prefix, the exact image
+    repository, this endpoint's log groups), network isolation for S3-hosted weights, a
+    customer-managed KMS key for outputs and — only where SageMaker allows it — the ML storage
+    volume. Instance types with local NVMe storage (ml.g5, ml.g6, ml.p4d, ml.p5...) reject a volume
+    key; their instance store is hardware-encrypted.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        model: ModelSource,
+        container: LlmContainer | None = None,
+        mode: InferenceMode = InferenceMode.REAL_TIME,
+        instance_type: str | None = None,
+        instance_count: int = 1,
+        inference_component: InferenceComponentOptions | None = None,
+        serverless: ServerlessOptions | None = None,
+        async_inference: AsyncInferenceOptions | None = None,
+        autoscaling: AutoScalingOptions | None = None,
+        deployment: DeploymentOptions | None = None,
+        data_capture: DataCaptureOptions | None = None,
+        alarms: AlarmOptions | None = AlarmOptions(),
+        endpoint_name: str | None = None,
+        startup_health_check_timeout: cdk.Duration = cdk.Duration.minutes(15),
+        model_data_download_timeout: cdk.Duration = cdk.Duration.minutes(15),
+        volume_size_gb: int | None = None,
+        routing_strategy: str = "LEAST_OUTSTANDING_REQUESTS",
+        vpc: ec2.IVpc | None = None,
+        vpc_subnets: ec2.SubnetSelection | None = None,
+        security_groups: Sequence[ec2.ISecurityGroup] | None = None,
+        enable_network_isolation: bool | None = None,
+        kms_key: kms.IKey | None = None,
+        execution_role: iam.IRole | None = None,
+        inference_ami_version: str | None = None,
+    ) -> None:
+        """
+        :param model: the weights (:meth:`ModelSource.s3_prefix` recommended).
+        :param container: the serving container. Default: ``LlmContainer.lmi()`` (LMI with vLLM, pinned tag).
+        :param mode: hosting mode. Default: ``InferenceMode.REAL_TIME``.
+        :param instance_type: ``ml.*`` type. Default: ``ml.g5.2xlarge`` (1×A10G 24 GB); must be unset for SERVERLESS.
+        :param instance_count: initial instances. Default: 1.
+        :param inference_component: INFERENCE_COMPONENT only. Default: ``InferenceComponentOptions()`` (1 GPU, 1 copy).
+        :param serverless: SERVERLESS only. Default: ``ServerlessOptions()`` (6 GB, concurrency 5).
+        :param async_inference: ASYNC only. Default: ``AsyncInferenceOptions()`` (new bucket, SNS topics).
+        :param autoscaling: Default: none (fixed capacity).
+        :param deployment: safe rollouts of updates. Default: none (SageMaker's all-at-once blue/green).
+        :param data_capture: REAL_TIME/ASYNC only. Default: off.
+        :param alarms: thresholds of the default alarms; ``None`` creates no alarms. Default: ``AlarmOptions()``.
+        :param endpoint_name: Default: generated from the construct path (stable, unique per stack).
+        :param startup_health_check_timeout: 60-3600 s. Default: 15 minutes (large models load slowly).
+        :param model_data_download_timeout: 60-3600 s. Default: 15 minutes.
+        :param volume_size_gb: ML storage volume (1-512; not for NVMe instance types). Default: SageMaker's.
+        :param routing_strategy: ``LEAST_OUTSTANDING_REQUESTS`` (default, best for LLMs) or ``RANDOM``.
+        :param vpc: place the model (or, for inference components, the endpoint) in this VPC. Default: none.
+        :param vpc_subnets: Default: the VPC's private subnets (isolated if there are none).
+        :param security_groups: Default: a new group with no inbound rules and HTTPS egress only.
+        :param enable_network_isolation: no network for the container. Default: True unless the model comes from the Hugging Face Hub.
+        :param kms_key: Default: a new key with rotation, created when something can use it.
+        :param execution_role: Default: a new role; either way a customer-managed policy with exact statements is attached.
+        :param inference_ami_version: ``InferenceAmiVersion`` of the variant (needed by CUDA 13 images). Default: SageMaker's.
+        """
+        super().__init__(scope, construct_id)
+        container = container or LlmContainer.lmi()
+        if mode is not InferenceMode.SERVERLESS and instance_type is None:
+            instance_type = DEFAULT_INSTANCE_TYPE
+        if mode is InferenceMode.INFERENCE_COMPONENT and inference_component is None:
+            inference_component = InferenceComponentOptions()
+        if mode is InferenceMode.SERVERLESS and serverless is None:
+            serverless = ServerlessOptions()
+        if mode is InferenceMode.ASYNC and async_inference is None:
+            async_inference = AsyncInferenceOptions()
+        if enable_network_isolation is None:
+            enable_network_isolation = model.kind is not ModelSourceKind.HUGGING_FACE
+        spec = instance_spec(instance_type) if instance_type else None
+
+        self.mode = mode
+        self.instance_type = instance_type
+        self.instance = spec
+        self.model_source = model
+        self.container = container
+        self.endpoint_name = endpoint_name or generated_name(self)
+        self._validate(
+            model=model, container=container, mode=mode, instance_type=instance_type, spec=spec,
+            instance_count=instance_count, inference_component=inference_component, serverless=serverless,
+            async_inference=async_inference, autoscaling=autoscaling, deployment=deployment,
+            data_capture=data_capture, endpoint_name=endpoint_name, vpc=vpc, security_groups=security_groups,
+            enable_network_isolation=enable_network_isolation, volume_size_gb=volume_size_gb,
+            routing_strategy=routing_strategy,
+            timeouts={"startup_health_check_timeout": startup_health_check_timeout,
+                      "model_data_download_timeout": model_data_download_timeout},
+        )
+        uses_components = mode is InferenceMode.INFERENCE_COMPONENT
+        self.inference_component_name = generated_name(self) + "-ic" if uses_components else None
+        if uses_components and len(self.inference_component_name or "") > 63:
+            self.inference_component_name = generated_name(self)[:60] + "-ic"
+        # SageMaker rejects a volume key on instance types with local NVMe storage (and serverless has no volume).
+        self.volume_encryption = spec is not None and not spec.local_nvme
+        needs_key = self.volume_encryption or async_inference is not None or data_capture is not None
+        self.key: kms.IKey | None = kms_key or (
+            kms.Key(self, "Key", enable_key_rotation=True, description="SageMaker LLM endpoint outputs and volumes")
+            if needs_key else None
+        )
+
+        self.role, self.policy = _execution_role(self, execution_role)
+        image_uri, repo_arn = container.image(self)
+        log_groups = [f"/aws/sagemaker/Endpoints/{self.endpoint_name}"]
+        if self.inference_component_name:
+            log_groups.append(f"/aws/sagemaker/InferenceComponents/{self.inference_component_name}")
+        for statement in model.read_statements() + hosting_statements(
+            self, image_repository_arn=repo_arn, log_group_names=log_groups, vpc=vpc is not None
+        ):
+            self.policy.add_statements(statement)
+        acknowledge_hosting_wildcards(self.policy, log_group_names=log_groups, vpc=vpc is not None,
+                                      image_pull=repo_arn is not None)
+        if model.kind is ModelSourceKind.S3_PREFIX and model.bucket is not None:
+            acknowledge(
+                self.policy,
+                f"AwsSolutions::AwsSolutions-IAM5[Resource::{nag_resource(self, model.bucket.arn_for_objects(model.key + '*'))}]",
+                "The model is a folder of weight shards; read access is limited to exactly its prefix",
+            )
+
+        # ----------------------------------------------------------- network
+        self.security_groups: list[ec2.ISecurityGroup] = list(security_groups or [])
+        vpc_config = None
+        if vpc is not None:
+            if not self.security_groups:
+                sg = ec2.SecurityGroup(self, "SecurityGroup", vpc=vpc, allow_all_outbound=False,
+                                       description="SageMaker LLM endpoint (no inbound; HTTPS egress for S3/ECR endpoints)")
+                # HTTPS only; the S3 gateway endpoint has no fixed CIDR, so the destination stays open.
+                sg.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to S3 and VPC endpoints")
+                self.security_groups.append(sg)
+            subnets = vpc.select_subnets(**_subnet_kwargs(vpc, vpc_subnets))
+            vpc_config = {"securityGroupIds": [g.security_group_id for g in self.security_groups],
+                          "subnets": subnets.subnet_ids}
+
+        # ------------------------------------------------------------- model
+        environment = container.environment(model, spec)
+        self.model = sagemaker.CfnModel(
+            self,
+            "Model",
+            execution_role_arn=self.role.role_arn,
+            primary_container=_camel({"image": image_uri, "environment": environment, "mode": "SingleModel",
+                                      **model.container_fields()}),
+            enable_network_isolation=enable_network_isolation,
+            vpc_config=None if uses_components else _camel(vpc_config),
+        )
+        self.model.node.add_dependency(self.policy)
+        if model.kind is ModelSourceKind.HUGGING_FACE and model.token_secret is not None:
+            cdk.Annotations.of(self).add_warning_v2(
+                "cdk-llm-serving:hfTokenInModelEnvironment",
+                "The Hugging Face token is resolved into the SageMaker model's environment at deploy time and is "
+                "readable with sagemaker:DescribeModel. Stage gated weights in S3 (ModelSource.s3_prefix) for production.",
+            )
+
+        # -------------------------------------------------- artifact bucket
+        self.bucket: s3.IBucket | None = None
+        if (async_inference is not None and async_inference.output_bucket is None) or (
+            data_capture is not None and data_capture.bucket is None
+        ):
+            self.bucket = self._artifact_bucket()
+
+        # --------------------------------------------------- endpoint config
+        timeouts = {
+            "container_startup_health_check_timeout_in_seconds": int(startup_health_check_timeout.to_seconds()),
+            "model_data_download_timeout_in_seconds": int(model_data_download_timeout.to_seconds()),
+        }
+        variant: dict[str, Any] = {"variant_name": VARIANT_NAME}
+        if mode is InferenceMode.SERVERLESS:
+            assert serverless is not None
+            variant.update(model_name=self.model.attr_model_name, initial_variant_weight=1.0,
+                           serverless_config={"memory_size_in_mb": serverless.memory_size_mb,
+                                              "max_concurrency": serverless.max_concurrency,
+                                              "provisioned_concurrency": serverless.provisioned_concurrency})
+        else:
+            variant.update(instance_type=instance_type, initial_instance_count=instance_count,
+                           initial_variant_weight=1.0, routing_config={"routing_strategy": routing_strategy},
+                           volume_size_in_gb=volume_size_gb, inference_ami_version=inference_ami_version)
+            if uses_components:
+                assert inference_component is not None
+                variant["managed_instance_scaling"] = {
+                    "status": "ENABLED",
+                    "min_instance_count": 0 if autoscaling and autoscaling.scale_to_zero else instance_count,
+                    "max_instance_count": self._max_instances(inference_component, autoscaling, spec, instance_count),
+                }
+            else:
+                variant.update(model_name=self.model.attr_model_name, **timeouts)
+        self.async_output: dict[str, str] | None = None
+        self.success_topic: sns.ITopic | None = None
+        self.error_topic: sns.ITopic | None = None
+        self.endpoint_config = sagemaker.CfnEndpointConfig(
+            self,
+            "EndpointConfig",
+            production_variants=[_camel(variant)],
+            kms_key_id=self.key.key_arn if (self.key is not None and self.volume_encryption) else None,
+            execution_role_arn=self.role.role_arn if uses_components else None,
+            vpc_config=_camel(vpc_config) if uses_components else None,
+            enable_network_isolation=enable_network_isolation if uses_components else None,
+            async_inference_config=_camel(self._async_config(async_inference)) if async_inference else None,
+            data_capture_config=_camel(self._data_capture_config(data_capture)) if data_capture else None,
+        )
+        if not self.volume_encryption:
+            acknowledge(
+                self.endpoint_config, "AwsSolutions::AwsSolutions-SM2",
+                f"{instance_type or 'Serverless'} has no attachable ML storage volume to encrypt: SageMaker rejects KmsKeyId "
+                "for instance types with local NVMe storage (hardware-encrypted instance store) and for serverless variants",
+            )
+            acknowledge(
+                self.endpoint_config, "NIST.800.53.R5::NIST.800.53.R5-SageMakerEndpointConfigurationKMSKeyConfigured",
+                "Same as AwsSolutions-SM2: a volume key would make CreateEndpointConfig fail for this instance type",
+            )
+
+        # ------------------------------------------------------------ alarms
+        self.alarms: list[cloudwatch.Alarm] = self._alarms(alarms) if alarms is not None else []
+        rollback_alarms = [a for a in self.alarms if a.node.id in ("ServerErrorsAlarm", "ModelLatencyAlarm")]
+        if deployment is not None:
+            rollback_alarms += list(deployment.rollback_alarms)
+
+        # ---------------------------------------------------------- endpoint
+        scaling_instances = autoscaling is not None and not uses_components
+        self.endpoint = sagemaker.CfnEndpoint(
+            self,
+            "Endpoint",
+            endpoint_config_name=self.endpoint_config.attr_endpoint_config_name,
+            endpoint_name=self.endpoint_name,
+            retain_all_variant_properties=True if scaling_instances else None,
+            # Keep the autoscaled instance count across config updates, but let capture settings change.
+            exclude_retained_variant_properties=[{"variantPropertyType": "DataCaptureConfig"}]
+            if scaling_instances and data_capture is not None else None,
+            deployment_config=_camel(self._endpoint_deployment(deployment, rollback_alarms))
+            if deployment is not None and not uses_components else None,
+        )
+        self.endpoint.node.add_dependency(self.policy)
+
+        # ---------------------------------------------- inference component
+        self.inference_component: sagemaker.CfnInferenceComponent | None = None
+        if uses_components:
+            assert inference_component is not None and self.inference_component_name is not None
+            self.inference_component = sagemaker.CfnInferenceComponent(
+                self,
+                "InferenceComponent",
+                inference_component_name=self.inference_component_name,
+                endpoint_name=self.endpoint.attr_endpoint_name,
+                variant_name=VARIANT_NAME,
+                specification=_camel({
+                    "model_name": self.model.attr_model_name,
+                    "compute_resource_requirements": {
+                        "number_of_accelerator_devices_required": inference_component.accelerators
+                        if spec and spec.is_accelerated else None,
+                        "number_of_cpu_cores_required": inference_component.cpu_cores,
+                        "min_memory_required_in_mb": inference_component.min_memory_mb,
+                        "max_memory_required_in_mb": inference_component.max_memory_mb,
+                    },
+                    "startup_parameters": {
+                        "container_startup_health_check_timeout_in_seconds": timeouts["container_startup_health_check_timeout_in_seconds"],
+                        "model_data_download_timeout_in_seconds": timeouts["model_data_download_timeout_in_seconds"],
+                    },
+                    "container": {"environment": dict(inference_component.environment)} if inference_component.environment else None,
+                }),
+                runtime_config=_camel({"copy_count": 0 if autoscaling and autoscaling.scale_to_zero and inference_component.copies == 0
+                                else inference_component.copies}),
+                deployment_config=_camel(self._component_deployment(deployment, rollback_alarms)) if deployment else None,
+            )
+        for alarm in rollback_alarms:
+            if isinstance(alarm, cloudwatch.Alarm) and alarm.node.scope is self:
+                (self.inference_component or self.endpoint).node.add_dependency(alarm)
+
+        # ------------------------------------------------------- autoscaling
+        self.scalable_target: appscaling.ScalableTarget | None = None
+        self.wake_up_action: appscaling.StepScalingAction | None = None
+        """The +1 step action that wakes the endpoint from zero (``scale_to_zero`` only); more alarms may trigger it."""
+        if autoscaling is not None:
+            self.scalable_target = self._autoscaling(autoscaling)
+
+    # ================================================================ import
+
+    @staticmethod
+    def from_endpoint_name(scope: Construct, construct_id: str, endpoint_name: str, *,
+                           inference_component_name: str | None = None) -> ImportedLlmEndpoint:
+        """An existing endpoint (and optionally one of its inference components): grants and metrics only."""
+        return ImportedLlmEndpoint(scope, construct_id, endpoint_name=endpoint_name,
+                                   inference_component_name=inference_component_name)
+
+    # ================================================================ grants
+
+    def grant_invoke_async(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Allow ``InvokeEndpointAsync``, uploading request payloads and reading results (ASYNC only)."""
+        if self.async_output is None:
+            raise ValueError("grant_invoke_async needs mode=InferenceMode.ASYNC")
+        out = self.async_output
+        grant = iam.Grant.add_to_principal(grantee=grantee, actions=["sagemaker:InvokeEndpointAsync"],
+                                           resource_arns=[self.endpoint_arn])
+        bucket = self._async_bucket
+        iam.Grant.add_to_principal(grantee=grantee, actions=["s3:PutObject"],
+                                   resource_arns=[bucket.arn_for_objects(out["input"] + "*")])
+        iam.Grant.add_to_principal(grantee=grantee, actions=["s3:GetObject"],
+                                   resource_arns=[bucket.arn_for_objects(out["output"] + "*"),
+                                                  bucket.arn_for_objects(out["failure"] + "*")])
+        key = bucket.encryption_key or self.key
+        if key is not None:
+            key.grant_encrypt_decrypt(grantee)
+        return grant
+
+    # ================================================================= batch
+
+    def add_batch_transform(self, construct_id: str, **options: Any) -> Any:
+        """Add a batch-transform pipeline for this endpoint's model; see :class:`LlmBatchPipeline` for options."""
+        from .batch import LlmBatchPipeline
+
+        if "instance_type" not in options and self.instance_type is None:
+            raise ValueError("add_batch_transform: a serverless endpoint has no instance type; pass instance_type='ml.g5.2xlarge' (or similar)")
+        options.setdefault("instance_type", self.instance_type)
+        return LlmBatchPipeline(self, construct_id, model=self.model, model_role=self.role, model_policy=self.policy,
+                                key=self.key, **options)
+
+    # ============================================================ validation
+
+    def _validate(self, *, model: ModelSource, container: LlmContainer, mode: InferenceMode, instance_type: str | None,
+                  spec: InstanceSpec | None, instance_count: int, inference_component: InferenceComponentOptions | None,
+                  serverless: ServerlessOptions | None, async_inference: AsyncInferenceOptions | None,
+                  autoscaling: AutoScalingOptions | None, deployment: DeploymentOptions | None,
+                  data_capture: DataCaptureOptions | None, endpoint_name: str | None, vpc: ec2.IVpc | None,
+                  security_groups: Sequence[ec2.ISecurityGroup] | None, enable_network_isolation: bool,
+                  volume_size_gb: int | None, routing_strategy: str, timeouts: dict[str, cdk.Duration]) -> None:
+        p = ProblemCollector("SageMakerLlmEndpoint")
+        for problem in model.problems() + container.problems(spec) + region_problems(self, container):
+            p.add(problem)
+        for problem in name_problems("endpoint_name", endpoint_name):
+            p.add(problem)
+        option_modes = {"inference_component": (inference_component, InferenceMode.INFERENCE_COMPONENT),
+                        "serverless": (serverless, InferenceMode.SERVERLESS),
+                        "async_inference": (async_inference, InferenceMode.ASYNC)}
+        for prop, (value, wanted) in option_modes.items():
+            p.check(value is None or mode is wanted,
+                    f"{prop} is only used with mode=InferenceMode.{wanted.name}, but mode is {mode.name}; remove it or change the mode")
+        if mode is InferenceMode.SERVERLESS:
+            if instance_type is not None:
+                gpu = spec is not None and spec.is_accelerated
+                p.add(f"mode SERVERLESS runs on CPU only and takes no instance type; remove instance_type={instance_type!r}"
+                      + (" (serverless endpoints have no GPUs: use REAL_TIME or INFERENCE_COMPONENT for this model)" if gpu else ""))
+            p.check(vpc is None, "mode SERVERLESS cannot be placed in a VPC; remove vpc or use REAL_TIME")
+            p.check(data_capture is None, "data_capture is not supported by serverless endpoints; remove it or use REAL_TIME")
+            p.check(volume_size_gb is None, "volume_size_gb does not apply to serverless endpoints; remove it")
+            if serverless is not None:
+                p.check(serverless.memory_size_mb in (1024, 2048, 3072, 4096, 5120, 6144),
+                        f"serverless.memory_size_mb must be 1024, 2048, 3072, 4096, 5120 or 6144, got {serverless.memory_size_mb}")
+                p.check(1 <= serverless.max_concurrency <= 200,
+                        f"serverless.max_concurrency must be between 1 and 200, got {serverless.max_concurrency}")
+                pc = serverless.provisioned_concurrency
+                p.check(pc is None or 1 <= pc <= serverless.max_concurrency,
+                        f"serverless.provisioned_concurrency must be between 1 and max_concurrency ({serverless.max_concurrency}), got {pc}")
+            if spec is None and instance_type is None:
+                cdk.Annotations.of(self).add_warning_v2(
+                    "cdk-llm-serving:serverlessSmallModelsOnly",
+                    "Serverless endpoints have no GPU and at most 6 GB of memory: only small (sub-1B) models fit.",
+                )
+        elif instance_type is not None:
+            if not instance_type.startswith("ml."):
+                p.add(f"instance_type must be a SageMaker type starting with 'ml.', got {instance_type!r}")
+            elif spec is None:
+                cdk.Annotations.of(self).add_warning_v2(
+                    "cdk-llm-serving:unknownInstanceType",
+                    f"{instance_type} is not in the bundled instance table; accelerator and KMS checks are skipped "
+                    f"(known: {', '.join(known_instance_types())})",
+                )
+            p.check(1 <= instance_count <= 100, f"instance_count must be between 1 and 100, got {instance_count}")
+            p.check(routing_strategy in _ROUTING_STRATEGIES,
+                    f"routing_strategy must be one of {', '.join(_ROUTING_STRATEGIES)}, got {routing_strategy!r}")
+            if volume_size_gb is not None:
+                p.check(1 <= volume_size_gb <= 512, f"volume_size_gb must be between 1 and 512, got {volume_size_gb}")
+                p.check(spec is None or not spec.local_nvme,
+                        f"volume_size_gb cannot be set for {instance_type}: it has local NVMe instance storage; remove it")
+        for what, value in timeouts.items():
+            seconds = value.to_seconds()
+            p.check(60 <= seconds <= 3600, f"{what} must be between 60 seconds and 1 hour, got {int(seconds)} s")
+        if model.kind is ModelSourceKind.HUGGING_FACE and enable_network_isolation:
+            p.add("a Hugging Face Hub model needs network access at start-up, but enable_network_isolation is True; "
+                  "stage the weights in S3 (ModelSource.s3_prefix) or disable isolation")
+        p.check(not security_groups or vpc is not None, "security_groups need vpc; pass the VPC they belong to")
+        if inference_component is not None:
+            self._validate_component(p, inference_component, spec, container)
+        if async_inference is not None:
+            p.check(1 <= async_inference.max_concurrent_invocations_per_instance <= 1000,
+                    "async_inference.max_concurrent_invocations_per_instance must be between 1 and 1000, "
+                    f"got {async_inference.max_concurrent_invocations_per_instance}")
+            for prefix_name in ("output_prefix", "failure_prefix", "input_prefix"):
+                prefix = getattr(async_inference, prefix_name)
+                p.check(prefix.endswith("/") and not prefix.startswith("/"),
+                        f"async_inference.{prefix_name} must be a folder like 'async/output/' (no leading '/', trailing '/'), got {prefix!r}")
+        if data_capture is not None:
+            p.check(mode in (InferenceMode.REAL_TIME, InferenceMode.ASYNC),
+                    f"data_capture is supported here for REAL_TIME and ASYNC endpoints only, not {mode.name}")
+            p.check(0 <= data_capture.sampling_percentage <= 100,
+                    f"data_capture.sampling_percentage must be between 0 and 100, got {data_capture.sampling_percentage}")
+            p.check(data_capture.capture_input or data_capture.capture_output,
+                    "data_capture must capture the input, the output or both")
+        if autoscaling is not None:
+            self._validate_autoscaling(p, autoscaling, mode, serverless)
+        if deployment is not None:
+            t = deployment.traffic
+            p.check(1 <= t.percent <= 100, f"deployment.traffic.percent must be between 1 and 100, got {t.percent}")
+            p.check(0 <= t.wait.to_seconds() <= 3600, "deployment.traffic.wait must be at most 1 hour")
+            p.check(1 <= deployment.rolling_batch_percent <= 100,
+                    f"deployment.rolling_batch_percent must be between 1 and 100, got {deployment.rolling_batch_percent}")
+            p.check(mode is not InferenceMode.SERVERLESS or t.type is TrafficShiftType.ALL_AT_ONCE,
+                    "serverless endpoints update all at once; use TrafficShift(type=TrafficShiftType.ALL_AT_ONCE)")
+            timeout = deployment.max_execution_timeout
+            p.check(timeout is None or 600 <= timeout.to_seconds() <= 28800,
+                    "deployment.max_execution_timeout must be between 10 minutes and 8 hours")
+            p.check(len(deployment.rollback_alarms) <= 8, "deployment.rollback_alarms: at most 8 extra alarms (SageMaker allows 10)")
+        p.raise_if_any()
+
+    @staticmethod
+    def _validate_component(p: ProblemCollector, ic: InferenceComponentOptions, spec: InstanceSpec | None,
+                            container: LlmContainer) -> None:
+        p.check(ic.accelerators >= 1, f"inference_component.accelerators must be at least 1, got {ic.accelerators}")
+        if spec is not None and spec.is_accelerated:
+            p.check(ic.accelerators <= spec.accelerators,
+                    f"inference_component.accelerators ({ic.accelerators}) is more than the {spec.accelerators} "
+                    f"accelerator(s) of {spec.name}")
+            tp = container.tensor_parallel_degree
+            p.check(not isinstance(tp, int) or tp <= ic.accelerators,
+                    f"tensor parallel degree {tp} is more than the {ic.accelerators} accelerator(s) reserved per copy; "
+                    "raise inference_component.accelerators or lower the degree")
+        if spec is not None:
+            p.check(ic.min_memory_mb <= spec.memory_gib * 1024,
+                    f"inference_component.min_memory_mb ({ic.min_memory_mb}) is more than {spec.name}'s memory ({spec.memory_gib} GiB)")
+            p.check(ic.cpu_cores is None or ic.cpu_cores <= spec.vcpus,
+                    f"inference_component.cpu_cores ({ic.cpu_cores}) is more than {spec.name}'s {spec.vcpus} vCPUs")
+        p.check(ic.min_memory_mb >= 128, f"inference_component.min_memory_mb must be at least 128, got {ic.min_memory_mb}")
+        p.check(ic.max_memory_mb is None or ic.max_memory_mb >= ic.min_memory_mb,
+                "inference_component.max_memory_mb must be at least min_memory_mb")
+        p.check(ic.cpu_cores is None or ic.cpu_cores >= 0.25,
+                f"inference_component.cpu_cores must be at least 0.25, got {ic.cpu_cores}")
+        p.check(ic.copies >= 1, f"inference_component.copies must be at least 1, got {ic.copies}")
+        p.check(len(ic.environment) <= _MAX_COMPONENT_ENV,
+                f"inference_component.environment has {len(ic.environment)} variables; SageMaker allows at most "
+                f"{_MAX_COMPONENT_ENV} per inference component (put the rest in the container options, which go on the model)")
+        p.check(ic.max_instances is None or ic.max_instances >= 1,
+                f"inference_component.max_instances must be at least 1, got {ic.max_instances}")
+
+    @staticmethod
+    def _validate_autoscaling(p: ProblemCollector, a: AutoScalingOptions, mode: InferenceMode,
+                              serverless: ServerlessOptions | None) -> None:
+        p.check(a.min_capacity >= 1, "autoscaling.min_capacity must be at least 1; use scale_to_zero=True to reach zero")
+        p.check(a.max_capacity >= a.min_capacity,
+                f"autoscaling.max_capacity ({a.max_capacity}) must be at least min_capacity ({a.min_capacity})")
+        if a.scale_to_zero:
+            p.check(mode in (InferenceMode.ASYNC, InferenceMode.INFERENCE_COMPONENT),
+                    f"scale_to_zero is not possible with mode {mode.name}: use INFERENCE_COMPONENT (real-time, wakes on "
+                    "NoCapacityInvocationFailures) or ASYNC (wakes on HasBacklogWithoutCapacity)")
+        if mode is InferenceMode.SERVERLESS:
+            p.check(serverless is None or serverless.provisioned_concurrency is not None,
+                    "serverless endpoints scale by themselves; autoscaling only applies to provisioned concurrency "
+                    "(set serverless.provisioned_concurrency) — otherwise remove autoscaling")
+            if serverless is not None:
+                p.check(a.max_capacity <= serverless.max_concurrency,
+                        f"autoscaling.max_capacity ({a.max_capacity}) cannot exceed serverless.max_concurrency ({serverless.max_concurrency})")
+            p.check(0 < a.target_provisioned_concurrency_utilization <= 1,
+                    "autoscaling.target_provisioned_concurrency_utilization must be in (0, 1]")
+        if mode in (InferenceMode.REAL_TIME, InferenceMode.INFERENCE_COMPONENT):
+            p.check(a.target_concurrent_requests is not None or a.target_invocations_per_instance is not None
+                    or a.step_scaling is not None,
+                    "autoscaling needs a signal: target_concurrent_requests, target_invocations_per_instance or step_scaling")
+        for name in ("target_concurrent_requests", "target_invocations_per_instance"):
+            value = getattr(a, name)
+            p.check(value is None or value > 0, f"autoscaling.{name} must be positive, got {value}")
+        p.check(a.target_backlog_per_instance > 0, "autoscaling.target_backlog_per_instance must be positive")
+
+    # ============================================================== pieces
+
+    @staticmethod
+    def _max_instances(ic: InferenceComponentOptions, autoscaling: AutoScalingOptions | None,
+                       spec: InstanceSpec | None, instance_count: int) -> int:
+        if ic.max_instances is not None:
+            return max(ic.max_instances, instance_count)
+        copies = max(ic.copies, autoscaling.max_capacity if autoscaling else ic.copies)
+        per_instance = spec.accelerators // ic.accelerators if spec is not None and spec.is_accelerated else 1
+        return max(instance_count, math.ceil(copies / max(per_instance, 1)))
+
+    def _artifact_bucket(self) -> s3.Bucket:
+        bucket = s3.Bucket(
+            self,
+            "ArtifactBucket",
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=self.key,
+            bucket_key_enabled=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            versioned=True,
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+            lifecycle_rules=[
+                s3.LifecycleRule(id="ExpireNoncurrent", noncurrent_version_expiration=cdk.Duration.days(7)),
+            ],
+        )
+        acknowledge(bucket, "AwsSolutions::AwsSolutions-S1",
+                    "Holds machine-written inference payloads and captures only; object-level access is audited with CloudTrail data events if required")
+        acknowledge(bucket, "NIST.800.53.R5::NIST.800.53.R5-S3BucketLoggingEnabled",
+                    "Holds machine-written inference payloads and captures only; object-level access is audited with CloudTrail data events if required")
+        acknowledge(bucket, "NIST.800.53.R5::NIST.800.53.R5-S3BucketReplicationEnabled",
+                    "Inference payloads and captures are regenerable working data; cross-Region replication would double cost for no recovery value")
+        return bucket
+
+    @property
+    def _async_bucket(self) -> s3.IBucket:
+        bucket = self._async_options.output_bucket if self._async_options else None
+        return bucket or self.bucket  # type: ignore[return-value]
+
+    def _async_config(self, a: AsyncInferenceOptions) -> dict[str, Any]:
+        self._async_options = a
+        bucket = a.output_bucket or self.bucket
+        assert bucket is not None
+        self.async_output = {"input": a.input_prefix, "output": a.output_prefix, "failure": a.failure_prefix}
+        self.policy.add_statements(
+            iam.PolicyStatement(actions=["s3:GetObject"], resources=[bucket.arn_for_objects(a.input_prefix + "*")]),
+            iam.PolicyStatement(actions=["s3:PutObject", "s3:AbortMultipartUpload"],
+                                resources=[bucket.arn_for_objects(a.output_prefix + "*"),
+                                           bucket.arn_for_objects(a.failure_prefix + "*")]),
+        )
+        self._grant_key_use(bucket)
+        for prefix in (a.input_prefix, a.output_prefix, a.failure_prefix):
+            self._acknowledge_prefix(bucket, prefix, "Async requests and results are one object each under this prefix")
+        notification = None
+        if a.notifications:
+            self.success_topic = sns.Topic(self, "SuccessTopic", enforce_ssl=True, master_key=self.key)
+            self.error_topic = sns.Topic(self, "ErrorTopic", enforce_ssl=True, master_key=self.key)
+            self.policy.add_statements(iam.PolicyStatement(
+                actions=["sns:Publish"], resources=[self.success_topic.topic_arn, self.error_topic.topic_arn]))
+            notification = {
+                "success_topic": self.success_topic.topic_arn,
+                "error_topic": self.error_topic.topic_arn,
+                "include_inference_response_in": ["SUCCESS_NOTIFICATION_TOPIC"] if a.include_response_in_notification else None,
+            }
+        return {
+            "output_config": {
+                "s3_output_path": f"s3://{bucket.bucket_name}/{a.output_prefix}",
+                "s3_failure_path": f"s3://{bucket.bucket_name}/{a.failure_prefix}",
+                "kms_key_id": (bucket.encryption_key or self.key).key_arn if (bucket.encryption_key or self.key) else None,
+                "notification_config": notification,
+            },
+            "client_config": {"max_concurrent_invocations_per_instance": a.max_concurrent_invocations_per_instance},
+        }
+
+    def _acknowledge_prefix(self, bucket: s3.IBucket, prefix: str, reason: str) -> None:
+        acknowledge(self.policy,
+                    f"AwsSolutions::AwsSolutions-IAM5[Resource::{nag_resource(self, bucket.arn_for_objects(prefix + '*'))}]",
+                    reason + "; access is limited to exactly that prefix")
+
+    def _grant_key_use(self, bucket: s3.IBucket) -> None:
+        key = bucket.encryption_key or self.key
+        if key is not None:
+            self.policy.add_statements(iam.PolicyStatement(
+                actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=[key.key_arn]))
+
+    def _data_capture_config(self, d: DataCaptureOptions) -> dict[str, Any]:
+        bucket = d.bucket or self.bucket
+        assert bucket is not None
+        self.policy.add_statements(iam.PolicyStatement(
+            actions=["s3:PutObject"], resources=[bucket.arn_for_objects(d.prefix + "*")]))
+        self._grant_key_use(bucket)
+        self._acknowledge_prefix(bucket, d.prefix, "Data capture writes one object per batch of captured requests under this prefix")
+        self.capture_destination = f"s3://{bucket.bucket_name}/{d.prefix}"
+        modes = ([{"capture_mode": "Input"}] if d.capture_input else []) + ([{"capture_mode": "Output"}] if d.capture_output else [])
+        key = bucket.encryption_key or self.key
+        return {
+            "enable_capture": True,
+            "initial_sampling_percentage": d.sampling_percentage,
+            "destination_s3_uri": self.capture_destination,
+            "capture_options": modes,
+            "kms_key_id": key.key_arn if key else None,
+            "capture_content_type_header": {"json_content_types": list(d.json_content_types)},
+        }
+
+    @staticmethod
+    def _rollback(alarms: Sequence[cloudwatch.IAlarm]) -> dict[str, Any] | None:
+        if not alarms:
+            return None
+        return {"alarms": [{"alarm_name": a.alarm_name} for a in alarms]}
+
+    def _endpoint_deployment(self, d: DeploymentOptions, alarms: Sequence[cloudwatch.IAlarm]) -> dict[str, Any]:
+        t = d.traffic
+        routing: dict[str, Any] = {"type": t.type.value, "wait_interval_in_seconds": int(t.wait.to_seconds())}
+        size = {"type": "CAPACITY_PERCENT", "value": t.percent}
+        if t.type is TrafficShiftType.CANARY:
+            routing["canary_size"] = size
+        elif t.type is TrafficShiftType.LINEAR:
+            routing["linear_step_size"] = size
+        return {
+            "blue_green_update_policy": {
+                "traffic_routing_configuration": routing,
+                "termination_wait_in_seconds": int(d.termination_wait.to_seconds()),
+                "maximum_execution_timeout_in_seconds": int(d.max_execution_timeout.to_seconds()) if d.max_execution_timeout else None,
+            },
+            "auto_rollback_configuration": self._rollback(alarms),
+        }
+
+    def _component_deployment(self, d: DeploymentOptions, alarms: Sequence[cloudwatch.IAlarm]) -> dict[str, Any]:
+        return {
+            "rolling_update_policy": {
+                "maximum_batch_size": {"type": "CAPACITY_PERCENT", "value": d.rolling_batch_percent},
+                "wait_interval_in_seconds": int(d.traffic.wait.to_seconds()),
+                "maximum_execution_timeout_in_seconds": int(d.max_execution_timeout.to_seconds()) if d.max_execution_timeout else None,
+            },
+            "auto_rollback_configuration": self._rollback(alarms),
+        }
+
+    def _alarms(self, o: AlarmOptions) -> list[cloudwatch.Alarm]:
+        alarms: list[cloudwatch.Alarm] = []
+
+        def add(construct_id: str, metric: cloudwatch.IMetric, threshold: float, description: str,
+                periods: int = 1) -> None:
+            alarms.append(threshold_alarm(self, construct_id, metric, threshold=threshold, periods=periods,
+                                          description=f"{description} (endpoint {self.endpoint_name})", topic=o.topic))
+
+        add("ServerErrorsAlarm", self.metric_server_errors(), o.server_errors, "Model or platform 5XX errors")
+        add("ModelLatencyAlarm", self.metric_model_latency(), o.model_latency_p90.to_seconds() * 1_000_000,
+            f"p90 model latency above {o.model_latency_p90.to_seconds():g} s (ModelLatency is in microseconds)")
+        if self.mode is InferenceMode.SERVERLESS:
+            return alarms
+        if self.instance is not None and self.instance.is_gpu:
+            scale = 1 if self.inference_component_name else self.instance.accelerators
+            add("GpuMemoryAlarm", self.metric_gpu_memory_utilization(), o.gpu_memory_percent * scale,
+                f"GPU memory above {o.gpu_memory_percent:g}% for 15 minutes", periods=3)
+        add("DiskAlarm", self.metric_disk_utilization(), o.disk_percent, f"ML storage above {o.disk_percent:g}%")
+        if self.mode is InferenceMode.ASYNC:
+            add("AsyncBacklogAlarm", self.metric_async_backlog(), o.async_backlog,
+                f"More than {o.async_backlog} queued async requests for 15 minutes", periods=3)
+        return alarms
+
+    def _autoscaling(self, a: AutoScalingOptions) -> appscaling.ScalableTarget:
+        if self.mode is InferenceMode.INFERENCE_COMPONENT:
+            assert self.inference_component is not None
+            resource_id = f"inference-component/{self.inference_component_name}"
+            dimension = "sagemaker:inference-component:DesiredCopyCount"
+        else:
+            resource_id = f"endpoint/{self.endpoint.attr_endpoint_name}/variant/{VARIANT_NAME}"
+            dimension = ("sagemaker:variant:DesiredProvisionedConcurrency" if self.mode is InferenceMode.SERVERLESS
+                         else "sagemaker:variant:DesiredInstanceCount")
+        target = appscaling.ScalableTarget(
+            self, "ScalableTarget", service_namespace=appscaling.ServiceNamespace.SAGEMAKER,
+            resource_id=resource_id, scalable_dimension=dimension,
+            min_capacity=0 if a.scale_to_zero else a.min_capacity, max_capacity=a.max_capacity,
+            role=_scaling_service_linked_role(self),
+        )
+        target.node.add_dependency(self.inference_component or self.endpoint)
+        cooldowns = {"scale_in_cooldown": a.scale_in_cooldown, "scale_out_cooldown": a.scale_out_cooldown}
+        components = self.mode is InferenceMode.INFERENCE_COMPONENT
+        P = appscaling.PredefinedMetric
+        if self.mode is InferenceMode.SERVERLESS:
+            target.scale_to_track_metric("ProvisionedConcurrencyTracking", target_value=a.target_provisioned_concurrency_utilization,
+                                         predefined_metric=P.SAGEMAKER_VARIANT_PROVISIONED_CONCURRENCY_UTILIZATION, **cooldowns)
+        elif self.mode is InferenceMode.ASYNC:
+            target.scale_to_track_metric(
+                "BacklogTracking", target_value=a.target_backlog_per_instance, **cooldowns,
+                custom_metric=cloudwatch.Metric(namespace="AWS/SageMaker", metric_name="ApproximateBacklogSizePerInstance",
+                                                dimensions_map={"EndpointName": self.endpoint_name}, statistic="Average",
+                                                period=cdk.Duration.minutes(1)),
+            )
+        else:
+            if a.target_concurrent_requests is not None:
+                target.scale_to_track_metric(
+                    "ConcurrencyTracking", target_value=a.target_concurrent_requests, **cooldowns,
+                    predefined_metric=P.SAGEMAKER_INFERENCE_COMPONENT_CONCURRENT_REQUESTS_PER_COPY_HIGH_RESOLUTION
+                    if components else P.SAGEMAKER_VARIANT_CONCURRENT_REQUESTS_PER_MODEL_HIGH_RESOLUTION,
+                )
+            if a.target_invocations_per_instance is not None:
+                target.scale_to_track_metric(
+                    "InvocationsTracking", target_value=a.target_invocations_per_instance, **cooldowns,
+                    predefined_metric=P.SAGEMAKER_INFERENCE_COMPONENT_INVOCATIONS_PER_COPY
+                    if components else P.SAGEMAKER_VARIANT_INVOCATIONS_PER_INSTANCE,
+                )
+        if a.step_scaling is not None:
+            s = a.step_scaling
+            target.scale_on_metric("StepScaling", metric=s.metric, scaling_steps=list(s.steps),
+                                   adjustment_type=s.adjustment_type, cooldown=s.cooldown,
+                                   evaluation_periods=s.evaluation_periods)
+        if a.scale_to_zero:
+            if components:
+                signal = self.metric_no_capacity_failures()
+                description = "Wake-up: requests found no model copy (scale from zero)"
+            else:
+                signal = cloudwatch.Metric(namespace="AWS/SageMaker", metric_name="HasBacklogWithoutCapacity",
+                                           dimensions_map={"EndpointName": self.endpoint_name}, statistic="Maximum",
+                                           period=cdk.Duration.minutes(1))
+                description = "Wake-up: queued requests but no instances (scale from zero)"
+            wake = appscaling.StepScalingAction(
+                self, "WakeUpAction", scaling_target=target,
+                adjustment_type=appscaling.AdjustmentType.CHANGE_IN_CAPACITY,
+                metric_aggregation_type=appscaling.MetricAggregationType.MAXIMUM, cooldown=cdk.Duration.minutes(1),
+            )
+            wake.add_adjustment(adjustment=1, lower_bound=0)
+            self.wake_up_action = wake
+            wake_up_alarm(self, "WakeUpAlarm", signal, wake, description=description)
+        for i, sched in enumerate(a.schedules):
+            target.scale_on_schedule(f"Schedule{i}", schedule=sched.schedule, min_capacity=sched.min_capacity,
+                                     max_capacity=sched.max_capacity, time_zone=sched.time_zone)
+        return target
+
+
+def _scaling_service_linked_role(scope: Construct) -> iam.IRole:
+    """Application Auto Scaling's service-linked role for SageMaker (created by AWS on first use).
+
+    Without it CDK creates an empty role per target; the service-linked role is what AWS recommends.
+    """
+    arn = cdk.Stack.of(scope).format_arn(
+        service="iam", region="", resource="role",
+        resource_name="aws-service-role/sagemaker.application-autoscaling.amazonaws.com/"
+                      "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint",
+        arn_format=cdk.ArnFormat.SLASH_RESOURCE_NAME,
+    )
+    return iam.Role.from_role_arn(scope, "ScalingServiceLinkedRole", arn, mutable=False)
+
+
+def _camel(value: Any, *, verbatim: bool = False) -> Any:
+    """snake_case dict keys → the camelCase jsii expects for L1 property structs; ``None`` values dropped.
+
+    Environment maps are copied verbatim (their keys are variable names).
+    """
+    if isinstance(value, dict):
+        if verbatim:
+            return dict(value)
+        out = {}
+        for key, item in value.items():
+            if item is None:
+                continue
+            head, *rest = key.split("_")
+            out[head + "".join(w[:1].upper() + w[1:] for w in rest)] = _camel(item, verbatim=key == "environment")
+        return out
+    if isinstance(value, list):
+        return [_camel(v) for v in value]
+    return value
+
+
+def _subnet_kwargs(vpc: ec2.IVpc, selection: ec2.SubnetSelection | None) -> dict[str, Any]:
+    if selection is not None:
+        return {k: v for k, v in {
+            "subnet_type": selection.subnet_type, "subnets": selection.subnets,
+            "subnet_group_name": selection.subnet_group_name, "availability_zones": selection.availability_zones,
+            "one_per_az": selection.one_per_az,
+        }.items() if v is not None}
+    kind = ec2.SubnetType.PRIVATE_WITH_EGRESS if vpc.private_subnets else ec2.SubnetType.PRIVATE_ISOLATED
+    return {"subnet_type": kind}

@@ -1,0 +1,60 @@
+"""The bundled SageMaker instance table (hardware facts and a dated price table)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+
+@cache
+def load_data(name: str) -> dict[str, Any]:
+    """One JSON file from this package's ``data/`` folder (shipped in the wheel)."""
+    return json.loads(resources.files(__package__).joinpath("data", name).read_text(encoding="utf-8"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class InstanceSpec:
+    """Hardware facts about one ``ml.*`` hosting instance type."""
+
+    name: str
+    accelerator: str | None
+    """``nvidia-a10g``, ``neuron-inferentia2``... or ``None`` for CPU instances."""
+    accelerators: int
+    """GPUs, or Inferentia2 chips."""
+    accelerator_memory_gib: int
+    vcpus: int
+    memory_gib: int
+    local_nvme: bool
+    """Instance-store NVMe: SageMaker rejects ``KmsKeyId`` and ``VolumeSizeInGB`` for these types."""
+
+    @property
+    def is_gpu(self) -> bool:
+        return bool(self.accelerator and self.accelerator.startswith("nvidia"))
+
+    @property
+    def is_accelerated(self) -> bool:
+        return self.accelerators > 0
+
+
+def instance_spec(instance_type: str) -> InstanceSpec | None:
+    """Facts for ``instance_type`` or ``None`` when it is not in the bundled table."""
+    raw = load_data("instances.json")["instances"].get(instance_type)
+    return None if raw is None else InstanceSpec(name=instance_type, **raw)
+
+
+def known_instance_types() -> list[str]:
+    return sorted(load_data("instances.json")["instances"])
+
+
+def hourly_price(instance_type: str, region: str) -> float | None:
+    """On-demand SageMaker real-time price (USD/hour) from the dated table, or ``None``."""
+    return load_data("instances.json")["prices_usd_per_hour"].get(region, {}).get(instance_type)
+
+
+def price_table_info() -> tuple[str, str, list[str]]:
+    """(as-of date, source, regions with prices)."""
+    data = load_data("instances.json")
+    return data["prices_as_of"], data["prices_source"], sorted(data["prices_usd_per_hour"])

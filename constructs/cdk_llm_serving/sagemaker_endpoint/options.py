@@ -1,0 +1,207 @@
+"""Typed options of :class:`SageMakerLlmEndpoint`: hosting mode, scaling, rollouts, async, data capture."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+
+import aws_cdk as cdk
+from aws_cdk import aws_applicationautoscaling as appscaling
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+
+
+class InferenceMode(Enum):
+    """How the model is hosted."""
+
+    REAL_TIME = "real-time"
+    """A classic production variant: the model owns whole instances. Scales instances (min 1)."""
+    INFERENCE_COMPONENT = "inference-component"
+    """Real-time with an inference component: the model gets a compute reservation (accelerators, CPU,
+    memory) on instances the endpoint manages; scales copies, and can scale to zero."""
+    SERVERLESS = "serverless"
+    """Serverless: CPU only, at most 6 GB of memory, no VPC. Only for small models."""
+    ASYNC = "async"
+    """Asynchronous: requests queue in S3, results go to S3 and SNS; can scale to zero instances."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class InferenceComponentOptions:
+    """The compute reservation of one model copy (the seed notebook's ``ResourceRequirements``)."""
+
+    accelerators: int = 1
+    """GPUs (or Neuron chips) per copy: ``NumberOfAcceleratorDevicesRequired``. Default: 1."""
+    cpu_cores: float | None = None
+    """``NumberOfCpuCoresRequired``. Default: unset (SageMaker decides)."""
+    min_memory_mb: int = 1024
+    """``MinMemoryRequiredInMb``, a scheduling reservation, not a cap. Default: 1024."""
+    max_memory_mb: int | None = None
+    """``MaxMemoryRequiredInMb``. Default: unset."""
+    copies: int = 1
+    """Initial copy count (``RuntimeConfig.CopyCount``). Default: 1."""
+    max_instances: int | None = None
+    """Managed instance scaling upper bound. Default: enough instances for the autoscaling ``max_capacity``
+    copies (or ``copies``), given how many copies fit on one instance."""
+    environment: Mapping[str, str] = field(default_factory=dict)
+    """Per-component container overrides (SageMaker allows at most 16). Default: none."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServerlessOptions:
+    """``ServerlessConfig`` of a serverless variant."""
+
+    memory_size_mb: int = 6144
+    """1024-6144 in steps of 1024. Default: 6144 (the maximum)."""
+    max_concurrency: int = 5
+    """1-200 concurrent invocations. Default: 5."""
+    provisioned_concurrency: int | None = None
+    """Pre-warmed capacity (billed while idle), at most ``max_concurrency``. Default: none (cold starts)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class AsyncInferenceOptions:
+    """Asynchronous inference: where results go and who is told."""
+
+    output_bucket: s3.IBucket | None = None
+    """Bucket for inputs, outputs and failures. Default: a new bucket (KMS, TLS-only, 30-day expiry)."""
+    output_prefix: str = "async/output/"
+    """Default: ``async/output/``."""
+    failure_prefix: str = "async/failure/"
+    """Default: ``async/failure/``."""
+    input_prefix: str = "async/input/"
+    """Where :meth:`grant_invoke_async` lets callers upload request payloads. Default: ``async/input/``."""
+    notifications: bool = True
+    """Create success and error SNS topics (KMS-encrypted, TLS-only). Default: True."""
+    include_response_in_notification: bool = False
+    """Put the inference response into the success notification (up to SNS's 256 KB). Default: False."""
+    max_concurrent_invocations_per_instance: int = 4
+    """Requests SageMaker sends one instance at a time (1-1000). Default: 4."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScheduledCapacity:
+    """A scheduled change of the scaling bounds (e.g. office hours)."""
+
+    schedule: appscaling.Schedule
+    min_capacity: int | None = None
+    max_capacity: int | None = None
+    time_zone: cdk.TimeZone | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepScalingOptions:
+    """Step scaling on any metric (in addition to, or instead of, target tracking)."""
+
+    metric: cloudwatch.IMetric
+    steps: Sequence[appscaling.ScalingInterval]
+    adjustment_type: appscaling.AdjustmentType = appscaling.AdjustmentType.CHANGE_IN_CAPACITY
+    cooldown: cdk.Duration = cdk.Duration.minutes(5)
+    evaluation_periods: int = 1
+
+
+@dataclass(frozen=True, kw_only=True)
+class AutoScalingOptions:
+    """Application Auto Scaling of instances (REAL_TIME, ASYNC), copies (INFERENCE_COMPONENT) or
+    provisioned concurrency (SERVERLESS)."""
+
+    min_capacity: int = 1
+    """Default: 1. Use ``scale_to_zero`` rather than 0."""
+    max_capacity: int = 2
+    """Default: 2."""
+    target_concurrent_requests: float | None = 5.0
+    """High-resolution target tracking on concurrent requests per model (REAL_TIME) or per copy
+    (INFERENCE_COMPONENT). Scales out within ~1 minute. Default: 5. ``None`` disables it."""
+    target_invocations_per_instance: float | None = None
+    """Target tracking on invocations per instance (per copy for INFERENCE_COMPONENT) per minute. Default: off."""
+    target_backlog_per_instance: float = 5.0
+    """ASYNC only: target queued requests per instance (``ApproximateBacklogSizePerInstance``). Default: 5."""
+    target_provisioned_concurrency_utilization: float = 0.7
+    """SERVERLESS only: target utilization of provisioned concurrency. Default: 0.7."""
+    step_scaling: StepScalingOptions | None = None
+    """Extra step scaling on a metric of your choice. Default: none."""
+    scale_in_cooldown: cdk.Duration = cdk.Duration.minutes(10)
+    """Default: 10 minutes (LLM instances take minutes to start; do not flap)."""
+    scale_out_cooldown: cdk.Duration = cdk.Duration.minutes(2)
+    """Default: 2 minutes."""
+    scale_to_zero: bool = False
+    """ASYNC: instances go to 0 when the queue is empty and wake on ``HasBacklogWithoutCapacity``.
+    INFERENCE_COMPONENT: copies (and then instances) go to 0 and wake on ``NoCapacityInvocationFailures``;
+    the first requests fail until a copy is up (minutes). Not possible for REAL_TIME. Default: False."""
+    schedules: Sequence[ScheduledCapacity] = ()
+    """Scheduled bound changes. Default: none."""
+
+
+class TrafficShiftType(Enum):
+    ALL_AT_ONCE = "ALL_AT_ONCE"
+    CANARY = "CANARY"
+    LINEAR = "LINEAR"
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrafficShift:
+    """How traffic moves to the new fleet in a blue/green update."""
+
+    type: TrafficShiftType = TrafficShiftType.CANARY
+    """Default: CANARY."""
+    percent: int = 10
+    """Canary size or linear step, as a percentage of capacity (1-100). Default: 10."""
+    wait: cdk.Duration = cdk.Duration.minutes(10)
+    """Baking time between steps. Default: 10 minutes."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeploymentOptions:
+    """Safe rollouts of endpoint updates, rolled back automatically when an alarm fires.
+
+    REAL_TIME and ASYNC: blue/green with ``traffic``. INFERENCE_COMPONENT: a rolling update of copies,
+    ``rolling_batch_percent`` of the copies at a time. SERVERLESS: blue/green all at once only.
+    """
+
+    traffic: TrafficShift = TrafficShift()
+    """Default: canary 10 %, 10 minutes."""
+    termination_wait: cdk.Duration = cdk.Duration.minutes(5)
+    """Final baking period before the old fleet is terminated. Default: 5 minutes."""
+    max_execution_timeout: cdk.Duration | None = None
+    """Upper bound of the whole update (600-28800 s for inference components). Default: SageMaker's."""
+    rolling_batch_percent: int = 25
+    """INFERENCE_COMPONENT: copies replaced per step, as a percentage. Default: 25."""
+    rollback_alarms: Sequence[cloudwatch.IAlarm] = ()
+    """Extra alarms that roll the update back. The construct's own 5XX and latency alarms are always used
+    when ``alarms`` is on."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class DataCaptureOptions:
+    """Capture requests and responses to S3 (for Model Monitor or audits). REAL_TIME and ASYNC only."""
+
+    bucket: s3.IBucket | None = None
+    """Default: the construct's artifact bucket (created if needed)."""
+    prefix: str = "data-capture/"
+    """Default: ``data-capture/``."""
+    sampling_percentage: int = 20
+    """0-100. Default: 20."""
+    capture_input: bool = True
+    capture_output: bool = True
+    json_content_types: Sequence[str] = ("application/json",)
+    """Captured as text instead of base64. Default: application/json."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlarmOptions:
+    """Thresholds of the default alarms."""
+
+    server_errors: int = 5
+    """5XX invocation errors per 5 minutes. Default: 5."""
+    model_latency_p90: cdk.Duration = cdk.Duration.seconds(30)
+    """p90 of ``ModelLatency`` over 5 minutes (the metric is in microseconds; give a Duration). Default: 30 s."""
+    gpu_memory_percent: float = 95.0
+    """Per instance, sustained 15 minutes. Default: 95."""
+    disk_percent: float = 85.0
+    """Default: 85."""
+    async_backlog: int = 100
+    """ASYNC: queued requests. Default: 100."""
+    topic: sns.ITopic | None = None
+    """Where alarm state changes go. Default: nowhere (alarms still show in CloudWatch)."""

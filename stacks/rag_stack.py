@@ -1,0 +1,218 @@
+"""RagStack: internal enterprise RAG (seed 001 §5.2).
+
+A mid-sized open model on a SageMaker real-time endpoint in a VPC with no internet path, an
+enterprise document index (Bedrock Knowledge Base over S3, vectors in S3 Vectors), and a private
+(VPC-only) OpenAI-compatible API: the gateway runtime retrieves passages, calls the model and
+streams the answer with citations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sagemaker as sagemaker
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from cdk_llm_serving import (
+    AlarmOptions,
+    AutoScalingOptions,
+    BedrockGatewayApi,
+    DataCaptureOptions,
+    DeploymentOptions,
+    DocumentIndex,
+    GatewayAuth,
+    GatewayEndpoint,
+    IngestionTrigger,
+    KnowledgeBaseRetrieval,
+    LlmContainer,
+    ModelSource,
+    PropsValidationError,
+    SageMakerLlmEndpoint,
+    SageMakerModelAlias,
+    TrafficShift,
+)
+from cdk_llm_serving._nag import acknowledge
+
+from .settings import settings_from_context
+
+
+@dataclass(frozen=True, kw_only=True)
+class RagSettings:
+    """Settings of :class:`RagStack`, read from cdk.json context ``rag``."""
+
+    weights_bucket_name: str = "cdk-llm-serving-model-weights"
+    """Existing bucket holding the model weights (uncompressed Hugging Face snapshot). Default: cdk-llm-serving-model-weights"""
+    weights_prefix: str = "qwen2.5-7b-instruct/"
+    """Folder of the weights in that bucket. Default: qwen2.5-7b-instruct/ (Qwen2.5-7B-Instruct, Apache-2.0)"""
+    instance_type: str = "ml.g5.2xlarge"
+    """Endpoint instance type. Default: ml.g5.2xlarge (1×A10G 24 GB: a 7-8B model in bf16 with an 8K context)"""
+    max_instances: int = 2
+    """Autoscaling upper bound. Default: 2"""
+    max_model_len: int = 8192
+    """Context length served (prompt + retrieved passages + answer). Default: 8192"""
+    number_of_results: int = 5
+    """Passages retrieved per question. Default: 5"""
+    ingestion_schedule_hours: int = 24
+    """Re-ingestion schedule in hours (uploads also trigger ingestion); 0 turns the schedule off. Default: 24"""
+    data_capture_percent: int = 20
+    """Share of requests captured to S3 for monitoring. Default: 20"""
+    vpc_cidr: str = "10.20.0.0/16"
+    """CIDR of the stack's VPC. Default: 10.20.0.0/16"""
+
+    def problems(self) -> list[str]:
+        out: list[str] = []
+        if not self.weights_prefix.endswith("/") or self.weights_prefix.startswith("/"):
+            out.append(f"setting 'weights_prefix' must be a folder like 'qwen2.5-7b-instruct/', got {self.weights_prefix!r}")
+        if not 1 <= self.max_instances <= 20:
+            out.append(f"setting 'max_instances' must be between 1 and 20, got {self.max_instances}")
+        if not 512 <= self.max_model_len <= 131072:
+            out.append(f"setting 'max_model_len' must be between 512 and 131072, got {self.max_model_len}")
+        if self.ingestion_schedule_hours < 0:
+            out.append(f"setting 'ingestion_schedule_hours' must be 0 (off) or more, got {self.ingestion_schedule_hours}")
+        return out
+
+    @classmethod
+    def from_context(cls, raw: Any) -> RagSettings:
+        settings = settings_from_context(cls, raw, context_key="rag")
+        problems = settings.problems()
+        if problems:
+            raise PropsValidationError("cdk.json context 'rag'", problems)
+        return settings
+
+
+class RagStack(cdk.Stack):
+    """Internal RAG: private API → retrieval (Bedrock Knowledge Base) → SageMaker-hosted open model, in a VPC without internet."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, settings: RagSettings | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("description", "cdk-llm-serving: internal RAG over enterprise documents (private API, SageMaker, Bedrock KB)")
+        super().__init__(scope, construct_id, **kwargs)
+        settings = settings or RagSettings()
+        self.settings = settings
+
+        alarm_key = kms.Key(self, "AlarmTopicKey", enable_key_rotation=True, description="Encrypts RagStack alarm notifications")
+        alarm_key.grant_encrypt_decrypt(iam.ServicePrincipal("cloudwatch.amazonaws.com"))
+        self.alarm_topic = sns.Topic(self, "AlarmTopic", master_key=alarm_key, enforce_ssl=True)
+
+        self.vpc = self._vpc(settings.vpc_cidr)
+
+        # The model: real-time, in the VPC, network-isolated, canary rollouts with automatic rollback.
+        weights = s3.Bucket.from_bucket_name(self, "Weights", settings.weights_bucket_name)
+        self.llm = SageMakerLlmEndpoint(
+            self,
+            "Llm",
+            model=ModelSource.s3_prefix(weights, settings.weights_prefix),
+            container=LlmContainer.lmi(tensor_parallel_degree=1, max_model_len=settings.max_model_len),
+            instance_type=settings.instance_type,
+            vpc=self.vpc,
+            autoscaling=AutoScalingOptions(min_capacity=1, max_capacity=settings.max_instances, target_concurrent_requests=8),
+            deployment=DeploymentOptions(traffic=TrafficShift(percent=25)),
+            data_capture=DataCaptureOptions(sampling_percentage=settings.data_capture_percent),
+            alarms=AlarmOptions(topic=self.alarm_topic),
+        )
+        # Registered model versions: train/fine-tune pipelines register here; promotion = new weights prefix + deploy.
+        self.model_package_group = sagemaker.CfnModelPackageGroup(
+            self,
+            "ModelPackageGroup",
+            model_package_group_name=f"{self.llm.endpoint_name[:54]}-versions",
+            model_package_group_description="Registered versions of the RAG answer model",
+        )
+
+        # The document index.
+        self.index = DocumentIndex(
+            self,
+            "Documents",
+            ingestion=IngestionTrigger(
+                on_upload=True,
+                schedule=cdk.Duration.hours(settings.ingestion_schedule_hours) if settings.ingestion_schedule_hours else None,
+            ),
+            alarm_topic=self.alarm_topic,
+        )
+
+        # The private API, reusing the gateway runtime with a SageMaker backend and a retrieval step.
+        retrieval = KnowledgeBaseRetrieval(
+            knowledge_base_id=self.index.knowledge_base_id,
+            knowledge_base_arn=self.index.knowledge_base_arn,
+            number_of_results=settings.number_of_results,
+        )
+        self.gateway = BedrockGatewayApi(
+            self,
+            "Gateway",
+            models=[
+                SageMakerModelAlias.for_endpoint(alias="rag", endpoint=self.llm, retrieval=retrieval,
+                                                 max_tokens_cap=2048, default_max_tokens=512),
+                SageMakerModelAlias.for_endpoint(alias="llm", endpoint=self.llm, max_tokens_cap=2048, default_max_tokens=512),
+            ],
+            auth=GatewayAuth.iam(),
+            endpoint=GatewayEndpoint.private(vpc=self.vpc),
+            alarm_topic=self.alarm_topic,
+        )
+        self.dashboard = self._dashboard()
+
+        cdk.CfnOutput(self, "OpenAIBaseUrl", value=self.gateway.openai_base_url,
+                      description="base_url for OpenAI SDKs (reachable only from inside the VPC; SigV4 auth)")
+        cdk.CfnOutput(self, "EndpointName", value=self.llm.endpoint_name)
+        cdk.CfnOutput(self, "DocumentBucket", value=self.index.document_bucket.bucket_name,
+                      description="Upload documents here; ingestion starts on upload")
+        cdk.CfnOutput(self, "KnowledgeBaseId", value=self.index.knowledge_base_id)
+        cdk.CfnOutput(self, "ModelPackageGroupArn", value=self.model_package_group.attr_model_package_group_arn)
+        cdk.CfnOutput(self, "AlarmTopicArn", value=self.alarm_topic.topic_arn)
+        cdk.CfnOutput(self, "DashboardName", value=self.dashboard.dashboard_name)
+
+    def _vpc(self, cidr: str) -> ec2.Vpc:
+        """Isolated subnets only (no NAT, no internet gateway); S3 through a gateway endpoint."""
+        vpc = ec2.Vpc(
+            self,
+            "Vpc",
+            ip_addresses=ec2.IpAddresses.cidr(cidr),
+            max_azs=2,
+            nat_gateways=0,
+            subnet_configuration=[ec2.SubnetConfiguration(name="isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED,
+                                                          cidr_mask=22)],
+            gateway_endpoints={"S3": ec2.GatewayVpcEndpointOptions(service=ec2.GatewayVpcEndpointAwsService.S3)},
+            restrict_default_security_group=False,
+        )
+        flow_key = kms.Key(self, "FlowLogKey", enable_key_rotation=True, description="Encrypts RagStack VPC flow logs")
+        flow_key.grant_encrypt_decrypt(iam.ServicePrincipal(f"logs.{cdk.Aws.REGION}.amazonaws.com"))
+        flow_logs = logs.LogGroup(self, "FlowLogGroup", encryption_key=flow_key, retention=logs.RetentionDays.ONE_YEAR,
+                                  removal_policy=cdk.RemovalPolicy.RETAIN)
+        flow = vpc.add_flow_log("FlowLogs", destination=ec2.FlowLogDestination.to_cloud_watch_logs(flow_logs))
+        acknowledge(flow, "NIST.800.53.R5::NIST.800.53.R5-IAMNoInlinePolicy",
+                    "CDK's flow-log delivery role; its only policy writes to this stack's flow-log group")
+        acknowledge(vpc, "NIST.800.53.R5::NIST.800.53.R5-VPCDefaultSecurityGroupClosed",
+                    "Nothing in this VPC uses the default security group: the endpoint, function and VPC endpoints have their own")
+        return vpc
+
+    def _dashboard(self) -> cloudwatch.Dashboard:
+        llm, gw = self.llm, self.gateway
+        dashboard = cloudwatch.Dashboard(self, "Dashboard", default_interval=cdk.Duration.hours(6))
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(title="API requests and errors (rag)", width=8,
+                                   left=[gw.metric_requests("rag"), gw.metric_errors("rag")]),
+            cloudwatch.GraphWidget(title="Time to first token (p90, ms)", width=8,
+                                   left=[gw.metric_time_to_first_token("rag"), gw.metric_time_to_first_token("llm")]),
+            cloudwatch.GraphWidget(title="Tokens", width=8,
+                                   left=[gw.metric_input_tokens("rag"), gw.metric_output_tokens("rag")]),
+        )
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(title="Endpoint invocations and 5XX", width=8,
+                                   left=[llm.metric_invocations(), llm.metric_server_errors()]),
+            cloudwatch.GraphWidget(title="Model latency (p90, microseconds)", width=8, left=[llm.metric_model_latency()]),
+            cloudwatch.GraphWidget(title="GPU memory and disk (%)", width=8,
+                                   left=[llm.metric_gpu_memory_utilization(), llm.metric_disk_utilization()]),
+        )
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(title="Document ingestion runs", width=12,
+                                   left=[self.index.metric_ingestions_succeeded(), self.index.metric_ingestions_failed()]),
+            cloudwatch.AlarmStatusWidget(title="Alarms", width=12,
+                                         alarms=[*llm.alarms, *gw.alarms]),
+        )
+        return dashboard

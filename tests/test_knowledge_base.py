@@ -1,0 +1,633 @@
+"""DocumentIndex: intent assertions on the session's KnowledgeBase* stacks, and every validation message."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_events as events
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from aws_cdk.assertions import Annotations, Match, Template
+
+from cdk_llm_serving import ChunkingStrategy, DocumentIndex, IngestionTrigger, PropsValidationError
+from cdk_llm_serving.knowledge_base import NON_FILTERABLE_METADATA_KEYS, S3_VECTORS_ACTIONS, TITAN_TEXT_EMBEDDINGS_V2
+from harness import Synthesis, cfn_text
+from variants_kb import EXISTING_BUCKET_NAME, EXISTING_KEY_ID
+
+# --------------------------------------------------------------------------------------------------------
+# helpers
+
+
+def _resources(template: dict[str, Any], rtype: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == rtype}
+
+
+def _one(template: dict[str, Any], rtype: str) -> tuple[str, dict[str, Any]]:
+    found = _resources(template, rtype)
+    assert len(found) == 1, f"expected one {rtype}, found {list(found)}"
+    (logical_id, resource), = found.items()
+    return logical_id, resource
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _token(value: Any) -> str:
+    if isinstance(value, dict) and "Ref" in value:
+        return "{" + value["Ref"] + "}"
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        return "{" + ".".join(value["Fn::GetAtt"]) + "}"
+    return json.dumps(value, sort_keys=True)
+
+
+def _text(value: Any) -> str:
+    return cfn_text(value, _token)
+
+
+def _statements_by_sid(policy: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
+
+
+def _managed_policy(template: dict[str, Any], description_part: str) -> dict[str, Any]:
+    found = [
+        r for r in _resources(template, "AWS::IAM::ManagedPolicy").values()
+        if description_part in r["Properties"].get("Description", "")
+    ]
+    assert len(found) == 1, description_part
+    return found[0]
+
+
+def _definition(template: dict[str, Any]) -> dict[str, Any]:
+    _, machine = _one(template, "AWS::StepFunctions::StateMachine")
+    return json.loads(_text(machine["Properties"]["DefinitionString"]))
+
+
+PARTITION_REGION_ACCOUNT = "arn:{AWS::Partition}:%s:{AWS::Region}:{AWS::AccountId}:%s"
+
+
+@pytest.fixture(scope="module")
+def kb(synthesis: Synthesis) -> dict[str, Any]:
+    return synthesis.templates["KnowledgeBaseStack"]
+
+
+@pytest.fixture(scope="module")
+def existing(synthesis: Synthesis) -> dict[str, Any]:
+    return synthesis.templates["KnowledgeBaseExistingBucketStack"]
+
+
+@pytest.fixture(scope="module", params=["KnowledgeBaseStack", "KnowledgeBaseExistingBucketStack"])
+def any_kb(request: pytest.FixtureRequest, synthesis: Synthesis) -> dict[str, Any]:
+    return synthesis.templates[request.param]
+
+
+# --------------------------------------------------------------------------------------------------------
+# vector store and knowledge base
+
+
+def test_vector_store_is_an_s3_vectors_index_with_the_embedding_dimension(kb: dict[str, Any], existing: dict[str, Any]) -> None:
+    for template, dimension in ((kb, 1024), (existing, 512)):
+        index_id, index = _one(template, "AWS::S3Vectors::Index")
+        bucket_id, bucket = _one(template, "AWS::S3Vectors::VectorBucket")
+        key_id, _ = _one(template, "AWS::KMS::Key") if template is kb else (None, None)
+        props = index["Properties"]
+        assert props["Dimension"] == dimension
+        assert props["DataType"] == "float32" and props["DistanceMetric"] == "cosine"
+        assert props["MetadataConfiguration"]["NonFilterableMetadataKeys"] == list(NON_FILTERABLE_METADATA_KEYS)
+        assert props["VectorBucketArn"] == {"Fn::GetAtt": [bucket_id, "VectorBucketArn"]}
+        encryption = bucket["Properties"]["EncryptionConfiguration"]
+        assert encryption["SseType"] == "aws:kms"
+        if key_id:
+            assert encryption["KmsKeyArn"] == {"Fn::GetAtt": [key_id, "Arn"]}
+        # The knowledge base stores its vectors in exactly that index.
+        _, knowledge_base = _one(template, "AWS::Bedrock::KnowledgeBase")
+        storage = knowledge_base["Properties"]["StorageConfiguration"]
+        assert storage == {"Type": "S3_VECTORS", "S3VectorsConfiguration": {"IndexArn": {"Fn::GetAtt": [index_id, "IndexArn"]}}}
+
+
+def test_embedding_model_is_titan_v2_in_the_stacks_partition_and_region(kb: dict[str, Any], existing: dict[str, Any]) -> None:
+    for template, dimension in ((kb, 1024), (existing, 512)):
+        _, knowledge_base = _one(template, "AWS::Bedrock::KnowledgeBase")
+        config = knowledge_base["Properties"]["KnowledgeBaseConfiguration"]
+        assert config["Type"] == "VECTOR"
+        vector = config["VectorKnowledgeBaseConfiguration"]
+        # Foundation models have no account in their ARN.
+        assert _text(vector["EmbeddingModelArn"]) == (
+            f"arn:{{AWS::Partition}}:bedrock:{{AWS::Region}}::foundation-model/{TITAN_TEXT_EMBEDDINGS_V2}"
+        )
+        assert vector["EmbeddingModelConfiguration"] == {
+            "BedrockEmbeddingModelConfiguration": {"Dimensions": dimension, "EmbeddingDataType": "FLOAT32"}
+        }
+
+
+def test_knowledge_base_waits_for_its_permissions(any_kb: dict[str, Any]) -> None:
+    _, knowledge_base = _one(any_kb, "AWS::Bedrock::KnowledgeBase")
+    policy_id = next(
+        k for k, r in _resources(any_kb, "AWS::IAM::ManagedPolicy").items()
+        if "DocumentIndex knowledge base" in r["Properties"]["Description"]
+    )
+    assert policy_id in knowledge_base["DependsOn"]
+    role_id, _ = next(
+        (k, r) for k, r in _resources(any_kb, "AWS::IAM::Role").items()
+        if r["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "bedrock.amazonaws.com"}
+    )
+    assert knowledge_base["Properties"]["RoleArn"] == {"Fn::GetAtt": [role_id, "Arn"]}
+
+
+def test_data_source_reads_the_prefix_with_the_chunking_strategy(kb: dict[str, Any], existing: dict[str, Any]) -> None:
+    kb_id, _ = _one(kb, "AWS::Bedrock::KnowledgeBase")
+    _, source = _one(kb, "AWS::Bedrock::DataSource")
+    bucket_id, _ = next(
+        (k, r) for k, r in _resources(kb, "AWS::S3::Bucket").items() if "LoggingConfiguration" in r["Properties"]
+    )
+    props = source["Properties"]
+    assert props["KnowledgeBaseId"] == {"Fn::GetAtt": [kb_id, "KnowledgeBaseId"]}
+    assert props["DataSourceConfiguration"] == {
+        "Type": "S3",
+        "S3Configuration": {"BucketArn": {"Fn::GetAtt": [bucket_id, "Arn"]}, "InclusionPrefixes": ["documents/"]},
+    }
+    assert props["VectorIngestionConfiguration"]["ChunkingConfiguration"] == {
+        "ChunkingStrategy": "FIXED_SIZE",
+        "FixedSizeChunkingConfiguration": {"MaxTokens": 300, "OverlapPercentage": 20},
+    }
+    key_id, _ = _one(kb, "AWS::KMS::Key")
+    assert props["ServerSideEncryptionConfiguration"] == {"KmsKeyArn": {"Fn::GetAtt": [key_id, "Arn"]}}
+
+    _, source = _one(existing, "AWS::Bedrock::DataSource")
+    props = source["Properties"]
+    s3_config = props["DataSourceConfiguration"]["S3Configuration"]
+    assert _text(s3_config["BucketArn"]) == f"arn:{{AWS::Partition}}:s3:::{EXISTING_BUCKET_NAME}"
+    assert s3_config["InclusionPrefixes"] == ["policies/"]
+    assert props["VectorIngestionConfiguration"]["ChunkingConfiguration"] == {
+        "ChunkingStrategy": "SEMANTIC",
+        "SemanticChunkingConfiguration": {"MaxTokens": 512, "BufferSize": 1, "BreakpointPercentileThreshold": 90},
+    }
+
+
+def test_created_document_bucket_is_locked_down(kb: dict[str, Any]) -> None:
+    key_id, _ = _one(kb, "AWS::KMS::Key")
+    buckets = _resources(kb, "AWS::S3::Bucket")
+    documents_id, documents = next((k, r) for k, r in buckets.items() if "LoggingConfiguration" in r["Properties"])
+    logs_id = documents["Properties"]["LoggingConfiguration"]["DestinationBucketName"]["Ref"]
+    props = documents["Properties"]
+    assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"] == [
+        {"BucketKeyEnabled": True, "ServerSideEncryptionByDefault": {"KMSMasterKeyID": {"Fn::GetAtt": [key_id, "Arn"]}, "SSEAlgorithm": "aws:kms"}}
+    ]
+    assert props["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert all(props["PublicAccessBlockConfiguration"].values()) and len(props["PublicAccessBlockConfiguration"]) == 4
+    assert props["NotificationConfiguration"] == {"EventBridgeConfiguration": {"EventBridgeEnabled": True}}
+    assert documents["DeletionPolicy"] == "Retain"
+    assert "AccessControl" not in buckets[logs_id]["Properties"]  # no legacy log-delivery ACL
+    # TLS is enforced on both buckets; log delivery is allowed for the document bucket only.
+    policies = {r["Properties"]["Bucket"]["Ref"]: r["Properties"]["PolicyDocument"]["Statement"] for r in _resources(kb, "AWS::S3::BucketPolicy").values()}
+    for bucket_id in (documents_id, logs_id):
+        deny = [s for s in policies[bucket_id] if s["Effect"] == "Deny"]
+        assert deny and deny[0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    delivery = next(s for s in policies[logs_id] if s.get("Sid") == "S3ServerAccessLogsOfDocuments")
+    assert delivery["Principal"] == {"Service": "logging.s3.amazonaws.com"}
+    assert delivery["Condition"]["ArnLike"]["aws:SourceArn"] == {"Fn::GetAtt": [documents_id, "Arn"]}
+
+
+def test_existing_bucket_is_not_modified(existing: dict[str, Any]) -> None:
+    assert not _resources(existing, "AWS::S3::Bucket")
+    assert not _resources(existing, "AWS::S3::BucketPolicy")
+    assert not _resources(existing, "Custom::S3BucketNotifications")
+
+
+def test_no_lambda_functions(any_kb: dict[str, Any]) -> None:
+    assert not _resources(any_kb, "AWS::Lambda::Function")
+
+
+# --------------------------------------------------------------------------------------------------------
+# IAM
+
+
+def test_service_role_trust_is_bedrock_for_this_accounts_knowledge_bases(any_kb: dict[str, Any]) -> None:
+    roles = [
+        r for r in _resources(any_kb, "AWS::IAM::Role").values()
+        if r["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "bedrock.amazonaws.com"}
+    ]
+    assert len(roles) == 1
+    (statement,) = roles[0]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert statement["Action"] == "sts:AssumeRole" and statement["Effect"] == "Allow"
+    assert statement["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    assert _text(statement["Condition"]["ArnLike"]["aws:SourceArn"]) == PARTITION_REGION_ACCOUNT % ("bedrock", "knowledge-base/*")
+    assert "Policies" not in roles[0]["Properties"]  # no inline policies
+
+
+def test_service_role_policy_is_exactly_least_privilege(kb: dict[str, Any]) -> None:
+    statements = _statements_by_sid(_managed_policy(kb, "DocumentIndex knowledge base"))
+    key_id, _ = _one(kb, "AWS::KMS::Key")
+    index_id, _ = _one(kb, "AWS::S3Vectors::Index")
+    bucket_id = next(k for k, r in _resources(kb, "AWS::S3::Bucket").items() if "LoggingConfiguration" in r["Properties"])
+    in_account = {"StringEquals": {"aws:ResourceAccount": {"Ref": "AWS::AccountId"}}}
+    expected = {
+        "InvokeEmbeddingModel": (
+            ["bedrock:InvokeModel"],
+            [f"arn:{{AWS::Partition}}:bedrock:{{AWS::Region}}::foundation-model/{TITAN_TEXT_EMBEDDINGS_V2}"],
+            None,
+        ),
+        "ListDocuments": (["s3:ListBucket"], [f"{{{bucket_id}.Arn}}"], in_account),
+        "ReadDocuments": (["s3:GetObject"], [f"{{{bucket_id}.Arn}}/documents/*"], in_account),
+        "UseIndexKey": (["kms:Decrypt", "kms:GenerateDataKey"], [f"{{{key_id}.Arn}}"], None),
+        "ReadWriteVectorIndex": (sorted(S3_VECTORS_ACTIONS), [f"{{{index_id}.IndexArn}}"], None),
+    }
+    assert set(statements) == set(expected)
+    for sid, (actions, resources, condition) in expected.items():
+        s = statements[sid]
+        assert s["Effect"] == "Allow"
+        assert sorted(_as_list(s["Action"])) == sorted(actions), sid
+        assert [_text(r) for r in _as_list(s["Resource"])] == resources, sid
+        assert s.get("Condition") == condition, sid
+    assert sorted(S3_VECTORS_ACTIONS) == sorted(
+        ["s3vectors:GetIndex", "s3vectors:QueryVectors", "s3vectors:PutVectors", "s3vectors:GetVectors", "s3vectors:DeleteVectors"]
+    )
+
+
+def test_existing_bucket_key_is_decrypt_only_through_s3(existing: dict[str, Any]) -> None:
+    statements = _statements_by_sid(_managed_policy(existing, "DocumentIndex knowledge base"))
+    assert [_text(r) for r in _as_list(statements["ListDocuments"]["Resource"])] == [
+        f"arn:{{AWS::Partition}}:s3:::{EXISTING_BUCKET_NAME}"
+    ]
+    assert [_text(r) for r in _as_list(statements["ReadDocuments"]["Resource"])] == [
+        f"arn:{{AWS::Partition}}:s3:::{EXISTING_BUCKET_NAME}/policies/*"
+    ]
+    decrypt = statements["DecryptDocuments"]
+    assert decrypt["Action"] == "kms:Decrypt"
+    assert [_text(r) for r in _as_list(decrypt["Resource"])] == [PARTITION_REGION_ACCOUNT % ("kms", f"key/{EXISTING_KEY_ID}")]
+    assert _text(decrypt["Condition"]["StringEquals"]["kms:ViaService"]) == "s3.{AWS::Region}.amazonaws.com"
+
+
+def test_key_policy_allows_only_the_ingestion_logs_and_s3_vectors_indexing(kb: dict[str, Any]) -> None:
+    _, key = _one(kb, "AWS::KMS::Key")
+    assert key["Properties"]["EnableKeyRotation"] is True
+    statements = {s.get("Sid"): s for s in key["Properties"]["KeyPolicy"]["Statement"]}
+    logs = statements["AllowIngestionLogs"]
+    assert _text(logs["Principal"]["Service"]) == "logs.{AWS::Region}.amazonaws.com"
+    _, log_group = _one(kb, "AWS::Logs::LogGroup")
+    name = log_group["Properties"]["LogGroupName"]
+    assert name.startswith("/aws/vendedlogs/states/")
+    assert _text(logs["Condition"]["ArnEquals"]["kms:EncryptionContext:aws:logs:arn"]) == PARTITION_REGION_ACCOUNT % ("logs", f"log-group:{name}")
+    indexing = statements["AllowS3VectorsIndexing"]
+    assert indexing["Principal"] == {"Service": "indexing.s3vectors.amazonaws.com"}
+    assert indexing["Action"] == "kms:Decrypt"
+    _, vector_bucket = _one(kb, "AWS::S3Vectors::VectorBucket")
+    bucket_arn = PARTITION_REGION_ACCOUNT % ("s3vectors", f"bucket/{vector_bucket['Properties']['VectorBucketName']}")
+    assert [_text(a) for a in indexing["Condition"]["ArnLike"]["aws:SourceArn"]] == [bucket_arn, f"{bucket_arn}/index/*"]
+    assert indexing["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+
+
+def test_grants_are_exact(kb: dict[str, Any]) -> None:
+    kb_id, _ = _one(kb, "AWS::Bedrock::KnowledgeBase")
+    key_id, _ = _one(kb, "AWS::KMS::Key")
+    bucket_id = next(k for k, r in _resources(kb, "AWS::S3::Bucket").items() if "LoggingConfiguration" in r["Properties"])
+    policies = {r["Properties"]["Roles"][0]["Ref"]: r["Properties"]["PolicyDocument"]["Statement"] for r in _resources(kb, "AWS::IAM::Policy").values()}
+    retriever = next(v for k, v in policies.items() if k.startswith("RetrieverRole"))
+    assert retriever == [{"Action": "bedrock:Retrieve", "Effect": "Allow", "Resource": {"Fn::GetAtt": [kb_id, "KnowledgeBaseArn"]}}]
+    uploader = next(v for k, v in policies.items() if k.startswith("UploaderRole"))
+    by_action = {tuple(sorted(_as_list(s["Action"]))): s for s in uploader}
+    put = by_action[("s3:AbortMultipartUpload", "s3:PutObject")]
+    assert [_text(r) for r in _as_list(put["Resource"])] == [f"{{{bucket_id}.Arn}}/documents/*"]
+    kms_grant = by_action[("kms:Decrypt", "kms:GenerateDataKey")]
+    assert [_text(r) for r in _as_list(kms_grant["Resource"])] == [f"{{{key_id}.Arn}}"]
+    assert _text(kms_grant["Condition"]["StringEquals"]["kms:ViaService"]) == "s3.{AWS::Region}.amazonaws.com"
+    assert len(uploader) == 2
+
+
+def test_ingestion_role_can_only_start_and_read_jobs_of_this_knowledge_base(kb: dict[str, Any], existing: dict[str, Any]) -> None:
+    for template, tracing in ((kb, True), (existing, False)):
+        kb_id, _ = _one(template, "AWS::Bedrock::KnowledgeBase")
+        statements = _statements_by_sid(_managed_policy(template, "permissions of a DocumentIndex ingestion state machine"))
+        jobs = statements["ManageIngestionJobs"]
+        assert sorted(_as_list(jobs["Action"])) == ["bedrock:GetIngestionJob", "bedrock:StartIngestionJob"]
+        assert jobs["Resource"] == {"Fn::GetAtt": [kb_id, "KnowledgeBaseArn"]}
+        # The only "*" resources: log delivery and X-Ray (no resource-level permissions).
+        wildcard = {sid for sid, s in statements.items() if "*" in _as_list(s["Resource"])}
+        assert wildcard == ({"DeliverLogs", "WriteTraces"} if tracing else {"DeliverLogs"})
+        assert all(a.startswith("logs:") for a in statements["DeliverLogs"]["Action"])
+
+
+def test_trigger_role_can_only_start_the_state_machine(kb: dict[str, Any]) -> None:
+    machine_id, _ = _one(kb, "AWS::StepFunctions::StateMachine")
+    statements = _statements_by_sid(_managed_policy(kb, "EventBridge may start"))
+    assert statements == {
+        "StartIngestion": {"Action": "states:StartExecution", "Effect": "Allow", "Resource": {"Ref": machine_id}, "Sid": "StartIngestion"}
+    }
+
+
+def test_no_inline_policies_on_construct_roles(any_kb: dict[str, Any]) -> None:
+    for logical_id, resource in _resources(any_kb, "AWS::IAM::Policy").items():
+        assert logical_id.startswith(("RetrieverRole", "UploaderRole")), logical_id  # test-only consumer roles
+
+
+# --------------------------------------------------------------------------------------------------------
+# ingestion
+
+
+def test_upload_rule_matches_created_and_deleted_objects_under_the_prefix(kb: dict[str, Any]) -> None:
+    machine_id, _ = _one(kb, "AWS::StepFunctions::StateMachine")
+    bucket_id = next(k for k, r in _resources(kb, "AWS::S3::Bucket").items() if "LoggingConfiguration" in r["Properties"])
+    rules = _resources(kb, "AWS::Events::Rule")
+    upload = next(r["Properties"] for r in rules.values() if "EventPattern" in r["Properties"])
+    assert upload["EventPattern"] == {
+        "source": ["aws.s3"],
+        "detail-type": ["Object Created", "Object Deleted"],
+        "detail": {"bucket": {"name": [{"Ref": bucket_id}]}, "object": {"key": [{"prefix": "documents/"}]}},
+    }
+    (target,) = upload["Targets"]
+    assert target["Arn"] == {"Ref": machine_id}
+    schedule = next(r["Properties"] for r in rules.values() if "ScheduleExpression" in r["Properties"])
+    assert schedule["ScheduleExpression"] == "rate(1 day)"
+    assert schedule["Targets"][0]["Arn"] == {"Ref": machine_id}
+
+
+def test_existing_bucket_variant_has_only_a_schedule(existing: dict[str, Any]) -> None:
+    (rule,) = _resources(existing, "AWS::Events::Rule").values()
+    assert rule["Properties"]["ScheduleExpression"] == "rate(6 hours)"
+    assert "EventPattern" not in rule["Properties"]
+
+
+def test_state_machine_starts_a_job_and_retries_conflicts(any_kb: dict[str, Any]) -> None:
+    kb_id, _ = _one(any_kb, "AWS::Bedrock::KnowledgeBase")
+    ds_id, _ = _one(any_kb, "AWS::Bedrock::DataSource")
+    definition = _definition(any_kb)
+    states = definition["States"]
+    assert definition["StartAt"] == "StartIngestionJob"
+    start = states["StartIngestionJob"]
+    assert start["Resource"] == "arn:{AWS::Partition}:states:::aws-sdk:bedrockagent:startIngestionJob"
+    assert start["Parameters"]["KnowledgeBaseId"] == f"{{{kb_id}.KnowledgeBaseId}}"
+    assert start["Parameters"]["DataSourceId"] == f"{{{ds_id}.DataSourceId}}"
+    retries = {tuple(r["ErrorEquals"]): r for r in start["Retry"]}
+    conflict = retries[("BedrockAgent.ConflictException",)]
+    assert conflict["BackoffRate"] == 2 and conflict["JitterStrategy"] == "FULL"
+    assert conflict["IntervalSeconds"] == 60 and conflict["MaxAttempts"] == 6 and conflict["MaxDelaySeconds"] == 900
+    assert ("BedrockAgent.ThrottlingException", "BedrockAgent.InternalServerException") in retries
+    assert ("BedrockAgent.ServiceQuotaExceededException",) in retries
+    # A conflict that outlasts the retries is not a failure: a job is running.
+    (catch,) = start["Catch"]
+    assert catch["ErrorEquals"] == ["BedrockAgent.ConflictException"]
+    assert states[catch["Next"]]["Type"] == "Succeed"
+
+
+def test_state_machine_waits_for_the_job_and_fails_on_failed_jobs_or_documents(any_kb: dict[str, Any]) -> None:
+    states = _definition(any_kb)["States"]
+    get = states["GetIngestionJob"]
+    assert get["Resource"].endswith(":states:::aws-sdk:bedrockagent:getIngestionJob")
+    assert get["Parameters"]["IngestionJobId.$"] == "$.ingestion.IngestionJob.IngestionJobId"
+    assert states["WaitForIngestionJob"] == {"Type": "Wait", "Seconds": 60, "Next": "GetIngestionJob"}
+    status = states["JobStatus"]
+    assert status["Default"] == "WaitForIngestionJob"  # STARTING, IN_PROGRESS, STOPPING: keep polling
+    by_next = {c["Next"]: c for c in status["Choices"]}
+    assert by_next["HasStatistics"] == {"Variable": "$.ingestion.IngestionJob.Status", "StringEquals": "COMPLETE", "Next": "HasStatistics"}
+    assert sorted(c["StringEquals"] for c in by_next["IngestionJobFailed"]["Or"]) == ["FAILED", "STOPPED"]
+    assert states["IngestionJobFailed"]["Type"] == "Fail"
+    assert states["AnyDocumentFailed"]["Choices"][0]["NumericGreaterThan"] == 0
+    assert states["AnyDocumentFailed"]["Choices"][0]["Next"] == "DocumentsFailed"
+    assert states["DocumentsFailed"]["Type"] == "Fail"
+    assert states["HasStatistics"]["Choices"][0]["IsPresent"] is True
+
+
+def test_state_machine_logs_encrypted_without_execution_data(kb: dict[str, Any], existing: dict[str, Any]) -> None:
+    for template, tracing in ((kb, True), (existing, False)):
+        machine_id, machine = _one(template, "AWS::StepFunctions::StateMachine")
+        props = machine["Properties"]
+        assert props["StateMachineType"] == "STANDARD"
+        logging = props["LoggingConfiguration"]
+        assert logging["Level"] == "ALL" and logging["IncludeExecutionData"] is False
+        log_group_id, log_group = _one(template, "AWS::Logs::LogGroup")
+        assert logging["Destinations"][0]["CloudWatchLogsLogGroup"]["LogGroupArn"] == {"Fn::GetAtt": [log_group_id, "Arn"]}
+        assert "KmsKeyId" in log_group["Properties"]
+        assert props.get("TracingConfiguration", {}).get("Enabled", False) is tracing
+        assert _definition(template)["TimeoutSeconds"] == 24 * 3600
+        policy_id = next(
+            k for k, r in _resources(template, "AWS::IAM::ManagedPolicy").items()
+            if "permissions of a DocumentIndex ingestion state machine" in r["Properties"]["Description"]
+        )
+        assert policy_id in machine["DependsOn"]
+
+
+def test_alarm_on_failed_or_timed_out_ingestions(kb: dict[str, Any], existing: dict[str, Any]) -> None:
+    for template in (kb, existing):
+        machine_id, _ = _one(template, "AWS::StepFunctions::StateMachine")
+        _, alarm = _one(template, "AWS::CloudWatch::Alarm")
+        props = alarm["Properties"]
+        metrics = {m["Id"]: m for m in props["Metrics"]}
+        assert metrics["failed"]["MetricStat"]["Metric"]["MetricName"] == "ExecutionsFailed"
+        assert metrics["timedOut"]["MetricStat"]["Metric"]["MetricName"] == "ExecutionsTimedOut"
+        for m in ("failed", "timedOut"):
+            assert metrics[m]["MetricStat"]["Metric"]["Dimensions"] == [{"Name": "StateMachineArn", "Value": {"Ref": machine_id}}]
+        assert props["Threshold"] == 1 and props["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert "AlarmActions" not in _one(kb, "AWS::CloudWatch::Alarm")[1]["Properties"]
+    topic_id, _ = _one(existing, "AWS::SNS::Topic")
+    assert _one(existing, "AWS::CloudWatch::Alarm")[1]["Properties"]["AlarmActions"] == [{"Ref": topic_id}]
+
+
+# --------------------------------------------------------------------------------------------------------
+# small stacks (options the variants do not use)
+
+
+def _stack() -> cdk.Stack:
+    return cdk.Stack(cdk.App(), "S")
+
+
+def _template(**kwargs: Any) -> Template:
+    stack = _stack()
+    DocumentIndex(stack, "Index", **kwargs)
+    return Template.from_stack(stack)
+
+
+def test_hierarchical_and_no_chunking_render() -> None:
+    t = _template(chunking=ChunkingStrategy.hierarchical(parent_max_tokens=2000, child_max_tokens=400, overlap_tokens=50))
+    t.has_resource_properties(
+        "AWS::Bedrock::DataSource",
+        {
+            "VectorIngestionConfiguration": {
+                "ChunkingConfiguration": {
+                    "ChunkingStrategy": "HIERARCHICAL",
+                    "HierarchicalChunkingConfiguration": {
+                        "LevelConfigurations": [{"MaxTokens": 2000}, {"MaxTokens": 400}],
+                        "OverlapTokens": 50,
+                    },
+                }
+            }
+        },
+    )
+    t = _template(chunking=ChunkingStrategy.none())
+    t.has_resource_properties(
+        "AWS::Bedrock::DataSource",
+        {"VectorIngestionConfiguration": {"ChunkingConfiguration": {"ChunkingStrategy": "NONE"}}},
+    )
+
+
+def test_whole_bucket_without_prefix_and_manual_ingestion() -> None:
+    t = _template(ingestion=IngestionTrigger.manual())
+    t.resource_count_is("AWS::Events::Rule", 0)
+    t.resource_count_is("AWS::StepFunctions::StateMachine", 1)
+    source = t.find_resources("AWS::Bedrock::DataSource")
+    (props,) = [r["Properties"] for r in source.values()]
+    assert "InclusionPrefixes" not in props["DataSourceConfiguration"]["S3Configuration"]
+    # Without uploads, EventBridge delivery stays off on the created bucket.
+    t.has_resource_properties("AWS::S3::Bucket", {"LoggingConfiguration": Match.any_value(), "NotificationConfiguration": Match.absent()})
+
+
+def test_cron_schedule_and_cohere_model_without_dimension_configuration() -> None:
+    t = _template(
+        embedding_model_id="cohere.embed-multilingual-v3",
+        chunking=ChunkingStrategy.fixed_size(max_tokens=512, overlap_percentage=10),
+        ingestion=IngestionTrigger(on_upload=False, schedule=events.Schedule.cron(minute="0", hour="2")),
+    )
+    t.has_resource_properties("AWS::Events::Rule", {"ScheduleExpression": "cron(0 2 * * ? *)"})
+    t.has_resource_properties(
+        "AWS::Bedrock::KnowledgeBase",
+        {
+            "KnowledgeBaseConfiguration": {
+                "VectorKnowledgeBaseConfiguration": {
+                    "EmbeddingModelArn": Match.any_value(),
+                    "EmbeddingModelConfiguration": Match.absent(),
+                }
+            }
+        },
+    )
+    t.has_resource_properties("AWS::S3Vectors::Index", {"Dimension": 1024})
+
+
+def test_passed_in_key_and_log_bucket_are_used() -> None:
+    stack = _stack()
+    key = kms.Key(stack, "Mine", enable_key_rotation=True)
+    log_bucket = s3.Bucket(stack, "CentralLogs")
+    index = DocumentIndex(stack, "Index", encryption_key=key, server_access_logs_bucket=log_bucket)
+    assert index.encryption_key is key and index.access_logs_bucket is log_bucket
+    t = Template.from_stack(stack)
+    t.resource_count_is("AWS::KMS::Key", 1)
+    t.resource_count_is("AWS::S3::Bucket", 2)  # documents + the central log bucket
+    key_id = stack.get_logical_id(key.node.default_child)  # type: ignore[arg-type]
+    t.has_resource_properties(
+        "AWS::S3Vectors::VectorBucket", {"EncryptionConfiguration": {"SseType": "aws:kms", "KmsKeyArn": {"Fn::GetAtt": [key_id, "Arn"]}}}
+    )
+    # The key policy of a key from the same app still gets the service statements.
+    t.has_resource_properties(
+        "AWS::KMS::Key",
+        {"KeyPolicy": {"Statement": Match.array_with([Match.object_like({"Sid": "AllowS3VectorsIndexing"})])}},
+    )
+
+
+def test_grant_start_ingestion() -> None:
+    stack = _stack()
+    index = DocumentIndex(stack, "Index")
+    role = iam.Role(stack, "Pipeline", assumed_by=iam.AccountRootPrincipal())
+    index.grant_start_ingestion(role)
+    t = Template.from_stack(stack)
+    t.has_resource_properties(
+        "AWS::IAM::Policy",
+        {"PolicyDocument": {"Statement": [Match.object_like({"Action": "states:StartExecution"})]}},
+    )
+
+
+def test_warnings_for_what_synth_cannot_do() -> None:
+    stack = _stack()
+    bucket = s3.Bucket.from_bucket_name(stack, "Docs", "some-docs")
+    imported_key = kms.Key.from_key_arn(stack, "K", "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab")
+    DocumentIndex(
+        stack, "Index", document_bucket=bucket, encryption_key=imported_key,
+        embedding_model_id="example.embed-model-v1:0", dimensions=768,
+    )
+    warnings = Annotations.from_stack(stack).find_warning("*", Match.any_value())
+    text = " ".join(str(w.entry.data) for w in warnings)
+    assert "EventBridge notifications on the existing document bucket" in text
+    assert "key policy cannot be changed here" in text
+    assert "example.embed-model-v1:0 is not a model synth knows" in text
+
+
+# --------------------------------------------------------------------------------------------------------
+# validation: one test per message
+
+
+def _build(**kwargs: Any) -> DocumentIndex:
+    return DocumentIndex(_stack(), "Index", **kwargs)
+
+
+_TOKEN_DURATION = cdk.Duration.seconds(cdk.Token.as_number(cdk.Fn.ref("Seconds")))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"embedding_model_id": ""}, "embedding_model_id must be a Bedrock foundation model ID like 'amazon.titan-embed-text-v2:0', got ''"),
+        (
+            {"embedding_model_id": "arn:aws:bedrock:us-east-1::foundation-model/amazon.titan-embed-text-v2:0"},
+            "embedding_model_id must be a foundation model ID, not an ARN",
+        ),
+        ({"embedding_model_id": "titan embeddings"}, "embedding_model_id 'titan embeddings' is not a Bedrock foundation model ID"),
+        ({"dimensions": "1024"}, "dimensions must be an integer, got '1024'"),
+        ({"dimensions": 768}, "dimensions must be one of 256, 512, 1024 for amazon.titan-embed-text-v2:0"),
+        ({"embedding_model_id": "amazon.titan-embed-text-v1", "dimensions": 1024}, "dimensions must be one of 1536 for amazon.titan-embed-text-v1"),
+        ({"embedding_model_id": "example.embed-v1", "dimensions": 5000}, "dimensions must be between 1 and 4096 (S3 Vectors index limit), got 5000"),
+        ({"chunking": "fixed"}, "chunking must be a ChunkingStrategy (use its factory methods), got str"),
+        ({"chunking": ChunkingStrategy.fixed_size(max_tokens=0)}, "chunking.max_tokens must be between 1 and 8192, got 0"),
+        (
+            {"embedding_model_id": "cohere.embed-english-v3", "chunking": ChunkingStrategy.fixed_size(max_tokens=1000)},
+            "chunking.max_tokens must be between 1 and 512 (the embedding model's input limit is 512 tokens), got 1000",
+        ),
+        ({"chunking": ChunkingStrategy.fixed_size(overlap_percentage=100)}, "chunking.overlap_percentage must be between 1 and 99, got 100"),
+        ({"chunking": ChunkingStrategy.semantic(max_tokens=9000)}, "chunking.max_tokens must be between 1 and 8192, got 9000"),
+        ({"chunking": ChunkingStrategy.semantic(buffer_size=2)}, "chunking.buffer_size must be between 0 and 1, got 2"),
+        (
+            {"chunking": ChunkingStrategy.semantic(breakpoint_percentile_threshold=40)},
+            "chunking.breakpoint_percentile_threshold must be between 50 and 99, got 40",
+        ),
+        ({"chunking": ChunkingStrategy.hierarchical(parent_max_tokens=10000)}, "chunking.parent_max_tokens must be between 1 and 8192, got 10000"),
+        ({"chunking": ChunkingStrategy.hierarchical(child_max_tokens=0)}, "chunking.child_max_tokens must be between 1 and 8192, got 0"),
+        (
+            {"chunking": ChunkingStrategy.hierarchical(parent_max_tokens=300, child_max_tokens=300)},
+            "chunking.child_max_tokens (300) must be smaller than chunking.parent_max_tokens (300)",
+        ),
+        ({"chunking": ChunkingStrategy.hierarchical(overlap_tokens=0)}, "chunking.overlap_tokens must be at least 1, got 0"),
+        (
+            {"chunking": ChunkingStrategy.hierarchical(child_max_tokens=100, overlap_tokens=100)},
+            "chunking.overlap_tokens (100) must be smaller than chunking.child_max_tokens (100)",
+        ),
+        ({"ingestion": "on-upload"}, "ingestion must be an IngestionTrigger, got str"),
+        ({"ingestion": IngestionTrigger(on_upload="yes")}, "ingestion.on_upload must be a bool, got 'yes'"),  # type: ignore[arg-type]
+        ({"ingestion": IngestionTrigger(schedule=_TOKEN_DURATION)}, "ingestion.schedule must be a literal Duration, not a token"),
+        ({"ingestion": IngestionTrigger(schedule=cdk.Duration.seconds(90 * 60 + 30))}, "ingestion.schedule must be a whole number of minutes"),
+        ({"ingestion": IngestionTrigger(schedule=cdk.Duration.minutes(5))}, "ingestion.schedule must be at least 15 minutes (one ingestion job runs at a time per data source), got 5 minutes"),
+        ({"ingestion": IngestionTrigger(schedule="daily")}, "ingestion.schedule must be a Duration, an aws_events.Schedule or None, got str"),  # type: ignore[arg-type]
+        ({"document_prefix": "documents"}, "document_prefix must be an S3 key prefix of 1 to 300 characters that ends with '/'"),
+        ({"document_prefix": "/documents/"}, "got '/documents/'"),
+        ({"document_prefix": "docs//a/"}, "got 'docs//a/'"),
+        ({"document_prefix": "docs/*/"}, "got 'docs/*/'"),
+        ({"document_prefix": "a" * 300 + "/"}, "document_prefix must be an S3 key prefix of 1 to 300 characters"),
+        ({"knowledge_base_name": "my kb"}, "knowledge_base_name must be 1 to 100 letters or digits"),
+        ({"knowledge_base_name": "kb--x"}, "got 'kb--x'"),
+        ({"description": ""}, "description must be 1 to 200 characters, got 0"),
+        ({"ingestion_timeout": cdk.Duration.minutes(30)}, "ingestion_timeout must be between 1 hour and 7 days"),
+        (
+            {"document_bucket": "existing", "server_access_logs_bucket": "logs"},
+            "server_access_logs_bucket only applies to a document bucket this construct creates",
+        ),
+    ],
+)
+def test_invalid_document_index_props(kwargs: dict[str, Any], message: str) -> None:
+    if kwargs.get("document_bucket") == "existing":
+        stack = _stack()
+        kwargs = {
+            "document_bucket": s3.Bucket.from_bucket_name(stack, "B", "docs"),
+            "server_access_logs_bucket": s3.Bucket.from_bucket_name(stack, "L", "logs"),
+        }
+        with pytest.raises(PropsValidationError) as info:
+            DocumentIndex(stack, "Index", **kwargs)
+    else:
+        with pytest.raises(PropsValidationError) as info:
+            _build(**kwargs)
+    assert message in str(info.value)
+
+
+def test_all_problems_are_reported_at_once() -> None:
+    with pytest.raises(PropsValidationError) as info:
+        _build(dimensions=100, document_prefix="x", chunking=ChunkingStrategy.fixed_size(overlap_percentage=0), description="")
+    assert len(info.value.problems) == 4
+    assert str(info.value).startswith("invalid DocumentIndex properties (4 problem(s)):")

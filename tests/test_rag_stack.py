@@ -1,0 +1,130 @@
+"""RagStack: intent assertions (no internet path, private API, retrieval wiring, rollouts) and its settings."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from cdk_llm_serving import PropsValidationError
+from harness import Synthesis, cfn_text
+from stacks import RagSettings
+
+
+def _resources(template: dict[str, Any], rtype: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == rtype}
+
+
+def _one(template: dict[str, Any], rtype: str) -> dict[str, Any]:
+    found = _resources(template, rtype)
+    assert len(found) == 1, f"expected one {rtype}, found {list(found)}"
+    return next(iter(found.values()))["Properties"]
+
+
+def _text(value: Any) -> str:
+    def token(v: Any) -> str:
+        if isinstance(v, dict) and "Ref" in v:
+            return "{" + v["Ref"] + "}"
+        if isinstance(v, dict) and "Fn::GetAtt" in v:
+            return "{" + ".".join(v["Fn::GetAtt"]) + "}"
+        return json.dumps(v, sort_keys=True)
+    return cfn_text(value, token)
+
+
+@pytest.fixture(scope="module")
+def rag(synthesis: Synthesis) -> dict[str, Any]:
+    return synthesis.templates["RagStack"]
+
+
+def test_no_internet_path(rag: dict[str, Any]) -> None:
+    for rtype in ("AWS::EC2::InternetGateway", "AWS::EC2::NatGateway", "AWS::EC2::EgressOnlyInternetGateway"):
+        assert not _resources(rag, rtype), rtype
+    routes = _resources(rag, "AWS::EC2::Route")
+    assert not routes  # isolated route tables only carry the S3 gateway endpoint (a prefix-list entry, not a Route)
+    subnets = _resources(rag, "AWS::EC2::Subnet")
+    assert all(s["Properties"]["MapPublicIpOnLaunch"] is False for s in subnets.values())
+
+
+def test_vpc_endpoints_cover_what_the_private_path_needs(rag: dict[str, Any]) -> None:
+    services = sorted(_text(e["Properties"]["ServiceName"]).rsplit(".", 1)[-1] if "sagemaker" not in _text(e["Properties"]["ServiceName"])
+                      else "sagemaker.runtime" for e in _resources(rag, "AWS::EC2::VPCEndpoint").values())
+    assert services == ["bedrock-agent-runtime", "execute-api", "s3", "sagemaker.runtime"]
+    gateway = [e["Properties"] for e in _resources(rag, "AWS::EC2::VPCEndpoint").values()
+               if e["Properties"].get("VpcEndpointType") == "Gateway"]
+    assert len(gateway) == 1 and _text(gateway[0]["ServiceName"]).endswith(".s3")
+
+
+def test_model_runs_isolated_in_the_vpc_with_safe_rollouts(rag: dict[str, Any]) -> None:
+    model = _one(rag, "AWS::SageMaker::Model")
+    assert model["EnableNetworkIsolation"] is True and len(model["VpcConfig"]["Subnets"]) == 2
+    assert model["PrimaryContainer"]["Environment"]["OPTION_MAX_MODEL_LEN"] == "8192"
+    endpoint = _one(rag, "AWS::SageMaker::Endpoint")
+    routing = endpoint["DeploymentConfig"]["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]
+    assert routing["Type"] == "CANARY" and routing["CanarySize"]["Value"] == 25
+    assert len(endpoint["DeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"]) == 2
+    config = _one(rag, "AWS::SageMaker::EndpointConfig")
+    assert config["DataCaptureConfig"]["InitialSamplingPercentage"] == 20
+    assert _one(rag, "AWS::SageMaker::ModelPackageGroup")["ModelPackageGroupName"].startswith("RagStack-")
+
+
+def test_private_api_reaches_only_through_the_vpc_endpoint(rag: dict[str, Any]) -> None:
+    api = _one(rag, "AWS::ApiGateway::RestApi")
+    assert api["EndpointConfiguration"]["Types"] == ["PRIVATE"]
+    statements = api["Policy"]["Statement"]
+    deny = [s for s in statements if s["Effect"] == "Deny"]
+    assert deny and all("aws:SourceVpce" in json.dumps(s["Condition"]) for s in deny)
+    methods = [m["Properties"] for m in _resources(rag, "AWS::ApiGateway::Method").values()
+               if m["Properties"]["HttpMethod"] in ("POST", "GET") and m["Properties"].get("Integration", {}).get("Type") != "MOCK"]
+    assert methods and all(m["AuthorizationType"] == "AWS_IAM" for m in methods)
+    function = _one(rag, "AWS::Lambda::Function")
+    assert len(function["VpcConfig"]["SubnetIds"]) == 2
+
+
+def test_gateway_routes_rag_alias_through_retrieval_to_the_endpoint(rag: dict[str, Any]) -> None:
+    function = _one(rag, "AWS::Lambda::Function")
+    config = json.loads(_text(function["Environment"]["Variables"]["GATEWAY_CONFIG"]))
+    endpoint_name = _one(rag, "AWS::SageMaker::Endpoint")["EndpointName"]
+    (kb_id,) = _resources(rag, "AWS::Bedrock::KnowledgeBase")
+    by_alias = {m["alias"]: m for m in config["models"]}
+    assert by_alias["rag"]["target"] == {"type": "sagemaker", "endpointName": endpoint_name}
+    assert by_alias["rag"]["retrieval"] == {"knowledgeBaseId": f"{{{kb_id}.KnowledgeBaseId}}", "numberOfResults": 5}
+    assert "retrieval" not in by_alias["llm"]
+
+
+def test_gateway_permissions_are_exactly_the_endpoint_and_the_index(rag: dict[str, Any]) -> None:
+    docs = [p["Properties"]["PolicyDocument"] for p in _resources(rag, "AWS::IAM::ManagedPolicy").values()
+            if "allowlist" in p["Properties"].get("Description", "")]
+    (doc,) = docs
+    actions = {a: s for s in doc["Statement"] for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
+    assert not any(a.startswith("bedrock:Invoke") for a in actions)
+    endpoint_name = _one(rag, "AWS::SageMaker::Endpoint")["EndpointName"]
+    assert _text(actions["sagemaker:InvokeEndpointWithResponseStream"]["Resource"]).endswith(f":endpoint/{endpoint_name.lower()}")
+    (kb_id,) = _resources(rag, "AWS::Bedrock::KnowledgeBase")
+    assert actions["bedrock:Retrieve"]["Resource"] == {"Fn::GetAtt": [kb_id, "KnowledgeBaseArn"]}
+
+
+def test_dashboard_and_alarms_notify_the_topic(rag: dict[str, Any]) -> None:
+    body = _text(_one(rag, "AWS::CloudWatch::Dashboard")["DashboardBody"])
+    for metric in ("ModelLatency", "Invocation5XXErrors", "GPUMemoryUtilization", "TimeToFirstToken", "ExecutionsFailed"):
+        assert metric in body, metric
+    (topic,) = _resources(rag, "AWS::SNS::Topic")
+    for alarm in _resources(rag, "AWS::CloudWatch::Alarm").values():
+        assert {"Ref": topic} in alarm["Properties"].get("AlarmActions", []), alarm["Properties"].get("AlarmDescription")
+
+
+def test_rag_settings_from_context() -> None:
+    assert RagSettings.from_context({}) == RagSettings()
+    custom = RagSettings.from_context({"weights_prefix": "llama-3.1-8b/", "max_instances": 4})
+    assert custom.weights_prefix == "llama-3.1-8b/" and custom.max_instances == 4
+    with pytest.raises(PropsValidationError) as info:
+        RagSettings.from_context({"weights_prefix": "/x", "max_instances": 0, "max_model_len": 100,
+                                  "ingestion_schedule_hours": -1, "colour": "blue"})
+    message = str(info.value)
+    assert "unknown setting 'colour'" in message
+    with pytest.raises(PropsValidationError) as info:
+        RagSettings.from_context({"weights_prefix": "/x", "max_instances": 0, "max_model_len": 100, "ingestion_schedule_hours": -1})
+    assert len(info.value.problems) == 4
+    for text in ("'weights_prefix' must be a folder", "'max_instances' must be between 1 and 20",
+                 "'max_model_len' must be between 512 and 131072", "'ingestion_schedule_hours' must be 0 (off) or more"):
+        assert text in str(info.value)
