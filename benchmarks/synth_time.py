@@ -23,7 +23,10 @@ sys.path.insert(0, str(REPO))
 
 import aws_cdk as cdk  # noqa: E402
 
-from stacks import ChatSettings, ChatStack, InferentiaSettings, InferentiaStack  # noqa: E402
+from stacks import ChatSettings, ChatStack, InferentiaSettings, InferentiaStack, RagSettings, RagStack  # noqa: E402
+
+sys.path.insert(0, str(REPO / "tests"))
+import variants_sagemaker  # noqa: E402  (one small stack per SageMakerLlmEndpoint mode)
 
 CONTEXT = json.loads((REPO / "cdk.json").read_text())["context"]
 
@@ -40,7 +43,21 @@ def _inferentia(app: cdk.App) -> None:
     InferentiaStack(app, "InferentiaStack", settings=InferentiaSettings.from_context(CONTEXT.get("inferentia")))
 
 
-APPS: dict[str, Callable[[cdk.App], None]] = {"empty app": _empty, "ChatStack": _chat, "InferentiaStack": _inferentia}
+def _rag(app: cdk.App) -> None:
+    RagStack(app, "RagStack", settings=RagSettings.from_context(CONTEXT.get("rag")))
+
+
+def _variant(name: str) -> Callable[[cdk.App], None]:
+    return lambda app: variants_sagemaker.VARIANTS[name](app, name)
+
+
+APPS: dict[str, Callable[[cdk.App], None]] = {
+    "empty app": _empty,
+    "ChatStack": _chat,
+    "InferentiaStack": _inferentia,
+    "RagStack": _rag,
+    **{name: _variant(name) for name in variants_sagemaker.VARIANTS},
+}
 
 
 def synth_ms(build: Callable[[cdk.App], None]) -> float:
@@ -65,7 +82,7 @@ def main() -> None:
     for name, values in samples.items():
         med = statistics.median(values)
         print(
-            f"{name:>15}: median {med:7.0f} ms  min {min(values):7.0f} ms  max {max(values):7.0f} ms"
+            f"{name:>24}: median {med:7.0f} ms  min {min(values):7.0f} ms  max {max(values):7.0f} ms"
             f"  (+{med - base:.0f} ms over empty app, {runs} runs)"
         )
 

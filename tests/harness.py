@@ -99,3 +99,34 @@ def cfn_text(value: Any, token: Callable[[Any], str] | None = None) -> str:
     if isinstance(value, dict) and "Ref" in value:
         return "{" + value["Ref"] + "}"
     return json.dumps(value, sort_keys=True)
+
+
+def resources(template: dict[str, Any], rtype: str) -> dict[str, dict[str, Any]]:
+    """Resources of one type, by logical id."""
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == rtype}
+
+
+def one(template: dict[str, Any], rtype: str) -> dict[str, Any]:
+    """The properties of the only resource of ``rtype`` (fails if there are none or several)."""
+    found = resources(template, rtype)
+    assert len(found) == 1, f"expected one {rtype}, found {list(found)}"
+    return next(iter(found.values()))["Properties"]
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _token(value: Any) -> str:
+    if isinstance(value, dict) and "Ref" in value:
+        return "{" + value["Ref"] + "}"
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        return "{" + ".".join(value["Fn::GetAtt"]) + "}"
+    if isinstance(value, dict) and "Fn::FindInMap" in value:
+        return "{DLC_ACCOUNT}"
+    return json.dumps(value, sort_keys=True)
+
+
+def text(value: Any) -> str:
+    """A CloudFormation string as text: ``{Ref}``, ``{Id.Attr}`` and ``{DLC_ACCOUNT}`` (mapping lookup) placeholders."""
+    return cfn_text(value, _token)

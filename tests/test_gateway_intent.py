@@ -19,18 +19,8 @@ from cdk_llm_serving import (
     SageMakerModelAlias,
 )
 from cdk_llm_serving.bedrock_gateway.layers import POWERTOOLS_LAYER_VERSION, WEB_ADAPTER_LAYER_VERSION
-from harness import Synthesis, cfn_text
+from harness import Synthesis, cfn_text, one, resources
 from stacks import DEFAULT_CHAT_MODELS, ChatSettings
-
-
-def _resources(template: dict[str, Any], rtype: str) -> dict[str, dict[str, Any]]:
-    return {k: v for k, v in template["Resources"].items() if v["Type"] == rtype}
-
-
-def _one(template: dict[str, Any], rtype: str) -> dict[str, Any]:
-    found = _resources(template, rtype)
-    assert len(found) == 1, f"expected one {rtype}, found {list(found)}"
-    return next(iter(found.values()))["Properties"]
 
 
 _flatten = cfn_text  # CloudFormation strings with {Ref} placeholders
@@ -39,7 +29,7 @@ _flatten = cfn_text  # CloudFormation strings with {Ref} placeholders
 def _gateway_policy_statements(template: dict[str, Any]) -> list[dict[str, Any]]:
     policies = [
         r["Properties"]
-        for r in _resources(template, "AWS::IAM::ManagedPolicy").values()
+        for r in resources(template, "AWS::IAM::ManagedPolicy").values()
         if "generated from its model allowlist" in r["Properties"].get("Description", "")
     ]
     assert len(policies) == 1
@@ -82,9 +72,9 @@ _WILDCARD_SIDS = {"WriteTraces", "DescribeVpcNetworkInterfaces"}
 
 def test_only_xray_and_ec2_describe_use_a_wildcard_resource(synthesis: Synthesis) -> None:
     for name, template in synthesis.templates.items():
-        if not _resources(template, "AWS::IAM::ManagedPolicy") or not any(
+        if not resources(template, "AWS::IAM::ManagedPolicy") or not any(
             "generated from its model allowlist" in r["Properties"].get("Description", "")
-            for r in _resources(template, "AWS::IAM::ManagedPolicy").values()
+            for r in resources(template, "AWS::IAM::ManagedPolicy").values()
         ):
             continue  # not a gateway stack (InferentiaStack's wildcards are covered in test_inferentia.py)
         for s in _gateway_policy_statements(template):
@@ -108,7 +98,7 @@ def test_direct_foundation_model_is_granted_in_own_region_only(synthesis: Synthe
 
 
 def test_chat_route_streams_through_lambda(chat: dict[str, Any]) -> None:
-    methods = _resources(chat, "AWS::ApiGateway::Method")
+    methods = resources(chat, "AWS::ApiGateway::Method")
     posts = [m["Properties"] for m in methods.values() if m["Properties"]["HttpMethod"] == "POST"]
     assert len(posts) == 1
     integration = posts[0]["Integration"]
@@ -124,19 +114,19 @@ def test_chat_route_streams_through_lambda(chat: dict[str, Any]) -> None:
 def test_routes_and_authorization(chat: dict[str, Any]) -> None:
     template = Template.from_json(chat)
     template.has_resource_properties("AWS::ApiGateway::Authorizer", {"Type": "COGNITO_USER_POOLS"})
-    methods = [m["Properties"] for m in _resources(chat, "AWS::ApiGateway::Method").values()]
+    methods = [m["Properties"] for m in resources(chat, "AWS::ApiGateway::Method").values()]
     auth = {(m["HttpMethod"], m.get("AuthorizationType")) for m in methods}
     assert auth == {("POST", "COGNITO_USER_POOLS"), ("GET", "COGNITO_USER_POOLS"), ("GET", "NONE")}
     health = next(m for m in methods if m.get("AuthorizationType") == "NONE")
     assert health["Integration"]["Type"] == "MOCK"
-    paths = {r["Properties"]["PathPart"] for r in _resources(chat, "AWS::ApiGateway::Resource").values()}
+    paths = {r["Properties"]["PathPart"] for r in resources(chat, "AWS::ApiGateway::Resource").values()}
     assert paths == {"v1", "chat", "completions", "models", "health"}
 
 
 def test_regional_endpoint_and_stage_limits(chat: dict[str, Any]) -> None:
-    api = _one(chat, "AWS::ApiGateway::RestApi")
+    api = one(chat, "AWS::ApiGateway::RestApi")
     assert api["EndpointConfiguration"] == {"Types": ["REGIONAL"]}
-    stage = _one(chat, "AWS::ApiGateway::Stage")
+    stage = one(chat, "AWS::ApiGateway::Stage")
     settings = ChatSettings()
     assert stage["MethodSettings"][0]["ThrottlingRateLimit"] == settings.throttling_rate_limit
     assert stage["MethodSettings"][0]["ThrottlingBurstLimit"] == settings.throttling_burst_limit
@@ -147,7 +137,7 @@ def test_regional_endpoint_and_stage_limits(chat: dict[str, Any]) -> None:
 
 
 def test_function_runs_the_web_adapter_with_the_allowlist(chat: dict[str, Any]) -> None:
-    fn = _one(chat, "AWS::Lambda::Function")
+    fn = one(chat, "AWS::Lambda::Function")
     assert fn["Handler"] == "run.sh"
     assert fn["Runtime"] == "python3.14"
     assert fn["Architectures"] == ["arm64"]
@@ -172,27 +162,27 @@ def test_function_runs_the_web_adapter_with_the_allowlist(chat: dict[str, Any]) 
 
 
 def test_role_has_no_inline_policies_and_logs_are_encrypted(chat: dict[str, Any]) -> None:
-    assert not _resources(chat, "AWS::IAM::Policy")
-    for lg in _resources(chat, "AWS::Logs::LogGroup").values():
+    assert not resources(chat, "AWS::IAM::Policy")
+    for lg in resources(chat, "AWS::Logs::LogGroup").values():
         assert "KmsKeyId" in lg["Properties"]
         assert lg["Properties"]["RetentionInDays"] == 30
 
 
 def test_waf_rate_limits_per_ip_and_tolerates_large_chat_bodies(chat: dict[str, Any]) -> None:
-    acl = _one(chat, "AWS::WAFv2::WebACL")
+    acl = one(chat, "AWS::WAFv2::WebACL")
     rules = {r["Name"]: r for r in acl["Rules"]}
     rate = rules["RateLimitPerIp"]
     assert rate["Statement"]["RateBasedStatement"]["Limit"] == ChatSettings().waf_rate_limit_per_ip
     assert rate["Action"]["Block"]["CustomResponse"]["ResponseCode"] == 429
     common = rules["AWSManagedRulesCommonRuleSet"]["Statement"]["ManagedRuleGroupStatement"]
     assert common["RuleActionOverrides"] == [{"Name": "SizeRestrictions_BODY", "ActionToUse": {"Count": {}}}]
-    logging = _one(chat, "AWS::WAFv2::LoggingConfiguration")
+    logging = one(chat, "AWS::WAFv2::LoggingConfiguration")
     assert logging["RedactedFields"] == [{"SingleHeader": {"Name": "authorization"}}]
     Template.from_json(chat).resource_count_is("AWS::WAFv2::WebACLAssociation", 1)
 
 
 def test_gateway_errors_are_openai_shaped(chat: dict[str, Any]) -> None:
-    responses = {r["Properties"]["ResponseType"]: r["Properties"] for r in _resources(chat, "AWS::ApiGateway::GatewayResponse").values()}
+    responses = {r["Properties"]["ResponseType"]: r["Properties"] for r in resources(chat, "AWS::ApiGateway::GatewayResponse").values()}
     assert {"BAD_REQUEST_BODY", "UNAUTHORIZED", "THROTTLED", "DEFAULT_4XX", "DEFAULT_5XX", "MISSING_AUTHENTICATION_TOKEN"} <= set(responses)
     for rtype, props in responses.items():
         rendered = props["ResponseTemplates"]["application/json"].replace("$context.error.messageString", '"msg"')
@@ -204,9 +194,9 @@ def test_gateway_errors_are_openai_shaped(chat: dict[str, Any]) -> None:
 
 
 def test_alarms_notify_the_topic(chat: dict[str, Any]) -> None:
-    alarms = _resources(chat, "AWS::CloudWatch::Alarm")
+    alarms = resources(chat, "AWS::CloudWatch::Alarm")
     assert len(alarms) == 4
-    topic = next(iter(_resources(chat, "AWS::SNS::Topic")))
+    topic = next(iter(resources(chat, "AWS::SNS::Topic")))
     for alarm in alarms.values():
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic}]
     ttft = next(a["Properties"] for a in alarms.values() if "time to first token" in a["Properties"]["AlarmDescription"])
@@ -221,30 +211,30 @@ def test_outputs_tell_how_to_call(chat: dict[str, Any]) -> None:
 
 def test_iam_variant_grants_execute_api_on_exact_routes(synthesis: Synthesis) -> None:
     t = synthesis.templates["GatewayIamStack"]
-    methods = [m["Properties"] for m in _resources(t, "AWS::ApiGateway::Method").values()]
+    methods = [m["Properties"] for m in resources(t, "AWS::ApiGateway::Method").values()]
     assert {m["AuthorizationType"] for m in methods if m["HttpMethod"] == "POST"} == {"AWS_IAM"}
-    assert not _resources(t, "AWS::Cognito::UserPool")
+    assert not resources(t, "AWS::Cognito::UserPool")
     caller_policy = next(
-        p["Properties"] for p in _resources(t, "AWS::IAM::Policy").values()
+        p["Properties"] for p in resources(t, "AWS::IAM::Policy").values()
     )
     stmt = caller_policy["PolicyDocument"]["Statement"][0]
     assert stmt["Action"] == "execute-api:Invoke"
     routes = sorted(_flatten(r).split("}/", 2)[-1] for r in stmt["Resource"])
     assert routes == ["GET/v1/models", "POST/v1/chat/completions"]  # no wildcard methods or paths
-    fn = _one(t, "AWS::Lambda::Function")
+    fn = one(t, "AWS::Lambda::Function")
     assert fn["ReservedConcurrentExecutions"] == 20
 
 
 def test_dev_variant_has_no_auth_and_no_waf(synthesis: Synthesis) -> None:
     t = synthesis.templates["GatewayDevStack"]
-    assert not _resources(t, "AWS::WAFv2::WebACL")
-    assert {m["Properties"]["AuthorizationType"] for m in _resources(t, "AWS::ApiGateway::Method").values()} == {"NONE"}
+    assert not resources(t, "AWS::WAFv2::WebACL")
+    assert {m["Properties"]["AuthorizationType"] for m in resources(t, "AWS::ApiGateway::Method").values()} == {"NONE"}
 
 
 def test_existing_pool_is_used_not_created(synthesis: Synthesis) -> None:
     t = synthesis.templates["GatewayExistingPoolStack"]
-    assert not _resources(t, "AWS::Cognito::UserPool")
-    authorizer = _one(t, "AWS::ApiGateway::Authorizer")
+    assert not resources(t, "AWS::Cognito::UserPool")
+    authorizer = one(t, "AWS::ApiGateway::Authorizer")
     assert "us-east-1_EXAMPLE1" in _flatten(authorizer["ProviderARNs"][0])
 
 
@@ -273,7 +263,7 @@ def _resource_texts(statement: dict[str, Any]) -> list[str]:
 
 
 def _gateway_config(template: dict[str, Any]) -> dict[str, Any]:
-    env = _one(template, "AWS::Lambda::Function")["Environment"]["Variables"]
+    env = one(template, "AWS::Lambda::Function")["Environment"]["Variables"]
     return json.loads(_flatten(env["GATEWAY_CONFIG"], _import_token))
 
 
@@ -301,7 +291,7 @@ def test_sagemaker_permissions_are_exactly_the_endpoints_and_components(synthesi
     assert _resource_texts(by_sid["RetrieveFromKnowledgeBases"]) == [
         _ARN % ("bedrock", f"knowledge-base/{variants.LITERAL_KNOWLEDGE_BASE_ID}")
     ]
-    assert not _resources(synthesis.templates["GatewaySageMakerStack"], "AWS::IAM::Policy")  # no inline policies
+    assert not resources(synthesis.templates["GatewaySageMakerStack"], "AWS::IAM::Policy")  # no inline policies
 
 
 def test_sagemaker_and_retrieval_reach_the_function_config(synthesis: Synthesis) -> None:
@@ -335,7 +325,7 @@ def test_sagemaker_and_retrieval_reach_the_function_config(synthesis: Synthesis)
         },
     ]
     # The token is a real CloudFormation expression inside the variable, not a "${Token[...]}" string.
-    env = _one(synthesis.templates["GatewaySageMakerStack"], "AWS::Lambda::Function")["Environment"]["Variables"]
+    env = one(synthesis.templates["GatewaySageMakerStack"], "AWS::Lambda::Function")["Environment"]["Variables"]
     assert {"Fn::ImportValue": variants.SHARED_ENDPOINT_NAME_EXPORT} in env["GATEWAY_CONFIG"]["Fn::Join"][1]
     assert "Token[" not in json.dumps(synthesis.templates["GatewaySageMakerStack"])
 
@@ -368,7 +358,7 @@ def test_runtime_accepts_the_synthesized_config(synthesis: Synthesis, stack_name
 
 
 def test_mixed_backends_keep_throttle_alarm_meaningful(synthesis: Synthesis) -> None:
-    alarms = [a["Properties"] for a in _resources(synthesis.templates["GatewaySageMakerStack"], "AWS::CloudWatch::Alarm").values()]
+    alarms = [a["Properties"] for a in resources(synthesis.templates["GatewaySageMakerStack"], "AWS::CloudWatch::Alarm").values()]
     throttles = next(a for a in alarms if "throttled the gateway's calls" in a["AlarmDescription"])
     assert "SageMaker" in throttles["AlarmDescription"]
     expr = next(m for m in throttles["Metrics"] if "Expression" in m)
@@ -400,7 +390,7 @@ def _endpoint_service(endpoint: dict[str, Any]) -> str:
 
 
 def test_private_api_accepts_only_its_vpc_endpoint(private: dict[str, Any]) -> None:
-    api = _one(private, "AWS::ApiGateway::RestApi")
+    api = one(private, "AWS::ApiGateway::RestApi")
     vpce = _logical_id(private, "AWS::EC2::VPCEndpoint", "ExecuteApiEndpoint")
     assert api["EndpointConfiguration"] == {"Types": ["PRIVATE"], "VpcEndpointIds": [{"Ref": vpce}]}
     statements = {s["Sid"]: s for s in api["Policy"]["Statement"]}
@@ -419,7 +409,7 @@ def test_private_api_accepts_only_its_vpc_endpoint(private: dict[str, Any]) -> N
     assert (deny["Effect"], deny["Principal"], deny["Resource"]) == ("Deny", {"AWS": "*"}, "execute-api:/*")
     assert deny["Condition"] == {"StringNotEquals": {"aws:SourceVpce": {"Ref": vpce}}}
     # IAM auth is kept; WAF stays associated with the private stage; streaming is unchanged.
-    methods = [m["Properties"] for m in _resources(private, "AWS::ApiGateway::Method").values()]
+    methods = [m["Properties"] for m in resources(private, "AWS::ApiGateway::Method").values()]
     assert {m["AuthorizationType"] for m in methods if m["HttpMethod"] == "POST"} == {"AWS_IAM"}
     post = next(m for m in methods if m["HttpMethod"] == "POST")
     assert post["Integration"]["ResponseTransferMode"] == "STREAM"
@@ -427,14 +417,14 @@ def test_private_api_accepts_only_its_vpc_endpoint(private: dict[str, Any]) -> N
 
 
 def test_private_vpc_endpoints_and_security_groups(private: dict[str, Any]) -> None:
-    endpoints = {_endpoint_service(e): e["Properties"] for e in _resources(private, "AWS::EC2::VPCEndpoint").values()}
+    endpoints = {_endpoint_service(e): e["Properties"] for e in resources(private, "AWS::EC2::VPCEndpoint").values()}
     # execute-api for clients; only the runtime endpoints this allowlist needs (no bedrock-runtime: no Bedrock alias).
     assert set(endpoints) == {"execute-api", "sagemaker.runtime", "bedrock-agent-runtime"}
     isolated = sorted(k for k, v in private["Resources"].items() if v["Type"] == "AWS::EC2::Subnet")
     for props in endpoints.values():
         assert props["VpcEndpointType"] == "Interface" and props["PrivateDnsEnabled"] is True
         assert sorted(s["Ref"] for s in props["SubnetIds"]) == isolated
-    groups = _resources(private, "AWS::EC2::SecurityGroup")
+    groups = resources(private, "AWS::EC2::SecurityGroup")
     fn_sg = _logical_id(private, "AWS::EC2::SecurityGroup", "FunctionSecurityGroup")
     endpoints_sg = _logical_id(private, "AWS::EC2::SecurityGroup", "RuntimeEndpointsSecurityGroup")
     api_sg = _logical_id(private, "AWS::EC2::SecurityGroup", "ExecuteApiEndpointSecurityGroup")
@@ -445,7 +435,7 @@ def test_private_vpc_endpoints_and_security_groups(private: dict[str, Any]) -> N
         {"CidrIp": vpc_cidr, "Description": "HTTPS to the gateway's VPC endpoints", "FromPort": 443, "IpProtocol": "tcp", "ToPort": 443}
     ]
     # The runtime endpoints admit HTTPS from the function's group only.
-    ingress = [r["Properties"] for r in _resources(private, "AWS::EC2::SecurityGroupIngress").values()]
+    ingress = [r["Properties"] for r in resources(private, "AWS::EC2::SecurityGroupIngress").values()]
     assert [(r["GroupId"], r["SourceSecurityGroupId"], r["FromPort"], r["ToPort"]) for r in ingress] == [
         ({"Fn::GetAtt": [endpoints_sg, "GroupId"]}, {"Fn::GetAtt": [fn_sg, "GroupId"]}, 443, 443)
     ]
@@ -455,18 +445,18 @@ def test_private_vpc_endpoints_and_security_groups(private: dict[str, Any]) -> N
     assert [(r["CidrIp"], r["FromPort"], r["ToPort"]) for r in groups[api_sg]["Properties"]["SecurityGroupIngress"]] == [
         (vpc_cidr, 443, 443)
     ]
-    assert not _resources(private, "AWS::EC2::SecurityGroupEgress")
+    assert not resources(private, "AWS::EC2::SecurityGroupEgress")
 
 
 def test_private_function_runs_in_the_isolated_subnets(private: dict[str, Any]) -> None:
-    fn = _one(private, "AWS::Lambda::Function")
+    fn = one(private, "AWS::Lambda::Function")
     fn_sg = _logical_id(private, "AWS::EC2::SecurityGroup", "FunctionSecurityGroup")
     isolated = sorted(k for k, v in private["Resources"].items() if v["Type"] == "AWS::EC2::Subnet")
     assert fn["VpcConfig"]["SecurityGroupIds"] == [{"Fn::GetAtt": [fn_sg, "GroupId"]}]
     assert sorted(s["Ref"] for s in fn["VpcConfig"]["SubnetIds"]) == isolated
     # Network-interface permissions come from our managed policy, not an AWS managed one or an inline policy.
     role = next(
-        r["Properties"] for r in _resources(private, "AWS::IAM::Role").values()
+        r["Properties"] for r in resources(private, "AWS::IAM::Role").values()
         if r["Properties"].get("Description", "").startswith("Bedrock gateway function")
     )
     assert "ManagedPolicyArns" not in role and "Policies" not in role
@@ -525,11 +515,11 @@ def test_no_bedrock_statements_without_bedrock_aliases() -> None:
     actions = {a for s in _gateway_policy_statements(template) for a in _as_list(s["Action"])}
     assert not {a for a in actions if a.startswith("bedrock:")}
     assert {"sagemaker:InvokeEndpoint", "sagemaker:InvokeEndpointWithResponseStream"} <= actions
-    fn = _one(template, "AWS::Lambda::Function")
+    fn = one(template, "AWS::Lambda::Function")
     assert "VpcConfig" not in fn  # REGIONAL: the function stays outside any VPC
-    assert _one(template, "AWS::ApiGateway::RestApi")["EndpointConfiguration"] == {"Types": ["REGIONAL"]}
+    assert one(template, "AWS::ApiGateway::RestApi")["EndpointConfiguration"] == {"Types": ["REGIONAL"]}
     throttles = next(
-        a["Properties"] for a in _resources(template, "AWS::CloudWatch::Alarm").values()
+        a["Properties"] for a in resources(template, "AWS::CloudWatch::Alarm").values()
         if "throttled" in a["Properties"]["AlarmDescription"] and "function" not in a["Properties"]["AlarmDescription"]
     )
     assert "SageMaker" in throttles["AlarmDescription"]
@@ -542,8 +532,8 @@ def test_private_with_existing_endpoint_and_nat_creates_no_endpoints() -> None:
         with_vpc=True,
         private={"existing_vpc_endpoint": True, "add_runtime_vpc_endpoints": False},
     )
-    assert not _resources(template, "AWS::EC2::VPCEndpoint")
-    api = _one(template, "AWS::ApiGateway::RestApi")
+    assert not resources(template, "AWS::EC2::VPCEndpoint")
+    api = one(template, "AWS::ApiGateway::RestApi")
     assert api["EndpointConfiguration"] == {"Types": ["PRIVATE"], "VpcEndpointIds": ["vpce-0123456789abcdef0"]}
     statements = {s["Sid"]: s for s in api["Policy"]["Statement"]}
     # Cognito: callers have no AWS identity, so the Allow is for anyone (through the endpoint); the
@@ -554,10 +544,10 @@ def test_private_with_existing_endpoint_and_nat_creates_no_endpoints() -> None:
         "StringNotEquals": {"aws:SourceVpce": "vpce-0123456789abcdef0"}
     }
     # Private subnets with egress are preferred; without our endpoints the function may send HTTPS anywhere (NAT).
-    fn = _one(template, "AWS::Lambda::Function")
+    fn = one(template, "AWS::Lambda::Function")
     private_subnets = sorted(k for k in template["Resources"] if "PrivateSubnet" in k and template["Resources"][k]["Type"] == "AWS::EC2::Subnet")
     assert sorted(s["Ref"] for s in fn["VpcConfig"]["SubnetIds"]) == private_subnets
-    fn_sg = _resources(template, "AWS::EC2::SecurityGroup")
+    fn_sg = resources(template, "AWS::EC2::SecurityGroup")
     (group,) = fn_sg.values()
     assert group["Properties"]["SecurityGroupEgress"] == [
         {"CidrIp": "0.0.0.0/0", "Description": "HTTPS to AWS APIs through the VPC's NAT or endpoints", "FromPort": 443, "IpProtocol": "tcp", "ToPort": 443}
@@ -571,7 +561,7 @@ def test_private_bedrock_gateway_gets_the_bedrock_runtime_endpoint() -> None:
         with_vpc=True,
         private={},
     )
-    services = sorted(_endpoint_service(e) for e in _resources(template, "AWS::EC2::VPCEndpoint").values())
+    services = sorted(_endpoint_service(e) for e in resources(template, "AWS::EC2::VPCEndpoint").values())
     assert services == ["bedrock-runtime", "execute-api"]
 
 

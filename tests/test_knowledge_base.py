@@ -15,38 +15,19 @@ from aws_cdk.assertions import Annotations, Match, Template
 
 from cdk_llm_serving import ChunkingStrategy, DocumentIndex, IngestionTrigger, PropsValidationError
 from cdk_llm_serving.knowledge_base import NON_FILTERABLE_METADATA_KEYS, S3_VECTORS_ACTIONS, TITAN_TEXT_EMBEDDINGS_V2
-from harness import Synthesis, cfn_text
+from harness import Synthesis, as_list, resources, text
 from variants_kb import EXISTING_BUCKET_NAME, EXISTING_KEY_ID
 
 # --------------------------------------------------------------------------------------------------------
 # helpers
 
 
-def _resources(template: dict[str, Any], rtype: str) -> dict[str, dict[str, Any]]:
-    return {k: v for k, v in template["Resources"].items() if v["Type"] == rtype}
-
-
 def _one(template: dict[str, Any], rtype: str) -> tuple[str, dict[str, Any]]:
-    found = _resources(template, rtype)
+    """(logical id, resource) of the only resource of ``rtype``."""
+    found = resources(template, rtype)
     assert len(found) == 1, f"expected one {rtype}, found {list(found)}"
     (logical_id, resource), = found.items()
     return logical_id, resource
-
-
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
-
-
-def _token(value: Any) -> str:
-    if isinstance(value, dict) and "Ref" in value:
-        return "{" + value["Ref"] + "}"
-    if isinstance(value, dict) and "Fn::GetAtt" in value:
-        return "{" + ".".join(value["Fn::GetAtt"]) + "}"
-    return json.dumps(value, sort_keys=True)
-
-
-def _text(value: Any) -> str:
-    return cfn_text(value, _token)
 
 
 def _statements_by_sid(policy: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -55,7 +36,7 @@ def _statements_by_sid(policy: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def _managed_policy(template: dict[str, Any], description_part: str) -> dict[str, Any]:
     found = [
-        r for r in _resources(template, "AWS::IAM::ManagedPolicy").values()
+        r for r in resources(template, "AWS::IAM::ManagedPolicy").values()
         if description_part in r["Properties"].get("Description", "")
     ]
     assert len(found) == 1, description_part
@@ -64,7 +45,7 @@ def _managed_policy(template: dict[str, Any], description_part: str) -> dict[str
 
 def _definition(template: dict[str, Any]) -> dict[str, Any]:
     _, machine = _one(template, "AWS::StepFunctions::StateMachine")
-    return json.loads(_text(machine["Properties"]["DefinitionString"]))
+    return json.loads(text(machine["Properties"]["DefinitionString"]))
 
 
 PARTITION_REGION_ACCOUNT = "arn:{AWS::Partition}:%s:{AWS::Region}:{AWS::AccountId}:%s"
@@ -116,7 +97,7 @@ def test_embedding_model_is_titan_v2_in_the_stacks_partition_and_region(kb: dict
         assert config["Type"] == "VECTOR"
         vector = config["VectorKnowledgeBaseConfiguration"]
         # Foundation models have no account in their ARN.
-        assert _text(vector["EmbeddingModelArn"]) == (
+        assert text(vector["EmbeddingModelArn"]) == (
             f"arn:{{AWS::Partition}}:bedrock:{{AWS::Region}}::foundation-model/{TITAN_TEXT_EMBEDDINGS_V2}"
         )
         assert vector["EmbeddingModelConfiguration"] == {
@@ -127,12 +108,12 @@ def test_embedding_model_is_titan_v2_in_the_stacks_partition_and_region(kb: dict
 def test_knowledge_base_waits_for_its_permissions(any_kb: dict[str, Any]) -> None:
     _, knowledge_base = _one(any_kb, "AWS::Bedrock::KnowledgeBase")
     policy_id = next(
-        k for k, r in _resources(any_kb, "AWS::IAM::ManagedPolicy").items()
+        k for k, r in resources(any_kb, "AWS::IAM::ManagedPolicy").items()
         if "DocumentIndex knowledge base" in r["Properties"]["Description"]
     )
     assert policy_id in knowledge_base["DependsOn"]
     role_id, _ = next(
-        (k, r) for k, r in _resources(any_kb, "AWS::IAM::Role").items()
+        (k, r) for k, r in resources(any_kb, "AWS::IAM::Role").items()
         if r["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "bedrock.amazonaws.com"}
     )
     assert knowledge_base["Properties"]["RoleArn"] == {"Fn::GetAtt": [role_id, "Arn"]}
@@ -142,7 +123,7 @@ def test_data_source_reads_the_prefix_with_the_chunking_strategy(kb: dict[str, A
     kb_id, _ = _one(kb, "AWS::Bedrock::KnowledgeBase")
     _, source = _one(kb, "AWS::Bedrock::DataSource")
     bucket_id, _ = next(
-        (k, r) for k, r in _resources(kb, "AWS::S3::Bucket").items() if "LoggingConfiguration" in r["Properties"]
+        (k, r) for k, r in resources(kb, "AWS::S3::Bucket").items() if "LoggingConfiguration" in r["Properties"]
     )
     props = source["Properties"]
     assert props["KnowledgeBaseId"] == {"Fn::GetAtt": [kb_id, "KnowledgeBaseId"]}
@@ -160,7 +141,7 @@ def test_data_source_reads_the_prefix_with_the_chunking_strategy(kb: dict[str, A
     _, source = _one(existing, "AWS::Bedrock::DataSource")
     props = source["Properties"]
     s3_config = props["DataSourceConfiguration"]["S3Configuration"]
-    assert _text(s3_config["BucketArn"]) == f"arn:{{AWS::Partition}}:s3:::{EXISTING_BUCKET_NAME}"
+    assert text(s3_config["BucketArn"]) == f"arn:{{AWS::Partition}}:s3:::{EXISTING_BUCKET_NAME}"
     assert s3_config["InclusionPrefixes"] == ["policies/"]
     assert props["VectorIngestionConfiguration"]["ChunkingConfiguration"] == {
         "ChunkingStrategy": "SEMANTIC",
@@ -170,7 +151,7 @@ def test_data_source_reads_the_prefix_with_the_chunking_strategy(kb: dict[str, A
 
 def test_created_document_bucket_is_locked_down(kb: dict[str, Any]) -> None:
     key_id, _ = _one(kb, "AWS::KMS::Key")
-    buckets = _resources(kb, "AWS::S3::Bucket")
+    buckets = resources(kb, "AWS::S3::Bucket")
     documents_id, documents = next((k, r) for k, r in buckets.items() if "LoggingConfiguration" in r["Properties"])
     logs_id = documents["Properties"]["LoggingConfiguration"]["DestinationBucketName"]["Ref"]
     props = documents["Properties"]
@@ -183,7 +164,7 @@ def test_created_document_bucket_is_locked_down(kb: dict[str, Any]) -> None:
     assert documents["DeletionPolicy"] == "Retain"
     assert "AccessControl" not in buckets[logs_id]["Properties"]  # no legacy log-delivery ACL
     # TLS is enforced on both buckets; log delivery is allowed for the document bucket only.
-    policies = {r["Properties"]["Bucket"]["Ref"]: r["Properties"]["PolicyDocument"]["Statement"] for r in _resources(kb, "AWS::S3::BucketPolicy").values()}
+    policies = {r["Properties"]["Bucket"]["Ref"]: r["Properties"]["PolicyDocument"]["Statement"] for r in resources(kb, "AWS::S3::BucketPolicy").values()}
     for bucket_id in (documents_id, logs_id):
         deny = [s for s in policies[bucket_id] if s["Effect"] == "Deny"]
         assert deny and deny[0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
@@ -193,13 +174,13 @@ def test_created_document_bucket_is_locked_down(kb: dict[str, Any]) -> None:
 
 
 def test_existing_bucket_is_not_modified(existing: dict[str, Any]) -> None:
-    assert not _resources(existing, "AWS::S3::Bucket")
-    assert not _resources(existing, "AWS::S3::BucketPolicy")
-    assert not _resources(existing, "Custom::S3BucketNotifications")
+    assert not resources(existing, "AWS::S3::Bucket")
+    assert not resources(existing, "AWS::S3::BucketPolicy")
+    assert not resources(existing, "Custom::S3BucketNotifications")
 
 
 def test_no_lambda_functions(any_kb: dict[str, Any]) -> None:
-    assert not _resources(any_kb, "AWS::Lambda::Function")
+    assert not resources(any_kb, "AWS::Lambda::Function")
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -208,14 +189,14 @@ def test_no_lambda_functions(any_kb: dict[str, Any]) -> None:
 
 def test_service_role_trust_is_bedrock_for_this_accounts_knowledge_bases(any_kb: dict[str, Any]) -> None:
     roles = [
-        r for r in _resources(any_kb, "AWS::IAM::Role").values()
+        r for r in resources(any_kb, "AWS::IAM::Role").values()
         if r["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "bedrock.amazonaws.com"}
     ]
     assert len(roles) == 1
     (statement,) = roles[0]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     assert statement["Action"] == "sts:AssumeRole" and statement["Effect"] == "Allow"
     assert statement["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
-    assert _text(statement["Condition"]["ArnLike"]["aws:SourceArn"]) == PARTITION_REGION_ACCOUNT % ("bedrock", "knowledge-base/*")
+    assert text(statement["Condition"]["ArnLike"]["aws:SourceArn"]) == PARTITION_REGION_ACCOUNT % ("bedrock", "knowledge-base/*")
     assert "Policies" not in roles[0]["Properties"]  # no inline policies
 
 
@@ -223,7 +204,7 @@ def test_service_role_policy_is_exactly_least_privilege(kb: dict[str, Any]) -> N
     statements = _statements_by_sid(_managed_policy(kb, "DocumentIndex knowledge base"))
     key_id, _ = _one(kb, "AWS::KMS::Key")
     index_id, _ = _one(kb, "AWS::S3Vectors::Index")
-    bucket_id = next(k for k, r in _resources(kb, "AWS::S3::Bucket").items() if "LoggingConfiguration" in r["Properties"])
+    bucket_id = next(k for k, r in resources(kb, "AWS::S3::Bucket").items() if "LoggingConfiguration" in r["Properties"])
     in_account = {"StringEquals": {"aws:ResourceAccount": {"Ref": "AWS::AccountId"}}}
     expected = {
         "InvokeEmbeddingModel": (
@@ -237,11 +218,11 @@ def test_service_role_policy_is_exactly_least_privilege(kb: dict[str, Any]) -> N
         "ReadWriteVectorIndex": (sorted(S3_VECTORS_ACTIONS), [f"{{{index_id}.IndexArn}}"], None),
     }
     assert set(statements) == set(expected)
-    for sid, (actions, resources, condition) in expected.items():
+    for sid, (actions, arns, condition) in expected.items():
         s = statements[sid]
         assert s["Effect"] == "Allow"
-        assert sorted(_as_list(s["Action"])) == sorted(actions), sid
-        assert [_text(r) for r in _as_list(s["Resource"])] == resources, sid
+        assert sorted(as_list(s["Action"])) == sorted(actions), sid
+        assert [text(r) for r in as_list(s["Resource"])] == arns, sid
         assert s.get("Condition") == condition, sid
     assert sorted(S3_VECTORS_ACTIONS) == sorted(
         ["s3vectors:GetIndex", "s3vectors:QueryVectors", "s3vectors:PutVectors", "s3vectors:GetVectors", "s3vectors:DeleteVectors"]
@@ -250,16 +231,16 @@ def test_service_role_policy_is_exactly_least_privilege(kb: dict[str, Any]) -> N
 
 def test_existing_bucket_key_is_decrypt_only_through_s3(existing: dict[str, Any]) -> None:
     statements = _statements_by_sid(_managed_policy(existing, "DocumentIndex knowledge base"))
-    assert [_text(r) for r in _as_list(statements["ListDocuments"]["Resource"])] == [
+    assert [text(r) for r in as_list(statements["ListDocuments"]["Resource"])] == [
         f"arn:{{AWS::Partition}}:s3:::{EXISTING_BUCKET_NAME}"
     ]
-    assert [_text(r) for r in _as_list(statements["ReadDocuments"]["Resource"])] == [
+    assert [text(r) for r in as_list(statements["ReadDocuments"]["Resource"])] == [
         f"arn:{{AWS::Partition}}:s3:::{EXISTING_BUCKET_NAME}/policies/*"
     ]
     decrypt = statements["DecryptDocuments"]
     assert decrypt["Action"] == "kms:Decrypt"
-    assert [_text(r) for r in _as_list(decrypt["Resource"])] == [PARTITION_REGION_ACCOUNT % ("kms", f"key/{EXISTING_KEY_ID}")]
-    assert _text(decrypt["Condition"]["StringEquals"]["kms:ViaService"]) == "s3.{AWS::Region}.amazonaws.com"
+    assert [text(r) for r in as_list(decrypt["Resource"])] == [PARTITION_REGION_ACCOUNT % ("kms", f"key/{EXISTING_KEY_ID}")]
+    assert text(decrypt["Condition"]["StringEquals"]["kms:ViaService"]) == "s3.{AWS::Region}.amazonaws.com"
 
 
 def test_key_policy_allows_only_the_ingestion_logs_and_s3_vectors_indexing(kb: dict[str, Any]) -> None:
@@ -267,34 +248,34 @@ def test_key_policy_allows_only_the_ingestion_logs_and_s3_vectors_indexing(kb: d
     assert key["Properties"]["EnableKeyRotation"] is True
     statements = {s.get("Sid"): s for s in key["Properties"]["KeyPolicy"]["Statement"]}
     logs = statements["AllowIngestionLogs"]
-    assert _text(logs["Principal"]["Service"]) == "logs.{AWS::Region}.amazonaws.com"
+    assert text(logs["Principal"]["Service"]) == "logs.{AWS::Region}.amazonaws.com"
     _, log_group = _one(kb, "AWS::Logs::LogGroup")
     name = log_group["Properties"]["LogGroupName"]
     assert name.startswith("/aws/vendedlogs/states/")
-    assert _text(logs["Condition"]["ArnEquals"]["kms:EncryptionContext:aws:logs:arn"]) == PARTITION_REGION_ACCOUNT % ("logs", f"log-group:{name}")
+    assert text(logs["Condition"]["ArnEquals"]["kms:EncryptionContext:aws:logs:arn"]) == PARTITION_REGION_ACCOUNT % ("logs", f"log-group:{name}")
     indexing = statements["AllowS3VectorsIndexing"]
     assert indexing["Principal"] == {"Service": "indexing.s3vectors.amazonaws.com"}
     assert indexing["Action"] == "kms:Decrypt"
     _, vector_bucket = _one(kb, "AWS::S3Vectors::VectorBucket")
     bucket_arn = PARTITION_REGION_ACCOUNT % ("s3vectors", f"bucket/{vector_bucket['Properties']['VectorBucketName']}")
-    assert [_text(a) for a in indexing["Condition"]["ArnLike"]["aws:SourceArn"]] == [bucket_arn, f"{bucket_arn}/index/*"]
+    assert [text(a) for a in indexing["Condition"]["ArnLike"]["aws:SourceArn"]] == [bucket_arn, f"{bucket_arn}/index/*"]
     assert indexing["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
 
 
 def test_grants_are_exact(kb: dict[str, Any]) -> None:
     kb_id, _ = _one(kb, "AWS::Bedrock::KnowledgeBase")
     key_id, _ = _one(kb, "AWS::KMS::Key")
-    bucket_id = next(k for k, r in _resources(kb, "AWS::S3::Bucket").items() if "LoggingConfiguration" in r["Properties"])
-    policies = {r["Properties"]["Roles"][0]["Ref"]: r["Properties"]["PolicyDocument"]["Statement"] for r in _resources(kb, "AWS::IAM::Policy").values()}
+    bucket_id = next(k for k, r in resources(kb, "AWS::S3::Bucket").items() if "LoggingConfiguration" in r["Properties"])
+    policies = {r["Properties"]["Roles"][0]["Ref"]: r["Properties"]["PolicyDocument"]["Statement"] for r in resources(kb, "AWS::IAM::Policy").values()}
     retriever = next(v for k, v in policies.items() if k.startswith("RetrieverRole"))
     assert retriever == [{"Action": "bedrock:Retrieve", "Effect": "Allow", "Resource": {"Fn::GetAtt": [kb_id, "KnowledgeBaseArn"]}}]
     uploader = next(v for k, v in policies.items() if k.startswith("UploaderRole"))
-    by_action = {tuple(sorted(_as_list(s["Action"]))): s for s in uploader}
+    by_action = {tuple(sorted(as_list(s["Action"]))): s for s in uploader}
     put = by_action[("s3:AbortMultipartUpload", "s3:PutObject")]
-    assert [_text(r) for r in _as_list(put["Resource"])] == [f"{{{bucket_id}.Arn}}/documents/*"]
+    assert [text(r) for r in as_list(put["Resource"])] == [f"{{{bucket_id}.Arn}}/documents/*"]
     kms_grant = by_action[("kms:Decrypt", "kms:GenerateDataKey")]
-    assert [_text(r) for r in _as_list(kms_grant["Resource"])] == [f"{{{key_id}.Arn}}"]
-    assert _text(kms_grant["Condition"]["StringEquals"]["kms:ViaService"]) == "s3.{AWS::Region}.amazonaws.com"
+    assert [text(r) for r in as_list(kms_grant["Resource"])] == [f"{{{key_id}.Arn}}"]
+    assert text(kms_grant["Condition"]["StringEquals"]["kms:ViaService"]) == "s3.{AWS::Region}.amazonaws.com"
     assert len(uploader) == 2
 
 
@@ -303,10 +284,10 @@ def test_ingestion_role_can_only_start_and_read_jobs_of_this_knowledge_base(kb: 
         kb_id, _ = _one(template, "AWS::Bedrock::KnowledgeBase")
         statements = _statements_by_sid(_managed_policy(template, "permissions of a DocumentIndex ingestion state machine"))
         jobs = statements["ManageIngestionJobs"]
-        assert sorted(_as_list(jobs["Action"])) == ["bedrock:GetIngestionJob", "bedrock:StartIngestionJob"]
+        assert sorted(as_list(jobs["Action"])) == ["bedrock:GetIngestionJob", "bedrock:StartIngestionJob"]
         assert jobs["Resource"] == {"Fn::GetAtt": [kb_id, "KnowledgeBaseArn"]}
         # The only "*" resources: log delivery and X-Ray (no resource-level permissions).
-        wildcard = {sid for sid, s in statements.items() if "*" in _as_list(s["Resource"])}
+        wildcard = {sid for sid, s in statements.items() if "*" in as_list(s["Resource"])}
         assert wildcard == ({"DeliverLogs", "WriteTraces"} if tracing else {"DeliverLogs"})
         assert all(a.startswith("logs:") for a in statements["DeliverLogs"]["Action"])
 
@@ -320,7 +301,7 @@ def test_trigger_role_can_only_start_the_state_machine(kb: dict[str, Any]) -> No
 
 
 def test_no_inline_policies_on_construct_roles(any_kb: dict[str, Any]) -> None:
-    for logical_id, resource in _resources(any_kb, "AWS::IAM::Policy").items():
+    for logical_id, resource in resources(any_kb, "AWS::IAM::Policy").items():
         assert logical_id.startswith(("RetrieverRole", "UploaderRole")), logical_id  # test-only consumer roles
 
 
@@ -330,8 +311,8 @@ def test_no_inline_policies_on_construct_roles(any_kb: dict[str, Any]) -> None:
 
 def test_upload_rule_matches_created_and_deleted_objects_under_the_prefix(kb: dict[str, Any]) -> None:
     machine_id, _ = _one(kb, "AWS::StepFunctions::StateMachine")
-    bucket_id = next(k for k, r in _resources(kb, "AWS::S3::Bucket").items() if "LoggingConfiguration" in r["Properties"])
-    rules = _resources(kb, "AWS::Events::Rule")
+    bucket_id = next(k for k, r in resources(kb, "AWS::S3::Bucket").items() if "LoggingConfiguration" in r["Properties"])
+    rules = resources(kb, "AWS::Events::Rule")
     upload = next(r["Properties"] for r in rules.values() if "EventPattern" in r["Properties"])
     assert upload["EventPattern"] == {
         "source": ["aws.s3"],
@@ -346,7 +327,7 @@ def test_upload_rule_matches_created_and_deleted_objects_under_the_prefix(kb: di
 
 
 def test_existing_bucket_variant_has_only_a_schedule(existing: dict[str, Any]) -> None:
-    (rule,) = _resources(existing, "AWS::Events::Rule").values()
+    (rule,) = resources(existing, "AWS::Events::Rule").values()
     assert rule["Properties"]["ScheduleExpression"] == "rate(6 hours)"
     assert "EventPattern" not in rule["Properties"]
 
@@ -404,7 +385,7 @@ def test_state_machine_logs_encrypted_without_execution_data(kb: dict[str, Any],
         assert props.get("TracingConfiguration", {}).get("Enabled", False) is tracing
         assert _definition(template)["TimeoutSeconds"] == 24 * 3600
         policy_id = next(
-            k for k, r in _resources(template, "AWS::IAM::ManagedPolicy").items()
+            k for k, r in resources(template, "AWS::IAM::ManagedPolicy").items()
             if "permissions of a DocumentIndex ingestion state machine" in r["Properties"]["Description"]
         )
         assert policy_id in machine["DependsOn"]

@@ -8,28 +8,17 @@ from typing import Any
 import pytest
 
 from cdk_llm_serving import PropsValidationError
-from harness import Synthesis, cfn_text
+from harness import Synthesis, one, resources, text
 from stacks import RagSettings
 
 
-def _resources(template: dict[str, Any], rtype: str) -> dict[str, dict[str, Any]]:
-    return {k: v for k, v in template["Resources"].items() if v["Type"] == rtype}
 
 
-def _one(template: dict[str, Any], rtype: str) -> dict[str, Any]:
-    found = _resources(template, rtype)
-    assert len(found) == 1, f"expected one {rtype}, found {list(found)}"
-    return next(iter(found.values()))["Properties"]
 
 
-def _text(value: Any) -> str:
-    def token(v: Any) -> str:
-        if isinstance(v, dict) and "Ref" in v:
-            return "{" + v["Ref"] + "}"
-        if isinstance(v, dict) and "Fn::GetAtt" in v:
-            return "{" + ".".join(v["Fn::GetAtt"]) + "}"
-        return json.dumps(v, sort_keys=True)
-    return cfn_text(value, token)
+
+
+
 
 
 @pytest.fixture(scope="module")
@@ -39,53 +28,53 @@ def rag(synthesis: Synthesis) -> dict[str, Any]:
 
 def test_no_internet_path(rag: dict[str, Any]) -> None:
     for rtype in ("AWS::EC2::InternetGateway", "AWS::EC2::NatGateway", "AWS::EC2::EgressOnlyInternetGateway"):
-        assert not _resources(rag, rtype), rtype
-    routes = _resources(rag, "AWS::EC2::Route")
+        assert not resources(rag, rtype), rtype
+    routes = resources(rag, "AWS::EC2::Route")
     assert not routes  # isolated route tables only carry the S3 gateway endpoint (a prefix-list entry, not a Route)
-    subnets = _resources(rag, "AWS::EC2::Subnet")
+    subnets = resources(rag, "AWS::EC2::Subnet")
     assert all(s["Properties"]["MapPublicIpOnLaunch"] is False for s in subnets.values())
 
 
 def test_vpc_endpoints_cover_what_the_private_path_needs(rag: dict[str, Any]) -> None:
-    services = sorted(_text(e["Properties"]["ServiceName"]).rsplit(".", 1)[-1] if "sagemaker" not in _text(e["Properties"]["ServiceName"])
-                      else "sagemaker.runtime" for e in _resources(rag, "AWS::EC2::VPCEndpoint").values())
+    services = sorted(text(e["Properties"]["ServiceName"]).rsplit(".", 1)[-1] if "sagemaker" not in text(e["Properties"]["ServiceName"])
+                      else "sagemaker.runtime" for e in resources(rag, "AWS::EC2::VPCEndpoint").values())
     assert services == ["bedrock-agent-runtime", "execute-api", "s3", "sagemaker.runtime"]
-    gateway = [e["Properties"] for e in _resources(rag, "AWS::EC2::VPCEndpoint").values()
+    gateway = [e["Properties"] for e in resources(rag, "AWS::EC2::VPCEndpoint").values()
                if e["Properties"].get("VpcEndpointType") == "Gateway"]
-    assert len(gateway) == 1 and _text(gateway[0]["ServiceName"]).endswith(".s3")
+    assert len(gateway) == 1 and text(gateway[0]["ServiceName"]).endswith(".s3")
 
 
 def test_model_runs_isolated_in_the_vpc_with_safe_rollouts(rag: dict[str, Any]) -> None:
-    model = _one(rag, "AWS::SageMaker::Model")
+    model = one(rag, "AWS::SageMaker::Model")
     assert model["EnableNetworkIsolation"] is True and len(model["VpcConfig"]["Subnets"]) == 2
     assert model["PrimaryContainer"]["Environment"]["OPTION_MAX_MODEL_LEN"] == "8192"
-    endpoint = _one(rag, "AWS::SageMaker::Endpoint")
+    endpoint = one(rag, "AWS::SageMaker::Endpoint")
     routing = endpoint["DeploymentConfig"]["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]
     assert routing["Type"] == "CANARY" and routing["CanarySize"]["Value"] == 25
     assert len(endpoint["DeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"]) == 2
-    config = _one(rag, "AWS::SageMaker::EndpointConfig")
+    config = one(rag, "AWS::SageMaker::EndpointConfig")
     assert config["DataCaptureConfig"]["InitialSamplingPercentage"] == 20
-    assert _one(rag, "AWS::SageMaker::ModelPackageGroup")["ModelPackageGroupName"].startswith("RagStack-")
+    assert one(rag, "AWS::SageMaker::ModelPackageGroup")["ModelPackageGroupName"].startswith("RagStack-")
 
 
 def test_private_api_reaches_only_through_the_vpc_endpoint(rag: dict[str, Any]) -> None:
-    api = _one(rag, "AWS::ApiGateway::RestApi")
+    api = one(rag, "AWS::ApiGateway::RestApi")
     assert api["EndpointConfiguration"]["Types"] == ["PRIVATE"]
     statements = api["Policy"]["Statement"]
     deny = [s for s in statements if s["Effect"] == "Deny"]
     assert deny and all("aws:SourceVpce" in json.dumps(s["Condition"]) for s in deny)
-    methods = [m["Properties"] for m in _resources(rag, "AWS::ApiGateway::Method").values()
+    methods = [m["Properties"] for m in resources(rag, "AWS::ApiGateway::Method").values()
                if m["Properties"]["HttpMethod"] in ("POST", "GET") and m["Properties"].get("Integration", {}).get("Type") != "MOCK"]
     assert methods and all(m["AuthorizationType"] == "AWS_IAM" for m in methods)
-    function = _one(rag, "AWS::Lambda::Function")
+    function = one(rag, "AWS::Lambda::Function")
     assert len(function["VpcConfig"]["SubnetIds"]) == 2
 
 
 def test_gateway_routes_rag_alias_through_retrieval_to_the_endpoint(rag: dict[str, Any]) -> None:
-    function = _one(rag, "AWS::Lambda::Function")
-    config = json.loads(_text(function["Environment"]["Variables"]["GATEWAY_CONFIG"]))
-    endpoint_name = _one(rag, "AWS::SageMaker::Endpoint")["EndpointName"]
-    (kb_id,) = _resources(rag, "AWS::Bedrock::KnowledgeBase")
+    function = one(rag, "AWS::Lambda::Function")
+    config = json.loads(text(function["Environment"]["Variables"]["GATEWAY_CONFIG"]))
+    endpoint_name = one(rag, "AWS::SageMaker::Endpoint")["EndpointName"]
+    (kb_id,) = resources(rag, "AWS::Bedrock::KnowledgeBase")
     by_alias = {m["alias"]: m for m in config["models"]}
     assert by_alias["rag"]["target"] == {"type": "sagemaker", "endpointName": endpoint_name}
     assert by_alias["rag"]["retrieval"] == {"knowledgeBaseId": f"{{{kb_id}.KnowledgeBaseId}}", "numberOfResults": 5}
@@ -93,23 +82,23 @@ def test_gateway_routes_rag_alias_through_retrieval_to_the_endpoint(rag: dict[st
 
 
 def test_gateway_permissions_are_exactly_the_endpoint_and_the_index(rag: dict[str, Any]) -> None:
-    docs = [p["Properties"]["PolicyDocument"] for p in _resources(rag, "AWS::IAM::ManagedPolicy").values()
+    docs = [p["Properties"]["PolicyDocument"] for p in resources(rag, "AWS::IAM::ManagedPolicy").values()
             if "allowlist" in p["Properties"].get("Description", "")]
     (doc,) = docs
     actions = {a: s for s in doc["Statement"] for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
     assert not any(a.startswith("bedrock:Invoke") for a in actions)
-    endpoint_name = _one(rag, "AWS::SageMaker::Endpoint")["EndpointName"]
-    assert _text(actions["sagemaker:InvokeEndpointWithResponseStream"]["Resource"]).endswith(f":endpoint/{endpoint_name.lower()}")
-    (kb_id,) = _resources(rag, "AWS::Bedrock::KnowledgeBase")
+    endpoint_name = one(rag, "AWS::SageMaker::Endpoint")["EndpointName"]
+    assert text(actions["sagemaker:InvokeEndpointWithResponseStream"]["Resource"]).endswith(f":endpoint/{endpoint_name.lower()}")
+    (kb_id,) = resources(rag, "AWS::Bedrock::KnowledgeBase")
     assert actions["bedrock:Retrieve"]["Resource"] == {"Fn::GetAtt": [kb_id, "KnowledgeBaseArn"]}
 
 
 def test_dashboard_and_alarms_notify_the_topic(rag: dict[str, Any]) -> None:
-    body = _text(_one(rag, "AWS::CloudWatch::Dashboard")["DashboardBody"])
+    body = text(one(rag, "AWS::CloudWatch::Dashboard")["DashboardBody"])
     for metric in ("ModelLatency", "Invocation5XXErrors", "GPUMemoryUtilization", "TimeToFirstToken", "ExecutionsFailed"):
         assert metric in body, metric
-    (topic,) = _resources(rag, "AWS::SNS::Topic")
-    for alarm in _resources(rag, "AWS::CloudWatch::Alarm").values():
+    (topic,) = resources(rag, "AWS::SNS::Topic")
+    for alarm in resources(rag, "AWS::CloudWatch::Alarm").values():
         assert {"Ref": topic} in alarm["Properties"].get("AlarmActions", []), alarm["Properties"].get("AlarmDescription")
 
 

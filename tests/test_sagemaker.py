@@ -14,47 +14,33 @@ from aws_cdk.assertions import Template
 from cdk_llm_serving import AsyncInferenceOptions, InferenceMode, ModelSource, SageMakerLlmEndpoint
 from cdk_llm_serving.sagemaker_endpoint.containers import LlmContainer, dlc_accounts
 from cdk_llm_serving.sagemaker_endpoint.instances import hourly_price, instance_spec, known_instance_types, load_data
-from harness import Synthesis, cfn_text
+from harness import Synthesis, as_list, one, resources, text
 
 SAGEMAKER_STACKS = ["SageMakerRealTimeStack", "SageMakerComponentStack", "SageMakerServerlessStack",
                     "SageMakerAsyncStack", "SageMakerTgiStack"]
 
 
-def _resources(template: dict[str, Any], rtype: str) -> dict[str, dict[str, Any]]:
-    return {k: v for k, v in template["Resources"].items() if v["Type"] == rtype}
 
 
-def _one(template: dict[str, Any], rtype: str) -> dict[str, Any]:
-    found = _resources(template, rtype)
-    assert len(found) == 1, f"expected one {rtype}, found {list(found)}"
-    return next(iter(found.values()))["Properties"]
 
 
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
 
 
-def _text(value: Any) -> str:
-    def token(v: Any) -> str:
-        if isinstance(v, dict) and "Fn::FindInMap" in v:
-            return "{DLC_ACCOUNT}"
-        if isinstance(v, dict) and "Ref" in v:
-            return "{" + v["Ref"] + "}"
-        if isinstance(v, dict) and "Fn::GetAtt" in v:
-            return "{" + ".".join(v["Fn::GetAtt"]) + "}"
-        return json.dumps(v, sort_keys=True)
-    return cfn_text(value, token) if not (isinstance(value, dict) and "Ref" in value) else "{" + value["Ref"] + "}"
+
+
+
+
 
 
 def _policy_statements(template: dict[str, Any]) -> list[dict[str, Any]]:
-    docs = [r["Properties"] for r in _resources(template, "AWS::IAM::ManagedPolicy").values()
+    docs = [r["Properties"] for r in resources(template, "AWS::IAM::ManagedPolicy").values()
             if "SageMaker LLM endpoint needs" in r["Properties"].get("Description", "")]
     assert len(docs) == 1
     return docs[0]["PolicyDocument"]["Statement"]
 
 
 def _statement(statements: list[dict[str, Any]], action: str) -> dict[str, Any]:
-    found = [s for s in statements if action in _as_list(s["Action"])]
+    found = [s for s in statements if action in as_list(s["Action"])]
     assert len(found) == 1, f"{action}: {found}"
     return found[0]
 
@@ -71,7 +57,7 @@ def templates(synthesis: Synthesis) -> dict[str, dict[str, Any]]:
 def test_no_full_access_and_no_inline_policies(templates: dict[str, dict[str, Any]], stack_name: str) -> None:
     text = json.dumps(templates[stack_name])
     assert "FullAccess" not in text
-    roles = _resources(templates[stack_name], "AWS::IAM::Role")
+    roles = resources(templates[stack_name], "AWS::IAM::Role")
     for role in roles.values():
         assert "ManagedPolicyArns" not in role["Properties"] or all(
             "aws:policy" not in json.dumps(a) for a in role["Properties"]["ManagedPolicyArns"])
@@ -79,7 +65,7 @@ def test_no_full_access_and_no_inline_policies(templates: dict[str, dict[str, An
 
 @pytest.mark.parametrize("stack_name", SAGEMAKER_STACKS)
 def test_execution_role_trusts_only_sagemaker_of_this_account(templates: dict[str, dict[str, Any]], stack_name: str) -> None:
-    roles = [r["Properties"] for r in _resources(templates[stack_name], "AWS::IAM::Role").values()
+    roles = [r["Properties"] for r in resources(templates[stack_name], "AWS::IAM::Role").values()
              if "SageMaker execution role" in r["Properties"].get("Description", "")]
     assert len(roles) == 1
     (statement,) = roles[0]["AssumeRolePolicyDocument"]["Statement"]
@@ -89,8 +75,8 @@ def test_execution_role_trusts_only_sagemaker_of_this_account(templates: dict[st
 
 @pytest.mark.parametrize("stack_name", SAGEMAKER_STACKS)
 def test_endpoint_depends_on_its_permissions(templates: dict[str, dict[str, Any]], stack_name: str) -> None:
-    endpoints = _resources(templates[stack_name], "AWS::SageMaker::Endpoint")
-    policies = _resources(templates[stack_name], "AWS::IAM::ManagedPolicy")
+    endpoints = resources(templates[stack_name], "AWS::SageMaker::Endpoint")
+    policies = resources(templates[stack_name], "AWS::IAM::ManagedPolicy")
     (endpoint,) = endpoints.values()
     assert set(policies) & set(endpoint["DependsOn"])
 
@@ -99,9 +85,9 @@ def test_endpoint_depends_on_its_permissions(templates: dict[str, dict[str, Any]
 
 
 def test_real_time_model_container(templates: dict[str, dict[str, Any]]) -> None:
-    model = _one(templates["SageMakerRealTimeStack"], "AWS::SageMaker::Model")
+    model = one(templates["SageMakerRealTimeStack"], "AWS::SageMaker::Model")
     container = model["PrimaryContainer"]
-    assert _text(container["Image"]) == "{DLC_ACCOUNT}.dkr.ecr.{AWS::Region}.{AWS::URLSuffix}/djl-inference:0.34.0-lmi16.0.0-cu128"
+    assert text(container["Image"]) == "{DLC_ACCOUNT}.dkr.ecr.{AWS::Region}.{AWS::URLSuffix}/djl-inference:0.34.0-lmi16.0.0-cu128"
     assert container["Environment"] == {
         "HF_MODEL_ID": "/opt/ml/model",
         "OPTION_ROLLING_BATCH": "vllm",
@@ -111,7 +97,7 @@ def test_real_time_model_container(templates: dict[str, dict[str, Any]]) -> None
     }
     source = container["ModelDataSource"]["S3DataSource"]
     assert source["S3DataType"] == "S3Prefix" and source["CompressionType"] == "None"
-    assert _text(source["S3Uri"]) == "s3://example-llm-weights/qwen2.5-7b-instruct/"
+    assert text(source["S3Uri"]) == "s3://example-llm-weights/qwen2.5-7b-instruct/"
     assert model["EnableNetworkIsolation"] is True
     assert "VpcConfig" in model and len(model["VpcConfig"]["Subnets"]) == 2
     mapping = templates["SageMakerRealTimeStack"]["Mappings"]["CdkLlmServingDlcAccounts"]
@@ -119,7 +105,7 @@ def test_real_time_model_container(templates: dict[str, dict[str, Any]]) -> None
 
 
 def test_real_time_endpoint_config(templates: dict[str, dict[str, Any]]) -> None:
-    config = _one(templates["SageMakerRealTimeStack"], "AWS::SageMaker::EndpointConfig")
+    config = one(templates["SageMakerRealTimeStack"], "AWS::SageMaker::EndpointConfig")
     (variant,) = config["ProductionVariants"]
     assert variant["InstanceType"] == "ml.g5.2xlarge" and variant["InitialInstanceCount"] == 1
     assert variant["RoutingConfig"] == {"RoutingStrategy": "LEAST_OUTSTANDING_REQUESTS"}
@@ -136,7 +122,7 @@ def test_real_time_endpoint_config(templates: dict[str, dict[str, Any]]) -> None
 
 def test_real_time_rollout_and_retained_capacity(templates: dict[str, dict[str, Any]]) -> None:
     template = templates["SageMakerRealTimeStack"]
-    endpoint = _one(template, "AWS::SageMaker::Endpoint")
+    endpoint = one(template, "AWS::SageMaker::Endpoint")
     assert endpoint["RetainAllVariantProperties"] is True
     assert endpoint["ExcludeRetainedVariantProperties"] == [{"VariantPropertyType": "DataCaptureConfig"}]
     policy = endpoint["DeploymentConfig"]["BlueGreenUpdatePolicy"]
@@ -149,35 +135,35 @@ def test_real_time_rollout_and_retained_capacity(templates: dict[str, dict[str, 
 
 def test_real_time_autoscaling(templates: dict[str, dict[str, Any]]) -> None:
     template = templates["SageMakerRealTimeStack"]
-    target = _one(template, "AWS::ApplicationAutoScaling::ScalableTarget")
-    (endpoint_id,) = _resources(template, "AWS::SageMaker::Endpoint")
-    assert _text(target["ResourceId"]) == f"endpoint/{{{endpoint_id}.EndpointName}}/variant/AllTraffic"
+    target = one(template, "AWS::ApplicationAutoScaling::ScalableTarget")
+    (endpoint_id,) = resources(template, "AWS::SageMaker::Endpoint")
+    assert text(target["ResourceId"]) == f"endpoint/{{{endpoint_id}.EndpointName}}/variant/AllTraffic"
     assert target["ScalableDimension"] == "sagemaker:variant:DesiredInstanceCount"
     assert (target["MinCapacity"], target["MaxCapacity"]) == (1, 4)
-    assert "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint" in _text(target["RoleARN"])
+    assert "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint" in text(target["RoleARN"])
     assert target["ScheduledActions"][0]["ScalableTargetAction"] == {"MaxCapacity": 1}
-    (policy,) = _resources(template, "AWS::ApplicationAutoScaling::ScalingPolicy").values()
+    (policy,) = resources(template, "AWS::ApplicationAutoScaling::ScalingPolicy").values()
     config = policy["Properties"]["TargetTrackingScalingPolicyConfiguration"]
     assert config["PredefinedMetricSpecification"]["PredefinedMetricType"] == \
         "SageMakerVariantConcurrentRequestsPerModelHighResolution"
     assert (config["TargetValue"], config["ScaleInCooldown"], config["ScaleOutCooldown"]) == (8, 600, 120)
-    assert not _resources(template, "AWS::IAM::Role") or all(
-        "application-autoscaling" not in json.dumps(r) for r in _resources(template, "AWS::IAM::Role").values())
+    assert not resources(template, "AWS::IAM::Role") or all(
+        "application-autoscaling" not in json.dumps(r) for r in resources(template, "AWS::IAM::Role").values())
 
 
 def test_real_time_execution_policy_is_exact(templates: dict[str, dict[str, Any]]) -> None:
     statements = _policy_statements(templates["SageMakerRealTimeStack"])
-    reads = {_text(r) for s in statements if "s3:GetObject" in _as_list(s["Action"]) for r in _as_list(s["Resource"])}
+    reads = {text(r) for s in statements if "s3:GetObject" in as_list(s["Action"]) for r in as_list(s["Resource"])}
     # The model prefix, and the batch pipeline's input prefix (the transform job uses the model's role).
     assert reads == {"arn:{AWS::Partition}:s3:::example-llm-weights/qwen2.5-7b-instruct/*",
                      "{LlmArtifactBucketF4187A72.Arn}/batch/input/*"}
-    listings = [s["Condition"] for s in statements if "s3:ListBucket" in _as_list(s["Action"])]
+    listings = [s["Condition"] for s in statements if "s3:ListBucket" in as_list(s["Action"])]
     assert listings == [{"StringLike": {"s3:prefix": ["qwen2.5-7b-instruct/*"]}}, {"StringLike": {"s3:prefix": ["batch/input/*"]}}]
     pull = _statement(statements, "ecr:BatchGetImage")
-    assert _text(pull["Resource"]) == "arn:{AWS::Partition}:ecr:{AWS::Region}:{DLC_ACCOUNT}:repository/djl-inference"
+    assert text(pull["Resource"]) == "arn:{AWS::Partition}:ecr:{AWS::Region}:{DLC_ACCOUNT}:repository/djl-inference"
     assert _statement(statements, "ecr:GetAuthorizationToken")["Resource"] == "*"
-    logs_resources = {_text(r) for r in _as_list(_statement(statements, "logs:PutLogEvents")["Resource"])}
-    name = _one(templates["SageMakerRealTimeStack"], "AWS::SageMaker::Endpoint")["EndpointName"]
+    logs_resources = {text(r) for r in as_list(_statement(statements, "logs:PutLogEvents")["Resource"])}
+    name = one(templates["SageMakerRealTimeStack"], "AWS::SageMaker::Endpoint")["EndpointName"]
     assert name == "SageMakerRealTimeStack-Llm-D0359BC7"  # generated from the construct path: stable across synths
     assert logs_resources == {
         "arn:{AWS::Partition}:logs:{AWS::Region}:{AWS::AccountId}:log-group:/aws/sagemaker/Endpoints/SageMakerRealTimeStack-Llm-D0359BC7:*"}
@@ -185,10 +171,10 @@ def test_real_time_execution_policy_is_exact(templates: dict[str, dict[str, Any]
     assert metrics["Condition"] == {"StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/*", "AWS/SageMaker"]}}
     eni = _statement(statements, "ec2:CreateNetworkInterface")
     assert eni["Resource"] == "*"
-    writes = {_text(r) for s in statements if "s3:PutObject" in _as_list(s["Action"]) for r in _as_list(s["Resource"])}
+    writes = {text(r) for s in statements if "s3:PutObject" in as_list(s["Action"]) for r in as_list(s["Resource"])}
     assert writes == {"{LlmArtifactBucketF4187A72.Arn}/data-capture/*", "{LlmArtifactBucketF4187A72.Arn}/batch/output/*"}
     wildcard = [s for s in statements if s["Resource"] == "*"]
-    assert {a for s in wildcard for a in _as_list(s["Action"])} <= {
+    assert {a for s in wildcard for a in as_list(s["Action"])} <= {
         "ecr:GetAuthorizationToken", "cloudwatch:PutMetricData", "ec2:CreateNetworkInterface",
         "ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterface", "ec2:DeleteNetworkInterfacePermission",
         "ec2:DescribeNetworkInterfaces", "ec2:DescribeVpcs", "ec2:DescribeDhcpOptions", "ec2:DescribeSubnets",
@@ -196,7 +182,7 @@ def test_real_time_execution_policy_is_exact(templates: dict[str, dict[str, Any]
 
 
 def test_real_time_security_group_allows_no_inbound(templates: dict[str, dict[str, Any]]) -> None:
-    groups = [g["Properties"] for g in _resources(templates["SageMakerRealTimeStack"], "AWS::EC2::SecurityGroup").values()]
+    groups = [g["Properties"] for g in resources(templates["SageMakerRealTimeStack"], "AWS::EC2::SecurityGroup").values()]
     (group,) = [g for g in groups if "SageMaker LLM endpoint" in g["GroupDescription"]]
     assert "SecurityGroupIngress" not in group
     assert [(e["IpProtocol"], e["FromPort"], e["ToPort"]) for e in group["SecurityGroupEgress"]] == [("tcp", 443, 443)]
@@ -204,7 +190,7 @@ def test_real_time_security_group_allows_no_inbound(templates: dict[str, dict[st
 
 def test_alarms_have_correct_dimensions_and_units(templates: dict[str, dict[str, Any]]) -> None:
     alarms = {a["Properties"]["MetricName"]: a["Properties"]
-              for a in _resources(templates["SageMakerRealTimeStack"], "AWS::CloudWatch::Alarm").values()
+              for a in resources(templates["SageMakerRealTimeStack"], "AWS::CloudWatch::Alarm").values()
               if a["Properties"].get("Namespace", "").startswith(("AWS/SageMaker", "/aws/sagemaker"))}
     assert set(alarms) == {"Invocation5XXErrors", "ModelLatency", "GPUMemoryUtilization", "DiskUtilization"}
     latency = alarms["ModelLatency"]
@@ -217,18 +203,18 @@ def test_alarms_have_correct_dimensions_and_units(templates: dict[str, dict[str,
 
 def test_batch_pipeline(templates: dict[str, dict[str, Any]]) -> None:
     template = templates["SageMakerRealTimeStack"]
-    machine = _one(template, "AWS::StepFunctions::StateMachine")
-    definition = _text(machine["DefinitionString"])
+    machine = one(template, "AWS::StepFunctions::StateMachine")
+    definition = text(machine["DefinitionString"])
     assert ":states:::sagemaker:createTransformJob.sync" in definition
     assert "States.Format('llm-batch-{}', States.UUID())" in definition
     assert '"InstanceType":"ml.g5.2xlarge"' in definition
     assert '"InvocationsTimeoutInSeconds":1800' in definition
     assert '"SplitType":"Line"' in definition and '"BatchStrategy":"SingleRecord"' in definition
     assert machine["TracingConfiguration"] == {"Enabled": True}
-    rule = [r["Properties"] for r in _resources(template, "AWS::Events::Rule").values() if "ScheduleExpression" in r["Properties"]]
+    rule = [r["Properties"] for r in resources(template, "AWS::Events::Rule").values() if "ScheduleExpression" in r["Properties"]]
     assert rule and rule[0]["ScheduleExpression"] == "cron(0 2 * * ? *)"
     statements = _policy_statements(template)
-    reads = {_text(r) for s in statements if "s3:GetObject" in _as_list(s["Action"]) for r in _as_list(s["Resource"])}
+    reads = {text(r) for s in statements if "s3:GetObject" in as_list(s["Action"]) for r in as_list(s["Resource"])}
     assert any(r.endswith("/batch/input/*") for r in reads)
 
 
@@ -236,7 +222,7 @@ def test_batch_pipeline(templates: dict[str, dict[str, Any]]) -> None:
 
 
 def test_component_endpoint_config(templates: dict[str, dict[str, Any]]) -> None:
-    config = _one(templates["SageMakerComponentStack"], "AWS::SageMaker::EndpointConfig")
+    config = one(templates["SageMakerComponentStack"], "AWS::SageMaker::EndpointConfig")
     assert "ExecutionRoleArn" in config
     (variant,) = config["ProductionVariants"]
     assert "ModelName" not in variant
@@ -245,7 +231,7 @@ def test_component_endpoint_config(templates: dict[str, dict[str, Any]]) -> None
 
 
 def test_component_specification(templates: dict[str, dict[str, Any]]) -> None:
-    component = _one(templates["SageMakerComponentStack"], "AWS::SageMaker::InferenceComponent")
+    component = one(templates["SageMakerComponentStack"], "AWS::SageMaker::InferenceComponent")
     assert component["InferenceComponentName"].endswith("-ic")
     spec = component["Specification"]
     assert spec["ComputeResourceRequirements"] == {
@@ -256,23 +242,23 @@ def test_component_specification(templates: dict[str, dict[str, Any]]) -> None:
     rolling = component["DeploymentConfig"]["RollingUpdatePolicy"]
     assert rolling["MaximumBatchSize"] == {"Type": "CAPACITY_PERCENT", "Value": 50}
     assert len(component["DeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"]) == 2
-    model = _one(templates["SageMakerComponentStack"], "AWS::SageMaker::Model")
+    model = one(templates["SageMakerComponentStack"], "AWS::SageMaker::Model")
     env = model["PrimaryContainer"]["Environment"]
     assert env["SM_VLLM_TENSOR_PARALLEL_SIZE"] == "1" and env["SM_VLLM_MODEL"] == "/opt/ml/model"
 
 
 def test_component_scale_to_zero(templates: dict[str, dict[str, Any]]) -> None:
     template = templates["SageMakerComponentStack"]
-    component_name = _one(template, "AWS::SageMaker::InferenceComponent")["InferenceComponentName"]
-    target = _one(template, "AWS::ApplicationAutoScaling::ScalableTarget")
+    component_name = one(template, "AWS::SageMaker::InferenceComponent")["InferenceComponentName"]
+    target = one(template, "AWS::ApplicationAutoScaling::ScalableTarget")
     assert target["ResourceId"] == f"inference-component/{component_name}"
     assert target["ScalableDimension"] == "sagemaker:inference-component:DesiredCopyCount"
     assert (target["MinCapacity"], target["MaxCapacity"]) == (0, 8)
-    policies = {k: v["Properties"] for k, v in _resources(template, "AWS::ApplicationAutoScaling::ScalingPolicy").items()}
+    policies = {k: v["Properties"] for k, v in resources(template, "AWS::ApplicationAutoScaling::ScalingPolicy").items()}
     tracking = [p for p in policies.values() if p["PolicyType"] == "TargetTrackingScaling"]
     assert tracking[0]["TargetTrackingScalingPolicyConfiguration"]["PredefinedMetricSpecification"] == {
         "PredefinedMetricType": "SageMakerInferenceComponentConcurrentRequestsPerCopyHighResolution"}
-    wake = [a["Properties"] for a in _resources(template, "AWS::CloudWatch::Alarm").values()
+    wake = [a["Properties"] for a in resources(template, "AWS::CloudWatch::Alarm").values()
             if a["Properties"]["MetricName"] == "NoCapacityInvocationFailures"]
     assert len(wake) == 1
     assert wake[0]["Dimensions"] == [{"Name": "InferenceComponentName", "Value": component_name}]
@@ -284,12 +270,12 @@ def test_component_scale_to_zero(templates: dict[str, dict[str, Any]]) -> None:
 
 def test_component_alarms_are_per_component(templates: dict[str, dict[str, Any]]) -> None:
     template = templates["SageMakerComponentStack"]
-    name = _one(template, "AWS::SageMaker::InferenceComponent")["InferenceComponentName"]
-    alarms = {a["Properties"]["MetricName"]: a["Properties"] for a in _resources(template, "AWS::CloudWatch::Alarm").values()}
+    name = one(template, "AWS::SageMaker::InferenceComponent")["InferenceComponentName"]
+    alarms = {a["Properties"]["MetricName"]: a["Properties"] for a in resources(template, "AWS::CloudWatch::Alarm").values()}
     assert alarms["Invocation5XXErrors"]["Dimensions"] == [{"Name": "InferenceComponentName", "Value": name}]
     gpu = alarms["GPUMemoryUtilizationNormalized"]
     assert gpu["Namespace"] == "/aws/sagemaker/InferenceComponents" and gpu["Threshold"] == 95
-    logs = {_text(r) for r in _as_list(_statement(_policy_statements(template), "logs:PutLogEvents")["Resource"])}
+    logs = {text(r) for r in as_list(_statement(_policy_statements(template), "logs:PutLogEvents")["Resource"])}
     assert any(f"/aws/sagemaker/InferenceComponents/{name}:*" in r for r in logs)
 
 
@@ -298,25 +284,25 @@ def test_component_alarms_are_per_component(templates: dict[str, dict[str, Any]]
 
 def test_serverless(templates: dict[str, dict[str, Any]]) -> None:
     template = templates["SageMakerServerlessStack"]
-    config = _one(template, "AWS::SageMaker::EndpointConfig")
+    config = one(template, "AWS::SageMaker::EndpointConfig")
     (variant,) = config["ProductionVariants"]
     assert variant["ServerlessConfig"] == {"MemorySizeInMB": 6144, "MaxConcurrency": 20, "ProvisionedConcurrency": 2}
     assert "InstanceType" not in variant and "KmsKeyId" not in config
-    target = _one(template, "AWS::ApplicationAutoScaling::ScalableTarget")
+    target = one(template, "AWS::ApplicationAutoScaling::ScalableTarget")
     assert target["ScalableDimension"] == "sagemaker:variant:DesiredProvisionedConcurrency"
-    (policy,) = _resources(template, "AWS::ApplicationAutoScaling::ScalingPolicy").values()
+    (policy,) = resources(template, "AWS::ApplicationAutoScaling::ScalingPolicy").values()
     config_tt = policy["Properties"]["TargetTrackingScalingPolicyConfiguration"]
     assert config_tt["PredefinedMetricSpecification"]["PredefinedMetricType"] == "SageMakerVariantProvisionedConcurrencyUtilization"
     assert config_tt["TargetValue"] == 0.7
-    model = _one(template, "AWS::SageMaker::Model")["PrimaryContainer"]
+    model = one(template, "AWS::SageMaker::Model")["PrimaryContainer"]
     assert model["Image"] == "111122223333.dkr.ecr.us-east-1.amazonaws.com/tiny-llm-cpu:1.4.0"
     assert model["Environment"] == {"MAX_NEW_TOKENS": "256"}
-    assert _text(model["ModelDataUrl"]) == "s3://example-llm-weights/tiny/qwen2.5-0.5b.tar.gz"
+    assert text(model["ModelDataUrl"]) == "s3://example-llm-weights/tiny/qwen2.5-0.5b.tar.gz"
     pull = _statement(_policy_statements(template), "ecr:BatchGetImage")
-    assert _text(pull["Resource"]) == "arn:{AWS::Partition}:ecr:us-east-1:111122223333:repository/tiny-llm-cpu"
+    assert text(pull["Resource"]) == "arn:{AWS::Partition}:ecr:us-east-1:111122223333:repository/tiny-llm-cpu"
     read = _statement(_policy_statements(template), "s3:GetObject")
-    assert _text(read["Resource"]) == "arn:{AWS::Partition}:s3:::example-llm-weights/tiny/qwen2.5-0.5b.tar.gz"
-    endpoint = _one(template, "AWS::SageMaker::Endpoint")
+    assert text(read["Resource"]) == "arn:{AWS::Partition}:s3:::example-llm-weights/tiny/qwen2.5-0.5b.tar.gz"
+    endpoint = one(template, "AWS::SageMaker::Endpoint")
     assert endpoint["DeploymentConfig"]["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]["Type"] == "ALL_AT_ONCE"
     assert "Mappings" not in template  # a custom image needs no DLC registry lookup
 
@@ -326,52 +312,52 @@ def test_serverless(templates: dict[str, dict[str, Any]]) -> None:
 
 def test_async(templates: dict[str, dict[str, Any]]) -> None:
     template = templates["SageMakerAsyncStack"]
-    config = _one(template, "AWS::SageMaker::EndpointConfig")
+    config = one(template, "AWS::SageMaker::EndpointConfig")
     # ml.inf2 has EBS storage only: the volume is encrypted with the construct's key.
     assert "KmsKeyId" in config
     output = config["AsyncInferenceConfig"]["OutputConfig"]
-    assert _text(output["S3OutputPath"]).endswith("/async/output/")
-    assert _text(output["S3FailurePath"]).endswith("/async/failure/")
+    assert text(output["S3OutputPath"]).endswith("/async/output/")
+    assert text(output["S3FailurePath"]).endswith("/async/failure/")
     assert set(output["NotificationConfig"]) == {"SuccessTopic", "ErrorTopic"}
     assert config["AsyncInferenceConfig"]["ClientConfig"] == {"MaxConcurrentInvocationsPerInstance": 8}
-    model = _one(template, "AWS::SageMaker::Model")
+    model = one(template, "AWS::SageMaker::Model")
     env = model["PrimaryContainer"]["Environment"]
     assert env["HF_MODEL_ID"] == "meta-llama/Llama-3.1-8B-Instruct" and env["OPTION_REVISION"] == "0e9e39f"
-    assert _text(env["HF_TOKEN"]).startswith("{{resolve:secretsmanager:arn:{AWS::Partition}:secretsmanager:")
+    assert text(env["HF_TOKEN"]).startswith("{{resolve:secretsmanager:arn:{AWS::Partition}:secretsmanager:")
     assert model["EnableNetworkIsolation"] is False  # the Hub download needs the network
     statements = _policy_statements(template)
     publish = _statement(statements, "sns:Publish")
     assert len(publish["Resource"]) == 2
-    topics = _resources(template, "AWS::SNS::Topic")
+    topics = resources(template, "AWS::SNS::Topic")
     assert all("KmsMasterKeyId" in t["Properties"] for t in topics.values())
 
 
 def test_async_scale_to_zero(templates: dict[str, dict[str, Any]]) -> None:
     template = templates["SageMakerAsyncStack"]
-    target = _one(template, "AWS::ApplicationAutoScaling::ScalableTarget")
+    target = one(template, "AWS::ApplicationAutoScaling::ScalableTarget")
     assert target["MinCapacity"] == 0 and target["ScalableDimension"] == "sagemaker:variant:DesiredInstanceCount"
-    policies = [p["Properties"] for p in _resources(template, "AWS::ApplicationAutoScaling::ScalingPolicy").values()]
+    policies = [p["Properties"] for p in resources(template, "AWS::ApplicationAutoScaling::ScalingPolicy").values()]
     tracking = [p for p in policies if p["PolicyType"] == "TargetTrackingScaling"][0]
     metric = tracking["TargetTrackingScalingPolicyConfiguration"]["CustomizedMetricSpecification"]
     assert metric["MetricName"] == "ApproximateBacklogSizePerInstance"
     assert [d["Name"] for d in metric["Dimensions"]] == ["EndpointName"]
-    wake = [a["Properties"] for a in _resources(template, "AWS::CloudWatch::Alarm").values()
+    wake = [a["Properties"] for a in resources(template, "AWS::CloudWatch::Alarm").values()
             if a["Properties"]["MetricName"] == "HasBacklogWithoutCapacity"]
     assert len(wake) == 1 and wake[0]["AlarmActions"]
-    endpoint = _one(template, "AWS::SageMaker::Endpoint")
+    endpoint = one(template, "AWS::SageMaker::Endpoint")
     assert endpoint["DeploymentConfig"]["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]["LinearStepSize"] == {
         "Type": "CAPACITY_PERCENT", "Value": 50}
 
 
 def test_tgi_container_and_no_alarms(templates: dict[str, dict[str, Any]]) -> None:
     template = templates["SageMakerTgiStack"]
-    container = _one(template, "AWS::SageMaker::Model")["PrimaryContainer"]
-    assert _text(container["Image"]).endswith("/huggingface-pytorch-tgi-inference:2.7.0-tgi3.3.6-gpu-py311-cu124-ubuntu22.04")
+    container = one(template, "AWS::SageMaker::Model")["PrimaryContainer"]
+    assert text(container["Image"]).endswith("/huggingface-pytorch-tgi-inference:2.7.0-tgi3.3.6-gpu-py311-cu124-ubuntu22.04")
     assert container["Environment"] == {"HF_MODEL_ID": "/opt/ml/model", "MAX_INPUT_TOKENS": "2048", "MAX_TOTAL_TOKENS": "4096",
                                         "MAX_BATCH_TOTAL_TOKENS": "8192", "SM_NUM_GPUS": "1"}
-    assert not _resources(template, "AWS::CloudWatch::Alarm")
-    assert not _resources(template, "AWS::ApplicationAutoScaling::ScalableTarget")
-    assert "RetainAllVariantProperties" not in _one(template, "AWS::SageMaker::Endpoint")
+    assert not resources(template, "AWS::CloudWatch::Alarm")
+    assert not resources(template, "AWS::ApplicationAutoScaling::ScalableTarget")
+    assert "RetainAllVariantProperties" not in one(template, "AWS::SageMaker::Endpoint")
 
 
 # ------------------------------------------------------------- grants & import
@@ -392,7 +378,7 @@ def test_grant_invoke_is_endpoint_scoped() -> None:
     (doc,) = [p["Properties"]["PolicyDocument"] for p in policy.values()]
     (statement,) = doc["Statement"]
     assert statement["Action"] == ["sagemaker:InvokeEndpoint", "sagemaker:InvokeEndpointWithResponseStream"]
-    assert _text(statement["Resource"]) == "arn:{AWS::Partition}:sagemaker:{AWS::Region}:{AWS::AccountId}:endpoint/my-endpoint"
+    assert text(statement["Resource"]) == "arn:{AWS::Partition}:sagemaker:{AWS::Region}:{AWS::AccountId}:endpoint/my-endpoint"
 
 
 def test_grant_invoke_async() -> None:
@@ -403,7 +389,7 @@ def test_grant_invoke_async() -> None:
     role = iam.Role(stack, "Caller", assumed_by=iam.AccountRootPrincipal())
     endpoint.grant_invoke_async(role)
     docs = [p["Properties"]["PolicyDocument"] for p in Template.from_stack(stack).find_resources("AWS::IAM::Policy").values()]
-    actions = {a for d in docs for s in d["Statement"] for a in _as_list(s["Action"])}
+    actions = {a for d in docs for s in d["Statement"] for a in as_list(s["Action"])}
     assert {"sagemaker:InvokeEndpointAsync", "s3:PutObject", "s3:GetObject", "kms:Decrypt"} <= actions
     assert "sagemaker:InvokeEndpoint" not in actions
     with pytest.raises(ValueError, match="grant_invoke_async needs mode=InferenceMode.ASYNC"):
@@ -429,7 +415,7 @@ def test_concrete_region_uses_literal_registry_account() -> None:
     template = Template.from_stack(stack).to_json()
     assert "Mappings" not in template
     (model,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::SageMaker::Model"]
-    assert _text(model["Properties"]["PrimaryContainer"]["Image"]).startswith("763104351884.dkr.ecr.{AWS::Region}.")
+    assert text(model["Properties"]["PrimaryContainer"]["Image"]).startswith("763104351884.dkr.ecr.{AWS::Region}.")
 
 
 # ------------------------------------------------------------------- data files

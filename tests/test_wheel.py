@@ -19,13 +19,16 @@ CONSUMER_APP = textwrap.dedent(
     import json, sys
     import aws_cdk as cdk
     import cdk_llm_serving
-    from cdk_llm_serving import BedrockGatewayApi, BedrockModelAlias, GatewayAuth
+    from aws_cdk import aws_s3 as s3
+    from cdk_llm_serving import BedrockGatewayApi, BedrockModelAlias, GatewayAuth, ModelSource, SageMakerLlmEndpoint
     from cdk_llm_serving._assets import runtime_dir
 
     app = cdk.App(outdir="cdk.out")
     stack = cdk.Stack(app, "Consumer")
     BedrockGatewayApi(stack, "Gateway", auth=GatewayAuth.iam(),
                       models=[BedrockModelAlias(alias="fast", model_id="us.amazon.nova-lite-v1:0")])
+    # Needs the bundled instance and container tables (sagemaker_endpoint/data/*.json).
+    SageMakerLlmEndpoint(stack, "Llm", model=ModelSource.s3_prefix(s3.Bucket.from_bucket_name(stack, "W", "weights"), "m/"))
     app.synth()
     print(json.dumps({"package": cdk_llm_serving.__file__, "runtime": runtime_dir("gateway")}))
     """
@@ -52,6 +55,8 @@ def test_wheel_contents(wheel: Path) -> None:
     assert "cdk_llm_serving/_lambda/gateway/server.py" in names
     for data in ("version_matrix.json", "inf2_instances.json", "inf2_prices.json"):
         assert f"cdk_llm_serving/eks_inferentia/data/{data}" in names
+    for data in ("instances.json", "containers.json"):
+        assert f"cdk_llm_serving/sagemaker_endpoint/data/{data}" in names
     # stacks/ is this repository's app, not part of the library (see README).
     assert not any(n.startswith(("stacks/", "tests/", "constructs/")) for n in names)
     assert not any("__pycache__" in n for n in names)

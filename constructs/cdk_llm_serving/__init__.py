@@ -23,6 +23,15 @@ from .eks_inferentia import (
     ServingMode,
     VllmNeuronModel,
 )
+from .lora_fleet import (
+    AdapterAlarmOptions,
+    AdapterPackaging,
+    AdapterStore,
+    LoraAdapter,
+    LoraAdapterComponent,
+    LoraAdapterFleet,
+    TrafficAssumption,
+)
 from .sagemaker_endpoint import (
     AlarmOptions,
     AsyncInferenceOptions,
@@ -88,4 +97,12 @@ __all__ = [
     "StepScalingOptions",
     "TrafficShift",
     "TrafficShiftType",
+    # LoraAdapterFleet
+    "AdapterAlarmOptions",
+    "AdapterPackaging",
+    "AdapterStore",
+    "LoraAdapter",
+    "LoraAdapterComponent",
+    "LoraAdapterFleet",
+    "TrafficAssumption",
 ]

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from functools import cache
-from importlib import resources
 from typing import Any
 
+from .._data import load_json
 
-@cache
+
 def _load(name: str) -> dict[str, Any]:
-    return json.loads(resources.files(__package__).joinpath("data", name).read_text(encoding="utf-8"))
+    return load_json(__package__, name)
 
 
 @dataclass(frozen=True, kw_only=True)

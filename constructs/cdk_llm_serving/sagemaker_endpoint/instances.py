@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from functools import cache
-from importlib import resources
 from typing import Any
 
+from .._data import load_json
 
-@cache
+
 def load_data(name: str) -> dict[str, Any]:
     """One JSON file from this package's ``data/`` folder (shipped in the wheel)."""
-    return json.loads(resources.files(__package__).joinpath("data", name).read_text(encoding="utf-8"))
+    return load_json(__package__, name)
 
 
 @dataclass(frozen=True, kw_only=True)
