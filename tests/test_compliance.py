@@ -11,7 +11,7 @@ import pytest
 from harness import REPO, VARIANTS, Synthesis
 
 #: The deployable stacks (``stacks.build_app``) plus every test-only variant.
-APP_STACKS = {"ChatStack", "InferentiaStack", "RagStack"}
+APP_STACKS = {"ChatStack", "InferentiaStack", "RagStack", "LoraStack"}
 EXPECTED_STACKS = APP_STACKS | set(VARIANTS)
 
 
