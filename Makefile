@@ -41,6 +41,7 @@ gateway: setup
 bench: setup
 	$(PY) benchmarks/gateway_overhead.py
 	$(PY) benchmarks/synth_time.py
+	$(PY) benchmarks/lora_fleet.py
 
 # Deploy one stack with the pinned CLI (needs AWS credentials): make deploy STACK=ChatStack
 STACK ?= ChatStack

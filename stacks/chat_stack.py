@@ -11,10 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aws_cdk as cdk
-from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
-from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from cdk_llm_serving import (
@@ -26,6 +23,7 @@ from cdk_llm_serving import (
     PropsValidationError,
 )
 
+from ._common import alarm_topic
 from .settings import settings_from_context
 
 #: Public-chat defaults: a fast and a strong model, both on US cross-Region inference profiles.
@@ -101,7 +99,7 @@ class ChatSettings:
     @classmethod
     def from_context(cls, raw: Any) -> ChatSettings:
         """Parse and check the ``chat`` context value; every problem is reported at once."""
-        settings = settings_from_context(cls, raw, context_key="chat", parsers={"models": _parse_models})
+        settings = settings_from_context(cls, raw, context_key="chat", parsers={"models": parse_bedrock_models})
         problems = settings.problems()
         if problems:
             raise PropsValidationError("cdk.json context 'chat'", problems)
@@ -117,7 +115,8 @@ class ChatSettings:
         return GatewayAuth.cognito()
 
 
-def _parse_models(raw: Any, problems: list[str]) -> tuple[BedrockModelAlias, ...]:
+def parse_bedrock_models(raw: Any, problems: list[str]) -> tuple[BedrockModelAlias, ...]:
+    """Context form of a Bedrock allowlist → aliases; problems are appended, not raised."""
     allowed = {"alias", "model_id", "max_tokens_cap", "default_max_tokens"}
     if not isinstance(raw, list) or not raw:
         problems.append('setting \'models\' must be a non-empty list of {"alias": ..., "model_id": ...} objects')
@@ -149,9 +148,7 @@ class ChatStack(cdk.Stack):
         settings = settings or ChatSettings()
         self.settings = settings
         # Alarm notifications: subscribe on-call email/chat to this topic after deploying.
-        alarm_key = kms.Key(self, "AlarmTopicKey", enable_key_rotation=True, description="Encrypts ChatStack alarm notifications")
-        alarm_key.grant_encrypt_decrypt(iam.ServicePrincipal("cloudwatch.amazonaws.com"))
-        self.alarm_topic = sns.Topic(self, "AlarmTopic", master_key=alarm_key, enforce_ssl=True)
+        self.alarm_topic = alarm_topic(self, "ChatStack")
         self.gateway = BedrockGatewayApi(
             self,
             "Gateway",

@@ -13,10 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aws_cdk as cdk
-from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from cdk_llm_serving import (
@@ -40,7 +37,8 @@ from cdk_llm_serving import (
 from cdk_llm_serving.lora_fleet import DEFAULT_ADAPTER_STACKS, DEFAULT_FLEET_AUTOSCALING, DEFAULT_FLEET_INSTANCE_TYPE
 from cdk_llm_serving.lora_fleet import default_lora_container
 
-from .chat_stack import DEFAULT_CHAT_MODELS, _parse_models
+from .chat_stack import DEFAULT_CHAT_MODELS, parse_bedrock_models
+from ._common import alarm_topic
 from .settings import settings_from_context
 
 # Defaults come from the library, so the flat settings cannot drift from the construct's own defaults.
@@ -142,7 +140,7 @@ class LoraSettings:
     def from_context(cls, raw: Any) -> LoraSettings:
         """Parse and check the ``lora`` context value; every problem is reported at once."""
         settings = settings_from_context(cls, raw, context_key="lora",
-                                         parsers={"adapters": _parse_adapters, "bedrock_models": _parse_models})
+                                         parsers={"adapters": _parse_adapters, "bedrock_models": parse_bedrock_models})
         problems = settings.problems()
         if problems:
             raise PropsValidationError("cdk.json context 'lora'", problems)
@@ -150,7 +148,7 @@ class LoraSettings:
 
 
 def _parse_adapters(raw: Any, problems: list[str]) -> tuple[AdapterSetting, ...]:
-    types = {"name": str, "artifact": str, "rank": int, "alias": str, "gateway": bool}
+    """Each item is parsed like a settings object of its own (names, types, unknown keys)."""
     if not isinstance(raw, list):
         problems.append('setting \'adapters\' must be a list of {"name": ..., "artifact"?, "rank"?, "alias"?, "gateway"?} objects')
         return ()
@@ -159,15 +157,10 @@ def _parse_adapters(raw: Any, problems: list[str]) -> tuple[AdapterSetting, ...]
         if not isinstance(item, Mapping) or "name" not in item:
             problems.append(f"adapters[{i}] must be an object with at least 'name'")
             continue
-        unknown = set(item) - set(types)
-        if unknown:
-            problems.append(f"adapters[{i}] has unknown key(s) {sorted(unknown)}; allowed: {sorted(types)}")
-            continue
-        bad = sorted(k for k, v in item.items() if not isinstance(v, types[k]) or (types[k] is int and isinstance(v, bool)))
-        if bad:
-            problems.append(f"adapters[{i}] has values of the wrong type for {bad}")
-            continue
-        out.append(AdapterSetting(**item))
+        try:
+            out.append(settings_from_context(AdapterSetting, item, context_key=f"lora.adapters[{i}]"))
+        except PropsValidationError as err:
+            problems.extend(f"adapters[{i}]: {p}" for p in err.problems)
     return tuple(out)
 
 
@@ -181,9 +174,7 @@ class LoraStack(cdk.Stack):
         settings = settings or LoraSettings()
         self.settings = settings
 
-        alarm_key = kms.Key(self, "AlarmTopicKey", enable_key_rotation=True, description="Encrypts LoraStack alarm notifications")
-        alarm_key.grant_encrypt_decrypt(iam.ServicePrincipal("cloudwatch.amazonaws.com"))
-        self.alarm_topic = sns.Topic(self, "AlarmTopic", master_key=alarm_key, enforce_ssl=True)
+        self.alarm_topic = alarm_topic(self, "LoraStack")
 
         weights = s3.Bucket.from_bucket_name(self, "Weights", settings.weights_bucket_name)
         self.fleet = LoraAdapterFleet(

@@ -19,7 +19,6 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
-from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from cdk_llm_serving import (
@@ -42,6 +41,7 @@ from cdk_llm_serving import (
 )
 from cdk_llm_serving._nag import acknowledge
 
+from ._common import alarm_topic
 from .settings import settings_from_context
 
 
@@ -98,9 +98,7 @@ class RagStack(cdk.Stack):
         settings = settings or RagSettings()
         self.settings = settings
 
-        alarm_key = kms.Key(self, "AlarmTopicKey", enable_key_rotation=True, description="Encrypts RagStack alarm notifications")
-        alarm_key.grant_encrypt_decrypt(iam.ServicePrincipal("cloudwatch.amazonaws.com"))
-        self.alarm_topic = sns.Topic(self, "AlarmTopic", master_key=alarm_key, enforce_ssl=True)
+        self.alarm_topic = alarm_topic(self, "RagStack")
 
         self.vpc = self._vpc(settings.vpc_cidr)
 

@@ -158,9 +158,10 @@ class LoraAdapterFleet(LlmEndpointBase):
         :param alarms: base-model alarms (5XX, latency, GPU memory, disk). Default: ``AlarmOptions()``.
         :param adapter_alarms: one 5XX alarm per adapter. Default: none (the dashboard shows every adapter).
         :param adapter_stacks: nested stacks the adapter components are spread over by a stable hash of their
-            names; 0 keeps them in this stack (fine up to ~200 adapters). Choose once: changing it moves
-            named components between stacks, which CloudFormation cannot do in one deployment. Default: 4
-            (room for well over 1,000 adapters).
+            names; 0 keeps them in this stack (about 480 adapters, 160 with per-adapter and wake-up alarms).
+            Choose once: changing it moves named components between stacks, which CloudFormation cannot do in
+            one deployment. Default: 4 (roughly 1,600 adapters, 550 with per-adapter and wake-up alarms; a
+            synth-time check names a stack that would exceed 500 resources).
         :param sequential_adapter_stacks: deploy the adapter stacks one after another, so CloudFormation
             creates about ``adapters ÷ adapter_stacks`` adapter components at a time. Default: True.
         :param component_name_prefix: prepended (with ``-``) to adapter names to form their inference
@@ -243,9 +244,9 @@ class LoraAdapterFleet(LlmEndpointBase):
         if packaging is AdapterPackaging.INFERENCE_COMPONENTS:
             if adapter_stacks:
                 for i in range(adapter_stacks):
+                    of_endpoint = "" if cdk.Token.is_unresolved(self.endpoint_name) else f" of endpoint {self.endpoint_name}"
                     shard = cdk.NestedStack(
-                        self, f"AdapterStack{i}",
-                        description=f"LoRA adapter components {i + 1}/{adapter_stacks} of endpoint {self.endpoint_name}",
+                        self, f"AdapterStack{i}", description=f"LoRA adapter components {i + 1}/{adapter_stacks}{of_endpoint}",
                     )
                     # Keeps every shard a valid template (and unchanged) whatever adapters it holds.
                     cdk.CfnWaitConditionHandle(shard, "Anchor")

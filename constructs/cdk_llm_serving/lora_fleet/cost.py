@@ -18,8 +18,9 @@ Model (steady state, on-demand, instance-hours only; storage, data transfer and 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 
 from ..sagemaker_endpoint.instances import hourly_price, instance_spec, price_table_info
 
@@ -215,18 +216,23 @@ def compare_with_dedicated(
     )
 
 
+def _usd(amount: float) -> str:
+    """Cents, rounded half up (1.515 → 1.52, which binary floats would print as 1.51)."""
+    return f"{Decimal(repr(round(amount, 6))).quantize(Decimal('0.01'), rounding=ROUND_HALF_UP):,}"
+
+
 def cost_table(adapter_counts: Sequence[int] = (1, 10, 100, 500), **options: object) -> str:
     """A Markdown table of :func:`compare_with_dedicated` for each adapter count (options passed through)."""
     rows = [compare_with_dedicated(adapters=n, **options) for n in adapter_counts]  # type: ignore[arg-type]
     first = rows[0]
     head = (
-        f"| adapters | base copies | fleet: {first.fleet.instance_type} | fleet $/h | "
-        f"dedicated: {first.dedicated_instance_type} | dedicated $/h | saving |\n"
+        f"| adapters | base copies | fleet {first.fleet.instance_type} instances | fleet $/h | "
+        f"dedicated {first.dedicated_instance_type} endpoints | dedicated $/h | saving |\n"
         "|---:|---:|---:|---:|---:|---:|---:|\n"
     )
     body = "".join(
-        f"| {r.adapters} | {r.fleet.copies} | {r.fleet.instances} | {r.fleet.hourly_usd:,.2f} | "
-        f"{r.dedicated_instances} | {r.dedicated_hourly_usd:,.2f} | {r.savings_percent:.1f} % |\n"
+        f"| {r.adapters} | {r.fleet.copies} | {r.fleet.instances} | {_usd(r.fleet.hourly_usd)} | "
+        f"{r.dedicated_instances} | {_usd(r.dedicated_hourly_usd)} | {r.savings_percent:.1f} % |\n"
         for r in rows
     )
     as_of, _, _ = price_table_info()
