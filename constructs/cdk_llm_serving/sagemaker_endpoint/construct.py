@@ -146,9 +146,7 @@ class SageMakerLlmEndpoint(LlmEndpointBase):
                       "model_data_download_timeout": model_data_download_timeout},
         )
         uses_components = mode is InferenceMode.INFERENCE_COMPONENT
-        self.inference_component_name = generated_name(self) + "-ic" if uses_components else None
-        if uses_components and len(self.inference_component_name or "") > 63:
-            self.inference_component_name = generated_name(self)[:60] + "-ic"
+        self.inference_component_name = generated_name(self)[:60] + "-ic" if uses_components else None
         # SageMaker rejects a volume key on instance types with local NVMe storage (and serverless has no volume).
         self.volume_encryption = spec is not None and not spec.local_nvme
         needs_key = self.volume_encryption or async_inference is not None or data_capture is not None
@@ -240,6 +238,7 @@ class SageMakerLlmEndpoint(LlmEndpointBase):
                 }
             else:
                 variant.update(model_name=self.model.attr_model_name, **timeouts)
+        self._async_options = async_inference
         self.async_output: dict[str, str] | None = None
         self.success_topic: sns.ITopic | None = None
         self.error_topic: sns.ITopic | None = None
@@ -312,8 +311,7 @@ class SageMakerLlmEndpoint(LlmEndpointBase):
                     },
                     "container": {"environment": dict(inference_component.environment)} if inference_component.environment else None,
                 }),
-                runtime_config=_camel({"copy_count": 0 if autoscaling and autoscaling.scale_to_zero and inference_component.copies == 0
-                                else inference_component.copies}),
+                runtime_config=_camel({"copy_count": inference_component.copies}),
                 deployment_config=_camel(self._component_deployment(deployment, rollback_alarms)) if deployment else None,
             )
         for alarm in rollback_alarms:
@@ -562,7 +560,6 @@ class SageMakerLlmEndpoint(LlmEndpointBase):
         return bucket or self.bucket  # type: ignore[return-value]
 
     def _async_config(self, a: AsyncInferenceOptions) -> dict[str, Any]:
-        self._async_options = a
         bucket = a.output_bucket or self.bucket
         assert bucket is not None
         self.async_output = {"input": a.input_prefix, "output": a.output_prefix, "failure": a.failure_prefix}
