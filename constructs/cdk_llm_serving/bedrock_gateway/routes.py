@@ -15,13 +15,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Union
 
+from .._names import is_sagemaker_name
+
 #: Geography prefixes of system-defined (cross-Region) inference profile IDs.
 INFERENCE_PROFILE_GEOS = ("us", "eu", "apac", "global", "jp", "au", "ca", "us-gov")
 
 _ALIAS_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
 _FOUNDATION_MODEL_RE = re.compile(r"^[a-z0-9-]+\.[A-Za-z0-9][A-Za-z0-9.:_-]*$")
 #: SageMaker endpoint and inference component names (CreateEndpoint / CreateInferenceComponent).
-_SAGEMAKER_NAME_RE = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 _SAGEMAKER_ARN_RE = re.compile(
     r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:(?P<kind>endpoint|inference-component)/(?P<name>[^/]+)$"
 )
@@ -315,7 +316,7 @@ def _sagemaker_name_problems(where: str, field: str, name: Any, arn: str | None,
                 f"{where}: {field}_name is a CDK token, so pass {field}_arn too (SageMaker ARNs hold the name in"
                 f" lower case, which CloudFormation cannot compute); e.g. the construct's {field}_arn attribute"
             )
-    elif not _SAGEMAKER_NAME_RE.match(name):
+    elif not is_sagemaker_name(name):
         out.append(
             f"{where}: {field}_name must be 1-63 letters, digits and single hyphens between them"
             f" (SageMaker's naming rule), got {name!r}"

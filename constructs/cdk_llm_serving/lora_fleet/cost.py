@@ -47,6 +47,10 @@ class TrafficAssumption:
     """Concurrent requests one model copy serves, the autoscaling target
     (``AutoScalingOptions.target_concurrent_requests``). Default: 5."""
 
+    def copies_for(self, concurrent_requests: float) -> int:
+        """Model copies needed for ``concurrent_requests`` in flight (at least one)."""
+        return max(1, math.ceil(round(concurrent_requests / self.target_concurrent_requests_per_copy, 9)))
+
     def problems(self) -> list[str]:
         out = []
         if self.concurrent_requests_per_adapter < 0:
@@ -171,7 +175,7 @@ def estimate_hourly_cost(
     price, source = _price(instance_type, region, price_per_hour, "price_per_hour")
     per_instance = _copies_per_instance(instance_type, accelerators_per_copy, copies_per_instance)
     in_flight = adapters * traffic.concurrent_requests_per_adapter
-    copies = max(1, math.ceil(round(in_flight / traffic.target_concurrent_requests_per_copy, 9)))
+    copies = traffic.copies_for(in_flight)
     return FleetCostEstimate(
         adapters=adapters, instance_type=instance_type, region=region, price_per_hour=price, price_source=source,
         concurrent_requests=in_flight, copies=copies, accelerators_per_copy=accelerators_per_copy,
@@ -208,8 +212,7 @@ def compare_with_dedicated(
         price_per_hour=price_per_hour,
     )
     dedicated_price, _ = _price(dedicated_instance_type, region, dedicated_price_per_hour, "dedicated_price_per_hour")
-    per_adapter = max(1, math.ceil(round(
-        traffic.concurrent_requests_per_adapter / traffic.target_concurrent_requests_per_copy, 9)))
+    per_adapter = traffic.copies_for(traffic.concurrent_requests_per_adapter)
     return CostComparison(
         fleet=fleet, dedicated_instance_type=dedicated_instance_type, dedicated_price_per_hour=dedicated_price,
         dedicated_instances=adapters * per_adapter,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import aws_cdk as cdk
@@ -11,10 +10,11 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from .._errors import ProblemCollector
+from .._names import SAGEMAKER_NAME_MAX, SAGEMAKER_NAME_RE, is_sagemaker_name
 
 #: SageMaker's name rule for endpoints, endpoint configs, models and inference components.
-NAME_RE = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$")
-NAME_MAX = 63
+NAME_RE = SAGEMAKER_NAME_RE
+NAME_MAX = SAGEMAKER_NAME_MAX
 VARIANT_NAME = "AllTraffic"
 
 INVOKE_ACTIONS = ["sagemaker:InvokeEndpoint", "sagemaker:InvokeEndpointWithResponseStream"]
@@ -24,7 +24,7 @@ def name_problems(what: str, name: str | None) -> list[str]:
     """Problems of a SageMaker resource name (tokens are not checked)."""
     if name is None or cdk.Token.is_unresolved(name):
         return []
-    if len(name) > NAME_MAX or not NAME_RE.match(name):
+    if not is_sagemaker_name(name):
         return [f"{what} {name!r} is invalid: at most {NAME_MAX} characters, letters, digits and single hyphens, "
                 "starting and ending with a letter or digit"]
     return []

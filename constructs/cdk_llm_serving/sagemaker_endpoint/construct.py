@@ -20,6 +20,7 @@ from constructs import Construct
 from .._errors import ProblemCollector
 from .._nag import acknowledge, nag_resource
 from ._alarms import threshold_alarm, wake_up_alarm
+from .batch import LlmBatchPipeline
 from .base import VARIANT_NAME, ImportedLlmEndpoint, LlmEndpointBase, generated_name, name_problems
 from .containers import LlmContainer, ModelSource, ModelSourceKind, region_problems
 from .instances import InstanceSpec, instance_spec, known_instance_types
@@ -358,8 +359,6 @@ class SageMakerLlmEndpoint(LlmEndpointBase):
 
     def add_batch_transform(self, construct_id: str, **options: Any) -> Any:
         """Add a batch-transform pipeline for this endpoint's model; see :class:`LlmBatchPipeline` for options."""
-        from .batch import LlmBatchPipeline
-
         if "instance_type" not in options and self.instance_type is None:
             raise ValueError("add_batch_transform: a serverless endpoint has no instance type; pass instance_type='ml.g5.2xlarge' (or similar)")
         options.setdefault("instance_type", self.instance_type)
