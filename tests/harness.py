@@ -37,6 +37,11 @@ def cdk_json_context() -> dict[str, Any]:
     return json.loads((REPO / "cdk.json").read_text())["context"]
 
 
+def feature_flags() -> dict[str, Any]:
+    """cdk.json's feature flags (its ``@aws-cdk...`` context keys), without the stacks' settings."""
+    return {k: v for k, v in cdk_json_context().items() if k.startswith("@aws-cdk")}
+
+
 @dataclass
 class Synthesis:
     outdir: Path
@@ -69,7 +74,7 @@ def synthesize(outdir: Path) -> Synthesis:
         for plugin in json.loads(report.read_text())["pluginReports"]:
             for v in plugin.get("violations", []):
                 for c in v["violatingConstructs"]:
-                    violations.append({"rule": v["ruleName"], "path": c["constructPath"]})
+                    violations.append({"rule": v["ruleName"], "path": c["constructPath"], "severity": v.get("severity", "error")})
     return Synthesis(outdir=outdir, templates=templates, nag_violations=violations, synth_error=error, stacks=built)
 
 
@@ -131,3 +136,47 @@ def _token(value: Any) -> str:
 def text(value: Any) -> str:
     """A CloudFormation string as text: ``{Ref}``, ``{Id.Attr}`` and ``{DLC_ACCOUNT}`` (mapping lookup) placeholders."""
     return cfn_text(value, _token)
+
+
+def flat_statements(statements: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One statement per (action, resource) pair.
+
+    The recommended flag ``@aws-cdk/aws-iam:minimizePolicies`` merges statements that share
+    everything but a resource or an action, so tests compare these pairs, not the rendering.
+    """
+    out = []
+    for s in statements:
+        for action in as_list(s.get("Action", [])):
+            for resource in as_list(s.get("Resource", "*")):
+                out.append({**s, "Action": action, "Resource": resource})
+    return out
+
+
+def lambda_functions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The template's Lambda functions, less the ones aws-cdk-lib adds for itself
+    (``@aws-cdk/aws-ec2:restrictDefaultSecurityGroup``'s custom-resource provider)."""
+    return {k: v for k, v in resources(template, "AWS::Lambda::Function").items()
+            if not k.startswith("CustomVpcRestrictDefaultSG")}
+
+
+def expect_rule(rule_id: str, problems: Callable[[], Any] | list[str]) -> str:
+    """Assert that an upstream rule (``cdk_llm_serving/<family>/rules.py``) fires; return its message.
+
+    ``problems`` is either the list a rule set returned or a callable that must raise
+    :class:`PropsValidationError` (building a construct with the faulty value). Every registered
+    rule needs at least one ``expect_rule("<ID>", ...)`` in the tests (``tests/test_rules.py``).
+    """
+    from cdk_llm_serving import PropsValidationError
+
+    if callable(problems):
+        try:
+            problems()
+        except PropsValidationError as exc:
+            found = exc.problems
+        else:
+            raise AssertionError(f"expected rule {rule_id} to reject the input, but it was accepted")
+    else:
+        found = problems
+    hits = [p for p in found if p.startswith(f"[{rule_id}] ")]
+    assert hits, f"rule {rule_id} did not fire; problems were: {found}"
+    return hits[0]

@@ -19,11 +19,16 @@ from cdk_llm_serving import (
     SageMakerModelAlias,
 )
 from cdk_llm_serving.bedrock_gateway.layers import POWERTOOLS_LAYER_VERSION, WEB_ADAPTER_LAYER_VERSION
-from harness import Synthesis, cfn_text, one, resources
+from harness import Synthesis, cfn_text, lambda_functions, one, resources
 from stacks import DEFAULT_CHAT_MODELS, ChatSettings
 
 
 _flatten = cfn_text  # CloudFormation strings with {Ref} placeholders
+
+
+def _gateway_function(template: dict[str, Any]) -> dict[str, Any]:
+    (fn,) = lambda_functions(template).values()
+    return fn["Properties"]
 
 
 def _gateway_policy_statements(template: dict[str, Any]) -> list[dict[str, Any]]:
@@ -137,7 +142,7 @@ def test_regional_endpoint_and_stage_limits(chat: dict[str, Any]) -> None:
 
 
 def test_function_runs_the_web_adapter_with_the_allowlist(chat: dict[str, Any]) -> None:
-    fn = one(chat, "AWS::Lambda::Function")
+    fn = _gateway_function(chat)
     assert fn["Handler"] == "run.sh"
     assert fn["Runtime"] == "python3.14"
     assert fn["Architectures"] == ["arm64"]
@@ -154,10 +159,11 @@ def test_function_runs_the_web_adapter_with_the_allowlist(chat: dict[str, Any]) 
     ]
     assert config["logContent"] is False
     assert config["limits"]["maxMessages"] == ChatSettings().max_messages
-    layers = [_flatten(layer) for layer in fn["Layers"]]
+    # Layer order carries no meaning here: the two layers write disjoint paths (/opt/bootstrap, /opt/python).
+    layers = sorted(_flatten(layer) for layer in fn["Layers"])
     assert layers == [
-        f"arn:aws:lambda:{{AWS::Region}}:753240598075:layer:LambdaAdapterLayerArm64:{WEB_ADAPTER_LAYER_VERSION}",
         f"arn:aws:lambda:{{AWS::Region}}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python314-arm64:{POWERTOOLS_LAYER_VERSION}",
+        f"arn:aws:lambda:{{AWS::Region}}:753240598075:layer:LambdaAdapterLayerArm64:{WEB_ADAPTER_LAYER_VERSION}",
     ]
 
 
@@ -221,7 +227,7 @@ def test_iam_variant_grants_execute_api_on_exact_routes(synthesis: Synthesis) ->
     assert stmt["Action"] == "execute-api:Invoke"
     routes = sorted(_flatten(r).split("}/", 2)[-1] for r in stmt["Resource"])
     assert routes == ["GET/v1/models", "POST/v1/chat/completions"]  # no wildcard methods or paths
-    fn = one(t, "AWS::Lambda::Function")
+    fn = _gateway_function(t)
     assert fn["ReservedConcurrentExecutions"] == 20
 
 
@@ -263,7 +269,7 @@ def _resource_texts(statement: dict[str, Any]) -> list[str]:
 
 
 def _gateway_config(template: dict[str, Any]) -> dict[str, Any]:
-    env = one(template, "AWS::Lambda::Function")["Environment"]["Variables"]
+    env = _gateway_function(template)["Environment"]["Variables"]
     return json.loads(_flatten(env["GATEWAY_CONFIG"], _import_token))
 
 
@@ -325,7 +331,7 @@ def test_sagemaker_and_retrieval_reach_the_function_config(synthesis: Synthesis)
         },
     ]
     # The token is a real CloudFormation expression inside the variable, not a "${Token[...]}" string.
-    env = one(synthesis.templates["GatewaySageMakerStack"], "AWS::Lambda::Function")["Environment"]["Variables"]
+    env = _gateway_function(synthesis.templates["GatewaySageMakerStack"])["Environment"]["Variables"]
     assert {"Fn::ImportValue": variants.SHARED_ENDPOINT_NAME_EXPORT} in env["GATEWAY_CONFIG"]["Fn::Join"][1]
     assert "Token[" not in json.dumps(synthesis.templates["GatewaySageMakerStack"])
 
@@ -449,7 +455,7 @@ def test_private_vpc_endpoints_and_security_groups(private: dict[str, Any]) -> N
 
 
 def test_private_function_runs_in_the_isolated_subnets(private: dict[str, Any]) -> None:
-    fn = one(private, "AWS::Lambda::Function")
+    fn = _gateway_function(private)
     fn_sg = _logical_id(private, "AWS::EC2::SecurityGroup", "FunctionSecurityGroup")
     isolated = sorted(k for k, v in private["Resources"].items() if v["Type"] == "AWS::EC2::Subnet")
     assert fn["VpcConfig"]["SecurityGroupIds"] == [{"Fn::GetAtt": [fn_sg, "GroupId"]}]
@@ -515,7 +521,7 @@ def test_no_bedrock_statements_without_bedrock_aliases() -> None:
     actions = {a for s in _gateway_policy_statements(template) for a in _as_list(s["Action"])}
     assert not {a for a in actions if a.startswith("bedrock:")}
     assert {"sagemaker:InvokeEndpoint", "sagemaker:InvokeEndpointWithResponseStream"} <= actions
-    fn = one(template, "AWS::Lambda::Function")
+    fn = _gateway_function(template)
     assert "VpcConfig" not in fn  # REGIONAL: the function stays outside any VPC
     assert one(template, "AWS::ApiGateway::RestApi")["EndpointConfiguration"] == {"Types": ["REGIONAL"]}
     throttles = next(
@@ -544,7 +550,7 @@ def test_private_with_existing_endpoint_and_nat_creates_no_endpoints() -> None:
         "StringNotEquals": {"aws:SourceVpce": "vpce-0123456789abcdef0"}
     }
     # Private subnets with egress are preferred; without our endpoints the function may send HTTPS anywhere (NAT).
-    fn = one(template, "AWS::Lambda::Function")
+    fn = _gateway_function(template)
     private_subnets = sorted(k for k in template["Resources"] if "PrivateSubnet" in k and template["Resources"][k]["Type"] == "AWS::EC2::Subnet")
     assert sorted(s["Ref"] for s in fn["VpcConfig"]["SubnetIds"]) == private_subnets
     fn_sg = resources(template, "AWS::EC2::SecurityGroup")

@@ -35,7 +35,7 @@ from cdk_llm_serving import (
 )
 from cdk_llm_serving.lora_fleet import PriceUnavailableError, compare_with_dedicated, cost_table, estimate_hourly_cost
 from cdk_llm_serving.lora_fleet.adapters import shard_of
-from harness import REPO, Synthesis, cfn_text, scrub
+from harness import REPO, Synthesis, cfn_text, flat_statements, scrub
 from harness import resources as _of_type
 from test_sagemaker import _policy_statements
 from stacks import LoraSettings
@@ -194,7 +194,7 @@ def test_default_lora_stack_spreads_adapters_over_four_stacks(templates, nested)
     ("LoraStaticStack", "example-llm-weights/mistral-7b-with-adapters/*", None, None),
 ])
 def test_execution_role_reads_exactly_the_model_and_the_adapter_store(templates, stack_name, model, store, key) -> None:
-    statements = _policy_statements(templates[stack_name])  # the fleet's one execution policy
+    statements = flat_statements(_policy_statements(templates[stack_name]))  # the fleet's one execution policy
     reads = sorted(cfn_text(s["Resource"]) for s in statements if s["Action"] == "s3:GetObject")
     assert reads == sorted(f"arn:{{AWS::Partition}}:s3:::{p}" for p in (model, store) if p)
     lists = sorted(s["Condition"]["StringLike"]["s3:prefix"][0] for s in statements if s["Action"] == "s3:ListBucket")
@@ -210,15 +210,15 @@ def test_grants_per_adapter_and_per_fleet(templates) -> None:
     (tenant,) = [s for k, v in policies.items() if k.startswith("TenantRole") for s in v]
     (operator,) = [s for k, v in policies.items() if k.startswith("OperatorRole") for s in v]
     arn = "arn:{AWS::Partition}:sagemaker:{AWS::Region}:{AWS::AccountId}:"
-    assert [cfn_text(r) for r in tenant["Resource"]] == [
+    assert sorted(cfn_text(r) for r in tenant["Resource"]) == [
         arn + "endpoint/loracomponentsstack-fleet-base-7a4bacad",
         arn + "inference-component/loracompk-fleet-3c3d9732-tenant-0001",
     ]
-    assert [cfn_text(r) for r in operator["Resource"]] == [
+    assert sorted(cfn_text(r) for r in operator["Resource"]) == sorted([
         arn + "endpoint/loracomponentsstack-fleet-base-7a4bacad",
         arn + "inference-component/loracomponentsstack-fleet-base-7a4bacad-ic",
         arn + "inference-component/loracompk-fleet-3c3d9732-*",
-    ]
+    ])
     assert tenant["Action"] == operator["Action"] == ["sagemaker:InvokeEndpoint", "sagemaker:InvokeEndpointWithResponseStream"]
 
 

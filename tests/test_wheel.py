@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import REPO
+from harness import REPO, feature_flags
 
 CONSUMER_APP = textwrap.dedent(
     """
@@ -30,7 +30,8 @@ CONSUMER_APP = textwrap.dedent(
     # Needs the bundled instance and container tables (sagemaker_endpoint/data/*.json).
     SageMakerLlmEndpoint(stack, "Llm", model=ModelSource.s3_prefix(s3.Bucket.from_bucket_name(stack, "W", "weights"), "m/"))
     app.synth()
-    print(json.dumps({"package": cdk_llm_serving.__file__, "runtime": runtime_dir("gateway")}))
+    print(json.dumps({"package": cdk_llm_serving.__file__, "runtime": runtime_dir("gateway"),
+                      "flags": {k: v for k, v in app.node.get_all_context().items() if k.startswith("@aws-cdk")}}))
     """
 )
 
@@ -73,12 +74,15 @@ def test_consumer_app_synthesizes_from_installed_wheel(wheel: Path, tmp_path: Pa
     workdir.mkdir()
     (workdir / "app.py").write_text(CONSUMER_APP)
     # PYTHONPATH precedes site-packages (and the repo's editable-install .pth), so the wheel wins.
-    env = {**os.environ, "PYTHONPATH": str(site)}
+    # The consumer gets cdk.json's recommended feature flags the way the CLI passes them, so
+    # library users with a `cdk init` app get the templates we test.
+    env = {**os.environ, "PYTHONPATH": str(site), "CDK_CONTEXT_JSON": json.dumps(feature_flags())}
     done = subprocess.run(
         [sys.executable, "app.py"], cwd=workdir, env=env, check=True, capture_output=True, text=True
     )
     info = json.loads(done.stdout.strip().splitlines()[-1])
     assert info["package"].startswith(str(site))
+    assert info["flags"] == feature_flags()
     assert info["runtime"] == str(site / "cdk_llm_serving" / "_lambda" / "gateway")
     assets = json.loads((workdir / "cdk.out" / "Consumer.assets.json").read_text())
     (asset,) = [f for f in assets["files"].values() if f["source"].get("packaging") == "zip"]

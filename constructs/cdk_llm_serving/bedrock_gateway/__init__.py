@@ -1,5 +1,6 @@
 """BedrockGatewayApi and its types."""
 
+from . import rules
 from .auth import GatewayAuth, GatewayAuthMode
 from .construct import BedrockGatewayApi
 from .endpoint import GatewayEndpoint, GatewayEndpointType

@@ -1,5 +1,6 @@
 """EksInferentiaCluster: EKS + Karpenter + Neuron + KServe serving vLLM on Inferentia2."""
 
+from . import rules
 from .construct import INTERRUPTION_EVENTS, CostCeiling, EksInferentiaCluster
 from .data import ComponentVersions, Inf2Instance, inf2_instances, version_matrix
 from .manifests import DEFAULT_INF2_NODE_POOLS, Inf2NodePool, ServingMode, VllmNeuronModel, semantic_problems

@@ -166,6 +166,9 @@ class EksInferentiaCluster(Construct):
         stack = cdk.Stack.of(self)
 
         # ---------------------------------------------------------------- network + cluster
+        self.log_key = kms.Key(self, "LogKey", enable_key_rotation=True,
+                               description="Encrypts the VPC flow logs and the kubectl provider's Lambda logs")
+        self.log_key.grant_encrypt_decrypt(iam.ServicePrincipal(f"logs.{cdk.Aws.REGION}.amazonaws.com"))
         if vpc is None:
             vpc = ec2.Vpc(
                 self, "Vpc", max_azs=2, nat_gateways=1,
@@ -174,8 +177,6 @@ class EksInferentiaCluster(Construct):
                     ec2.SubnetConfiguration(name="private", subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS, cidr_mask=19),
                 ],
             )
-            self.log_key = kms.Key(self, "LogKey", enable_key_rotation=True, description="Encrypts the VPC flow logs")
-            self.log_key.grant_encrypt_decrypt(iam.ServicePrincipal(f"logs.{cdk.Aws.REGION}.amazonaws.com"))
             flow_log = vpc.add_flow_log("FlowLog", destination=ec2.FlowLogDestination.to_cloud_watch_logs(
                 logs.LogGroup(self, "FlowLogGroup", retention=logs.RetentionDays.ONE_MONTH, encryption_key=self.log_key)))
             acknowledge(flow_log, "NIST.800.53.R5::NIST.800.53.R5-IAMNoInlinePolicy", "CDK-generated flow-log delivery role; its inline policy only writes to this VPC's flow-log group")
@@ -438,6 +439,7 @@ class EksInferentiaCluster(Construct):
         ):
             acknowledge(provider, finding, why)
         handler = provider.node.find_child("Handler")
+        self._encrypt_provider_logs(provider)
         has_ecr_public = cdk.Stack.of(self).get_logical_id(handler.node.find_child("HasEcrPublic"))
         acknowledge(handler, 'AwsSolutions::AwsSolutions-IAM4[Policy::{"Fn::If":["' + has_ecr_public
                     + '",{"Fn::Join":["",["arn:",{"Ref":"AWS::Partition"},":iam::aws:policy/AmazonElasticContainerRegistryPublicReadOnly"]]},'
@@ -445,6 +447,18 @@ class EksInferentiaCluster(Construct):
         on_event = provider.node.find_child("Provider").node.find_child("framework-onEvent")
         acknowledge(on_event, f"AwsSolutions::AwsSolutions-IAM5[Resource::<{cdk.Stack.of(self).get_logical_id(handler.node.default_child)}.Arn>:*]",
                     "CDK provider framework invokes any version of the kubectl handler function it fronts")
+
+
+    def _encrypt_provider_logs(self, provider: Construct) -> None:
+        """With ``@aws-cdk/aws-lambda:useCdkManagedLogGroup`` (a recommended flag) aws_eks_v2 creates the
+        kubectl handler's and the provider framework's log groups itself, unencrypted: encrypt them with our key."""
+        for fn in (provider.node.find_child("Handler"), provider.node.find_child("Provider").node.find_child("framework-onEvent")):
+            group = fn.node.try_find_child("LogGroup")
+            if group is not None:
+                cfn = group.node.default_child
+                assert isinstance(cfn, logs.CfnLogGroup)
+                cfn.kms_key_id = self.log_key.key_arn  # the L1 property, so cdk-nag sees it too
+                cfn.node.add_dependency(self.log_key)
 
 
 def _karpenter_statements(stack: cdk.Stack, cluster_name: str, cluster_arn: str, node_role_arn: str, queue_arn: str) -> list[iam.PolicyStatement]:

@@ -1,5 +1,6 @@
 """DocumentIndex (Amazon Bedrock Knowledge Base over S3 documents, vectors in S3 Vectors) and its types."""
 
+from . import rules
 from .config import (
     KNOWN_EMBEDDING_MODELS,
     TITAN_TEXT_EMBEDDINGS_V2,

@@ -1,5 +1,6 @@
 """LoraAdapterFleet: one base model, hundreds of LoRA adapters on one SageMaker endpoint, each managed on its own."""
 
+from . import rules
 from .adapters import AdapterAlarmOptions, AdapterPackaging, AdapterStore, LoraAdapter
 from .construct import (
     DEFAULT_ADAPTER_STACKS,

@@ -1,5 +1,6 @@
 """SageMakerLlmEndpoint: LLMs on Amazon SageMaker in every hosting mode (and the pieces LoRA fleets reuse)."""
 
+from . import rules
 from .base import ImportedLlmEndpoint, LlmEndpointBase
 from .batch import LlmBatchPipeline
 from .construct import DEFAULT_INSTANCE_TYPE, SageMakerLlmEndpoint
