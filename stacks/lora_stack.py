@@ -53,7 +53,8 @@ class AdapterSetting:
     name: str
     """Adapter name (its inference component is ``<fleet prefix>-<name>``)."""
     artifact: str | None = None
-    """Folder or .tar.gz under ``adapter_prefix``. Default: ``<name>/``"""
+    """The adapter's .tar.gz under ``adapter_prefix`` (adapter_config.json and adapter_model.safetensors at its root).
+    Default: ``<name>/adapter.tar.gz``"""
     rank: int | None = None
     """LoRA rank, checked against ``max_lora_rank``. Default: unchecked"""
     alias: str | None = None
@@ -79,11 +80,13 @@ class LoraSettings:
     """Settings of :class:`LoraStack`, read from cdk.json context ``lora``."""
 
     weights_bucket_name: str = "cdk-llm-serving-model-weights"
-    """Existing bucket holding the base weights and the adapters. Default: cdk-llm-serving-model-weights"""
+    """Existing bucket in the deploying account holding the base weights and the adapters (reads are conditioned on
+    ``aws:ResourceAccount``, so a bucket of that name in another account is never read). Set it to your bucket.
+    Default: cdk-llm-serving-model-weights"""
     base_model_prefix: str = "qwen2.5-7b-instruct/"
     """Folder of the base weights (uncompressed Hugging Face snapshot). Default: qwen2.5-7b-instruct/"""
     adapter_prefix: str = "lora-adapters/qwen2.5-7b-instruct/"
-    """Folder of the adapters (``<prefix><name>/`` each); the role reads exactly this prefix.
+    """Folder of the adapters (``<prefix><name>/adapter.tar.gz`` each); the role reads exactly this prefix.
     Default: lora-adapters/qwen2.5-7b-instruct/"""
     adapters: tuple[AdapterSetting, ...] = DEFAULT_ADAPTERS
     """``[{"name", "artifact"?, "rank"?, "alias"?, "gateway"?}]``. Default: support, legal, sql (alias text-to-sql)"""

@@ -38,6 +38,7 @@ from cdk_llm_serving import (
     SageMakerLlmEndpoint,
     SageMakerModelAlias,
     TrafficShift,
+    TrafficShiftType,
 )
 from cdk_llm_serving._nag import acknowledge
 
@@ -50,7 +51,9 @@ class RagSettings:
     """Settings of :class:`RagStack`, read from cdk.json context ``rag``."""
 
     weights_bucket_name: str = "cdk-llm-serving-model-weights"
-    """Existing bucket holding the model weights (uncompressed Hugging Face snapshot). Default: cdk-llm-serving-model-weights"""
+    """Existing bucket in the deploying account holding the model weights (uncompressed Hugging Face snapshot); reads
+    are conditioned on ``aws:ResourceAccount``, so a bucket of that name in another account is never read. Set it to
+    your bucket. Default: cdk-llm-serving-model-weights"""
     weights_prefix: str = "qwen2.5-7b-instruct/"
     """Folder of the weights in that bucket. Default: qwen2.5-7b-instruct/ (Qwen2.5-7B-Instruct, Apache-2.0)"""
     instance_type: str = "ml.g5.2xlarge"
@@ -102,7 +105,9 @@ class RagStack(cdk.Stack):
 
         self.vpc = self._vpc(settings.vpc_cidr)
 
-        # The model: real-time, in the VPC, network-isolated, canary rollouts with automatic rollback.
+        # The model: real-time, in the VPC, network-isolated, blue/green rollouts with automatic rollback. All at once:
+        # the variant can be down to 1 instance, and a canary is a part (at most half) of the new fleet's instances
+        # (SAGEMAKER.TRAFFIC_SHIFT_SIZE); the new fleet still bakes for the termination wait, watched by the alarms.
         weights = s3.Bucket.from_bucket_name(self, "Weights", settings.weights_bucket_name)
         self.llm = SageMakerLlmEndpoint(
             self,
@@ -112,7 +117,7 @@ class RagStack(cdk.Stack):
             instance_type=settings.instance_type,
             vpc=self.vpc,
             autoscaling=AutoScalingOptions(min_capacity=1, max_capacity=settings.max_instances, target_concurrent_requests=8),
-            deployment=DeploymentOptions(traffic=TrafficShift(percent=25)),
+            deployment=DeploymentOptions(traffic=TrafficShift(type=TrafficShiftType.ALL_AT_ONCE)),
             data_capture=DataCaptureOptions(sampling_percentage=settings.data_capture_percent),
             alarms=AlarmOptions(topic=self.alarm_topic),
         )

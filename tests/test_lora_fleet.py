@@ -35,7 +35,7 @@ from cdk_llm_serving import (
 )
 from cdk_llm_serving.lora_fleet import PriceUnavailableError, compare_with_dedicated, cost_table, estimate_hourly_cost
 from cdk_llm_serving.lora_fleet.adapters import shard_of
-from harness import REPO, Synthesis, cfn_text, flat_statements, scrub
+from harness import REPO, Synthesis, cfn_text, expect_rule, flat_statements, scrub
 from harness import resources as _of_type
 from test_sagemaker import _policy_statements
 from stacks import LoraSettings
@@ -152,14 +152,14 @@ def test_component_stack_names_urls_and_shards(templates, nested) -> None:
             by_name[adapter["Properties"]["InferenceComponentName"]] = (shard_id, adapter["Properties"])
     prefix = "LoraCompk-Fleet-3C3D9732"  # cdk.Names.unique_resource_name(fleet, max_length=24, separator="-")
     expected = {
-        "support": "s3://example-lora-adapters/tenants/support/",
-        "legal": "s3://example-lora-adapters/tenants/legal/v3/",
+        "support": "s3://example-lora-adapters/tenants/support/adapter.tar.gz",  # the default key
+        "legal": "s3://example-lora-adapters/tenants/legal/v3/adapter.tar.gz",
         "sql": "s3://example-lora-adapters/tenants/sql/adapter.tar.gz",
-        "fr-FR": "s3://example-lora-adapters/tenants/fr-FR/",
-        "de-DE": "s3://example-lora-adapters/tenants/de-DE/",
-        "tenant-0001": "s3://example-lora-adapters/tenants/tenant-0001/",
-        "tenant-0002": "s3://example-lora-adapters/tenants/tenant-0002/",
-        "late-addition": "s3://example-lora-adapters/tenants/late/adapter.tgz",
+        "fr-FR": "s3://example-lora-adapters/tenants/fr-FR/adapter.tar.gz",
+        "de-DE": "s3://example-lora-adapters/tenants/de-DE/adapter.tar.gz",
+        "tenant-0001": "s3://example-lora-adapters/tenants/tenant-0001/adapter.tar.gz",
+        "tenant-0002": "s3://example-lora-adapters/tenants/tenant-0002/adapter.tar.gz",
+        "late-addition": "s3://example-lora-adapters/tenants/late/lora.tar.gz",
     }
     assert set(by_name) == {f"{prefix}-{n}" for n in expected}
     shard_ids = sorted(nested["LoraComponentsStack"], key=lambda k: int(re.search(r"AdapterStack(\d+)", k)[1]))  # type: ignore[index]
@@ -299,6 +299,47 @@ def test_static_packaging_has_no_adapter_components(templates, synthesis: Synthe
         fleet.adapter("summarize")
 
 
+# ================================================================ container and artifacts (review A §1, §4)
+
+
+@pytest.mark.parametrize("stack_name", ["LoraStack", "LoraComponentsStack", "LoraStaticStack"])
+def test_lmi_lora_base_runs_async_mode_without_the_rolling_batcher(templates, stack_name: str) -> None:
+    # djl-serving 0.34.0-dlc PyProcess.java:80-90,157-171: with OPTION_ROLLING_BATCH=vllm next to OPTION_ASYNC_MODE=true,
+    # adapter registration goes to the rolling batcher and never reaches register_adapter (SAGEMAKER.LMI_ASYNC_ROLLING_BATCH).
+    (model,) = _of_type(templates[stack_name], "AWS::SageMaker::Model").values()
+    env = model["Properties"]["PrimaryContainer"]["Environment"]
+    assert (env["OPTION_ASYNC_MODE"], env["OPTION_ROLLING_BATCH"]) == ("true", "disable")
+    assert env["OPTION_ENTRYPOINT"] == "djl_python.lmi_vllm.vllm_async_service"
+
+
+def test_lora_stack_adapters_default_to_one_tarball_each(nested) -> None:
+    # botocore InferenceComponentContainerSpecification.ArtifactUrl: "a single gzip compressed tar archive (.tar.gz suffix)".
+    urls = sorted(a["Properties"]["Specification"]["Container"]["ArtifactUrl"]
+                  for s in nested["LoraStack"].values() for a in _adapters_in(s).values())
+    assert urls == [f"s3://cdk-llm-serving-model-weights/lora-adapters/qwen2.5-7b-instruct/{n}/adapter.tar.gz"
+                    for n in ("legal", "sql", "support")]
+
+
+def test_lora_stack_reads_only_a_weights_bucket_of_its_own_account(templates) -> None:
+    # The default bucket name is global: whoever creates cdk-llm-serving-model-weights first owns it.
+    statements = [s for s in flat_statements(_policy_statements(templates["LoraStack"]))
+                  if s["Action"] in ("s3:GetObject", "s3:ListBucket")]
+    assert len(statements) == 4  # base model and adapter store, object reads and listings
+    assert all(s["Condition"]["StringEquals"] == {"aws:ResourceAccount": {"Ref": "AWS::AccountId"}} for s in statements)
+
+
+def test_adapter_artifact_must_be_one_tarball() -> None:
+    # botocore InferenceComponentContainerSpecification.ArtifactUrl: "This path must point to a single gzip compressed
+    # tar archive (.tar.gz suffix)."; the old default "<name>/" was an S3 folder.
+    for artifact in ("support/", "support/adapter.tgz", "s3://weights/adapters/support/"):
+        message = expect_rule("LORA.ADAPTER_ARTIFACT_TARBALL", lambda: _fleet(
+            cdk.Stack(cdk.App(), "S"), [LoraAdapter(name="support", artifact=artifact)]))
+        assert f"artifact {artifact!r} must be one .tar.gz archive" in message
+    fleet = _fleet(cdk.Stack(cdk.App(), "S"), [LoraAdapter(name="support")])
+    assert fleet.adapter("support").artifact_url.endswith("/adapters/support/adapter.tar.gz")
+    expect_rule("LORA.ADAPTER_ARTIFACT_TARBALL", lambda: fleet.add_adapter("legal", "legal/"))
+
+
 # ================================================================ LoraStack
 
 
@@ -388,7 +429,7 @@ def _diff_all(one: tuple, two: tuple) -> dict[str, dict[str, set[str]]]:
     return {k: v for k, v in out.items() if any(v.values())}
 
 
-_TEN = [LoraAdapter(name=f"tenant-{i:02d}") for i in range(10)] + [LoraAdapter(name="legal", artifact="legal/v1/")]
+_TEN = [LoraAdapter(name=f"tenant-{i:02d}") for i in range(10)] + [LoraAdapter(name="legal", artifact="legal/v1/adapter.tar.gz")]
 _FLEET = {"adapter_alarms": AdapterAlarmOptions(), "autoscaling": AutoScalingOptions(scale_to_zero=True)}
 
 
@@ -401,7 +442,7 @@ def test_adding_changing_or_removing_one_adapter_changes_only_that_adapter(adapt
     kw = dict(_FLEET, adapter_stacks=adapter_stacks)
     base = _synth(lambda s: _fleet(s, _TEN, **kw))
     added = _synth(lambda s: _fleet(s, [*_TEN[:5], LoraAdapter(name="new-tenant"), *_TEN[5:]], **kw))
-    changed = _synth(lambda s: _fleet(s, [*_TEN[:10], LoraAdapter(name="legal", artifact="legal/v2/")], **kw))
+    changed = _synth(lambda s: _fleet(s, [*_TEN[:10], LoraAdapter(name="legal", artifact="legal/v2/adapter.tar.gz")], **kw))
     removed = _synth(lambda s: _fleet(s, [*_TEN[:3], *_TEN[4:]], **kw))
 
     for after, adapter, kind in ((added, "new-tenant", "added"), (changed, "legal", "changed"), (removed, "tenant-03", "removed")):
@@ -557,7 +598,7 @@ def test_adapter_validation_messages() -> None:
         f"adapter '{'x' * 50}': its inference component name 'S-Fleet-",
         "is 67 characters; SageMaker allows 63. Shorten the name (at most 46 characters",
         "adapter 'outside': artifact 's3://other-bucket/adapters/x/' is not under the adapter store s3://weights/adapters/",
-        "adapter 'file': artifact 'file/adapter.bin' must be a folder ending in '/'",
+        "[LORA.ADAPTER_ARTIFACT_TARBALL] adapter 'file': artifact 'file/adapter.bin' must be one .tar.gz archive",
         "adapter 'dots': artifact '../escape/' must be a key relative to the store",
         "adapter 'high': rank 64 is above the container's max_lora_rank (16)",
         "adapter 'zero': rank must be a positive integer",
@@ -609,7 +650,7 @@ def test_static_packaging_validation_messages() -> None:
 def test_add_adapter_validates_and_returns_the_component() -> None:
     stack = cdk.Stack(cdk.App(), "S")
     fleet = _fleet(stack, [LoraAdapter(name="a")])
-    component = fleet.add_adapter("b", "b/v2/", rank=8)
+    component = fleet.add_adapter("b", "b/v2/adapter.tar.gz", rank=8)
     assert component is fleet.adapter("b") and component.inference_component_name == f"{fleet.component_name_prefix}-b"
     assert fleet.adapter_names == ["a", "b"] and fleet.adapter_stack_of("b") is not None
     assert stack.resolve(component.metric_invocations().dimensions) == {"InferenceComponentName": component.inference_component_name}

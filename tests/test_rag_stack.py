@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from cdk_llm_serving import PropsValidationError
-from harness import Synthesis, one, resources, text
+from harness import Synthesis, flat_statements, one, resources, text
 from stacks import RagSettings
 
 
@@ -48,13 +48,33 @@ def test_model_runs_isolated_in_the_vpc_with_safe_rollouts(rag: dict[str, Any]) 
     model = one(rag, "AWS::SageMaker::Model")
     assert model["EnableNetworkIsolation"] is True and len(model["VpcConfig"]["Subnets"]) == 2
     assert model["PrimaryContainer"]["Environment"]["OPTION_MAX_MODEL_LEN"] == "8192"
+    source = model["PrimaryContainer"]["ModelDataSource"]["S3DataSource"]  # uncompressed weights, mounted
+    assert (source["S3DataType"], source["CompressionType"]) == ("S3Prefix", "None")
+    assert text(source["S3Uri"]) == "s3://cdk-llm-serving-model-weights/qwen2.5-7b-instruct/"
     endpoint = one(rag, "AWS::SageMaker::Endpoint")
-    routing = endpoint["DeploymentConfig"]["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]
-    assert routing["Type"] == "CANARY" and routing["CanarySize"]["Value"] == 25
-    assert len(endpoint["DeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"]) == 2
+    policy = endpoint["DeploymentConfig"]["BlueGreenUpdatePolicy"]
+    # The variant autoscales from 1 instance: a canary (a part of the new fleet's instances, at most half) cannot
+    # exist there (SAGEMAKER.TRAFFIC_SHIFT_SIZE), so blue/green all at once, baked and rolled back on the alarms.
+    assert policy["TrafficRoutingConfiguration"]["Type"] == "ALL_AT_ONCE" and policy["TerminationWaitInSeconds"] == 300
+    assert one(rag, "AWS::ApplicationAutoScaling::ScalableTarget")["MinCapacity"] == 1
+    alarms = endpoint["DeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"]
+    assert len(alarms) == 2
+    statements = [s for p in resources(rag, "AWS::IAM::ManagedPolicy").values()
+                  for s in flat_statements(p["Properties"]["PolicyDocument"]["Statement"])]
+    assert {s["Resource"]["Fn::GetAtt"][0] for s in statements if s["Action"] == "cloudwatch:DescribeAlarms"} == \
+        {a["AlarmName"]["Ref"] for a in alarms}
     config = one(rag, "AWS::SageMaker::EndpointConfig")
     assert config["DataCaptureConfig"]["InitialSamplingPercentage"] == 20
     assert one(rag, "AWS::SageMaker::ModelPackageGroup")["ModelPackageGroupName"].startswith("RagStack-")
+
+
+def test_weights_are_read_only_from_a_bucket_of_this_account(rag: dict[str, Any]) -> None:
+    # The default weights_bucket_name is a global name anyone can create first: reads are conditioned on the owner.
+    reads = [s for p in resources(rag, "AWS::IAM::ManagedPolicy").values()
+             for s in flat_statements(p["Properties"]["PolicyDocument"]["Statement"])
+             if s["Action"] in ("s3:GetObject", "s3:ListBucket") and "cdk-llm-serving-model-weights" in text(s["Resource"])]
+    assert len(reads) == 2
+    assert all(s["Condition"]["StringEquals"] == {"aws:ResourceAccount": {"Ref": "AWS::AccountId"}} for s in reads)
 
 
 def test_private_api_reaches_only_through_the_vpc_endpoint(rag: dict[str, Any]) -> None:

@@ -14,7 +14,7 @@ from aws_cdk.assertions import Template
 from cdk_llm_serving import AsyncInferenceOptions, InferenceMode, ModelSource, SageMakerLlmEndpoint
 from cdk_llm_serving.sagemaker_endpoint.containers import LlmContainer, dlc_accounts
 from cdk_llm_serving.sagemaker_endpoint.instances import hourly_price, instance_spec, known_instance_types, load_data
-from harness import Synthesis, as_list, one, resources, text
+from harness import Synthesis, as_list, flat_statements, one, resources, text
 
 SAGEMAKER_STACKS = ["SageMakerRealTimeStack", "SageMakerComponentStack", "SageMakerServerlessStack",
                     "SageMakerAsyncStack", "SageMakerTgiStack"]
@@ -97,9 +97,9 @@ def test_real_time_model_container(templates: dict[str, dict[str, Any]]) -> None
         "OPTION_MAX_MODEL_LEN": "8192",
         "OPTION_MAX_ROLLING_BATCH_SIZE": "32",
     }
-    source = container["ModelDataSource"]["S3DataSource"]
-    assert source["S3DataType"] == "S3Prefix" and source["CompressionType"] == "None"
-    assert text(source["S3Uri"]) == "s3://example-llm-weights/qwen2.5-7b-instruct/"
+    # A tarball, not ModelDataSource: the endpoint also runs batch transforms (SAGEMAKER.MODEL_DATA_SOURCE_BATCH).
+    assert "ModelDataSource" not in container
+    assert text(container["ModelDataUrl"]) == "s3://example-llm-weights/qwen2.5-7b-instruct/model.tar.gz"
     assert model["EnableNetworkIsolation"] is True
     assert "VpcConfig" in model and len(model["VpcConfig"]["Subnets"]) == 2
     mapping = templates["SageMakerRealTimeStack"]["Mappings"]["CdkLlmServingDlcAccounts"]
@@ -109,7 +109,7 @@ def test_real_time_model_container(templates: dict[str, dict[str, Any]]) -> None
 def test_real_time_endpoint_config(templates: dict[str, dict[str, Any]]) -> None:
     config = one(templates["SageMakerRealTimeStack"], "AWS::SageMaker::EndpointConfig")
     (variant,) = config["ProductionVariants"]
-    assert variant["InstanceType"] == "ml.g5.2xlarge" and variant["InitialInstanceCount"] == 1
+    assert variant["InstanceType"] == "ml.g5.2xlarge" and variant["InitialInstanceCount"] == 2
     assert variant["RoutingConfig"] == {"RoutingStrategy": "LEAST_OUTSTANDING_REQUESTS"}
     assert variant["ContainerStartupHealthCheckTimeoutInSeconds"] == 900
     assert variant["ModelDataDownloadTimeoutInSeconds"] == 900
@@ -129,10 +129,14 @@ def test_real_time_rollout_and_retained_capacity(templates: dict[str, dict[str, 
     assert endpoint["ExcludeRetainedVariantProperties"] == [{"VariantPropertyType": "DataCaptureConfig"}]
     policy = endpoint["DeploymentConfig"]["BlueGreenUpdatePolicy"]
     assert policy["TrafficRoutingConfiguration"] == {
-        "Type": "CANARY", "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 20}, "WaitIntervalInSeconds": 600}
+        "Type": "CANARY", "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 50}, "WaitIntervalInSeconds": 600}
     alarms = {a["AlarmName"]["Ref"] for a in endpoint["DeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"]}
     metrics = {template["Resources"][a]["Properties"]["MetricName"] for a in alarms}
     assert metrics == {"Invocation5XXErrors", "ModelLatency"}
+    # SageMaker reads the rollback alarms with the execution role (deployment-guardrails-configuration.html).
+    described = {s["Resource"]["Fn::GetAtt"][0] for s in flat_statements(_policy_statements(template))
+                 if s["Action"] == "cloudwatch:DescribeAlarms"}
+    assert described == alarms
 
 
 def test_real_time_autoscaling(templates: dict[str, dict[str, Any]]) -> None:
@@ -141,9 +145,9 @@ def test_real_time_autoscaling(templates: dict[str, dict[str, Any]]) -> None:
     (endpoint_id,) = resources(template, "AWS::SageMaker::Endpoint")
     assert text(target["ResourceId"]) == f"endpoint/{{{endpoint_id}.EndpointName}}/variant/AllTraffic"
     assert target["ScalableDimension"] == "sagemaker:variant:DesiredInstanceCount"
-    assert (target["MinCapacity"], target["MaxCapacity"]) == (1, 4)
+    assert (target["MinCapacity"], target["MaxCapacity"]) == (2, 4)
     assert "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint" in text(target["RoleARN"])
-    assert target["ScheduledActions"][0]["ScalableTargetAction"] == {"MaxCapacity": 1}
+    assert target["ScheduledActions"][0]["ScalableTargetAction"] == {"MaxCapacity": 2}
     (policy,) = resources(template, "AWS::ApplicationAutoScaling::ScalingPolicy").values()
     config = policy["Properties"]["TargetTrackingScalingPolicyConfiguration"]
     assert config["PredefinedMetricSpecification"]["PredefinedMetricType"] == \
@@ -156,11 +160,14 @@ def test_real_time_autoscaling(templates: dict[str, dict[str, Any]]) -> None:
 def test_real_time_execution_policy_is_exact(templates: dict[str, dict[str, Any]]) -> None:
     statements = _policy_statements(templates["SageMakerRealTimeStack"])
     reads = {text(r) for s in statements if "s3:GetObject" in as_list(s["Action"]) for r in as_list(s["Resource"])}
-    # The model prefix, and the batch pipeline's input prefix (the transform job uses the model's role).
-    assert reads == {"arn:{AWS::Partition}:s3:::example-llm-weights/qwen2.5-7b-instruct/*",
+    # The model object, and the batch pipeline's input prefix (the transform job uses the model's role).
+    assert reads == {"arn:{AWS::Partition}:s3:::example-llm-weights/qwen2.5-7b-instruct/model.tar.gz",
                      "{LlmArtifactBucketF4187A72.Arn}/batch/input/*"}
+    # The imported weights bucket is read only if this account owns it (bucket names are global).
+    (model_read,) = [s for s in flat_statements(statements) if s["Action"] == "s3:GetObject" and "example-llm-weights" in text(s["Resource"])]
+    assert model_read["Condition"] == {"StringEquals": {"aws:ResourceAccount": {"Ref": "AWS::AccountId"}}}
     listings = [s["Condition"] for s in statements if "s3:ListBucket" in as_list(s["Action"])]
-    assert listings == [{"StringLike": {"s3:prefix": ["qwen2.5-7b-instruct/*"]}}, {"StringLike": {"s3:prefix": ["batch/input/*"]}}]
+    assert listings == [{"StringLike": {"s3:prefix": ["batch/input/*"]}}]
     pull = _statement(statements, "ecr:BatchGetImage")
     assert text(pull["Resource"]) == "arn:{AWS::Partition}:ecr:{AWS::Region}:{DLC_ACCOUNT}:repository/djl-inference"
     assert _statement(statements, "ecr:GetAuthorizationToken")["Resource"] == "*"
@@ -300,6 +307,8 @@ def test_serverless(templates: dict[str, dict[str, Any]]) -> None:
     assert model["Image"] == "111122223333.dkr.ecr.us-east-1.amazonaws.com/tiny-llm-cpu:1.4.0"
     assert model["Environment"] == {"MAX_NEW_TOKENS": "256"}
     assert text(model["ModelDataUrl"]) == "s3://example-llm-weights/tiny/qwen2.5-0.5b.tar.gz"
+    # Serverless endpoints support no network isolation (SAGEMAKER.SERVERLESS_FEATURE_EXCLUSIONS): off by default.
+    assert one(template, "AWS::SageMaker::Model")["EnableNetworkIsolation"] is False
     pull = _statement(_policy_statements(template), "ecr:BatchGetImage")
     assert text(pull["Resource"]) == "arn:{AWS::Partition}:ecr:us-east-1:111122223333:repository/tiny-llm-cpu"
     read = _statement(_policy_statements(template), "s3:GetObject")
@@ -346,9 +355,9 @@ def test_async_scale_to_zero(templates: dict[str, dict[str, Any]]) -> None:
     wake = [a["Properties"] for a in resources(template, "AWS::CloudWatch::Alarm").values()
             if a["Properties"]["MetricName"] == "HasBacklogWithoutCapacity"]
     assert len(wake) == 1 and wake[0]["AlarmActions"]
+    # Scale to zero leaves no whole instance for a canary or linear step: blue/green all at once.
     endpoint = one(template, "AWS::SageMaker::Endpoint")
-    assert endpoint["DeploymentConfig"]["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]["LinearStepSize"] == {
-        "Type": "CAPACITY_PERCENT", "Value": 50}
+    assert endpoint["DeploymentConfig"]["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]["Type"] == "ALL_AT_ONCE"
 
 
 def test_tgi_container_and_no_alarms(templates: dict[str, dict[str, Any]]) -> None:
@@ -359,7 +368,14 @@ def test_tgi_container_and_no_alarms(templates: dict[str, dict[str, Any]]) -> No
                                         "MAX_BATCH_TOTAL_TOKENS": "8192", "SM_NUM_GPUS": "1"}
     assert not resources(template, "AWS::CloudWatch::Alarm")
     assert not resources(template, "AWS::ApplicationAutoScaling::ScalableTarget")
-    assert "RetainAllVariantProperties" not in one(template, "AWS::SageMaker::Endpoint")
+    endpoint = one(template, "AWS::SageMaker::Endpoint")
+    assert "RetainAllVariantProperties" not in endpoint
+    # Linear steps of 50 % of 2 fixed instances: one instance per step; no alarms, so no rollback configuration.
+    assert one(template, "AWS::SageMaker::EndpointConfig")["ProductionVariants"][0]["InitialInstanceCount"] == 2
+    assert endpoint["DeploymentConfig"] == {"BlueGreenUpdatePolicy": {
+        "TrafficRoutingConfiguration": {"Type": "LINEAR", "LinearStepSize": {"Type": "CAPACITY_PERCENT", "Value": 50},
+                                        "WaitIntervalInSeconds": 600},
+        "TerminationWaitInSeconds": 300}}
 
 
 # ------------------------------------------------------------- grants & import
@@ -440,10 +456,43 @@ def test_instance_table_is_consistent() -> None:
     assert instance_spec("ml.inf2.xlarge").local_nvme is False  # type: ignore[union-attr]
 
 
-def test_dlc_accounts_cover_cdk_table_plus_overlay() -> None:
+#: Every Region hosting AWS Deep Learning Containers and its registry account: aws/deep-learning-containers
+#: docs/reference/region_availability.md at 19c7d1f1b1f2d4c8e9856c35f2e9ab6ad2ae1ded (2026-08-10), "Deep Learning Containers".
+DLC_REGISTRY_TABLE = {
+    "af-south-1": "626614931356", "ap-east-1": "871362719292", "ap-east-2": "975050140332",
+    "ap-northeast-1": "763104351884", "ap-northeast-2": "763104351884", "ap-northeast-3": "364406365360",
+    "ap-south-1": "763104351884", "ap-south-2": "772153158452", "ap-southeast-1": "763104351884",
+    "ap-southeast-2": "763104351884", "ap-southeast-3": "907027046896", "ap-southeast-4": "457447274322",
+    "ap-southeast-5": "550225433462", "ap-southeast-6": "633930458069", "ap-southeast-7": "590183813437",
+    "ca-central-1": "763104351884", "ca-west-1": "204538143572", "cn-north-1": "727897471807",
+    "cn-northwest-1": "727897471807", "eu-central-1": "763104351884", "eu-central-2": "380420809688",
+    "eu-north-1": "763104351884", "eu-south-1": "692866216735", "eu-south-2": "503227376785",
+    "eu-west-1": "763104351884", "eu-west-2": "763104351884", "eu-west-3": "763104351884",
+    "il-central-1": "780543022126", "me-central-1": "914824155844", "me-south-1": "217643126080",
+    "mx-central-1": "637423239942", "sa-east-1": "763104351884", "us-east-1": "763104351884",
+    "us-east-2": "763104351884", "us-west-1": "763104351884", "us-west-2": "763104351884",
+}
+
+
+def test_dlc_accounts_cover_every_region_that_hosts_the_images() -> None:
+    # ca-west-1, mx-central-1, ap-southeast-5/-7 and il-central-1 were missing: a Region-agnostic stack failed there
+    # on the mapping lookup (review A §6).
     accounts = dlc_accounts()
-    assert accounts["us-east-1"] == "763104351884" and accounts["cn-north-1"] == "727897471807"
-    assert accounts["af-south-1"] == "626614931356"  # overlay: not in aws-cdk-lib's fact table
+    assert {region: accounts.get(region) for region in DLC_REGISTRY_TABLE} == DLC_REGISTRY_TABLE
+    # GovCloud: the AWS GovCloud (US) User Guide's SageMaker AI page ("Registry accounts").
+    assert (accounts["us-gov-west-1"], accounts["us-gov-east-1"]) == ("442386744353", "446045086412")
+
+
+def test_region_agnostic_stack_asserts_a_dlc_region_before_deploying(templates: dict[str, dict[str, Any]]) -> None:
+    """The mapping comes with a template rule: elsewhere the deployment stops with a message, not a FindInMap error."""
+    template = templates["SageMakerRealTimeStack"]
+    (assertion,) = template["Rules"]["CdkLlmServingDlcRegion"]["Assertions"]
+    regions, region = assertion["Assert"]["Fn::Contains"]
+    assert region == {"Ref": "AWS::Region"}
+    assert sorted(regions) == sorted(template["Mappings"]["CdkLlmServingDlcAccounts"])
+    assert "LlmContainer.from_image_uri" in assertion["AssertDescription"]
+    assert "Rules" not in templates["SageMakerServerlessStack"] or \
+        "CdkLlmServingDlcRegion" not in templates["SageMakerServerlessStack"]["Rules"]  # a custom image: no lookup
 
 
 def test_container_env_rendering() -> None:
@@ -451,6 +500,10 @@ def test_container_env_rendering() -> None:
     env = lora.environment(ModelSource.hugging_face("Qwen/Qwen2.5-7B-Instruct"), instance_spec("ml.g5.12xlarge"))
     assert env["OPTION_ENABLE_LORA"] == "true" and env["OPTION_MAX_LORAS"] == "4" and env["OPTION_MAX_LORA_RANK"] == "32"
     assert env["OPTION_ASYNC_MODE"] == "true" and env["HF_MODEL_ID"] == "Qwen/Qwen2.5-7B-Instruct"
+    # Async mode needs the rolling batcher off (SAGEMAKER.LMI_ASYNC_ROLLING_BATCH); without LoRA it stays vLLM.
+    assert env["OPTION_ROLLING_BATCH"] == "disable"
+    assert env["OPTION_ENTRYPOINT"] == "djl_python.lmi_vllm.vllm_async_service"
+    assert LlmContainer.lmi().options["OPTION_ROLLING_BATCH"] == "vllm"
     tgi = LlmContainer.tgi(environment={"MAX_CONCURRENT_REQUESTS": "64"})
     env = tgi.environment(ModelSource.s3_prefix(s3.Bucket.from_bucket_name(_stack(), "B", "weights"), "m"), instance_spec("ml.g5.12xlarge"))
     assert env["SM_NUM_GPUS"] == "4" and env["MAX_CONCURRENT_REQUESTS"] == "64"

@@ -159,10 +159,11 @@ def test_all_problems_are_reported_at_once() -> None:
     assert len(info.value.problems) == 4
 
 
-def test_unknown_region_needs_an_own_image() -> None:
-    stack = cdk.Stack(cdk.App(), "S", env=cdk.Environment(account="111122223333", region="xx-mars-1"))
-    with pytest.raises(PropsValidationError, match="no AWS Deep Learning Containers registry is known for Region xx-mars-1"):
-        _build(stack)
+def _serverless(stack: cdk.Stack | None = None, **kwargs: Any) -> SageMakerLlmEndpoint:
+    """A deployable serverless endpoint: a model.tar.gz on a CPU image (see tests/test_sagemaker_rules.py)."""
+    kwargs.setdefault("model", lambda b: ModelSource.s3_tarball(b, "tiny/model.tar.gz"))
+    kwargs.setdefault("container", LlmContainer.from_image_uri("111122223333.dkr.ecr.us-east-1.amazonaws.com/tiny-cpu:1"))
+    return _build(stack, mode=SERVERLESS, **kwargs)
 
 
 def test_serverless_and_hub_token_warnings() -> None:
@@ -170,7 +171,7 @@ def test_serverless_and_hub_token_warnings() -> None:
     from aws_cdk.assertions import Annotations, Match
 
     stack = cdk.Stack(cdk.App(), "S")
-    _build(stack, mode=SERVERLESS)
+    _serverless(stack)
     assert Annotations.from_stack(stack).find_warning("*", Match.string_like_regexp("only small"))
     stack = cdk.Stack(cdk.App(), "T")
     token = secretsmanager.Secret.from_secret_name_v2(stack, "Token", "hf")
@@ -194,13 +195,14 @@ BATCH_CASES: list[tuple[dict[str, Any], str]] = [
 @pytest.mark.parametrize(("kwargs", "message"), BATCH_CASES, ids=[m[:50] for _, m in BATCH_CASES])
 def test_invalid_batch_props(kwargs: dict[str, Any], message: str) -> None:
     stack = cdk.Stack(cdk.App(), "S")
-    endpoint = _build(stack, alarms=None)
+    endpoint = _build(stack, alarms=None, model=lambda b: ModelSource.s3_tarball(b, "model/model.tar.gz"))
     with pytest.raises(PropsValidationError) as info:
         endpoint.add_batch_transform("Batch", input_bucket=s3.Bucket(stack, "In"), **kwargs)
     assert message in str(info.value), str(info.value)
+    assert len(info.value.problems) == 1, info.value.problems
 
 
 def test_batch_on_serverless_needs_instance_type() -> None:
-    endpoint = _build(mode=SERVERLESS, alarms=None)
+    endpoint = _serverless(alarms=None)
     with pytest.raises(ValueError, match="a serverless endpoint has no instance type"):
         endpoint.add_batch_transform("Batch", input_bucket=s3.Bucket(endpoint, "In"))

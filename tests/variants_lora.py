@@ -32,12 +32,12 @@ WEIGHTS_BUCKET = "example-llm-weights"
 ADAPTER_BUCKET = "example-lora-adapters"
 ADAPTER_KEY_ARN = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 
-#: Adapters of LoraComponentsStack: folders (default and explicit), a tarball and a full s3:// URL.
+#: Adapters of LoraComponentsStack: tarballs at the default and explicit keys, and a full s3:// URL.
 COMPONENT_ADAPTERS = (
     LoraAdapter(name="support", rank=16),
-    LoraAdapter(name="legal", artifact="legal/v3/", rank=8),
+    LoraAdapter(name="legal", artifact="legal/v3/adapter.tar.gz", rank=8),
     LoraAdapter(name="sql", artifact="sql/adapter.tar.gz"),
-    LoraAdapter(name="fr-FR", artifact=f"s3://{ADAPTER_BUCKET}/tenants/fr-FR/"),
+    LoraAdapter(name="fr-FR", artifact=f"s3://{ADAPTER_BUCKET}/tenants/fr-FR/adapter.tar.gz"),
     LoraAdapter(name="de-DE"),
     LoraAdapter(name="tenant-0001"),
     LoraAdapter(name="tenant-0002"),
@@ -74,7 +74,7 @@ class LoraComponentsStack(cdk.Stack):
             adapter_alarms=AdapterAlarmOptions(server_errors=3, topic=topic),
             adapter_stacks=2,
         )
-        self.fleet.add_adapter("late-addition", "late/adapter.tgz", rank=32)
+        self.fleet.add_adapter("late-addition", "late/lora.tar.gz", rank=32)
         # A tenant's backend may call its own adapter only; an operator role may call them all.
         self.tenant_role = iam.Role(self, "TenantRole", assumed_by=iam.AccountRootPrincipal())
         self.fleet.adapter("tenant-0001").grant_invoke(self.tenant_role)

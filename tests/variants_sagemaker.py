@@ -45,8 +45,9 @@ def _weights(stack: cdk.Stack) -> s3.IBucket:
 
 
 class SageMakerRealTimeStack(cdk.Stack):
-    """Classic real-time: S3 prefix weights, LMI TP 1, VPC, autoscaling + schedule, canary rollout,
-    data capture, alarm topic, a batch-transform pipeline."""
+    """Classic real-time: a model.tar.gz (batch transform cannot use ModelDataSource), LMI TP 1, VPC, 2-4 instances
+    + schedule, canary rollout (50 % of 2 instances: one whole instance), data capture, alarm topic, a
+    batch-transform pipeline."""
 
     def __init__(self, scope: cdk.App, construct_id: str) -> None:
         super().__init__(scope, construct_id)
@@ -66,16 +67,17 @@ class SageMakerRealTimeStack(cdk.Stack):
         self.endpoint = SageMakerLlmEndpoint(
             self,
             "Llm",
-            model=ModelSource.s3_prefix(_weights(self), "qwen2.5-7b-instruct/"),
+            model=ModelSource.s3_tarball(_weights(self), "qwen2.5-7b-instruct/model.tar.gz"),
             container=LlmContainer.lmi(tensor_parallel_degree=1, max_model_len=8192, max_rolling_batch_size=32),
             instance_type="ml.g5.2xlarge",
+            instance_count=2,
             vpc=vpc,
             autoscaling=AutoScalingOptions(
-                min_capacity=1, max_capacity=4, target_concurrent_requests=8,
+                min_capacity=2, max_capacity=4, target_concurrent_requests=8,
                 schedules=[ScheduledCapacity(schedule=appscaling.Schedule.cron(hour="19", minute="0", week_day="MON-FRI"),
-                                             max_capacity=1)],
+                                             max_capacity=2)],
             ),
-            deployment=DeploymentOptions(traffic=TrafficShift(type=TrafficShiftType.CANARY, percent=20)),
+            deployment=DeploymentOptions(traffic=TrafficShift(type=TrafficShiftType.CANARY, percent=50)),
             data_capture=DataCaptureOptions(sampling_percentage=10),
             alarms=AlarmOptions(topic=topic),
         )
@@ -128,7 +130,8 @@ class SageMakerServerlessStack(cdk.Stack):
 
 
 class SageMakerAsyncStack(cdk.Stack):
-    """Asynchronous on Inferentia2 (volume encrypted with the key): Hub model + token, scale to zero, TGI-free custom image."""
+    """Asynchronous on Inferentia2 (volume encrypted with the key): Hub model + token, scale to zero (so all-at-once
+    blue/green: a canary needs a whole instance), TGI-free custom image."""
 
     def __init__(self, scope: cdk.App, construct_id: str) -> None:
         super().__init__(scope, construct_id)
@@ -144,13 +147,13 @@ class SageMakerAsyncStack(cdk.Stack):
             async_inference=AsyncInferenceOptions(max_concurrent_invocations_per_instance=8),
             autoscaling=AutoScalingOptions(min_capacity=1, max_capacity=3, scale_to_zero=True,
                                            step_scaling=None),
-            deployment=DeploymentOptions(traffic=TrafficShift(type=TrafficShiftType.LINEAR, percent=50)),
+            deployment=DeploymentOptions(traffic=TrafficShift(type=TrafficShiftType.ALL_AT_ONCE)),
             data_capture=DataCaptureOptions(sampling_percentage=100, capture_output=False),
         )
 
 
 class SageMakerTgiStack(cdk.Stack):
-    """Legacy TGI container (the seed's Llama 3 settings), no alarms, an existing execution role left alone."""
+    """Legacy TGI container (the seed's Llama 3 settings), no alarms, 2 fixed instances updated in linear steps of one."""
 
     def __init__(self, scope: cdk.App, construct_id: str) -> None:
         super().__init__(scope, construct_id)
@@ -160,6 +163,8 @@ class SageMakerTgiStack(cdk.Stack):
             model=ModelSource.s3_prefix(_weights(self), "meta-llama-3-8b-instruct/"),
             container=LlmContainer.tgi(num_gpus=1, max_input_tokens=2048, max_total_tokens=4096, max_batch_total_tokens=8192),
             instance_type="ml.g5.2xlarge",
+            instance_count=2,
+            deployment=DeploymentOptions(traffic=TrafficShift(type=TrafficShiftType.LINEAR, percent=50)),
             alarms=None,
         )
 

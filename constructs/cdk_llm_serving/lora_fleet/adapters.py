@@ -16,11 +16,14 @@ from aws_cdk import aws_sns as sns
 
 from ..sagemaker_endpoint.base import NAME_MAX, name_problems
 from ..sagemaker_endpoint.containers import LoraOptions, ModelSource
+from .rules import RULES, AdapterArtifact
 
 #: ``Specification.Container.ArtifactUrl`` is at most 1024 characters.
 ARTIFACT_URL_MAX = 1024
 _KEY_RE = re.compile(r"^[A-Za-z0-9!_.*'()/-]+$")
 _S3_URL_RE = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(?P<key>.+)$")
+#: The artifact of an adapter without ``artifact``, relative to the store.
+DEFAULT_ARTIFACT = "{name}/adapter.tar.gz"
 
 
 class AdapterPackaging(Enum):
@@ -44,11 +47,11 @@ class LoraAdapter:
     """SageMaker name rule (letters, digits, single hyphens). Also the construct ID of its resources, so its
     CloudFormation logical ID is stable: adding or removing another adapter never touches this one."""
     artifact: str | None = None
-    """INFERENCE_COMPONENTS: the artifact under the fleet's :class:`AdapterStore` prefix, as a folder
-    (``"support/"``, holding ``adapter_config.json`` and ``adapter_model.safetensors``) or a tarball
-    (``"legal/adapter.tar.gz"``), or the same as a full ``s3://`` URL under the store.
-    Default: ``"<name>/"``. MODEL_ARTIFACT: must be unset (the adapter is ``adapters/<name>/`` inside the
-    base model folder)."""
+    """INFERENCE_COMPONENTS: the adapter's ``.tar.gz`` (``adapter_config.json`` and ``adapter_model.safetensors``
+    at its root) under the fleet's :class:`AdapterStore` prefix (``"legal/v3/adapter.tar.gz"``), or the same as a
+    full ``s3://`` URL under the store. SageMaker's ``ArtifactUrl`` takes one gzip-compressed tar archive, not a
+    folder (rule ``LORA.ADAPTER_ARTIFACT_TARBALL``). Default: ``"<name>/adapter.tar.gz"``. MODEL_ARTIFACT: must be
+    unset (the adapter is ``adapters/<name>/`` inside the base model folder)."""
     rank: int | None = None
     """LoRA rank of the adapter, checked against the container's ``max_lora_rank``. Required for
     MODEL_ARTIFACT (a rank above the maximum stops the whole container at start-up). Default: unchecked."""
@@ -161,27 +164,30 @@ def adapter_problems(
         return out
     if store is None:
         return out  # reported once for the fleet
-    artifact = adapter.artifact if adapter.artifact is not None else f"{adapter.name}/"
+    artifact = _artifact(adapter)
     relative = store.relative(artifact)
     if relative is None:
         out.append(
             f"{where}: artifact {artifact!r} is not under the adapter store s3://{store.bucket.bucket_name}/{store.key_prefix} "
-            "(give a key relative to the store, e.g. 'support/'): the execution role reads exactly that prefix"
+            "(give a key relative to the store, e.g. 'support/adapter.tar.gz'): the execution role reads exactly that prefix"
         )
     elif relative.startswith("/") or ".." in relative or not _KEY_RE.match(relative):
-        out.append(f"{where}: artifact {artifact!r} must be a key relative to the store like 'support/' "
+        out.append(f"{where}: artifact {artifact!r} must be a key relative to the store like 'support/adapter.tar.gz' "
                    "(no leading '/', no '..', S3-safe characters)")
-    elif not relative.endswith(("/", ".tar.gz", ".tgz")):
-        out.append(f"{where}: artifact {artifact!r} must be a folder ending in '/' (adapter_config.json + "
-                   "adapter_model.safetensors) or a .tar.gz of those files")
-    elif len(store.url(relative)) > ARTIFACT_URL_MAX and not cdk.Token.is_unresolved(store.bucket.bucket_name):
-        out.append(f"{where}: its artifact URL is longer than {ARTIFACT_URL_MAX} characters")
+    else:
+        out += RULES.problems(AdapterArtifact(adapter=adapter.name, artifact=artifact, relative=relative))
+        if len(store.url(relative)) > ARTIFACT_URL_MAX and not cdk.Token.is_unresolved(store.bucket.bucket_name):
+            out.append(f"{where}: its artifact URL is longer than {ARTIFACT_URL_MAX} characters")
     return out
+
+
+def _artifact(adapter: LoraAdapter) -> str:
+    return adapter.artifact if adapter.artifact is not None else DEFAULT_ARTIFACT.format(name=adapter.name)
 
 
 def artifact_url(adapter: LoraAdapter, store: AdapterStore) -> str:
     """``Specification.Container.ArtifactUrl`` of a (validated) adapter."""
-    artifact = adapter.artifact if adapter.artifact is not None else f"{adapter.name}/"
+    artifact = _artifact(adapter)
     relative = store.relative(artifact)
     assert relative is not None
     return store.url(relative)

@@ -234,7 +234,7 @@ class LoraAdapterFleet(LlmEndpointBase):
                 self.policy,
                 "AwsSolutions::AwsSolutions-IAM5[Resource::"
                 f"{nag_resource(self, adapter_store.bucket.arn_for_objects(adapter_store.key_prefix + '*'))}]",
-                "LoRA adapters are folders or tarballs under the fleet's adapter store; read access is limited to "
+                "LoRA adapters are tarballs under the fleet's adapter store; read access is limited to "
                 "exactly that prefix (one fixed grant, so adding an adapter never changes the role)",
             )
 
@@ -269,7 +269,7 @@ class LoraAdapterFleet(LlmEndpointBase):
         """Add one adapter (same rules as ``adapters``); returns its component (``None`` for MODEL_ARTIFACT).
 
         :param name: the adapter's name (SageMaker name rule).
-        :param artifact: folder (``"support/"``) or tarball under the adapter store. Default: ``"<name>/"``.
+        :param artifact: the adapter's ``.tar.gz`` under the adapter store. Default: ``"<name>/adapter.tar.gz"``.
         :param rank: its LoRA rank, checked against ``max_lora_rank`` (required for MODEL_ARTIFACT).
         """
         adapter = LoraAdapter(name=name, artifact=artifact, rank=rank)

@@ -22,7 +22,7 @@ from .._nag import acknowledge, nag_resource
 from ._alarms import threshold_alarm, wake_up_alarm
 from .batch import LlmBatchPipeline
 from .base import VARIANT_NAME, ImportedLlmEndpoint, LlmEndpointBase, generated_name, name_problems
-from .containers import LlmContainer, ModelSource, ModelSourceKind, region_problems
+from .containers import LlmContainer, ModelSource, ModelSourceKind
 from .instances import InstanceSpec, instance_spec, known_instance_types
 from .options import (
     AlarmOptions,
@@ -36,6 +36,7 @@ from .options import (
     TrafficShiftType,
 )
 from .role import acknowledge_hosting_wildcards, hosting_statements
+from .rules import RULES, EndpointPlan
 from .role import execution_role as _execution_role
 
 DEFAULT_INSTANCE_TYPE = "ml.g5.2xlarge"
@@ -92,7 +93,8 @@ class SageMakerLlmEndpoint(LlmEndpointBase):
     ) -> None:
         """
         :param model: the weights (:meth:`ModelSource.s3_prefix` recommended).
-        :param container: the serving container. Default: ``LlmContainer.lmi()`` (LMI with vLLM, pinned tag).
+        :param container: the serving container. Default: ``LlmContainer.lmi()`` (LMI with vLLM, pinned tag; a GPU
+            image, so SERVERLESS needs a CPU image here).
         :param mode: hosting mode. Default: ``InferenceMode.REAL_TIME``.
         :param instance_type: ``ml.*`` type. Default: ``ml.g5.2xlarge`` (1×A10G 24 GB); must be unset for SERVERLESS.
         :param instance_count: initial instances. Default: 1.
@@ -111,7 +113,8 @@ class SageMakerLlmEndpoint(LlmEndpointBase):
         :param vpc: place the model (or, for inference components, the endpoint) in this VPC. Default: none.
         :param vpc_subnets: Default: the VPC's private subnets (isolated if there are none).
         :param security_groups: Default: a new group with no inbound rules and HTTPS egress only.
-        :param enable_network_isolation: no network for the container. Default: True unless the model comes from the Hugging Face Hub.
+        :param enable_network_isolation: no network for the container. Default: True unless the model comes from the
+            Hugging Face Hub or the mode is SERVERLESS (serverless endpoints do not support isolation).
         :param kms_key: Default: a new key with rotation, created when something can use it.
         :param execution_role: Default: a new role; either way a customer-managed policy with exact statements is attached.
         :param inference_ami_version: ``InferenceAmiVersion`` of the variant (needed by CUDA 13 images). Default: SageMaker's.
@@ -127,7 +130,7 @@ class SageMakerLlmEndpoint(LlmEndpointBase):
         if mode is InferenceMode.ASYNC and async_inference is None:
             async_inference = AsyncInferenceOptions()
         if enable_network_isolation is None:
-            enable_network_isolation = model.kind is not ModelSourceKind.HUGGING_FACE
+            enable_network_isolation = model.kind is not ModelSourceKind.HUGGING_FACE and mode is not InferenceMode.SERVERLESS
         spec = instance_spec(instance_type) if instance_type else None
 
         self.mode = mode
@@ -270,6 +273,12 @@ class SageMakerLlmEndpoint(LlmEndpointBase):
         rollback_alarms = [a for a in self.alarms if a.node.id in ("ServerErrorsAlarm", "ModelLatencyAlarm")]
         if deployment is not None:
             rollback_alarms += list(deployment.rollback_alarms)
+            # SageMaker watches the rollback alarms with the execution role: "Ensure that your IAM execution role has
+            # permission to perform the cloudwatch:DescribeAlarms action on the auto-rollback alarms you specify"
+            # (SageMaker AI Developer Guide, deployment-guardrails-configuration.html).
+            if rollback_alarms:
+                self.policy.add_statements(iam.PolicyStatement(
+                    actions=["cloudwatch:DescribeAlarms"], resources=[a.alarm_arn for a in rollback_alarms]))
 
         # ---------------------------------------------------------- endpoint
         scaling_instances = autoscaling is not None and not uses_components
@@ -375,7 +384,7 @@ class SageMakerLlmEndpoint(LlmEndpointBase):
                   security_groups: Sequence[ec2.ISecurityGroup] | None, enable_network_isolation: bool,
                   volume_size_gb: int | None, routing_strategy: str, timeouts: dict[str, cdk.Duration]) -> None:
         p = ProblemCollector("SageMakerLlmEndpoint")
-        for problem in model.problems() + container.problems(spec) + region_problems(self, container):
+        for problem in model.problems() + container.problems(spec):
             p.add(problem)
         for problem in name_problems("endpoint_name", endpoint_name):
             p.add(problem)
@@ -390,8 +399,6 @@ class SageMakerLlmEndpoint(LlmEndpointBase):
                 gpu = spec is not None and spec.is_accelerated
                 p.add(f"mode SERVERLESS runs on CPU only and takes no instance type; remove instance_type={instance_type!r}"
                       + (" (serverless endpoints have no GPUs: use REAL_TIME or INFERENCE_COMPONENT for this model)" if gpu else ""))
-            p.check(vpc is None, "mode SERVERLESS cannot be placed in a VPC; remove vpc or use REAL_TIME")
-            p.check(data_capture is None, "data_capture is not supported by serverless endpoints; remove it or use REAL_TIME")
             p.check(volume_size_gb is None, "volume_size_gb does not apply to serverless endpoints; remove it")
             if serverless is not None:
                 p.check(serverless.memory_size_mb in (1024, 2048, 3072, 4096, 5120, 6144),
@@ -460,6 +467,19 @@ class SageMakerLlmEndpoint(LlmEndpointBase):
             p.check(timeout is None or 600 <= timeout.to_seconds() <= 28800,
                     "deployment.max_execution_timeout must be between 10 minutes and 8 hours")
             p.check(len(deployment.rollback_alarms) <= 8, "deployment.rollback_alarms: at most 8 extra alarms (SageMaker allows 10)")
+        stack = cdk.Stack.of(self)
+        if autoscaling is None:
+            smallest_fleet = instance_count
+        else:
+            smallest_fleet = 0 if autoscaling.scale_to_zero else autoscaling.min_capacity
+        plan = EndpointPlan(
+            mode=mode, model=model, container=container, environment=container.environment(model, spec),
+            enable_network_isolation=enable_network_isolation, vpc=vpc is not None, data_capture=data_capture is not None,
+            deployment=deployment, smallest_fleet=smallest_fleet,
+            region=None if cdk.Token.is_unresolved(stack.region) else stack.region,
+        )
+        for problem in RULES.problems(plan):
+            p.add(problem)
         p.raise_if_any()
 
     @staticmethod

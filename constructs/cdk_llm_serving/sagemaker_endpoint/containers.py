@@ -25,6 +25,7 @@ _ENV_KEY_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]{0,1023}$")
 _ECR_URI_RE = re.compile(
     r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/(?P<repo>[a-z0-9._/-]+)[:@].+$"
 )
+_URI_RE = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*):/+")
 _HF_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$")
 
 #: Mount point of the model data inside SageMaker hosting containers.
@@ -85,6 +86,15 @@ class ModelSource:
 
     def problems(self) -> list[str]:
         out: list[str] = []
+        uri = _URI_RE.match(self.key)
+        if uri is not None and self.kind is not ModelSourceKind.HUGGING_FACE:
+            method, arg = ("s3_prefix", "prefix") if self.kind is ModelSourceKind.S3_PREFIX else ("s3_tarball", "key")
+            key = self.key[uri.end():].partition("/")[2] if uri["scheme"] == "s3" else ""
+            out.append(
+                f"model: ModelSource.{method}(bucket, {arg}) takes the key inside the bucket, not a URI: got {arg}={self.key!r}; "
+                + (f"pass {arg}={key!r} (the bucket is the first argument)" if key else f"pass the {arg} relative to the bucket")
+            )
+            return out
         if self.kind is ModelSourceKind.S3_PREFIX and self.key in ("", "/"):
             out.append("model: ModelSource.s3_prefix needs a non-empty prefix (the folder holding config.json and the weights)")
         if self.kind is ModelSourceKind.S3_TARBALL and not self.key.endswith((".tar.gz", ".tgz")):
@@ -106,17 +116,26 @@ class ModelSource:
         return {}
 
     def read_statements(self) -> list[iam.PolicyStatement]:
-        """Read exactly the model object or prefix (and decrypt it if the bucket has a KMS key)."""
+        """Read exactly the model object or prefix (and decrypt it if the bucket has a KMS key).
+
+        Bucket names are global: whoever creates a name first owns it. Every read is conditioned on
+        ``aws:ResourceAccount`` being the bucket's account (``bucket.env.account``: this stack's account
+        for ``Bucket.from_bucket_name`` and created buckets; pass ``account=`` to
+        ``Bucket.from_bucket_attributes`` for a bucket another account owns), so a bucket of the same
+        name in someone else's account is never read.
+        """
         if self.bucket is None:
             return []
+        owner = {"aws:ResourceAccount": self.bucket.env.account}
         suffix = "*" if self.kind is ModelSourceKind.S3_PREFIX else ""
-        out = [iam.PolicyStatement(actions=["s3:GetObject"], resources=[self.bucket.arn_for_objects(self.key + suffix)])]
+        out = [iam.PolicyStatement(actions=["s3:GetObject"], resources=[self.bucket.arn_for_objects(self.key + suffix)],
+                                   conditions={"StringEquals": owner})]
         if self.kind is ModelSourceKind.S3_PREFIX:
             out.append(
                 iam.PolicyStatement(
                     actions=["s3:ListBucket"],
                     resources=[self.bucket.bucket_arn],
-                    conditions={"StringLike": {"s3:prefix": [self.key + "*"]}},
+                    conditions={"StringLike": {"s3:prefix": [self.key + "*"]}, "StringEquals": owner},
                 )
             )
         if self.bucket.encryption_key is not None:
@@ -178,7 +197,7 @@ class LlmContainer:
         tensor_parallel_degree: int | str = "max",
         max_model_len: int | None = None,
         max_rolling_batch_size: int | None = None,
-        rolling_batch: str = "vllm",
+        rolling_batch: str | None = None,
         dtype: str | None = None,
         quantize: str | None = None,
         gpu_memory_utilization: float | None = None,
@@ -190,12 +209,16 @@ class LlmContainer:
 
         Renders ``OPTION_*`` variables. ``tensor_parallel_degree`` defaults to ``"max"`` (all GPUs the
         container sees); an integer is checked against the instance's GPUs. ``tag`` defaults to the
-        pinned, tested tag in ``data/containers.json``. With ``lora`` the async vLLM handler is enabled,
-        which LoRA adapter inference components need.
+        pinned, tested tag in ``data/containers.json``. With ``lora`` the async vLLM handler is enabled
+        (``OPTION_ASYNC_MODE=true`` and its entry point), which LoRA adapter inference components need.
+
+        :param rolling_batch: ``OPTION_ROLLING_BATCH``. Default: ``"vllm"``, or ``"disable"`` with ``lora``:
+            in async mode DJL Serving must not run its rolling batcher, or every request (adapter
+            registration included) goes down the rolling-batch path (rule ``SAGEMAKER.LMI_ASYNC_ROLLING_BATCH``).
         """
         pinned = load_data("containers.json")["images"]["lmi"]
         options: dict[str, Any] = {
-            "OPTION_ROLLING_BATCH": rolling_batch,
+            "OPTION_ROLLING_BATCH": rolling_batch or ("disable" if lora is not None else "vllm"),
             "OPTION_TENSOR_PARALLEL_DEGREE": tensor_parallel_degree,
             "OPTION_MAX_MODEL_LEN": max_model_len,
             "OPTION_MAX_ROLLING_BATCH_SIZE": max_rolling_batch_size,
@@ -368,31 +391,35 @@ def dlc_accounts() -> dict[str, str]:
 
 
 _MAPPING_ID = "CdkLlmServingDlcAccounts"
+_REGION_RULE_ID = "CdkLlmServingDlcRegion"
 
 
 def dlc_account(scope: IConstruct) -> str:
-    """The DLC registry account for the stack's Region: a literal, or a stack mapping lookup when the Region is a token."""
+    """The DLC registry account for the stack's Region: a literal, or a stack mapping lookup when the Region is a token.
+
+    For a Region-agnostic stack the mapping comes with a template rule (``Rules.CdkLlmServingDlcRegion``)
+    asserting that ``AWS::Region`` is one of the mapping's Regions, so a deployment elsewhere stops before
+    any resource is created, with a message saying what to do, instead of failing on the ``Fn::FindInMap``.
+    """
     stack = cdk.Stack.of(scope)
     if not cdk.Token.is_unresolved(stack.region):
         account = dlc_accounts().get(stack.region)
-        if account is None:  # reported by validation; keep synth going to collect every problem
+        if account is None:  # reported by validation (SAGEMAKER.DLC_REGISTRY_REGION); keep synth going
             return "000000000000"
         return account
     mapping = stack.node.try_find_child(_MAPPING_ID)
     if mapping is None:
-        mapping = cdk.CfnMapping(
-            stack, _MAPPING_ID, mapping={region: {"account": account} for region, account in dlc_accounts().items()}
+        accounts = dlc_accounts()
+        mapping = cdk.CfnMapping(stack, _MAPPING_ID, mapping={region: {"account": account} for region, account in accounts.items()})
+        cdk.CfnRule(
+            stack, _REGION_RULE_ID,
+            assertions=[cdk.CfnRuleAssertion(
+                assert_=cdk.Fn.condition_contains(list(accounts), cdk.Aws.REGION),
+                assert_description=(
+                    "cdk-llm-serving: this Region has no AWS Deep Learning Containers registry (the "
+                    f"{_MAPPING_ID} mapping lists the Regions that host the images). Deploy to one of them, or "
+                    "use LlmContainer.from_image_uri with an image in your own ECR repository."
+                ),
+            )],
         )
     return mapping.find_in_map(cdk.Aws.REGION, "account")  # type: ignore[union-attr]
-
-
-def region_problems(scope: IConstruct, container: LlmContainer) -> list[str]:
-    stack = cdk.Stack.of(scope)
-    if container.kind is ContainerKind.CUSTOM or cdk.Token.is_unresolved(stack.region):
-        return []
-    if stack.region not in dlc_accounts():
-        return [
-            f"container: no AWS Deep Learning Containers registry is known for Region {stack.region}; "
-            "use LlmContainer.from_image_uri with an image in your own ECR repository"
-        ]
-    return []
