@@ -70,6 +70,8 @@ class LlmBatchPipeline(Construct):
         alarm_topic: sns.ITopic | None = None,
     ) -> None:
         """
+        :param model: the SageMaker model to run. Its container must not use ``ModelDataSource``
+            (``ModelSource.s3_prefix``), which batch transform does not support (rule ``SAGEMAKER.MODEL_DATA_SOURCE_BATCH``).
         :param input_bucket: where the JSON Lines inputs are. With ``trigger_on_upload`` it must send events to EventBridge.
         :param input_prefix: Default: ``batch/input/``.
         :param output_bucket: Default: ``input_bucket``.

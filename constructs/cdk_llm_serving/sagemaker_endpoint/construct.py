@@ -367,7 +367,11 @@ class SageMakerLlmEndpoint(LlmEndpointBase):
     # ================================================================= batch
 
     def add_batch_transform(self, construct_id: str, **options: Any) -> Any:
-        """Add a batch-transform pipeline for this endpoint's model; see :class:`LlmBatchPipeline` for options."""
+        """Add a batch-transform pipeline for this endpoint's model; see :class:`LlmBatchPipeline` for options.
+
+        The model must come from ``ModelSource.s3_tarball`` (or the Hub): batch transform cannot use the
+        ``ModelDataSource`` of ``ModelSource.s3_prefix``.
+        """
         if "instance_type" not in options and self.instance_type is None:
             raise ValueError("add_batch_transform: a serverless endpoint has no instance type; pass instance_type='ml.g5.2xlarge' (or similar)")
         options.setdefault("instance_type", self.instance_type)

@@ -55,13 +55,16 @@ class ModelSource:
 
         SageMaker mounts them at ``/opt/ml/model``: no Hub egress, no token, no tarball to unpack, so
         cold starts (and wake-ups from zero) are the fastest. The execution role can read exactly
-        this prefix.
+        this prefix. ``prefix`` is the key prefix inside ``bucket`` (``"qwen2.5-7b-instruct/"``), not an
+        ``s3://`` URI. Rendered as ``ModelDataSource``, which SageMaker does not support for serverless
+        endpoints or batch transform: use :meth:`s3_tarball` there.
         """
         return ModelSource(ModelSourceKind.S3_PREFIX, bucket=bucket, key=prefix.strip("/") + "/")
 
     @staticmethod
     def s3_tarball(bucket: s3.IBucket, key: str) -> ModelSource:
-        """A ``model.tar.gz`` object. SageMaker downloads and unpacks it into ``/opt/ml/model``."""
+        """A ``model.tar.gz`` object (``key`` inside ``bucket``, not a URI). SageMaker downloads and unpacks it into
+        ``/opt/ml/model``; works in every mode and with batch transform."""
         return ModelSource(ModelSourceKind.S3_TARBALL, bucket=bucket, key=key.lstrip("/"))
 
     @staticmethod

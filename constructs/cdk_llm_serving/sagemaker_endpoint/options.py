@@ -23,7 +23,8 @@ class InferenceMode(Enum):
     """Real-time with an inference component: the model gets a compute reservation (accelerators, CPU,
     memory) on instances the endpoint manages; scales copies, and can scale to zero."""
     SERVERLESS = "serverless"
-    """Serverless: CPU only, at most 6 GB of memory, no VPC. Only for small models."""
+    """Serverless: CPU only (a CPU image), at most 6 GB of memory, no VPC, network isolation or data capture, and
+    no ``ModelDataSource`` (use ``ModelSource.s3_tarball``). Only for small models."""
     ASYNC = "async"
     """Asynchronous: requests queue in S3, results go to S3 and SNS; can scale to zero instances."""
 
@@ -147,7 +148,9 @@ class TrafficShift:
     type: TrafficShiftType = TrafficShiftType.CANARY
     """Default: CANARY."""
     percent: int = 10
-    """Canary size or linear step, as a percentage of capacity (1-100). Default: 10."""
+    """Canary size or linear step, as a percentage of the variant's instances: CANARY at most 50, LINEAR 10-50, and
+    at least one whole instance of the smallest fleet (percent x instances >= 100; rule ``SAGEMAKER.TRAFFIC_SHIFT_SIZE``).
+    Default: 10 (a fleet of at least 10 instances; use ALL_AT_ONCE for a single instance)."""
     wait: cdk.Duration = cdk.Duration.minutes(10)
     """Baking time between steps. Default: 10 minutes."""
 
@@ -167,7 +170,7 @@ class DeploymentOptions:
     max_execution_timeout: cdk.Duration | None = None
     """Upper bound of the whole update (600-28800 s for inference components). Default: SageMaker's."""
     rolling_batch_percent: int = 25
-    """INFERENCE_COMPONENT: copies replaced per step, as a percentage. Default: 25."""
+    """INFERENCE_COMPONENT: copies replaced per step, as a percentage (5-50). Default: 25."""
     rollback_alarms: Sequence[cloudwatch.IAlarm] = ()
     """Extra alarms that roll the update back. The construct's own 5XX and latency alarms are always used
     when ``alarms`` is on."""
