@@ -183,8 +183,8 @@ def _system_node_cpu(plan: EksPlan) -> Iterable[str]:
     if total > allocatable:
         listed = ", ".join(f"{name} {cpu}m" for name, cpu in requests if cpu)
         yield (f"system node group {nodes.node_count} x {nodes.instance_type} allocates {allocatable}m CPU "
-               f"({per_node}m per node) but its pods request {total}m ({listed}); Karpenter preempts the rest and nothing else fits: "
-               "use a larger system_node_instance_type (e.g. m7i.xlarge) or more system nodes")
+               f"({per_node}m per node) but its pods request {total}m ({listed}); the rest stay Pending or are preempted by Karpenter "
+               "(system-cluster-critical): use a larger system_node_instance_type (e.g. m7i.xlarge) or more system nodes")
 
 
 # ---------------------------------------------------------------- Helm values
