@@ -40,9 +40,13 @@ class InferentiaSettings:
     serving_mode: str = "knative"
     """``knative`` (KPA, scale to zero) or ``raw`` (Deployment + HPA). Default: knative"""
     model_name: str = _MODEL.name
-    """InferenceService and served model name. Default: llama-3-2-1b"""
+    """InferenceService and served model name. Default: tinyllama-1-1b-chat"""
     model_s3_prefix: str = _MODEL.model_s3_prefix
-    """Where the weights are in the model bucket. Default: models/llama-3.2-1b-instruct/"""
+    """Key prefix (not an s3:// URI) of the weights in the model bucket. Default: models/tinyllama-1.1b-chat-v1.0/"""
+    model_family: str = _MODEL.family
+    """Architecture family of the weights, as vllm-neuron's supported list names it (llama-2, llama-3.1, qwen-2.5, ...). Default: llama-2"""
+    model_parameters_billions: float = _MODEL.parameters_billions
+    """Parameter count in billions, checked against Inferentia2 device memory. Default: 1.1"""
     tensor_parallel_size: int = _MODEL.tensor_parallel_size
     """NeuronCores per replica. Default: 2"""
     max_model_len: int = _MODEL.max_model_len
@@ -85,7 +89,8 @@ class InferentiaSettings:
     @property
     def model(self) -> VllmNeuronModel:
         return VllmNeuronModel(
-            name=self.model_name, model_s3_prefix=self.model_s3_prefix, tensor_parallel_size=self.tensor_parallel_size,
+            name=self.model_name, model_s3_prefix=self.model_s3_prefix, family=self.model_family,
+            parameters_billions=self.model_parameters_billions, tensor_parallel_size=self.tensor_parallel_size,
             max_model_len=self.max_model_len, neuron_devices=self.neuron_devices, cpu=self.cpu, memory=self.memory,
             min_replicas=self.min_replicas, max_replicas=self.max_replicas, concurrency_target=self.concurrency_target,
         )

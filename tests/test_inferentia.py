@@ -1,5 +1,6 @@
 """InferentiaStack / EksInferentiaCluster: intent of the template, manifests against pinned CRD schemas,
-semantic checks (each with a negative test), version matrix and cost ceiling.
+the upstream rules of eks_inferentia/rules.py (each with a negative test citing its source), version
+matrix and cost ceiling.
 
 The template comes from the session synthesis (tests/harness.py); nothing here synthesizes the
 ~60 MB kubectl layer again. Negative construct tests only build the construct tree (no synth).
@@ -8,6 +9,7 @@ The template comes from the session synthesis (tests/harness.py); nothing here s
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import math
 import re
@@ -22,10 +24,11 @@ import pytest
 import yaml
 
 from cdk_llm_serving import EksInferentiaCluster, Inf2NodePool, PropsValidationError, ServingMode, VllmNeuronModel
-from cdk_llm_serving.eks_inferentia import INTERRUPTION_EVENTS, semantic_problems, version_matrix
-from cdk_llm_serving.eks_inferentia.data import inf2_prices, karpenter_minimums, kserve_modes, version_tuple
+from cdk_llm_serving.eks_inferentia import INTERRUPTION_EVENTS, EksPlan, version_matrix
+from cdk_llm_serving.eks_inferentia.data import helm_values_keys, inf2_prices, karpenter_minimums, kserve_modes, version_tuple
 from cdk_llm_serving.eks_inferentia.manifests import DEFAULT_INF2_NODE_POOLS
-from harness import Synthesis, cfn_text
+from cdk_llm_serving.eks_inferentia.rules import RULES, HelmRelease, knative_features_needed, predictor_pod_spec, system_cpu_requests
+from harness import Synthesis, cfn_text, expect_rule
 from stacks import InferentiaSettings
 
 SCHEMAS = Path(__file__).resolve().parent / "schemas" / "crds"
@@ -168,7 +171,8 @@ def test_helm_releases_and_manifests_are_ordered(template: dict[str, Any]) -> No
     knative_serving = next(lid for lid, r in _resources(template, "Custom::AWSCDK-EKS-KubernetesResource").items()
                            if "KnativeServing" in _detokenize(r["Properties"]["Manifest"]))
     assert c["knative-operator"] in _depends(template, knative_serving)
-    assert knative_serving in _depends(template, c["kserve-resources"])
+    crd_wait = next(iter(_resources(template, "Custom::AWSCDK-EKS-KubernetesObjectValue")))
+    assert knative_serving in _depends(template, crd_wait) and crd_wait in _depends(template, c["kserve-resources"])
     assert c["karpenter"] in _depends(template, manifests["EC2NodeClass"])
     assert manifests["EC2NodeClass"] in _depends(template, manifests["NodePool"])
     isvc = _depends(template, manifests["InferenceService"])
@@ -186,9 +190,9 @@ def test_karpenter_values_point_at_the_queue_and_pod_identity_sa(template: dict[
 
 def test_neuron_chart_monitor_only_and_no_builtin_plugin(template: dict[str, Any]) -> None:
     values = json.loads(_detokenize(_charts(template)["neuron-helm-chart"][1]["Properties"]["Values"]))
-    assert values["devicePlugin"]["enabled"] is True
+    assert "devicePlugin" not in values  # chart 1.1.2 has no devicePlugin.enabled: the plugin is always installed
     assert values["npd"] == {"enabled": True, "nodeRecovery": {"enabled": False}}
-    assert values["scheduler"]["enabled"] is False  # one device per replica by default
+    assert values["scheduler"] == {"enabled": False}  # one device per replica by default
     assert "neuron-device-plugin" not in json.dumps(template)
     nodegroups = [r["Properties"] for r in _resources(template, "AWS::EKS::Nodegroup").values()]
     assert all(not any(t.startswith("inf") for t in n["InstanceTypes"]) for n in nodegroups)
@@ -241,7 +245,7 @@ def test_node_access_entry_and_model_read_scope(template: dict[str, Any]) -> Non
     model = next(r for r in _resources(template, "AWS::IAM::ManagedPolicy").values() if "model" in r["Properties"].get("Description", ""))
     sids = {s["Sid"]: s for s in model["Properties"]["PolicyDocument"]["Statement"]}
     assert sids["ReadModelWeights"]["Action"] == "s3:GetObject"
-    assert sids["ListModelWeights"]["Condition"] == {"StringLike": {"s3:prefix": ["models/llama-3.2-1b-instruct/*"]}}
+    assert sids["ListModelWeights"]["Condition"] == {"StringLike": {"s3:prefix": ["models/tinyllama-1.1b-chat-v1.0/*"]}}
 
 
 def test_cluster_private_encrypted_logged(template: dict[str, Any]) -> None:
@@ -264,8 +268,24 @@ def test_every_generated_manifest_validates(template: dict[str, Any]) -> None:
     assert not any(problems.values()), problems
 
 
-def test_generated_manifests_pass_the_semantic_checks(template: dict[str, Any]) -> None:
-    assert semantic_problems(generated_manifests(template), knative_mode_names=["Knative"]) == []
+def _emitted_plan(synthesis: Synthesis, template: dict[str, Any]) -> EksPlan:
+    """The stack's plan with the manifests and Helm values replaced by what the template really contains."""
+    plan: EksPlan = synthesis.stacks["InferentiaStack"].inferentia.plan
+    kinds = {"EC2NodeClass", "NodePool", "InferenceService", "KnativeServing"}
+    charts = {name: json.loads(_detokenize(r["Properties"]["Values"])) if "Values" in r["Properties"] else None
+              for name, (_, r) in _charts(template).items()}
+    return dataclasses.replace(
+        plan,
+        manifests=tuple(d for d in generated_manifests(template) if d["kind"] in kinds),
+        helm_releases=tuple(HelmRelease(chart=name, version=_charts(template)[name][1]["Properties"]["Version"], values=charts[name])
+                            for name in charts))
+
+
+def test_emitted_template_passes_every_upstream_rule(synthesis: Synthesis, template: dict[str, Any]) -> None:
+    plan = _emitted_plan(synthesis, template)
+    assert {m["kind"] for m in plan.manifests} == {"EC2NodeClass", "NodePool", "InferenceService", "KnativeServing"}
+    assert len(plan.helm_releases) == 7
+    assert RULES.problems(plan) == []
 
 
 def _doc(template: dict[str, Any], kind: str, name: str | None = None) -> dict[str, Any]:
@@ -296,36 +316,28 @@ def test_inference_service_serves_from_s3_with_neuron(template: dict[str, Any]) 
     pred = isvc["spec"]["predictor"]
     c = pred["containers"][0]
     env = {e["name"]: e["value"] for e in c["env"]}
-    assert env["STORAGE_URI"].startswith("s3://") and env["STORAGE_URI"].endswith("/models/llama-3.2-1b-instruct/")
+    assert env["STORAGE_URI"].startswith("s3://") and env["STORAGE_URI"].endswith("/models/tinyllama-1.1b-chat-v1.0/")
     assert env["HF_HUB_OFFLINE"] == "1" and env["NEURON_COMPILED_ARTIFACTS"] == "/cache/neuron"
     assert "--tensor-parallel-size=2" in c["args"] and "--max-model-len=2048" in c["args"]
+    # vllm-neuron README Known Issues 2: ceil(2048 / 2048) x 8 sequences (block_size = max_model_len without prefix caching)
+    assert "--num-gpu-blocks-override=8" in c["args"] and "--no-enable-prefix-caching" in c["args"]
     assert c["resources"]["requests"]["aws.amazon.com/neuron"] == "1"
     assert pred["serviceAccountName"] == "llm-model-reader" and pred["minReplicas"] == 0
     assert isvc["metadata"]["annotations"]["serving.kserve.io/deploymentMode"] == "Knative"
     assert pred["scaleMetric"] == "concurrency"
+    # KServe adds spec.predictor.annotations to the pod; Karpenter does not consolidate nodes running such pods
+    assert pred["annotations"] == {"karpenter.sh/do-not-disrupt": "true"}
 
 
-# ---------------------------------------------------------------- semantic checks, each failing
+def test_default_model_is_on_vllm_neurons_supported_list() -> None:
+    # vllm-neuron README "Models Supported": Llama 2/3.1/3.3, Llama 4, Qwen 2.5/3. Llama-3.2-1B failed to compile on SDK 2.28
+    # (NCC_ITEN404, kubernetes-sigs/wg-serving#70); TinyLlama-1.1B (Llama 2 architecture) is the README's own server example.
+    model = VllmNeuronModel()
+    assert (model.name, model.family, model.parameters_billions) == ("tinyllama-1-1b-chat", "llama-2", 1.1)
+    assert "llama-3.2" not in model.model_s3_prefix
 
 
-def _semantic(template: dict[str, Any], mutate: Any) -> str:
-    docs = generated_manifests(template)
-    mutate(docs)
-    return "\n".join(semantic_problems(docs, knative_mode_names=["Knative"]))
-
-
-def _find(docs: list[dict[str, Any]], kind: str, name: str | None = None) -> dict[str, Any]:
-    return next(d for d in docs if d["kind"] == kind and name in (None, d["metadata"]["name"]))
-
-
-def test_semantic_nodeclass_reference(template: dict[str, Any]) -> None:
-    msg = _semantic(template, lambda d: _find(d, "NodePool", "general")["spec"]["template"]["spec"]["nodeClassRef"].update(name="gpu"))
-    assert "NodePool 'general' references EC2NodeClass 'gpu', which is not defined (defined: default, neuron)" in msg
-
-
-def test_semantic_tolerations(template: dict[str, Any]) -> None:
-    msg = _semantic(template, lambda d: _find(d, "InferenceService")["spec"]["predictor"].update(tolerations=[]))
-    assert "does not tolerate the aws.amazon.com/neuron taint" in msg
+# ---------------------------------------------------------------- upstream rules, each failing on a bad plan
 
 
 def _model_stack(**kwargs: Any) -> None:
@@ -334,32 +346,253 @@ def _model_stack(**kwargs: Any) -> None:
     EksInferentiaCluster(stack, "C", **kwargs)
 
 
-def test_construct_neuron_devices_vs_instance_sizes() -> None:
-    with pytest.raises(PropsValidationError) as err:
-        _model_stack(model=VllmNeuronModel(neuron_devices=2, tensor_parallel_size=4, max_replicas=1))
-    assert "requests 2 Inferentia2 device(s) but NodePool 'inf2-spot' allows only inf2.xlarge (1), inf2.8xlarge (1)" in str(err.value)
+def _plan(**kwargs: Any) -> EksPlan:
+    return EksInferentiaCluster(cdk.Stack(cdk.App(), "S"), "C", **kwargs).plan
 
 
-def test_construct_cpu_memory_vs_allocatable_and_tensor_parallel() -> None:
+def _with_isvc(plan: EksPlan, mutate: Any) -> EksPlan:
+    manifests = copy.deepcopy(list(plan.manifests))
+    mutate(next(m for m in manifests if m["kind"] == "InferenceService"))
+    return dataclasses.replace(plan, manifests=tuple(manifests))
+
+
+def _with_manifests(plan: EksPlan, kind: str, mutate: Any) -> EksPlan:
+    manifests = copy.deepcopy(list(plan.manifests))
+    for m in manifests:
+        if m["kind"] == kind:
+            mutate(m)
+    return dataclasses.replace(plan, manifests=tuple(manifests))
+
+
+def _with_values(plan: EksPlan, chart: str, values: dict[str, Any]) -> EksPlan:
+    return dataclasses.replace(plan, helm_releases=tuple(
+        dataclasses.replace(r, values=values) if r.chart == chart else r for r in plan.helm_releases))
+
+
+def test_rule_nodegroup_ami_type() -> None:
+    # aws/aws-cdk#37012 and the EKS User Guide: no AL2 AMIs (AL2_x86_64, AL2_ARM_64, ...) for Kubernetes 1.33 and later.
+    plan = _plan()
+    assert plan.system_nodes.ami_type == "AL2023_x86_64_STANDARD"
+    bad = dataclasses.replace(plan, system_nodes=dataclasses.replace(plan.system_nodes, ami_type="AL2_x86_64"))
+    assert "AL2 AMIs end at 1.32" in expect_rule("EKS.NODEGROUP_AMI_TYPE", RULES.problems(bad))
+
+
+def test_system_nodegroup_is_al2023_even_without_the_feature_flag(template: dict[str, Any]) -> None:
+    # Regression: without @aws-cdk/aws-eks:defaultToAL2023, aws_eks_v2 picks AL2_x86_64, which EKS 1.33+ rejects (deploy fails).
+    (nodegroup,) = [r["Properties"] for r in _resources(template, "AWS::EKS::Nodegroup").values()]
+    assert nodegroup["AmiType"] == "AL2023_x86_64_STANDARD"
+    app = cdk.App(post_cli_context={"@aws-cdk/aws-eks:defaultToAL2023": False})
+    c = EksInferentiaCluster(cdk.Stack(app, "S"), "C")
+    assert c.system_nodes.node.default_child.ami_type == "AL2023_x86_64_STANDARD"
+    graviton = EksInferentiaCluster(cdk.Stack(app, "G"), "C", system_node_instance_type="m7g.xlarge")
+    assert graviton.system_nodes.node.default_child.ami_type == "AL2023_ARM_64_STANDARD"
+
+
+def test_rule_knative_podspec_fields(template: dict[str, Any]) -> None:
+    # knative/serving knative-v1.21.1 fieldmask.go:247-255 keeps nodeSelector/tolerations only when config-features enables
+    # kubernetes.podspec-nodeselector / -tolerations (features.go:90,100: Disabled by default); fieldmask.go:292 always drops
+    # terminationGracePeriodSeconds; the webhook (k8s_validation.go:398) rejects the ksvc KServe builds from the predictor.
+    serving = _doc(template, "KnativeServing")
+    assert serving["spec"]["config"]["features"] == {"kubernetes.podspec-nodeselector": "enabled", "kubernetes.podspec-tolerations": "enabled"}
+    assert "terminationGracePeriodSeconds" not in _doc(template, "InferenceService")["spec"]["predictor"]
+    plan = _plan()
+    no_features = _with_manifests(plan, "KnativeServing", lambda m: m["spec"]["config"].pop("features"))
+    msgs = [p for p in RULES.problems(no_features) if p.startswith("[EKS.KNATIVE_PODSPEC_FIELDS]")]
+    assert len(msgs) == 2 and "'nodeSelector' needs Knative feature 'kubernetes.podspec-nodeselector'" in msgs[0]
+    grace = _with_isvc(plan, lambda m: m["spec"]["predictor"].update(terminationGracePeriodSeconds=120))
+    assert "never allows predictor field 'terminationGracePeriodSeconds'" in expect_rule("EKS.KNATIVE_PODSPEC_FIELDS", RULES.problems(grace))
+    lifecycle = _with_isvc(plan, lambda m: m["spec"]["predictor"]["containers"][0].update(lifecycle={}))
+    assert "container field 'lifecycle'" in expect_rule("EKS.KNATIVE_PODSPEC_FIELDS", RULES.problems(lifecycle))
+    # "Allowed" counts (features.go asFlag), any other value keeps the default Disabled
+    allowed = _with_manifests(plan, "KnativeServing", lambda m: m["spec"]["config"]["features"].update(
+        {"kubernetes.podspec-nodeselector": "Allowed", "kubernetes.podspec-tolerations": "on"}))
+    assert [p for p in RULES.problems(allowed) if "KNATIVE" in p] == [
+        "[EKS.KNATIVE_PODSPEC_FIELDS] InferenceService 'tinyllama-1-1b-chat': predictor field 'tolerations' needs Knative feature "
+        "'kubernetes.podspec-tolerations' enabled (KnativeServing spec.config.features), got 'on'"]
+    # Raw mode is a plain Deployment: terminationGracePeriodSeconds is kept for spot notices, and the mask does not apply
+    raw = _plan(serving_mode=ServingMode.RAW_DEPLOYMENT, model=VllmNeuronModel(min_replicas=1))
+    assert next(m for m in raw.manifests if m["kind"] == "InferenceService")["spec"]["predictor"]["terminationGracePeriodSeconds"] == 120
+    assert RULES.problems(raw) == []
+
+
+def test_knative_features_follow_the_predictor_fields() -> None:
+    pod = predictor_pod_spec({"minReplicas": 0, "annotations": {}, "nodeSelector": {}, "tolerations": [], "schedulerName": "s", "containers": []})
+    assert set(pod) == {"nodeSelector", "tolerations", "schedulerName", "containers"}
+    assert knative_features_needed(pod) == {"kubernetes.podspec-nodeselector": "enabled", "kubernetes.podspec-schedulername": "enabled",
+                                            "kubernetes.podspec-tolerations": "enabled"}
+
+
+def _multi_device_kwargs() -> dict[str, Any]:
+    s = InferentiaSettings(neuron_devices=6, tensor_parallel_size=12, cpu="32", memory="128Gi", max_replicas=1, model_parameters_billions=8,
+                           spot_neuron_limit=12, on_demand_neuron_limit=6)
+    return {"model": s.model, "inf2_node_pools": s.node_pools}
+
+
+def test_multi_device_replicas_use_the_neuron_custom_scheduler() -> None:
+    # neuron-helm-charts 1.1.2 custom-scheduler.yaml: a second kube-scheduler named by customScheduler.fullnameOverride
+    # ('my-scheduler'); the defaultScheduler mode (old code) needs a self-managed control plane and cannot work on EKS.
+    c = EksInferentiaCluster(cdk.Stack(cdk.App(), "S"), "C", **_multi_device_kwargs())
+    scheduler = c.helm_values["neuron-helm-chart"]["scheduler"]
+    assert scheduler == {"enabled": True, "defaultScheduler": {"enabled": False},
+                         "customScheduler": {"enabled": True, "image": {"repository": "registry.k8s.io/kube-scheduler", "tag": "v1.34.3"}}}
+    assert c.inference_service_manifest["spec"]["predictor"]["schedulerName"] == "my-scheduler"
+    serving = next(m for m in c.plan.manifests if m["kind"] == "KnativeServing")
+    assert serving["spec"]["config"]["features"]["kubernetes.podspec-schedulername"] == "enabled"
+    assert ("my-scheduler (Neuron custom kube-scheduler)", 100) in system_cpu_requests(c.plan)
+    assert RULES.problems(c.plan) == []
+
+
+def test_rule_neuron_scheduler_mode() -> None:
+    # neuron-helm-charts 1.1.2 scheduler-extn.yaml/_helpers.tpl: defaultScheduler mode = hostNetwork NodePort 32700 on
+    # node-role.kubernetes.io/master nodes, an extender for a self-managed kube-scheduler; EKS has neither.
+    plan = EksInferentiaCluster(cdk.Stack(cdk.App(), "S"), "C", **_multi_device_kwargs()).plan
+    old = _with_values(plan, "neuron-helm-chart", {"devicePlugin": {"enabled": True}, "scheduler": {
+        "enabled": True, "customScheduler": {"enabled": False}, "defaultScheduler": {"enabled": True}}})
+    msgs = [p for p in RULES.problems(old) if p.startswith("[EKS.NEURON_SCHEDULER_MODE]")]
+    assert "cannot load the extender" in msgs[0] and "set the predictor's schedulerName to 'my-scheduler'" in msgs[1]
+    unnamed = _with_isvc(plan, lambda m: m["spec"]["predictor"].pop("schedulerName"))
+    assert "requests 6 Inferentia2 devices" in expect_rule("EKS.NEURON_SCHEDULER_MODE", RULES.problems(unnamed))
+    dangling = _with_isvc(_plan(), lambda m: m["spec"]["predictor"].update(schedulerName="my-scheduler"))
+    assert "no such scheduler is installed" in expect_rule("EKS.NEURON_SCHEDULER_MODE", RULES.problems(dangling))
+
+
+def test_rule_neuron_scheduler_skew() -> None:
+    # Kubernetes version-skew policy: kube-scheduler not newer than kube-apiserver, at most one minor older; the chart's
+    # default custom scheduler image is kube-scheduler v1.28.5.
+    plan = EksInferentiaCluster(cdk.Stack(cdk.App(), "S"), "C", **_multi_device_kwargs()).plan
+    chart_default = _with_values(plan, "neuron-helm-chart", {"scheduler": {"enabled": True, "customScheduler": {"enabled": True}}})
+    msg = expect_rule("EKS.NEURON_SCHEDULER_SKEW", RULES.problems(chart_default))
+    assert "kube-scheduler 1.28 on a Kubernetes 1.34 cluster" in msg
+    newer = _with_values(plan, "neuron-helm-chart", {"scheduler": {"enabled": True, "customScheduler": {
+        "enabled": True, "image": {"repository": "registry.k8s.io/kube-scheduler", "tag": "v1.35.0"}}}})
+    expect_rule("EKS.NEURON_SCHEDULER_SKEW", RULES.problems(newer))
+    one_older = _with_values(plan, "neuron-helm-chart", {"scheduler": {"enabled": True, "customScheduler": {
+        "enabled": True, "image": {"repository": "registry.k8s.io/kube-scheduler", "tag": "v1.33.9"}}}})
+    assert not [p for p in RULES.problems(one_older) if "SKEW" in p]
+
+
+def test_rule_helm_values_keys(synthesis: Synthesis, template: dict[str, Any]) -> None:
+    # Helm ignores unknown keys. neuron-helm-charts 1.1.2 values.yaml has no devicePlugin.enabled (the old code passed it).
+    plan = _emitted_plan(synthesis, template)
+    assert not [p for p in RULES.problems(plan) if "HELM_VALUES_KEYS" in p]
+    assert set(helm_values_keys()) >= {f"{r.chart}@{r.version}" for r in plan.helm_releases if r.values}
+    old_neuron = _with_values(plan, "neuron-helm-chart", {"devicePlugin": {"enabled": True}, "scheduler": {"enabled": False}})
+    assert "has no values key 'devicePlugin.enabled'" in expect_rule("EKS.HELM_VALUES_KEYS", RULES.problems(old_neuron))
+    typo = _with_values(plan, "karpenter", {"settings": {"clusterName": "x", "interuptionQueue": "q"}, "controller": {"resources": {"x": 1}}})
+    msgs = [p for p in RULES.problems(typo) if "HELM_VALUES_KEYS" in p]
+    assert len(msgs) == 1 and "'settings.interuptionQueue'" in msgs[0]  # free-form controller.resources is accepted
+    unknown_chart = dataclasses.replace(plan, helm_releases=(HelmRelease(chart="karpenter", version="9.9.9", values={"replicas": 1}),))
+    assert "no list of values keys for chart karpenter@9.9.9" in expect_rule("EKS.HELM_VALUES_KEYS", RULES.problems(unknown_chart))
+
+
+def test_rule_system_node_cpu() -> None:
+    # kube-scheduler fits requests into allocatable = vCPU - EKS kube-reserved (amazon-eks-ami nodeadm: 70m on 2 vCPU).
+    # 2 x m7i.large (the old default) allocate 3860m; Karpenter (2 x 1 CPU), Knative, Kourier, KServe, CoreDNS and the
+    # DaemonSets request 3880m.
+    msg = expect_rule("EKS.SYSTEM_NODE_CPU", lambda: _model_stack(system_node_instance_type="m7i.large"))
+    assert "2 x m7i.large allocates 3860m CPU (1930m per node) but its pods request 3880m" in msg
+    plan = _plan()
+    assert (plan.system_nodes.instance_type, plan.system_nodes.node_count) == ("m7i.xlarge", 2)
+    assert not [p for p in RULES.problems(plan) if "SYSTEM_NODE_CPU" in p]  # 7840m allocatable
+    assert not [p for p in RULES.problems(_plan(system_node_instance_type="m7i.large", system_node_count=3)) if "SYSTEM_NODE_CPU" in p]
+
+
+def test_rule_nodeclass_reference() -> None:
+    # Karpenter v1.14.1 NodePool nodeClassRef must resolve to an EC2NodeClass, or the pool launches nothing.
+    bad = _with_manifests(_plan(), "NodePool", lambda m: m["spec"]["template"]["spec"]["nodeClassRef"].update(name="gpu")
+                          if m["metadata"]["name"] == "general" else None)
+    assert "NodePool 'general' references EC2NodeClass 'gpu', which is not defined (defined: default, neuron)" in expect_rule(
+        "EKS.NODEPOOL_NODECLASS_REF", RULES.problems(bad))
+
+
+def test_rule_neuron_toleration() -> None:
+    # Kubernetes taints: pods without a toleration for the NodePools' aws.amazon.com/neuron NoSchedule taint never land there.
+    bad = _with_isvc(_plan(), lambda m: m["spec"]["predictor"].update(tolerations=[]))
+    assert "does not tolerate the aws.amazon.com/neuron taint" in expect_rule("EKS.NEURON_TOLERATION", RULES.problems(bad))
+
+
+def test_rule_neuron_devices_per_node() -> None:
+    # Neuron docs: inf2.xlarge and inf2.8xlarge have one Inferentia2 device; the device plugin advertises that many.
+    msg = expect_rule("EKS.NEURON_DEVICES_PER_NODE", lambda: _model_stack(
+        model=VllmNeuronModel(neuron_devices=2, tensor_parallel_size=4, max_replicas=1)))
+    assert "requests 2 Inferentia2 device(s) but NodePool 'inf2-spot' allows only inf2.xlarge (1), inf2.8xlarge (1)" in msg
+    no_devices = _with_isvc(_plan(), lambda m: m["spec"]["predictor"]["containers"][0]["resources"]["requests"].pop("aws.amazon.com/neuron"))
+    assert "requests no aws.amazon.com/neuron" in expect_rule("EKS.NEURON_DEVICES_PER_NODE", RULES.problems(no_devices))
+
+
+def test_rule_pod_fits_node_and_tensor_parallel_cores() -> None:
+    # kube-scheduler NodeResourcesFit against inf2.xlarge's schedulable capacity; vllm-neuron tp_degree <= NeuronCores (2 per device).
     pools = tuple(Inf2NodePool(name=p.name, capacity_type=p.capacity_type, instance_types=("inf2.xlarge",), neuron_limit=p.neuron_limit,
                                weight=p.weight) for p in DEFAULT_INF2_NODE_POOLS)
-    with pytest.raises(PropsValidationError) as err:
-        _model_stack(inf2_node_pools=pools, model=VllmNeuronModel(cpu="8", memory="24Gi", tensor_parallel_size=4))
-    msg = str(err.value)
-    assert "requests cpu 8 and memory 24Gi, more than any size in NodePool 'inf2-spot' can allocate: inf2.xlarge (3.4 cpu, 13Gi)" in msg
-    assert "tensor parallel size 4 exceeds the 2 NeuronCores of 1 Inferentia2 device(s)" in msg
+    build = lambda: _model_stack(inf2_node_pools=pools, model=VllmNeuronModel(cpu="8", memory="24Gi", tensor_parallel_size=4))  # noqa: E731
+    assert ("requests cpu 8 and memory 24Gi, more than any size in NodePool 'inf2-spot' can allocate: inf2.xlarge (3.4 cpu, 13Gi)"
+            in expect_rule("EKS.POD_FITS_NODE", build))
+    assert "tensor parallel size 4 exceeds the 2 NeuronCores of 1 Inferentia2 device(s)" in expect_rule("EKS.TENSOR_PARALLEL_CORES", build)
 
 
-def test_construct_limits_vs_max_replicas() -> None:
-    with pytest.raises(PropsValidationError) as err:
-        _model_stack(model=VllmNeuronModel(max_replicas=10))
-    assert "maxReplicas 10 x 1 device(s) = 10 aws.amazon.com/neuron, but the inf2 NodePool limits add up to 6" in str(err.value)
+def test_rule_nodepool_neuron_limits() -> None:
+    # Karpenter NodePool spec.limits: no launches past the limit, so maxReplicas x devices must fit.
+    msg = expect_rule("EKS.NODEPOOL_NEURON_LIMITS", lambda: _model_stack(model=VllmNeuronModel(max_replicas=10)))
+    assert "maxReplicas 10 x 1 device(s) = 10 aws.amazon.com/neuron, but the inf2 NodePool limits add up to 6" in msg
 
 
-def test_construct_scale_to_zero_only_in_knative_mode() -> None:
-    with pytest.raises(PropsValidationError) as err:
-        _model_stack(serving_mode=ServingMode.RAW_DEPLOYMENT, model=VllmNeuronModel(min_replicas=0))
-    assert "minReplicas 0 (scale to zero) needs Knative mode, but the deployment mode is 'Standard'" in str(err.value)
+def test_rule_scale_to_zero_mode() -> None:
+    # KServe v0.20.0 hpa_reconciler.go:153-157 raises minReplicas 0 to 1 in Standard (raw) mode.
+    msg = expect_rule("EKS.SCALE_TO_ZERO_MODE", lambda: _model_stack(serving_mode=ServingMode.RAW_DEPLOYMENT, model=VllmNeuronModel(min_replicas=0)))
+    assert "minReplicas 0 (scale to zero) needs Knative mode, but the deployment mode is 'Standard'" in msg
+
+
+def test_rule_vllm_neuron_model_family() -> None:
+    # vllm-neuron README "Models Supported"; wg-serving#70: Llama-3.2-1B fails to compile on Neuron SDK 2.28 (NCC_ITEN404).
+    msg = expect_rule("EKS.VLLM_NEURON_MODEL_FAMILY", lambda: _model_stack(model=VllmNeuronModel(family="llama-3.2")))
+    assert "NCC_ITEN404" in msg and "choose one of llama-2" in msg
+    assert "not served by vllm-neuron" in expect_rule("EKS.VLLM_NEURON_MODEL_FAMILY", lambda: _model_stack(model=VllmNeuronModel(family="mistral")))
+
+
+def test_rule_neuron_device_memory() -> None:
+    # Neuron docs: 32 GiB per Inferentia2 device, 16 GiB per NeuronCore-v2; 8B x 2 bytes = 14.9 GiB fits TP 2, 70B does not.
+    assert not [p for p in RULES.problems(_plan(model=VllmNeuronModel(parameters_billions=8))) if "DEVICE_MEMORY" in p]
+    msg = expect_rule("EKS.NEURON_DEVICE_MEMORY", lambda: _model_stack(model=VllmNeuronModel(parameters_billions=70)))
+    assert "130.4 GiB of 16-bit weights, 65.2 GiB per NeuronCore at tensor parallel size 2, more than the 16 GiB" in msg
+
+
+def test_rule_vllm_neuron_gpu_blocks() -> None:
+    # vllm-neuron README Known Issues 2: --num-gpu-blocks-override = ceil(max_model_len // block_size) x max_num_seqs,
+    # block_size = max_model_len with prefix caching off (vllm_neuron/platform.py:204-206).
+    plan = _plan(model=VllmNeuronModel(max_num_seqs=4))
+    isvc = next(m for m in plan.manifests if m["kind"] == "InferenceService")
+    assert "--num-gpu-blocks-override=4" in isvc["spec"]["predictor"]["containers"][0]["args"]
+    missing = _with_isvc(plan, lambda m: m["spec"]["predictor"]["containers"][0]["args"].remove("--num-gpu-blocks-override=4"))
+    assert "pass --num-gpu-blocks-override=4 (ceil(2048/2048) x 4), got None" in expect_rule("EKS.VLLM_NEURON_GPU_BLOCKS", RULES.problems(missing))
+    prefix = _with_isvc(plan, lambda m: m["spec"]["predictor"]["containers"][0]["args"].__setitem__(
+        slice(None), [a for a in m["spec"]["predictor"]["containers"][0]["args"] if a != "--no-enable-prefix-caching"] + ["--enable-prefix-caching"]))
+    assert "needs --block-size" in expect_rule("EKS.VLLM_NEURON_GPU_BLOCKS", RULES.problems(prefix))
+
+
+def test_model_s3_prefix_rejects_a_uri() -> None:
+    with pytest.raises(PropsValidationError, match=r"model_s3_prefix 's3://bucket/models/x/' is a URI: pass the key prefix only"):
+        _model_stack(model=VllmNeuronModel(model_s3_prefix="s3://bucket/models/x/"))
+
+
+def test_kserve_chart_waits_for_the_knative_service_crd(template: dict[str, Any]) -> None:
+    # KServe v0.20.0 controller.go: without the Knative Service CRD at start-up the controller never watches ksvcs, and an
+    # InferenceService reconciled before it exists gets a TerminalError. KubernetesObjectValue polls kubectl until the CRD's
+    # Established condition (reason InitialNamesAccepted, set only with status True) appears.
+    (lid, value), = _resources(template, "Custom::AWSCDK-EKS-KubernetesObjectValue").items()
+    props = value["Properties"]
+    assert (props["ObjectType"], props["ObjectName"]) == ("customresourcedefinition", "services.serving.knative.dev")
+    assert props["JsonPath"] == '.status.conditions[?(@.reason=="InitialNamesAccepted")].status'
+    assert int(props["TimeoutSeconds"]) == 600
+    knative_serving = next(k for k, r in _resources(template, "Custom::AWSCDK-EKS-KubernetesResource").items()
+                           if "KnativeServing" in _detokenize(r["Properties"]["Manifest"]))
+    assert knative_serving in _depends(template, lid)
+    assert lid in _depends(template, _charts(template)["kserve-resources"][0])
+
+
+def test_kourier_is_not_exposed_through_a_load_balancer(template: dict[str, Any]) -> None:
+    # knative/operator kodata ingress/1.21/kourier: Service 'kourier' is type LoadBalancer unless spec.ingress.kourier.service-type
+    # says otherwise (pkg/reconciler/knativeserving/ingress/kourier.go:88-97); aws_eks_v2 tags public subnets kubernetes.io/role/elb.
+    assert _doc(template, "KnativeServing")["spec"]["ingress"]["kourier"] == {"enabled": True, "service-type": "ClusterIP"}
 
 
 def test_construct_props_problems_reported_together() -> None:
@@ -433,9 +666,16 @@ def test_settings_from_context() -> None:
 
 
 def test_stack_outputs_explain_the_endpoint(template: dict[str, Any]) -> None:
+    # knative/operator transformers.go:32 installs Kourier in the KnativeServing namespace (not kourier-system); KServe keeps the
+    # predictor ksvc host with disableIstioVirtualHost; Knative's default domain is svc.cluster.local (route/config/domain.go:40).
     outputs = template["Outputs"]
-    assert "port-forward svc/kourier" in outputs["InferenceEndpoint"]["Value"]
+    endpoint = outputs["InferenceEndpoint"]["Value"]
+    assert endpoint.startswith("kubectl -n knative-serving port-forward svc/kourier-internal 8080:80 & ")
+    assert "-H 'Host: tinyllama-1-1b-chat-predictor.llm.svc.cluster.local'" in endpoint
+    assert '"model": "tinyllama-1-1b-chat"' in endpoint
     assert {"ClusterName", "ModelBucketName", "StorageUri", "KubeconfigCommand"} <= set(outputs)
+    raw = EksInferentiaCluster(cdk.Stack(cdk.App(), "S"), "C", serving_mode=ServingMode.RAW_DEPLOYMENT, model=VllmNeuronModel(min_replicas=1))
+    assert raw.inference_url_hint.startswith("kubectl -n llm port-forward svc/tinyllama-1-1b-chat-predictor 8080:80 & curl localhost:8080")
 
 
 def test_builtin_kinds_use_the_kubernetes_schemas(template: dict[str, Any]) -> None:

@@ -30,6 +30,7 @@ from .._nag import acknowledge
 from . import manifests as mf
 from .data import ComponentVersions, inf2_instances, inf2_prices, karpenter_minimums, kserve_modes, prices_as_of, version_matrix, version_tuple
 from .manifests import DEFAULT_INF2_NODE_POOLS, Inf2NodePool, ServingMode, VllmNeuronModel
+from .rules import RULES, EksPlan, HelmRelease, SystemNodeGroup, knative_features_needed, predictor_pod_spec
 
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _CLUSTER_NAME = re.compile(r"^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$")
@@ -61,10 +62,11 @@ class CostCeiling:
 class EksInferentiaCluster(Construct):
     """An EKS cluster that serves an LLM with vLLM on Inferentia2 through KServe, with Karpenter-provisioned nodes.
 
-    Everything installed is pinned by the version matrix row of ``kubernetes_version``; every generated
-    manifest is checked at synth time (NodePool/EC2NodeClass references, Neuron devices, CPU and memory
-    against instance shapes, tensor parallelism against NeuronCores, NodePool limits against
-    maxReplicas, scale to zero only in Knative mode) and problems are raised together.
+    Everything installed is pinned by the version matrix row of ``kubernetes_version``. Before anything
+    is added to the cluster, what it installs (``plan``: node group, Helm values, manifests, model) is
+    checked against the upstream rules of :mod:`cdk_llm_serving.eks_inferentia.rules` (EKS AMI types,
+    Knative's PodSpec field mask, Neuron scheduler mode, Helm values keys, system node CPU, Karpenter and
+    Neuron placement, vLLM on Neuron) and every problem is raised together.
     """
 
     def __init__(
@@ -76,7 +78,7 @@ class EksInferentiaCluster(Construct):
         kubernetes_version: str = "1.34",
         vpc: ec2.IVpc | None = None,
         admin_role: iam.IRole | None = None,
-        system_node_instance_type: str = "m7i.large",
+        system_node_instance_type: str = "m7i.xlarge",
         system_node_count: int = 2,
         inf2_node_pools: Sequence[Inf2NodePool] = DEFAULT_INF2_NODE_POOLS,
         general_pool_cpu_limit: int = 64,
@@ -92,7 +94,7 @@ class EksInferentiaCluster(Construct):
         :param kubernetes_version: a Kubernetes minor version of the version matrix (1.33 or 1.34). Default: 1.34
         :param vpc: VPC with private subnets with egress (chart pulls need NAT); its private subnets get the tag ``karpenter.sh/discovery=<cluster_name>`` (tag them yourself if the VPC is imported). Default: a new 2-AZ VPC with one NAT gateway and flow logs
         :param admin_role: role given cluster-admin through an access entry. Default: none (grant later with ``cluster.grant_cluster_admin``)
-        :param system_node_instance_type: managed node group for controllers (Karpenter, KServe, cert-manager, Knative). Default: m7i.large
+        :param system_node_instance_type: managed node group (AL2023 AMI) for controllers (Karpenter, KServe, cert-manager, Knative, Kourier); their CPU requests are checked against its allocatable CPU. Default: m7i.xlarge
         :param system_node_count: nodes in the system node group (at least 2 for Karpenter's replicas). Default: 2
         :param inf2_node_pools: Inferentia2 NodePools. Default: inf2-spot (weight 100, 4 devices) and inf2-on-demand (weight 10, 2 devices)
         :param general_pool_cpu_limit: vCPU limit of the general-purpose (c/m/r, generation > 5) NodePool. Default: 64
@@ -100,7 +102,7 @@ class EksInferentiaCluster(Construct):
         :param custom_ami_id: a pre-baked AMI (e.g. with the vLLM image cached) for the Neuron EC2NodeClass instead of the alias. Default: none
         :param root_volume_gib: encrypted gp3 root volume of Karpenter nodes (Neuron images are 10+ GB). Default: 200
         :param serving_mode: KServe deployment mode. Default: ServingMode.KNATIVE (scale to zero)
-        :param model: the model to serve. Default: VllmNeuronModel() (Llama-3.2-1B-Instruct, TP 2 on one inf2 device)
+        :param model: the model to serve. Default: VllmNeuronModel() (TinyLlama-1.1B-Chat, TP 2 on one inf2 device)
         :param model_bucket: bucket holding the weights under ``model.model_s3_prefix``. Default: a new encrypted, versioned bucket
         """
         super().__init__(scope, construct_id)
@@ -138,9 +140,18 @@ class EksInferentiaCluster(Construct):
             problems.check(min(spot) > max(on_demand), "spot NodePools must have higher weights than on-demand ones (on-demand is the fallback)")
         problems.check(bool(_NAME.match(model.name)), f"model name {model.name!r} must be a DNS label")
         problems.check(model.tensor_parallel_size >= 1, f"tensor_parallel_size must be at least 1, got {model.tensor_parallel_size}")
+        problems.check(model.neuron_devices >= 1, f"neuron_devices must be at least 1, got {model.neuron_devices}")
+        problems.check(model.max_model_len >= 1 and model.max_num_seqs >= 1,
+                       f"max_model_len and max_num_seqs must be at least 1, got {model.max_model_len} and {model.max_num_seqs}")
+        problems.check(model.parameters_billions > 0, f"parameters_billions must be positive, got {model.parameters_billions}")
         problems.check(model.max_replicas >= max(1, model.min_replicas), f"max_replicas ({model.max_replicas}) must be >= max(1, min_replicas ({model.min_replicas}))")
         problems.check(model.min_replicas >= 0, f"min_replicas must be >= 0, got {model.min_replicas}")
-        problems.check(model.model_s3_prefix.endswith("/") and not model.model_s3_prefix.startswith("/"), f"model_s3_prefix {model.model_s3_prefix!r} must be a key prefix ending in '/'")
+        if "://" in model.model_s3_prefix:
+            problems.add(f"model_s3_prefix {model.model_s3_prefix!r} is a URI: pass the key prefix only (e.g. 'models/my-model/'); "
+                         "the bucket is model_bucket")
+        else:
+            problems.check(model.model_s3_prefix.endswith("/") and not model.model_s3_prefix.startswith("/"),
+                           f"model_s3_prefix {model.model_s3_prefix!r} must be a key prefix ending in '/'")
         problems.check(mf.parse_cpu(model.cpu) is not None, f"model cpu {model.cpu!r} is not a Kubernetes CPU quantity")
         problems.check(mf.parse_memory_gib(model.memory) is not None, f"model memory {model.memory!r} is not a Kubernetes memory quantity")
         problems.raise_if_any()
@@ -204,9 +215,13 @@ class EksInferentiaCluster(Construct):
             kubectl_provider_options=eks.KubectlProviderOptions(kubectl_layer=self.kubectl_layer),
         )
         cluster = self.cluster
+        system_instance = ec2.InstanceType(system_node_instance_type)
+        # Explicit AL2023: without @aws-cdk/aws-eks:defaultToAL2023, CDK picks AL2, which EKS rejects from Kubernetes 1.33 on.
+        self.system_node_ami_type = (eks.NodegroupAmiType.AL2023_ARM_64_STANDARD if system_instance.architecture is ec2.InstanceArchitecture.ARM_64
+                                     else eks.NodegroupAmiType.AL2023_X86_64_STANDARD)
         self.system_nodes = cluster.add_nodegroup_capacity(
             "SystemNodes",
-            instance_types=[ec2.InstanceType(system_node_instance_type)],
+            instance_types=[system_instance], ami_type=self.system_node_ami_type,
             min_size=system_node_count, desired_size=system_node_count, max_size=system_node_count + 1,
             subnets=private, labels={"llm.aws/role": "system"},
         )
@@ -246,6 +261,67 @@ class EksInferentiaCluster(Construct):
         self.karpenter_role.add_managed_policy(self.karpenter_policy)
         self._acknowledge_karpenter_policy()
 
+        # ---------------------------------------------------------------- what gets installed (plain data, checked before anything is added)
+        if model_bucket is None:
+            model_bucket = self._create_model_bucket()
+        self.model_bucket = model_bucket
+        self.storage_uri = f"s3://{model_bucket.bucket_name}/{model.model_s3_prefix}"
+        # Several devices per replica need the Neuron scheduler extension for connected-device placement. Its default-scheduler mode
+        # configures a self-managed control plane's kube-scheduler, which EKS does not have: use the chart's custom kube-scheduler.
+        needs_scheduler = model.neuron_devices > 1
+        self.inference_service_manifest = mf.inference_service(
+            model=model, mode=serving_mode, mode_name=self.mode_name, storage_uri=self.storage_uri, region=stack.region,
+            scheduler_name=mf.NEURON_CUSTOM_SCHEDULER_DEFAULT_NAME if needs_scheduler else None)
+        scheduler_image, _, scheduler_tag = v.neuron_custom_scheduler_image.rpartition(":")
+        self.helm_values: dict[str, dict[str, Any]] = {
+            "karpenter": {
+                "settings": {"clusterName": cluster_name, "interruptionQueue": self.interruption_queue.queue_name},
+                "serviceAccount": {"create": False, "name": "karpenter"},
+                "controller": {"resources": {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"cpu": "1", "memory": "1Gi"}}},
+            },
+            "neuron-helm-chart": {
+                # The device plugin has no switch in chart 1.1.2: it is always installed.
+                "scheduler": ({"enabled": True, "defaultScheduler": {"enabled": False},
+                               "customScheduler": {"enabled": True, "image": {"repository": scheduler_image, "tag": scheduler_tag}}}
+                              if needs_scheduler else {"enabled": False}),
+                # Monitor only: node recovery acts through an Auto Scaling group, which Karpenter nodes do not have.
+                "npd": {"enabled": True, "nodeRecovery": {"enabled": False}},
+            },
+            "cert-manager": {"crds": {"enabled": True}},
+            modes["controller_chart"]: {"kserve": {"controller": {
+                "deploymentMode": self.mode_name,
+                **({"gateway": {"disableIstioVirtualHost": True}} if serving_mode is ServingMode.KNATIVE else {}),  # Kourier, not Istio
+            }}},
+        }
+        self.knative_serving_manifests = (
+            mf.knative_serving(v.knative_serving, features=knative_features_needed(
+                predictor_pod_spec(self.inference_service_manifest["spec"]["predictor"])))
+            if serving_mode is ServingMode.KNATIVE else [])
+        self.ec2_node_class_manifests = [
+            mf.ec2_node_class(name=mf.NEURON_NODE_CLASS, role_name=self.node_role.role_name, cluster_name=cluster_name,
+                              ami_alias=ami_alias, ami_id=custom_ami_id, root_volume_gib=root_volume_gib),
+            mf.ec2_node_class(name=mf.GENERAL_NODE_CLASS, role_name=self.node_role.role_name, cluster_name=cluster_name,
+                              ami_alias=ami_alias, ami_id=None, root_volume_gib=min(root_volume_gib, 100)),
+        ]
+        self.node_pool_manifests = [mf.inf2_node_pool(p) for p in pools] + [mf.general_node_pool(general_pool_cpu_limit)]
+        chart_versions = {"karpenter-crd": v.karpenter, "karpenter": v.karpenter, "neuron-helm-chart": v.neuron_chart,
+                          "cert-manager": v.cert_manager, "kserve-crd": v.kserve, modes["controller_chart"]: v.kserve,
+                          **({"knative-operator": v.knative_operator} if serving_mode is ServingMode.KNATIVE else {})}
+        self.plan = EksPlan(
+            kubernetes_version=kubernetes_version,
+            system_nodes=SystemNodeGroup(instance_type=system_node_instance_type, node_count=system_node_count,
+                                         ami_type=self.system_nodes.node.default_child.ami_type),  # the CloudFormation value
+            helm_releases=tuple(HelmRelease(chart=c, version=ver, values=self.helm_values.get(c)) for c, ver in chart_versions.items()),
+            manifests=(*self.ec2_node_class_manifests, *self.node_pool_manifests, self.inference_service_manifest,
+                       *(m for m in self.knative_serving_manifests if m["kind"] == "KnativeServing")),
+            knative_mode_name=modes["knative"],
+            model=model,
+        )
+        """What this cluster installs, as plain data: the subject of the upstream rules in :mod:`.rules`."""
+        found = RULES.problems(self.plan)
+        if found:
+            raise PropsValidationError("EksInferentiaCluster configuration (upstream rules)", found)
+
         # ---------------------------------------------------------------- Helm releases, in order
         chart_timeout = cdk.Duration.minutes(15)
         self.karpenter_crd_chart = cluster.add_helm_chart(
@@ -254,27 +330,15 @@ class EksInferentiaCluster(Construct):
         self.karpenter_chart = cluster.add_helm_chart(
             "KarpenterChart", chart="karpenter", repository="oci://public.ecr.aws/karpenter/karpenter",
             version=v.karpenter, namespace="kube-system", skip_crds=True, wait=True, timeout=chart_timeout,
-            values={
-                "settings": {"clusterName": cluster_name, "interruptionQueue": self.interruption_queue.queue_name},
-                "serviceAccount": {"create": False, "name": "karpenter"},
-                "controller": {"resources": {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"cpu": "1", "memory": "1Gi"}}},
-            })
+            values=self.helm_values["karpenter"])
         self.karpenter_chart.node.add_dependency(self.karpenter_crd_chart, self.karpenter_service_account, self.system_nodes)
-        needs_scheduler = model.neuron_devices > 1
         self.neuron_chart = cluster.add_helm_chart(
             "NeuronChart", chart="neuron-helm-chart", repository="oci://public.ecr.aws/neuron/neuron-helm-chart",
-            version=v.neuron_chart, namespace="kube-system", wait=False, timeout=chart_timeout,
-            values={
-                "devicePlugin": {"enabled": True},
-                # The scheduler extension places multi-device pods on connected devices; not needed for one device.
-                "scheduler": {"enabled": needs_scheduler, "customScheduler": {"enabled": False}, "defaultScheduler": {"enabled": needs_scheduler}},
-                # Monitor only: node recovery acts through an Auto Scaling group, which Karpenter nodes do not have.
-                "npd": {"enabled": True, "nodeRecovery": {"enabled": False}},
-            })
+            version=v.neuron_chart, namespace="kube-system", wait=False, timeout=chart_timeout, values=self.helm_values["neuron-helm-chart"])
         self.neuron_chart.node.add_dependency(self.system_nodes)
         self.cert_manager_chart = cluster.add_helm_chart(
             "CertManagerChart", chart="cert-manager", repository="https://charts.jetstack.io", version=v.cert_manager,
-            namespace="cert-manager", create_namespace=True, wait=True, timeout=chart_timeout, values={"crds": {"enabled": True}})
+            namespace="cert-manager", create_namespace=True, wait=True, timeout=chart_timeout, values=self.helm_values["cert-manager"])
         self.cert_manager_chart.node.add_dependency(self.system_nodes)
         self.kserve_crd_chart = cluster.add_helm_chart(
             "KServeCrdChart", chart="kserve-crd", repository="oci://ghcr.io/kserve/charts/kserve-crd", version=v.kserve,
@@ -282,46 +346,35 @@ class EksInferentiaCluster(Construct):
         self.kserve_crd_chart.node.add_dependency(self.cert_manager_chart)
         self.knative_operator_chart: eks.HelmChart | None = None
         self.knative_serving: eks.KubernetesManifest | None = None
-        kserve_gateway: dict[str, Any] = {}
+        self.knative_service_crd: eks.KubernetesObjectValue | None = None
         if serving_mode is ServingMode.KNATIVE:
             self.knative_operator_chart = cluster.add_helm_chart(
                 "KnativeOperatorChart", chart="knative-operator", repository="https://knative.github.io/operator",
                 version=v.knative_operator, namespace="knative-operator", create_namespace=True, wait=True, timeout=chart_timeout)
             self.knative_operator_chart.node.add_dependency(self.system_nodes)
-            self.knative_serving = cluster.add_manifest("KnativeServing", *mf.knative_serving(v.knative_serving))
+            self.knative_serving = cluster.add_manifest("KnativeServing", *self.knative_serving_manifests)
             self.knative_serving.node.add_dependency(self.knative_operator_chart)
-            kserve_gateway = {"gateway": {"disableIstioVirtualHost": True}}  # Kourier, not Istio, is the ingress
+            # The KnativeServing CR only asks the operator to install Serving. KServe's controller looks for the Knative Service CRD when
+            # it starts (controller.go SetupWithManager) and rejects InferenceServices for good if it is missing, so wait until the CRD is
+            # Established: the reason InitialNamesAccepted is set only with status True (apiextensions establishing controller).
+            self.knative_service_crd = eks.KubernetesObjectValue(
+                self, "KnativeServiceCrd", cluster=cluster, object_type="customresourcedefinition",
+                object_name="services.serving.knative.dev",
+                json_path='.status.conditions[?(@.reason=="InitialNamesAccepted")].status', timeout=cdk.Duration.minutes(10))
+            self.knative_service_crd.node.add_dependency(self.knative_serving)
         self.kserve_chart = cluster.add_helm_chart(
             "KServeChart", chart=modes["controller_chart"], repository=f"oci://ghcr.io/kserve/charts/{modes['controller_chart']}",
             version=v.kserve, namespace="kserve", create_namespace=True, wait=True, timeout=chart_timeout,
-            values={"kserve": {"controller": {"deploymentMode": self.mode_name, **kserve_gateway}}})
-        self.kserve_chart.node.add_dependency(self.kserve_crd_chart, *([self.knative_serving] if self.knative_serving else []))
+            values=self.helm_values[modes["controller_chart"]])
+        self.kserve_chart.node.add_dependency(self.kserve_crd_chart, *([self.knative_service_crd] if self.knative_service_crd else []))
 
         # ---------------------------------------------------------------- Karpenter node classes and pools
-        self.ec2_node_class_manifests = [
-            mf.ec2_node_class(name=mf.NEURON_NODE_CLASS, role_name=self.node_role.role_name, cluster_name=cluster_name,
-                              ami_alias=ami_alias, ami_id=custom_ami_id, root_volume_gib=root_volume_gib),
-            mf.ec2_node_class(name=mf.GENERAL_NODE_CLASS, role_name=self.node_role.role_name, cluster_name=cluster_name,
-                              ami_alias=ami_alias, ami_id=None, root_volume_gib=min(root_volume_gib, 100)),
-        ]
-        self.node_pool_manifests = [mf.inf2_node_pool(p) for p in pools] + [mf.general_node_pool(general_pool_cpu_limit)]
         self.node_classes = cluster.add_manifest("KarpenterNodeClasses", *self.ec2_node_class_manifests)
         self.node_classes.node.add_dependency(self.karpenter_chart)
         self.node_pools = cluster.add_manifest("KarpenterNodePools", *self.node_pool_manifests)
         self.node_pools.node.add_dependency(self.node_classes)
 
         # ---------------------------------------------------------------- model serving
-        if model_bucket is None:
-            model_bucket = self._create_model_bucket()
-        self.model_bucket = model_bucket
-        self.storage_uri = f"s3://{model_bucket.bucket_name}/{model.model_s3_prefix}"
-        self.inference_service_manifest = mf.inference_service(
-            model=model, mode=serving_mode, mode_name=self.mode_name, storage_uri=self.storage_uri, region=stack.region)
-        found = mf.semantic_problems(
-            [*self.ec2_node_class_manifests, *self.node_pool_manifests, self.inference_service_manifest],
-            knative_mode_names=[modes["knative"]])
-        if found:
-            raise PropsValidationError("EksInferentiaCluster serving configuration", found)
         self.serving_namespace = cluster.add_manifest(
             "ServingNamespace", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": mf.SERVING_NAMESPACE}})
         self.model_service_account = cluster.add_service_account(
@@ -370,12 +423,19 @@ class EksInferentiaCluster(Construct):
 
     @property
     def inference_url_hint(self) -> str:
-        """How to reach the OpenAI-compatible endpoint from a machine with cluster access."""
-        svc = f"{self.model.name}-predictor" if self.serving_mode is ServingMode.RAW_DEPLOYMENT else "kourier"
-        ns = mf.SERVING_NAMESPACE if self.serving_mode is ServingMode.RAW_DEPLOYMENT else "kourier-system"
-        host = "" if self.serving_mode is ServingMode.RAW_DEPLOYMENT else f" -H 'Host: {self.model.name}.{mf.SERVING_NAMESPACE}.example.com'"
-        port = "8080:80"
-        return (f"kubectl -n {ns} port-forward svc/{svc} {port} & "
+        """How to reach the OpenAI-compatible endpoint from a machine with cluster access.
+
+        Raw mode: the predictor Service in the serving namespace. Knative mode: Kourier, which the operator
+        installs in the KnativeServing namespace, with the predictor Knative Service's host under
+        Knative's default domain ``svc.cluster.local`` (KServe keeps the ``-predictor`` host because
+        ``disableIstioVirtualHost`` is set).
+        """
+        if self.serving_mode is ServingMode.RAW_DEPLOYMENT:
+            ns, svc, host = mf.SERVING_NAMESPACE, f"{self.model.name}-predictor", ""
+        else:
+            ns, svc = mf.KNATIVE_SERVING_NAMESPACE, "kourier-internal"
+            host = f" -H 'Host: {self.model.name}-predictor.{mf.SERVING_NAMESPACE}.svc.cluster.local'"
+        return (f"kubectl -n {ns} port-forward svc/{svc} 8080:80 & "
                 f"curl{host} localhost:8080/v1/completions -H 'Content-Type: application/json' "
                 f"-d '{{\"model\": \"{self.model.name}\", \"prompt\": \"Hello\", \"max_tokens\": 32}}'")
 

@@ -1,4 +1,5 @@
-"""Data shipped with the package: the version matrix, the inf2 instance table and the dated price table."""
+"""Data shipped with the package: the version matrix, the inf2 instance table, the dated price table, and the
+dated upstream facts the rules check against (Helm values keys, system CPU requests, vllm-neuron model families)."""
 
 from __future__ import annotations
 
@@ -34,6 +35,8 @@ class ComponentVersions:
     knative_serving: str
     cert_manager: str
     neuron_chart: str
+    neuron_custom_scheduler_image: str
+    """kube-scheduler image of the Neuron chart's custom scheduler (same minor as the cluster: version-skew policy)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -45,6 +48,8 @@ class Inf2Instance:
     memory_gib: int
     neuron_devices: int
     neuron_cores: int
+    device_memory_gib: int
+    """Inferentia2 accelerator memory of the instance (32 GiB per device)."""
     schedulable_cpu: float
     schedulable_memory_gib: float
 
@@ -96,3 +101,18 @@ def prices_as_of() -> str:
 
 def version_tuple(v: str) -> tuple[int, ...]:
     return tuple(int(p) for p in v.lstrip("v").split("."))
+
+
+def helm_values_keys() -> dict[str, dict[str, Any]]:
+    """``<chart>@<version>`` -> ``{"source", "keys", "free_form"}``: the values keys read in each pinned chart."""
+    return dict(_load("helm_values_keys.json")["charts"])
+
+
+def system_requests() -> dict[str, Any]:
+    """CPU requests of what runs on the system node group, EKS's kube-reserved formula, and their sources."""
+    return _load("system_requests.json")
+
+
+def vllm_neuron_models() -> dict[str, Any]:
+    """Model families vllm-neuron supports, families known to fail, and the source."""
+    return _load("vllm_neuron_models.json")

@@ -1,8 +1,8 @@
-"""Kubernetes manifests of EksInferentiaCluster, and the semantic checks the CRD schemas cannot express.
+"""Kubernetes manifests of EksInferentiaCluster.
 
 The builders are plain functions returning dicts, so tests can check and mutate them without a
-synth. :func:`semantic_problems` runs on the complete set of generated manifests (the construct
-raises :class:`~cdk_llm_serving.PropsValidationError` with its findings).
+synth. The checks the CRD schemas cannot express (Knative's field mask, Karpenter and Neuron
+placement, vLLM on Neuron) are the upstream rules in :mod:`.rules`, run on the complete plan.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .data import Inf2Instance, cores_per_device, inf2_instances
+from .data import inf2_instances
 
 NEURON_RESOURCE = "aws.amazon.com/neuron"
 NEURON_TAINT = {"key": NEURON_RESOURCE, "value": "true", "effect": "NoSchedule"}
@@ -24,6 +24,10 @@ NEURON_NODE_CLASS = "neuron"
 GENERAL_NODE_CLASS = "default"
 SERVING_NAMESPACE = "llm"
 MODEL_SERVICE_ACCOUNT = "llm-model-reader"
+#: Name of the Neuron chart's custom kube-scheduler (neuron-helm-charts 1.1.2 values.yaml scheduler.customScheduler.fullnameOverride).
+NEURON_CUSTOM_SCHEDULER_DEFAULT_NAME = "my-scheduler"
+#: Knative Serving's namespace; the operator installs Kourier there too (knative/operator pkg/reconciler/common/transformers.go:32).
+KNATIVE_SERVING_NAMESPACE = "knative-serving"
 
 
 class ServingMode(enum.Enum):
@@ -74,10 +78,15 @@ DEFAULT_INF2_NODE_POOLS: tuple[Inf2NodePool, ...] = (
 class VllmNeuronModel:
     """An LLM served by vLLM on Neuron through a KServe InferenceService. Weights come from S3."""
 
-    name: str = "llama-3-2-1b"
-    """InferenceService name and vLLM served model name. Default: llama-3-2-1b"""
-    model_s3_prefix: str = "models/llama-3.2-1b-instruct/"
-    """Key prefix of the Hugging Face-format weights in the model bucket. Default: models/llama-3.2-1b-instruct/"""
+    name: str = "tinyllama-1-1b-chat"
+    """InferenceService name and vLLM served model name. Default: tinyllama-1-1b-chat"""
+    model_s3_prefix: str = "models/tinyllama-1.1b-chat-v1.0/"
+    """Key prefix (not an ``s3://`` URI) of the Hugging Face-format weights in the model bucket. Default: models/tinyllama-1.1b-chat-v1.0/"""
+    family: str = "llama-2"
+    """Architecture family of the weights, as vllm-neuron's supported list names it: llama-2, llama-3.1, llama-3.3,
+    llama-4-scout, llama-4-maverick, qwen-2.5 or qwen-3. Default: llama-2 (TinyLlama-1.1B uses the Llama 2 architecture)"""
+    parameters_billions: float = 1.1
+    """Parameter count in billions (16-bit weights), checked against Inferentia2 device memory. Default: 1.1"""
     image: str = "public.ecr.aws/neuron/pytorch-inference-vllm-neuronx:0.13.0-neuronx-py312-sdk2.28.0-ubuntu24.04"
     """vLLM Neuron container (pinned; Neuron SDK 2.28 is the last release with NxD Inference on Inf2)."""
     tensor_parallel_size: int = 2
@@ -87,7 +96,7 @@ class VllmNeuronModel:
     max_num_seqs: int = 8
     """Most concurrent sequences per replica (the compiled batch size). Default: 8"""
     neuron_devices: int = 1
-    """Inferentia2 devices per replica. Default: 1"""
+    """Inferentia2 devices per replica; more than 1 uses the Neuron chart's custom scheduler. Default: 1"""
     cpu: str = "3"
     """CPU request per replica. Default: 3 (fits inf2.xlarge)"""
     memory: str = "12Gi"
@@ -102,6 +111,13 @@ class VllmNeuronModel:
     """Raw-deployment mode: HPA CPU utilisation target. Default: 80"""
     extra_env: Mapping[str, str] = field(default_factory=dict)
     """More environment variables for the vLLM container. Default: none"""
+
+    @property
+    def num_gpu_blocks(self) -> int:
+        """KV-cache blocks vllm-neuron needs: ceil(max_model_len / block_size) x max_num_seqs, with block_size =
+        max_model_len because prefix caching is off (vllm-neuron README Known Issues 2; platform.py)."""
+        block_size = self.max_model_len
+        return math.ceil(self.max_model_len / block_size) * self.max_num_seqs
 
 
 # ---------------------------------------------------------------- builders
@@ -193,7 +209,9 @@ def general_node_pool(cpu_limit: int) -> dict[str, Any]:
     }
 
 
-def inference_service(*, model: VllmNeuronModel, mode: ServingMode, mode_name: str, storage_uri: str, region: str) -> dict[str, Any]:
+def inference_service(*, model: VllmNeuronModel, mode: ServingMode, mode_name: str, storage_uri: str, region: str,
+                      scheduler_name: str | None = None) -> dict[str, Any]:
+    """The InferenceService; ``scheduler_name`` places the pods with the Neuron custom scheduler (multi-device replicas)."""
     args = [
         "--model=/mnt/models",
         f"--served-model-name={model.name}",
@@ -201,6 +219,7 @@ def inference_service(*, model: VllmNeuronModel, mode: ServingMode, mode_name: s
         f"--max-model-len={model.max_model_len}",
         f"--max-num-seqs={model.max_num_seqs}",
         "--no-enable-prefix-caching",
+        f"--num-gpu-blocks-override={model.num_gpu_blocks}",
         "--port=8080",
     ]
     env = [
@@ -217,7 +236,8 @@ def inference_service(*, model: VllmNeuronModel, mode: ServingMode, mode_name: s
         "maxReplicas": model.max_replicas,
         "nodeSelector": {"karpenter.k8s.aws/instance-family": "inf2"},
         "tolerations": [{"key": NEURON_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}],
-        "terminationGracePeriodSeconds": 120,  # spot notices give two minutes
+        # a consolidated serving node costs a new image pull and Neuron load; Karpenter leaves pods with this alone
+        "annotations": {"karpenter.sh/do-not-disrupt": "true"},
         "containers": [
             {
                 "name": "kserve-container",
@@ -236,6 +256,8 @@ def inference_service(*, model: VllmNeuronModel, mode: ServingMode, mode_name: s
         ],
         "volumes": [{"name": "neuron-cache", "emptyDir": {}}],
     }
+    if scheduler_name is not None:
+        predictor["schedulerName"] = scheduler_name
     if mode is ServingMode.KNATIVE:
         annotations.update({
             "autoscaling.knative.dev/class": "kpa.autoscaling.knative.dev",
@@ -243,10 +265,12 @@ def inference_service(*, model: VllmNeuronModel, mode: ServingMode, mode_name: s
             # cold start = node launch + image pull + Neuron load/compile
             "serving.knative.dev/progress-deadline": "1800s",
         })
+        # no terminationGracePeriodSeconds: Knative rejects it and uses the revision timeout (300 s default), above spot's 2-minute notice
         predictor.update({"scaleMetric": "concurrency", "scaleTarget": model.concurrency_target})
     else:
         annotations["serving.kserve.io/autoscalerClass"] = "hpa"
-        predictor.update({"scaleMetric": "cpu", "scaleTarget": model.cpu_target_percent})
+        predictor.update({"scaleMetric": "cpu", "scaleTarget": model.cpu_target_percent,
+                          "terminationGracePeriodSeconds": 120})  # spot notices give two minutes
     return {
         "apiVersion": "serving.kserve.io/v1beta1",
         "kind": "InferenceService",
@@ -255,28 +279,34 @@ def inference_service(*, model: VllmNeuronModel, mode: ServingMode, mode_name: s
     }
 
 
-def knative_serving(version: str) -> list[dict[str, Any]]:
-    """The knative-serving namespace and the operator's KnativeServing CR, with Kourier as ingress."""
+def knative_serving(version: str, *, features: Mapping[str, str]) -> list[dict[str, Any]]:
+    """The knative-serving namespace and the operator's KnativeServing CR, with Kourier as in-cluster ingress.
+
+    ``features`` goes to config-features (the PodSpec fields the predictor needs, see
+    :func:`.rules.knative_features_needed`). Kourier's gateway Service is ClusterIP: the operator's
+    default is a LoadBalancer, which on EKS would expose the model through an internet-facing load balancer.
+    """
     return [
-        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "knative-serving"}},
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": KNATIVE_SERVING_NAMESPACE}},
         {
             "apiVersion": "operator.knative.dev/v1beta1",
             "kind": "KnativeServing",
-            "metadata": {"name": "knative-serving", "namespace": "knative-serving"},
+            "metadata": {"name": "knative-serving", "namespace": KNATIVE_SERVING_NAMESPACE},
             "spec": {
                 "version": version,
-                "ingress": {"kourier": {"enabled": True}},
+                "ingress": {"kourier": {"enabled": True, "service-type": "ClusterIP"}},
                 "config": {
                     "network": {"ingress-class": "kourier.ingress.networking.knative.dev"},
                     "autoscaler": {"enable-scale-to-zero": "true", "scale-to-zero-grace-period": "60s"},
                     "deployment": {"progress-deadline": "1800s"},
+                    "features": dict(features),
                 },
             },
         },
     ]
 
 
-# ---------------------------------------------------------------- semantic checks
+# ---------------------------------------------------------------- quantities
 
 _CPU = re.compile(r"^(\d+(?:\.\d+)?)(m?)$")
 _MEM = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "K": 10**3, "M": 10**6, "G": 10**9, "": 1}
@@ -293,95 +323,12 @@ def parse_memory_gib(q: str) -> float | None:
     return None if not m else float(m.group(1)) * _MEM[m.group(2)] / 2**30
 
 
-def _arg(args: Sequence[str], name: str) -> str | None:
+def vllm_arg(args: Sequence[str], name: str) -> str | None:
+    """The value of ``--name=value`` in a vLLM argument list, or None."""
     for a in args:
         if a.startswith(f"--{name}="):
             return a.split("=", 1)[1]
     return None
-
-
-def _pool_sizes(pool: Mapping[str, Any], table: Mapping[str, Inf2Instance]) -> list[Inf2Instance]:
-    for r in pool["spec"]["template"]["spec"].get("requirements", []):
-        if r["key"] == "node.kubernetes.io/instance-type" and r["operator"] == "In":
-            return [table[t] for t in r["values"] if t in table]
-    return []
-
-
-def semantic_problems(manifests: Sequence[Mapping[str, Any]], *, knative_mode_names: Iterable[str]) -> list[str]:
-    """Cross-resource checks CEL or the schemas cannot make offline. Returns one line per problem."""
-    table = inf2_instances()
-    cores = cores_per_device()
-    knative_names = set(knative_mode_names)
-    problems: list[str] = []
-    classes = {m["metadata"]["name"] for m in manifests if m.get("kind") == "EC2NodeClass"}
-    pools = [m for m in manifests if m.get("kind") == "NodePool"]
-    for p in pools:
-        ref = p["spec"]["template"]["spec"]["nodeClassRef"]
-        if ref.get("kind") != "EC2NodeClass" or ref.get("name") not in classes:
-            problems.append(
-                f"NodePool {p['metadata']['name']!r} references EC2NodeClass {ref.get('name')!r}, "
-                f"which is not defined (defined: {', '.join(sorted(classes)) or 'none'})"
-            )
-        for s in [t for r in p["spec"]["template"]["spec"].get("requirements", [])
-                  if r["key"] == "node.kubernetes.io/instance-type" for t in r.get("values", [])]:
-            if s.startswith("inf2.") and s not in table:
-                problems.append(f"NodePool {p['metadata']['name']!r} allows unknown instance type {s!r}; known: {', '.join(table)}")
-    neuron_pools = [p for p in pools if any(t.get("key") == NEURON_RESOURCE for t in p["spec"]["template"]["spec"].get("taints", []))]
-    for isvc in (m for m in manifests if m.get("kind") == "InferenceService"):
-        name = isvc["metadata"]["name"]
-        pred = isvc["spec"]["predictor"]
-        c = pred["containers"][0]
-        req = c.get("resources", {}).get("requests", {})
-        devices = int(req.get(NEURON_RESOURCE, "0"))
-        cpu = parse_cpu(req.get("cpu", "0"))
-        mem = parse_memory_gib(req.get("memory", "0"))
-        if cpu is None or mem is None:
-            problems.append(f"InferenceService {name!r}: cannot parse cpu {req.get('cpu')!r} or memory {req.get('memory')!r}")
-            continue
-        tp = int(_arg(c.get("args", []), "tensor-parallel-size") or 1)
-        if devices < 1:
-            problems.append(f"InferenceService {name!r} requests no {NEURON_RESOURCE}; it would not land on an inf2 node")
-        elif tp > devices * cores:
-            problems.append(
-                f"InferenceService {name!r}: tensor parallel size {tp} exceeds the {devices * cores} NeuronCores of "
-                f"{devices} Inferentia2 device(s) ({cores} cores per device); request more devices or lower tensor parallelism"
-            )
-        tolerated = {t.get("key") for t in pred.get("tolerations", [])}
-        if devices and NEURON_RESOURCE not in tolerated:
-            problems.append(f"InferenceService {name!r} does not tolerate the {NEURON_RESOURCE} taint of the inf2 NodePools")
-        for p in neuron_pools:
-            pname = p["metadata"]["name"]
-            sizes = _pool_sizes(p, table)
-            if not any(s.neuron_devices >= devices for s in sizes):
-                problems.append(
-                    f"InferenceService {name!r} requests {devices} Inferentia2 device(s) but NodePool {pname!r} allows only "
-                    f"{', '.join(f'{s.name} ({s.neuron_devices})' for s in sizes) or 'no known inf2 size'}"
-                )
-            elif not any(s.neuron_devices >= devices and s.schedulable_cpu >= cpu and s.schedulable_memory_gib >= mem for s in sizes):
-                problems.append(
-                    f"InferenceService {name!r} requests cpu {req.get('cpu')} and memory {req.get('memory')}, more than any size in "
-                    f"NodePool {pname!r} can allocate: "
-                    + ", ".join(f"{s.name} ({s.schedulable_cpu} cpu, {s.schedulable_memory_gib}Gi)" for s in sizes)
-                )
-        if devices and neuron_pools:
-            limit_total = sum(int(p["spec"].get("limits", {}).get(NEURON_RESOURCE, "0")) for p in neuron_pools)
-            need = int(pred.get("maxReplicas", 1)) * devices
-            if limit_total < need:
-                problems.append(
-                    f"InferenceService {name!r}: maxReplicas {pred.get('maxReplicas')} x {devices} device(s) = {need} "
-                    f"{NEURON_RESOURCE}, but the inf2 NodePool limits add up to {limit_total}"
-                )
-            for p in neuron_pools:
-                lim = int(p["spec"].get("limits", {}).get(NEURON_RESOURCE, "0"))
-                if lim < devices:
-                    problems.append(f"NodePool {p['metadata']['name']!r} limit of {lim} {NEURON_RESOURCE} cannot fit one replica of {name!r} ({devices})")
-        mode = isvc["metadata"].get("annotations", {}).get(DEPLOYMENT_MODE_ANNOTATION)
-        if int(pred.get("minReplicas", 1)) == 0 and mode not in knative_names:
-            problems.append(
-                f"InferenceService {name!r}: minReplicas 0 (scale to zero) needs Knative mode, but the deployment mode is {mode!r}; "
-                "set min_replicas >= 1 or use ServingMode.KNATIVE"
-            )
-    return problems
 
 
 def cost_ceiling_per_hour(pools: Iterable[Inf2NodePool], prices: Mapping[str, float]) -> dict[str, float]:
