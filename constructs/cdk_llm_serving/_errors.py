@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 
 class PropsValidationError(ValueError):
@@ -25,6 +26,11 @@ class ProblemCollector:
     def __init__(self, subject: str) -> None:
         self.subject = subject
         self.problems: list[str] = []
+
+    @classmethod
+    def for_construct(cls, construct: Any) -> ProblemCollector:
+        """Problems of one construct: the subject is ``<Class> at <construct path>``, so the user sees which one."""
+        return cls(f"{type(construct).__name__} at {construct.node.path}")
 
     def add(self, problem: str) -> None:
         self.problems.append(problem)
