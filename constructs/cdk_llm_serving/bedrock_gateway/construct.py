@@ -426,7 +426,7 @@ class BedrockGatewayApi(Construct):
             description="OpenAI-compatible chat completions API in front of Amazon Bedrock",
             **endpoint_options,
             cloud_watch_role=cloud_watch_role,
-            cloud_watch_role_removal_policy=cdk.RemovalPolicy.RETAIN,
+            cloud_watch_role_removal_policy=cdk.RemovalPolicy.RETAIN if cloud_watch_role else None,
             deploy_options=apigw.StageOptions(
                 stage_name=stage_name,
                 throttling_rate_limit=throttling_rate_limit,

@@ -235,9 +235,9 @@ def _profile_geography(subject: ProfileRegion) -> Iterable[str]:
     if belongs_to or (subject.geo == "global" and subject.region.startswith(("us-gov-", "cn-"))):
         fitting = ", ".join(f"'{g}.'" for g in belongs_to) or "none (no global. profiles there)"
         yield (
-            f"model alias {subject.alias!r}: {subject.model_id!r} is a {subject.geo}. inference profile, which cannot be "
-            f"called from {subject.region} (profiles for that Region: {fitting}); use the {subject.region} geography's "
-            f"profile or a global. one, or deploy the stack to a Region of the {subject.geo} geography"
+            f"model alias {subject.alias!r}: {subject.model_id!r} is an inference profile of the {subject.geo}. geography, "
+            f"which cannot be called from {subject.region} (profiles for that Region: {fitting}); use a profile of the "
+            f"Region's geography or a global. one, or deploy the stack to a Region of the {subject.geo}. geography"
         )
 
 
