@@ -109,6 +109,7 @@ def templates(synthesis: Synthesis) -> dict[str, dict[str, Any]]:
 
 
 def test_no_retained_resource_has_a_name_a_redeploy_would_reuse(templates: dict[str, dict[str, Any]]) -> None:
+    assert any(name.endswith(".nested.template.json") for name in templates)  # LoraStack's spill stacks are covered
     offending = {name: found for name, t in templates.items() if (found := fixed_retained_names(t))}
     assert not offending, json.dumps(offending, indent=1)
 
