@@ -156,7 +156,8 @@ def waf_managed_rules() -> dict[str, Any]:
     "A RuleActionOverride must name a rule of its managed rule group; WAF ignores an override that names no rule, "
     "so a typo silently leaves the rule blocking",
     source="AWS WAF Developer Guide 'Baseline rule groups' (aws-managed-rule-groups-baseline: CRS and Known bad inputs "
-    "rule names) and 'IP reputation rule groups'; AWS WAF API Reference 'RuleActionOverride' (Name: the rule to override)",
+    "rule names) and 'IP reputation rule groups'; botocore wafv2/2019-07-29 service-2.json RuleActionOverride.Name "
+    "('With managed rule groups, WAF silently ignores any override that uses an invalid rule name')",
 )
 def _waf_rule_overrides(subject: ManagedRuleOverrides) -> Iterable[str]:
     groups = waf_managed_rules()["groups"]
