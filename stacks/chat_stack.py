@@ -22,6 +22,7 @@ from cdk_llm_serving import (
     GatewayLimits,
     PropsValidationError,
 )
+from cdk_llm_serving.bedrock_gateway.routes import model_problems
 
 from ._common import alarm_topic
 from .settings import settings_from_context
@@ -98,9 +99,15 @@ class ChatSettings:
 
     @classmethod
     def from_context(cls, raw: Any) -> ChatSettings:
-        """Parse and check the ``chat`` context value; every problem is reported at once."""
-        settings = settings_from_context(cls, raw, context_key="chat", parsers={"models": parse_bedrock_models})
-        problems = settings.problems()
+        """Parse and check the ``chat`` context value; every problem is reported at once: names and types,
+        allowed values, and the model allowlist's own checks (the gateway repeats those on its props)."""
+        problems: list[str] = []
+        settings = settings_from_context(
+            cls, raw, context_key="chat", parsers={"models": parse_bedrock_models}, problems=problems
+        )
+        problems += settings.problems()
+        if settings.models:  # an unusable 'models' value was reported by its parser already
+            problems += model_problems(settings.models)
         if problems:
             raise PropsValidationError("cdk.json context 'chat'", problems)
         return settings

@@ -292,9 +292,13 @@ def test_chat_context_parses_models_and_json_strings() -> None:
     assert ChatSettings.from_context(None) == ChatSettings()
 
 
-def test_chat_context_bad_model_fails_in_the_construct() -> None:
-    settings = ChatSettings.from_context({"models": [{"alias": "m", "model_id": "nope"}]})
+def test_chat_context_bad_model_fails_with_the_other_settings() -> None:
+    # Reported by from_context together with every other setting problem (one synth, not two).
+    with pytest.raises(PropsValidationError, match="model alias 'm': model_id 'nope' is not a Bedrock model ID"):
+        ChatSettings.from_context({"models": [{"alias": "m", "model_id": "nope"}]})
+    # The construct still checks the same allowlist when given typed settings directly.
     from stacks import ChatStack
 
+    bad = ChatSettings(models=(BedrockModelAlias(alias="m", model_id="nope"),))
     with pytest.raises(PropsValidationError, match="model alias 'm': model_id 'nope' is not a Bedrock model ID"):
-        ChatStack(cdk.App(), "Chat", settings=settings)
+        ChatStack(cdk.App(), "Chat", settings=bad)

@@ -11,9 +11,15 @@ from __future__ import annotations
 from typing import Iterator
 
 import upstream
+from botocore.exceptions import ClientError
 from backend import Completion, Usage
 from errors import GatewayError
 from upstream import ErrorSpec
+
+MODEL_NOT_FOUND = ErrorSpec(
+    502, "api_error", "upstream_model_not_found",
+    "The gateway cannot use {target} in this account/region (check model access and the model id): {detail} "
+    "This is a deployment problem, not a problem with your request.")
 
 # Bedrock error code (lower-cased) -> how clients see it.
 _ERRORS: dict[str, ErrorSpec] = {
@@ -21,13 +27,24 @@ _ERRORS: dict[str, ErrorSpec] = {
     "servicequotaexceededexception": upstream.QUOTA_EXCEEDED,
     "validationexception": upstream.REJECTED,
     "accessdeniedexception": upstream.ACCESS_DENIED,
-    "resourcenotfoundexception": ErrorSpec(
-        502, "api_error", "upstream_model_not_found",
-        "The gateway cannot use {target} in this account/region (check model access and the model id)."),
+    "resourcenotfoundexception": MODEL_NOT_FOUND,
     "modelnotreadyexception": upstream.NOT_READY,
     "serviceunavailableexception": upstream.UNAVAILABLE,
     "modeltimeoutexception": upstream.TIMED_OUT,
 }
+
+# ValidationException messages that blame the model ID the deployment configured, not the request:
+# an unknown ID or a profile called from a Region outside its geography ("The provided model identifier
+# is invalid."), and a model that only runs through an inference profile ("Invocation of model ID ...
+# with on-demand throughput isn't supported. Retry your request with the ID or ARN of an inference profile").
+_MODEL_ID_MESSAGES = ("model identifier is invalid", "with on-demand throughput isn")
+
+
+def _is_model_id_rejection(exc: Exception) -> bool:
+    if not isinstance(exc, ClientError):
+        return False
+    code, message = upstream.client_error_parts(exc)
+    return code.lower() == "validationexception" and any(m in message.lower() for m in _MODEL_ID_MESSAGES)
 
 
 def make_client(**overrides):
@@ -36,7 +53,12 @@ def make_client(**overrides):
 
 
 def map_error(exc: Exception, model_id: str) -> GatewayError:
-    """Translate a botocore exception into a :class:`GatewayError`."""
+    """Translate a botocore exception into a :class:`GatewayError`.
+
+    A ValidationException about the model ID itself is a deployment problem (502), not a bad request.
+    """
+    if _is_model_id_rejection(exc):
+        return upstream.map_error(exc, {"validationexception": MODEL_NOT_FOUND}, f"model '{model_id}'")
     return upstream.map_error(exc, _ERRORS, f"model '{model_id}'")
 
 

@@ -7,6 +7,15 @@ optional ``Retry-After`` hint.  Backends raise it; transports render it.
 
 from __future__ import annotations
 
+#: Error codes that mean the deployment cannot use its configured backend (wrong or unavailable model ID,
+#: missing model access or Marketplace subscription, IAM, unknown endpoint or knowledge base): every request
+#: to the alias fails until the deployment is fixed.  Counted in the ``ModelConfigErrors`` metric.
+DEPLOYMENT_ERROR_CODES = frozenset({
+    "upstream_access_denied",
+    "upstream_model_not_found",
+    "upstream_knowledge_base_not_found",
+})
+
 
 class GatewayError(Exception):
     """An error that maps onto an OpenAI-compatible error response."""
@@ -31,6 +40,11 @@ class GatewayError(Exception):
         self.retry_after = retry_after
         # Name recorded in the ErrorType metric dimension/log field.
         self.metric_type = metric_type or code or type
+
+    @property
+    def is_deployment_problem(self) -> bool:
+        """Whether the error means the deployment, not the request, must change."""
+        return self.code in DEPLOYMENT_ERROR_CODES
 
     def to_dict(self) -> dict:
         """Return the OpenAI error envelope ``{"error": {...}}``."""

@@ -8,7 +8,9 @@
   the configuration sets ``logContent``.
 * Metrics: EMF documents built with Powertools ``EphemeralMetrics`` (one
   instance per request, so request threads never share state), dimension
-  ``ModelAlias``: Requests, Errors, Throttles, InputTokens, OutputTokens,
+  ``ModelAlias``: Requests, Errors, Throttles, ModelConfigErrors (the
+  deployment cannot use its model: ``errors.DEPLOYMENT_ERROR_CODES``),
+  InputTokens, OutputTokens,
   Latency (ms), for streams TimeToFirstToken (ms), and for aliases with
   retrieval RetrievalLatency (ms) and RetrievalResults.  Errors are also
   emitted with an extra ``ErrorType`` dimension.
@@ -62,6 +64,7 @@ class RequestRecord:
         self.status = 200
         self.error_type: str | None = None
         self.error_message: str | None = None
+        self.deployment_problem = False
         self.stop_reason: str | None = None
         self.input_tokens = 0
         self.output_tokens = 0
@@ -87,6 +90,7 @@ class RequestRecord:
         self.status = err.status
         self.error_type = err.metric_type
         self.error_message = err.message
+        self.deployment_problem = err.is_deployment_problem
 
 
 class Telemetry:
@@ -138,6 +142,7 @@ class Telemetry:
         m.add_metric("Requests", MetricUnit.Count, 1)
         m.add_metric("Errors", MetricUnit.Count, 1 if failed else 0)
         m.add_metric("Throttles", MetricUnit.Count, 1 if record.status == 429 else 0)
+        m.add_metric("ModelConfigErrors", MetricUnit.Count, 1 if record.deployment_problem else 0)
         m.add_metric("InputTokens", MetricUnit.Count, record.input_tokens)
         m.add_metric("OutputTokens", MetricUnit.Count, record.output_tokens)
         m.add_metric("Latency", MetricUnit.Milliseconds, round(latency_ms, 3))

@@ -24,7 +24,9 @@ from constructs import Construct
 from .._assets import runtime_dir
 from .._errors import ProblemCollector
 from .._nag import acknowledge
+from .._retained import RetainedName, stack_id_suffix
 from .auth import GatewayAuth, GatewayAuthMode
+from .catalogue import catalogue
 from .endpoint import GatewayEndpoint, GatewayEndpointType
 from .layers import GATEWAY_RUNTIME, powertools_layer_arn, web_adapter_layer_arn
 from .routes import (
@@ -38,6 +40,16 @@ from .routes import (
     runtime_config,
     runtime_config_json,
     runtime_config_size,
+)
+from . import rules
+from .rules import (
+    EXECUTION_LOG_GROUP_PREFIX,
+    ExecutionLogGroup,
+    ManagedRuleOverrides,
+    MarketplaceGrants,
+    ProfileRegion,
+    UnsignedRequestResponse,
+    WafLogDestination,
 )
 
 _INVOKE_ACTIONS = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
@@ -66,12 +78,34 @@ def _error_template(error_type: str, code: str) -> dict[str, str]:
     return {"application/json": body}
 
 
+#: With IAM auth, API Gateway's MISSING_AUTHENTICATION_TOKEN means "unsigned request" as often as "unknown route".
+_IAM_MISSING_TOKEN_MESSAGE = (
+    "Missing authentication token: this API requires requests signed with AWS SigV4 (service execute-api), "
+    "or the method and path do not exist (POST /v1/chat/completions, GET /v1/models, GET /health)"
+)
+
+
+def _iam_missing_token_template() -> dict[str, str]:
+    body = json.dumps(
+        {
+            "error": {
+                "message": _IAM_MISSING_TOKEN_MESSAGE,
+                "type": "invalid_request_error",
+                "param": None,
+                "code": "missing_authentication_token",
+            }
+        },
+        separators=(",", ":"),
+    )
+    return {"application/json": body}
+
+
 # Gateway responses API Gateway produces itself (before the Lambda runs), reshaped for OpenAI clients.
+# MISSING_AUTHENTICATION_TOKEN is added per auth mode (_missing_token_response).
 _GATEWAY_RESPONSES: tuple[tuple[str, apigw.ResponseType, str | None, str, str], ...] = (
     ("BadRequestBody", apigw.ResponseType.BAD_REQUEST_BODY, "400", "invalid_request_error", "invalid_request_body"),
     ("Unauthorized", apigw.ResponseType.UNAUTHORIZED, "401", "invalid_request_error", "invalid_api_key"),
     ("AccessDenied", apigw.ResponseType.ACCESS_DENIED, "403", "invalid_request_error", "access_denied"),
-    ("MissingAuthToken", apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN, "404", "invalid_request_error", "not_found"),
     ("Throttled", apigw.ResponseType.THROTTLED, "429", "rate_limit_exceeded", "rate_limit_exceeded"),
     ("QuotaExceeded", apigw.ResponseType.QUOTA_EXCEEDED, "429", "rate_limit_exceeded", "quota_exceeded"),
     ("RequestTooLarge", apigw.ResponseType.REQUEST_TOO_LARGE, "413", "invalid_request_error", "request_too_large"),
@@ -79,6 +113,28 @@ _GATEWAY_RESPONSES: tuple[tuple[str, apigw.ResponseType, str | None, str, str], 
     ("IntegrationTimeout", apigw.ResponseType.INTEGRATION_TIMEOUT, "504", "timeout", "timeout"),
     ("Default4xx", apigw.ResponseType.DEFAULT_4_XX, None, "invalid_request_error", "invalid_request"),
     ("Default5xx", apigw.ResponseType.DEFAULT_5_XX, None, "api_error", "upstream_error"),
+)
+
+
+def _missing_token_response(mode: GatewayAuthMode) -> tuple[str, dict[str, str], str]:
+    """(status, templates, code) of MISSING_AUTHENTICATION_TOKEN: an unknown route (404) unless IAM auth makes it ambiguous."""
+    if mode is GatewayAuthMode.IAM:
+        return "403", _iam_missing_token_template(), "missing_authentication_token"
+    return "404", _error_template("invalid_request_error", "not_found"), "not_found"
+
+
+#: AWS managed rule groups of the web ACL, in priority order, with the rules set to count.
+#: The *_BODY rules inspect the request body, i.e. the prompt: chat messages legitimately contain HTML and
+#: JavaScript, file paths, URLs with IP addresses, metadata-service addresses and JNDI/Java snippets, which the
+#: rules would block with 403. Counting keeps their labels and metrics visible; the function validates the body.
+#: SizeRestrictions_BODY blocks bodies over 8 KB, far below a chat history; the function enforces its own limits.
+_WAF_MANAGED_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("AWSManagedRulesAmazonIpReputationList", ()),
+    (
+        "AWSManagedRulesCommonRuleSet",
+        ("SizeRestrictions_BODY", "CrossSiteScripting_BODY", "GenericLFI_BODY", "GenericRFI_BODY", "EC2MetaDataSSRF_BODY"),
+    ),
+    ("AWSManagedRulesKnownBadInputsRuleSet", ("Log4JRCE_BODY", "JavaDeserializationRCE_BODY")),
 )
 
 
@@ -108,6 +164,7 @@ class BedrockGatewayApi(Construct):
         auth: GatewayAuth | None = None,
         endpoint: GatewayEndpoint | None = None,
         limits: GatewayLimits | None = None,
+        marketplace_subscription: bool = True,
         throttling_rate_limit: float = 50,
         throttling_burst_limit: int = 100,
         reserved_concurrency: int | None = None,
@@ -115,6 +172,8 @@ class BedrockGatewayApi(Construct):
         memory_size: int = 1024,
         architecture: lambda_.Architecture | None = None,
         stage_name: str = "prod",
+        api_name: str | None = None,
+        cloud_watch_role: bool = True,
         web_acl: bool = True,
         waf_rate_limit_per_ip: int = 1000,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
@@ -124,6 +183,7 @@ class BedrockGatewayApi(Construct):
         alarm_topic: sns.ITopic | None = None,
         server_error_alarm_threshold: int = 5,
         model_throttle_alarm_threshold: int = 10,
+        model_config_error_alarm_threshold: int = 1,
         time_to_first_token_alarm_threshold: cdk.Duration | None = None,
     ) -> None:
         """
@@ -135,6 +195,11 @@ class BedrockGatewayApi(Construct):
             then runs in the VPC). Default: - ``GatewayEndpoint.regional()``
         :param limits: request limits enforced by the function. Default: - ``GatewayLimits()``
             (64 messages, 200000 characters, 1 MiB body).
+        :param marketplace_subscription: let the function's role subscribe the account to the third-party
+            (AWS Marketplace) models of the allowlist: Bedrock subscribes on a model's first call in an account with
+            the caller's permissions. Grants ``aws-marketplace:ViewSubscriptions`` and ``aws-marketplace:Subscribe``
+            limited to the models' product IDs (``aws-marketplace:ProductId``). Set to false when model access is
+            managed centrally (the models must then be enabled before the first request). Default: true
         :param throttling_rate_limit: stage-wide steady-state requests per second. Default: 50
         :param throttling_burst_limit: stage-wide burst. Default: 100
         :param reserved_concurrency: reserved concurrency of the function, which caps parallel model calls.
@@ -144,6 +209,12 @@ class BedrockGatewayApi(Construct):
         :param memory_size: function memory in MiB (128 to 10240). Default: 1024
         :param architecture: function architecture. Default: ARM_64 (Graviton, cheaper)
         :param stage_name: API Gateway stage name. Default: "prod"
+        :param api_name: name of the REST API (console, CLI). Default: - the construct's unique ID, like
+            ``ChatStack-Gateway-8498D912``, so several gateways in one account are told apart
+        :param cloud_watch_role: create the account's API Gateway CloudWatch Logs role
+            (``AWS::ApiGateway::Account``, one per account and Region: the last stack to deploy sets it). Set to false
+            when the account already has one (e.g. managed by a landing zone); execution logging needs it either way.
+            Default: true
         :param web_acl: attach an AWS WAF web ACL (per-IP rate limit and AWS managed rule groups), also on a
             PRIVATE API. Default: true
         :param waf_rate_limit_per_ip: requests per IP per 5 minutes before WAF answers 429 (100 to 2e9). Default: 1000
@@ -155,6 +226,9 @@ class BedrockGatewayApi(Construct):
         :param server_error_alarm_threshold: 5XX responses in 5 minutes that raise an alarm. Default: 5
         :param model_throttle_alarm_threshold: model throttles (Bedrock quota, SageMaker capacity; HTTP 429 to
             the client) in 5 minutes that raise an alarm. Default: 10
+        :param model_config_error_alarm_threshold: requests in 5 minutes that fail because the gateway cannot use its
+            model (invalid or unavailable model ID, access denied, Marketplace subscription missing; HTTP 502 to the
+            client) that raise an alarm. Default: 1
         :param time_to_first_token_alarm_threshold: p90 time to first token (any alias, 5 minutes) that raises
             an alarm. Default: 10 seconds
         """
@@ -166,11 +240,25 @@ class BedrockGatewayApi(Construct):
         architecture = architecture or lambda_.Architecture.ARM_64
         ttft_threshold = time_to_first_token_alarm_threshold or cdk.Duration.seconds(10)
         self._log_retention = log_retention
+        self._retained_log_groups: list[tuple[logs.LogGroup, str | None]] = []
+        self._waf_log_name: str | None = None
         models = list(models)
         network_problems, subnets = self._network_problems(endpoint)
+        region = cdk.Stack.of(self).region
+        self._stack_region: str | None = None if cdk.Token.is_unresolved(region) else region
+        bedrock_aliases = [m for m in models if isinstance(m, BedrockModelAlias)]
+        marketplace_statements, marketplace_grants = self._marketplace_statements(
+            bedrock_aliases, enabled=marketplace_subscription
+        )
+        rule_problems = rules.problems(marketplace_grants) + [
+            p
+            for m in bedrock_aliases
+            for p in rules.problems(ProfileRegion(m.alias, m.model_id, m.geo, self._stack_region))
+        ]
 
         self._validate(
             network_problems=network_problems,
+            rule_problems=rule_problems,
             models=models,
             limits=limits,
             throttling_rate_limit=throttling_rate_limit,
@@ -182,7 +270,9 @@ class BedrockGatewayApi(Construct):
             waf_rate_limit_per_ip=waf_rate_limit_per_ip,
             metrics_namespace=metrics_namespace,
             log_content=log_content,
+            model_config_error_alarm_threshold=model_config_error_alarm_threshold,
         )
+        self._catalogue_warnings(bedrock_aliases, marketplace_subscription=marketplace_subscription)
 
         self.models: tuple[ModelAlias, ...] = tuple(models)
         """The allowlist, in the order given."""
@@ -245,28 +335,30 @@ class BedrockGatewayApi(Construct):
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description="Bedrock gateway function: invoke the allowlisted models, write its own logs and traces",
         )
+        self._policy_statements: list[iam.PolicyStatement] = [
+            iam.PolicyStatement(
+                sid="WriteOwnLogs",
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[self.log_group.log_group_arn],
+            ),
+            iam.PolicyStatement(
+                sid="WriteTraces",
+                actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+                # X-Ray has no resource-level permissions: AWS requires "*" here.
+                resources=["*"],
+            ),
+            *self._bedrock_statements(bedrock_aliases),
+            *marketplace_statements,
+            *self._sagemaker_statements([m for m in models if isinstance(m, SageMakerModelAlias)]),
+            *self._retrieval_statements([m.retrieval for m in models if m.retrieval is not None]),
+            *self._network_interface_statements(),
+        ]
         self.policy = iam.ManagedPolicy(
             self,
             "Policy",
             description="Least-privilege permissions of the Bedrock gateway function, generated from its model allowlist",
             roles=[self.role],
-            statements=[
-                iam.PolicyStatement(
-                    sid="WriteOwnLogs",
-                    actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                    resources=[self.log_group.log_group_arn],
-                ),
-                iam.PolicyStatement(
-                    sid="WriteTraces",
-                    actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
-                    # X-Ray has no resource-level permissions: AWS requires "*" here.
-                    resources=["*"],
-                ),
-                *self._bedrock_statements([m for m in models if isinstance(m, BedrockModelAlias)]),
-                *self._sagemaker_statements([m for m in models if isinstance(m, SageMakerModelAlias)]),
-                *self._retrieval_statements([m.retrieval for m in models if m.retrieval is not None]),
-                *self._network_interface_statements(),
-            ],
+            statements=self._policy_statements,
         )
 
         config = runtime_config(
@@ -330,10 +422,11 @@ class BedrockGatewayApi(Construct):
         self.api = apigw.RestApi(
             self,
             "Api",
+            rest_api_name=api_name or cdk.Names.unique_resource_name(self, max_length=255, separator="-"),
             description="OpenAI-compatible chat completions API in front of Amazon Bedrock",
             **endpoint_options,
-            cloud_watch_role=True,
-            cloud_watch_role_removal_policy=cdk.RemovalPolicy.RETAIN,
+            cloud_watch_role=cloud_watch_role,
+            cloud_watch_role_removal_policy=cdk.RemovalPolicy.RETAIN if cloud_watch_role else None,
             deploy_options=apigw.StageOptions(
                 stage_name=stage_name,
                 throttling_rate_limit=throttling_rate_limit,
@@ -367,6 +460,13 @@ class BedrockGatewayApi(Construct):
             ),
         )
         self.stage: apigw.Stage = self.api.deployment_stage
+        # API Gateway creates the execution log group itself (no retention, no encryption) unless it exists.
+        # Its name holds the REST API ID, which is new for every create, so retaining it never collides.
+        self.execution_log_group = self._log_group(
+            "ExecutionLogs",
+            log_group_name=f"{EXECUTION_LOG_GROUP_PREFIX}{self.api.rest_api_id}/{stage_name}",
+        )
+        self.stage.node.add_dependency(self.execution_log_group)
         for rid, rtype, status, etype, code in _GATEWAY_RESPONSES:
             self.api.add_gateway_response(
                 rid,
@@ -375,6 +475,13 @@ class BedrockGatewayApi(Construct):
                 templates=_error_template(etype, code),
                 response_headers={"Retry-After": "'1'"} if status == "429" else None,
             )
+        missing_status, missing_templates, self._missing_token_code = _missing_token_response(auth.mode)
+        self.api.add_gateway_response(
+            "MissingAuthToken",
+            type=apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN,
+            status_code=missing_status,
+            templates=missing_templates,
+        )
 
         self.user_pool: cognito.IUserPool | None = None
         self.user_pool_client: cognito.UserPoolClient | None = None
@@ -443,17 +550,18 @@ class BedrockGatewayApi(Construct):
 
         # --- alarms ----------------------------------------------------------------------------------
         self.alarms: list[cloudwatch.Alarm] = self._alarms(
-            server_error_alarm_threshold, model_throttle_alarm_threshold, ttft_threshold
+            server_error_alarm_threshold, model_throttle_alarm_threshold, model_config_error_alarm_threshold, ttft_threshold
         )
         if alarm_topic is not None:
             for alarm in self.alarms:
                 alarm.add_alarm_action(cw_actions.SnsAction(alarm_topic))
 
+        self._check_generated(auth.mode, stage_name)
         self._acknowledge_findings(auth, reserved_concurrency, alarm_topic=alarm_topic, web_acl=web_acl)
 
     def _log_group(self, construct_id: str, *, log_group_name: str | None = None) -> logs.LogGroup:
         """A KMS-encrypted log group with the configured retention, kept when the stack is deleted."""
-        return logs.LogGroup(
+        group = logs.LogGroup(
             self,
             construct_id,
             log_group_name=log_group_name,
@@ -461,6 +569,32 @@ class BedrockGatewayApi(Construct):
             encryption_key=self.encryption_key,
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )
+        self._retained_log_groups.append((group, log_group_name))
+        return group
+
+    def _check_generated(self, auth_mode: GatewayAuthMode, stage_name: str) -> None:
+        """Run the upstream rules over names and settings this construct generated (not props)."""
+        stack = cdk.Stack.of(self)
+        subjects: list[Any] = [
+            RetainedName(group.node.path, "LogGroupName", None if name is None else stack.resolve(name))
+            for group, name in self._retained_log_groups
+        ]
+        api_logical_id = stack.get_logical_id(self.api.node.default_child)  # type: ignore[arg-type]
+        subjects.append(
+            ExecutionLogGroup(
+                stack.resolve(f"{EXECUTION_LOG_GROUP_PREFIX}{self.api.rest_api_id}/{stage_name}"), api_logical_id, stage_name
+            )
+        )
+        missing_status, _, _ = _missing_token_response(auth_mode)
+        subjects.append(UnsignedRequestResponse(auth_mode is GatewayAuthMode.IAM, missing_status, self._missing_token_code))
+        if self._waf_log_name is not None:
+            subjects.append(WafLogDestination(stack.resolve(self._waf_log_name)))
+            subjects.extend(ManagedRuleOverrides(group, overrides) for group, overrides in _WAF_MANAGED_GROUPS)
+        p = ProblemCollector("BedrockGatewayApi (generated resources)")
+        for subject in subjects:
+            for problem in rules.problems(subject):
+                p.add(problem)
+        p.raise_if_any()
 
     # ---------------------------------------------------------------------------------------------------
     # validation
@@ -512,6 +646,7 @@ class BedrockGatewayApi(Construct):
     def _validate(
         *,
         network_problems: list[str],
+        rule_problems: list[str],
         models: list[ModelAlias],
         limits: GatewayLimits,
         throttling_rate_limit: float,
@@ -523,9 +658,12 @@ class BedrockGatewayApi(Construct):
         waf_rate_limit_per_ip: int,
         metrics_namespace: str,
         log_content: bool,
+        model_config_error_alarm_threshold: int,
     ) -> None:
         p = ProblemCollector("BedrockGatewayApi properties")
         for problem in network_problems:
+            p.add(problem)
+        for problem in rule_problems:
             p.add(problem)
         for problem in model_problems(models):
             p.add(problem)
@@ -555,6 +693,10 @@ class BedrockGatewayApi(Construct):
         p.check(
             100 <= waf_rate_limit_per_ip <= 2_000_000_000,
             f"waf_rate_limit_per_ip must be between 100 and 2000000000 requests per 5 minutes, got {waf_rate_limit_per_ip}",
+        )
+        p.check(
+            model_config_error_alarm_threshold >= 1,
+            f"model_config_error_alarm_threshold must be at least 1, got {model_config_error_alarm_threshold}",
         )
         p.check(
             bool(metrics_namespace) and not metrics_namespace.startswith("AWS/") and len(metrics_namespace) <= 255,
@@ -620,6 +762,89 @@ class BedrockGatewayApi(Construct):
                 )
             )
         return statements
+
+    @staticmethod
+    def _marketplace_statements(
+        models: Sequence[BedrockModelAlias], *, enabled: bool
+    ) -> tuple[list[iam.PolicyStatement], MarketplaceGrants]:
+        """AWS Marketplace permissions for the first call of the allowlist's third-party models in an account.
+
+        Bedrock subscribes the account to a Marketplace model on its first call, with the caller's permissions.
+        ``Subscribe`` is limited to the models' product IDs; Marketplace actions have no resource-level permissions.
+        """
+        cat = catalogue()
+        pairs = tuple((m.alias, m.foundation_model_id) for m in models)
+        third_party = sorted({fm for _, fm in pairs if cat.is_marketplace_model(fm)})
+        products = sorted({p for fm in third_party if (p := cat.marketplace_product_id(fm)) is not None})
+        statements: list[iam.PolicyStatement] = []
+        if enabled and third_party:
+            statements.append(
+                iam.PolicyStatement(
+                    sid="ViewMarketplaceSubscriptions",
+                    actions=["aws-marketplace:ViewSubscriptions"],
+                    # AWS Marketplace supports no resource ARNs: AWS requires "*".
+                    resources=["*"],
+                )
+            )
+            if products:
+                statements.append(
+                    iam.PolicyStatement(
+                        sid="SubscribeToAllowlistedModelsOnFirstUse",
+                        actions=["aws-marketplace:Subscribe"],
+                        resources=["*"],
+                        conditions={"ForAnyValue:StringEquals": {"aws-marketplace:ProductId": products}},
+                    )
+                )
+        grants = MarketplaceGrants(
+            foundation_models=pairs,
+            enabled=enabled,
+            view_subscriptions=enabled and bool(third_party),
+            subscribe_product_ids=frozenset(products if enabled else ()),
+        )
+        return statements, grants
+
+    def _catalogue_warnings(self, models: Sequence[BedrockModelAlias], *, marketplace_subscription: bool) -> None:
+        """Synth warnings for model IDs the dated catalogue cannot confirm (errors are rules, see rules.py)."""
+        cat = catalogue()
+        unknown: list[str] = []
+        region_mismatch: list[str] = []
+        unscoped: list[str] = []
+        for m in models:
+            fm = m.foundation_model_id
+            if not cat.is_known_model(fm):
+                unknown.append(f"{m.alias!r} ({m.model_id})")
+                continue
+            profiles = cat.profile_geos(fm)
+            if m.geo is not None and profiles is not None:
+                geos, complete = profiles
+                if m.geo not in geos and complete:
+                    unknown.append(f"{m.alias!r} ({m.model_id}: {fm} has {', '.join(g + '.' for g in geos)} profiles)")
+                sources = geos.get(m.geo)
+                if sources and self._stack_region is not None and self._stack_region not in sources:
+                    region_mismatch.append(f"{m.alias!r} ({m.model_id} from {self._stack_region})")
+            if marketplace_subscription and cat.is_marketplace_model(fm) and cat.marketplace_product_id(fm) is None:
+                unscoped.append(f"{m.alias!r} ({fm})")
+        annotations = cdk.Annotations.of(self)
+        if unknown:
+            annotations.add_warning_v2(
+                "cdk-llm-serving:bedrock-model-unknown",
+                f"BedrockGatewayApi: model IDs not in the library's Bedrock catalogue (as of {cat.as_of}): "
+                f"{'; '.join(unknown)}. Check them: a wrong ID passes synth and deploy, then every request fails "
+                "(502 upstream_model_not_found, alarm ModelConfigErrorsAlarm). A model newer than the catalogue is fine.",
+            )
+        if region_mismatch:
+            annotations.add_warning_v2(
+                "cdk-llm-serving:bedrock-profile-region",
+                f"BedrockGatewayApi: the catalogue (as of {cat.as_of}) does not list the stack's Region as a source Region "
+                f"of these inference profiles: {'; '.join(region_mismatch)}. Check the model card before deploying.",
+            )
+        if unscoped:
+            annotations.add_warning_v2(
+                "cdk-llm-serving:bedrock-marketplace-unscoped",
+                f"BedrockGatewayApi: no AWS Marketplace product ID is catalogued for {'; '.join(unscoped)}, so the role "
+                "cannot subscribe the account on first use: call each model once as an identity with "
+                "aws-marketplace:Subscribe (or add a scoped statement with add_to_role_policy) before the first request.",
+            )
 
     @staticmethod
     def _routed_model_arn(foundation_model_id: str) -> str:
@@ -875,6 +1100,9 @@ class BedrockGatewayApi(Construct):
                 auth_flows=cognito.AuthFlow(user_srp=True, user_password=True),
                 generate_secret=False,
                 prevent_user_existence_errors=True,
+                # No hosted UI or OAuth flows: callers sign in with SRP or the password flow and send the ID token.
+                # (CDK would otherwise enable the implicit and code grants with an example.com callback.)
+                disable_o_auth=True,
                 id_token_validity=cdk.Duration.hours(1),
                 access_token_validity=cdk.Duration.hours(1),
             )
@@ -979,18 +1207,19 @@ class BedrockGatewayApi(Construct):
                     ),
                     visibility_config=visibility("RateLimitPerIp"),
                 ),
-                managed(1, "AWSManagedRulesAmazonIpReputationList"),
-                # The common rule set blocks bodies over 8 KB; chat histories are larger. The function
-                # enforces its own body, message and character limits, so that one rule only counts.
-                managed(2, "AWSManagedRulesCommonRuleSet", overrides=["SizeRestrictions_BODY"]),
-                managed(3, "AWSManagedRulesKnownBadInputsRuleSet"),
+                *(
+                    managed(priority, group, overrides)
+                    for priority, (group, overrides) in enumerate(_WAF_MANAGED_GROUPS, start=1)
+                ),
             ],
         )
         wafv2.CfnWebACLAssociation(
             self, "WebAclAssociation", resource_arn=self.stage.stage_arn, web_acl_arn=acl.attr_arn
         )
-        # WAF only logs to log groups named aws-waf-logs-*; the suffix is unique per gateway and stable.
-        waf_log_name = f"aws-waf-logs-{cdk.Names.unique_id(self)[-100:]}"
+        # WAF only logs to log groups named aws-waf-logs-*. The group is retained, so its name ends with part of
+        # the stack ID: a re-created stack never asks for the name its deleted predecessor's group still holds.
+        waf_log_name = f"aws-waf-logs-{cdk.Names.unique_id(self)[-100:]}-{stack_id_suffix()}"
+        self._waf_log_name = waf_log_name
         self.waf_log_group = self._log_group("WafLogs", log_group_name=waf_log_name)
         logging = wafv2.CfnLoggingConfiguration(
             self,
@@ -1026,8 +1255,8 @@ class BedrockGatewayApi(Construct):
     ) -> cloudwatch.Metric:
         """One of the gateway's EMF metrics for one model alias.
 
-        Metric names: ``Requests``, ``Errors``, ``Throttles``, ``InputTokens``, ``OutputTokens``,
-        ``TimeToFirstToken`` (ms), ``Latency`` (ms). Default: sum over 5 minutes.
+        Metric names: ``Requests``, ``Errors``, ``Throttles``, ``ModelConfigErrors``, ``InputTokens``,
+        ``OutputTokens``, ``TimeToFirstToken`` (ms), ``Latency`` (ms). Default: sum over 5 minutes.
         """
         return cloudwatch.Metric(
             namespace=self.metrics_namespace,
@@ -1049,6 +1278,12 @@ class BedrockGatewayApi(Construct):
     def metric_model_throttles(self, model_alias: str, **options: Any) -> cloudwatch.Metric:
         """Throttling/quota errors of the backend of ``model_alias`` (429 to the client). Default: sum over 5 minutes."""
         return self.metric("Throttles", model_alias=model_alias, **options)
+
+    def metric_model_config_errors(self, model_alias: str, **options: Any) -> cloudwatch.Metric:
+        """Requests to ``model_alias`` that failed because the gateway cannot use its model: an invalid or
+        unavailable model ID (e.g. a profile of another geography), access denied (IAM, Marketplace subscription,
+        Anthropic use-case form), an unknown endpoint (502 to the client). Default: sum over 5 minutes."""
+        return self.metric("ModelConfigErrors", model_alias=model_alias, **options)
 
     def metric_input_tokens(self, model_alias: str, **options: Any) -> cloudwatch.Metric:
         """Input tokens billed for ``model_alias``. Default: sum over 5 minutes."""
@@ -1104,7 +1339,9 @@ class BedrockGatewayApi(Construct):
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
 
-    def _alarms(self, server_errors: int, throttles: int, ttft: cdk.Duration) -> list[cloudwatch.Alarm]:
+    def _alarms(
+        self, server_errors: int, throttles: int, config_errors: int, ttft: cdk.Duration
+    ) -> list[cloudwatch.Alarm]:
         # The function emits the same per-alias metrics whatever the backend; Throttles counts 429s.
         if all(isinstance(m, BedrockModelAlias) for m in self.models):
             throttle_label = "Bedrock throttles (all aliases)"
@@ -1131,6 +1368,14 @@ class BedrockGatewayApi(Construct):
                 throttle_description,
                 throttles,
             ),
+            self._count_alarm(
+                self._across_aliases(self.metric_model_config_errors, "SUM", "Model configuration errors (all aliases)"),
+                "ModelConfigErrorsAlarm",
+                "The gateway cannot use a model of its allowlist (invalid or unavailable model ID, access denied, "
+                "Marketplace subscription or Anthropic use-case form missing, unknown endpoint): every request to that "
+                "alias fails with 502 until the deployment is fixed",
+                config_errors,
+            ),
         ]
         ttft_expr = self._across_aliases(
             self.metric_time_to_first_token, "MAX", "p90 time to first token, worst alias (ms)"
@@ -1155,13 +1400,14 @@ class BedrockGatewayApi(Construct):
     def _acknowledge_findings(
         self, auth: GatewayAuth, reserved_concurrency: int | None, *, alarm_topic: sns.ITopic | None, web_acl: bool
     ) -> None:
-        cw_role = self.api.node.find_child("CloudWatchRole")
-        acknowledge(
-            cw_role,
-            "AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
-            "AmazonAPIGatewayPushToCloudWatchLogs]",
-            "API Gateway's account-level logging role; AWS documents this service-role policy for execution logs",
-        )
+        cw_role = self.api.node.try_find_child("CloudWatchRole")
+        if cw_role is not None:
+            acknowledge(
+                cw_role,
+                "AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                "AmazonAPIGatewayPushToCloudWatchLogs]",
+                "API Gateway's account-level logging role; AWS documents this service-role policy for execution logs",
+            )
         if self.user_pool_client is not None:  # we created the pool
             acknowledge(
                 self.user_pool.node.default_child or self.user_pool,  # type: ignore[union-attr]
@@ -1193,6 +1439,12 @@ class BedrockGatewayApi(Construct):
             policy,
             "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
             "X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions; AWS requires '*'"
+            + (
+                "; so do AWS Marketplace ViewSubscriptions and Subscribe (first call of a third-party model), "
+                "Subscribe limited to the allowlisted models' product IDs by aws-marketplace:ProductId"
+                if any(s.sid == "ViewMarketplaceSubscriptions" for s in self._policy_statements)
+                else ""
+            )
             + (
                 "; so do EC2 DescribeNetworkInterfaces/DescribeSubnets, which Lambda needs to attach the function to the VPC"
                 if self.vpc is not None

@@ -2,11 +2,295 @@
 
 Each rule cites the source it was read from; add a rule here (never as a stray ``if`` in a
 construct) and give it a negative test with ``expect_rule("GATEWAY.<NAME>", ...)``.
+
+Subjects are small frozen dataclasses describing what the construct is about to emit; each kind of
+subject has its own rule set, and :func:`problems` applies the one that matches the subject.
 """
 
 from __future__ import annotations
 
-from .._rules import RuleSet
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
 
-#: Rules for BedrockGatewayApi (API Gateway, WAF, Bedrock, Cognito). Subjects are whatever the construct is about to emit.
-RULES: RuleSet = RuleSet("GATEWAY")
+from .._data import load_json
+from .._retained import RetainedName, fixed_name_problem
+from .._rules import RuleSet
+from .catalogue import catalogue
+
+#: Rules over the names of retained resources (subject: RetainedName).
+RETAINED_NAMES: RuleSet = RuleSet("GATEWAY")
+#: Rules over the WAF logging destination (subject: WafLogDestination).
+WAF_LOGGING: RuleSet = RuleSet("GATEWAY")
+#: Rules over the execution log group (subject: ExecutionLogGroup).
+EXECUTION_LOGGING: RuleSet = RuleSet("GATEWAY")
+#: Rules over the managed rule groups' overrides (subject: ManagedRuleOverrides).
+WAF_OVERRIDES: RuleSet = RuleSet("GATEWAY")
+#: Rules over API Gateway's own responses (subject: UnsignedRequestResponse).
+GATEWAY_RESPONSES: RuleSet = RuleSet("GATEWAY")
+#: Rules over Bedrock model IDs and the stack Region (subject: ProfileRegion).
+BEDROCK_MODELS: RuleSet = RuleSet("GATEWAY")
+#: Rules over the role's AWS Marketplace permissions (subject: MarketplaceGrants).
+MARKETPLACE: RuleSet = RuleSet("GATEWAY")
+
+__all__ = [
+    "BEDROCK_MODELS",
+    "EXECUTION_LOGGING",
+    "GATEWAY_RESPONSES",
+    "MARKETPLACE",
+    "RETAINED_NAMES",
+    "WAF_LOGGING",
+    "WAF_OVERRIDES",
+    "ExecutionLogGroup",
+    "ManagedRuleOverrides",
+    "MarketplaceGrants",
+    "ProfileRegion",
+    "RetainedName",
+    "UnsignedRequestResponse",
+    "WafLogDestination",
+    "problems",
+]
+
+
+# --------------------------------------------------------------------------------------------------
+# Retained resources and log groups
+
+
+@RETAINED_NAMES.rule(
+    "GATEWAY.RETAINED_NAME_UNIQUE",
+    "A retained resource must not carry a name that the next create of the stack asks for again "
+    "(CreateLogGroup fails with ResourceAlreadyExistsException for the group a deleted stack left behind)",
+    source="CloudFormation User Guide 'DeletionPolicy attribute' (Retain keeps the resource after stack deletion) and "
+    "'Resource custom naming' (names must be unique); botocore logs/2014-03-28 service-2.json CreateLogGroup errors "
+    "(ResourceAlreadyExistsException)",
+)
+def _retained_name_unique(subject: RetainedName) -> Iterable[str]:
+    yield from fixed_name_problem(subject)
+
+
+def _leading_literal(resolved: Any) -> str:
+    """The literal text a CloudFormation string starts with (before its first intrinsic)."""
+    if isinstance(resolved, str):
+        return resolved
+    if isinstance(resolved, dict) and "Fn::Join" in resolved:
+        sep, parts = resolved["Fn::Join"]
+        head = []
+        for part in parts:
+            if not isinstance(part, str):
+                break
+            head.append(part)
+        return sep.join(head)
+    return ""
+
+
+@dataclass(frozen=True)
+class WafLogDestination:
+    """The CloudWatch Logs log group a web ACL's logging configuration writes to."""
+
+    resolved_name: Any
+
+
+@WAF_LOGGING.rule(
+    "GATEWAY.WAF_LOG_GROUP_PREFIX",
+    "AWS WAF logs only to destinations whose name starts with 'aws-waf-logs-'",
+    source="AWS WAF API Reference 'LoggingConfiguration' (the destination name must start with aws-waf-logs-); "
+    "botocore wafv2/2019-07-29 service-2.json LoggingConfiguration documentation",
+)
+def _waf_log_prefix(subject: WafLogDestination) -> Iterable[str]:
+    head = _leading_literal(subject.resolved_name)
+    if not head.startswith("aws-waf-logs-"):
+        yield (
+            f"the WAF log group name must start with 'aws-waf-logs-' (WAF refuses other destinations), got one "
+            f"starting with {head!r}"
+        )
+
+
+@dataclass(frozen=True)
+class ExecutionLogGroup:
+    """The log group created for API Gateway's execution logs, and the stage it must belong to."""
+
+    resolved_name: Any
+    rest_api_logical_id: str
+    stage_name: str
+
+
+#: API Gateway's own name for a stage's execution log group.
+EXECUTION_LOG_GROUP_PREFIX = "API-Gateway-Execution-Logs_"
+
+
+@EXECUTION_LOGGING.rule(
+    "GATEWAY.EXECUTION_LOG_GROUP_NAME",
+    "API Gateway writes a stage's execution logs to the group named API-Gateway-Execution-Logs_{rest-api-id}/{stage_name} "
+    "(creating it, without retention or encryption, if it does not exist); a group created ahead must have exactly that name",
+    source="API Gateway Developer Guide 'Execution logging for REST APIs' (rest-api-execution-logging: 'The log group is "
+    "named API-Gateway-Execution-Logs_{rest-api-id}/{stage_name}')",
+)
+def _execution_log_group(subject: ExecutionLogGroup) -> Iterable[str]:
+    expected = {"Fn::Join": ["", [EXECUTION_LOG_GROUP_PREFIX, {"Ref": subject.rest_api_logical_id}, f"/{subject.stage_name}"]]}
+    if subject.resolved_name != expected:
+        yield (
+            f"the execution log group must be named {EXECUTION_LOG_GROUP_PREFIX}<rest api id>/{subject.stage_name}, "
+            f"got {subject.resolved_name!r}: API Gateway would write to a group of its own (no retention, no KMS)"
+        )
+
+
+# --------------------------------------------------------------------------------------------------
+# WAF managed rule groups
+
+
+@dataclass(frozen=True)
+class ManagedRuleOverrides:
+    """The RuleActionOverrides of one AWS managed rule group in the web ACL."""
+
+    group: str
+    overrides: tuple[str, ...]
+
+
+def waf_managed_rules() -> dict[str, Any]:
+    """``data/waf_managed_rules.json``: rule names of the AWS managed rule groups the web ACL uses."""
+    return load_json(__package__, "waf_managed_rules.json")
+
+
+@WAF_OVERRIDES.rule(
+    "GATEWAY.WAF_RULE_OVERRIDES",
+    "A RuleActionOverride must name a rule of its managed rule group; WAF ignores an override that names no rule, "
+    "so a typo silently leaves the rule blocking",
+    source="AWS WAF Developer Guide 'Baseline rule groups' (aws-managed-rule-groups-baseline: CRS and Known bad inputs "
+    "rule names) and 'IP reputation rule groups'; botocore wafv2/2019-07-29 service-2.json RuleActionOverride.Name "
+    "('With managed rule groups, WAF silently ignores any override that uses an invalid rule name')",
+)
+def _waf_rule_overrides(subject: ManagedRuleOverrides) -> Iterable[str]:
+    groups = waf_managed_rules()["groups"]
+    known = groups.get(subject.group)
+    if known is None:
+        yield f"managed rule group {subject.group!r} is not in data/waf_managed_rules.json; known: {sorted(groups)}"
+        return
+    for name in subject.overrides:
+        if name not in known:
+            yield (
+                f"{subject.group} has no rule {name!r} (the override would be ignored and the rule keep blocking); "
+                f"its rules are {', '.join(known)}"
+            )
+
+
+# --------------------------------------------------------------------------------------------------
+# API Gateway responses
+
+
+@dataclass(frozen=True)
+class UnsignedRequestResponse:
+    """How the gateway answers API Gateway's MISSING_AUTHENTICATION_TOKEN response type."""
+
+    iam_auth: bool
+    status_code: str | None
+    code: str
+
+
+@GATEWAY_RESPONSES.rule(
+    "GATEWAY.IAM_MISSING_TOKEN_RESPONSE",
+    "With AWS_IAM methods API Gateway answers an unsigned request with MISSING_AUTHENTICATION_TOKEN, the same "
+    "response type as an unknown route; in IAM mode it must not claim 'not found'",
+    source="API Gateway Developer Guide 'Gateway response types' (MISSING_AUTHENTICATION_TOKEN, default 403, includes "
+    "calls to an unsupported method or resource); AWS Knowledge Center 'API Gateway Missing Authentication Token error' "
+    "(causes: nonexistent method/resource, or an unsigned request to a method with IAM authorization)",
+)
+def _iam_missing_token(subject: UnsignedRequestResponse) -> Iterable[str]:
+    if subject.iam_auth and (subject.status_code == "404" or subject.code == "not_found"):
+        yield (
+            "with GatewayAuth.iam() an unsigned request gets MISSING_AUTHENTICATION_TOKEN: answer 403 and say that "
+            f"credentials are missing or the route is unknown, not {subject.status_code} {subject.code!r}"
+        )
+
+
+# --------------------------------------------------------------------------------------------------
+# Bedrock models
+
+
+@dataclass(frozen=True)
+class ProfileRegion:
+    """A Bedrock alias's model ID and the stack's Region (``None`` when the stack is environment-agnostic)."""
+
+    alias: str
+    model_id: str
+    geo: str | None
+    region: str | None
+
+
+@BEDROCK_MODELS.rule(
+    "GATEWAY.BEDROCK_PROFILE_GEOGRAPHY",
+    "A geographic inference profile (us., eu., apac., jp., au., ca., us-gov.) can only be called from a source Region "
+    "of its geography, and a global. profile only from commercial Regions; anything else is 'The provided model "
+    "identifier is invalid' on every request",
+    source="Bedrock User Guide 'Geographic cross-Region inference' (requests stay in the geography of the source "
+    "Region), 'Supported Regions and models for inference profiles' and the model cards' source Regions; aws-cdk "
+    "@aws-cdk/aws-bedrock-alpha v2.275.0 bedrock/inference-profiles/cross-region-inference-profile.ts (geography -> "
+    "Regions); langchain-ai/open_deep_research#224 (us. profile outside the US: ValidationException)",
+)
+def _profile_geography(subject: ProfileRegion) -> Iterable[str]:
+    if subject.geo is None or subject.region is None:
+        return
+    cat = catalogue()
+    if cat.geography_contains(subject.geo, subject.region):
+        return
+    belongs_to = cat.geographies_of(subject.region)
+    if belongs_to or (subject.geo == "global" and subject.region.startswith(("us-gov-", "cn-"))):
+        fitting = ", ".join(f"'{g}.'" for g in belongs_to) or "none (no global. profiles there)"
+        yield (
+            f"model alias {subject.alias!r}: {subject.model_id!r} is an inference profile of the {subject.geo}. geography, "
+            f"which cannot be called from {subject.region} (profiles for that Region: {fitting}); use a profile of the "
+            f"Region's geography or a global. one, or deploy the stack to a Region of the {subject.geo}. geography"
+        )
+
+
+@dataclass(frozen=True)
+class MarketplaceGrants:
+    """The Bedrock foundation models of the allowlist and the AWS Marketplace permissions the role gets."""
+
+    foundation_models: tuple[tuple[str, str], ...]
+    """``(alias, foundation model ID)`` of every Bedrock alias."""
+    enabled: bool
+    """``marketplace_subscription`` prop: false when model access is managed outside the gateway."""
+    view_subscriptions: bool
+    subscribe_product_ids: frozenset[str]
+
+
+@MARKETPLACE.rule(
+    "GATEWAY.BEDROCK_MARKETPLACE_FIRST_USE",
+    "The first call of a third-party (Marketplace) serverless model in an account subscribes the account with the "
+    "caller's permissions: the caller needs aws-marketplace:ViewSubscriptions and aws-marketplace:Subscribe for the "
+    "model's product, or every call returns AccessDeniedException",
+    source="Bedrock User Guide 'Request access to models' (model-access: automatic model access, prerequisites) and "
+    "'Use product ID condition keys to control access' (model-access-product-ids: aws-marketplace:ProductId scopes "
+    "Subscribe; Amazon, DeepSeek, Meta, Mistral AI, OpenAI and Qwen models have no product ID)",
+)
+def _marketplace_first_use(subject: MarketplaceGrants) -> Iterable[str]:
+    if not subject.enabled:
+        return
+    cat = catalogue()
+    for alias, fm in subject.foundation_models:
+        if not cat.is_marketplace_model(fm):
+            continue
+        product = cat.marketplace_product_id(fm)
+        if not subject.view_subscriptions:
+            yield f"model alias {alias!r}: {fm} is sold through AWS Marketplace, but the role lacks aws-marketplace:ViewSubscriptions"
+        if product is not None and product not in subject.subscribe_product_ids:
+            yield (
+                f"model alias {alias!r}: {fm} is sold through AWS Marketplace (product {product}), but the role may not "
+                f"aws-marketplace:Subscribe to it"
+            )
+
+
+_BY_SUBJECT: dict[type, RuleSet] = {
+    RetainedName: RETAINED_NAMES,
+    WafLogDestination: WAF_LOGGING,
+    ExecutionLogGroup: EXECUTION_LOGGING,
+    ManagedRuleOverrides: WAF_OVERRIDES,
+    UnsignedRequestResponse: GATEWAY_RESPONSES,
+    ProfileRegion: BEDROCK_MODELS,
+    MarketplaceGrants: MARKETPLACE,
+}
+
+
+def problems(subject: Any) -> list[str]:
+    """Every violation of the rules that apply to ``subject``'s kind, each prefixed with its rule id."""
+    return _BY_SUBJECT[type(subject)].problems(subject)

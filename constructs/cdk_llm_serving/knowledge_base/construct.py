@@ -42,6 +42,8 @@ from constructs import Construct
 
 from .._errors import ProblemCollector
 from .._nag import acknowledge
+from .._retained import RetainedName, stack_id_suffix
+from .rules import RULES
 from .config import (
     KNOWN_EMBEDDING_MODELS,
     MAX_CHUNK_TOKENS,
@@ -191,7 +193,9 @@ class DocumentIndex(Construct):
             description="Encrypts the document index: documents, vectors, transient ingestion data, ingestion logs",
             enable_key_rotation=True,
         )
-        self._log_group_name = f"/aws/vendedlogs/states/{cdk.Names.unique_id(self)[-200:]}"
+        # The group is retained: its name ends with part of the stack ID, so a re-created stack never asks for the
+        # name of a group its deleted predecessor left behind.
+        self._log_group_name = f"/aws/vendedlogs/states/{cdk.Names.unique_id(self)[-200:]}-{stack_id_suffix()}"
         self._vector_bucket_name = self._physical_name("vectors")
         self._index_name = self._physical_name("index")
         self._grant_service_principals_on_key()
@@ -336,6 +340,12 @@ class DocumentIndex(Construct):
             encryption_key=self.encryption_key,
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )
+        generated = ProblemCollector("DocumentIndex (generated resources)")
+        for problem in RULES.problems(
+            RetainedName(self.ingestion_log_group.node.path, "LogGroupName", stack.resolve(self._log_group_name))
+        ):
+            generated.add(problem)
+        generated.raise_if_any()
         self.ingestion_state_machine = self._ingestion_state_machine(tracing, ingestion_timeout)
         self.upload_rule: events.Rule | None = None
         self.schedule_rule: events.Rule | None = None
