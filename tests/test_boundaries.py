@@ -22,7 +22,6 @@ from cdk_llm_serving import (
     ChunkingStrategy,
     DataCaptureOptions,
     DeploymentOptions,
-    DocumentIndex,
     EksInferentiaCluster,
     GatewayLimits,
     Inf2NodePool,

@@ -15,6 +15,7 @@ import json
 import re
 from collections.abc import Iterator
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
@@ -35,7 +36,6 @@ from cdk_llm_serving import (
 )
 from cdk_llm_serving._nag import acknowledge
 from harness import REPO, Synthesis, flat_statements, resources
-from stacks import InferentiaSettings
 from test_inferentia import generated_manifests
 
 # ---------------------------------------------------------------------------------------------------------
@@ -248,8 +248,6 @@ _WILDCARD_ACK = "AwsSolutions::AwsSolutions-IAM5[Resource::*]"
 @cache
 def _metadata(outdir: str, stack_name: str) -> dict[str, list[dict[str, Any]]]:
     """Construct metadata of one stack artifact (and its nested stacks), by construct path."""
-    from pathlib import Path
-
     manifest = json.loads((Path(outdir) / "manifest.json").read_text())
     artifact = manifest["artifacts"][stack_name]
     merged = dict(artifact.get("metadata", {}))
@@ -484,7 +482,7 @@ def test_sagemaker_model_is_network_isolated_by_default_for_s3_weights() -> None
 def test_rendered_node_pool_weights_follow_the_props_with_spot_first(synthesis: Synthesis) -> None:
     pools = {d["metadata"]["name"]: d for d in generated_manifests(synthesis.templates["InferentiaStack"])
              if d["kind"] == "NodePool"}
-    props = {p.name: p for p in InferentiaSettings().node_pools}
+    props = {p.name: p for p in synthesis.stacks["InferentiaStack"].inferentia.inf2_node_pools}
     assert set(props) < set(pools)  # plus the general-purpose pool
     for name, p in props.items():
         assert pools[name]["spec"]["weight"] == p.weight, name
