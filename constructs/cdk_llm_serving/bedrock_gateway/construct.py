@@ -27,6 +27,7 @@ from .._nag import acknowledge
 from .auth import GatewayAuth, GatewayAuthMode
 from .endpoint import GatewayEndpoint, GatewayEndpointType
 from .layers import GATEWAY_RUNTIME, powertools_layer_arn, web_adapter_layer_arn
+from .rules import SAGEMAKER_RULES, SageMakerLimitsSubject
 from .routes import (
     MAX_RUNTIME_CONFIG_BYTES,
     BedrockModelAlias,
@@ -530,6 +531,9 @@ class BedrockGatewayApi(Construct):
         for problem in model_problems(models):
             p.add(problem)
         for problem in limits.problems():
+            p.add(problem)
+        sagemaker_aliases = tuple(m.alias for m in models if isinstance(m, SageMakerModelAlias))
+        for problem in SAGEMAKER_RULES.problems(SageMakerLimitsSubject(limits.max_request_bytes, sagemaker_aliases)):
             p.add(problem)
         p.check(throttling_rate_limit > 0, f"throttling_rate_limit must be positive, got {throttling_rate_limit}")
         p.check(
