@@ -72,9 +72,10 @@ unparseable container output                       502 api_error ``upstream_bad_
 =================================================  ===========================================
 
 LMI answers 424 for engine failures (djl-serving 0.34 ``rolling_batch.py``
-``stop_on_any_exception``; ``vllm_async_service.py`` for input parsing, including an
-adapter missing from its registry) and TGI for generation errors (``server.rs``
-``From<InferError>``): not the caller's fault, hence 502.  TGI reports every
+``stop_on_any_exception``) and for input parsing failures (``input_parser.py``,
+``huggingface.py``; ``vllm_async_service.py``, including an adapter missing from its
+registry), TGI for generation errors (``server.rs`` ``From<InferError>``): not the
+caller's fault (the gateway validates every parameter it sends), hence 502.  TGI reports every
 in-stream error with ``http_status_code`` 422; its message prefix tells a
 validation error from a generation error or overload (``infer/mod.rs``), and the
 status is taken from that.  SageMaker's own ValidationError is about the envelope
@@ -117,7 +118,7 @@ CHARS_PER_TOKEN = 4
 FAILED_FINISH_REASONS = frozenset({"abort", "error"})
 #: Container kinds whose engine rejects ``top_p`` <= 0: TGI (validation.rs: ``top_p <= 0.0 ||
 #: top_p >= 1.0``), vLLM (SamplingParams: ``top_p must be in (0, 1]``) and LMI (vLLM engine;
-#: in rolling-batch mode the exception fails every request in the batch with 424).
+#: rolling batch answers 424 "Input Parsing failed", input_parser.py / huggingface.py).
 POSITIVE_TOP_P_KINDS = {"tgi": "TGI", "vllm": "vLLM", "lmi": "LMI (vLLM engine)"}
 #: LMI's message when an adapter inference component's adapter is not loaded (vllm_async_service.py).
 ADAPTER_NOT_REGISTERED = "not found in registry"

@@ -29,8 +29,8 @@ by endpoint name, else ``vllm``):
     ``[DONE]``, ``stream_options`` ignored.  A failure replaces the chunk with
     ``{"code": 424, "error": ...}`` without a trailing newline
     (``engines/python/.../Request.java``); before the first token it is HTTP 424.
-    ``top_p`` <= 0 fails the engine (vLLM SamplingParams inside
-    ``stop_on_any_exception``): 424 "exception occurred during rolling batch inference".
+    ``top_p`` <= 0 fails input parsing (vLLM SamplingParams, built in ``vllm_chat_utils.py``):
+    424 "Input Parsing failed. ..." (``input_parser.py``, ``huggingface.py``).
     Non-streaming: ``chat.completion`` with usage (``_json_chat_output_formatter``).
 ``lmi-async``: LMI 0.34 async vLLM handler (``LlmContainer.lmi(lora=...)``)
     vLLM's SSE with ``data: `` stripped into JSON lines and ``[DONE]`` turned into
@@ -273,7 +273,7 @@ def rejection(kind: str, request: dict) -> tuple[int, dict] | None:
             return 400, {"error": {"message": message, "type": "BadRequestError", "param": "top_p", "code": 400}}
         if kind == "lmi-async":
             return 400, {"code": 400, "error": message}
-        return 424, {"code": 424, "error": LMI_ENGINE_FAILURE}
+        return 424, {"code": 424, "error": f"Input Parsing failed. Ensure that the request payload is valid. {message}"}
     return None
 
 

@@ -227,8 +227,8 @@ def test_tgi_top_p_one_is_left_out(client, sagemaker, stream):
 @pytest.mark.parametrize("alias", ["sm-tgi", "sm-vllm", "sm-lmi", "sm-lmi-async"])
 @pytest.mark.parametrize("stream", [False, True])
 def test_top_p_zero_is_rejected_before_the_call(client, sagemaker, alias, stream):
-    """TGI (validation.rs), vLLM (sampling_params.py) and LMI's vLLM engine reject top_p = 0; LMI in
-    rolling-batch mode would fail the whole batch with 424. The gateway answers 400 itself."""
+    """TGI (validation.rs), vLLM (sampling_params.py) and LMI's vLLM engine reject top_p = 0; LMI says so
+    with a 424 (input_parser.py), which is no client error. The gateway answers 400 itself."""
     with pytest.raises(openai.BadRequestError) as info:
         result = client.chat.completions.create(model=alias, messages=USER, top_p=0, stream=stream)
         list(result) if stream else None
