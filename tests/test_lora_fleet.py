@@ -348,12 +348,13 @@ def test_lora_stack_gateway_serves_bedrock_and_adapter_aliases(templates, nested
     targets = {m["alias"]: m["target"] for m in gateway_config(stack)["models"]}
     deployed = {a["Properties"]["InferenceComponentName"] for s in nested["LoraStack"].values() for a in _adapters_in(s).values()}
     endpoint = "LoraStack-Fleet-Base-3061270E"
+    lmi = {"type": "sagemaker", "endpointName": endpoint, "containerKind": "lmi"}  # the fleet's LMI container
     assert targets == {
         "chat-fast": {"type": "bedrock", "modelId": "us.anthropic.claude-haiku-4-5-20251001-v1:0"},
-        "support": {"type": "sagemaker", "endpointName": endpoint, "inferenceComponentName": "LoraStack-Fleet-A76998D4-support"},
-        "legal": {"type": "sagemaker", "endpointName": endpoint, "inferenceComponentName": "LoraStack-Fleet-A76998D4-legal"},
-        "text-to-sql": {"type": "sagemaker", "endpointName": endpoint, "inferenceComponentName": "LoraStack-Fleet-A76998D4-sql"},
-        "lora-base": {"type": "sagemaker", "endpointName": endpoint, "inferenceComponentName": endpoint + "-ic"},
+        "support": {**lmi, "inferenceComponentName": "LoraStack-Fleet-A76998D4-support"},
+        "legal": {**lmi, "inferenceComponentName": "LoraStack-Fleet-A76998D4-legal"},
+        "text-to-sql": {**lmi, "inferenceComponentName": "LoraStack-Fleet-A76998D4-sql"},
+        "lora-base": {**lmi, "inferenceComponentName": endpoint + "-ic"},
     }
     assert {t["inferenceComponentName"] for a, t in targets.items() if a not in ("chat-fast", "lora-base")} == deployed
     # The gateway may invoke exactly this endpoint and these components (ARNs hold lower-cased names).

@@ -96,7 +96,8 @@ def test_gateway_routes_rag_alias_through_retrieval_to_the_endpoint(rag: dict[st
     endpoint_name = one(rag, "AWS::SageMaker::Endpoint")["EndpointName"]
     (kb_id,) = resources(rag, "AWS::Bedrock::KnowledgeBase")
     by_alias = {m["alias"]: m for m in config["models"]}
-    assert by_alias["rag"]["target"] == {"type": "sagemaker", "endpointName": endpoint_name}
+    # containerKind: the gateway follows the LMI container's request rules (top_p > 0).
+    assert by_alias["rag"]["target"] == {"type": "sagemaker", "endpointName": endpoint_name, "containerKind": "lmi"}
     assert by_alias["rag"]["retrieval"] == {"knowledgeBaseId": f"{{{kb_id}.KnowledgeBaseId}}", "numberOfResults": 5}
     assert "retrieval" not in by_alias["llm"]
 

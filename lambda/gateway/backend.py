@@ -20,12 +20,23 @@ from typing import Iterator, Protocol
 from config import GatewayConfig
 
 
+#: Where a token count comes from (:class:`Usage` ``input_source``/``output_source``).
+REPORTED = "reported"
+"""The model service reported it (Bedrock usage, a container's ``usage`` object)."""
+COUNTED = "counted"
+"""Counted by the gateway from the streamed output (e.g. LMI's one JSON line per generated token)."""
+ESTIMATED = "estimated"
+"""Estimated by the gateway from characters (the container reported nothing countable)."""
+
+
 @dataclass(frozen=True)
 class Usage:
-    """Token counts reported by the backend."""
+    """Token counts of one completion, and where each count comes from."""
 
     input_tokens: int = 0
     output_tokens: int = 0
+    input_source: str = REPORTED
+    output_source: str = REPORTED
 
 
 @dataclass(frozen=True)

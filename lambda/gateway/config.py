@@ -9,7 +9,7 @@ The CDK construct writes a JSON document with exactly these keys::
          "maxTokensCap": 4096, "defaultMaxTokens": 1024},
         {"alias": "rag",
          "target": {"type": "sagemaker", "endpointName": "my-endpoint",
-                    "inferenceComponentName": "adapter-a"},
+                    "inferenceComponentName": "adapter-a", "containerKind": "lmi"},
          "maxTokensCap": 2048, "defaultMaxTokens": 512,
          "retrieval": {"knowledgeBaseId": "ABCDEFGHIJ", "numberOfResults": 5}}
       ],
@@ -21,7 +21,9 @@ The CDK construct writes a JSON document with exactly these keys::
 
 Targets: ``bedrock`` needs ``modelId``; ``sagemaker`` needs ``endpointName`` and
 optionally ``inferenceComponentName`` (both follow SageMaker's naming rules:
-``^[a-zA-Z0-9](-*[a-zA-Z0-9])*$``, at most 63 characters).  ``retrieval`` is
+``^[a-zA-Z0-9](-*[a-zA-Z0-9])*$``, at most 63 characters) and ``containerKind``
+(``lmi``, ``tgi``, ``vllm`` or ``custom``: the serving container, whose request
+rules the SageMaker backend follows; absent means unknown, requests go unchanged).  ``retrieval`` is
 optional on any alias: ``knowledgeBaseId`` (10 letters/digits) and
 ``numberOfResults`` (1..100, default 5).  ``target`` and ``retrieval`` objects
 may not contain other keys (a misspelt key fails start-up instead of being
@@ -42,6 +44,8 @@ ENV_VAR = "GATEWAY_CONFIG"
 
 #: Target types this runtime can serve.
 SUPPORTED_TARGET_TYPES = ("bedrock", "sagemaker")
+#: SageMaker ``containerKind`` values (the construct's ``ContainerKind`` values).
+CONTAINER_KINDS = ("lmi", "tgi", "vllm", "custom")
 #: SageMaker endpoint / inference component names (max 63 characters).
 SAGEMAKER_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9])*")
 SAGEMAKER_NAME_MAX = 63
@@ -59,13 +63,14 @@ class Target:
     """Where requests for a model alias are sent.
 
     ``model_id`` is set for Bedrock targets; ``endpoint_name`` (and optionally
-    ``inference_component_name``) for SageMaker targets.
+    ``inference_component_name`` and ``container_kind``) for SageMaker targets.
     """
 
     type: str
     model_id: str = ""
     endpoint_name: str = ""
     inference_component_name: str | None = None
+    container_kind: str | None = None
 
     @property
     def display_id(self) -> str:
@@ -173,12 +178,19 @@ def _parse_target(raw: Mapping[str, Any], alias: str, where: str) -> Target:
         if not model_id:
             raise ConfigError(f"{ENV_VAR}: {where}modelId must not be empty")
         return Target(ttype, model_id=model_id)
-    _check_keys(target, ("type", "endpointName", "inferenceComponentName"), where[:-1])
+    _check_keys(target, ("type", "endpointName", "inferenceComponentName", "containerKind"), where[:-1])
     endpoint = _sagemaker_name(target, "endpointName", where)
     component = None
     if target.get("inferenceComponentName") is not None:
         component = _sagemaker_name(target, "inferenceComponentName", where)
-    return Target(ttype, endpoint_name=endpoint, inference_component_name=component)
+    kind = None
+    if target.get("containerKind") is not None:
+        kind = _require(target, "containerKind", str, where)
+        if kind not in CONTAINER_KINDS:
+            raise ConfigError(f"{ENV_VAR}: '{where}containerKind' ({kind!r}) must be one of "
+                              f"{', '.join(CONTAINER_KINDS)}")
+    return Target(ttype, endpoint_name=endpoint, inference_component_name=component,
+                  container_kind=kind)
 
 
 def _parse_retrieval(raw: Mapping[str, Any], where: str) -> Retrieval | None:

@@ -20,6 +20,9 @@ Policy decisions (documented here, enforced below):
 * The effective output budget is ``min(max_tokens or defaultMaxTokens, maxTokensCap)``.
 * Aliases with retrieval add ``citations`` (a list of ``{index, source, text, score}``)
   to the ``chat.completion`` object, or to the first chunk of a stream.
+* When the backend did not report a token count, ``usage`` says how the gateway got it:
+  ``usage.token_source`` = ``{"prompt_tokens": "reported" | "counted" | "estimated",
+  "completion_tokens": ...}`` (absent when both were reported).
 """
 
 from __future__ import annotations
@@ -330,17 +333,22 @@ def new_completion_id() -> str:
     return "chatcmpl-" + os.urandom(12).hex()
 
 
-def usage_dict(input_tokens: int, output_tokens: int) -> dict:
-    """OpenAI ``usage`` object."""
-    return {
+def usage_dict(input_tokens: int, output_tokens: int, token_source: dict | None = None) -> dict:
+    """OpenAI ``usage`` object; ``token_source`` (added when given) says how the gateway got counts
+    the model did not report, e.g. ``{"prompt_tokens": "estimated", "completion_tokens": "counted"}``."""
+    usage = {
         "prompt_tokens": input_tokens,
         "completion_tokens": output_tokens,
         "total_tokens": input_tokens + output_tokens,
     }
+    if token_source is not None:
+        usage["token_source"] = token_source
+    return usage
 
 
 def completion(alias: str, text: str, stop_reason: str | None,
-               input_tokens: int, output_tokens: int, citations: list | None = None) -> dict:
+               input_tokens: int, output_tokens: int, citations: list | None = None,
+               token_source: dict | None = None) -> dict:
     """Build a non-streaming ``chat.completion`` object (``citations`` added when given)."""
     result = {
         "id": new_completion_id(),
@@ -353,7 +361,7 @@ def completion(alias: str, text: str, stop_reason: str | None,
             "logprobs": None,
             "finish_reason": finish_reason(stop_reason),
         }],
-        "usage": usage_dict(input_tokens, output_tokens),
+        "usage": usage_dict(input_tokens, output_tokens, token_source),
     }
     if citations is not None:
         result["citations"] = citations
@@ -405,6 +413,6 @@ class ChunkBuilder:
         """Final choice chunk: empty delta plus finish_reason."""
         return self.delta({}, finish_reason(stop_reason))
 
-    def usage(self, input_tokens: int, output_tokens: int) -> dict:
+    def usage(self, input_tokens: int, output_tokens: int, token_source: dict | None = None) -> dict:
         """Trailing usage chunk (only sent when include_usage was requested)."""
-        return self._chunk([], usage_dict(input_tokens, output_tokens))
+        return self._chunk([], usage_dict(input_tokens, output_tokens, token_source))

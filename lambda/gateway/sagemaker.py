@@ -3,9 +3,11 @@
 Calls ``sagemaker-runtime`` InvokeEndpoint (whole completions) and
 InvokeEndpointWithResponseStream (streams), adding ``InferenceComponentName``
 when the alias targets an inference component (e.g. one LoRA adapter of a
-shared base model: several aliases may point at one endpoint).  The client
-comes from :func:`upstream.make_client` (timeouts/retries ``GATEWAY_UPSTREAM_*``
-or ``GATEWAY_BEDROCK_*``; endpoint override ``AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME``).
+shared base model: several aliases may point at one endpoint).  Clients come
+from :func:`upstream.make_client` (timeouts/retries ``GATEWAY_UPSTREAM_*`` or
+``GATEWAY_BEDROCK_*``; endpoint override ``AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME``);
+the InvokeEndpoint client's read timeout is capped at :data:`INVOKE_READ_TIMEOUT`
+(SageMaker gives a container 60 s to answer a non-streaming call).
 
 Request body (ContentType and Accept ``application/json``): an OpenAI
 chat-completions request, the schema LMI (djl-inference >= 0.29), the AWS vLLM
@@ -15,25 +17,44 @@ SageMaker DLC and TGI's messages API accept on ``/invocations``::
      "stream": bool, "stream_options": {"include_usage": true}}   # stream_options: streams only
 
 System prompts are joined with a blank line into one leading ``system`` message
-(many chat templates accept only one).
+(many chat templates accept only one).  Per container kind (``containerKind`` of
+the target): TGI rejects ``top_p`` >= 1 (router/src/validation.rs), so 1 is left
+out (it means "no nucleus filtering", TGI's default); TGI, vLLM and LMI (vLLM
+engine) reject ``top_p`` = 0, which is a 400 here before any call.  A body over
+:data:`MAX_BODY_BYTES` is a 413 before any call.
 
 Responses are OpenAI ``chat.completion`` objects.  Streams: PayloadPart bytes
 are arbitrary slices of the container's output, reassembled into lines by
 :class:`LineSplitter`; a line is SSE (``data: {...}``, ``data: [DONE]``; blank
-lines, comments and other SSE fields are ignored) or a bare JSON chunk (LMI
-jsonlines).  finish_reason is mapped back with
-:func:`openai_compat.backend_stop_reason`; usage comes from the usage chunk,
-else 0.  A container error object (``{"error": ...}`` or ``{"object": "error"}``)
-fails the request like a ModelError with the same status.
+lines, comments and other SSE fields are ignored: vLLM, TGI) or a bare JSON chunk
+(LMI).  finish_reason is mapped back with :func:`openai_compat.backend_stop_reason`;
+``abort`` (vLLM, passed on by LMI) and ``error`` (LMI) fail the request as a 502:
+the answer is incomplete.  A container error object (``{"error": ...}``,
+``{"object": "error"}``, LMI's ``{"code": 424, "error": ...}``, TGI's
+``{"error": {"message", "http_status_code"}}``) fails the request like a
+ModelError with the same status.
+
+Usage: the container's ``usage`` object (``usage.source`` = reported).  LMI in
+rolling-batch mode (the default ``LlmContainer.lmi()``) streams no usage at all
+and ignores ``stream_options`` (djl-serving 0.34 ``output_formatter.py``
+``_jsonlines_chat_output_formatter``): then completion tokens are *counted* (one
+streamed text chunk per token: LMI writes one JSON line per generated token) and
+prompt tokens *estimated* (:data:`CHARS_PER_TOKEN` characters per token); a
+non-streamed answer without usage gets both estimated.  :class:`backend.Usage`
+carries which.
 
 Errors (:func:`map_error`; Retry-After in seconds):
 
 =================================================  ===========================================
 ThrottlingException                                429 rate_limit_exceeded, Retry-After 2
 ModelError, container 429                          429 rate_limit_exceeded, Retry-After 2
-ModelError, container 4xx (e.g. prompt too long)   400 invalid_request_error, container's message
+ModelError, container 400 / 422 (prompt too long)  400 invalid_request_error, container's message
+ModelError, container 413                          413 invalid_request_error ``request_too_large``
 ModelError, container 408 / "timed out"            504 timeout
-ModelError, container 5xx or no status             502 api_error ``upstream_model_error``
+ModelError, container 404 (vLLM: unknown model),   502 api_error ``upstream_model_not_found``
+"LoRA adapter ... not found in registry" (LMI)     (a deployment problem)
+ModelError, container 424 (LMI engine failure,     502 api_error ``upstream_model_error``
+TGI generation error), other 4xx, 5xx, no status   (retry)
 ValidationError "... no capacity ..."              503 service_unavailable ``model_scaling_up``,
 (inference component scaled to zero / busy)        Retry-After 30
 ValidationError "... not found"                    502 api_error ``upstream_model_not_found``
@@ -41,16 +62,25 @@ any other ValidationError                          502 api_error ``upstream_reje
 ModelNotReadyException                             503 service_unavailable, Retry-After 5
 ServiceUnavailable                                 503 service_unavailable, Retry-After 5
 AccessDeniedException                              502 api_error ``upstream_access_denied``
+ModelStreamError ModelInvocationTimeExceeded       504 timeout ``upstream_timeout``
 InternalFailure, InternalDependencyException,      502 api_error ``upstream_error``
-ModelStreamError, InternalStreamFailure, others
+ModelStreamError (StreamBroken),
+InternalStreamFailure, others
 read / connect timeout                             504 timeout
 endpoint unreachable                               502 api_error ``upstream_unreachable``
 unparseable container output                       502 api_error ``upstream_bad_response``
 =================================================  ===========================================
 
-SageMaker's own ValidationError is about the envelope the gateway built (endpoint,
-component, size), never about the caller's messages (the container reports those
-as ModelError 4xx), hence 502 rather than 400.
+LMI answers 424 for engine failures (djl-serving 0.34 ``rolling_batch.py``
+``stop_on_any_exception``) and for input parsing failures (``input_parser.py``,
+``huggingface.py``; ``vllm_async_service.py``, including an adapter missing from its
+registry), TGI for generation errors (``server.rs`` ``From<InferError>``): not the
+caller's fault (the gateway validates every parameter it sends), hence 502.  TGI reports every
+in-stream error with ``http_status_code`` 422; its message prefix tells a
+validation error from a generation error or overload (``infer/mod.rs``), and the
+status is taken from that.  SageMaker's own ValidationError is about the envelope
+the gateway built (endpoint, component, size), never about the caller's messages
+(the container reports those as ModelError 4xx), hence 502 rather than 400.
 """
 
 from __future__ import annotations
@@ -61,8 +91,8 @@ from typing import Any, Iterator
 from botocore.exceptions import ClientError
 
 import upstream
-from backend import Completion, Usage
-from errors import GatewayError
+from backend import COUNTED, ESTIMATED, Completion, Usage
+from errors import GatewayError, invalid_request
 from openai_compat import backend_stop_reason
 from upstream import ErrorSpec
 
@@ -71,6 +101,35 @@ JSON = "application/json"
 WAKE_RETRY_AFTER = 30
 #: Longest container error message passed on to clients.
 MAX_DETAIL_CHARS = 1000
+#: Largest request body InvokeEndpoint(WithResponseStream) accepts, bytes (botocore
+#: sagemaker-runtime 2017-05-13 service-2.json, shape ``BodyBlob``: max 6291456).
+#: Serverless endpoints accept 4 MB ("Invoke a serverless endpoint"); SageMaker enforces that.
+MAX_BODY_BYTES = 6_291_456
+#: Read timeout of the InvokeEndpoint client, seconds: "A customer's model containers must
+#: respond to requests within 60 seconds ... the SDK socket timeout should be set to be 70
+#: seconds" (InvokeEndpoint API reference).  Streams keep the configured read timeout.
+INVOKE_READ_TIMEOUT = 70.0
+#: Characters per token for estimates of token counts the container does not report
+#: (the usual rule of thumb for English text; rough for code and other languages).
+CHARS_PER_TOKEN = 4
+#: finish_reason values of an incomplete generation: vLLM's ``abort`` (LMI maps it through)
+#: and LMI's ``error`` (djl-serving 0.34 rolling_batch_vllm_utils.py FINISH_REASON_MAPPER,
+#: rolling_batch.py).
+FAILED_FINISH_REASONS = frozenset({"abort", "error"})
+#: Container kinds whose engine rejects ``top_p`` <= 0: TGI (validation.rs: ``top_p <= 0.0 ||
+#: top_p >= 1.0``), vLLM (SamplingParams: ``top_p must be in (0, 1]``) and LMI (vLLM engine;
+#: rolling batch answers 424 "Input Parsing failed", input_parser.py / huggingface.py).
+POSITIVE_TOP_P_KINDS = {"tgi": "TGI", "vllm": "vLLM", "lmi": "LMI (vLLM engine)"}
+#: LMI's message when an adapter inference component's adapter is not loaded (vllm_async_service.py).
+ADAPTER_NOT_REGISTERED = "not found in registry"
+#: TGI in-stream error messages (``InferError`` Display, infer/mod.rs) -> the HTTP status TGI
+#: gives the same error outside a stream (server.rs ``From<InferError>``); others are 422.
+TGI_STREAM_ERRORS = (
+    ("Request failed during generation", 424),
+    ("Model is overloaded", 429),
+    ("Incomplete generation", 500),
+    ("Stream event serialization error", 500),
+)
 
 NO_CAPACITY = ErrorSpec(503, "service_unavailable", "model_scaling_up",
                         "The model has no capacity right now (it may be scaling up from zero); "
@@ -83,6 +142,13 @@ ENVELOPE_REJECTED = ErrorSpec(502, "api_error", "upstream_rejected",
                               "deployment problem, not a problem with your request.")
 MODEL_FAILED = ErrorSpec(502, "api_error", "upstream_model_error",
                          "The model on {target} failed to handle the request; retry the request.")
+GENERATION_ABORTED = ErrorSpec(502, "api_error", "upstream_model_error",
+                               "The model on {target} stopped before finishing the answer "
+                               "(finish_reason '{detail}'); retry the request.")
+TOO_LARGE = ErrorSpec(413, "invalid_request_error", "request_too_large",
+                      "The request is too large for the model: {detail}")
+STREAM_TIMED_OUT = ErrorSpec(504, "timeout", "upstream_timeout",
+                             "The model took too long to stream its answer; ask for fewer tokens.")
 
 # SageMaker Runtime error code (lower-cased) -> how clients see it (ModelError and
 # ValidationError are classified by their content in map_error).
@@ -139,15 +205,39 @@ def _status(value: Any) -> int | None:
 def container_error(status: int | None, detail: str, display_id: str,
                     metric_type: str = "ModelError") -> GatewayError:
     """The error for a container that answered ``status`` with ``detail`` (see table above)."""
+    if ADAPTER_NOT_REGISTERED in detail:
+        return NOT_FOUND.error(_target(display_id), "", detail, "AdapterNotFound")
     if status == 429:
         spec = upstream.THROTTLED
     elif status == 408 or (not status and "timed out" in detail.lower()):
         spec = upstream.TIMED_OUT
-    elif status is not None and 400 <= status < 500:
+    elif status in (400, 422):
         spec = upstream.REJECTED
-    else:
+    elif status == 413:
+        spec = TOO_LARGE
+    elif status == 404:
+        spec = NOT_FOUND
+    else:  # 424 (LMI engine failure, TGI generation error), other 4xx, 5xx, no status
         spec = MODEL_FAILED
     return spec.error(_target(display_id), "The model service", detail, metric_type)
+
+
+def _stream_error_code(exc: ClientError) -> str:
+    """``ErrorCode`` of a ModelStreamError, if botocore kept it (1.44 keeps only Code and Message)."""
+    for where in (exc.response, exc.response.get("Error", {})):
+        code = where.get("ErrorCode")
+        if isinstance(code, str):
+            return code
+    return ""
+
+
+def _stream_timed_out(exc: ClientError, message: str) -> bool:
+    """Whether a ModelStreamError is ``ModelInvocationTimeExceeded`` (by code, else by its wording)."""
+    code = _stream_error_code(exc)
+    if code:
+        return code == "ModelInvocationTimeExceeded"
+    lowered = message.lower()
+    return any(w in lowered for w in ("modelinvocationtimeexceeded", "allotted time", "timed out", "timeout"))
 
 
 def map_error(exc: Exception, display_id: str) -> GatewayError:
@@ -167,6 +257,8 @@ def map_error(exc: Exception, display_id: str) -> GatewayError:
                 return NO_CAPACITY.error(_target(display_id), "", message, "NoCapacity")
             spec = NOT_FOUND if "not found" in lowered else ENVELOPE_REJECTED
             return spec.error(_target(display_id), "", message, code)
+        if code == "ModelStreamError" and _stream_timed_out(exc, message):
+            return STREAM_TIMED_OUT.error(_target(display_id), "", message, "ModelInvocationTimeExceeded")
     return upstream.map_error(exc, _ERRORS, _target(display_id))
 
 
@@ -176,18 +268,52 @@ def _bad_response(display_id: str, why: str) -> GatewayError:
                         metric_type="BadModelResponse")
 
 
+def _tgi_stream_status(message: str) -> int:
+    """The status of a TGI in-stream error (always sent as ``http_status_code`` 422), by its message."""
+    for prefix, status in TGI_STREAM_ERRORS:
+        if message.startswith(prefix):
+            return status
+    return 422
+
+
 def _raise_if_error(obj: dict, display_id: str) -> None:
-    """Raise for a container error object (vLLM ``{"error": {...}}``/``{"object": "error"}``, TGI)."""
+    """Raise for a container error object (vLLM ``{"error": {...}}``/``{"object": "error"}``,
+    LMI ``{"code": 424, "error": "..."}``, TGI ``{"error": ...}``)."""
     if obj.get("error") is None and obj.get("object") != "error":
         return
     error = obj.get("error")
     status = _status(obj.get("code"))
+    message = container_message(obj)
     if isinstance(error, dict):
-        status = _status(error.get("code")) or status
-    raise container_error(status, container_message(obj), display_id)
+        if "http_status_code" in error:  # TGI's OpenAI error event (infer/mod.rs into_openai_event)
+            status = _tgi_stream_status(message)
+        else:
+            status = _status(error.get("code")) or status
+    raise container_error(status, message, display_id)
+
+
+def _check_finish(finish: Any, display_id: str) -> None:
+    """Raise for a finish_reason that means the answer is incomplete (``abort``, ``error``)."""
+    if finish in FAILED_FINISH_REASONS:
+        raise GENERATION_ABORTED.error(_target(display_id), "", finish, "GenerationAborted")
 
 
 # --------------------------------------------------------------------------- requests
+
+def _top_p(request) -> float | None:
+    """``top_p`` as the alias's container accepts it (see :data:`POSITIVE_TOP_P_KINDS`)."""
+    top_p, kind = request.top_p, request.model.target.container_kind
+    if top_p is None:
+        return None
+    if kind in POSITIVE_TOP_P_KINDS and top_p <= 0:
+        raise invalid_request(
+            f"'top_p' must be greater than 0 for model '{request.alias}' (its serving container, "
+            f"{POSITIVE_TOP_P_KINDS[kind]}, rejects 0); for greedy decoding set 'temperature' to 0.",
+            param="top_p", code="invalid_value")
+    if kind == "tgi" and top_p >= 1:
+        return None  # TGI rejects 1.0; leaving it out is TGI's default, no nucleus filtering
+    return top_p
+
 
 def request_body(request, stream: bool) -> dict:
     """The OpenAI chat-completions body sent to the container."""
@@ -198,8 +324,9 @@ def request_body(request, stream: bool) -> dict:
     body: dict[str, Any] = {"messages": messages, "max_tokens": request.max_tokens}
     if request.temperature is not None:
         body["temperature"] = request.temperature
-    if request.top_p is not None:
-        body["top_p"] = request.top_p
+    top_p = _top_p(request)
+    if top_p is not None:
+        body["top_p"] = top_p
     if request.stop:
         body["stop"] = list(request.stop)
     body["stream"] = stream
@@ -211,9 +338,15 @@ def request_body(request, stream: bool) -> dict:
 def invoke_params(request, stream: bool) -> dict:
     """Keyword arguments for InvokeEndpoint / InvokeEndpointWithResponseStream."""
     target = request.model.target
+    body = json.dumps(request_body(request, stream), ensure_ascii=False).encode()
+    if len(body) > MAX_BODY_BYTES:
+        raise invalid_request(
+            f"The request is {len(body)} bytes once sent to model '{request.alias}'; SageMaker accepts "
+            f"at most {MAX_BODY_BYTES} bytes. Send fewer or shorter messages.",
+            param="messages", code="request_too_large", status=413)
     params = {
         "EndpointName": target.endpoint_name,
-        "Body": json.dumps(request_body(request, stream), ensure_ascii=False).encode(),
+        "Body": body,
         "ContentType": JSON,
         "Accept": JSON,
     }
@@ -224,9 +357,17 @@ def invoke_params(request, stream: bool) -> dict:
 
 # --------------------------------------------------------------------------- responses
 
-def _usage(raw: Any) -> Usage:
-    if not isinstance(raw, dict):
-        return Usage()
+def estimate_tokens(chars: int) -> int:
+    """Tokens in ``chars`` characters of text at :data:`CHARS_PER_TOKEN` (rounded up)."""
+    return -(-chars // CHARS_PER_TOKEN)
+
+
+def prompt_chars(request) -> int:
+    """Characters of message text sent to the container (system prompts included)."""
+    return sum(map(len, request.system)) + sum(len(m.text) for m in request.messages)
+
+
+def _usage(raw: dict) -> Usage:
     return Usage(int(raw.get("prompt_tokens") or 0), int(raw.get("completion_tokens") or 0))
 
 
@@ -239,8 +380,9 @@ def _choices(obj: dict, display_id: str) -> list[dict]:
     return choices
 
 
-def parse_completion(raw: bytes, display_id: str) -> Completion:
-    """Parse a non-streaming ``chat.completion`` response body."""
+def parse_completion(raw: bytes, display_id: str, prompt_chars: int = 0) -> Completion:
+    """Parse a non-streaming ``chat.completion`` response body (usage estimated if absent,
+    from ``prompt_chars`` and the answer's length)."""
     try:
         data = json.loads(raw)
     except ValueError:
@@ -255,8 +397,15 @@ def parse_completion(raw: bytes, display_id: str) -> Completion:
     text = message.get("content") if isinstance(message, dict) else None
     if not isinstance(text, (str, type(None))):
         raise _bad_response(display_id, "message content is not text")
-    return Completion(text or "", backend_stop_reason(choices[0].get("finish_reason")),
-                      _usage(data.get("usage")))
+    text = text or ""
+    finish = choices[0].get("finish_reason")
+    _check_finish(finish, display_id)
+    raw_usage = data.get("usage")
+    if isinstance(raw_usage, dict):
+        usage = _usage(raw_usage)
+    else:
+        usage = Usage(estimate_tokens(prompt_chars), estimate_tokens(len(text)), ESTIMATED, ESTIMATED)
+    return Completion(text, backend_stop_reason(finish), usage)
 
 
 class LineSplitter:
@@ -307,10 +456,12 @@ def parse_line(line: bytes, display_id: str) -> dict | None:
 class SageMakerStream(upstream.UpstreamStream):
     """Adapts an InvokeEndpointWithResponseStream body to :class:`backend.CompletionStream`."""
 
-    def __init__(self, event_stream, display_id: str) -> None:
+    def __init__(self, event_stream, display_id: str, prompt_chars: int = 0) -> None:
         super().__init__(event_stream)
         self._display_id = display_id
+        self._prompt_chars = prompt_chars
         self._done = False
+        self._text_chunks = 0
 
     def _map_error(self, exc: Exception) -> GatewayError:
         return map_error(exc, self._display_id)
@@ -324,6 +475,8 @@ class SageMakerStream(upstream.UpstreamStream):
                     yield from self._line(line)
         for line in lines.flush():
             yield from self._line(line)
+        if self.usage is None:  # e.g. LMI rolling batch: one JSON line per token, no usage
+            self.usage = Usage(estimate_tokens(self._prompt_chars), self._text_chunks, ESTIMATED, COUNTED)
 
     def _line(self, line: bytes) -> Iterator[str]:
         if self._done:
@@ -333,34 +486,52 @@ class SageMakerStream(upstream.UpstreamStream):
             self._done = True
         elif chunk is not None:
             _raise_if_error(chunk, self._display_id)
-            if chunk.get("usage"):
+            if isinstance(chunk.get("usage"), dict):
                 self.usage = _usage(chunk["usage"])
             for choice in _choices(chunk, self._display_id):
                 delta = choice.get("delta")
                 text = delta.get("content") if isinstance(delta, dict) else None
                 if text and isinstance(text, str):
+                    self._text_chunks += 1
                     yield text
-                if choice.get("finish_reason"):
-                    self.stop_reason = backend_stop_reason(choice["finish_reason"])
+                finish = choice.get("finish_reason")
+                if finish:
+                    _check_finish(finish, self._display_id)
+                    self.stop_reason = backend_stop_reason(finish)
+
+
+def make_invoke_client(**overrides):
+    """The InvokeEndpoint client: read timeout at most :data:`INVOKE_READ_TIMEOUT`."""
+    configured = upstream.setting("READ_TIMEOUT", upstream.DEFAULT_READ_TIMEOUT)
+    overrides.setdefault("read_timeout", min(configured, INVOKE_READ_TIMEOUT))
+    return make_client(**overrides)
 
 
 class SageMakerBackend:
-    """Backend for ``target.type == "sagemaker"``."""
+    """Backend for ``target.type == "sagemaker"``.
 
-    def __init__(self, client=None) -> None:
-        self.client = client or make_client()
+    ``client`` serves InvokeEndpoint (read timeout capped, see :func:`make_invoke_client`),
+    ``stream_client`` InvokeEndpointWithResponseStream (the configured read timeout, which
+    bounds the wait for each part, not the whole stream).
+    """
+
+    def __init__(self, client=None, stream_client=None) -> None:
+        self.client = client or make_invoke_client()
+        self.stream_client = stream_client or make_client()
 
     def complete(self, request) -> Completion:
         """Call InvokeEndpoint and parse the whole ``chat.completion``."""
         display_id = request.model.target.display_id
+        params = invoke_params(request, stream=False)
         with upstream.mapped_errors(lambda exc: map_error(exc, display_id)):
-            resp = self.client.invoke_endpoint(**invoke_params(request, stream=False))
+            resp = self.client.invoke_endpoint(**params)
             raw = resp["Body"].read()
-        return parse_completion(raw, display_id)
+        return parse_completion(raw, display_id, prompt_chars(request))
 
     def stream(self, request) -> SageMakerStream:
         """Call InvokeEndpointWithResponseStream; HTTP-level errors raise here, before any part."""
         display_id = request.model.target.display_id
+        params = invoke_params(request, stream=True)
         with upstream.mapped_errors(lambda exc: map_error(exc, display_id)):
-            resp = self.client.invoke_endpoint_with_response_stream(**invoke_params(request, stream=True))
-        return SageMakerStream(resp["Body"], display_id)
+            resp = self.stream_client.invoke_endpoint_with_response_stream(**params)
+        return SageMakerStream(resp["Body"], display_id, prompt_chars(request))

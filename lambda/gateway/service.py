@@ -16,7 +16,7 @@ from typing import Iterator
 
 import openai_compat
 import retrieval
-from backend import Backend, CompletionStream, make_backends
+from backend import REPORTED, Backend, CompletionStream, Usage, make_backends
 from config import GatewayConfig
 from errors import invalid_request
 from openai_compat import ChatRequest
@@ -79,12 +79,12 @@ class ChatService:
         request, cited = self._retrieve(request, record)
         result = self.backends[request.alias].complete(request)
         record.stop_reason = result.stop_reason
-        record.input_tokens = result.usage.input_tokens
-        record.output_tokens = result.usage.output_tokens
+        record.set_usage(result.usage)
         if self.config.log_content:
             record.completion = result.text
         return openai_compat.completion(request.alias, result.text, result.stop_reason,
-                                        result.usage.input_tokens, result.usage.output_tokens, cited)
+                                        result.usage.input_tokens, result.usage.output_tokens, cited,
+                                        token_source(result.usage))
 
     def stream(self, request: ChatRequest, record: RequestRecord) -> Iterator[dict]:
         """Start a streamed completion.
@@ -113,13 +113,18 @@ class ChatService:
             record.stop_reason = upstream.stop_reason
             yield builder.finish(upstream.stop_reason)
             if request.include_usage:
-                usage = upstream.usage
-                yield builder.usage(usage.input_tokens if usage else 0,
-                                    usage.output_tokens if usage else 0)
+                usage = upstream.usage or Usage()
+                yield builder.usage(usage.input_tokens, usage.output_tokens, token_source(usage))
         finally:
             upstream.close()
             if upstream.usage is not None:
-                record.input_tokens = upstream.usage.input_tokens
-                record.output_tokens = upstream.usage.output_tokens
+                record.set_usage(upstream.usage)
             if pieces is not None:
                 record.completion = "".join(pieces)
+
+
+def token_source(usage: Usage) -> dict | None:
+    """``usage.token_source`` for the client, or ``None`` when the backend reported both counts."""
+    if usage.input_source == REPORTED and usage.output_source == REPORTED:
+        return None
+    return {"prompt_tokens": usage.input_source, "completion_tokens": usage.output_source}

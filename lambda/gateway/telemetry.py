@@ -1,16 +1,19 @@
 """Structured logs and CloudWatch EMF metrics, one record per request.
 
 * Logs: Powertools :class:`Logger` (JSON lines on stdout).  Exactly one
-  ``"request"`` line per request with alias, model id, status, tokens,
-  ttft/latency and error type; for aliases with retrieval also
-  ``retrieval_ms`` and ``retrieval_results`` (the number of passages).
-  Prompt/completion text and the retrieved citations are included only when
-  the configuration sets ``logContent``.
+  ``"request"`` line per request with alias, model id, status, tokens (with
+  ``input_tokens_source``/``output_tokens_source``: ``reported``, ``counted``
+  or ``estimated``, see :mod:`backend`), ttft/latency and error type; for
+  aliases with retrieval also ``retrieval_ms`` and ``retrieval_results`` (the
+  number of passages).  Prompt/completion text and the retrieved citations are
+  included only when the configuration sets ``logContent``.
 * Metrics: EMF documents built with Powertools ``EphemeralMetrics`` (one
   instance per request, so request threads never share state), dimension
   ``ModelAlias``: Requests, Errors, Throttles, ModelConfigErrors (the
   deployment cannot use its model: ``errors.DEPLOYMENT_ERROR_CODES``),
-  InputTokens, OutputTokens,
+  InputTokens, OutputTokens (reported or counted tokens only),
+  EstimatedInputTokens and EstimatedOutputTokens (estimated tokens, emitted
+  only when there are some),
   Latency (ms), for streams TimeToFirstToken (ms), and for aliases with
   retrieval RetrievalLatency (ms) and RetrievalResults.  Errors are also
   emitted with an extra ``ErrorType`` dimension.
@@ -30,6 +33,7 @@ from typing import TextIO
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
+from backend import ESTIMATED, Usage
 from config import GatewayConfig
 from errors import GatewayError
 
@@ -68,6 +72,8 @@ class RequestRecord:
         self.stop_reason: str | None = None
         self.input_tokens = 0
         self.output_tokens = 0
+        self.input_tokens_source: str | None = None
+        self.output_tokens_source: str | None = None
         self.ttft_ms: float | None = None
         self.prompt: object = None
         self.completion: str | None = None
@@ -84,6 +90,11 @@ class RequestRecord:
         """Record time-to-first-token (only the first call counts)."""
         if self.ttft_ms is None:
             self.ttft_ms = self.elapsed_ms()
+
+    def set_usage(self, usage: Usage) -> None:
+        """Record token counts and where they come from."""
+        self.input_tokens, self.output_tokens = usage.input_tokens, usage.output_tokens
+        self.input_tokens_source, self.output_tokens_source = usage.input_source, usage.output_source
 
     def fail(self, err: GatewayError) -> None:
         """Record a gateway error (status, type, message)."""
@@ -143,8 +154,13 @@ class Telemetry:
         m.add_metric("Errors", MetricUnit.Count, 1 if failed else 0)
         m.add_metric("Throttles", MetricUnit.Count, 1 if record.status == 429 else 0)
         m.add_metric("ModelConfigErrors", MetricUnit.Count, 1 if record.deployment_problem else 0)
-        m.add_metric("InputTokens", MetricUnit.Count, record.input_tokens)
-        m.add_metric("OutputTokens", MetricUnit.Count, record.output_tokens)
+        estimated_in = record.input_tokens if record.input_tokens_source == ESTIMATED else 0
+        estimated_out = record.output_tokens if record.output_tokens_source == ESTIMATED else 0
+        m.add_metric("InputTokens", MetricUnit.Count, record.input_tokens - estimated_in)
+        m.add_metric("OutputTokens", MetricUnit.Count, record.output_tokens - estimated_out)
+        if estimated_in or estimated_out:
+            m.add_metric("EstimatedInputTokens", MetricUnit.Count, estimated_in)
+            m.add_metric("EstimatedOutputTokens", MetricUnit.Count, estimated_out)
         m.add_metric("Latency", MetricUnit.Milliseconds, round(latency_ms, 3))
         if record.ttft_ms is not None:
             m.add_metric("TimeToFirstToken", MetricUnit.Milliseconds, round(record.ttft_ms, 3))
@@ -174,6 +190,8 @@ class Telemetry:
                 "stop_reason": record.stop_reason,
                 "input_tokens": record.input_tokens,
                 "output_tokens": record.output_tokens,
+                "input_tokens_source": record.input_tokens_source,
+                "output_tokens_source": record.output_tokens_source,
                 "ttft_ms": None if record.ttft_ms is None else round(record.ttft_ms, 3),
                 "latency_ms": round(latency_ms, 3),
                 "error_type": record.error_type,

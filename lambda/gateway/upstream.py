@@ -12,7 +12,9 @@ environment when a client is created (seconds / attempts):
   ``GATEWAY_BEDROCK_READ_TIMEOUT`` (the CDK construct sets it from the
   generation timeout) and ``GATEWAY_BEDROCK_MAX_ATTEMPTS``, which therefore
   apply to every upstream service, not only Bedrock;
-* defaults: 5 s connect, 120 s read, 2 attempts (standard retry mode).
+* defaults: 5 s connect, 120 s read, 2 attempts (standard retry mode);
+* the SageMaker InvokeEndpoint client caps the read timeout at 70 s (see
+  :data:`sagemaker.INVOKE_READ_TIMEOUT`).
 
 The standard AWS SDK configuration applies too, including per-service endpoint
 overrides (``AWS_ENDPOINT_URL_BEDROCK_RUNTIME``, ``AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME``,

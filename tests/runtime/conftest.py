@@ -24,6 +24,7 @@ for p in (str(GATEWAY_DIR), str(HERE)):
 
 from gateway_harness import (  # noqa: E402,F401
     SINK,
+    STANDIN_CONTAINERS,
     TEST_CONFIG,
     BedrockStandIn,
     KnowledgeBaseStandIn,
@@ -51,6 +52,7 @@ def standin(standin_server):
 @pytest.fixture(scope="session")
 def sagemaker_server():
     server = SageMakerStandIn().start()
+    server.containers.update(STANDIN_CONTAINERS)
     yield server
     server.stop()
 

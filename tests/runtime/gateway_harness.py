@@ -51,12 +51,30 @@ TEST_CONFIG = {
          "target": {"type": "bedrock", "modelId": "us.anthropic.claude-haiku-4-5-20251001-v1:0"},
          "maxTokensCap": 4096, "defaultMaxTokens": 1024,
          "retrieval": {"knowledgeBaseId": RAG_BEDROCK_KB}},
+        # One alias per container kind (the stand-in plays the kind named in STANDIN_CONTAINERS).
+        {"alias": "sm-lmi",
+         "target": {"type": "sagemaker", "endpointName": "lmi-endpoint", "containerKind": "lmi"},
+         "maxTokensCap": 2048, "defaultMaxTokens": 512},
+        {"alias": "sm-lmi-async",
+         "target": {"type": "sagemaker", "endpointName": "lmi-async-endpoint", "containerKind": "lmi"},
+         "maxTokensCap": 2048, "defaultMaxTokens": 512},
+        {"alias": "sm-tgi",
+         "target": {"type": "sagemaker", "endpointName": "tgi-endpoint", "containerKind": "tgi"},
+         "maxTokensCap": 2048, "defaultMaxTokens": 512},
+        {"alias": "sm-vllm",
+         "target": {"type": "sagemaker", "endpointName": "vllm-endpoint", "containerKind": "vllm"},
+         "maxTokensCap": 2048, "defaultMaxTokens": 512},
     ],
     "limits": {"maxMessages": 8, "maxTotalChars": 2000, "maxRequestBytes": 16384},
     "logContent": False,
     "metricsNamespace": "Test/Gateway",
     "serviceName": "test-gateway",
 }
+
+#: Container behind each stand-in endpoint (``lmi``: LMI rolling batch, the default ``LlmContainer.lmi()``;
+#: ``lmi-async``: LMI's async vLLM handler, ``LlmContainer.lmi(lora=...)``); other endpoints run vLLM.
+STANDIN_CONTAINERS = {"lmi-endpoint": "lmi", "lmi-async-endpoint": "lmi-async", "tgi-endpoint": "tgi",
+                      "vllm-endpoint": "vllm"}
 
 AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "AKIDTESTTESTTEST",

@@ -140,7 +140,9 @@ def test_models_list(client):
         ("chat-fast", "model", "bedrock"), ("chat-small", "model", "bedrock"),
         ("sm-chat", "model", "sagemaker"), ("sm-adapter-a", "model", "sagemaker"),
         ("sm-adapter-b", "model", "sagemaker"), ("rag", "model", "sagemaker"),
-        ("rag-bedrock", "model", "bedrock")]
+        ("rag-bedrock", "model", "bedrock"), ("sm-lmi", "model", "sagemaker"),
+        ("sm-lmi-async", "model", "sagemaker"), ("sm-tgi", "model", "sagemaker"),
+        ("sm-vllm", "model", "sagemaker")]
 
 
 def test_health_and_keep_alive(gateway):

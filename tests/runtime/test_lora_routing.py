@@ -51,7 +51,8 @@ class FleetStandIn(SageMakerStandIn):
         if received.inference_component not in self.components:
             return Behaviour(error="ValidationError",
                              error_message=f"Inference Component {received.inference_component} not found.")
-        return Behaviour(chunks=["Hello from ", received.inference_component])
+        # The fleet's container is LMI with the async vLLM handler (LlmContainer.lmi(lora=...)).
+        return Behaviour(chunks=["Hello from ", received.inference_component], container="lmi-async")
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +96,7 @@ def test_deployed_config_routes_every_adapter_alias_to_its_component(lora_stack)
     targets = {m["alias"]: m["target"] for m in config["models"]}
     for alias, component in _adapter_aliases(stack).items():
         assert targets[alias] == {"type": "sagemaker", "endpointName": stack.fleet.endpoint_name,
-                                  "inferenceComponentName": component}
+                                  "inferenceComponentName": component, "containerKind": "lmi"}
     assert targets[stack.settings.base_alias]["inferenceComponentName"] == stack.fleet.inference_component_name
     bedrock = {m.alias for m in stack.settings.bedrock_models}
     assert bedrock and all(targets[a]["type"] == "bedrock" for a in bedrock)

@@ -63,6 +63,13 @@ def test_config_accepts_the_documented_example_and_nulls():
     assert parse_config(raw).model("x").retrieval == Retrieval("0123456789", 5)
 
 
+@pytest.mark.parametrize("kind", ["lmi", "tgi", "vllm", "custom", None])
+def test_config_parses_container_kind(kind):
+    raw = with_model(target={"type": "sagemaker", "endpointName": "ep", "containerKind": kind})
+    assert parse_config(raw).model("x").target.container_kind == kind
+    assert CONFIG.model("sm-chat").target.container_kind is None  # absent: unknown container
+
+
 @pytest.mark.parametrize("fields, message", [
     ({"target": {"type": "sagemaker"}}, "missing required key 'models\\[0\\].target.endpointName'"),
     ({"target": {"type": "sagemaker", "endpointName": ""}}, "not a valid SageMaker name"),
@@ -79,6 +86,10 @@ def test_config_accepts_the_documented_example_and_nulls():
     ({"target": {"type": "sagemaker", "endpointName": "ep", "modelId": "m"}}, "unknown key"),
     ({"target": {"type": "bedrock", "modelId": "m", "endpointName": "ep"}}, "unknown key"),
     ({"target": {"type": "Sagemaker", "endpointName": "ep"}}, "unsupported target.type 'Sagemaker'"),
+    ({"target": {"type": "sagemaker", "endpointName": "ep", "containerKind": "LMI"}},
+     "'models\\[0\\].target.containerKind' \\('LMI'\\) must be one of lmi, tgi, vllm, custom"),
+    ({"target": {"type": "sagemaker", "endpointName": "ep", "containerKind": 1}}, "wrong type"),
+    ({"target": {"type": "bedrock", "modelId": "m", "containerKind": "lmi"}}, "unknown key"),
     ({"retrieval": {}}, "missing required key 'models\\[0\\].retrieval.knowledgeBaseId'"),
     ({"retrieval": "ABCDEFGHIJ"}, "'models\\[0\\].retrieval' has the wrong type"),
     ({"retrieval": {"knowledgeBaseId": "ABCDEFGHI"}}, "exactly 10 letters and digits"),
@@ -115,6 +126,39 @@ def test_request_body_and_invoke_params():
     assert body["stream"] is True and body["stream_options"] == {"include_usage": True}
 
 
+@pytest.mark.parametrize("alias, top_p, sent", [
+    ("sm-tgi", 1, None), ("sm-tgi", 1.0, None), ("sm-tgi", 0.99, 0.99),  # TGI: 0 < top_p < 1
+    ("sm-vllm", 1, 1), ("sm-lmi", 1, 1), ("sm-chat", 1, 1), ("sm-chat", 0, 0),  # unknown kind: unchanged
+])
+def test_top_p_per_container_kind(alias, top_p, sent):
+    body = sagemaker.request_body(parse(model=alias, messages=USER, top_p=top_p), stream=False)
+    assert body.get("top_p") == sent
+
+
+@pytest.mark.parametrize("alias, engine", [("sm-tgi", "TGI"), ("sm-vllm", "vLLM"), ("sm-lmi", "LMI")])
+def test_top_p_zero_is_a_client_error_for_known_containers(alias, engine):
+    with pytest.raises(GatewayError) as info:
+        sagemaker.invoke_params(parse(model=alias, messages=USER, top_p=0), stream=True)
+    err = info.value
+    assert (err.status, err.type, err.code, err.param) == (400, "invalid_request_error", "invalid_value", "top_p")
+    assert engine in err.message
+
+
+def test_body_limit_is_invoke_endpoints():
+    """botocore sagemaker-runtime service-2.json: BodyBlob max 6291456 (InvokeEndpoint and the stream)."""
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("sagemaker-runtime")
+    for op in ("InvokeEndpoint", "InvokeEndpointWithResponseStream"):
+        assert model.operation_model(op).input_shape.members["Body"].metadata["max"] == sagemaker.MAX_BODY_BYTES
+    big = openai_compat.parse_chat_request(
+        {"model": "sm-chat", "messages": [{"role": "user", "content": "x" * sagemaker.MAX_BODY_BYTES}]},
+        parse_config({**TEST_CONFIG, "limits": {"maxTotalChars": 10_000_000}}))
+    with pytest.raises(GatewayError) as info:
+        sagemaker.invoke_params(big, stream=False)
+    assert (info.value.status, info.value.code) == (413, "request_too_large")
+
+
 def test_invoke_params_without_component_and_unicode():
     req = parse(model="sm-chat", messages=[{"role": "user", "content": "Grüße 🚀"}])
     params = sagemaker.invoke_params(req, stream=False)
@@ -132,8 +176,17 @@ def test_parse_completion():
                       "usage": {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7}})
     c = sagemaker.parse_completion(raw.encode(), "ep")
     assert (c.text, c.stop_reason, c.usage.input_tokens, c.usage.output_tokens) == ("hi", "max_tokens", 5, 2)
+    assert (c.usage.input_source, c.usage.output_source) == ("reported", "reported")
     c = sagemaker.parse_completion(b'{"choices": [{"message": {"content": null}}], "usage": null}', "ep")
-    assert (c.text, c.stop_reason, c.usage.input_tokens) == ("", None, 0)
+    assert (c.text, c.stop_reason, c.usage.input_tokens, c.usage.output_tokens) == ("", None, 0, 0)
+    raw = b'{"choices": [{"message": {"content": "twelve chars"}, "finish_reason": "eos_token"}]}'
+    c = sagemaker.parse_completion(raw, "ep", prompt_chars=9)
+    assert (c.stop_reason, c.usage.input_tokens, c.usage.output_tokens) == ("end_turn", 3, 3)
+    assert (c.usage.input_source, c.usage.output_source) == ("estimated", "estimated")
+
+
+def test_estimate_tokens_rounds_up():
+    assert [sagemaker.estimate_tokens(n) for n in (0, 1, 4, 5, 8, 9)] == [0, 1, 1, 2, 2, 3]
 
 
 @pytest.mark.parametrize("raw, code", [
@@ -141,6 +194,9 @@ def test_parse_completion():
     (b'{"choices": [{"message": {"content": 5}}]}', "upstream_bad_response"),
     (b'{"object": "error", "message": "bad", "code": 400}', "invalid_request"),
     (b'{"error": {"message": "bad", "code": 500}}', "upstream_model_error"),
+    (b'{"code": 424, "error": "exception occurred during rolling batch inference"}', "upstream_model_error"),
+    (b'{"choices": [{"message": {"content": "partial"}, "finish_reason": "abort"}]}', "upstream_model_error"),
+    (b'{"choices": [{"message": {"content": "partial"}, "finish_reason": "error"}]}', "upstream_model_error"),
 ])
 def test_parse_completion_failures(raw, code):
     with pytest.raises(GatewayError) as info:
@@ -229,11 +285,31 @@ def _error(code: str, message: str | None = "upstream says no", **fields) -> Cli
     (_error("InternalFailure"), 502, "upstream_error", None, "InternalFailure"),
     (_error("InternalDependencyException"), 502, "upstream_error", None, "InternalDependencyException"),
     (_error("ModelStreamError"), 502, "upstream_error", None, "ModelStreamError"),
+    # ErrorCode ModelInvocationTimeExceeded (service-2.json ModelStreamError): botocore 1.44 drops it from
+    # the exception, so the wording decides; a future botocore that keeps it is covered too.
+    (_error("ModelStreamError", "Model did not complete sending the inference response in the allotted time."),
+     504, "upstream_timeout", None, "ModelInvocationTimeExceeded"),
+    (_error("ModelStreamError", "anything", ErrorCode="ModelInvocationTimeExceeded"), 504, "upstream_timeout",
+     None, "ModelInvocationTimeExceeded"),
+    (_error("ModelStreamError", "timed out?", ErrorCode="StreamBroken"), 502, "upstream_error", None,
+     "ModelStreamError"),
     (_error("InternalStreamFailure"), 502, "upstream_error", None, "InternalStreamFailure"),
     (_error("ModelError", OriginalStatusCode=400, OriginalMessage='{"message": "too long"}'), 400,
      "invalid_request", None, "ModelError"),
-    (_error("ModelError", OriginalStatusCode=404, OriginalMessage="no such route"), 400,
+    (_error("ModelError", OriginalStatusCode=422, OriginalMessage='{"error": "Input validation error"}'), 400,
      "invalid_request", None, "ModelError"),
+    (_error("ModelError", OriginalStatusCode=413, OriginalMessage="too large"), 413, "request_too_large", None,
+     "ModelError"),
+    (_error("ModelError", OriginalStatusCode=404, OriginalMessage="The model `a` does not exist."), 502,
+     "upstream_model_not_found", None, "ModelError"),
+    (_error("ModelError", OriginalStatusCode=424, OriginalMessage='{"code": 424, "error": "engine died"}'), 502,
+     "upstream_model_error", None, "ModelError"),
+    (_error("ModelError", OriginalStatusCode=424, OriginalMessage='{"error": "Request failed during generation",'
+                                                                  ' "error_type": "generation"}'),
+     502, "upstream_model_error", None, "ModelError"),
+    (_error("ModelError", OriginalStatusCode=424,
+            OriginalMessage='{"code": 424, "error": "Input parsing failed: LoRA adapter a not found in registry"}'),
+     502, "upstream_model_not_found", None, "AdapterNotFound"),
     (_error("ModelError", OriginalStatusCode=408, OriginalMessage="slow"), 504, "upstream_timeout", None,
      "ModelError"),
     (_error("ModelError", OriginalStatusCode=429, OriginalMessage="busy"), 429, "rate_limit_exceeded", 2,
@@ -253,7 +329,7 @@ def test_sagemaker_error_mapping(exc, status, code, retry_after, metric):
     err = sagemaker.map_error(exc, "ep/adapter")
     assert (err.status, err.code, err.retry_after, err.metric_type) == (status, code, retry_after, metric)
     assert err.status != 500
-    if status == 400:
+    if status in (400, 413):
         assert err.type == "invalid_request_error"
 
 
@@ -266,6 +342,24 @@ def test_container_4xx_message_reaches_the_client():
 def test_access_denied_names_the_endpoint_and_blames_deployment():
     err = sagemaker.map_error(_error("AccessDeniedException"), "ep/adapter-a")
     assert "IAM role" in err.message and "'ep/adapter-a'" in err.message and "deployment" in err.message
+
+
+@pytest.mark.parametrize("line, status, code", [
+    # TGI's event always says 422; the message (InferError Display, infer/mod.rs) gives the real status.
+    (b'data: {"error": {"message": "Input validation error: `top_p` must be > 0.0 and < 1.0", '
+     b'"http_status_code": 422}}', 400, "invalid_request"),
+    (b'data: {"error": {"message": "Request failed during generation: boom", "http_status_code": 422}}',
+     502, "upstream_model_error"),
+    (b'data: {"error": {"message": "Model is overloaded", "http_status_code": 422}}', 429, "rate_limit_exceeded"),
+    (b'data: {"error": {"message": "Incomplete generation", "http_status_code": 422}}', 502,
+     "upstream_model_error"),
+    (b'{"code": 424, "error": "exception occurred during rolling batch inference"}', 502, "upstream_model_error"),
+    (b'{"error": {"message": "bad", "type": "BadRequestError", "code": 400}}', 400, "invalid_request"),
+])
+def test_in_stream_error_objects(line, status, code):
+    with pytest.raises(GatewayError) as info:
+        list(sagemaker.SageMakerStream(iter([{"PayloadPart": {"Bytes": line}}]), "ep"))
+    assert (info.value.status, info.value.code) == (status, code)
 
 
 # --------------------------------------------------------------------------- upstream helpers
@@ -282,6 +376,18 @@ def test_upstream_settings_precedence(monkeypatch, env, expected):
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     assert upstream.setting("READ_TIMEOUT", upstream.DEFAULT_READ_TIMEOUT) == expected
+
+
+@pytest.mark.parametrize("configured, invoke", [("600", 70.0), ("30", 30.0)])
+def test_invoke_endpoint_read_timeout_is_capped(monkeypatch, configured, invoke):
+    """InvokeEndpoint: containers must answer within 60 s, the API reference recommends a 70 s socket
+    timeout; the stream client keeps the generation timeout (it bounds each part, not the stream)."""
+    for key, value in AWS_ENV.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("GATEWAY_BEDROCK_READ_TIMEOUT", configured)
+    backend = sagemaker.SageMakerBackend()
+    assert backend.client.meta.config.read_timeout == invoke
+    assert backend.stream_client.meta.config.read_timeout == float(configured)
 
 
 @pytest.mark.parametrize("service", ["bedrock-runtime", "sagemaker-runtime", "bedrock-agent-runtime"])

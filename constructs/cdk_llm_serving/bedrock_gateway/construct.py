@@ -48,6 +48,7 @@ from .rules import (
     ManagedRuleOverrides,
     MarketplaceGrants,
     ProfileRegion,
+    SageMakerLimitsSubject,
     UnsignedRequestResponse,
     WafLogDestination,
 )
@@ -668,6 +669,9 @@ class BedrockGatewayApi(Construct):
         for problem in model_problems(models):
             p.add(problem)
         for problem in limits.problems():
+            p.add(problem)
+        sagemaker_aliases = tuple(m.alias for m in models if isinstance(m, SageMakerModelAlias))
+        for problem in rules.problems(SageMakerLimitsSubject(limits.max_request_bytes, sagemaker_aliases)):
             p.add(problem)
         p.check(throttling_rate_limit > 0, f"throttling_rate_limit must be positive, got {throttling_rate_limit}")
         p.check(

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Union
 
 from .._names import is_sagemaker_name
+from ..sagemaker_endpoint.containers import ContainerKind
 
 #: Geography prefixes of system-defined (cross-Region) inference profile IDs.
 INFERENCE_PROFILE_GEOS = ("us", "eu", "apac", "global", "jp", "au", "ca", "us-gov")
@@ -234,6 +235,12 @@ class SageMakerModelAlias:
     retrieval: KnowledgeBaseRetrieval | None = None
     """Ground answers in a Bedrock knowledge base. Default: - no retrieval"""
 
+    container_kind: ContainerKind | None = None
+    """The serving container behind the endpoint, so the gateway follows its request rules (TGI rejects
+    ``top_p`` >= 1, which the gateway then leaves out; TGI, vLLM and LMI reject ``top_p`` = 0, which the
+    gateway answers with 400). Default: - ``for_endpoint`` takes it from the endpoint's ``container``; else
+    unknown (requests are forwarded unchanged)"""
+
     @classmethod
     def for_endpoint(
         cls,
@@ -250,11 +257,15 @@ class SageMakerModelAlias:
         :param inference_component_name: invoke this inference component instead of the endpoint's own.
             Default: - ``endpoint.inference_component_name`` if present, else none
         :param kwargs: the other fields (``max_tokens_cap``, ``default_max_tokens``, ``retrieval``,
-            ``inference_component_arn``).
+            ``inference_component_arn``, ``container_kind``; the last defaults to ``endpoint.container.kind``
+            when the object has a ``container``, like ``SageMakerLlmEndpoint`` and ``LoraAdapterFleet``
+            and its adapters).
         """
         if inference_component_name is None:
             inference_component_name = getattr(endpoint, "inference_component_name", None)
             kwargs.setdefault("inference_component_arn", getattr(endpoint, "inference_component_arn", None))
+        kind = getattr(getattr(endpoint, "container", None), "kind", None)
+        kwargs.setdefault("container_kind", kind if isinstance(kind, ContainerKind) else None)
         return cls(
             alias=alias,
             endpoint_name=endpoint.endpoint_name,
@@ -280,6 +291,9 @@ class SageMakerModelAlias:
             )
         elif self.inference_component_arn is not None:
             out.append(f"{where}: inference_component_arn is set but inference_component_name is not; set both or neither")
+        if self.container_kind is not None and not isinstance(self.container_kind, ContainerKind):
+            out.append(f"{where}: container_kind must be a ContainerKind (e.g. ContainerKind.LMI) or None,"
+                       f" got {self.container_kind!r}")
         out.extend(_token_problems(where, self.max_tokens_cap, self.default_max_tokens))
         out.extend(_retrieval_problems(where, self.retrieval))
         return out
@@ -288,6 +302,8 @@ class SageMakerModelAlias:
         target: dict[str, Any] = {"type": "sagemaker", "endpointName": self.endpoint_name}
         if self.inference_component_name is not None:
             target["inferenceComponentName"] = self.inference_component_name
+        if isinstance(self.container_kind, ContainerKind):
+            target["containerKind"] = self.container_kind.value
         entry: dict[str, Any] = {
             "alias": self.alias,
             "target": target,
@@ -354,7 +370,8 @@ class GatewayLimits:
     """Most characters of message text in one request (413 above). Default: 200000."""
 
     max_request_bytes: int = 1_048_576
-    """Largest request body in bytes (413 above). Default: 1 MiB (API Gateway allows 10 MB)."""
+    """Largest request body in bytes (413 above). At most 6291456 when SageMaker aliases are configured
+    (InvokeEndpoint's body limit; rule ``GATEWAY.SAGEMAKER_BODY_LIMIT``). Default: 1 MiB (API Gateway allows 10 MB)."""
 
     def problems(self) -> list[str]:
         out: list[str] = []

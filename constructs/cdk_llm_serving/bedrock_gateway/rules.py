@@ -39,6 +39,8 @@ __all__ = [
     "GATEWAY_RESPONSES",
     "MARKETPLACE",
     "RETAINED_NAMES",
+    "SAGEMAKER_MAX_BODY_BYTES",
+    "SAGEMAKER_RULES",
     "WAF_LOGGING",
     "WAF_OVERRIDES",
     "ExecutionLogGroup",
@@ -46,6 +48,7 @@ __all__ = [
     "MarketplaceGrants",
     "ProfileRegion",
     "RetainedName",
+    "SageMakerLimitsSubject",
     "UnsignedRequestResponse",
     "WafLogDestination",
     "problems",
@@ -294,3 +297,45 @@ _BY_SUBJECT: dict[type, RuleSet] = {
 def problems(subject: Any) -> list[str]:
     """Every violation of the rules that apply to ``subject``'s kind, each prefixed with its rule id."""
     return _BY_SUBJECT[type(subject)].problems(subject)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# SageMaker Runtime limits the gateway's own limits must respect (subject: SageMakerLimitsSubject).
+
+#: Largest request body InvokeEndpoint / InvokeEndpointWithResponseStream accept, bytes (the gateway runtime's
+#: ``sagemaker.MAX_BODY_BYTES`` enforces the same number per request).
+SAGEMAKER_MAX_BODY_BYTES = 6_291_456
+
+
+@dataclass(frozen=True)
+class SageMakerLimitsSubject:
+    """What the SageMaker-limit rules look at: the gateway's body limit and its SageMaker aliases."""
+
+    max_request_bytes: int
+    sagemaker_aliases: tuple[str, ...]
+
+
+#: Rules about SageMaker Runtime limits (same GATEWAY family, its own subject).
+SAGEMAKER_RULES: RuleSet = RuleSet("GATEWAY")
+
+
+@SAGEMAKER_RULES.rule(
+    "GATEWAY.SAGEMAKER_BODY_LIMIT",
+    "SageMaker Runtime accepts request bodies of at most 6291456 bytes (4 MB on serverless endpoints), so a gateway"
+    " with SageMaker aliases must not promise callers more",
+    source="botocore sagemaker-runtime 2017-05-13 service-2.json: shape BodyBlob {max: 6291456} (Body of InvokeEndpoint"
+    " and InvokeEndpointWithResponseStream); SageMaker Developer Guide 'Invoke a serverless endpoint'"
+    " (serverless-endpoints-invoke.html): 'The maximum request and response payload size for serverless"
+    " invocations is 4 MB'",
+)
+def _sagemaker_body_limit(subject: SageMakerLimitsSubject) -> Iterable[str]:
+    if subject.sagemaker_aliases and subject.max_request_bytes > SAGEMAKER_MAX_BODY_BYTES:
+        yield (
+            f"limits.max_request_bytes is {subject.max_request_bytes}, but the SageMaker aliases"
+            f" {', '.join(repr(a) for a in subject.sagemaker_aliases)} call InvokeEndpoint, which accepts at most"
+            f" {SAGEMAKER_MAX_BODY_BYTES} bytes (4 MB on serverless endpoints); set"
+            f" GatewayLimits(max_request_bytes=...) to {SAGEMAKER_MAX_BODY_BYTES} or less"
+        )
+
+
+_BY_SUBJECT[SageMakerLimitsSubject] = SAGEMAKER_RULES

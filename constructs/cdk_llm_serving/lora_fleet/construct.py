@@ -79,6 +79,8 @@ class LoraAdapterComponent(LlmEndpointBase):
         super().__init__(scope, construct_id)
         self.fleet = fleet
         self.adapter = adapter
+        self.container = fleet.container
+        """The fleet's serving container (its kind tells the gateway which container answers)."""
         self.name = adapter.name
         self.endpoint_name = fleet.endpoint_name
         self.inference_component_name = inference_component_name
