@@ -30,6 +30,8 @@ from cdk_llm_serving import (
     VllmNeuronModel,
     IngestionTrigger,
     KnowledgeBaseRetrieval,
+    LlmContainer,
+    ModelSource,
     SageMakerModelAlias,
     ServerlessOptions,
     TrafficShift,
@@ -42,6 +44,14 @@ from test_validation import _build as build_gateway
 
 IC = InferenceMode.INFERENCE_COMPONENT
 SERVERLESS = InferenceMode.SERVERLESS
+#: What a serverless endpoint must be built from (rules SAGEMAKER.MODEL_DATA_SOURCE_SERVERLESS and
+#: SAGEMAKER.SERVERLESS_FEATURE_EXCLUSIONS): one model.tar.gz, a CPU image, no network isolation.
+_CPU_IMAGE = "111122223333.dkr.ecr.us-east-1.amazonaws.com/tiny-llm-cpu:1.4.0"
+
+
+def _serverless(**kwargs: Any) -> dict[str, Any]:
+    return {"mode": SERVERLESS, "model": lambda weights: ModelSource.s3_tarball(weights, "model/model.tar.gz"),
+            "container": LlmContainer.from_image_uri(_CPU_IMAGE), **kwargs}  # isolation defaults to off for SERVERLESS
 ASYNC = InferenceMode.ASYNC
 
 
@@ -100,6 +110,7 @@ def test_gateway_boundary_values_are_accepted(name: str, kwargs: dict[str, Any])
 # ---------------------------------------------------------------------------------------------------------
 # SageMakerLlmEndpoint (and its batch pipeline)
 
+_ALL_AT_ONCE = TrafficShift(type=TrafficShiftType.ALL_AT_ONCE)
 _ALARM = cloudwatch.Alarm.from_alarm_arn  # imported alarms: rollback_alarms only needs their names
 
 
@@ -118,28 +129,35 @@ ENDPOINT: list[tuple[str, dict[str, Any]]] = [
     ("startup_health_check_timeout=1h", {"startup_health_check_timeout": cdk.Duration.hours(1)}),
     ("model_data_download_timeout=60s", {"model_data_download_timeout": cdk.Duration.seconds(60)}),
     ("model_data_download_timeout=1h", {"model_data_download_timeout": cdk.Duration.hours(1)}),
-    ("serverless memory_size_mb=1024", {"mode": SERVERLESS, "serverless": ServerlessOptions(memory_size_mb=1024)}),
-    ("serverless memory_size_mb=6144", {"mode": SERVERLESS, "serverless": ServerlessOptions(memory_size_mb=6144)}),
-    ("serverless max_concurrency=1", {"mode": SERVERLESS, "serverless": ServerlessOptions(max_concurrency=1)}),
-    ("serverless max_concurrency=200", {"mode": SERVERLESS, "serverless": ServerlessOptions(max_concurrency=200)}),
+    ("serverless memory_size_mb=1024", _serverless(**{"serverless": ServerlessOptions(memory_size_mb=1024)})),
+    ("serverless memory_size_mb=6144", _serverless(**{"serverless": ServerlessOptions(memory_size_mb=6144)})),
+    ("serverless max_concurrency=1", _serverless(**{"serverless": ServerlessOptions(max_concurrency=1)})),
+    ("serverless max_concurrency=200", _serverless(**{"serverless": ServerlessOptions(max_concurrency=200)})),
     ("serverless provisioned_concurrency=1",
-     {"mode": SERVERLESS, "serverless": ServerlessOptions(max_concurrency=1, provisioned_concurrency=1)}),
+     _serverless(**{"serverless": ServerlessOptions(max_concurrency=1, provisioned_concurrency=1)})),
     ("serverless provisioned_concurrency=max_concurrency=200, autoscaling to 200 at utilization 1",
-     {"mode": SERVERLESS, "serverless": ServerlessOptions(max_concurrency=200, provisioned_concurrency=200),
-      "autoscaling": AutoScalingOptions(min_capacity=200, max_capacity=200, target_provisioned_concurrency_utilization=1.0)}),
+     _serverless(**{"serverless": ServerlessOptions(max_concurrency=200, provisioned_concurrency=200),
+      "autoscaling": AutoScalingOptions(min_capacity=200, max_capacity=200, target_provisioned_concurrency_utilization=1.0)})),
     ("data_capture sampling_percentage=0", {"data_capture": DataCaptureOptions(sampling_percentage=0)}),
     ("data_capture sampling_percentage=100", {"data_capture": DataCaptureOptions(sampling_percentage=100)}),
     ("data_capture of the output only", {"data_capture": DataCaptureOptions(capture_input=False)}),
-    ("traffic percent=1", {"deployment": DeploymentOptions(traffic=TrafficShift(percent=1))}),
-    ("traffic percent=100 (linear)", {"deployment": DeploymentOptions(traffic=TrafficShift(type=TrafficShiftType.LINEAR, percent=100))}),
-    ("traffic wait=0", {"deployment": DeploymentOptions(traffic=TrafficShift(wait=cdk.Duration.seconds(0)))}),
-    ("traffic wait=1h", {"deployment": DeploymentOptions(traffic=TrafficShift(wait=cdk.Duration.hours(1)))}),
-    ("max_execution_timeout=10min", {"deployment": DeploymentOptions(max_execution_timeout=cdk.Duration.minutes(10))}),
-    ("max_execution_timeout=8h", {"deployment": DeploymentOptions(max_execution_timeout=cdk.Duration.hours(8))}),
+    # SAGEMAKER.TRAFFIC_SHIFT_SIZE: a canary is 1-50 % and a linear step 10-50 % of the fleet (botocore
+    # TrafficRoutingConfig), and either must be at least one whole instance of the smallest fleet.
+    ("canary percent=1 on 100 instances", {"instance_count": 100, "deployment": DeploymentOptions(traffic=TrafficShift(percent=1))}),
+    ("canary percent=50 on 2 instances", {"instance_count": 2, "deployment": DeploymentOptions(traffic=TrafficShift(percent=50))}),
+    ("linear percent=10 on 10 instances",
+     {"instance_count": 10, "deployment": DeploymentOptions(traffic=TrafficShift(type=TrafficShiftType.LINEAR, percent=10))}),
+    ("linear percent=50 on 2 instances",
+     {"instance_count": 2, "deployment": DeploymentOptions(traffic=TrafficShift(type=TrafficShiftType.LINEAR, percent=50))}),
+    ("traffic wait=0", {"instance_count": 2, "deployment": DeploymentOptions(traffic=TrafficShift(percent=50, wait=cdk.Duration.seconds(0)))}),
+    ("traffic wait=1h", {"instance_count": 2, "deployment": DeploymentOptions(traffic=TrafficShift(percent=50, wait=cdk.Duration.hours(1)))}),
+    ("max_execution_timeout=10min", {"deployment": DeploymentOptions(traffic=_ALL_AT_ONCE, max_execution_timeout=cdk.Duration.minutes(10))}),
+    ("max_execution_timeout=8h", {"deployment": DeploymentOptions(traffic=_ALL_AT_ONCE, max_execution_timeout=cdk.Duration.hours(8))}),
     ("8 extra rollback alarms", {"deployment": _alarms(8)}),
-    ("rolling_batch_percent=1", {"mode": IC, "deployment": DeploymentOptions(rolling_batch_percent=1)}),
-    ("rolling_batch_percent=100", {"mode": IC, "deployment": DeploymentOptions(rolling_batch_percent=100)}),
-    ("serverless all-at-once update", {"mode": SERVERLESS, "deployment": DeploymentOptions(traffic=TrafficShift(type=TrafficShiftType.ALL_AT_ONCE))}),
+    # SAGEMAKER.ROLLING_UPDATE_BATCH_SIZE: 5-50 % of the copies (botocore InferenceComponentRollingUpdatePolicy).
+    ("rolling_batch_percent=5", {"mode": IC, "deployment": DeploymentOptions(rolling_batch_percent=5)}),
+    ("rolling_batch_percent=50", {"mode": IC, "deployment": DeploymentOptions(rolling_batch_percent=50)}),
+    ("serverless all-at-once update", _serverless(**{"deployment": DeploymentOptions(traffic=TrafficShift(type=TrafficShiftType.ALL_AT_ONCE))})),
     ("async max_concurrent_invocations_per_instance=1",
      {"mode": ASYNC, "async_inference": AsyncInferenceOptions(max_concurrent_invocations_per_instance=1)}),
     ("async max_concurrent_invocations_per_instance=1000",
@@ -162,7 +180,7 @@ ENDPOINT: list[tuple[str, dict[str, Any]]] = [
 def test_endpoint_boundary_values_are_accepted(name: str, kwargs: dict[str, Any]) -> None:
     stack = cdk.Stack(cdk.App(), "S")
     if callable(kwargs.get("deployment")):  # alarms need the stack
-        kwargs = {**kwargs, "deployment": DeploymentOptions(rollback_alarms=kwargs["deployment"](stack))}
+        kwargs = {**kwargs, "deployment": DeploymentOptions(traffic=_ALL_AT_ONCE, rollback_alarms=kwargs["deployment"](stack))}
     endpoint = build_endpoint(stack, **kwargs)
     assert endpoint.mode is kwargs.get("mode", InferenceMode.REAL_TIME)
 
@@ -182,7 +200,8 @@ BATCH: list[tuple[str, dict[str, Any]]] = [
 @pytest.mark.parametrize(("name", "kwargs"), BATCH, ids=_ids(BATCH))
 def test_batch_boundary_values_are_accepted(name: str, kwargs: dict[str, Any]) -> None:
     stack = cdk.Stack(cdk.App(), "S")
-    endpoint = build_endpoint(stack, alarms=None)
+    # SAGEMAKER.MODEL_DATA_SOURCE_BATCH: batch transform needs the weights as one model.tar.gz.
+    endpoint = build_endpoint(stack, alarms=None, model=lambda weights: ModelSource.s3_tarball(weights, "model/model.tar.gz"))
     pipeline = endpoint.add_batch_transform("Batch", input_bucket=s3.Bucket(stack, "In"), **kwargs)
     assert pipeline.input_uri.endswith("/batch/input/")
 

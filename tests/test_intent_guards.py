@@ -63,6 +63,7 @@ STATEFUL: dict[str, dict[str, tuple[str, str]]] = {
         "GatewayLogsKeyF46DA240": (KEY, RETAIN),
         "GatewayFunctionLogsF769E71D": (LOG_GROUP, RETAIN),
         "GatewayAccessLogs87AA0EC3": (LOG_GROUP, RETAIN),
+        "GatewayExecutionLogs3B1DE207": (LOG_GROUP, RETAIN),
         "GatewayUserPoolAC9C51BE": (USER_POOL, RETAIN),
         "GatewayWafLogsC7233BE1": (LOG_GROUP, RETAIN),
     },
@@ -70,11 +71,13 @@ STATEFUL: dict[str, dict[str, tuple[str, str]]] = {
         "GatewayLogsKeyF46DA240": (KEY, RETAIN),
         "GatewayFunctionLogsF769E71D": (LOG_GROUP, RETAIN),
         "GatewayAccessLogs87AA0EC3": (LOG_GROUP, RETAIN),
+        "GatewayExecutionLogs3B1DE207": (LOG_GROUP, RETAIN),
     },
     "GatewayExistingPoolStack": {
         "GatewayLogsKeyF46DA240": (KEY, RETAIN),
         "GatewayFunctionLogsF769E71D": (LOG_GROUP, RETAIN),
         "GatewayAccessLogs87AA0EC3": (LOG_GROUP, RETAIN),
+        "GatewayExecutionLogs3B1DE207": (LOG_GROUP, RETAIN),
         "GatewayWafLogsC7233BE1": (LOG_GROUP, RETAIN),
     },
     "GatewayIamStack": {
@@ -82,6 +85,7 @@ STATEFUL: dict[str, dict[str, tuple[str, str]]] = {
         "GatewayLogsKeyF46DA240": (KEY, RETAIN),
         "GatewayFunctionLogsF769E71D": (LOG_GROUP, RETAIN),
         "GatewayAccessLogs87AA0EC3": (LOG_GROUP, RETAIN),
+        "GatewayExecutionLogs3B1DE207": (LOG_GROUP, RETAIN),
         "GatewayWafLogsC7233BE1": (LOG_GROUP, RETAIN),
     },
     "GatewayPrivateStack": {
@@ -90,12 +94,14 @@ STATEFUL: dict[str, dict[str, tuple[str, str]]] = {
         "GatewayLogsKeyF46DA240": (KEY, RETAIN),
         "GatewayFunctionLogsF769E71D": (LOG_GROUP, RETAIN),
         "GatewayAccessLogs87AA0EC3": (LOG_GROUP, RETAIN),
+        "GatewayExecutionLogs3B1DE207": (LOG_GROUP, RETAIN),
         "GatewayWafLogsC7233BE1": (LOG_GROUP, RETAIN),
     },
     "GatewaySageMakerStack": {
         "GatewayLogsKeyF46DA240": (KEY, RETAIN),
         "GatewayFunctionLogsF769E71D": (LOG_GROUP, RETAIN),
         "GatewayAccessLogs87AA0EC3": (LOG_GROUP, RETAIN),
+        "GatewayExecutionLogs3B1DE207": (LOG_GROUP, RETAIN),
         "GatewayWafLogsC7233BE1": (LOG_GROUP, RETAIN),
     },
     "InferentiaStack": {
@@ -139,6 +145,7 @@ STATEFUL: dict[str, dict[str, tuple[str, str]]] = {
         "GatewayLogsKeyF46DA240": (KEY, RETAIN),
         "GatewayFunctionLogsF769E71D": (LOG_GROUP, RETAIN),
         "GatewayAccessLogs87AA0EC3": (LOG_GROUP, RETAIN),
+        "GatewayExecutionLogs3B1DE207": (LOG_GROUP, RETAIN),
         "GatewayWafLogsC7233BE1": (LOG_GROUP, RETAIN),
     },
     "LoraStaticStack": {
@@ -161,6 +168,7 @@ STATEFUL: dict[str, dict[str, tuple[str, str]]] = {
         "GatewayLogsKeyF46DA240": (KEY, RETAIN),
         "GatewayFunctionLogsF769E71D": (LOG_GROUP, RETAIN),
         "GatewayAccessLogs87AA0EC3": (LOG_GROUP, RETAIN),
+        "GatewayExecutionLogs3B1DE207": (LOG_GROUP, RETAIN),
         "GatewayWafLogsC7233BE1": (LOG_GROUP, RETAIN),
     },
     "SageMakerAsyncStack": {
@@ -325,8 +333,10 @@ _XRAY_SAMPLING = {"xray:GetSamplingRules", "xray:GetSamplingTargets"}
 #: (owning cdk_llm_serving construct, path of the acknowledged construct below it) -> the only actions that
 #: may use Resource "*" there: actions without resource-level permissions (Service Authorization Reference).
 WILDCARD_ACTIONS: dict[tuple[str, str], set[str]] = {
-    # bedrock_gateway/construct.py: X-Ray; Lambda's VPC attachment Describe* (PRIVATE gateways only).
-    ("BedrockGatewayApi", "Policy"): _XRAY | {"ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"},
+    # bedrock_gateway/construct.py: X-Ray; Lambda's VPC attachment Describe* (PRIVATE gateways only); AWS
+    # Marketplace's first-use subscription (no resource types; Subscribe is conditioned on aws-marketplace:ProductId).
+    ("BedrockGatewayApi", "Policy"): _XRAY | {"ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets",
+                                              "aws-marketplace:ViewSubscriptions", "aws-marketplace:Subscribe"},
     # sagemaker_endpoint/role.py: registry login, namespace-conditioned metrics, VPC interfaces (VPC only).
     ("SageMakerLlmEndpoint", "ExecutionPolicy"): {
         "ecr:GetAuthorizationToken", "cloudwatch:PutMetricData",
