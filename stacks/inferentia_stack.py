@@ -44,7 +44,8 @@ class InferentiaSettings:
     model_s3_prefix: str = _MODEL.model_s3_prefix
     """Key prefix (not an s3:// URI) of the weights in the model bucket. Default: models/tinyllama-1.1b-chat-v1.0/"""
     model_family: str = _MODEL.family
-    """Architecture family of the weights, as vllm-neuron's supported list names it (llama-2, llama-3.1, qwen-2.5, ...). Default: llama-2"""
+    """Architecture family of the weights, as vllm-neuron's supported list names it (llama-2, llama-3.1, qwen-2.5,
+    ...). Default: llama-2"""
     model_parameters_billions: float = _MODEL.parameters_billions
     """Parameter count in billions, checked against Inferentia2 device memory. Default: 1.1"""
     tensor_parallel_size: int = _MODEL.tensor_parallel_size
@@ -107,7 +108,8 @@ class InferentiaSettings:
 class InferentiaStack(cdk.Stack):
     """EKS + Karpenter (inf2 spot/on-demand) + Neuron + KServe serving one vLLM model."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, settings: InferentiaSettings | None = None, **kwargs: Any) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, settings: InferentiaSettings | None = None,
+                 **kwargs: Any) -> None:
         kwargs.setdefault("description", "cdk-llm-serving: vLLM on Inferentia2 with KServe, Karpenter and EKS")
         super().__init__(scope, construct_id, **kwargs)
         settings = settings or InferentiaSettings()
@@ -128,9 +130,12 @@ class InferentiaStack(cdk.Stack):
         cdk.CfnOutput(self, "ModelBucketName", value=c.model_bucket.bucket_name,
                       description=f"Upload the Hugging Face weights under s3://<bucket>/{settings.model_s3_prefix}")
         cdk.CfnOutput(self, "StorageUri", value=c.storage_uri)
-        cdk.CfnOutput(self, "KubeconfigCommand", value=f"aws eks update-kubeconfig --name {settings.cluster_name} --region {self.region}",
+        cdk.CfnOutput(self, "KubeconfigCommand",
+                      value=f"aws eks update-kubeconfig --name {settings.cluster_name} --region {self.region}",
                       description="The endpoint is private: run from the VPC (or a bastion/VPN) with cluster access")
         cdk.CfnOutput(self, "InferenceEndpoint", value=c.inference_url_hint,
-                      description="OpenAI-compatible API of the InferenceService (first request after scale to zero takes minutes)")
+                      description="OpenAI-compatible API of the InferenceService (first request after scale to zero "
+                                  "takes minutes)")
         cdk.CfnOutput(self, "Inf2CostCeilingUsdPerMonth", value=f"{ceiling.usd_per_month:.2f}",
-                      description=f"Worst-case inf2 on-demand cost at the NodePool limits, {ceiling.region} prices as of {ceiling.prices_as_of}")
+                      description=f"Worst-case inf2 on-demand cost at the NodePool limits, {ceiling.region} prices "
+                                  f"as of {ceiling.prices_as_of}")

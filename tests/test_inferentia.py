@@ -25,9 +25,21 @@ import yaml
 
 from cdk_llm_serving import EksInferentiaCluster, Inf2NodePool, PropsValidationError, ServingMode, VllmNeuronModel
 from cdk_llm_serving.eks_inferentia import INTERRUPTION_EVENTS, EksPlan, version_matrix
-from cdk_llm_serving.eks_inferentia.data import helm_values_keys, inf2_prices, karpenter_minimums, kserve_modes, version_tuple
+from cdk_llm_serving.eks_inferentia.data import (
+    helm_values_keys,
+    inf2_prices,
+    karpenter_minimums,
+    kserve_modes,
+    version_tuple,
+)
 from cdk_llm_serving.eks_inferentia.manifests import DEFAULT_INF2_NODE_POOLS
-from cdk_llm_serving.eks_inferentia.rules import RULES, HelmRelease, knative_features_needed, predictor_pod_spec, system_cpu_requests
+from cdk_llm_serving.eks_inferentia.rules import (
+    RULES,
+    HelmRelease,
+    knative_features_needed,
+    predictor_pod_spec,
+    system_cpu_requests,
+)
 from harness import Synthesis, cfn_text, expect_rule
 from stacks import InferentiaSettings
 
@@ -77,7 +89,8 @@ def _k8s_to_jsonschema(node: Any, *, strict: bool = True) -> Any:
     if node.get("x-kubernetes-int-or-string"):
         out.pop("type", None)
         out["anyOf"] = [{"type": "integer"}, {"type": "string"}]
-    if strict and "properties" in node and "additionalProperties" not in node and not node.get("x-kubernetes-preserve-unknown-fields"):
+    if (strict and "properties" in node and "additionalProperties" not in node
+            and not node.get("x-kubernetes-preserve-unknown-fields")):
         out["additionalProperties"] = False
     return out
 
@@ -93,7 +106,8 @@ def crd_validator(relpath: str) -> jsonschema.Draft7Validator:
 CRDS = {
     ("karpenter.sh/v1", "NodePool"): f"karpenter-v{VERSIONS.karpenter}/karpenter.sh_nodepools.yaml",
     ("karpenter.k8s.aws/v1", "EC2NodeClass"): f"karpenter-v{VERSIONS.karpenter}/karpenter.k8s.aws_ec2nodeclasses.yaml",
-    ("serving.kserve.io/v1beta1", "InferenceService"): f"kserve-{VERSIONS.kserve}/serving.kserve.io_inferenceservices.yaml",
+    ("serving.kserve.io/v1beta1", "InferenceService"):
+        f"kserve-{VERSIONS.kserve}/serving.kserve.io_inferenceservices.yaml",
 }
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 # Built-in kinds: the Kubernetes OpenAPI schemas shipped by kubernetes-validate, strict (unknown fields fail).
@@ -107,7 +121,8 @@ MINIMAL = {
 def schema_errors(doc: dict[str, Any]) -> list[str]:
     key = (doc.get("apiVersion"), doc.get("kind"))
     if key in CRDS:
-        return [f"{'.'.join(map(str, e.absolute_path))}: {e.message}" for e in crd_validator(CRDS[key]).iter_errors(doc)]
+        return [f"{'.'.join(map(str, e.absolute_path))}: {e.message}"
+                for e in crd_validator(CRDS[key]).iter_errors(doc)]
     if key in BUILTIN:
         try:
             kubernetes_validate.validate(doc, desired_version=KUBERNETES_VERSION, strict=True)
@@ -185,7 +200,8 @@ def test_karpenter_values_point_at_the_queue_and_pod_identity_sa(template: dict[
     assert values["settings"] == {"clusterName": "llm-inferentia", "interruptionQueue": "queue"}
     assert values["serviceAccount"] == {"create": False, "name": "karpenter"}
     assoc = [r["Properties"] for r in _resources(template, "AWS::EKS::PodIdentityAssociation").values()]
-    assert {(a["Namespace"], a["ServiceAccount"]) for a in assoc} == {("kube-system", "karpenter"), ("llm", "llm-model-reader")}
+    assert {(a["Namespace"], a["ServiceAccount"]) for a in assoc} == {("kube-system", "karpenter"),
+                                                                      ("llm", "llm-model-reader")}
 
 
 def test_neuron_chart_monitor_only_and_no_builtin_plugin(template: dict[str, Any]) -> None:
@@ -227,10 +243,14 @@ def _karpenter_policy(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def test_karpenter_controller_statements(template: dict[str, Any]) -> None:
     st = _karpenter_policy(template)
     assert st["AllowPassingInstanceRole"]["Action"] == "iam:PassRole"
-    assert st["AllowPassingInstanceRole"]["Condition"] == {"StringEquals": {"iam:PassedToService": ["ec2.amazonaws.com", "ec2.amazonaws.com.cn"]}}
-    assert st["AllowScopedDeletion"]["Condition"]["StringEquals"] == {"aws:ResourceTag/kubernetes.io/cluster/llm-inferentia": "owned"}
-    assert st["AllowScopedEC2InstanceActionsWithTags"]["Condition"]["StringEquals"]["aws:RequestTag/eks:eks-cluster-name"] == "llm-inferentia"
-    assert set(st["AllowInterruptionQueueActions"]["Action"]) == {"sqs:DeleteMessage", "sqs:GetQueueUrl", "sqs:ReceiveMessage"}
+    assert st["AllowPassingInstanceRole"]["Condition"] == {
+        "StringEquals": {"iam:PassedToService": ["ec2.amazonaws.com", "ec2.amazonaws.com.cn"]}}
+    assert st["AllowScopedDeletion"]["Condition"]["StringEquals"] == {
+        "aws:ResourceTag/kubernetes.io/cluster/llm-inferentia": "owned"}
+    tagged = st["AllowScopedEC2InstanceActionsWithTags"]["Condition"]["StringEquals"]
+    assert tagged["aws:RequestTag/eks:eks-cluster-name"] == "llm-inferentia"
+    assert set(st["AllowInterruptionQueueActions"]["Action"]) == {
+        "sqs:DeleteMessage", "sqs:GetQueueUrl", "sqs:ReceiveMessage"}
     assert st["AllowAPIServerEndpointDiscovery"]["Action"] == "eks:DescribeCluster"
     # "*" only where AWS has no resource-level permissions
     star = {sid for sid, s in st.items() if s["Resource"] == "*"}
@@ -240,9 +260,11 @@ def test_karpenter_controller_statements(template: dict[str, Any]) -> None:
 
 
 def test_node_access_entry_and_model_read_scope(template: dict[str, Any]) -> None:
-    types = {r["Properties"]["Type"] for r in _resources(template, "AWS::EKS::AccessEntry").values() if "Type" in r["Properties"]}
+    types = {r["Properties"]["Type"] for r in _resources(template, "AWS::EKS::AccessEntry").values()
+             if "Type" in r["Properties"]}
     assert "EC2_LINUX" in types
-    model = next(r for r in _resources(template, "AWS::IAM::ManagedPolicy").values() if "model" in r["Properties"].get("Description", ""))
+    model = next(r for r in _resources(template, "AWS::IAM::ManagedPolicy").values()
+                 if "model" in r["Properties"].get("Description", ""))
     sids = {s["Sid"]: s for s in model["Properties"]["PolicyDocument"]["Statement"]}
     assert sids["ReadModelWeights"]["Action"] == "s3:GetObject"
     assert sids["ListModelWeights"]["Condition"] == {"StringLike": {"s3:prefix": ["models/tinyllama-1.1b-chat-v1.0/*"]}}
@@ -277,8 +299,8 @@ def _emitted_plan(synthesis: Synthesis, template: dict[str, Any]) -> EksPlan:
     return dataclasses.replace(
         plan,
         manifests=tuple(d for d in generated_manifests(template) if d["kind"] in kinds),
-        helm_releases=tuple(HelmRelease(chart=name, version=_charts(template)[name][1]["Properties"]["Version"], values=charts[name])
-                            for name in charts))
+        helm_releases=tuple(HelmRelease(chart=name, version=_charts(template)[name][1]["Properties"]["Version"],
+                                        values=charts[name]) for name in charts))
 
 
 def test_emitted_template_passes_every_upstream_rule(synthesis: Synthesis, template: dict[str, Any]) -> None:
@@ -289,7 +311,8 @@ def test_emitted_template_passes_every_upstream_rule(synthesis: Synthesis, templ
 
 
 def _doc(template: dict[str, Any], kind: str, name: str | None = None) -> dict[str, Any]:
-    return copy.deepcopy(next(d for d in generated_manifests(template) if d["kind"] == kind and name in (None, d["metadata"]["name"])))
+    return copy.deepcopy(next(d for d in generated_manifests(template)
+                              if d["kind"] == kind and name in (None, d["metadata"]["name"])))
 
 
 def test_schema_rejects_bad_nodepool(template: dict[str, Any]) -> None:
@@ -319,7 +342,8 @@ def test_inference_service_serves_from_s3_with_neuron(template: dict[str, Any]) 
     assert env["STORAGE_URI"].startswith("s3://") and env["STORAGE_URI"].endswith("/models/tinyllama-1.1b-chat-v1.0/")
     assert env["HF_HUB_OFFLINE"] == "1" and env["NEURON_COMPILED_ARTIFACTS"] == "/cache/neuron"
     assert "--tensor-parallel-size=2" in c["args"] and "--max-model-len=2048" in c["args"]
-    # vllm-neuron README Known Issues 2: ceil(2048 / 2048) x 8 sequences (block_size = max_model_len without prefix caching)
+    # vllm-neuron README Known Issues 2: ceil(2048 / 2048) x 8 sequences (block_size = max_model_len without prefix
+    # caching)
     assert "--num-gpu-blocks-override=8" in c["args"] and "--no-enable-prefix-caching" in c["args"]
     assert c["resources"]["requests"]["aws.amazon.com/neuron"] == "1"
     assert pred["serviceAccountName"] == "llm-model-reader" and pred["minReplicas"] == 0
@@ -330,8 +354,9 @@ def test_inference_service_serves_from_s3_with_neuron(template: dict[str, Any]) 
 
 
 def test_default_model_is_on_vllm_neurons_supported_list() -> None:
-    # vllm-neuron README "Models Supported": Llama 2/3.1/3.3, Llama 4, Qwen 2.5/3. Llama-3.2-1B failed to compile on SDK 2.28
-    # (NCC_ITEN404, kubernetes-sigs/wg-serving#70); TinyLlama-1.1B (Llama 2 architecture) is the README's own server example.
+    # vllm-neuron README "Models Supported": Llama 2/3.1/3.3, Llama 4, Qwen 2.5/3. Llama-3.2-1B failed to compile on SDK
+    # 2.28 (NCC_ITEN404, kubernetes-sigs/wg-serving#70); TinyLlama-1.1B (Llama 2 architecture) is the README's own
+    # server example.
     model = VllmNeuronModel()
     assert (model.name, model.family, model.parameters_billions) == ("tinyllama-1-1b-chat", "llama-2", 1.1)
     assert "llama-3.2" not in model.model_s3_prefix
@@ -378,7 +403,8 @@ def test_rule_nodegroup_ami_type() -> None:
 
 
 def test_system_nodegroup_is_al2023_even_without_the_feature_flag(template: dict[str, Any]) -> None:
-    # Regression: without @aws-cdk/aws-eks:defaultToAL2023, aws_eks_v2 picks AL2_x86_64, which EKS 1.33+ rejects (deploy fails).
+    # Regression: without @aws-cdk/aws-eks:defaultToAL2023, aws_eks_v2 picks AL2_x86_64, which EKS 1.33+ rejects (deploy
+    # fails).
     (nodegroup,) = [r["Properties"] for r in _resources(template, "AWS::EKS::Nodegroup").values()]
     assert nodegroup["AmiType"] == "AL2023_x86_64_STANDARD"
     app = cdk.App(post_cli_context={"@aws-cdk/aws-eks:defaultToAL2023": False})
@@ -389,42 +415,49 @@ def test_system_nodegroup_is_al2023_even_without_the_feature_flag(template: dict
 
 
 def test_rule_knative_podspec_fields(template: dict[str, Any]) -> None:
-    # knative/serving knative-v1.21.1 fieldmask.go:247-255 keeps nodeSelector/tolerations only when config-features enables
-    # kubernetes.podspec-nodeselector / -tolerations (features.go:90,100: Disabled by default); fieldmask.go:292 always drops
-    # terminationGracePeriodSeconds; the webhook (k8s_validation.go:398) rejects the ksvc KServe builds from the predictor.
+    # knative/serving knative-v1.21.1 fieldmask.go:247-255 keeps nodeSelector/tolerations only when config-features
+    # enables kubernetes.podspec-nodeselector / -tolerations (features.go:90,100: Disabled by default); fieldmask.go:292
+    # always drops terminationGracePeriodSeconds; the webhook (k8s_validation.go:398) rejects the ksvc KServe builds
+    # from the predictor.
     serving = _doc(template, "KnativeServing")
-    assert serving["spec"]["config"]["features"] == {"kubernetes.podspec-nodeselector": "enabled", "kubernetes.podspec-tolerations": "enabled"}
+    assert serving["spec"]["config"]["features"] == {"kubernetes.podspec-nodeselector": "enabled",
+                                                     "kubernetes.podspec-tolerations": "enabled"}
     assert "terminationGracePeriodSeconds" not in _doc(template, "InferenceService")["spec"]["predictor"]
     plan = _plan()
     no_features = _with_manifests(plan, "KnativeServing", lambda m: m["spec"]["config"].pop("features"))
     msgs = [p for p in RULES.problems(no_features) if p.startswith("[EKS.KNATIVE_PODSPEC_FIELDS]")]
     assert len(msgs) == 2 and "'nodeSelector' needs Knative feature 'kubernetes.podspec-nodeselector'" in msgs[0]
     grace = _with_isvc(plan, lambda m: m["spec"]["predictor"].update(terminationGracePeriodSeconds=120))
-    assert "never allows predictor field 'terminationGracePeriodSeconds'" in expect_rule("EKS.KNATIVE_PODSPEC_FIELDS", RULES.problems(grace))
+    assert "never allows predictor field 'terminationGracePeriodSeconds'" in expect_rule(
+        "EKS.KNATIVE_PODSPEC_FIELDS", RULES.problems(grace))
     lifecycle = _with_isvc(plan, lambda m: m["spec"]["predictor"]["containers"][0].update(lifecycle={}))
     assert "container field 'lifecycle'" in expect_rule("EKS.KNATIVE_PODSPEC_FIELDS", RULES.problems(lifecycle))
     # "Allowed" counts (features.go asFlag), any other value keeps the default Disabled
     allowed = _with_manifests(plan, "KnativeServing", lambda m: m["spec"]["config"]["features"].update(
         {"kubernetes.podspec-nodeselector": "Allowed", "kubernetes.podspec-tolerations": "on"}))
     assert [p for p in RULES.problems(allowed) if "KNATIVE" in p] == [
-        "[EKS.KNATIVE_PODSPEC_FIELDS] InferenceService 'tinyllama-1-1b-chat': predictor field 'tolerations' needs Knative feature "
-        "'kubernetes.podspec-tolerations' enabled (KnativeServing spec.config.features), got 'on'"]
-    # Raw mode is a plain Deployment: terminationGracePeriodSeconds is kept for spot notices, and the mask does not apply
+        "[EKS.KNATIVE_PODSPEC_FIELDS] InferenceService 'tinyllama-1-1b-chat': predictor field 'tolerations' needs "
+        "Knative feature 'kubernetes.podspec-tolerations' enabled (KnativeServing spec.config.features), got 'on'"]
+    # Raw mode is a plain Deployment: terminationGracePeriodSeconds is kept for spot notices, and the mask does not
+    # apply
     raw = _plan(serving_mode=ServingMode.RAW_DEPLOYMENT, model=VllmNeuronModel(min_replicas=1))
-    assert next(m for m in raw.manifests if m["kind"] == "InferenceService")["spec"]["predictor"]["terminationGracePeriodSeconds"] == 120
+    raw_isvc = next(m for m in raw.manifests if m["kind"] == "InferenceService")
+    assert raw_isvc["spec"]["predictor"]["terminationGracePeriodSeconds"] == 120
     assert RULES.problems(raw) == []
 
 
 def test_knative_features_follow_the_predictor_fields() -> None:
-    pod = predictor_pod_spec({"minReplicas": 0, "annotations": {}, "nodeSelector": {}, "tolerations": [], "schedulerName": "s", "containers": []})
+    pod = predictor_pod_spec({"minReplicas": 0, "annotations": {}, "nodeSelector": {}, "tolerations": [],
+                              "schedulerName": "s", "containers": []})
     assert set(pod) == {"nodeSelector", "tolerations", "schedulerName", "containers"}
-    assert knative_features_needed(pod) == {"kubernetes.podspec-nodeselector": "enabled", "kubernetes.podspec-schedulername": "enabled",
+    assert knative_features_needed(pod) == {"kubernetes.podspec-nodeselector": "enabled",
+                                            "kubernetes.podspec-schedulername": "enabled",
                                             "kubernetes.podspec-tolerations": "enabled"}
 
 
 def _multi_device_kwargs() -> dict[str, Any]:
-    s = InferentiaSettings(neuron_devices=6, tensor_parallel_size=12, cpu="32", memory="128Gi", max_replicas=1, model_parameters_billions=8,
-                           spot_neuron_limit=12, on_demand_neuron_limit=6)
+    s = InferentiaSettings(neuron_devices=6, tensor_parallel_size=12, cpu="32", memory="128Gi", max_replicas=1,
+                           model_parameters_billions=8, spot_neuron_limit=12, on_demand_neuron_limit=6)
     return {"model": s.model, "inf2_node_pools": s.node_pools}
 
 
@@ -434,7 +467,8 @@ def test_multi_device_replicas_use_the_neuron_custom_scheduler() -> None:
     c = EksInferentiaCluster(cdk.Stack(cdk.App(), "S"), "C", **_multi_device_kwargs())
     scheduler = c.helm_values["neuron-helm-chart"]["scheduler"]
     assert scheduler == {"enabled": True, "defaultScheduler": {"enabled": False},
-                         "customScheduler": {"enabled": True, "image": {"repository": "registry.k8s.io/kube-scheduler", "tag": "v1.34.3"}}}
+                         "customScheduler": {"enabled": True, "image": {"repository": "registry.k8s.io/kube-scheduler",
+                                                                        "tag": "v1.34.3"}}}
     assert c.inference_service_manifest["spec"]["predictor"]["schedulerName"] == "my-scheduler"
     serving = next(m for m in c.plan.manifests if m["kind"] == "KnativeServing")
     assert serving["spec"]["config"]["features"]["kubernetes.podspec-schedulername"] == "enabled"
@@ -460,7 +494,8 @@ def test_rule_neuron_scheduler_skew() -> None:
     # Kubernetes version-skew policy: kube-scheduler not newer than kube-apiserver, at most one minor older; the chart's
     # default custom scheduler image is kube-scheduler v1.28.5.
     plan = EksInferentiaCluster(cdk.Stack(cdk.App(), "S"), "C", **_multi_device_kwargs()).plan
-    chart_default = _with_values(plan, "neuron-helm-chart", {"scheduler": {"enabled": True, "customScheduler": {"enabled": True}}})
+    chart_default = _with_values(plan, "neuron-helm-chart",
+                                 {"scheduler": {"enabled": True, "customScheduler": {"enabled": True}}})
     msg = expect_rule("EKS.NEURON_SCHEDULER_SKEW", RULES.problems(chart_default))
     assert "kube-scheduler 1.28 on a Kubernetes 1.34 cluster" in msg
     newer = _with_values(plan, "neuron-helm-chart", {"scheduler": {"enabled": True, "customScheduler": {
@@ -472,17 +507,22 @@ def test_rule_neuron_scheduler_skew() -> None:
 
 
 def test_rule_helm_values_keys(synthesis: Synthesis, template: dict[str, Any]) -> None:
-    # Helm ignores unknown keys. neuron-helm-charts 1.1.2 values.yaml has no devicePlugin.enabled (the old code passed it).
+    # Helm ignores unknown keys. neuron-helm-charts 1.1.2 values.yaml has no devicePlugin.enabled (the old code passed
+    # it).
     plan = _emitted_plan(synthesis, template)
     assert not [p for p in RULES.problems(plan) if "HELM_VALUES_KEYS" in p]
     assert set(helm_values_keys()) >= {f"{r.chart}@{r.version}" for r in plan.helm_releases if r.values}
-    old_neuron = _with_values(plan, "neuron-helm-chart", {"devicePlugin": {"enabled": True}, "scheduler": {"enabled": False}})
+    old_neuron = _with_values(plan, "neuron-helm-chart",
+                              {"devicePlugin": {"enabled": True}, "scheduler": {"enabled": False}})
     assert "has no values key 'devicePlugin.enabled'" in expect_rule("EKS.HELM_VALUES_KEYS", RULES.problems(old_neuron))
-    typo = _with_values(plan, "karpenter", {"settings": {"clusterName": "x", "interuptionQueue": "q"}, "controller": {"resources": {"x": 1}}})
+    typo = _with_values(plan, "karpenter", {"settings": {"clusterName": "x", "interuptionQueue": "q"},
+                                            "controller": {"resources": {"x": 1}}})
     msgs = [p for p in RULES.problems(typo) if "HELM_VALUES_KEYS" in p]
     assert len(msgs) == 1 and "'settings.interuptionQueue'" in msgs[0]  # free-form controller.resources is accepted
-    unknown_chart = dataclasses.replace(plan, helm_releases=(HelmRelease(chart="karpenter", version="9.9.9", values={"replicas": 1}),))
-    assert "no list of values keys for chart karpenter@9.9.9" in expect_rule("EKS.HELM_VALUES_KEYS", RULES.problems(unknown_chart))
+    unknown_chart = dataclasses.replace(
+        plan, helm_releases=(HelmRelease(chart="karpenter", version="9.9.9", values={"replicas": 1}),))
+    assert "no list of values keys for chart karpenter@9.9.9" in expect_rule(
+        "EKS.HELM_VALUES_KEYS", RULES.problems(unknown_chart))
 
 
 def test_rule_system_node_cpu() -> None:
@@ -494,40 +534,50 @@ def test_rule_system_node_cpu() -> None:
     plan = _plan()
     assert (plan.system_nodes.instance_type, plan.system_nodes.node_count) == ("m7i.xlarge", 2)
     assert not [p for p in RULES.problems(plan) if "SYSTEM_NODE_CPU" in p]  # 7840m allocatable
-    assert not [p for p in RULES.problems(_plan(system_node_instance_type="m7i.large", system_node_count=3)) if "SYSTEM_NODE_CPU" in p]
+    three_large = _plan(system_node_instance_type="m7i.large", system_node_count=3)
+    assert not [p for p in RULES.problems(three_large) if "SYSTEM_NODE_CPU" in p]
 
 
 def test_rule_nodeclass_reference() -> None:
     # Karpenter v1.14.1 NodePool nodeClassRef must resolve to an EC2NodeClass, or the pool launches nothing.
-    bad = _with_manifests(_plan(), "NodePool", lambda m: m["spec"]["template"]["spec"]["nodeClassRef"].update(name="gpu")
+    bad = _with_manifests(_plan(), "NodePool",
+                          lambda m: m["spec"]["template"]["spec"]["nodeClassRef"].update(name="gpu")
                           if m["metadata"]["name"] == "general" else None)
-    assert "NodePool 'general' references EC2NodeClass 'gpu', which is not defined (defined: default, neuron)" in expect_rule(
-        "EKS.NODEPOOL_NODECLASS_REF", RULES.problems(bad))
+    assert ("NodePool 'general' references EC2NodeClass 'gpu', which is not defined (defined: default, neuron)"
+            in expect_rule("EKS.NODEPOOL_NODECLASS_REF", RULES.problems(bad)))
 
 
 def test_rule_neuron_toleration() -> None:
-    # Kubernetes taints: pods without a toleration for the NodePools' aws.amazon.com/neuron NoSchedule taint never land there.
+    # Kubernetes taints: pods without a toleration for the NodePools' aws.amazon.com/neuron NoSchedule taint never land
+    # there.
     bad = _with_isvc(_plan(), lambda m: m["spec"]["predictor"].update(tolerations=[]))
-    assert "does not tolerate the aws.amazon.com/neuron taint" in expect_rule("EKS.NEURON_TOLERATION", RULES.problems(bad))
+    assert "does not tolerate the aws.amazon.com/neuron taint" in expect_rule(
+        "EKS.NEURON_TOLERATION", RULES.problems(bad))
 
 
 def test_rule_neuron_devices_per_node() -> None:
     # Neuron docs: inf2.xlarge and inf2.8xlarge have one Inferentia2 device; the device plugin advertises that many.
     msg = expect_rule("EKS.NEURON_DEVICES_PER_NODE", lambda: _model_stack(
         model=VllmNeuronModel(neuron_devices=2, tensor_parallel_size=4, max_replicas=1)))
-    assert "requests 2 Inferentia2 device(s) but NodePool 'inf2-spot' allows only inf2.xlarge (1), inf2.8xlarge (1)" in msg
-    no_devices = _with_isvc(_plan(), lambda m: m["spec"]["predictor"]["containers"][0]["resources"]["requests"].pop("aws.amazon.com/neuron"))
+    assert ("requests 2 Inferentia2 device(s) but NodePool 'inf2-spot' allows only inf2.xlarge (1), inf2.8xlarge (1)"
+            in msg)
+    no_devices = _with_isvc(_plan(), lambda m: m["spec"]["predictor"]["containers"][0]["resources"]["requests"].pop(
+        "aws.amazon.com/neuron"))
     assert "requests no aws.amazon.com/neuron" in expect_rule("EKS.NEURON_DEVICES_PER_NODE", RULES.problems(no_devices))
 
 
 def test_rule_pod_fits_node_and_tensor_parallel_cores() -> None:
-    # kube-scheduler NodeResourcesFit against inf2.xlarge's schedulable capacity; vllm-neuron tp_degree <= NeuronCores (2 per device).
-    pools = tuple(Inf2NodePool(name=p.name, capacity_type=p.capacity_type, instance_types=("inf2.xlarge",), neuron_limit=p.neuron_limit,
-                               weight=p.weight) for p in DEFAULT_INF2_NODE_POOLS)
-    build = lambda: _model_stack(inf2_node_pools=pools, model=VllmNeuronModel(cpu="8", memory="24Gi", tensor_parallel_size=4))  # noqa: E731
-    assert ("requests cpu 8 and memory 24Gi, more than any size in NodePool 'inf2-spot' can allocate: inf2.xlarge (3.4 cpu, 13Gi)"
+    # kube-scheduler NodeResourcesFit against inf2.xlarge's schedulable capacity; vllm-neuron tp_degree <= NeuronCores
+    # (2 per device).
+    pools = tuple(Inf2NodePool(name=p.name, capacity_type=p.capacity_type, instance_types=("inf2.xlarge",),
+                               neuron_limit=p.neuron_limit, weight=p.weight) for p in DEFAULT_INF2_NODE_POOLS)
+    model = VllmNeuronModel(cpu="8", memory="24Gi", tensor_parallel_size=4)
+    build = lambda: _model_stack(inf2_node_pools=pools, model=model)  # noqa: E731
+    assert ("requests cpu 8 and memory 24Gi, more than any size in NodePool 'inf2-spot' can allocate: inf2.xlarge "
+            "(3.4 cpu, 13Gi)"
             in expect_rule("EKS.POD_FITS_NODE", build))
-    assert "tensor parallel size 4 exceeds the 2 NeuronCores of 1 Inferentia2 device(s)" in expect_rule("EKS.TENSOR_PARALLEL_CORES", build)
+    assert "tensor parallel size 4 exceeds the 2 NeuronCores of 1 Inferentia2 device(s)" in expect_rule(
+        "EKS.TENSOR_PARALLEL_CORES", build)
 
 
 def test_rule_nodepool_neuron_limits() -> None:
@@ -538,19 +588,23 @@ def test_rule_nodepool_neuron_limits() -> None:
 
 def test_rule_scale_to_zero_mode() -> None:
     # KServe v0.20.0 hpa_reconciler.go:153-157 raises minReplicas 0 to 1 in Standard (raw) mode.
-    msg = expect_rule("EKS.SCALE_TO_ZERO_MODE", lambda: _model_stack(serving_mode=ServingMode.RAW_DEPLOYMENT, model=VllmNeuronModel(min_replicas=0)))
+    msg = expect_rule("EKS.SCALE_TO_ZERO_MODE", lambda: _model_stack(serving_mode=ServingMode.RAW_DEPLOYMENT,
+                                                                     model=VllmNeuronModel(min_replicas=0)))
     assert "minReplicas 0 (scale to zero) needs Knative mode, but the deployment mode is 'Standard'" in msg
 
 
 def test_rule_vllm_neuron_model_family() -> None:
-    # vllm-neuron README "Models Supported"; wg-serving#70: Llama-3.2-1B fails to compile on Neuron SDK 2.28 (NCC_ITEN404).
+    # vllm-neuron README "Models Supported"; wg-serving#70: Llama-3.2-1B fails to compile on Neuron SDK 2.28
+    # (NCC_ITEN404).
     msg = expect_rule("EKS.VLLM_NEURON_MODEL_FAMILY", lambda: _model_stack(model=VllmNeuronModel(family="llama-3.2")))
     assert "NCC_ITEN404" in msg and "choose one of llama-2" in msg
-    assert "not served by vllm-neuron" in expect_rule("EKS.VLLM_NEURON_MODEL_FAMILY", lambda: _model_stack(model=VllmNeuronModel(family="mistral")))
+    assert "not served by vllm-neuron" in expect_rule(
+        "EKS.VLLM_NEURON_MODEL_FAMILY", lambda: _model_stack(model=VllmNeuronModel(family="mistral")))
 
 
 def test_rule_neuron_device_memory() -> None:
-    # Neuron docs: 32 GiB per Inferentia2 device, 16 GiB per NeuronCore-v2; 8B x 2 bytes = 14.9 GiB fits TP 2, 70B does not.
+    # Neuron docs: 32 GiB per Inferentia2 device, 16 GiB per NeuronCore-v2; 8B x 2 bytes = 14.9 GiB fits TP 2, 70B does
+    # not.
     assert not [p for p in RULES.problems(_plan(model=VllmNeuronModel(parameters_billions=8))) if "DEVICE_MEMORY" in p]
     msg = expect_rule("EKS.NEURON_DEVICE_MEMORY", lambda: _model_stack(model=VllmNeuronModel(parameters_billions=70)))
     assert "130.4 GiB of 16-bit weights, 65.2 GiB per NeuronCore at tensor parallel size 2, more than the 16 GiB" in msg
@@ -562,22 +616,26 @@ def test_rule_vllm_neuron_gpu_blocks() -> None:
     plan = _plan(model=VllmNeuronModel(max_num_seqs=4))
     isvc = next(m for m in plan.manifests if m["kind"] == "InferenceService")
     assert "--num-gpu-blocks-override=4" in isvc["spec"]["predictor"]["containers"][0]["args"]
-    missing = _with_isvc(plan, lambda m: m["spec"]["predictor"]["containers"][0]["args"].remove("--num-gpu-blocks-override=4"))
-    assert "pass --num-gpu-blocks-override=4 (ceil(2048/2048) x 4), got None" in expect_rule("EKS.VLLM_NEURON_GPU_BLOCKS", RULES.problems(missing))
+    missing = _with_isvc(plan, lambda m: m["spec"]["predictor"]["containers"][0]["args"].remove(
+        "--num-gpu-blocks-override=4"))
+    assert "pass --num-gpu-blocks-override=4 (ceil(2048/2048) x 4), got None" in expect_rule(
+        "EKS.VLLM_NEURON_GPU_BLOCKS", RULES.problems(missing))
     prefix = _with_isvc(plan, lambda m: m["spec"]["predictor"]["containers"][0]["args"].__setitem__(
-        slice(None), [a for a in m["spec"]["predictor"]["containers"][0]["args"] if a != "--no-enable-prefix-caching"] + ["--enable-prefix-caching"]))
+        slice(None), [a for a in m["spec"]["predictor"]["containers"][0]["args"] if a != "--no-enable-prefix-caching"]
+        + ["--enable-prefix-caching"]))
     assert "needs --block-size" in expect_rule("EKS.VLLM_NEURON_GPU_BLOCKS", RULES.problems(prefix))
 
 
 def test_model_s3_prefix_rejects_a_uri() -> None:
-    with pytest.raises(PropsValidationError, match=r"model_s3_prefix 's3://bucket/models/x/' is a URI: pass the key prefix only"):
+    with pytest.raises(PropsValidationError,
+                       match=r"model_s3_prefix 's3://bucket/models/x/' is a URI: pass the key prefix only"):
         _model_stack(model=VllmNeuronModel(model_s3_prefix="s3://bucket/models/x/"))
 
 
 def test_kserve_chart_waits_for_the_knative_service_crd(template: dict[str, Any]) -> None:
-    # KServe v0.20.0 controller.go: without the Knative Service CRD at start-up the controller never watches ksvcs, and an
-    # InferenceService reconciled before it exists gets a TerminalError. KubernetesObjectValue polls kubectl until the CRD's
-    # Established condition (reason InitialNamesAccepted, set only with status True) appears.
+    # KServe v0.20.0 controller.go: without the Knative Service CRD at start-up the controller never watches ksvcs, and
+    # an InferenceService reconciled before it exists gets a TerminalError. KubernetesObjectValue polls kubectl until
+    # the CRD's Established condition (reason InitialNamesAccepted, set only with status True) appears.
     (lid, value), = _resources(template, "Custom::AWSCDK-EKS-KubernetesObjectValue").items()
     props = value["Properties"]
     assert (props["ObjectType"], props["ObjectName"]) == ("customresourcedefinition", "services.serving.knative.dev")
@@ -590,20 +648,25 @@ def test_kserve_chart_waits_for_the_knative_service_crd(template: dict[str, Any]
 
 
 def test_kourier_is_not_exposed_through_a_load_balancer(template: dict[str, Any]) -> None:
-    # knative/operator kodata ingress/1.21/kourier: Service 'kourier' is type LoadBalancer unless spec.ingress.kourier.service-type
-    # says otherwise (pkg/reconciler/knativeserving/ingress/kourier.go:88-97); aws_eks_v2 tags public subnets kubernetes.io/role/elb.
-    assert _doc(template, "KnativeServing")["spec"]["ingress"]["kourier"] == {"enabled": True, "service-type": "ClusterIP"}
+    # knative/operator kodata ingress/1.21/kourier: Service 'kourier' is type LoadBalancer unless
+    # spec.ingress.kourier.service-type says otherwise (pkg/reconciler/knativeserving/ingress/kourier.go:88-97);
+    # aws_eks_v2 tags public subnets kubernetes.io/role/elb.
+    assert _doc(template, "KnativeServing")["spec"]["ingress"]["kourier"] == {"enabled": True,
+                                                                              "service-type": "ClusterIP"}
 
 
 def test_construct_props_problems_reported_together() -> None:
-    bad_pools = (Inf2NodePool(name="od", capacity_type="on-demand", instance_types=("inf2.xlarge",), neuron_limit=4, weight=100),
-                 Inf2NodePool(name="spot", capacity_type="spot", instance_types=("g5.xlarge",), neuron_limit=0, weight=10))
+    bad_pools = (Inf2NodePool(name="od", capacity_type="on-demand", instance_types=("inf2.xlarge",), neuron_limit=4,
+                              weight=100),
+                 Inf2NodePool(name="spot", capacity_type="spot", instance_types=("g5.xlarge",), neuron_limit=0,
+                              weight=10))
     with pytest.raises(PropsValidationError) as err:
         _model_stack(kubernetes_version="1.29", ami_alias="al2023@latest", inf2_node_pools=bad_pools)
     msg = str(err.value)
     for part in ("kubernetes_version '1.29' is not in the version matrix; supported: 1.33, 1.34",
                  "ami_alias must be pinned", "NodePool 'spot': neuron_limit must be at least 1",
-                 "NodePool 'spot': instance_types must be inf2 sizes", "spot NodePools must have higher weights than on-demand ones"):
+                 "NodePool 'spot': instance_types must be inf2 sizes",
+                 "spot NodePools must have higher weights than on-demand ones"):
         assert part in msg
 
 
@@ -619,7 +682,8 @@ def test_construct_missing_kubectl_layer_package_is_a_clear_error() -> None:
 
 def test_raw_deployment_mode_uses_hpa() -> None:
     app = cdk.App()
-    c = EksInferentiaCluster(cdk.Stack(app, "S"), "C", serving_mode=ServingMode.RAW_DEPLOYMENT, model=VllmNeuronModel(min_replicas=1))
+    c = EksInferentiaCluster(cdk.Stack(app, "S"), "C", serving_mode=ServingMode.RAW_DEPLOYMENT,
+                             model=VllmNeuronModel(min_replicas=1))
     isvc = c.inference_service_manifest
     assert isvc["metadata"]["annotations"]["serving.kserve.io/deploymentMode"] == "Standard"
     assert isvc["metadata"]["annotations"]["serving.kserve.io/autoscalerClass"] == "hpa"
@@ -648,7 +712,8 @@ def test_cost_ceiling_from_price_table(synthesis: Synthesis, template: dict[str,
     ceiling = stack.inferentia.cost_ceiling()
     prices = inf2_prices("us-east-1")
     # spot: 4 devices -> 4 x inf2.8xlarge is the priciest fleet; on-demand: 2 x inf2.8xlarge
-    assert ceiling.per_pool_usd_per_hour == {"inf2-spot": 4 * prices["inf2.8xlarge"], "inf2-on-demand": 2 * prices["inf2.8xlarge"]}
+    assert ceiling.per_pool_usd_per_hour == {"inf2-spot": 4 * prices["inf2.8xlarge"],
+                                             "inf2-on-demand": 2 * prices["inf2.8xlarge"]}
     assert math.isclose(ceiling.usd_per_month, round(6 * prices["inf2.8xlarge"] * 730, 2))
     assert template["Outputs"]["Inf2CostCeilingUsdPerMonth"]["Value"] == f"{ceiling.usd_per_month:.2f}"
     with pytest.raises(KeyError, match="known regions: us-east-1"):
@@ -656,7 +721,8 @@ def test_cost_ceiling_from_price_table(synthesis: Synthesis, template: dict[str,
 
 
 def test_settings_from_context() -> None:
-    s = InferentiaSettings.from_context({"serving_mode": "raw", "min_replicas": 1, "neuron_devices": 6, "tensor_parallel_size": 12})
+    s = InferentiaSettings.from_context({"serving_mode": "raw", "min_replicas": 1, "neuron_devices": 6,
+                                         "tensor_parallel_size": 12})
     assert s.model.neuron_devices == 6 and s.node_pools[0].instance_types == ("inf2.24xlarge", "inf2.48xlarge")
     with pytest.raises(PropsValidationError) as err:
         InferentiaSettings.from_context({"serving_mode": "serverless", "replicas": 3})
@@ -666,16 +732,19 @@ def test_settings_from_context() -> None:
 
 
 def test_stack_outputs_explain_the_endpoint(template: dict[str, Any]) -> None:
-    # knative/operator transformers.go:32 installs Kourier in the KnativeServing namespace (not kourier-system); KServe keeps the
-    # predictor ksvc host with disableIstioVirtualHost; Knative's default domain is svc.cluster.local (route/config/domain.go:40).
+    # knative/operator transformers.go:32 installs Kourier in the KnativeServing namespace (not kourier-system); KServe
+    # keeps the predictor ksvc host with disableIstioVirtualHost; Knative's default domain is svc.cluster.local
+    # (route/config/domain.go:40).
     outputs = template["Outputs"]
     endpoint = outputs["InferenceEndpoint"]["Value"]
     assert endpoint.startswith("kubectl -n knative-serving port-forward svc/kourier-internal 8080:80 & ")
     assert "-H 'Host: tinyllama-1-1b-chat-predictor.llm.svc.cluster.local'" in endpoint
     assert '"model": "tinyllama-1-1b-chat"' in endpoint
     assert {"ClusterName", "ModelBucketName", "StorageUri", "KubeconfigCommand"} <= set(outputs)
-    raw = EksInferentiaCluster(cdk.Stack(cdk.App(), "S"), "C", serving_mode=ServingMode.RAW_DEPLOYMENT, model=VllmNeuronModel(min_replicas=1))
-    assert raw.inference_url_hint.startswith("kubectl -n llm port-forward svc/tinyllama-1-1b-chat-predictor 8080:80 & curl localhost:8080")
+    raw = EksInferentiaCluster(cdk.Stack(cdk.App(), "S"), "C", serving_mode=ServingMode.RAW_DEPLOYMENT,
+                               model=VllmNeuronModel(min_replicas=1))
+    assert raw.inference_url_hint.startswith("kubectl -n llm port-forward svc/tinyllama-1-1b-chat-predictor 8080:80 "
+                                             "& curl localhost:8080")
 
 
 def test_builtin_kinds_use_the_kubernetes_schemas(template: dict[str, Any]) -> None:
