@@ -22,6 +22,7 @@ import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
+from aws_cdk import aws_ec2 as ec2
 
 from cdk_llm_serving import EksInferentiaCluster, Inf2NodePool, PropsValidationError, ServingMode, VllmNeuronModel
 from cdk_llm_serving.eks_inferentia import INTERRUPTION_EVENTS, EksPlan, version_matrix
@@ -653,6 +654,57 @@ def test_kourier_is_not_exposed_through_a_load_balancer(template: dict[str, Any]
     # aws_eks_v2 tags public subnets kubernetes.io/role/elb.
     assert _doc(template, "KnativeServing")["spec"]["ingress"]["kourier"] == {"enabled": True,
                                                                               "service-type": "ClusterIP"}
+
+
+# ---------------------------------------------------------------- subnets
+
+
+def _by_ids(*subnets: ec2.ISubnet) -> ec2.SubnetSelection:
+    return ec2.SubnetSelection(subnet_filters=[ec2.SubnetFilter.by_ids([s.subnet_id for s in subnets])])
+
+
+def test_vpc_subnets_place_the_cluster_system_nodes_and_karpenter_nodes() -> None:
+    # One way to select subnets (_vpc.select_subnets, all six SubnetSelection fields): a filtered selection of two of
+    # three private subnets gives the cluster, the node group and the Karpenter discovery tag exactly those two.
+    stack = cdk.Stack(cdk.App(), "S", env=cdk.Environment(account="111111111111", region="us-east-1"))
+    vpc = ec2.Vpc(stack, "Vpc", max_azs=3)  # three AZs (an environment-agnostic stack has two)
+    chosen = vpc.private_subnets[1:]
+    c = EksInferentiaCluster(stack, "C", vpc=vpc, vpc_subnets=_by_ids(*chosen))
+    ids = [stack.resolve(s.subnet_id) for s in chosen]
+    assert [stack.resolve(s.subnet_id) for s in c.subnets.subnets] == ids
+    assert stack.resolve(c.cluster.node.default_child.resources_vpc_config)["subnetIds"] == ids
+    assert stack.resolve(c.system_nodes.node.default_child.subnets) == ids
+    # the default: the VPC's private subnets with egress, as before
+    default = EksInferentiaCluster(cdk.Stack(cdk.App(), "D"), "C")
+    assert len(default.subnets.subnets) == 2 and default.plan.subnet_availability_zones == tuple(
+        s.availability_zone for s in default.vpc.private_subnets)
+
+
+def test_rule_cluster_subnets() -> None:
+    # botocore eks 2017-11-01 CreateClusterRequest.resourcesVpcConfig: "You must specify at least two subnets"; EKS
+    # User Guide network-reqs: "The subnets must be in at least two different Availability Zones".
+    stack = cdk.Stack(cdk.App(), "S")
+    vpc = ec2.Vpc(stack, "Vpc", max_azs=2)
+    msg = expect_rule("EKS.CLUSTER_SUBNETS", lambda: EksInferentiaCluster(
+        stack, "C", vpc=vpc, vpc_subnets=_by_ids(vpc.private_subnets[0])))
+    assert "vpc_subnets selects 1 subnet(s); EKS needs at least two" in msg
+    env = cdk.Stack(cdk.App(), "E", env=cdk.Environment(account="111111111111", region="us-east-1"))
+    imported = ec2.Vpc.from_vpc_attributes(env, "Vpc", vpc_id="vpc-1", availability_zones=["us-east-1a"],
+                                          private_subnet_ids=["subnet-1", "subnet-2"])
+    same_az = [ec2.Subnet.from_subnet_attributes(env, f"S{i}", subnet_id=f"subnet-{i}", availability_zone="us-east-1a")
+               for i in (1, 2)]
+    msg = expect_rule("EKS.CLUSTER_SUBNETS", lambda: EksInferentiaCluster(
+        env, "C", vpc=imported, vpc_subnets=ec2.SubnetSelection(subnets=same_az)))
+    assert "vpc_subnets selects 2 subnets, all in us-east-1a" in msg
+
+
+def test_a_vpc_without_egress_subnets_needs_vpc_subnets() -> None:
+    # The charts come from public registries: the default selection (private subnets with egress) must exist.
+    stack = cdk.Stack(cdk.App(), "S")
+    isolated = ec2.Vpc(stack, "Vpc", max_azs=2, subnet_configuration=[
+        ec2.SubnetConfiguration(name="isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)])
+    with pytest.raises(PropsValidationError, match=r"vpc has no private subnets with egress \(PRIVATE_WITH_EGRESS\)"):
+        EksInferentiaCluster(stack, "C", vpc=isolated)
 
 
 def test_construct_props_problems_reported_together() -> None:

@@ -27,6 +27,7 @@ from constructs import Construct
 
 from .._errors import ProblemCollector, PropsValidationError
 from .._nag import acknowledge
+from .._vpc import select_subnets
 from . import manifests as mf
 from .data import (
     ComponentVersions,
@@ -125,6 +126,7 @@ class EksInferentiaCluster(Construct):
         cluster_name: str = "llm-inferentia",
         kubernetes_version: str = "1.34",
         vpc: ec2.IVpc | None = None,
+        vpc_subnets: ec2.SubnetSelection | None = None,
         admin_role: iam.IRole | None = None,
         system_node_instance_type: str = "m7i.xlarge",
         system_node_count: int = 2,
@@ -141,9 +143,11 @@ class EksInferentiaCluster(Construct):
         :param cluster_name: EKS cluster name; literal because Karpenter's IAM condition keys contain it.
             Default: llm-inferentia
         :param kubernetes_version: a Kubernetes minor version of the version matrix (1.33 or 1.34). Default: 1.34
-        :param vpc: VPC with private subnets with egress (chart pulls need NAT); its private subnets get the tag
-            ``karpenter.sh/discovery=<cluster_name>`` (tag them yourself if the VPC is imported).
-            Default: a new 2-AZ VPC with one NAT gateway and flow logs
+        :param vpc: VPC of the cluster; its subnets need egress to the chart and image registries (NAT).
+            Default: - a new 2-AZ VPC with one NAT gateway and KMS-encrypted flow logs
+        :param vpc_subnets: subnets of the cluster, the system node group and the Karpenter nodes (they get the
+            tag ``karpenter.sh/discovery=<cluster_name>`` that the EC2NodeClasses select; tag them yourself if the
+            VPC is imported). Default: - the VPC's private subnets with egress
         :param admin_role: role given cluster-admin through an access entry.
             Default: none (grant later with ``cluster.grant_cluster_admin``)
         :param system_node_instance_type: managed node group (AL2023 AMI) for controllers (Karpenter, KServe,
@@ -169,7 +173,7 @@ class EksInferentiaCluster(Construct):
         self._validate(
             cluster_name=cluster_name, kubernetes_version=kubernetes_version, system_node_count=system_node_count,
             general_pool_cpu_limit=general_pool_cpu_limit, root_volume_gib=root_volume_gib, ami_alias=ami_alias,
-            custom_ami_id=custom_ami_id, pools=pools, model=model)
+            custom_ami_id=custom_ami_id, pools=pools, model=model, vpc=vpc, vpc_subnets=vpc_subnets)
         layer_cls = self._resolve_versions(kubernetes_version)
         self._modes = kserve_modes(self.versions.kserve)
         self.serving_mode = serving_mode
@@ -178,7 +182,7 @@ class EksInferentiaCluster(Construct):
         self.inf2_node_pools = pools
         self.cluster_name = cluster_name
 
-        self._build_vpc(vpc)
+        self._build_vpc(vpc, vpc_subnets)
         self._build_cluster(kubernetes_version, layer_cls, system_node_instance_type, system_node_count, admin_role)
         self._build_karpenter_node_role()
         self._build_interruption_handling()
@@ -197,7 +201,8 @@ class EksInferentiaCluster(Construct):
 
     def _validate(self, *, cluster_name: str, kubernetes_version: str, system_node_count: int,
                   general_pool_cpu_limit: int, root_volume_gib: int, ami_alias: str, custom_ami_id: str | None,
-                  pools: tuple[Inf2NodePool, ...], model: VllmNeuronModel) -> None:
+                  pools: tuple[Inf2NodePool, ...], model: VllmNeuronModel, vpc: ec2.IVpc | None,
+                  vpc_subnets: ec2.SubnetSelection | None) -> None:
         """Plain props checks (names, ranges), all reported at once; the upstream rules run later on the plan."""
         matrix = version_matrix()
         problems = ProblemCollector("EksInferentiaCluster props")
@@ -219,6 +224,10 @@ class EksInferentiaCluster(Construct):
         if custom_ami_id is not None:
             problems.check(bool(_AMI_ID.match(custom_ami_id)),
                            f"custom_ami_id {custom_ami_id!r} must look like ami-0123456789abcdef0")
+        if vpc is not None and vpc_subnets is None and not vpc.private_subnets:
+            problems.add("vpc has no private subnets with egress (PRIVATE_WITH_EGRESS), the default of vpc_subnets: "
+                         "the nodes pull Helm charts and images from public registries through NAT; add such subnets "
+                         "or choose the subnets with vpc_subnets")
         _validate_pools(problems, pools)
         _validate_model(problems, model)
         problems.raise_if_any()
@@ -244,12 +253,14 @@ class EksInferentiaCluster(Construct):
 
     # ------------------------------------------------------------------ network + cluster
 
-    def _build_vpc(self, vpc: ec2.IVpc | None) -> None:
+    def _build_vpc(self, vpc: ec2.IVpc | None, vpc_subnets: ec2.SubnetSelection | None) -> None:
         self.log_key = kms.Key(self, "LogKey", enable_key_rotation=True,
                                description="Encrypts the VPC flow logs and the kubectl provider's Lambda logs")
         self.log_key.grant_encrypt_decrypt(iam.ServicePrincipal(f"logs.{cdk.Aws.REGION}.amazonaws.com"))
         self.vpc = vpc if vpc is not None else self._new_vpc()
-        for subnet in self.vpc.select_subnets(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS).subnets:
+        self.subnets = select_subnets(self.vpc, vpc_subnets)
+        """The subnets of the cluster, the system node group and the Karpenter nodes."""
+        for subnet in self.subnets.subnets:
             cdk.Tags.of(subnet).add("karpenter.sh/discovery", self.cluster_name)
 
     def _new_vpc(self) -> ec2.Vpc:
@@ -277,7 +288,7 @@ class EksInferentiaCluster(Construct):
 
     def _build_cluster(self, kubernetes_version: str, layer_cls: type, system_node_instance_type: str,
                        system_node_count: int, admin_role: iam.IRole | None) -> None:
-        private = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS)
+        private = ec2.SubnetSelection(subnets=self.subnets.subnets)
         self.secrets_key = kms.Key(self, "SecretsKey", enable_key_rotation=True,
                                    description=f"Envelope encryption of Kubernetes secrets in {self.cluster_name}")
         self.kubectl_layer = layer_cls(self, "KubectlLayer")
@@ -394,6 +405,7 @@ class EksInferentiaCluster(Construct):
                        *(m for m in self.knative_serving_manifests if m["kind"] == "KnativeServing")),
             knative_mode_name=self._modes["knative"],
             model=self.model,
+            subnet_availability_zones=tuple(s.availability_zone for s in self.subnets.subnets),
         )
         """What this cluster installs, as plain data: the subject of the upstream rules in :mod:`.rules`."""
 

@@ -18,6 +18,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from aws_cdk import Token
+
 from .._rules import RuleSet
 from .data import (
     Inf2Instance,
@@ -71,6 +73,9 @@ class EksPlan:
     knative_mode_name: str
     """The deployment-mode annotation value that means Knative for the pinned KServe."""
     model: VllmNeuronModel
+    subnet_availability_zones: tuple[str, ...]
+    """The Availability Zone of each subnet of the cluster (an unresolved token where it is known only at deploy
+    time, as in an environment-agnostic stack)."""
 
     def kinds(self, kind: str) -> list[Mapping[str, Any]]:
         return [m for m in self.manifests if m.get("kind") == kind]
@@ -115,7 +120,22 @@ def _pool_sizes(pool: Mapping[str, Any], table: Mapping[str, Inf2Instance]) -> l
     return []
 
 
-# ---------------------------------------------------------------- EKS managed node group
+# ---------------------------------------------------------------- EKS cluster and managed node group
+
+
+@RULES.rule("EKS.CLUSTER_SUBNETS",
+            "EKS creates a cluster only in at least two subnets, in at least two different Availability Zones",
+            source="botocore 1.44.5 data/eks/2017-11-01/service-2.json CreateClusterRequest.resourcesVpcConfig ('You "
+                   "must specify at least two subnets'); EKS User Guide network-reqs.adoc ('The subnets must be in "
+                   "at least two different Availability Zones')")
+def _cluster_subnets(plan: EksPlan) -> Iterable[str]:
+    azs = plan.subnet_availability_zones
+    if len(azs) < 2:
+        yield (f"vpc_subnets selects {len(azs)} subnet(s); EKS needs at least two, in two Availability Zones: "
+               "select more subnets (or leave vpc_subnets unset for the VPC's private subnets)")
+    elif not any(Token.is_unresolved(az) for az in azs) and len(set(azs)) < 2:
+        yield (f"vpc_subnets selects {len(azs)} subnets, all in {azs[0]}; EKS needs subnets in at least two "
+               "Availability Zones")
 
 
 @RULES.rule("EKS.NODEGROUP_AMI_TYPE",
