@@ -23,6 +23,7 @@ import kubernetes_validate
 import pytest
 import yaml
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
 
 from cdk_llm_serving import EksInferentiaCluster, Inf2NodePool, PropsValidationError, ServingMode, VllmNeuronModel
 from cdk_llm_serving.eks_inferentia import INTERRUPTION_EVENTS, EksPlan, version_matrix
@@ -41,7 +42,7 @@ from cdk_llm_serving.eks_inferentia.rules import (
     predictor_pod_spec,
     system_cpu_requests,
 )
-from harness import Synthesis, cfn_text, expect_rule
+from harness import Synthesis, cfn_text, expect_rule, flat_statements
 from stacks import InferentiaSettings
 
 SCHEMAS = Path(__file__).resolve().parent / "schemas" / "crds"
@@ -654,6 +655,24 @@ def test_kourier_is_not_exposed_through_a_load_balancer(template: dict[str, Any]
     # aws_eks_v2 tags public subnets kubernetes.io/role/elb.
     assert _doc(template, "KnativeServing")["spec"]["ingress"]["kourier"] == {"enabled": True,
                                                                               "service-type": "ClusterIP"}
+
+
+# ---------------------------------------------------------------- grants
+
+
+def test_grant_upload_writes_only_under_the_model_prefix() -> None:
+    # One verb per thing (convention 5): uploads are grant_upload, as on DocumentIndex.
+    stack = cdk.Stack(cdk.App(), "S")
+    c = EksInferentiaCluster(stack, "C")
+    uploader = iam.Role(stack, "Uploader", assumed_by=iam.AccountRootPrincipal())
+    assert c.grant_upload(uploader).success and not hasattr(c, "grant_model_upload")
+    policy = stack.resolve(uploader.node.find_child("DefaultPolicy").document.to_json())
+    pairs = {(s["Action"], json.dumps(s["Resource"])) for s in flat_statements(policy["Statement"])}
+    bucket = stack.get_logical_id(c.model_bucket.node.default_child)
+    key = stack.get_logical_id(c.model_bucket_key.node.default_child)
+    objects = json.dumps({"Fn::Join": ["", [{"Fn::GetAtt": [bucket, "Arn"]}, "/models/tinyllama-1.1b-chat-v1.0/*"]]})
+    assert ("s3:PutObject", objects) in pairs
+    assert {r for _, r in pairs} == {objects, json.dumps({"Fn::GetAtt": [key, "Arn"]})}  # nothing outside the prefix
 
 
 # ---------------------------------------------------------------- subnets

@@ -573,8 +573,9 @@ class EksInferentiaCluster(Construct):
         return CostCeiling(region=region, prices_as_of=prices_as_of(), per_pool_usd_per_hour=per_pool,
                            usd_per_hour=hourly, usd_per_month=round(hourly * hours_per_month, 2))
 
-    def grant_model_upload(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Let ``grantee`` write weights under the model prefix of the model bucket."""
+    def grant_upload(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Let ``grantee`` upload the model's weights: ``s3:PutObject`` (and the bucket's ``grant_put`` companions,
+        with encrypt on its KMS key) on ``<model_bucket>/<model.model_s3_prefix>*`` only."""
         return self.model_bucket.grant_put(grantee, f"{self.model.model_s3_prefix}*")
 
     @property
