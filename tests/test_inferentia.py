@@ -657,6 +657,42 @@ def test_kourier_is_not_exposed_through_a_load_balancer(template: dict[str, Any]
                                                                               "service-type": "ClusterIP"}
 
 
+# ---------------------------------------------------------------- metrics
+
+
+def test_metrics_are_ones_aws_publishes_without_agents() -> None:
+    # AWS/SQS (SQS Developer Guide "Available CloudWatch metrics", dimension QueueName), AWS/Events (EventBridge User
+    # Guide "Monitoring Amazon EventBridge", dimension RuleName; FailedInvocations is sent only when not zero) and
+    # AWS/EKS (EKS User Guide "Monitor cluster data with Amazon CloudWatch": vended for 1.28+, dimension ClusterName;
+    # names as in aws-cdk-lib 2.275 aws-eks-v2 eks-canned-metrics.generated.d.ts).
+    stack = cdk.Stack(cdk.App(), "S")
+    c = EksInferentiaCluster(stack, "C")
+    queue = stack.get_logical_id(c.interruption_queue.node.default_child)
+
+    def shape(m: Any) -> tuple[str, str, dict[str, Any], str, int]:
+        return m.namespace, m.metric_name, stack.resolve(m.dimensions), m.statistic, int(m.period.to_seconds())
+
+    assert shape(c.metric_interruption_queue_depth()) == (
+        "AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": {"Fn::GetAtt": [queue, "QueueName"]}},
+        "Maximum", 300)
+    assert shape(c.metric_interruption_queue_oldest_event_age())[1] == "ApproximateAgeOfOldestMessage"
+    spot = stack.get_logical_id(c.interruption_rules["SpotInterruption"].node.default_child)
+    assert shape(c.metric_interruption_events("SpotInterruption")) == (
+        "AWS/Events", "TriggeredRules", {"RuleName": {"Ref": spot}}, "Sum", 300)
+    with pytest.raises(KeyError, match="no interruption rule 'Spot'; rules: ScheduledChange, SpotInterruption"):
+        c.metric_interruption_events("Spot")
+    failures = c.metric_interruption_delivery_failures()
+    assert failures.expression == " + ".join(f"FILL(r{i}, 0)" for i in range(len(INTERRUPTION_EVENTS)))
+    assert {m.metric_name for m in failures.using_metrics.values()} == {"FailedInvocations"}
+    assert {stack.resolve(m.dimensions)["RuleName"]["Ref"] for m in failures.using_metrics.values()} == {
+        stack.get_logical_id(r.node.default_child) for r in c.interruption_rules.values()}
+    cluster = {"ClusterName": "llm-inferentia"}
+    assert shape(c.metric_unschedulable_pods()) == ("AWS/EKS", "scheduler_pending_pods_UNSCHEDULABLE", cluster, "Sum", 60)
+    assert shape(c.metric_pending_pods())[1] == "scheduler_pending_pods"
+    assert shape(c.metric_api_server_errors()) == ("AWS/EKS", "apiserver_request_total_5XX", cluster, "Sum", 300)
+    assert shape(c.metric("apiserver_request_total_429", statistic="Sum", period=cdk.Duration.minutes(5)))[4] == 300
+
+
 # ---------------------------------------------------------------- grants
 
 

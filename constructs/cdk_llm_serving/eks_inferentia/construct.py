@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_events as events
@@ -577,6 +578,81 @@ class EksInferentiaCluster(Construct):
         """Let ``grantee`` upload the model's weights: ``s3:PutObject`` (and the bucket's ``grant_put`` companions,
         with encrypt on its KMS key) on ``<model_bucket>/<model.model_s3_prefix>*`` only."""
         return self.model_bucket.grant_put(grantee, f"{self.model.model_s3_prefix}*")
+
+    # ------------------------------------------------------------------ metrics
+    # Only metrics that exist without extra agents: SQS's for the interruption queue (AWS/SQS), EventBridge's for the
+    # interruption rules (AWS/Events) and the control-plane metrics EKS vends for clusters on Kubernetes 1.28 and later
+    # (AWS/EKS, dimension ClusterName; EKS User Guide "Monitor cluster data with Amazon CloudWatch"; names as in
+    # aws-cdk-lib 2.275 aws-eks-v2/lib/eks-canned-metrics.generated.d.ts). Node and pod metrics need Container Insights.
+
+    def metric_interruption_queue_depth(self, **options: Any) -> cloudwatch.Metric:
+        """Interruption events waiting for Karpenter (``AWS/SQS`` ``ApproximateNumberOfMessagesVisible``).
+
+        Karpenter receives and deletes each event within seconds; a queue that keeps growing means the controller
+        is not running or cannot read the queue, so spot interruption warnings and rebalance recommendations go
+        unanswered. Default: maximum over 5 minutes.
+        """
+        return self.interruption_queue.metric_approximate_number_of_messages_visible(**options)
+
+    def metric_interruption_queue_oldest_event_age(self, **options: Any) -> cloudwatch.Metric:
+        """Seconds the oldest interruption event has waited (``AWS/SQS`` ``ApproximateAgeOfOldestMessage``); the
+        queue keeps events 5 minutes, a spot warning gives 2. Default: maximum over 5 minutes."""
+        return self.interruption_queue.metric_approximate_age_of_oldest_message(**options)
+
+    def metric_interruption_events(self, event: str, **options: Any) -> cloudwatch.Metric:
+        """How often the interruption rule for ``event`` matched (``AWS/Events`` ``TriggeredRules``), for any instance
+        in the account and Region. ``event`` is an id of :data:`INTERRUPTION_EVENTS`: ``ScheduledChange``,
+        ``SpotInterruption``, ``Rebalance``, ``InstanceStateChange`` or ``CapacityReservationInterruption``.
+        Default: sum over 5 minutes.
+        """
+        return self._rule_metric("TriggeredRules", self._interruption_rule(event), options)
+
+    def metric_interruption_delivery_failures(self) -> cloudwatch.MathExpression:
+        """Interruption events EventBridge failed to deliver to the queue, all rules together (``AWS/Events``
+        ``FailedInvocations``, sent only when not zero, so missing data counts as 0), in 5 minutes."""
+        metrics = {f"r{i}": self._rule_metric("FailedInvocations", rule, {})
+                   for i, rule in enumerate(self.interruption_rules.values())}
+        return cloudwatch.MathExpression(
+            expression=" + ".join(f"FILL({m}, 0)" for m in metrics), using_metrics=metrics,
+            label="Interruption events not delivered to Karpenter's queue", period=cdk.Duration.minutes(5))
+
+    def metric(self, metric_name: str, **options: Any) -> cloudwatch.Metric:
+        """A control-plane metric EKS publishes for this cluster (``AWS/EKS``, dimension ``ClusterName``), e.g.
+        ``apiserver_request_total_429``. Default: sum (their valid statistic) over 1 minute (their frequency)."""
+        options.setdefault("statistic", "Sum")
+        options.setdefault("period", cdk.Duration.minutes(1))
+        return cloudwatch.Metric(namespace="AWS/EKS", metric_name=metric_name,
+                                 dimensions_map={"ClusterName": self.cluster_name}, **options)
+
+    def metric_pending_pods(self, **options: Any) -> cloudwatch.Metric:
+        """Pods waiting in the EKS kube-scheduler's queues (``scheduler_pending_pods``). Default: sum over 1 minute
+        (the count at that minute)."""
+        return self.metric("scheduler_pending_pods", **options)
+
+    def metric_unschedulable_pods(self, **options: Any) -> cloudwatch.Metric:
+        """Pods the EKS kube-scheduler found no node for (``scheduler_pending_pods_UNSCHEDULABLE``): Karpenter
+        launches nodes for them, so a count that stays above 0 means inf2 capacity, a NodePool limit or an EC2 quota
+        stops it. Replicas with several Neuron devices are placed by the Neuron custom scheduler and are not
+        counted. Default: sum over 1 minute (the count at that minute)."""
+        return self.metric("scheduler_pending_pods_UNSCHEDULABLE", **options)
+
+    def metric_api_server_errors(self, **options: Any) -> cloudwatch.Metric:
+        """API server requests answered with HTTP 5XX (``apiserver_request_total_5XX``). Default: sum over 5
+        minutes."""
+        options.setdefault("period", cdk.Duration.minutes(5))
+        return self.metric("apiserver_request_total_5XX", **options)
+
+    def _interruption_rule(self, event: str) -> events.Rule:
+        if event not in self.interruption_rules:
+            raise KeyError(f"no interruption rule {event!r}; rules: {', '.join(self.interruption_rules)}")
+        return self.interruption_rules[event]
+
+    @staticmethod
+    def _rule_metric(metric_name: str, rule: events.Rule, options: dict[str, Any]) -> cloudwatch.Metric:
+        options.setdefault("statistic", "Sum")
+        options.setdefault("period", cdk.Duration.minutes(5))
+        return cloudwatch.Metric(namespace="AWS/Events", metric_name=metric_name,
+                                 dimensions_map={"RuleName": rule.rule_name}, **options)
 
     @property
     def inference_url_hint(self) -> str:
