@@ -26,6 +26,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 
 from cdk_llm_serving import EksInferentiaCluster, Inf2NodePool, PropsValidationError, ServingMode, VllmNeuronModel
+from cdk_llm_serving._types import PropsTypeError
 from cdk_llm_serving.eks_inferentia import INTERRUPTION_EVENTS, EksPlan, version_matrix
 from cdk_llm_serving.eks_inferentia.data import (
     helm_values_keys,
@@ -687,7 +688,8 @@ def test_metrics_are_ones_aws_publishes_without_agents() -> None:
     assert {stack.resolve(m.dimensions)["RuleName"]["Ref"] for m in failures.using_metrics.values()} == {
         stack.get_logical_id(r.node.default_child) for r in c.interruption_rules.values()}
     cluster = {"ClusterName": "llm-inferentia"}
-    assert shape(c.metric_unschedulable_pods()) == ("AWS/EKS", "scheduler_pending_pods_UNSCHEDULABLE", cluster, "Sum", 60)
+    assert shape(c.metric_unschedulable_pods()) == (
+        "AWS/EKS", "scheduler_pending_pods_UNSCHEDULABLE", cluster, "Sum", 60)
     assert shape(c.metric_pending_pods())[1] == "scheduler_pending_pods"
     assert shape(c.metric_api_server_errors()) == ("AWS/EKS", "apiserver_request_total_5XX", cluster, "Sum", 300)
     assert shape(c.metric("apiserver_request_total_429", statistic="Sum", period=cdk.Duration.minutes(5)))[4] == 300
@@ -770,11 +772,67 @@ def test_construct_props_problems_reported_together() -> None:
     with pytest.raises(PropsValidationError) as err:
         _model_stack(kubernetes_version="1.29", ami_alias="al2023@latest", inf2_node_pools=bad_pools)
     msg = str(err.value)
+    assert msg.startswith("invalid EksInferentiaCluster at S/C (")  # the construct path, so the user sees which one
     for part in ("kubernetes_version '1.29' is not in the version matrix; supported: 1.33, 1.34",
                  "ami_alias must be pinned", "NodePool 'spot': neuron_limit must be at least 1",
                  "NodePool 'spot': instance_types must be inf2 sizes",
                  "spot NodePools must have higher weights than on-demand ones"):
         assert part in msg
+
+
+def test_wrong_prop_types_are_named_together() -> None:
+    # E-newcomer: kubernetes_version=1.34 (a float) used to say "1.34 is not in the version matrix; supported: 1.33,
+    # 1.34". typed_props names every wrong type at once, with the fix.
+    with pytest.raises(PropsTypeError) as err:
+        _model_stack(kubernetes_version=1.34, system_node_count="2", serving_mode="raw",
+                     inf2_node_pools=[{"name": "inf2-spot"}])
+    msg = str(err.value)
+    assert "EksInferentiaCluster at S/C" in msg and len(err.value.problems) == 4
+    assert 'kubernetes_version must be str, got float 1.34 (pass the string "1.34" in quotes)' in msg
+    assert "system_node_count must be int, got str '2' (pass the number 2 without quotes)" in msg
+    assert "serving_mode must be ServingMode, got str 'raw'" in msg
+    assert "inf2_node_pools must be Sequence[Inf2NodePool], got list" in msg
+
+
+def test_option_dataclasses_check_their_types() -> None:
+    with pytest.raises(PropsTypeError, match=r"neuron_limit must be int, got str '4' \(pass the number 4"):
+        Inf2NodePool(name="p", capacity_type="spot", instance_types=("inf2.xlarge",), neuron_limit="4", weight=1)
+    with pytest.raises(PropsTypeError, match=r"(?s)VllmNeuronModel .*tensor_parallel_size must be int, got str '2'"):
+        VllmNeuronModel(tensor_parallel_size="2")
+    with pytest.raises(PropsTypeError, match=r"extra_env must be Mapping\[str, str\], got dict"):
+        VllmNeuronModel(extra_env={"NEURON_RT_NUM_CORES": 2})
+    pool = Inf2NodePool(name="p", capacity_type="spot", instance_types=["inf2.xlarge"], neuron_limit=1, weight=1)
+    assert pool.instance_types == ("inf2.xlarge",) and pool.zones == ()  # a list is accepted and kept as a tuple
+
+
+def _system_node_rule(instance_type: str) -> list[str]:
+    plan = _plan()
+    return RULES.problems(dataclasses.replace(
+        plan, system_nodes=dataclasses.replace(plan.system_nodes, instance_type=instance_type)))
+
+
+def test_rule_system_node_instance_type() -> None:
+    # botocore 1.44.5 ec2 InstanceType: every EC2 type is <family>.<size>; E-newcomer's "m7i.lrge" used to be accepted
+    # (and EKS.SYSTEM_NODE_CPU skipped it). aws-cdk-lib 2.275 aws-eks-v2 cluster.js addNodegroupCapacity adds its own
+    # Neuron device plugin for inf1/inf2/trn1 node groups.
+    msg = expect_rule("EKS.SYSTEM_NODE_INSTANCE_TYPE", lambda: _model_stack(system_node_instance_type="m7i.lrge"))
+    assert "'m7i.lrge' is not an EC2 instance type: 'lrge' is not an EC2 size" in msg
+    assert "(did you mean m7i.large?)" in msg
+    msg = expect_rule("EKS.SYSTEM_NODE_INSTANCE_TYPE", _system_node_rule("m7x.xlarge"))
+    assert "'m7x' is not one of the EC2 instance families in botocore 1.44.5" in msg and "m7i" in msg
+    msg = expect_rule("EKS.SYSTEM_NODE_INSTANCE_TYPE", _system_node_rule("inf2.xlarge"))
+    assert "aws_eks_v2 adds its own, outdated Neuron device plugin" in msg
+    # the valid side: the default and every instance type of the pinned botocore's EC2 model
+    assert not [p for p in RULES.problems(_plan()) if "SYSTEM_NODE_INSTANCE_TYPE" in p]
+    import gzip
+    import botocore
+    model = Path(botocore.__file__).parent / "data" / "ec2" / "2016-11-15" / "service-2.json.gz"
+    check = next(r for r in RULES if r.id == "EKS.SYSTEM_NODE_INSTANCE_TYPE")
+    plan = _plan()
+    rejected = [t for t in json.loads(gzip.decompress(model.read_bytes()))["shapes"]["InstanceType"]["enum"]
+                if any("is not an EC2 instance type" in p for p in check.problems(dataclasses.replace(
+                    plan, system_nodes=dataclasses.replace(plan.system_nodes, instance_type=t))))]
+    assert rejected == [], f"regenerate eks_inferentia/data/ec2_instance_families.json from botocore: {rejected[:5]}"
 
 
 def test_construct_missing_kubectl_layer_package_is_a_clear_error() -> None:

@@ -26,7 +26,8 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from .._errors import ProblemCollector, PropsValidationError
+from .._errors import ProblemCollector
+from .._types import typed_props
 from .._nag import acknowledge
 from .._vpc import select_subnets
 from . import manifests as mf
@@ -119,6 +120,7 @@ class EksInferentiaCluster(Construct):
     Neuron placement, vLLM on Neuron) and every problem is raised together.
     """
 
+    @typed_props
     def __init__(
         self,
         scope: Construct,
@@ -206,7 +208,7 @@ class EksInferentiaCluster(Construct):
                   vpc_subnets: ec2.SubnetSelection | None) -> None:
         """Plain props checks (names, ranges), all reported at once; the upstream rules run later on the plan."""
         matrix = version_matrix()
-        problems = ProblemCollector("EksInferentiaCluster props")
+        problems = ProblemCollector.for_construct(self)
         problems.check(bool(_CLUSTER_NAME.match(cluster_name)),
                        f"cluster_name {cluster_name!r} must match {_CLUSTER_NAME.pattern}")
         problems.check(
@@ -238,18 +240,18 @@ class EksInferentiaCluster(Construct):
         self.versions: ComponentVersions = version_matrix()[kubernetes_version]
         v = self.versions
         minimum = karpenter_minimums().get(kubernetes_version)
+        problems = ProblemCollector.for_construct(self)
         if minimum and version_tuple(v.karpenter) < version_tuple(minimum):
-            raise PropsValidationError(
-                "EksInferentiaCluster version matrix",
-                [f"Karpenter {v.karpenter} does not support Kubernetes {kubernetes_version} (needs >= {minimum})"])
+            problems.add(f"version matrix: Karpenter {v.karpenter} does not support Kubernetes {kubernetes_version} "
+                         f"(needs >= {minimum})")
+        layer_cls: type | None = None
         try:
-            layer_cls: type = getattr(importlib.import_module(v.kubectl_layer.module), v.kubectl_layer.class_name)
+            layer_cls = getattr(importlib.import_module(v.kubectl_layer.module), v.kubectl_layer.class_name)
         except ImportError:
-            raise PropsValidationError(
-                "EksInferentiaCluster version matrix",
-                [f"Kubernetes {kubernetes_version} needs the kubectl layer package: "
-                 f"pip install '{v.kubectl_layer.pypi}=={v.kubectl_layer.version}'"],
-            ) from None
+            problems.add(f"Kubernetes {kubernetes_version} needs the kubectl layer package: "
+                         f"pip install '{v.kubectl_layer.pypi}=={v.kubectl_layer.version}'")
+        problems.raise_if_any()
+        assert layer_cls is not None
         return layer_cls
 
     # ------------------------------------------------------------------ network + cluster
@@ -444,9 +446,11 @@ class EksInferentiaCluster(Construct):
                 **({"knative-operator": v.knative_operator} if self.serving_mode is ServingMode.KNATIVE else {})}
 
     def _check_plan(self) -> None:
-        found = RULES.problems(self.plan)
-        if found:
-            raise PropsValidationError("EksInferentiaCluster configuration (upstream rules)", found)
+        """The upstream rules of :mod:`.rules` on what the cluster is about to install, all reported at once."""
+        problems = ProblemCollector.for_construct(self)
+        for problem in RULES.problems(self.plan):
+            problems.add(problem)
+        problems.raise_if_any()
 
     # ------------------------------------------------------------------ Helm releases, in order
 

@@ -1,5 +1,6 @@
 """Data shipped with the package: the version matrix, the inf2 instance table, the dated price table, and the
-dated upstream facts the rules check against (Helm values keys, system CPU requests, vllm-neuron model families)."""
+dated upstream facts the rules check against (Helm values keys, system CPU requests, vllm-neuron model families,
+EC2 instance families)."""
 
 from __future__ import annotations
 
@@ -117,3 +118,8 @@ def system_requests() -> dict[str, Any]:
 def vllm_neuron_models() -> dict[str, Any]:
     """Model families vllm-neuron supports, families known to fail, and the source."""
     return _load("vllm_neuron_models.json")
+
+
+def ec2_instance_families() -> dict[str, Any]:
+    """EC2 instance families (``m7i``, ``c7g`` ...) of the EC2 API model's instance types, and the source."""
+    return _load("ec2_instance_families.json")

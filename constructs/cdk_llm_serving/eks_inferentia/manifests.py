@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._types import TypedOptions
 from .data import inf2_instances
 
 NEURON_RESOURCE = "aws.amazon.com/neuron"
@@ -42,25 +43,30 @@ class ServingMode(enum.Enum):
 
 
 @dataclass(frozen=True, kw_only=True)
-class Inf2NodePool:
+class Inf2NodePool(TypedOptions):
     """A Karpenter NodePool for Inferentia2 nodes (tainted ``aws.amazon.com/neuron=true:NoSchedule``)."""
 
     name: str
     """NodePool name (a Kubernetes name)."""
     capacity_type: str
     """``spot`` or ``on-demand``."""
-    instance_types: tuple[str, ...]
-    """Allowed inf2 sizes, e.g. ``("inf2.xlarge", "inf2.8xlarge")``."""
+    instance_types: Sequence[str]
+    """Allowed inf2 sizes, e.g. ``("inf2.xlarge", "inf2.8xlarge")`` (kept as a tuple)."""
     neuron_limit: int
     """Most Inferentia2 devices (``aws.amazon.com/neuron``) the pool may provision in total."""
     weight: int
     """Karpenter tries higher weights first (1-100)."""
-    zones: tuple[str, ...] = ()
+    zones: Sequence[str] = ()
     """Availability zones to restrict to. Default: any zone of the cluster's subnets."""
     consolidate_after: str = "5m"
     """How long a node must be empty or underutilized before consolidation. Default: 5m"""
     disruption_budget_nodes: str = "10%"
     """Most nodes disrupted at once by voluntary disruption. Default: 10%"""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "instance_types", tuple(self.instance_types))
+        object.__setattr__(self, "zones", tuple(self.zones))
 
 
 DEFAULT_INF2_NODE_POOLS: tuple[Inf2NodePool, ...] = (
@@ -78,7 +84,7 @@ DEFAULT_INF2_NODE_POOLS: tuple[Inf2NodePool, ...] = (
 
 
 @dataclass(frozen=True, kw_only=True)
-class VllmNeuronModel:
+class VllmNeuronModel(TypedOptions):
     """An LLM served by vLLM on Neuron through a KServe InferenceService. Weights come from S3."""
 
     name: str = "tinyllama-1-1b-chat"

@@ -12,6 +12,7 @@ field with :func:`dataclasses.replace` and run :data:`RULES` on it.
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -24,6 +25,7 @@ from .._rules import RuleSet
 from .data import (
     Inf2Instance,
     cores_per_device,
+    ec2_instance_families,
     helm_values_keys,
     inf2_instances,
     system_requests,
@@ -149,6 +151,43 @@ def _nodegroup_ami_type(plan: EksPlan) -> Iterable[str]:
     if ami.startswith("AL2_") and version_tuple(plan.kubernetes_version) >= (1, 33):
         yield (f"system node group AmiType {ami!r} does not exist for Kubernetes {plan.kubernetes_version} (AL2 AMIs "
                "end at 1.32): use AL2023_x86_64_STANDARD (or AL2023_ARM_64_STANDARD for Graviton)")
+
+
+#: EC2 instance sizes: every size in botocore's InstanceType enum matches (see data/ec2_instance_families.json).
+_EC2_SIZE = re.compile(r"^(nano|micro|small|medium|large|xlarge|[1-9][0-9]*xlarge|metal|metal-[1-9][0-9]*xl)$")
+_EC2_SIZE_WORDS = ("nano", "micro", "small", "medium", "large", "xlarge", "2xlarge", "metal")
+#: aws_eks_v2 adds its own Neuron device plugin manifest to a node group whose instance type starts with one of these
+#: (aws-cdk-lib 2.275 aws-eks-v2/lib/cluster.js addNodegroupCapacity, instance-types.js inferentia/trainium).
+_CDK_NEURON_PREFIXES = ("inf1", "inf2", "trn1")
+
+
+@RULES.rule("EKS.SYSTEM_NODE_INSTANCE_TYPE",
+            "the system node group's instance type must be an EC2 instance type (<family>.<size>), and not one for "
+            "which aws_eks_v2 adds its own Neuron device plugin",
+            source="botocore 1.44.5 data/ec2/2016-11-15/service-2.json InstanceType (families in "
+                   "eks_inferentia/data/ec2_instance_families.json); aws-cdk-lib 2.275.0 aws-eks-v2/lib/cluster.js "
+                   "addNodegroupCapacity (inf1/inf2/trn1 types -> addNeuronDevicePlugin, an outdated plugin next to "
+                   "the Neuron chart's)")
+def _system_node_instance_type(plan: EksPlan) -> Iterable[str]:
+    itype = plan.system_nodes.instance_type
+    family, dot, size = itype.partition(".")
+    known = ec2_instance_families()
+    wrong = []
+    if family not in known["families"]:
+        close = difflib.get_close_matches(family, known["families"], n=3)
+        wrong.append(f"{family!r} is not one of the EC2 instance families in {known['source']}"
+                     + (f" (did you mean {', '.join(close)}?)" if close else ""))
+    if not dot or not _EC2_SIZE.match(size):
+        close = difflib.get_close_matches(size, _EC2_SIZE_WORDS, n=1)
+        hint = f" (did you mean {family}.{close[0]}?)" if close and not wrong else ""
+        wrong.append(f"{size!r} is not an EC2 size: nano, micro, small, medium, large, xlarge, <N>xlarge or "
+                     f"metal{hint}")
+    if wrong:
+        yield f"system_node_instance_type {itype!r} is not an EC2 instance type: {'; '.join(wrong)}"
+    elif itype.startswith(_CDK_NEURON_PREFIXES):
+        yield (f"system_node_instance_type {itype!r}: aws_eks_v2 adds its own, outdated Neuron device plugin to a "
+               "node group of inf1/inf2/trn1 instances, next to the Neuron chart's; the system nodes run only "
+               "controllers: use a general-purpose type such as m7i.xlarge")
 
 
 _SIZE_VCPU = {"medium": 1, "large": 2, "xlarge": 4}
