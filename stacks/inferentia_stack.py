@@ -71,7 +71,7 @@ class InferentiaSettings:
     ami_alias: str = "al2023@v20260801"
     """Pinned EC2NodeClass AMI alias. Default: al2023@v20260801"""
     custom_ami_id: str | None = None
-    """Pre-baked AMI for inf2 nodes. Default: none"""
+    """Pre-baked AMI for inf2 nodes. Default: - none (the ``ami_alias``)"""
 
     def problems(self) -> list[str]:
         if self.serving_mode not in _MODES:

@@ -27,8 +27,11 @@ from aws_cdk import aws_iam as iam
 
 from cdk_llm_serving import EksInferentiaCluster, Inf2NodePool, PropsValidationError, ServingMode, VllmNeuronModel
 from cdk_llm_serving._types import PropsTypeError
-from cdk_llm_serving.eks_inferentia import INTERRUPTION_EVENTS, EksPlan, version_matrix
+from cdk_llm_serving.eks_inferentia import INTERRUPTION_EVENTS, CostCeiling, EksPlan, version_matrix
 from cdk_llm_serving.eks_inferentia.data import (
+    ComponentVersions,
+    Inf2Instance,
+    KubectlLayerPin,
     helm_values_keys,
     inf2_prices,
     karpenter_minimums,
@@ -39,6 +42,7 @@ from cdk_llm_serving.eks_inferentia.manifests import DEFAULT_INF2_NODE_POOLS
 from cdk_llm_serving.eks_inferentia.rules import (
     RULES,
     HelmRelease,
+    SystemNodeGroup,
     knative_features_needed,
     predictor_pod_spec,
     system_cpu_requests,
@@ -856,6 +860,47 @@ def test_raw_deployment_mode_uses_hpa() -> None:
     assert c.knative_operator_chart is None and [ch for ch in c.helm_charts if ch is None] == []
     resolved = json.loads(re.sub(r"\$\{Token\[[^\]]*\]\}", PLACEHOLDER, json.dumps(isvc)))
     assert schema_errors(resolved) == []
+
+
+# ---------------------------------------------------------------- documentation
+
+
+def _field_docs(cls: type) -> dict[str, str | None]:
+    """Field (or enum member) name -> the string literal right after it in the class body, or None."""
+    import ast
+    import inspect
+    import textwrap
+
+    body = ast.parse(textwrap.dedent(inspect.getsource(cls))).body[0].body
+    docs: dict[str, str | None] = {}
+    for node, nxt in zip(body, [*body[1:], None], strict=True):
+        target = node.target if isinstance(node, ast.AnnAssign) else (
+            node.targets[0] if isinstance(node, ast.Assign) else None)
+        if isinstance(target, ast.Name):
+            docs[target.id] = (nxt.value.value if isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant)
+                               else None)
+    return docs
+
+
+def test_every_public_prop_field_and_enum_member_states_its_default() -> None:
+    # Convention 11: ":param x:" with "Default:" for every prop; every option field documented, optional ones with
+    # their default, required ones saying so; every enum member documented.
+    import inspect
+
+    doc = inspect.getdoc(EksInferentiaCluster.__init__) or ""
+    params = dict(re.findall(r":param (\w+): (.*?)(?=\n:param |\Z)", doc, re.S))
+    kwonly = [n for n, p in inspect.signature(EksInferentiaCluster.__init__).parameters.items()
+              if p.kind is p.KEYWORD_ONLY]
+    assert sorted(params) == sorted(kwonly)
+    assert [n for n in kwonly if "Default:" not in params[n]] == []
+    for cls in (Inf2NodePool, VllmNeuronModel):
+        for f in dataclasses.fields(cls):
+            text = _field_docs(cls)[f.name] or ""
+            required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+            assert ("Required." if required else "Default:") in text, (cls.__name__, f.name, text)
+    for cls in (ServingMode, EksPlan, HelmRelease, SystemNodeGroup, CostCeiling, ComponentVersions, KubectlLayerPin,
+                Inf2Instance):
+        assert None not in _field_docs(cls).values(), (cls.__name__, _field_docs(cls))
 
 
 # ---------------------------------------------------------------- version matrix + cost

@@ -103,11 +103,15 @@ class CostCeiling:
     """Worst-case inf2 spend when every inf2 NodePool runs at its Neuron-device limit (on-demand prices)."""
 
     region: str
+    """Region of the prices."""
     prices_as_of: str
+    """Date of the price table (``eks_inferentia/data/inf2_prices.json``)."""
     per_pool_usd_per_hour: dict[str, float]
+    """NodePool name -> its worst-case USD per hour."""
     usd_per_hour: float
+    """All inf2 NodePools together, USD per hour."""
     usd_per_month: float
-    """``usd_per_hour`` x 730 hours."""
+    """``usd_per_hour`` x ``hours_per_month`` (730 unless given)."""
 
 
 class EksInferentiaCluster(Construct):
@@ -143,32 +147,38 @@ class EksInferentiaCluster(Construct):
         model_bucket: s3.IBucket | None = None,
     ) -> None:
         """
-        :param cluster_name: EKS cluster name; literal because Karpenter's IAM condition keys contain it.
-            Default: llm-inferentia
-        :param kubernetes_version: a Kubernetes minor version of the version matrix (1.33 or 1.34). Default: 1.34
+        :param cluster_name: EKS cluster name (1-100 letters, digits, hyphens, underscores); literal because
+            Karpenter's IAM condition keys contain it. Default: "llm-inferentia"
+        :param kubernetes_version: a Kubernetes minor version of the version matrix, as a string: "1.33" or "1.34".
+            It pins every chart, the kubectl layer and the Neuron custom scheduler image. Default: "1.34"
         :param vpc: VPC of the cluster; its subnets need egress to the chart and image registries (NAT).
             Default: - a new 2-AZ VPC with one NAT gateway and KMS-encrypted flow logs
-        :param vpc_subnets: subnets of the cluster, the system node group and the Karpenter nodes (they get the
-            tag ``karpenter.sh/discovery=<cluster_name>`` that the EC2NodeClasses select; tag them yourself if the
-            VPC is imported). Default: - the VPC's private subnets with egress
+        :param vpc_subnets: subnets of the cluster, the system node group and the Karpenter nodes, at least two in
+            two Availability Zones (they get the tag ``karpenter.sh/discovery=<cluster_name>`` that the
+            EC2NodeClasses select; tag them yourself if the VPC is imported).
+            Default: - the VPC's private subnets with egress
         :param admin_role: role given cluster-admin through an access entry.
-            Default: none (grant later with ``cluster.grant_cluster_admin``)
-        :param system_node_instance_type: managed node group (AL2023 AMI) for controllers (Karpenter, KServe,
-            cert-manager, Knative, Kourier); their CPU requests are checked against its allocatable CPU.
-            Default: m7i.xlarge
+            Default: - none (grant later with ``cluster.grant_cluster_admin``)
+        :param system_node_instance_type: EC2 instance type of the managed node group (AL2023 AMI) for the
+            controllers (Karpenter, KServe, cert-manager, Knative, Kourier); their CPU requests are checked against
+            its allocatable CPU. Default: "m7i.xlarge"
         :param system_node_count: nodes in the system node group (at least 2 for Karpenter's replicas). Default: 2
-        :param inf2_node_pools: Inferentia2 NodePools.
-            Default: inf2-spot (weight 100, 4 devices) and inf2-on-demand (weight 10, 2 devices)
-        :param general_pool_cpu_limit: vCPU limit of the general-purpose (c/m/r, generation > 5) NodePool. Default: 64
-        :param ami_alias: pinned EC2NodeClass AMI alias; Karpenter picks the AL2023 Neuron variant for inf2.
-            Default: al2023@v20260801
+        :param inf2_node_pools: Inferentia2 NodePools (spot ones weighted above on-demand ones).
+            Default: - ``DEFAULT_INF2_NODE_POOLS``: inf2-spot (weight 100, 4 devices) and inf2-on-demand
+            (weight 10, 2 devices), both inf2.xlarge/inf2.8xlarge
+        :param general_pool_cpu_limit: vCPU limit of the general-purpose (c/m/r, generation > 5) NodePool.
+            Default: 64
+        :param ami_alias: pinned EC2NodeClass AMI alias (``al2023@vYYYYMMDD``, never ``@latest``); Karpenter picks
+            the AL2023 Neuron variant for inf2. Default: "al2023@v20260801"
         :param custom_ami_id: a pre-baked AMI (e.g. with the vLLM image cached) for the Neuron EC2NodeClass instead
-            of the alias. Default: none
-        :param root_volume_gib: encrypted gp3 root volume of Karpenter nodes (Neuron images are 10+ GB). Default: 200
-        :param serving_mode: KServe deployment mode. Default: ServingMode.KNATIVE (scale to zero)
-        :param model: the model to serve. Default: VllmNeuronModel() (TinyLlama-1.1B-Chat, TP 2 on one inf2 device)
+            of the alias. Default: - none (the alias)
+        :param root_volume_gib: encrypted gp3 root volume of Karpenter nodes, 30-16384 GiB (Neuron images are 10+
+            GB). Default: 200
+        :param serving_mode: KServe deployment mode. Default: ``ServingMode.KNATIVE`` (scale to zero)
+        :param model: the model to serve.
+            Default: - ``VllmNeuronModel()`` (TinyLlama-1.1B-Chat, TP 2 on one inf2 device)
         :param model_bucket: bucket holding the weights under ``model.model_s3_prefix``.
-            Default: a new encrypted, versioned bucket
+            Default: - a new KMS-encrypted, versioned bucket with access logs
         """
         super().__init__(scope, construct_id)
         model = model or VllmNeuronModel()

@@ -34,12 +34,13 @@ KNATIVE_SERVING_NAMESPACE = "knative-serving"
 
 
 class ServingMode(enum.Enum):
-    """How KServe runs the predictor."""
+    """How KServe runs the predictor (``EksInferentiaCluster(serving_mode=...)``)."""
 
     KNATIVE = "knative"
-    """Knative Serving with the Knative Pod Autoscaler: request-concurrency scaling, scale to zero."""
+    """Knative Serving with the Knative Pod Autoscaler: request-concurrency scaling, scale to zero. The default
+    of ``serving_mode``."""
     RAW_DEPLOYMENT = "raw"
-    """A plain Deployment with a HorizontalPodAutoscaler on CPU; at least one replica."""
+    """A plain Deployment with a HorizontalPodAutoscaler on CPU; at least one replica (``min_replicas >= 1``)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -47,21 +48,22 @@ class Inf2NodePool(TypedOptions):
     """A Karpenter NodePool for Inferentia2 nodes (tainted ``aws.amazon.com/neuron=true:NoSchedule``)."""
 
     name: str
-    """NodePool name (a Kubernetes name)."""
+    """NodePool name: a DNS label other than ``general`` (that one is the general-purpose pool). Required."""
     capacity_type: str
-    """``spot`` or ``on-demand``."""
+    """``"spot"`` or ``"on-demand"``. Required."""
     instance_types: Sequence[str]
-    """Allowed inf2 sizes, e.g. ``("inf2.xlarge", "inf2.8xlarge")`` (kept as a tuple)."""
+    """Allowed inf2 sizes, e.g. ``("inf2.xlarge", "inf2.8xlarge")`` (kept as a tuple). Required."""
     neuron_limit: int
-    """Most Inferentia2 devices (``aws.amazon.com/neuron``) the pool may provision in total."""
+    """Most Inferentia2 devices (``aws.amazon.com/neuron``) the pool may provision in total, at least 1.
+    Required."""
     weight: int
-    """Karpenter tries higher weights first (1-100)."""
+    """Karpenter tries higher weights first (1-100); spot pools must weigh more than on-demand ones. Required."""
     zones: Sequence[str] = ()
-    """Availability zones to restrict to. Default: any zone of the cluster's subnets."""
+    """Availability zones to restrict to. Default: - any zone of the cluster's subnets"""
     consolidate_after: str = "5m"
-    """How long a node must be empty or underutilized before consolidation. Default: 5m"""
+    """How long a node must be empty or underutilized before consolidation. Default: ``"5m"``"""
     disruption_budget_nodes: str = "10%"
-    """Most nodes disrupted at once by voluntary disruption. Default: 10%"""
+    """Most nodes disrupted at once by voluntary disruption. Default: ``"10%"``"""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -88,18 +90,19 @@ class VllmNeuronModel(TypedOptions):
     """An LLM served by vLLM on Neuron through a KServe InferenceService. Weights come from S3."""
 
     name: str = "tinyllama-1-1b-chat"
-    """InferenceService name and vLLM served model name. Default: tinyllama-1-1b-chat"""
+    """InferenceService name and vLLM served model name (a DNS label). Default: ``"tinyllama-1-1b-chat"``"""
     model_s3_prefix: str = "models/tinyllama-1.1b-chat-v1.0/"
-    """Key prefix (not an ``s3://`` URI) of the Hugging Face-format weights in the model bucket.
-    Default: models/tinyllama-1.1b-chat-v1.0/"""
+    """Key prefix (not an ``s3://`` URI, ending in ``/``) of the Hugging Face-format weights in the model bucket.
+    Default: ``"models/tinyllama-1.1b-chat-v1.0/"``"""
     family: str = "llama-2"
     """Architecture family of the weights, as vllm-neuron's supported list names it: llama-2, llama-3.1, llama-3.3,
     llama-4-scout, llama-4-maverick, qwen-2.5 or qwen-3.
-    Default: llama-2 (TinyLlama-1.1B uses the Llama 2 architecture)"""
+    Default: "llama-2" (TinyLlama-1.1B uses the Llama 2 architecture)"""
     parameters_billions: float = 1.1
     """Parameter count in billions (16-bit weights), checked against Inferentia2 device memory. Default: 1.1"""
     image: str = "public.ecr.aws/neuron/pytorch-inference-vllm-neuronx:0.13.0-neuronx-py312-sdk2.28.0-ubuntu24.04"
-    """vLLM Neuron container (pinned; Neuron SDK 2.28 is the last release with NxD Inference on Inf2)."""
+    """vLLM Neuron container (pinned; Neuron SDK 2.28 is the last release with NxD Inference on Inf2).
+    Default: ``"public.ecr.aws/neuron/pytorch-inference-vllm-neuronx:0.13.0-neuronx-py312-sdk2.28.0-ubuntu24.04"``"""
     tensor_parallel_size: int = 2
     """NeuronCores the model is sharded over (2 per Inferentia2 device). Default: 2"""
     max_model_len: int = 2048
@@ -109,9 +112,9 @@ class VllmNeuronModel(TypedOptions):
     neuron_devices: int = 1
     """Inferentia2 devices per replica; more than 1 uses the Neuron chart's custom scheduler. Default: 1"""
     cpu: str = "3"
-    """CPU request per replica. Default: 3 (fits inf2.xlarge)"""
+    """CPU request per replica (a Kubernetes quantity). Default: "3" (fits inf2.xlarge)"""
     memory: str = "12Gi"
-    """Memory request and limit per replica. Default: 12Gi (fits inf2.xlarge)"""
+    """Memory request and limit per replica (a Kubernetes quantity). Default: "12Gi" (fits inf2.xlarge)"""
     min_replicas: int = 0
     """Fewest replicas; 0 scales to zero (Knative mode only). Default: 0"""
     max_replicas: int = 2
@@ -121,7 +124,7 @@ class VllmNeuronModel(TypedOptions):
     cpu_target_percent: int = 80
     """Raw-deployment mode: HPA CPU utilisation target. Default: 80"""
     extra_env: Mapping[str, str] = field(default_factory=dict)
-    """More environment variables for the vLLM container. Default: none"""
+    """More environment variables for the vLLM container. Default: - none"""
 
     @property
     def num_gpu_blocks(self) -> int:

@@ -48,8 +48,11 @@ class HelmRelease:
     """One Helm release the construct installs."""
 
     chart: str
+    """Chart name, e.g. ``karpenter``."""
     version: str
+    """Pinned chart version (from the version matrix)."""
     values: Mapping[str, Any] | None = None
+    """The values passed to the chart. Default: - none (the chart's own values.yaml)"""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -57,6 +60,7 @@ class SystemNodeGroup:
     """The managed node group that runs the controllers."""
 
     instance_type: str
+    """EC2 instance type (``system_node_instance_type``)."""
     node_count: int
     """Nodes the group starts with (its minimum size)."""
     ami_type: str
@@ -68,13 +72,17 @@ class EksPlan:
     """What EksInferentiaCluster is about to emit, as plain data."""
 
     kubernetes_version: str
+    """The cluster's Kubernetes minor version, e.g. ``"1.34"``."""
     system_nodes: SystemNodeGroup
+    """The managed node group of the controllers."""
     helm_releases: tuple[HelmRelease, ...]
+    """Every Helm release, in install order."""
     manifests: tuple[Mapping[str, Any], ...]
     """EC2NodeClasses, NodePools, the InferenceService and (Knative mode) the KnativeServing CR."""
     knative_mode_name: str
     """The deployment-mode annotation value that means Knative for the pinned KServe."""
     model: VllmNeuronModel
+    """The served model."""
     subnet_availability_zones: tuple[str, ...]
     """The Availability Zone of each subnet of the cluster (an unresolved token where it is known only at deploy
     time, as in an environment-agnostic stack)."""
