@@ -20,6 +20,7 @@ from cdk_llm_serving import (
     ServingMode,
     VllmNeuronModel,
 )
+from cdk_llm_serving.eks_inferentia.construct import props_problems
 
 from .settings import settings_from_context
 
@@ -74,18 +75,30 @@ class InferentiaSettings:
     """Pre-baked AMI for inf2 nodes. Default: - none (the ``ami_alias``)"""
 
     def problems(self) -> list[str]:
+        """Allowed values, and the cluster's own props checks on the props these settings give it."""
+        problems = []
         if self.serving_mode not in _MODES:
-            return [f"setting 'serving_mode' must be one of {', '.join(_MODES)}, got {self.serving_mode!r}"]
-        return []
+            problems.append(f"setting 'serving_mode' must be one of {', '.join(_MODES)}, got {self.serving_mode!r}")
+        return problems + props_problems(self._shared_props())
 
     @classmethod
     def from_context(cls, raw: Any) -> InferentiaSettings:
-        """Parse and check the ``inferentia`` context value; every problem is reported at once."""
-        settings = settings_from_context(cls, raw, context_key="inferentia")
-        problems = settings.problems()
+        """Parse and check the ``inferentia`` context value; every problem is reported at once: names and types,
+        allowed values and the cluster's props checks (its upstream rules run when the stack builds it)."""
+        problems: list[str] = []
+        settings = settings_from_context(cls, raw, context_key="inferentia", problems=problems)
+        problems += settings.problems()
         if problems:
             raise PropsValidationError("cdk.json context 'inferentia'", problems)
         return settings
+
+    def cluster_props(self) -> dict[str, Any]:
+        """The ``EksInferentiaCluster`` props these settings give; the others keep the construct's defaults."""
+        return {**self._shared_props(), "serving_mode": _MODES[self.serving_mode]}
+
+    def _shared_props(self) -> dict[str, Any]:
+        return {"cluster_name": self.cluster_name, "kubernetes_version": self.kubernetes_version, "model": self.model,
+                "inf2_node_pools": self.node_pools, "ami_alias": self.ami_alias, "custom_ami_id": self.custom_ami_id}
 
     @property
     def model(self) -> VllmNeuronModel:
@@ -114,16 +127,7 @@ class InferentiaStack(cdk.Stack):
         super().__init__(scope, construct_id, **kwargs)
         settings = settings or InferentiaSettings()
         self.settings = settings
-        self.inferentia = EksInferentiaCluster(
-            self, "Inferentia",
-            cluster_name=settings.cluster_name,
-            kubernetes_version=settings.kubernetes_version,
-            serving_mode=_MODES[settings.serving_mode],
-            model=settings.model,
-            inf2_node_pools=settings.node_pools,
-            ami_alias=settings.ami_alias,
-            custom_ami_id=settings.custom_ami_id,
-        )
+        self.inferentia = EksInferentiaCluster(self, "Inferentia", **settings.cluster_props())
         c = self.inferentia
         ceiling = c.cost_ceiling()
         cdk.CfnOutput(self, "ClusterName", value=c.cluster.cluster_name)

@@ -47,11 +47,14 @@ def settings_from_context(
     *,
     context_key: str,
     parsers: Mapping[str, Callable[[Any, list[str]], Any]] | None = None,
+    problems: list[str] | None = None,
 ) -> T:
     """Build settings ``cls`` from the context value ``raw``.
 
     :param parsers: for fields with structured values, a function ``(raw_value, problems) -> value``
         that appends problems instead of raising.
+    :param problems: collect name and type problems here (the faulty settings keep their defaults) instead of
+        raising, so the caller can add its own checks and report everything at once.
     """
     parsers = parsers or {}
     where = f"cdk.json context '{context_key}'"
@@ -65,7 +68,8 @@ def settings_from_context(
         raise PropsValidationError(where, [f"must be a JSON object, got {type(raw).__name__}"])
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    problems: list[str] = []
+    collect = problems is not None
+    problems = problems if problems is not None else []
     values: dict[str, Any] = {}
     for key, value in raw.items():
         if key not in fields:
@@ -79,6 +83,6 @@ def settings_from_context(
             values[key] = coerced
         else:
             problems.append(f"setting {key!r} must be {_type_name(hints[key])}, got {json.dumps(value)}")
-    if problems:
+    if problems and not collect:
         raise PropsValidationError(where, problems)
     return cls(**values)

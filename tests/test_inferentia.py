@@ -941,6 +941,26 @@ def test_settings_from_context() -> None:
         InferentiaSettings.from_context({"serving_mode": "serverless"})
 
 
+def test_settings_report_every_problem_in_one_pass() -> None:
+    # E-newcomer row 10: ChatStack needed 3 synths (types, then allowed values, then the construct's checks). Here
+    # unknown names, wrong types, an allowed-values problem and the cluster's own props checks come in one error.
+    raw = json.dumps({"serving_mode": "Raw", "min_replicas": "1", "replicas": 3, "kubernetes_version": 1.34,
+                      "cluster_name": "my cluster", "model_s3_prefix": "s3://bucket/models/x/", "spot_neuron_limit": 0})
+    with pytest.raises(PropsValidationError) as err:
+        InferentiaSettings.from_context(raw)  # as `cdk synth -c inferentia='{...}'` passes it
+    problems = err.value.problems
+    expected = ["unknown setting 'replicas'", "setting 'min_replicas' must be int, got \"1\"",
+                "setting 'kubernetes_version' must be str, got 1.34",
+                "setting 'serving_mode' must be one of knative, raw",
+                "cluster_name 'my cluster' must match", "model_s3_prefix 's3://bucket/models/x/' is a URI",
+                "NodePool 'inf2-spot': neuron_limit must be at least 1, got 0"]
+    assert len(problems) == len(expected) and all(any(e in p for p in problems) for e in expected), problems
+    assert str(err.value).startswith("invalid cdk.json context 'inferentia' (7 problem(s))")
+    # the valid side: the settings give the cluster exactly these props, which pass its checks
+    good = InferentiaSettings.from_context({"serving_mode": "raw", "min_replicas": 1})
+    assert good.cluster_props()["serving_mode"] is ServingMode.RAW_DEPLOYMENT and good.problems() == []
+
+
 def test_stack_outputs_explain_the_endpoint(template: dict[str, Any]) -> None:
     # knative/operator transformers.go:32 installs Kourier in the KnativeServing namespace (not kourier-system); KServe
     # keeps the predictor ksvc host with disableIstioVirtualHost; Knative's default domain is svc.cluster.local

@@ -8,8 +8,9 @@ The v1 module would add its own outdated Neuron device plugin for inf2 node grou
 from __future__ import annotations
 
 import importlib
+import inspect
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -183,10 +184,11 @@ class EksInferentiaCluster(Construct):
         super().__init__(scope, construct_id)
         model = model or VllmNeuronModel()
         pools = tuple(inf2_node_pools)
-        self._validate(
-            cluster_name=cluster_name, kubernetes_version=kubernetes_version, system_node_count=system_node_count,
-            general_pool_cpu_limit=general_pool_cpu_limit, root_volume_gib=root_volume_gib, ami_alias=ami_alias,
-            custom_ami_id=custom_ami_id, pools=pools, model=model, vpc=vpc, vpc_subnets=vpc_subnets)
+        self._validate(dict(
+            cluster_name=cluster_name, kubernetes_version=kubernetes_version, vpc=vpc, vpc_subnets=vpc_subnets,
+            system_node_count=system_node_count, general_pool_cpu_limit=general_pool_cpu_limit,
+            root_volume_gib=root_volume_gib, ami_alias=ami_alias, custom_ami_id=custom_ami_id, inf2_node_pools=pools,
+            model=model))
         layer_cls = self._resolve_versions(kubernetes_version)
         self._modes = kserve_modes(self.versions.kserve)
         self.serving_mode = serving_mode
@@ -212,37 +214,11 @@ class EksInferentiaCluster(Construct):
 
     # ------------------------------------------------------------------ validation
 
-    def _validate(self, *, cluster_name: str, kubernetes_version: str, system_node_count: int,
-                  general_pool_cpu_limit: int, root_volume_gib: int, ami_alias: str, custom_ami_id: str | None,
-                  pools: tuple[Inf2NodePool, ...], model: VllmNeuronModel, vpc: ec2.IVpc | None,
-                  vpc_subnets: ec2.SubnetSelection | None) -> None:
+    def _validate(self, props: Mapping[str, Any]) -> None:
         """Plain props checks (names, ranges), all reported at once; the upstream rules run later on the plan."""
-        matrix = version_matrix()
         problems = ProblemCollector.for_construct(self)
-        problems.check(bool(_CLUSTER_NAME.match(cluster_name)),
-                       f"cluster_name {cluster_name!r} must match {_CLUSTER_NAME.pattern}")
-        problems.check(
-            kubernetes_version in matrix,
-            f"kubernetes_version {kubernetes_version!r} is not in the version matrix; "
-            f"supported: {', '.join(sorted(matrix))}",
-        )
-        problems.check(system_node_count >= 2,
-                       f"system_node_count must be at least 2 (Karpenter runs 2 replicas), got {system_node_count}")
-        problems.check(general_pool_cpu_limit >= 1,
-                       f"general_pool_cpu_limit must be at least 1, got {general_pool_cpu_limit}")
-        problems.check(30 <= root_volume_gib <= 16384, f"root_volume_gib must be 30-16384, got {root_volume_gib}")
-        problems.check(bool(_AMI_ALIAS.match(ami_alias)), f"ami_alias {ami_alias!r} must look like al2023@v20260801")
-        problems.check(ami_alias.split("@")[-1] != "latest",
-                       "ami_alias must be pinned (not @latest) so nodes do not change under you")
-        if custom_ami_id is not None:
-            problems.check(bool(_AMI_ID.match(custom_ami_id)),
-                           f"custom_ami_id {custom_ami_id!r} must look like ami-0123456789abcdef0")
-        if vpc is not None and vpc_subnets is None and not vpc.private_subnets:
-            problems.add("vpc has no private subnets with egress (PRIVATE_WITH_EGRESS), the default of vpc_subnets: "
-                         "the nodes pull Helm charts and images from public registries through NAT; add such subnets "
-                         "or choose the subnets with vpc_subnets")
-        _validate_pools(problems, pools)
-        _validate_model(problems, model)
+        for problem in props_problems(props):
+            problems.add(problem)
         problems.raise_if_any()
 
     def _resolve_versions(self, kubernetes_version: str) -> type:
@@ -762,6 +738,47 @@ class EksInferentiaCluster(Construct):
                 assert isinstance(cfn, logs.CfnLogGroup)
                 cfn.kms_key_id = self.log_key.key_arn  # the L1 property, so cdk-nag sees it too
                 cfn.node.add_dependency(self.log_key)
+
+
+def props_problems(props: Mapping[str, Any]) -> list[str]:
+    """The plain props checks of :class:`EksInferentiaCluster` (names, ranges, formats) for its keyword arguments
+    ``props``, the missing ones at their defaults, without building anything.
+
+    The constructor runs them first; a settings parser (``stacks/inferentia_stack.py``) runs them to report them
+    together with its own problems. Types are checked by ``@typed_props`` on the constructor, the upstream rules of
+    :mod:`.rules` on the built cluster's plan.
+    """
+    signature = inspect.signature(EksInferentiaCluster.__init__)
+    defaults = {n: p.default for n, p in signature.parameters.items() if p.kind is p.KEYWORD_ONLY}
+    unknown = sorted(set(props) - set(defaults))
+    if unknown:
+        raise TypeError(f"not EksInferentiaCluster props: {', '.join(unknown)}")
+    p = {**defaults, **props}
+    cluster_name, kubernetes_version, ami_alias = p["cluster_name"], p["kubernetes_version"], p["ami_alias"]
+    matrix = version_matrix()
+    problems = ProblemCollector("EksInferentiaCluster props")
+    problems.check(bool(_CLUSTER_NAME.match(cluster_name)),
+                   f"cluster_name {cluster_name!r} must match {_CLUSTER_NAME.pattern}")
+    problems.check(kubernetes_version in matrix, f"kubernetes_version {kubernetes_version!r} is not in the version "
+                   f"matrix; supported: {', '.join(sorted(matrix))}")
+    problems.check(p["system_node_count"] >= 2, "system_node_count must be at least 2 (Karpenter runs 2 replicas), "
+                   f"got {p['system_node_count']}")
+    problems.check(p["general_pool_cpu_limit"] >= 1,
+                   f"general_pool_cpu_limit must be at least 1, got {p['general_pool_cpu_limit']}")
+    problems.check(30 <= p["root_volume_gib"] <= 16384, f"root_volume_gib must be 30-16384, got {p['root_volume_gib']}")
+    problems.check(bool(_AMI_ALIAS.match(ami_alias)), f"ami_alias {ami_alias!r} must look like al2023@v20260801")
+    problems.check(ami_alias.split("@")[-1] != "latest",
+                   "ami_alias must be pinned (not @latest) so nodes do not change under you")
+    if p["custom_ami_id"] is not None:
+        problems.check(bool(_AMI_ID.match(p["custom_ami_id"])),
+                       f"custom_ami_id {p['custom_ami_id']!r} must look like ami-0123456789abcdef0")
+    if p["vpc"] is not None and p["vpc_subnets"] is None and not p["vpc"].private_subnets:
+        problems.add("vpc has no private subnets with egress (PRIVATE_WITH_EGRESS), the default of vpc_subnets: "
+                     "the nodes pull Helm charts and images from public registries through NAT; add such subnets "
+                     "or choose the subnets with vpc_subnets")
+    _validate_pools(problems, tuple(p["inf2_node_pools"]))
+    _validate_model(problems, p["model"] or VllmNeuronModel())
+    return problems.problems
 
 
 def _validate_pools(problems: ProblemCollector, pools: tuple[Inf2NodePool, ...]) -> None:
