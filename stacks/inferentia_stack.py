@@ -20,6 +20,7 @@ from cdk_llm_serving import (
     ServingMode,
     VllmNeuronModel,
 )
+from cdk_llm_serving.eks_inferentia.construct import props_problems
 
 from .settings import settings_from_context
 
@@ -44,7 +45,8 @@ class InferentiaSettings:
     model_s3_prefix: str = _MODEL.model_s3_prefix
     """Key prefix (not an s3:// URI) of the weights in the model bucket. Default: models/tinyllama-1.1b-chat-v1.0/"""
     model_family: str = _MODEL.family
-    """Architecture family of the weights, as vllm-neuron's supported list names it (llama-2, llama-3.1, qwen-2.5, ...). Default: llama-2"""
+    """Architecture family of the weights, as vllm-neuron's supported list names it (llama-2, llama-3.1, qwen-2.5,
+    ...). Default: llama-2"""
     model_parameters_billions: float = _MODEL.parameters_billions
     """Parameter count in billions, checked against Inferentia2 device memory. Default: 1.1"""
     tensor_parallel_size: int = _MODEL.tensor_parallel_size
@@ -70,21 +72,33 @@ class InferentiaSettings:
     ami_alias: str = "al2023@v20260801"
     """Pinned EC2NodeClass AMI alias. Default: al2023@v20260801"""
     custom_ami_id: str | None = None
-    """Pre-baked AMI for inf2 nodes. Default: none"""
+    """Pre-baked AMI for inf2 nodes. Default: - none (the ``ami_alias``)"""
 
     def problems(self) -> list[str]:
+        """Allowed values, and the cluster's own props checks on the props these settings give it."""
+        problems = []
         if self.serving_mode not in _MODES:
-            return [f"setting 'serving_mode' must be one of {', '.join(_MODES)}, got {self.serving_mode!r}"]
-        return []
+            problems.append(f"setting 'serving_mode' must be one of {', '.join(_MODES)}, got {self.serving_mode!r}")
+        return problems + props_problems(self._shared_props())
 
     @classmethod
     def from_context(cls, raw: Any) -> InferentiaSettings:
-        """Parse and check the ``inferentia`` context value; every problem is reported at once."""
-        settings = settings_from_context(cls, raw, context_key="inferentia")
-        problems = settings.problems()
+        """Parse and check the ``inferentia`` context value; every problem is reported at once: names and types,
+        allowed values and the cluster's props checks (its upstream rules run when the stack builds it)."""
+        problems: list[str] = []
+        settings = settings_from_context(cls, raw, context_key="inferentia", problems=problems)
+        problems += settings.problems()
         if problems:
             raise PropsValidationError("cdk.json context 'inferentia'", problems)
         return settings
+
+    def cluster_props(self) -> dict[str, Any]:
+        """The ``EksInferentiaCluster`` props these settings give; the others keep the construct's defaults."""
+        return {**self._shared_props(), "serving_mode": _MODES[self.serving_mode]}
+
+    def _shared_props(self) -> dict[str, Any]:
+        return {"cluster_name": self.cluster_name, "kubernetes_version": self.kubernetes_version, "model": self.model,
+                "inf2_node_pools": self.node_pools, "ami_alias": self.ami_alias, "custom_ami_id": self.custom_ami_id}
 
     @property
     def model(self) -> VllmNeuronModel:
@@ -107,30 +121,25 @@ class InferentiaSettings:
 class InferentiaStack(cdk.Stack):
     """EKS + Karpenter (inf2 spot/on-demand) + Neuron + KServe serving one vLLM model."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, settings: InferentiaSettings | None = None, **kwargs: Any) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, settings: InferentiaSettings | None = None,
+                 **kwargs: Any) -> None:
         kwargs.setdefault("description", "cdk-llm-serving: vLLM on Inferentia2 with KServe, Karpenter and EKS")
         super().__init__(scope, construct_id, **kwargs)
         settings = settings or InferentiaSettings()
         self.settings = settings
-        self.inferentia = EksInferentiaCluster(
-            self, "Inferentia",
-            cluster_name=settings.cluster_name,
-            kubernetes_version=settings.kubernetes_version,
-            serving_mode=_MODES[settings.serving_mode],
-            model=settings.model,
-            inf2_node_pools=settings.node_pools,
-            ami_alias=settings.ami_alias,
-            custom_ami_id=settings.custom_ami_id,
-        )
+        self.inferentia = EksInferentiaCluster(self, "Inferentia", **settings.cluster_props())
         c = self.inferentia
         ceiling = c.cost_ceiling()
         cdk.CfnOutput(self, "ClusterName", value=c.cluster.cluster_name)
         cdk.CfnOutput(self, "ModelBucketName", value=c.model_bucket.bucket_name,
                       description=f"Upload the Hugging Face weights under s3://<bucket>/{settings.model_s3_prefix}")
         cdk.CfnOutput(self, "StorageUri", value=c.storage_uri)
-        cdk.CfnOutput(self, "KubeconfigCommand", value=f"aws eks update-kubeconfig --name {settings.cluster_name} --region {self.region}",
+        cdk.CfnOutput(self, "KubeconfigCommand",
+                      value=f"aws eks update-kubeconfig --name {settings.cluster_name} --region {self.region}",
                       description="The endpoint is private: run from the VPC (or a bastion/VPN) with cluster access")
         cdk.CfnOutput(self, "InferenceEndpoint", value=c.inference_url_hint,
-                      description="OpenAI-compatible API of the InferenceService (first request after scale to zero takes minutes)")
+                      description="OpenAI-compatible API of the InferenceService (first request after scale to zero "
+                                  "takes minutes)")
         cdk.CfnOutput(self, "Inf2CostCeilingUsdPerMonth", value=f"{ceiling.usd_per_month:.2f}",
-                      description=f"Worst-case inf2 on-demand cost at the NodePool limits, {ceiling.region} prices as of {ceiling.prices_as_of}")
+                      description=f"Worst-case inf2 on-demand cost at the NodePool limits, {ceiling.region} prices "
+                                  f"as of {ceiling.prices_as_of}")

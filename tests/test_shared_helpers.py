@@ -12,7 +12,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from cdk_llm_serving._errors import ProblemCollector, PropsValidationError
-from cdk_llm_serving._types import PropsTypeError, TypedOptions, matches, typed_props
+from cdk_llm_serving._types import PropsTypeError, TypedOptions, matches, problem, typed_props
 from cdk_llm_serving._vpc import SUBNET_SELECTION_FIELDS, select_subnets
 
 
@@ -81,3 +81,9 @@ def test_problems_name_the_construct_path() -> None:
     p.add("x is wrong")
     with pytest.raises(PropsValidationError, match=r"invalid Construct at S/C \(1 problem"):
         p.raise_if_any()
+
+
+def test_a_number_given_for_a_string_says_to_quote_it() -> None:
+    # E-newcomer: EksInferentiaCluster(kubernetes_version=1.34) passed a float where the version is a string.
+    assert problem("version", 1.34, str) == 'version must be str, got float 1.34 (pass the string "1.34" in quotes)'
+    assert problem("name", 7, str | None) == 'name must be str or None, got int 7 (pass the string "7" in quotes)'

@@ -55,7 +55,7 @@ def test_wheel_contents(wheel: Path) -> None:
     assert "cdk_llm_serving/_lambda/gateway/run.sh" in names
     assert "cdk_llm_serving/_lambda/gateway/server.py" in names
     for data in ("version_matrix.json", "inf2_instances.json", "inf2_prices.json", "helm_values_keys.json", "system_requests.json",
-                 "vllm_neuron_models.json"):
+                 "vllm_neuron_models.json", "ec2_instance_families.json"):
         assert f"cdk_llm_serving/eks_inferentia/data/{data}" in names
     for data in ("instances.json", "containers.json"):
         assert f"cdk_llm_serving/sagemaker_endpoint/data/{data}" in names

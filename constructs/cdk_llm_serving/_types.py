@@ -122,6 +122,8 @@ def problem(name: str, value: Any, tp: Any) -> str | None:
         hint = f" (use cdk.Duration.seconds({value}))"
     elif isinstance(value, str) and any(a in (int, float) for a in _flat(tp)):
         hint = f" (pass the number {value} without quotes)" if _numeric(value) else ""
+    elif isinstance(value, (int, float)) and not isinstance(value, bool) and str in _flat(tp):
+        hint = f' (pass the string "{value}" in quotes)'
     return f"{name} must be {_describe(tp)}, got {type(value).__name__} {value!r}{hint}"
 
 

@@ -1,5 +1,6 @@
 """Data shipped with the package: the version matrix, the inf2 instance table, the dated price table, and the
-dated upstream facts the rules check against (Helm values keys, system CPU requests, vllm-neuron model families)."""
+dated upstream facts the rules check against (Helm values keys, system CPU requests, vllm-neuron model families,
+EC2 instance families)."""
 
 from __future__ import annotations
 
@@ -18,9 +19,13 @@ class KubectlLayerPin:
     """The PyPI kubectl layer package that matches one Kubernetes minor version."""
 
     pypi: str
+    """PyPI distribution, e.g. ``aws-cdk.lambda-layer-kubectl-v34``."""
     version: str
+    """Pinned version of the distribution."""
     module: str
+    """Python module it installs."""
     class_name: str
+    """The layer construct class in ``module``."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -28,13 +33,21 @@ class ComponentVersions:
     """Pinned versions of everything installed for one Kubernetes minor version (one matrix row)."""
 
     kubernetes: str
+    """Kubernetes minor version of the row, e.g. ``"1.34"``."""
     kubectl_layer: KubectlLayerPin
+    """The kubectl layer of this Kubernetes minor."""
     karpenter: str
+    """Karpenter chart version (``karpenter-crd`` and ``karpenter``)."""
     kserve: str
+    """KServe chart version (``kserve-crd`` and the controller chart)."""
     knative_operator: str
+    """Knative operator chart version."""
     knative_serving: str
+    """Knative Serving version the KnativeServing CR asks for."""
     cert_manager: str
+    """cert-manager chart version."""
     neuron_chart: str
+    """``neuron-helm-chart`` version (device plugin, scheduler, node problem detector)."""
     neuron_custom_scheduler_image: str
     """kube-scheduler image of the Neuron chart's custom scheduler (same minor as the cluster: version-skew policy)."""
 
@@ -44,14 +57,21 @@ class Inf2Instance:
     """One Inferentia2 instance size."""
 
     name: str
+    """Instance type, e.g. ``inf2.xlarge``."""
     vcpu: int
+    """vCPUs."""
     memory_gib: int
+    """Host memory in GiB."""
     neuron_devices: int
+    """Inferentia2 devices (``aws.amazon.com/neuron``)."""
     neuron_cores: int
+    """NeuronCore-v2 cores (2 per device)."""
     device_memory_gib: int
     """Inferentia2 accelerator memory of the instance (32 GiB per device)."""
     schedulable_cpu: float
+    """CPU a pod can request after kube-reserved and the node DaemonSets."""
     schedulable_memory_gib: float
+    """Memory (GiB) a pod can request after kube-reserved, system-reserved, eviction threshold and DaemonSets."""
 
 
 def version_matrix() -> dict[str, ComponentVersions]:
@@ -62,7 +82,8 @@ def version_matrix() -> dict[str, ComponentVersions]:
         layer = row["kubectl_layer"]
         out[k8s] = ComponentVersions(
             kubernetes=k8s,
-            kubectl_layer=KubectlLayerPin(pypi=layer["pypi"], version=layer["version"], module=layer["module"], class_name=layer["class"]),
+            kubectl_layer=KubectlLayerPin(pypi=layer["pypi"], version=layer["version"], module=layer["module"],
+                                          class_name=layer["class"]),
             **{k: v for k, v in row.items() if k != "kubectl_layer"},
         )
     return out
@@ -116,3 +137,8 @@ def system_requests() -> dict[str, Any]:
 def vllm_neuron_models() -> dict[str, Any]:
     """Model families vllm-neuron supports, families known to fail, and the source."""
     return _load("vllm_neuron_models.json")
+
+
+def ec2_instance_families() -> dict[str, Any]:
+    """EC2 instance families (``m7i``, ``c7g`` ...) of the EC2 API model's instance types, and the source."""
+    return _load("ec2_instance_families.json")

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._types import TypedOptions
 from .data import inf2_instances
 
 NEURON_RESOURCE = "aws.amazon.com/neuron"
@@ -24,45 +25,55 @@ NEURON_NODE_CLASS = "neuron"
 GENERAL_NODE_CLASS = "default"
 SERVING_NAMESPACE = "llm"
 MODEL_SERVICE_ACCOUNT = "llm-model-reader"
-#: Name of the Neuron chart's custom kube-scheduler (neuron-helm-charts 1.1.2 values.yaml scheduler.customScheduler.fullnameOverride).
+#: Name of the Neuron chart's custom kube-scheduler
+#: (neuron-helm-charts 1.1.2 values.yaml scheduler.customScheduler.fullnameOverride).
 NEURON_CUSTOM_SCHEDULER_DEFAULT_NAME = "my-scheduler"
-#: Knative Serving's namespace; the operator installs Kourier there too (knative/operator pkg/reconciler/common/transformers.go:32).
+#: Knative Serving's namespace; the operator installs Kourier there too
+#: (knative/operator pkg/reconciler/common/transformers.go:32).
 KNATIVE_SERVING_NAMESPACE = "knative-serving"
 
 
 class ServingMode(enum.Enum):
-    """How KServe runs the predictor."""
+    """How KServe runs the predictor (``EksInferentiaCluster(serving_mode=...)``)."""
 
     KNATIVE = "knative"
-    """Knative Serving with the Knative Pod Autoscaler: request-concurrency scaling, scale to zero."""
+    """Knative Serving with the Knative Pod Autoscaler: request-concurrency scaling, scale to zero. The default
+    of ``serving_mode``."""
     RAW_DEPLOYMENT = "raw"
-    """A plain Deployment with a HorizontalPodAutoscaler on CPU; at least one replica."""
+    """A plain Deployment with a HorizontalPodAutoscaler on CPU; at least one replica (``min_replicas >= 1``)."""
 
 
 @dataclass(frozen=True, kw_only=True)
-class Inf2NodePool:
+class Inf2NodePool(TypedOptions):
     """A Karpenter NodePool for Inferentia2 nodes (tainted ``aws.amazon.com/neuron=true:NoSchedule``)."""
 
     name: str
-    """NodePool name (a Kubernetes name)."""
+    """NodePool name: a DNS label other than ``general`` (that one is the general-purpose pool). Required."""
     capacity_type: str
-    """``spot`` or ``on-demand``."""
-    instance_types: tuple[str, ...]
-    """Allowed inf2 sizes, e.g. ``("inf2.xlarge", "inf2.8xlarge")``."""
+    """``"spot"`` or ``"on-demand"``. Required."""
+    instance_types: Sequence[str]
+    """Allowed inf2 sizes, e.g. ``("inf2.xlarge", "inf2.8xlarge")`` (kept as a tuple). Required."""
     neuron_limit: int
-    """Most Inferentia2 devices (``aws.amazon.com/neuron``) the pool may provision in total."""
+    """Most Inferentia2 devices (``aws.amazon.com/neuron``) the pool may provision in total, at least 1.
+    Required."""
     weight: int
-    """Karpenter tries higher weights first (1-100)."""
-    zones: tuple[str, ...] = ()
-    """Availability zones to restrict to. Default: any zone of the cluster's subnets."""
+    """Karpenter tries higher weights first (1-100); spot pools must weigh more than on-demand ones. Required."""
+    zones: Sequence[str] = ()
+    """Availability zones to restrict to. Default: - any zone of the cluster's subnets"""
     consolidate_after: str = "5m"
-    """How long a node must be empty or underutilized before consolidation. Default: 5m"""
+    """How long a node must be empty or underutilized before consolidation. Default: ``"5m"``"""
     disruption_budget_nodes: str = "10%"
-    """Most nodes disrupted at once by voluntary disruption. Default: 10%"""
+    """Most nodes disrupted at once by voluntary disruption. Default: ``"10%"``"""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "instance_types", tuple(self.instance_types))
+        object.__setattr__(self, "zones", tuple(self.zones))
 
 
 DEFAULT_INF2_NODE_POOLS: tuple[Inf2NodePool, ...] = (
-    Inf2NodePool(name="inf2-spot", capacity_type="spot", instance_types=("inf2.xlarge", "inf2.8xlarge"), neuron_limit=4, weight=100),
+    Inf2NodePool(name="inf2-spot", capacity_type="spot", instance_types=("inf2.xlarge", "inf2.8xlarge"), neuron_limit=4,
+                 weight=100),
     Inf2NodePool(
         name="inf2-on-demand",
         capacity_type="on-demand",
@@ -75,20 +86,23 @@ DEFAULT_INF2_NODE_POOLS: tuple[Inf2NodePool, ...] = (
 
 
 @dataclass(frozen=True, kw_only=True)
-class VllmNeuronModel:
+class VllmNeuronModel(TypedOptions):
     """An LLM served by vLLM on Neuron through a KServe InferenceService. Weights come from S3."""
 
     name: str = "tinyllama-1-1b-chat"
-    """InferenceService name and vLLM served model name. Default: tinyllama-1-1b-chat"""
+    """InferenceService name and vLLM served model name (a DNS label). Default: ``"tinyllama-1-1b-chat"``"""
     model_s3_prefix: str = "models/tinyllama-1.1b-chat-v1.0/"
-    """Key prefix (not an ``s3://`` URI) of the Hugging Face-format weights in the model bucket. Default: models/tinyllama-1.1b-chat-v1.0/"""
+    """Key prefix (not an ``s3://`` URI, ending in ``/``) of the Hugging Face-format weights in the model bucket.
+    Default: ``"models/tinyllama-1.1b-chat-v1.0/"``"""
     family: str = "llama-2"
     """Architecture family of the weights, as vllm-neuron's supported list names it: llama-2, llama-3.1, llama-3.3,
-    llama-4-scout, llama-4-maverick, qwen-2.5 or qwen-3. Default: llama-2 (TinyLlama-1.1B uses the Llama 2 architecture)"""
+    llama-4-scout, llama-4-maverick, qwen-2.5 or qwen-3.
+    Default: "llama-2" (TinyLlama-1.1B uses the Llama 2 architecture)"""
     parameters_billions: float = 1.1
     """Parameter count in billions (16-bit weights), checked against Inferentia2 device memory. Default: 1.1"""
     image: str = "public.ecr.aws/neuron/pytorch-inference-vllm-neuronx:0.13.0-neuronx-py312-sdk2.28.0-ubuntu24.04"
-    """vLLM Neuron container (pinned; Neuron SDK 2.28 is the last release with NxD Inference on Inf2)."""
+    """vLLM Neuron container (pinned; Neuron SDK 2.28 is the last release with NxD Inference on Inf2).
+    Default: ``"public.ecr.aws/neuron/pytorch-inference-vllm-neuronx:0.13.0-neuronx-py312-sdk2.28.0-ubuntu24.04"``"""
     tensor_parallel_size: int = 2
     """NeuronCores the model is sharded over (2 per Inferentia2 device). Default: 2"""
     max_model_len: int = 2048
@@ -98,9 +112,9 @@ class VllmNeuronModel:
     neuron_devices: int = 1
     """Inferentia2 devices per replica; more than 1 uses the Neuron chart's custom scheduler. Default: 1"""
     cpu: str = "3"
-    """CPU request per replica. Default: 3 (fits inf2.xlarge)"""
+    """CPU request per replica (a Kubernetes quantity). Default: "3" (fits inf2.xlarge)"""
     memory: str = "12Gi"
-    """Memory request and limit per replica. Default: 12Gi (fits inf2.xlarge)"""
+    """Memory request and limit per replica (a Kubernetes quantity). Default: "12Gi" (fits inf2.xlarge)"""
     min_replicas: int = 0
     """Fewest replicas; 0 scales to zero (Knative mode only). Default: 0"""
     max_replicas: int = 2
@@ -110,7 +124,7 @@ class VllmNeuronModel:
     cpu_target_percent: int = 80
     """Raw-deployment mode: HPA CPU utilisation target. Default: 80"""
     extra_env: Mapping[str, str] = field(default_factory=dict)
-    """More environment variables for the vLLM container. Default: none"""
+    """More environment variables for the vLLM container. Default: - none"""
 
     @property
     def num_gpu_blocks(self) -> int:
@@ -135,7 +149,8 @@ def ec2_node_class(*, name: str, role_name: str, cluster_name: str, ami_alias: s
         "blockDeviceMappings": [
             {
                 "deviceName": "/dev/xvda",
-                "ebs": {"volumeSize": f"{root_volume_gib}Gi", "volumeType": "gp3", "encrypted": True, "deleteOnTermination": True},
+                "ebs": {"volumeSize": f"{root_volume_gib}Gi", "volumeType": "gp3", "encrypted": True,
+                        "deleteOnTermination": True},
             }
         ],
         "metadataOptions": {"httpEndpoint": "enabled", "httpTokens": "required", "httpPutResponseHopLimit": 1},
@@ -168,7 +183,8 @@ def inf2_node_pool(pool: Inf2NodePool) -> dict[str, Any]:
             "template": {
                 "metadata": {"labels": {"llm.aws/accelerator": "neuron"}},
                 "spec": {
-                    "nodeClassRef": {"group": KARPENTER_NODE_CLASS_GROUP, "kind": "EC2NodeClass", "name": NEURON_NODE_CLASS},
+                    "nodeClassRef": {"group": KARPENTER_NODE_CLASS_GROUP, "kind": "EC2NodeClass",
+                                     "name": NEURON_NODE_CLASS},
                     "requirements": reqs,
                     "taints": [dict(NEURON_TAINT)],
                     "expireAfter": "720h",
@@ -193,7 +209,8 @@ def general_node_pool(cpu_limit: int) -> dict[str, Any]:
             "weight": 50,
             "template": {
                 "spec": {
-                    "nodeClassRef": {"group": KARPENTER_NODE_CLASS_GROUP, "kind": "EC2NodeClass", "name": GENERAL_NODE_CLASS},
+                    "nodeClassRef": {"group": KARPENTER_NODE_CLASS_GROUP, "kind": "EC2NodeClass",
+                                     "name": GENERAL_NODE_CLASS},
                     "requirements": [
                         _req("karpenter.k8s.aws/instance-category", ["c", "m", "r"]),
                         _req("karpenter.k8s.aws/instance-generation", ["5"], "Gt"),
@@ -204,14 +221,14 @@ def general_node_pool(cpu_limit: int) -> dict[str, Any]:
                 }
             },
             "limits": {"cpu": str(cpu_limit)},
-            "disruption": {"consolidationPolicy": "WhenEmptyOrUnderutilized", "consolidateAfter": "1m", "budgets": [{"nodes": "10%"}]},
+            "disruption": {"consolidationPolicy": "WhenEmptyOrUnderutilized", "consolidateAfter": "1m",
+                           "budgets": [{"nodes": "10%"}]},
         },
     }
 
 
-def inference_service(*, model: VllmNeuronModel, mode: ServingMode, mode_name: str, storage_uri: str, region: str,
-                      scheduler_name: str | None = None) -> dict[str, Any]:
-    """The InferenceService; ``scheduler_name`` places the pods with the Neuron custom scheduler (multi-device replicas)."""
+def vllm_container(model: VllmNeuronModel, *, storage_uri: str, region: str) -> dict[str, Any]:
+    """The predictor's vLLM container: OpenAI-compatible server on port 8080, weights from ``/mnt/models``."""
     args = [
         "--model=/mnt/models",
         f"--served-model-name={model.name}",
@@ -229,6 +246,26 @@ def inference_service(*, model: VllmNeuronModel, mode: ServingMode, mode_name: s
         {"name": "VLLM_USE_V1", "value": "0"},
         {"name": "HF_HUB_OFFLINE", "value": "1"},  # weights come from S3, never from a hub at run time
     ] + [{"name": k, "value": v} for k, v in sorted(model.extra_env.items())]
+    return {
+        "name": "kserve-container",
+        "image": model.image,
+        "command": ["python3", "-m", "vllm.entrypoints.openai.api_server"],
+        "args": args,
+        "env": env,
+        "ports": [{"containerPort": 8080, "protocol": "TCP"}],
+        "resources": {
+            "requests": {NEURON_RESOURCE: str(model.neuron_devices), "cpu": model.cpu, "memory": model.memory},
+            "limits": {NEURON_RESOURCE: str(model.neuron_devices), "memory": model.memory},
+        },
+        "readinessProbe": {"httpGet": {"path": "/health", "port": 8080}, "periodSeconds": 10, "failureThreshold": 3},
+        "volumeMounts": [{"name": "neuron-cache", "mountPath": "/cache"}],
+    }
+
+
+def inference_service(*, model: VllmNeuronModel, mode: ServingMode, mode_name: str, storage_uri: str, region: str,
+                      scheduler_name: str | None = None) -> dict[str, Any]:
+    """The InferenceService; ``scheduler_name`` places the pods with the Neuron custom scheduler
+    (multi-device replicas)."""
     annotations = {DEPLOYMENT_MODE_ANNOTATION: mode_name}
     predictor: dict[str, Any] = {
         "serviceAccountName": MODEL_SERVICE_ACCOUNT,
@@ -238,22 +275,7 @@ def inference_service(*, model: VllmNeuronModel, mode: ServingMode, mode_name: s
         "tolerations": [{"key": NEURON_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}],
         # a consolidated serving node costs a new image pull and Neuron load; Karpenter leaves pods with this alone
         "annotations": {"karpenter.sh/do-not-disrupt": "true"},
-        "containers": [
-            {
-                "name": "kserve-container",
-                "image": model.image,
-                "command": ["python3", "-m", "vllm.entrypoints.openai.api_server"],
-                "args": args,
-                "env": env,
-                "ports": [{"containerPort": 8080, "protocol": "TCP"}],
-                "resources": {
-                    "requests": {NEURON_RESOURCE: str(model.neuron_devices), "cpu": model.cpu, "memory": model.memory},
-                    "limits": {NEURON_RESOURCE: str(model.neuron_devices), "memory": model.memory},
-                },
-                "readinessProbe": {"httpGet": {"path": "/health", "port": 8080}, "periodSeconds": 10, "failureThreshold": 3},
-                "volumeMounts": [{"name": "neuron-cache", "mountPath": "/cache"}],
-            }
-        ],
+        "containers": [vllm_container(model, storage_uri=storage_uri, region=region)],
         "volumes": [{"name": "neuron-cache", "emptyDir": {}}],
     }
     if scheduler_name is not None:
@@ -265,7 +287,8 @@ def inference_service(*, model: VllmNeuronModel, mode: ServingMode, mode_name: s
             # cold start = node launch + image pull + Neuron load/compile
             "serving.knative.dev/progress-deadline": "1800s",
         })
-        # no terminationGracePeriodSeconds: Knative rejects it and uses the revision timeout (300 s default), above spot's 2-minute notice
+        # no terminationGracePeriodSeconds: Knative rejects it and uses the revision timeout (300 s default), above
+        # spot's 2-minute notice
         predictor.update({"scaleMetric": "concurrency", "scaleTarget": model.concurrency_target})
     else:
         annotations["serving.kserve.io/autoscalerClass"] = "hpa"
