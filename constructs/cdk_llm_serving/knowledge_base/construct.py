@@ -1,26 +1,14 @@
 """DocumentIndex: an enterprise document index, an Amazon Bedrock Knowledge Base over an S3 document bucket.
 
-Vector store: Amazon S3 Vectors. It is billed per use (GB stored, GB written, queries) with no always-on
-capacity, which makes it the cheapest store Bedrock Knowledge Bases supports for an internal index that is
-queried occasionally. Approximate us-east-1 list prices, checked 2026-11 (verify on the pricing pages):
-
-- S3 Vectors: ~$0.06 per GB-month stored, ~$0.20 per GB written, ~$2.50 per million queries plus a small
-  per-TB "data processed" charge. 1 million chunks at 1024 dimensions are ~4 GB of vectors (+ metadata):
-  a few dollars a month; nothing when idle.
-- OpenSearch Serverless (vector collection): ~$0.24 per OCU-hour with a floor that bills while idle: 1 OCU
-  (0.5 indexing + 0.5 search, dev/test without standby replicas) ~$175/month, 2 OCUs with replicas
-  ~$350/month, historically 4 OCUs ~$700/month.
-- Aurora PostgreSQL Serverless v2 + pgvector: ~$0.12 per ACU-hour; 0.5 ACU minimum ~$44/month plus storage
-  and I/O. Scale-to-zero (0 ACU, auto-pause) avoids the floor but the first query after a pause waits
-  ~15 seconds for the database to resume.
-
-S3 Vectors trades latency (sub-second, ~100 ms when warm) and search features (no hybrid/keyword search) for
-that price. The seed's internal RAG pattern (compliance, explainability, modest query rates) fits it.
+Vector store: Amazon S3 Vectors. It is billed per use (storage, writes, queries) with no always-on capacity,
+which makes it the cheapest store Bedrock Knowledge Bases supports for an internal index that is queried
+occasionally; it trades latency (sub-second rather than milliseconds) and search features (no hybrid/keyword
+search) for that. The price comparison with OpenSearch Serverless and Aurora pgvector, with its date, is in the
+README (DocumentIndex > Cost), where it can be kept current.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -41,7 +29,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from .._errors import ProblemCollector
-from .._nag import acknowledge
+from .._nag import acknowledge, nag_resource
 from .._retained import RetainedName, stack_id_suffix
 from .rules import RULES
 from .config import (
@@ -175,196 +163,24 @@ class DocumentIndex(Construct):
             document_bucket=document_bucket,
             server_access_logs_bucket=server_access_logs_bucket,
         )
-        stack = cdk.Stack.of(self)
         self.embedding_model_id = embedding_model_id
         self.dimensions = dimensions
         self.chunking = chunking
         self.ingestion = ingestion
         self.document_prefix: str | None = document_prefix
-        self.embedding_model_arn: str = stack.format_arn(
+        self.embedding_model_arn: str = cdk.Stack.of(self).format_arn(
             service="bedrock", account="", resource="foundation-model", resource_name=embedding_model_id
         )
         """``arn:<partition>:bedrock:<region>::foundation-model/<id>`` (foundation models have no account)."""
 
-        # --- encryption --------------------------------------------------------------------------------
-        self.encryption_key: kms.IKey = encryption_key or kms.Key(
-            self,
-            "Key",
-            description="Encrypts the document index: documents, vectors, transient ingestion data, ingestion logs",
-            enable_key_rotation=True,
-        )
-        # The group is retained: its name ends with part of the stack ID, so a re-created stack never asks for the
-        # name of a group its deleted predecessor left behind.
-        self._log_group_name = f"/aws/vendedlogs/states/{cdk.Names.unique_id(self)[-200:]}-{stack_id_suffix()}"
-        self._vector_bucket_name = self._physical_name("vectors")
-        self._index_name = self._physical_name("index")
-        self._grant_service_principals_on_key()
-
-        # --- documents ---------------------------------------------------------------------------------
-        self.access_logs_bucket: s3.IBucket | None = None
-        if document_bucket is None:
-            document_bucket = self._create_document_bucket(server_access_logs_bucket, on_upload=ingestion.on_upload)
-        elif ingestion.on_upload:
-            cdk.Annotations.of(self).add_warning_v2(
-                "cdk-llm-serving:document-index-eventbridge",
-                "DocumentIndex: ingestion on upload needs Amazon EventBridge notifications on the existing document "
-                "bucket (S3 console > Properties > Event notifications > Amazon EventBridge: On). This construct does "
-                "not change a bucket it did not create.",
-            )
-        self.document_bucket: s3.IBucket = document_bucket
-
-        # --- vector store (S3 Vectors) -----------------------------------------------------------------
-        self.vector_bucket = s3vectors.CfnVectorBucket(
-            self,
-            "VectorBucket",
-            vector_bucket_name=self._vector_bucket_name,
-            encryption_configuration=s3vectors.CfnVectorBucket.EncryptionConfigurationProperty(
-                sse_type="aws:kms", kms_key_arn=self.encryption_key.key_arn
-            ),
-        )
-        self.vector_index = s3vectors.CfnIndex(
-            self,
-            "VectorIndex",
-            vector_bucket_arn=self.vector_bucket.attr_vector_bucket_arn,
-            index_name=self._index_name,
-            data_type="float32",
-            dimension=dimensions,
-            distance_metric="cosine",
-            metadata_configuration=s3vectors.CfnIndex.MetadataConfigurationProperty(
-                non_filterable_metadata_keys=list(NON_FILTERABLE_METADATA_KEYS)
-            ),
-        )
-        self.vector_index_arn: str = self.vector_index.attr_index_arn
-
-        # --- service role ------------------------------------------------------------------------------
-        self.role = iam.Role(
-            self,
-            "Role",
-            description="Bedrock knowledge base service role of a DocumentIndex",
-            assumed_by=iam.ServicePrincipal(
-                "bedrock.amazonaws.com",
-                conditions={
-                    "StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID},
-                    # The knowledge base's own ARN is not known before the role exists (it references the role),
-                    # so the trust is limited to knowledge bases of this account and Region, as AWS documents.
-                    "ArnLike": {
-                        "aws:SourceArn": stack.format_arn(
-                            service="bedrock", resource="knowledge-base", resource_name="*"
-                        )
-                    },
-                },
-            ),
-        )
-        self.policy = iam.ManagedPolicy(
-            self,
-            "Policy",
-            description="Least-privilege permissions of a DocumentIndex knowledge base: its embedding model, "
-            "documents, KMS key and vector index",
-            roles=[self.role],
-            statements=self._role_statements(),
-        )
-
-        # --- knowledge base and data source ------------------------------------------------------------
-        spec = KNOWN_EMBEDDING_MODELS.get(embedding_model_id)
-        if spec is None:
-            cdk.Annotations.of(self).add_warning_v2(
-                "cdk-llm-serving:document-index-unknown-model",
-                f"DocumentIndex: {embedding_model_id} is not a model synth knows; check that it produces {dimensions}-"
-                "dimensional vectors (the index is created with that dimension) and that chunks fit its input.",
-            )
-        embedding_config = None
-        if spec is not None and spec.configurable:
-            embedding_config = bedrock.CfnKnowledgeBase.EmbeddingModelConfigurationProperty(
-                bedrock_embedding_model_configuration=bedrock.CfnKnowledgeBase.BedrockEmbeddingModelConfigurationProperty(
-                    dimensions=dimensions, embedding_data_type="FLOAT32"
-                )
-            )
-        self.knowledge_base_name = knowledge_base_name or cdk.Names.unique_id(self)[-100:]
-        self.knowledge_base = bedrock.CfnKnowledgeBase(
-            self,
-            "KnowledgeBase",
-            name=self.knowledge_base_name,
-            description=description,
-            role_arn=self.role.role_arn,
-            knowledge_base_configuration=bedrock.CfnKnowledgeBase.KnowledgeBaseConfigurationProperty(
-                type="VECTOR",
-                vector_knowledge_base_configuration=bedrock.CfnKnowledgeBase.VectorKnowledgeBaseConfigurationProperty(
-                    embedding_model_arn=self.embedding_model_arn,
-                    embedding_model_configuration=embedding_config,
-                ),
-            ),
-            storage_configuration=bedrock.CfnKnowledgeBase.StorageConfigurationProperty(
-                type="S3_VECTORS",
-                s3_vectors_configuration=bedrock.CfnKnowledgeBase.S3VectorsConfigurationProperty(
-                    index_arn=self.vector_index_arn
-                ),
-            ),
-        )
-        # Bedrock checks the role's access to the index when the knowledge base is created, and the data
-        # source deletes its vectors with that role when it is deleted: the policy must outlive both.
-        self.knowledge_base.node.add_dependency(self.policy)
-        self.knowledge_base_id: str = self.knowledge_base.attr_knowledge_base_id
-        self.knowledge_base_arn: str = self.knowledge_base.attr_knowledge_base_arn
-
-        self.data_source = bedrock.CfnDataSource(
-            self,
-            "DataSource",
-            knowledge_base_id=self.knowledge_base_id,
-            name="documents",
-            description="Documents in S3" + (f" under {document_prefix}" if document_prefix else ""),
-            data_deletion_policy="DELETE",
-            data_source_configuration=bedrock.CfnDataSource.DataSourceConfigurationProperty(
-                type="S3",
-                s3_configuration=bedrock.CfnDataSource.S3DataSourceConfigurationProperty(
-                    bucket_arn=self.document_bucket.bucket_arn,
-                    inclusion_prefixes=[document_prefix] if document_prefix else None,
-                ),
-            ),
-            vector_ingestion_configuration=bedrock.CfnDataSource.VectorIngestionConfigurationProperty(
-                chunking_configuration=chunking.render()
-            ),
-            server_side_encryption_configuration=bedrock.CfnDataSource.ServerSideEncryptionConfigurationProperty(
-                kms_key_arn=self.encryption_key.key_arn
-            ),
-        )
-        self.data_source_id: str = self.data_source.attr_data_source_id
-
-        # --- ingestion ---------------------------------------------------------------------------------
-        self.ingestion_log_group = logs.LogGroup(
-            self,
-            "IngestionLogs",
-            # Step Functions delivers logs as vended logs; this prefix keeps the account's CloudWatch Logs
-            # resource policy small.
-            log_group_name=self._log_group_name,
-            retention=log_retention,
-            encryption_key=self.encryption_key,
-            removal_policy=cdk.RemovalPolicy.RETAIN,
-        )
-        generated = ProblemCollector("DocumentIndex (generated resources)")
-        for problem in RULES.problems(
-            RetainedName(self.ingestion_log_group.node.path, "LogGroupName", stack.resolve(self._log_group_name))
-        ):
-            generated.add(problem)
-        generated.raise_if_any()
-        self.ingestion_state_machine = self._ingestion_state_machine(tracing, ingestion_timeout)
-        self.upload_rule: events.Rule | None = None
-        self.schedule_rule: events.Rule | None = None
-        self._ingestion_triggers(ingestion)
-
-        # --- alarm -------------------------------------------------------------------------------------
-        self.ingestion_failed_alarm: cloudwatch.Alarm = self.metric_ingestion_failures().create_alarm(
-            self,
-            "IngestionFailedAlarm",
-            alarm_description="A DocumentIndex ingestion failed or timed out: the job failed, a document could not "
-            "be indexed, or StartIngestionJob kept failing. See the state machine's execution and its logs.",
-            threshold=1,
-            evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-        )
-        if alarm_topic is not None:
-            self.ingestion_failed_alarm.add_alarm_action(cw_actions.SnsAction(alarm_topic))
-
+        self._build_encryption(encryption_key)
+        self._build_documents(document_bucket, server_access_logs_bucket, on_upload=ingestion.on_upload)
+        self._build_vector_store()
+        self._build_service_role()
+        self._build_knowledge_base(knowledge_base_name, description)
+        self._build_data_source()
+        self._build_ingestion(log_retention=log_retention, tracing=tracing, timeout=ingestion_timeout)
+        self._build_alarm(alarm_topic)
         self._acknowledge_findings(alarm_topic=alarm_topic, tracing=tracing)
 
     # ---------------------------------------------------------------------------------------------------
@@ -438,6 +254,199 @@ class DocumentIndex(Construct):
     # ---------------------------------------------------------------------------------------------------
     # resources
 
+    def _build_encryption(self, encryption_key: kms.IKey | None) -> None:
+        self.encryption_key: kms.IKey = encryption_key or kms.Key(
+            self,
+            "Key",
+            description="Encrypts the document index: documents, vectors, transient ingestion data, ingestion logs",
+            enable_key_rotation=True,
+        )
+        # The group is retained: its name ends with part of the stack ID, so a re-created stack never asks for the
+        # name of a group its deleted predecessor left behind.
+        self._log_group_name = f"/aws/vendedlogs/states/{cdk.Names.unique_id(self)[-200:]}-{stack_id_suffix()}"
+        self._vector_bucket_name = self._physical_name("vectors")
+        self._index_name = self._physical_name("index")
+        self._grant_service_principals_on_key()
+
+    def _build_documents(
+        self, document_bucket: s3.IBucket | None, server_access_logs_bucket: s3.IBucket | None, *, on_upload: bool
+    ) -> None:
+        self.access_logs_bucket: s3.IBucket | None = None
+        if document_bucket is None:
+            document_bucket = self._create_document_bucket(server_access_logs_bucket, on_upload=on_upload)
+        elif on_upload:
+            cdk.Annotations.of(self).add_warning_v2(
+                "cdk-llm-serving:document-index-eventbridge",
+                "DocumentIndex: ingestion on upload needs Amazon EventBridge notifications on the existing document "
+                "bucket (S3 console > Properties > Event notifications > Amazon EventBridge: On). This construct does "
+                "not change a bucket it did not create.",
+            )
+        self.document_bucket: s3.IBucket = document_bucket
+
+    def _build_vector_store(self) -> None:
+        """The S3 vector bucket and its index (the dimension of the embedding model, cosine distance)."""
+        self.vector_bucket = s3vectors.CfnVectorBucket(
+            self,
+            "VectorBucket",
+            vector_bucket_name=self._vector_bucket_name,
+            encryption_configuration=s3vectors.CfnVectorBucket.EncryptionConfigurationProperty(
+                sse_type="aws:kms", kms_key_arn=self.encryption_key.key_arn
+            ),
+        )
+        self.vector_index = s3vectors.CfnIndex(
+            self,
+            "VectorIndex",
+            vector_bucket_arn=self.vector_bucket.attr_vector_bucket_arn,
+            index_name=self._index_name,
+            data_type="float32",
+            dimension=self.dimensions,
+            distance_metric="cosine",
+            metadata_configuration=s3vectors.CfnIndex.MetadataConfigurationProperty(
+                non_filterable_metadata_keys=list(NON_FILTERABLE_METADATA_KEYS)
+            ),
+        )
+        self.vector_index_arn: str = self.vector_index.attr_index_arn
+
+    def _build_service_role(self) -> None:
+        """The knowledge base's role and its one managed policy (:meth:`_role_statements`)."""
+        self.role = iam.Role(
+            self,
+            "Role",
+            description="Bedrock knowledge base service role of a DocumentIndex",
+            assumed_by=iam.ServicePrincipal(
+                "bedrock.amazonaws.com",
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID},
+                    # The knowledge base's own ARN is not known before the role exists (it references the role),
+                    # so the trust is limited to knowledge bases of this account and Region, as AWS documents.
+                    "ArnLike": {
+                        "aws:SourceArn": cdk.Stack.of(self).format_arn(
+                            service="bedrock", resource="knowledge-base", resource_name="*"
+                        )
+                    },
+                },
+            ),
+        )
+        self.policy = iam.ManagedPolicy(
+            self,
+            "Policy",
+            description="Least-privilege permissions of a DocumentIndex knowledge base: its embedding model, "
+            "documents, KMS key and vector index",
+            roles=[self.role],
+            statements=self._role_statements(),
+        )
+
+    def _embedding_model_configuration(self) -> bedrock.CfnKnowledgeBase.EmbeddingModelConfigurationProperty | None:
+        """``Dimensions`` for models that offer a choice; a warning for models synth does not know."""
+        spec = KNOWN_EMBEDDING_MODELS.get(self.embedding_model_id)
+        if spec is None:
+            cdk.Annotations.of(self).add_warning_v2(
+                "cdk-llm-serving:document-index-unknown-model",
+                f"DocumentIndex: {self.embedding_model_id} is not a model synth knows; check that it produces "
+                f"{self.dimensions}-dimensional vectors (the index is created with that dimension) and that chunks "
+                "fit its input.",
+            )
+        if spec is None or not spec.configurable:
+            return None
+        return bedrock.CfnKnowledgeBase.EmbeddingModelConfigurationProperty(
+            bedrock_embedding_model_configuration=bedrock.CfnKnowledgeBase.BedrockEmbeddingModelConfigurationProperty(
+                dimensions=self.dimensions, embedding_data_type="FLOAT32"
+            )
+        )
+
+    def _build_knowledge_base(self, knowledge_base_name: str | None, description: str) -> None:
+        embedding_config = self._embedding_model_configuration()
+        self.knowledge_base_name = knowledge_base_name or cdk.Names.unique_id(self)[-100:]
+        self.knowledge_base = bedrock.CfnKnowledgeBase(
+            self,
+            "KnowledgeBase",
+            name=self.knowledge_base_name,
+            description=description,
+            role_arn=self.role.role_arn,
+            knowledge_base_configuration=bedrock.CfnKnowledgeBase.KnowledgeBaseConfigurationProperty(
+                type="VECTOR",
+                vector_knowledge_base_configuration=bedrock.CfnKnowledgeBase.VectorKnowledgeBaseConfigurationProperty(
+                    embedding_model_arn=self.embedding_model_arn,
+                    embedding_model_configuration=embedding_config,
+                ),
+            ),
+            storage_configuration=bedrock.CfnKnowledgeBase.StorageConfigurationProperty(
+                type="S3_VECTORS",
+                s3_vectors_configuration=bedrock.CfnKnowledgeBase.S3VectorsConfigurationProperty(
+                    index_arn=self.vector_index_arn
+                ),
+            ),
+        )
+        # Bedrock checks the role's access to the index when the knowledge base is created, and the data
+        # source deletes its vectors with that role when it is deleted: the policy must outlive both.
+        self.knowledge_base.node.add_dependency(self.policy)
+        self.knowledge_base_id: str = self.knowledge_base.attr_knowledge_base_id
+        self.knowledge_base_arn: str = self.knowledge_base.attr_knowledge_base_arn
+
+    def _build_data_source(self) -> None:
+        prefix = self.document_prefix
+        self.data_source = bedrock.CfnDataSource(
+            self,
+            "DataSource",
+            knowledge_base_id=self.knowledge_base_id,
+            name="documents",
+            description="Documents in S3" + (f" under {prefix}" if prefix else ""),
+            data_deletion_policy="DELETE",
+            data_source_configuration=bedrock.CfnDataSource.DataSourceConfigurationProperty(
+                type="S3",
+                s3_configuration=bedrock.CfnDataSource.S3DataSourceConfigurationProperty(
+                    bucket_arn=self.document_bucket.bucket_arn,
+                    inclusion_prefixes=[prefix] if prefix else None,
+                ),
+            ),
+            vector_ingestion_configuration=bedrock.CfnDataSource.VectorIngestionConfigurationProperty(
+                chunking_configuration=self.chunking.render()
+            ),
+            server_side_encryption_configuration=bedrock.CfnDataSource.ServerSideEncryptionConfigurationProperty(
+                kms_key_arn=self.encryption_key.key_arn
+            ),
+        )
+        self.data_source_id: str = self.data_source.attr_data_source_id
+
+    def _build_ingestion(self, *, log_retention: logs.RetentionDays, tracing: bool, timeout: cdk.Duration) -> None:
+        """The ingestion log group, state machine and triggers."""
+        self.ingestion_log_group = logs.LogGroup(
+            self,
+            "IngestionLogs",
+            # Step Functions delivers logs as vended logs; this prefix keeps the account's CloudWatch Logs
+            # resource policy small.
+            log_group_name=self._log_group_name,
+            retention=log_retention,
+            encryption_key=self.encryption_key,
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+        generated = ProblemCollector("DocumentIndex (generated resources)")
+        for problem in RULES.problems(
+            RetainedName(
+                self.ingestion_log_group.node.path, "LogGroupName", cdk.Stack.of(self).resolve(self._log_group_name)
+            )
+        ):
+            generated.add(problem)
+        generated.raise_if_any()
+        self.ingestion_state_machine = self._ingestion_state_machine(tracing, timeout)
+        self.upload_rule: events.Rule | None = None
+        self.schedule_rule: events.Rule | None = None
+        self._ingestion_triggers(self.ingestion)
+
+    def _build_alarm(self, alarm_topic: sns.ITopic | None) -> None:
+        self.ingestion_failed_alarm: cloudwatch.Alarm = self.metric_ingestion_failures().create_alarm(
+            self,
+            "IngestionFailedAlarm",
+            alarm_description="A DocumentIndex ingestion failed or timed out: the job failed, a document could not "
+            "be indexed, or StartIngestionJob kept failing. See the state machine's execution and its logs.",
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        if alarm_topic is not None:
+            self.ingestion_failed_alarm.add_alarm_action(cw_actions.SnsAction(alarm_topic))
+
     def _physical_name(self, suffix: str) -> str:
         """A stable, unique, lowercase name for S3 Vectors (3-63 characters, letters, digits and hyphens)."""
         base = cdk.Names.unique_resource_name(self, max_length=63 - len(suffix) - 1, separator="-").lower()
@@ -448,10 +457,19 @@ class DocumentIndex(Construct):
 
         Added only to a key this construct can change (a created key or one from the same app).
         """
-        key = self.encryption_key
+        added = [self.encryption_key.add_to_resource_policy(s).statement_added for s in self._key_policy_statements()]
+        if not all(added):
+            cdk.Annotations.of(self).add_warning_v2(
+                "cdk-llm-serving:document-index-key-policy",
+                "DocumentIndex: the encryption_key passed in is imported, so its key policy cannot be changed here. "
+                "It must allow CloudWatch Logs (logs.<region>.amazonaws.com) for the ingestion log group and "
+                "indexing.s3vectors.amazonaws.com (kms:Decrypt) for the vector bucket; see the README.",
+            )
+
+    def _key_policy_statements(self) -> list[iam.PolicyStatement]:
         stack = cdk.Stack.of(self)
         vector_bucket_arn = stack.format_arn(service="s3vectors", resource="bucket", resource_name=self._vector_bucket_name)
-        statements = [
+        return [
             iam.PolicyStatement(
                 sid="AllowIngestionLogs",
                 actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
@@ -484,30 +502,25 @@ class DocumentIndex(Construct):
                 },
             ),
         ]
-        added = [key.add_to_resource_policy(s).statement_added for s in statements]
-        if not all(added):
-            cdk.Annotations.of(self).add_warning_v2(
-                "cdk-llm-serving:document-index-key-policy",
-                "DocumentIndex: the encryption_key passed in is imported, so its key policy cannot be changed here. "
-                "It must allow CloudWatch Logs (logs.<region>.amazonaws.com) for the ingestion log group and "
-                "indexing.s3vectors.amazonaws.com (kms:Decrypt) for the vector bucket; see the README.",
-            )
+
+    def _create_access_logs_bucket(self) -> s3.Bucket:
+        return s3.Bucket(
+            self,
+            "AccessLogsBucket",
+            encryption=s3.BucketEncryption.S3_MANAGED,  # S3 server access logging cannot deliver to SSE-KMS
+            enforce_ssl=True,
+            versioned=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,  # no ACLs: delivery by bucket policy
+            lifecycle_rules=[
+                s3.LifecycleRule(expiration=_ACCESS_LOGS_KEPT, noncurrent_version_expiration=cdk.Duration.days(1))
+            ],
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
 
     def _create_document_bucket(self, access_logs: s3.IBucket | None, *, on_upload: bool) -> s3.Bucket:
         if access_logs is None:
-            access_logs = s3.Bucket(
-                self,
-                "AccessLogsBucket",
-                encryption=s3.BucketEncryption.S3_MANAGED,  # S3 server access logging cannot deliver to SSE-KMS
-                enforce_ssl=True,
-                versioned=True,
-                block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-                object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,  # no ACLs: delivery by bucket policy
-                lifecycle_rules=[
-                    s3.LifecycleRule(expiration=_ACCESS_LOGS_KEPT, noncurrent_version_expiration=cdk.Duration.days(1))
-                ],
-                removal_policy=cdk.RemovalPolicy.RETAIN,
-            )
+            access_logs = self._create_access_logs_bucket()
         self.access_logs_bucket = access_logs
         bucket = s3.Bucket(
             self,
@@ -529,6 +542,17 @@ class DocumentIndex(Construct):
         )
         cfn_bucket = bucket.node.default_child
         assert isinstance(cfn_bucket, s3.CfnBucket)
+        self._deliver_access_logs(bucket, cfn_bucket, access_logs)
+        if on_upload:
+            # CloudFormation turns EventBridge delivery on natively; CDK's notifications custom resource (a
+            # Lambda function) is not needed for that.
+            cfn_bucket.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
+                event_bridge_configuration=s3.CfnBucket.EventBridgeConfigurationProperty(event_bridge_enabled=True)
+            )
+        return bucket
+
+    @staticmethod
+    def _deliver_access_logs(bucket: s3.Bucket, cfn_bucket: s3.CfnBucket, access_logs: s3.IBucket) -> None:
         # Server access logs are delivered by the logging service under a bucket policy (not the legacy
         # LogDeliveryWrite ACL that CDK's server_access_logs_bucket would set on the log bucket).
         cfn_bucket.logging_configuration = s3.CfnBucket.LoggingConfigurationProperty(
@@ -546,13 +570,6 @@ class DocumentIndex(Construct):
                 },
             )
         )
-        if on_upload:
-            # CloudFormation turns EventBridge delivery on natively; CDK's notifications custom resource (a
-            # Lambda function) is not needed for that.
-            cfn_bucket.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
-                event_bridge_configuration=s3.CfnBucket.EventBridgeConfigurationProperty(event_bridge_enabled=True)
-            )
-        return bucket
 
     def _objects_arn(self) -> str:
         return self.document_bucket.arn_for_objects(f"{self.document_prefix or ''}*")
@@ -600,45 +617,71 @@ class DocumentIndex(Construct):
         return statements
 
     def _ingestion_state_machine(self, tracing: bool, timeout: cdk.Duration) -> sfn.StateMachine:
-        kb_arn = self.knowledge_base_arn
-        ids = {"KnowledgeBaseId": self.knowledge_base_id, "DataSourceId": self.data_source_id}
+        """StartIngestionJob, then GetIngestionJob every minute until the job ends (see the class docstring)."""
+        definition = self._ingestion_definition()
+        self._build_ingestion_role(tracing)
+        machine = sfn.StateMachine(
+            self,
+            "IngestionStateMachine",
+            comment="Starts an ingestion job of a DocumentIndex and waits for its result",
+            definition_body=sfn.DefinitionBody.from_chainable(definition),
+            state_machine_type=sfn.StateMachineType.STANDARD,  # jobs run for minutes to hours
+            # Policy updates go to the managed policy below; the role stays without inline policies.
+            role=self.ingestion_role.without_policy_updates(),
+            timeout=timeout,
+            tracing_enabled=tracing,
+            logs=sfn.LogOptions(
+                destination=self.ingestion_log_group,
+                level=sfn.LogLevel.ALL,
+                include_execution_data=False,  # S3 events carry document names
+            ),
+        )
+        machine.node.add_dependency(self.ingestion_policy)
+        return machine
 
+    def _ingestion_definition(self) -> sfn.IChainable:
+        ids = {"KnowledgeBaseId": self.knowledge_base_id, "DataSourceId": self.data_source_id}
+        start = self._start_ingestion_job(ids)
+        wait = sfn.Wait(self, "WaitForIngestionJob", time=sfn.WaitTime.duration(_POLL_INTERVAL))
+        get = self._get_ingestion_job(ids)
+        return start.next(wait).next(get).next(self._job_status(wait))
+
+    @staticmethod
+    def _retry(
+        task: tasks.CallAwsService,
+        errors: list[str],
+        *,
+        interval: cdk.Duration,
+        max_attempts: int,
+        max_delay: cdk.Duration | None = None,
+    ) -> None:
+        """Retry ``errors`` with exponential backoff (doubling) and full jitter."""
+        task.add_retry(
+            errors=errors,
+            interval=interval,
+            backoff_rate=2,
+            max_attempts=max_attempts,
+            max_delay=max_delay,
+            jitter_strategy=sfn.JitterType.FULL,
+        )
+
+    def _start_ingestion_job(self, ids: dict[str, str]) -> tasks.CallAwsService:
         start = tasks.CallAwsService(
             self,
             "StartIngestionJob",
             service="bedrockagent",
             action="startIngestionJob",
             iam_action="bedrock:StartIngestionJob",
-            iam_resources=[kb_arn],
+            iam_resources=[self.knowledge_base_arn],
             parameters={**ids, "Description": "Started by the DocumentIndex ingestion state machine"},
             result_path="$.ingestion",
         )
         # One job per data source at a time: wait for the running one, with exponential backoff and jitter
         # (~45 minutes in total), then give up without failing (see the class docstring).
-        start.add_retry(
-            errors=[_CONFLICT],
-            interval=cdk.Duration.minutes(1),
-            backoff_rate=2,
-            max_attempts=6,
-            max_delay=cdk.Duration.minutes(15),
-            jitter_strategy=sfn.JitterType.FULL,
-        )
+        self._retry(start, [_CONFLICT], interval=cdk.Duration.minutes(1), max_attempts=6, max_delay=cdk.Duration.minutes(15))
         # Account-wide concurrent ingestion jobs (other knowledge bases): wait longer, then fail loudly.
-        start.add_retry(
-            errors=[_QUOTA],
-            interval=cdk.Duration.minutes(1),
-            backoff_rate=2,
-            max_attempts=6,
-            max_delay=cdk.Duration.minutes(15),
-            jitter_strategy=sfn.JitterType.FULL,
-        )
-        start.add_retry(
-            errors=list(_TRANSIENT),
-            interval=cdk.Duration.seconds(10),
-            backoff_rate=2,
-            max_attempts=5,
-            jitter_strategy=sfn.JitterType.FULL,
-        )
+        self._retry(start, [_QUOTA], interval=cdk.Duration.minutes(1), max_attempts=6, max_delay=cdk.Duration.minutes(15))
+        self._retry(start, list(_TRANSIENT), interval=cdk.Duration.seconds(10), max_attempts=5)
         superseded = sfn.Succeed(
             self,
             "AnotherJobRunning",
@@ -646,26 +689,24 @@ class DocumentIndex(Construct):
             "picks up the change",
         )
         start.add_catch(superseded, errors=[_CONFLICT], result_path="$.conflict")
+        return start
 
-        wait = sfn.Wait(self, "WaitForIngestionJob", time=sfn.WaitTime.duration(_POLL_INTERVAL))
+    def _get_ingestion_job(self, ids: dict[str, str]) -> tasks.CallAwsService:
         get = tasks.CallAwsService(
             self,
             "GetIngestionJob",
             service="bedrockagent",
             action="getIngestionJob",
             iam_action="bedrock:GetIngestionJob",
-            iam_resources=[kb_arn],
+            iam_resources=[self.knowledge_base_arn],
             parameters={**ids, "IngestionJobId.$": "$.ingestion.IngestionJob.IngestionJobId"},
             result_path="$.ingestion",
         )
-        get.add_retry(
-            errors=list(_TRANSIENT),
-            interval=cdk.Duration.seconds(10),
-            backoff_rate=2,
-            max_attempts=5,
-            jitter_strategy=sfn.JitterType.FULL,
-        )
+        self._retry(get, list(_TRANSIENT), interval=cdk.Duration.seconds(10), max_attempts=5)
+        return get
 
+    def _job_status(self, wait: sfn.Wait) -> sfn.Choice:
+        """COMPLETE without failed documents succeeds; FAILED/STOPPED or failed documents fail; else poll again."""
         status = "$.ingestion.IngestionJob.Status"
         failed_documents = "$.ingestion.IngestionJob.Statistics.NumberOfDocumentsFailed"
         complete = sfn.Succeed(self, "IngestionComplete")
@@ -689,7 +730,7 @@ class DocumentIndex(Construct):
         has_statistics = sfn.Choice(self, "HasStatistics").when(
             sfn.Condition.is_present(failed_documents), any_failed
         ).otherwise(complete)
-        job_status = (
+        return (
             sfn.Choice(self, "JobStatus")
             .when(sfn.Condition.string_equals(status, "COMPLETE"), has_statistics)
             .when(
@@ -700,19 +741,28 @@ class DocumentIndex(Construct):
             )
             .otherwise(wait)
         )
-        definition = start.next(wait).next(get).next(job_status)
 
+    def _build_ingestion_role(self, tracing: bool) -> None:
         self.ingestion_role = iam.Role(
             self,
             "IngestionRole",
             description="DocumentIndex ingestion state machine: start and watch ingestion jobs of one knowledge base",
             assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
         )
+        self.ingestion_policy = iam.ManagedPolicy(
+            self,
+            "IngestionPolicy",
+            description="Least-privilege permissions of a DocumentIndex ingestion state machine",
+            roles=[self.ingestion_role],
+            statements=self._ingestion_statements(tracing),
+        )
+
+    def _ingestion_statements(self, tracing: bool) -> list[iam.PolicyStatement]:
         statements = [
             iam.PolicyStatement(
                 sid="ManageIngestionJobs",
                 actions=["bedrock:StartIngestionJob", "bedrock:GetIngestionJob"],
-                resources=[kb_arn],
+                resources=[self.knowledge_base_arn],
             ),
             iam.PolicyStatement(
                 sid="DeliverLogs",
@@ -744,57 +794,13 @@ class DocumentIndex(Construct):
                     resources=["*"],
                 )
             )
-        self.ingestion_policy = iam.ManagedPolicy(
-            self,
-            "IngestionPolicy",
-            description="Least-privilege permissions of a DocumentIndex ingestion state machine",
-            roles=[self.ingestion_role],
-            statements=statements,
-        )
-        machine = sfn.StateMachine(
-            self,
-            "IngestionStateMachine",
-            comment="Starts an ingestion job of a DocumentIndex and waits for its result",
-            definition_body=sfn.DefinitionBody.from_chainable(definition),
-            state_machine_type=sfn.StateMachineType.STANDARD,  # jobs run for minutes to hours
-            # Policy updates go to the managed policy above; the role stays without inline policies.
-            role=self.ingestion_role.without_policy_updates(),
-            timeout=timeout,
-            tracing_enabled=tracing,
-            logs=sfn.LogOptions(
-                destination=self.ingestion_log_group,
-                level=sfn.LogLevel.ALL,
-                include_execution_data=False,  # S3 events carry document names
-            ),
-        )
-        machine.node.add_dependency(self.ingestion_policy)
-        return machine
+        return statements
 
     def _ingestion_triggers(self, ingestion: IngestionTrigger) -> None:
-        machine = self.ingestion_state_machine
         self.trigger_role: iam.Role | None = None
         if not ingestion.on_upload and ingestion.schedule is None:
             return
-        self.trigger_role = iam.Role(
-            self,
-            "TriggerRole",
-            description="EventBridge: start the DocumentIndex ingestion state machine",
-            assumed_by=iam.ServicePrincipal("events.amazonaws.com"),
-        )
-        iam.ManagedPolicy(
-            self,
-            "TriggerPolicy",
-            description="EventBridge may start exactly the DocumentIndex ingestion state machine",
-            roles=[self.trigger_role],
-            statements=[
-                iam.PolicyStatement(
-                    sid="StartIngestion", actions=["states:StartExecution"], resources=[machine.state_machine_arn]
-                )
-            ],
-        )
-        target = targets.SfnStateMachine(
-            machine, role=self.trigger_role.without_policy_updates(), retry_attempts=10, max_event_age=cdk.Duration.hours(2)
-        )
+        target = self._trigger_target()
         if ingestion.on_upload:
             detail: dict[str, Any] = {"bucket": {"name": [self.document_bucket.bucket_name]}}
             if self.document_prefix:
@@ -817,6 +823,30 @@ class DocumentIndex(Construct):
                 schedule=schedule,
                 targets=[target],
             )
+
+    def _trigger_target(self) -> targets.SfnStateMachine:
+        """The EventBridge target: the state machine, started with a role that may start only it."""
+        machine = self.ingestion_state_machine
+        self.trigger_role = iam.Role(
+            self,
+            "TriggerRole",
+            description="EventBridge: start the DocumentIndex ingestion state machine",
+            assumed_by=iam.ServicePrincipal("events.amazonaws.com"),
+        )
+        iam.ManagedPolicy(
+            self,
+            "TriggerPolicy",
+            description="EventBridge may start exactly the DocumentIndex ingestion state machine",
+            roles=[self.trigger_role],
+            statements=[
+                iam.PolicyStatement(
+                    sid="StartIngestion", actions=["states:StartExecution"], resources=[machine.state_machine_arn]
+                )
+            ],
+        )
+        return targets.SfnStateMachine(
+            machine, role=self.trigger_role.without_policy_updates(), retry_attempts=10, max_event_age=cdk.Duration.hours(2)
+        )
 
     # ---------------------------------------------------------------------------------------------------
     # grants
@@ -894,28 +924,10 @@ class DocumentIndex(Construct):
     # ---------------------------------------------------------------------------------------------------
     # cdk-nag
 
-    def _nag_resource(self, value: Any) -> str:
-        """``value`` (a CloudFormation string expression) as cdk-nag prints it in finding IDs."""
-        resolved = cdk.Stack.of(self).resolve(value)
-
-        def render(v: Any) -> str:
-            if isinstance(v, str):
-                return v
-            if isinstance(v, dict) and "Fn::Join" in v:
-                sep, parts = v["Fn::Join"]
-                return sep.join(render(p) for p in parts)
-            if isinstance(v, dict) and "Ref" in v:
-                return f"<{v['Ref']}>"
-            if isinstance(v, dict) and "Fn::GetAtt" in v:
-                return f"<{'.'.join(v['Fn::GetAtt'])}>"
-            return json.dumps(v)
-
-        return render(resolved)
-
     def _acknowledge_findings(self, *, alarm_topic: sns.ITopic | None, tracing: bool) -> None:
         acknowledge(
             self.policy,
-            f"AwsSolutions::AwsSolutions-IAM5[Resource::{self._nag_resource(self._objects_arn())}]",
+            f"AwsSolutions::AwsSolutions-IAM5[Resource::{nag_resource(self, self._objects_arn())}]",
             "The knowledge base reads every document under its inclusion prefix; S3 object ARNs need a wildcard for "
             "that (the bucket and prefix are fixed)",
         )
@@ -938,6 +950,10 @@ class DocumentIndex(Construct):
                 "No alarm_topic was passed: the alarm is visible in CloudWatch but notifies no one; pass an SNS topic "
                 "as alarm_topic to act on it",
             )
+        self._acknowledge_bucket_findings()
+
+    def _acknowledge_bucket_findings(self) -> None:
+        """Replication and access-log findings of the buckets this construct created."""
         if isinstance(self.document_bucket, s3.Bucket) and self.document_bucket.node.scope is self:
             acknowledge(
                 self.document_bucket,
