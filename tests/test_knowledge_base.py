@@ -404,9 +404,13 @@ def test_alarm_on_failed_or_timed_out_ingestions(kb: dict[str, Any], existing: d
         for m in ("failed", "timedOut"):
             assert metrics[m]["MetricStat"]["Metric"]["Dimensions"] == [{"Name": "StateMachineArn", "Value": {"Ref": machine_id}}]
         assert props["Threshold"] == 1 and props["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
-    assert "AlarmActions" not in _one(kb, "AWS::CloudWatch::Alarm")[1]["Properties"]
+    default = _one(kb, "AWS::CloudWatch::Alarm")[1]["Properties"]
+    assert "AlarmActions" not in default and "OKActions" not in default
+    # alarm_topic hears the alarm go off and recover (convention 2: ALARM and OK, as every family's alarms).
     topic_id, _ = _one(existing, "AWS::SNS::Topic")
-    assert _one(existing, "AWS::CloudWatch::Alarm")[1]["Properties"]["AlarmActions"] == [{"Ref": topic_id}]
+    with_topic = _one(existing, "AWS::CloudWatch::Alarm")[1]["Properties"]
+    assert with_topic["AlarmActions"] == [{"Ref": topic_id}]
+    assert with_topic["OKActions"] == [{"Ref": topic_id}]
 
 
 # --------------------------------------------------------------------------------------------------------

@@ -15,7 +15,6 @@ from typing import Any
 import aws_cdk as cdk
 from aws_cdk import aws_bedrock as bedrock
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -31,6 +30,7 @@ from constructs import Construct
 from .._errors import ProblemCollector
 from .._nag import acknowledge, nag_resource
 from .._retained import RetainedName, stack_id_suffix
+from ..sagemaker_endpoint._alarms import threshold_alarm  # moves to cdk_llm_serving._alarms (convention 2)
 from .rules import RULES
 from .config import (
     KNOWN_EMBEDDING_MODELS,
@@ -90,7 +90,7 @@ class DocumentIndex(Construct):
       then it polls ``GetIngestionJob`` every minute until the job ends, and fails when the job fails or any
       document failed (so the failure alarm means "something was not indexed");
     - EventBridge rules that start it on uploads/deletions under the prefix and/or on a schedule;
-    - an alarm on failed or timed-out ingestions (optionally to an SNS topic).
+    - an alarm on failed or timed-out ingestions (ALARM and OK notify ``alarm_topic`` when one is given).
 
     **Bursts of uploads.** Every S3 event starts one execution. Only one ingestion job runs per data source
     at a time (``ConflictException``); the first execution starts a job and the others retry with exponential
@@ -145,7 +145,8 @@ class DocumentIndex(Construct):
         :param log_retention: retention of the ingestion state machine's logs. Default: one month
         :param tracing: X-Ray tracing of the ingestion state machine. Default: true
         :param ingestion_timeout: longest an ingestion execution (retries + job) may take. Default: 24 hours
-        :param alarm_topic: SNS topic notified when an ingestion fails. Default: - the alarm has no action
+        :param alarm_topic: SNS topic notified when the failed-ingestion alarm goes to ALARM and back to OK.
+            Default: - the alarms have no actions
         """
         super().__init__(scope, construct_id)
         chunking = chunking or ChunkingStrategy.fixed_size()
@@ -181,7 +182,7 @@ class DocumentIndex(Construct):
         self._build_data_source()
         self._build_ingestion(log_retention=log_retention, tracing=tracing, timeout=ingestion_timeout)
         self._build_alarm(alarm_topic)
-        self._acknowledge_findings(alarm_topic=alarm_topic, tracing=tracing)
+        self._acknowledge_findings(tracing=tracing)
 
     # ---------------------------------------------------------------------------------------------------
     # validation
@@ -434,18 +435,17 @@ class DocumentIndex(Construct):
         self._ingestion_triggers(self.ingestion)
 
     def _build_alarm(self, alarm_topic: sns.ITopic | None) -> None:
-        self.ingestion_failed_alarm: cloudwatch.Alarm = self.metric_ingestion_failures().create_alarm(
+        """One failed or timed-out ingestion in 5 minutes; ``alarm_topic`` hears ALARM and OK (the shared helper)."""
+        self.ingestion_failed_alarm: cloudwatch.Alarm = threshold_alarm(
             self,
             "IngestionFailedAlarm",
-            alarm_description="A DocumentIndex ingestion failed or timed out: the job failed, a document could not "
-            "be indexed, or StartIngestionJob kept failing. See the state machine's execution and its logs.",
+            self.metric_ingestion_failures(),
             threshold=1,
-            evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            description="A DocumentIndex ingestion failed or timed out: the job failed, a document could not "
+            "be indexed, or StartIngestionJob kept failing. See the state machine's execution and its logs.",
+            topic=alarm_topic,
+            topic_option="alarm_topic",
         )
-        if alarm_topic is not None:
-            self.ingestion_failed_alarm.add_alarm_action(cw_actions.SnsAction(alarm_topic))
 
     def _physical_name(self, suffix: str) -> str:
         """A stable, unique, lowercase name for S3 Vectors (3-63 characters, letters, digits and hyphens)."""
@@ -924,7 +924,8 @@ class DocumentIndex(Construct):
     # ---------------------------------------------------------------------------------------------------
     # cdk-nag
 
-    def _acknowledge_findings(self, *, alarm_topic: sns.ITopic | None, tracing: bool) -> None:
+    def _acknowledge_findings(self, *, tracing: bool) -> None:
+        """cdk-nag findings on this construct's own resources (the alarm's is acknowledged by ``threshold_alarm``)."""
         acknowledge(
             self.policy,
             f"AwsSolutions::AwsSolutions-IAM5[Resource::{nag_resource(self, self._objects_arn())}]",
@@ -942,13 +943,6 @@ class DocumentIndex(Construct):
                 self.ingestion_state_machine,
                 "AwsSolutions::AwsSolutions-SF2",
                 "X-Ray tracing was switched off explicitly with tracing=False; executions are still logged at level ALL",
-            )
-        if alarm_topic is None:
-            acknowledge(
-                self.ingestion_failed_alarm,
-                "NIST.800.53.R5::NIST.800.53.R5-CloudWatchAlarmAction",
-                "No alarm_topic was passed: the alarm is visible in CloudWatch but notifies no one; pass an SNS topic "
-                "as alarm_topic to act on it",
             )
         self._acknowledge_bucket_findings()
 
