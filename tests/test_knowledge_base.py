@@ -514,6 +514,23 @@ def test_grant_start_ingestion() -> None:
     )
 
 
+def test_metric_helpers_take_the_usual_options() -> None:
+    stack = _stack()
+    index = DocumentIndex(stack, "Index")
+    failures = index.metric_ingestion_failures(period=cdk.Duration.hours(1), statistic="Maximum", label="KB failures")
+    config = failures.to_metric_config().math_expression
+    assert config is not None and config.period == 3600 and failures.label == "KB failures"
+    for metric in failures.using_metrics.values():
+        assert metric.statistic == "Maximum" and metric.period.to_seconds() == 3600
+    # The defaults are what the alarm watches: sums over 5 minutes.
+    default = index.metric_ingestion_failures()
+    assert default.period.to_seconds() == 300 and default.label == "Failed or timed-out ingestions"
+    assert {m.statistic for m in default.using_metrics.values()} == {"Sum"}
+    assert index.metric_ingestions_started(statistic="Average").statistic == "Average"
+    with pytest.raises(TypeError):
+        index.metric_ingestion_failures(statistc="Sum")  # a misspelt option is not silently ignored
+
+
 def test_warnings_for_what_synth_cannot_do() -> None:
     stack = _stack()
     bucket = s3.Bucket.from_bucket_name(stack, "Docs", "some-docs")

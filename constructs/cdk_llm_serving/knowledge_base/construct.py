@@ -906,13 +906,25 @@ class DocumentIndex(Construct):
         """Ingestion executions that hit ``ingestion_timeout``. Default: sum over 5 minutes."""
         return self.ingestion_state_machine.metric_timed_out(**self._sum(options))
 
-    def metric_ingestion_failures(self) -> cloudwatch.MathExpression:
-        """Failed plus timed-out ingestion executions in 5 minutes (what the alarm watches)."""
+    def metric_ingestion_failures(self, **options: Any) -> cloudwatch.MathExpression:
+        """Failed plus timed-out ingestion executions (what the alarm watches). Default: sum over 5 minutes.
+
+        ``options`` are the other ``metric_*`` methods' (``cloudwatch.MetricOptions``: ``period``, ``statistic``,
+        ``label``, ``color``, ``account``, ``region`` …): ``period``, ``label`` and ``color`` apply to the
+        expression, the rest to both metrics it adds up.
+        """
+        options = self._sum(options)
+        label = options.pop("label", "Failed or timed-out ingestions")
+        color = options.pop("color", None)
         return cloudwatch.MathExpression(
             expression="FILL(failed, 0) + FILL(timedOut, 0)",
-            using_metrics={"failed": self.metric_ingestions_failed(), "timedOut": self.metric_ingestions_timed_out()},
-            label="Failed or timed-out ingestions",
-            period=cdk.Duration.minutes(5),
+            using_metrics={
+                "failed": self.metric_ingestions_failed(**options),
+                "timedOut": self.metric_ingestions_timed_out(**options),
+            },
+            label=label,
+            color=color,
+            period=options["period"],
         )
 
     @staticmethod
