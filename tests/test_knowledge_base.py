@@ -14,6 +14,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Annotations, Match, Template
 
 from cdk_llm_serving import ChunkingStrategy, DocumentIndex, IngestionTrigger, PropsValidationError
+from cdk_llm_serving._types import PropsTypeError
 from cdk_llm_serving.knowledge_base import NON_FILTERABLE_METADATA_KEYS, S3_VECTORS_ACTIONS, TITAN_TEXT_EMBEDDINGS_V2
 from harness import Synthesis, as_list, resources, text
 from variants_kb import EXISTING_BUCKET_NAME, EXISTING_KEY_ID
@@ -461,6 +462,29 @@ def test_whole_bucket_without_prefix_and_manual_ingestion() -> None:
     t.has_resource_properties("AWS::S3::Bucket", {"LoggingConfiguration": Match.any_value(), "NotificationConfiguration": Match.absent()})
 
 
+def test_none_is_the_default_schedule_and_false_switches_it_off() -> None:
+    # Convention 3: None means "the documented default" (every 24 hours), never "off"; off is schedule=False.
+    for trigger in (IngestionTrigger(on_upload=False), IngestionTrigger(on_upload=False, schedule=None)):
+        t = _template(ingestion=trigger)
+        t.resource_count_is("AWS::Events::Rule", 1)
+        t.has_resource_properties("AWS::Events::Rule", {"ScheduleExpression": "rate(1 day)"})
+    t = _template(ingestion=IngestionTrigger(schedule=False))
+    t.resource_count_is("AWS::Events::Rule", 1)
+    t.has_resource_properties("AWS::Events::Rule", {"EventPattern": Match.object_like({"source": ["aws.s3"]})})
+    assert IngestionTrigger.manual() == IngestionTrigger(on_upload=False, schedule=False)
+
+
+def test_option_objects_reject_wrong_types_naming_the_field() -> None:
+    with pytest.raises(PropsTypeError, match=r"on_upload must be bool, got str 'yes'"):
+        IngestionTrigger(on_upload="yes")  # type: ignore[arg-type]
+    with pytest.raises(PropsTypeError, match=r"schedule must be cdk.Duration or aws_events.Schedule or False or None, got str 'daily'"):
+        IngestionTrigger(schedule="daily")  # type: ignore[arg-type]
+    with pytest.raises(PropsTypeError, match=r"max_tokens must be int, got str '300' \(pass the number 300 without quotes\)"):
+        ChunkingStrategy.fixed_size(max_tokens="300")  # type: ignore[arg-type]
+    with pytest.raises(PropsTypeError, match=r"kind must be ChunkingKind, got str 'fixed_size' \(use ChunkingKind.FIXED_SIZE\)"):
+        ChunkingStrategy(kind="fixed_size")  # type: ignore[arg-type]
+
+
 def test_cron_schedule_and_cohere_model_without_dimension_configuration() -> None:
     t = _template(
         embedding_model_id="cohere.embed-multilingual-v3",
@@ -595,11 +619,13 @@ _TOKEN_DURATION = cdk.Duration.seconds(cdk.Token.as_number(cdk.Fn.ref("Seconds")
             "chunking.overlap_tokens (100) must be smaller than chunking.child_max_tokens (100)",
         ),
         ({"ingestion": "on-upload"}, "ingestion must be an IngestionTrigger, got str"),
-        ({"ingestion": IngestionTrigger(on_upload="yes")}, "ingestion.on_upload must be a bool, got 'yes'"),  # type: ignore[arg-type]
         ({"ingestion": IngestionTrigger(schedule=_TOKEN_DURATION)}, "ingestion.schedule must be a literal Duration, not a token"),
         ({"ingestion": IngestionTrigger(schedule=cdk.Duration.seconds(90 * 60 + 30))}, "ingestion.schedule must be a whole number of minutes"),
         ({"ingestion": IngestionTrigger(schedule=cdk.Duration.minutes(5))}, "ingestion.schedule must be at least 15 minutes (one ingestion job runs at a time per data source), got 5 minutes"),
-        ({"ingestion": IngestionTrigger(schedule="daily")}, "ingestion.schedule must be a Duration, an aws_events.Schedule or None, got str"),  # type: ignore[arg-type]
+        (
+            {"ingestion": IngestionTrigger(schedule=0)},  # type: ignore[arg-type]  # 0 == False passes the type check
+            "ingestion.schedule must be a Duration, an aws_events.Schedule, False (no schedule) or None (every 24 hours), got 0",
+        ),
         ({"document_prefix": "documents"}, "document_prefix must be an S3 key prefix of 1 to 300 characters that ends with '/'"),
         ({"document_prefix": "/documents/"}, "got '/documents/'"),
         ({"document_prefix": "docs//a/"}, "got 'docs//a/'"),

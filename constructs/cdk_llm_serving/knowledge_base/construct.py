@@ -134,6 +134,7 @@ class DocumentIndex(Construct):
         :param chunking: how documents are split. Default: - ``ChunkingStrategy.fixed_size()`` (300 tokens,
             20% overlap)
         :param ingestion: what starts ingestion jobs. Default: - ``IngestionTrigger()``: on upload and every 24 hours
+            (``IngestionTrigger.manual()``: neither)
         :param knowledge_base_name: up to 100 letters, digits, ``-`` and ``_``. Default: - derived from the
             construct path (unique and stable)
         :param description: knowledge base description, 1 to 200 characters. Default: - a fixed description
@@ -798,7 +799,7 @@ class DocumentIndex(Construct):
 
     def _ingestion_triggers(self, ingestion: IngestionTrigger) -> None:
         self.trigger_role: iam.Role | None = None
-        if not ingestion.on_upload and ingestion.schedule is None:
+        if not ingestion.on_upload and ingestion.event_schedule() is None:
             return
         target = self._trigger_target()
         if ingestion.on_upload:
