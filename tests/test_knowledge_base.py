@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import aws_cdk as cdk
@@ -15,8 +16,9 @@ from aws_cdk.assertions import Annotations, Match, Template
 
 from cdk_llm_serving import ChunkingStrategy, DocumentIndex, IngestionTrigger, PropsValidationError
 from cdk_llm_serving._types import PropsTypeError
+from cdk_llm_serving.knowledge_base.rules import KNOWLEDGE_BASE, KnowledgeBaseSettings
 from cdk_llm_serving.knowledge_base import NON_FILTERABLE_METADATA_KEYS, S3_VECTORS_ACTIONS, TITAN_TEXT_EMBEDDINGS_V2
-from harness import Synthesis, as_list, resources, text
+from harness import Synthesis, as_list, expect_rule, resources, text
 from variants_kb import EXISTING_BUCKET_NAME, EXISTING_KEY_ID
 
 # --------------------------------------------------------------------------------------------------------
@@ -590,11 +592,9 @@ _TOKEN_DURATION = cdk.Duration.seconds(cdk.Token.as_number(cdk.Fn.ref("Seconds")
             "embedding_model_id must be a foundation model ID, not an ARN",
         ),
         ({"embedding_model_id": "titan embeddings"}, "embedding_model_id 'titan embeddings' is not a Bedrock foundation model ID"),
-        ({"dimensions": "1024"}, "dimensions must be an integer, got '1024'"),
         ({"dimensions": 768}, "dimensions must be one of 256, 512, 1024 for amazon.titan-embed-text-v2:0"),
         ({"embedding_model_id": "amazon.titan-embed-text-v1", "dimensions": 1024}, "dimensions must be one of 1536 for amazon.titan-embed-text-v1"),
         ({"embedding_model_id": "example.embed-v1", "dimensions": 5000}, "dimensions must be between 1 and 4096 (S3 Vectors index limit), got 5000"),
-        ({"chunking": "fixed"}, "chunking must be a ChunkingStrategy (use its factory methods), got str"),
         ({"chunking": ChunkingStrategy.fixed_size(max_tokens=0)}, "chunking.max_tokens must be between 1 and 8192, got 0"),
         (
             {"embedding_model_id": "cohere.embed-english-v3", "chunking": ChunkingStrategy.fixed_size(max_tokens=1000)},
@@ -618,7 +618,6 @@ _TOKEN_DURATION = cdk.Duration.seconds(cdk.Token.as_number(cdk.Fn.ref("Seconds")
             {"chunking": ChunkingStrategy.hierarchical(child_max_tokens=100, overlap_tokens=100)},
             "chunking.overlap_tokens (100) must be smaller than chunking.child_max_tokens (100)",
         ),
-        ({"ingestion": "on-upload"}, "ingestion must be an IngestionTrigger, got str"),
         ({"ingestion": IngestionTrigger(schedule=_TOKEN_DURATION)}, "ingestion.schedule must be a literal Duration, not a token"),
         ({"ingestion": IngestionTrigger(schedule=cdk.Duration.seconds(90 * 60 + 30))}, "ingestion.schedule must be a whole number of minutes"),
         ({"ingestion": IngestionTrigger(schedule=cdk.Duration.minutes(5))}, "ingestion.schedule must be at least 15 minutes (one ingestion job runs at a time per data source), got 5 minutes"),
@@ -626,14 +625,17 @@ _TOKEN_DURATION = cdk.Duration.seconds(cdk.Token.as_number(cdk.Fn.ref("Seconds")
             {"ingestion": IngestionTrigger(schedule=0)},  # type: ignore[arg-type]  # 0 == False passes the type check
             "ingestion.schedule must be a Duration, an aws_events.Schedule, False (no schedule) or None (every 24 hours), got 0",
         ),
-        ({"document_prefix": "documents"}, "document_prefix must be an S3 key prefix of 1 to 300 characters that ends with '/'"),
+        ({"document_prefix": "documents"}, "document_prefix must end with '/' and must not start with '/' or contain '//' or wildcards"),
         ({"document_prefix": "/documents/"}, "got '/documents/'"),
         ({"document_prefix": "docs//a/"}, "got 'docs//a/'"),
         ({"document_prefix": "docs/*/"}, "got 'docs/*/'"),
-        ({"document_prefix": "a" * 300 + "/"}, "document_prefix must be an S3 key prefix of 1 to 300 characters"),
-        ({"knowledge_base_name": "my kb"}, "knowledge_base_name must be 1 to 100 letters or digits"),
+        ({"document_prefix": "a" * 300 + "/"}, "[KB.INCLUSION_PREFIX_LENGTH] document_prefix must be 1 to 300 characters"),
+        ({"document_prefix": ""}, "[KB.INCLUSION_PREFIX_LENGTH] document_prefix must be 1 to 300 characters"),
+        ({"knowledge_base_name": "my kb"}, "[KB.KNOWLEDGE_BASE_NAME] knowledge_base_name must be 1 to 100 letters or digits"),
         ({"knowledge_base_name": "kb--x"}, "got 'kb--x'"),
-        ({"description": ""}, "description must be 1 to 200 characters, got 0"),
+        ({"knowledge_base_name": "k" * 101}, "[KB.KNOWLEDGE_BASE_NAME]"),
+        ({"description": ""}, "[KB.DESCRIPTION_LENGTH] description must be 1 to 200 characters, got 0"),
+        ({"description": "d" * 201}, "[KB.DESCRIPTION_LENGTH] description must be 1 to 200 characters, got 201"),
         ({"ingestion_timeout": cdk.Duration.minutes(30)}, "ingestion_timeout must be between 1 hour and 7 days"),
         (
             {"document_bucket": "existing", "server_access_logs_bucket": "logs"},
@@ -660,4 +662,49 @@ def test_all_problems_are_reported_at_once() -> None:
     with pytest.raises(PropsValidationError) as info:
         _build(dimensions=100, document_prefix="x", chunking=ChunkingStrategy.fixed_size(overlap_percentage=0), description="")
     assert len(info.value.problems) == 4
-    assert str(info.value).startswith("invalid DocumentIndex properties (4 problem(s)):")
+    # The subject names the construct path (convention 7: ProblemCollector.for_construct).
+    assert str(info.value).startswith("invalid DocumentIndex at S/Index (4 problem(s)):")
+
+
+def test_wrong_prop_types_are_all_named_before_anything_is_built() -> None:
+    # @typed_props: every mismatch at once, naming the prop, the expected type and a fix.
+    with pytest.raises(PropsTypeError) as info:
+        _build(dimensions="1024", chunking="fixed", ingestion="on-upload", tracing="yes", ingestion_timeout=3600)  # type: ignore[arg-type]
+    message = str(info.value)
+    assert message.startswith("wrong prop types for DocumentIndex at S/Index (5 problem(s))")
+    assert "dimensions must be int, got str '1024' (pass the number 1024 without quotes)" in message
+    assert "chunking must be ChunkingStrategy or None, got str 'fixed' (build it with a ChunkingStrategy factory" in message
+    assert "ingestion must be IngestionTrigger or None, got str 'on-upload' (build it with a IngestionTrigger factory" in message
+    assert "tracing must be bool, got str 'yes'" in message
+    assert "ingestion_timeout must be cdk.Duration or None, got int 3600 (use cdk.Duration.seconds(3600))" in message
+
+
+# KB.KNOWLEDGE_BASE_NAME, KB.DESCRIPTION_LENGTH, KB.INCLUSION_PREFIX_LENGTH: botocore bedrock-agent 2023-06-05
+# service-2.json shapes Name (pattern ([0-9a-zA-Z][_-]?){1,100}), Description (1-200) and S3Prefix (1-300).
+
+
+def test_knowledge_base_settings_rules() -> None:
+    ok = KnowledgeBaseSettings(name="k", description="d", data_source_description="Documents in S3", inclusion_prefix=None)
+    assert KNOWLEDGE_BASE.problems(ok) == []
+    assert KNOWLEDGE_BASE.problems(replace(ok, name="k-" * 25 + "b_" * 25, description="d" * 200, inclusion_prefix="a" * 300)) == []
+    expect_rule("KB.KNOWLEDGE_BASE_NAME", lambda: _build(knowledge_base_name="my_kb!"))
+    expect_rule("KB.KNOWLEDGE_BASE_NAME", KNOWLEDGE_BASE.problems(replace(ok, name="_kb")))
+    expect_rule("KB.DESCRIPTION_LENGTH", lambda: _build(description=""))
+    assert "the data source description must be 1 to 200 characters, got 201" in expect_rule(
+        "KB.DESCRIPTION_LENGTH", KNOWLEDGE_BASE.problems(replace(ok, data_source_description="x" * 201))
+    )
+    expect_rule("KB.INCLUSION_PREFIX_LENGTH", lambda: _build(document_prefix="p" * 300 + "/"))
+    # Tokens are left to CloudFormation.
+    token = cdk.Token.as_string(cdk.Fn.ref("Name"))
+    assert KNOWLEDGE_BASE.problems(replace(ok, name=token, description=token, inclusion_prefix=token)) == []
+
+
+def test_data_source_description_fits_bedrocks_limit_for_the_longest_prefix() -> None:
+    # The generated description used to be "Documents in S3 under <prefix>", 322 characters for a 300-character
+    # prefix: CreateDataSource rejects more than 200 (KB.DESCRIPTION_LENGTH).
+    prefix = "p" * 299 + "/"
+    t = _template(document_prefix=prefix)
+    (source,) = t.find_resources("AWS::Bedrock::DataSource").values()
+    description = source["Properties"]["Description"]
+    assert len(description) == 200 and description.startswith("Documents in S3 under ppp") and description.endswith("…")
+    assert source["Properties"]["DataSourceConfiguration"]["S3Configuration"]["InclusionPrefixes"] == [prefix]

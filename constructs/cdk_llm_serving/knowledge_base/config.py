@@ -81,6 +81,22 @@ def embedding_model_problems(model_id: Any, dimensions: Any) -> list[str]:
     return out
 
 
+_PREFIX_RE = re.compile(r"^[^*?\\]+$")
+
+
+def document_prefix_problems(prefix: str | None) -> list[str]:
+    """Problems with a document prefix beyond its length (``KB.INCLUSION_PREFIX_LENGTH``): it must name a
+    "folder", so that ``<prefix>*`` grants and the upload rule's prefix match cover exactly its documents."""
+    if prefix is None or cdk.Token.is_unresolved(prefix) or not prefix:
+        return []
+    if _PREFIX_RE.match(prefix) and not prefix.startswith("/") and prefix.endswith("/") and "//" not in prefix:
+        return []
+    return [
+        "document_prefix must end with '/' and must not start with '/' or contain '//' or wildcards ('*', '?', "
+        f"'\\'), e.g. 'documents/', got {prefix!r}"
+    ]
+
+
 class ChunkingKind(enum.Enum):
     """The data source's ``ChunkingStrategy``; pick one with the :class:`ChunkingStrategy` factories, whose
     default is :meth:`ChunkingStrategy.fixed_size`."""

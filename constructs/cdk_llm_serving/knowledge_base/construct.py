@@ -9,7 +9,6 @@ README (DocumentIndex > Cost), where it can be kept current.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import aws_cdk as cdk
@@ -28,16 +27,18 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from .._errors import ProblemCollector
+from .._types import typed_props
 from .._nag import acknowledge, nag_resource
 from .._retained import RetainedName, stack_id_suffix
 from ..sagemaker_endpoint._alarms import threshold_alarm  # moves to cdk_llm_serving._alarms (convention 2)
-from .rules import RULES
+from .rules import DESCRIPTION_MAX, KNOWLEDGE_BASE, RETAINED_NAMES, KnowledgeBaseSettings
 from .config import (
     KNOWN_EMBEDDING_MODELS,
     MAX_CHUNK_TOKENS,
     TITAN_TEXT_EMBEDDINGS_V2,
     ChunkingStrategy,
     IngestionTrigger,
+    document_prefix_problems,
     embedding_model_problems,
 )
 
@@ -57,8 +58,6 @@ S3_VECTORS_ACTIONS = (
     "s3vectors:DeleteVectors",
 )
 
-_NAME_RE = re.compile(r"^([0-9a-zA-Z][_-]?){1,100}$")  # AWS::Bedrock::KnowledgeBase Name
-_PREFIX_RE = re.compile(r"^[^*?\\]+$")
 _POLL_INTERVAL = cdk.Duration.minutes(1)
 _NONCURRENT_VERSIONS_KEPT = cdk.Duration.days(90)
 _ACCESS_LOGS_KEPT = cdk.Duration.days(90)
@@ -101,6 +100,7 @@ class DocumentIndex(Construct):
     are indexed by the next upload or by the schedule, which is why the default trigger has both.
     """
 
+    @typed_props
     def __init__(
         self,
         scope: Construct,
@@ -126,7 +126,7 @@ class DocumentIndex(Construct):
             ``encryption_key`` (if any) is granted to the knowledge base. With ``ingestion.on_upload``, turn on
             "Send notifications to Amazon EventBridge" on that bucket yourself. Default: - a bucket is created
         :param document_prefix: only keys under this prefix are indexed, uploaded by ``grant_upload`` and
-            trigger ingestion; must end with ``/``. Default: - the whole bucket
+            trigger ingestion; 1 to 300 characters ending with ``/``. Default: - the whole bucket
         :param embedding_model_id: Bedrock embedding model (foundation model ID; its ARN is built with the
             stack's partition and Region). Default: ``amazon.titan-embed-text-v2:0``
         :param dimensions: embedding size; the vector index is created with the same dimension. Titan V2:
@@ -137,49 +137,46 @@ class DocumentIndex(Construct):
             (``IngestionTrigger.manual()``: neither)
         :param knowledge_base_name: up to 100 letters, digits, ``-`` and ``_``. Default: - derived from the
             construct path (unique and stable)
-        :param description: knowledge base description, 1 to 200 characters. Default: - a fixed description
+        :param description: knowledge base description, 1 to 200 characters. Default: - "Enterprise document
+            index: …" (a fixed text)
         :param encryption_key: KMS key for the documents (when the bucket is created), the vectors, the data
             source's transient ingestion data and the ingestion logs. A key passed in must allow CloudWatch Logs
-            and ``indexing.s3vectors.amazonaws.com`` (see the README). Default: - a key with rotation is created
+            and ``indexing.s3vectors.amazonaws.com`` (see the README). Default: - a new customer-managed KMS key
+            with rotation
         :param server_access_logs_bucket: where the created document bucket writes server access logs.
             Default: - a log bucket is created (SSE-S3, 90-day expiry)
-        :param log_retention: retention of the ingestion state machine's logs. Default: one month
+        :param log_retention: retention of the ingestion state machine's logs. Default: ``logs.RetentionDays.ONE_MONTH``
         :param tracing: X-Ray tracing of the ingestion state machine. Default: true
-        :param ingestion_timeout: longest an ingestion execution (retries + job) may take. Default: 24 hours
+        :param ingestion_timeout: longest an ingestion execution (retries + job) may take, 1 hour to 7 days.
+            Default: - 24 hours
         :param alarm_topic: SNS topic notified when the failed-ingestion alarm goes to ALARM and back to OK.
             Default: - the alarms have no actions
         """
         super().__init__(scope, construct_id)
-        chunking = chunking or ChunkingStrategy.fixed_size()
-        ingestion = ingestion or IngestionTrigger()
+        self.embedding_model_id = embedding_model_id
+        self.dimensions = dimensions
+        self.chunking = chunking or ChunkingStrategy.fixed_size()
+        self.ingestion = ingestion or IngestionTrigger()
+        self.document_prefix: str | None = document_prefix
+        self.knowledge_base_name = knowledge_base_name or cdk.Names.unique_id(self)[-100:]
         ingestion_timeout = ingestion_timeout or cdk.Duration.hours(24)
+        self._generate_names()
         self._validate(
-            document_prefix=document_prefix,
-            embedding_model_id=embedding_model_id,
-            dimensions=dimensions,
-            chunking=chunking,
-            ingestion=ingestion,
-            knowledge_base_name=knowledge_base_name,
             description=description,
             ingestion_timeout=ingestion_timeout,
             document_bucket=document_bucket,
             server_access_logs_bucket=server_access_logs_bucket,
         )
-        self.embedding_model_id = embedding_model_id
-        self.dimensions = dimensions
-        self.chunking = chunking
-        self.ingestion = ingestion
-        self.document_prefix: str | None = document_prefix
         self.embedding_model_arn: str = cdk.Stack.of(self).format_arn(
             service="bedrock", account="", resource="foundation-model", resource_name=embedding_model_id
         )
         """``arn:<partition>:bedrock:<region>::foundation-model/<id>`` (foundation models have no account)."""
 
         self._build_encryption(encryption_key)
-        self._build_documents(document_bucket, server_access_logs_bucket, on_upload=ingestion.on_upload)
+        self._build_documents(document_bucket, server_access_logs_bucket, on_upload=self.ingestion.on_upload)
         self._build_vector_store()
         self._build_service_role()
-        self._build_knowledge_base(knowledge_base_name, description)
+        self._build_knowledge_base(description)
         self._build_data_source()
         self._build_ingestion(log_retention=log_retention, tracing=tracing, timeout=ingestion_timeout)
         self._build_alarm(alarm_topic)
@@ -188,58 +185,47 @@ class DocumentIndex(Construct):
     # ---------------------------------------------------------------------------------------------------
     # validation
 
-    @staticmethod
+    def _generate_names(self) -> None:
+        """Physical names derived from the construct path (never from prop values), and generated descriptions."""
+        # The group is retained: its name ends with part of the stack ID, so a re-created stack never asks for the
+        # name of a group its deleted predecessor left behind.
+        self._log_group_name = f"/aws/vendedlogs/states/{cdk.Names.unique_id(self)[-200:]}-{stack_id_suffix()}"
+        self._vector_bucket_name = self._physical_name("vectors")
+        self._index_name = self._physical_name("index")
+        prefix = self.document_prefix
+        description = "Documents in S3" + (f" under {prefix}" if prefix else "")
+        # A long prefix would push the description over Bedrock's 200 characters (KB.DESCRIPTION_LENGTH).
+        self._data_source_description = description if len(description) <= DESCRIPTION_MAX else description[: DESCRIPTION_MAX - 1] + "…"
+
     def _validate(
+        self,
         *,
-        document_prefix: str | None,
-        embedding_model_id: str,
-        dimensions: int,
-        chunking: ChunkingStrategy,
-        ingestion: IngestionTrigger,
-        knowledge_base_name: str | None,
         description: str,
         ingestion_timeout: cdk.Duration,
         document_bucket: s3.IBucket | None,
         server_access_logs_bucket: s3.IBucket | None,
     ) -> None:
-        p = ProblemCollector("DocumentIndex properties")
-        for problem in embedding_model_problems(embedding_model_id, dimensions):
-            p.add(problem)
-        spec = KNOWN_EMBEDDING_MODELS.get(embedding_model_id)
-        if not isinstance(chunking, ChunkingStrategy):
-            p.add(f"chunking must be a ChunkingStrategy (use its factory methods), got {type(chunking).__name__}")
-        else:
-            for problem in chunking.problems(max_input_tokens=spec.max_input_tokens if spec else MAX_CHUNK_TOKENS):
-                p.add(problem)
-        if not isinstance(ingestion, IngestionTrigger):
-            p.add(f"ingestion must be an IngestionTrigger, got {type(ingestion).__name__}")
-        else:
-            for problem in ingestion.problems():
-                p.add(problem)
-        if document_prefix is not None:
-            ok = (
-                isinstance(document_prefix, str)
-                and 1 <= len(document_prefix) <= 300
-                and _PREFIX_RE.match(document_prefix) is not None
-                and not document_prefix.startswith("/")
-                and document_prefix.endswith("/")
-                and "//" not in document_prefix
-            )
-            p.check(
-                ok,
-                "document_prefix must be an S3 key prefix of 1 to 300 characters that ends with '/' and does not start "
-                f"with '/' (no '//' and no wildcards), e.g. 'documents/', got {document_prefix!r}",
-            )
-        if knowledge_base_name is not None:
-            p.check(
-                isinstance(knowledge_base_name, str) and _NAME_RE.match(knowledge_base_name) is not None,
-                "knowledge_base_name must be 1 to 100 letters or digits, each optionally followed by one '-' or '_' "
-                f"(pattern ^([0-9a-zA-Z][_-]?){{1,100}}$), got {knowledge_base_name!r}",
-            )
-        p.check(
-            isinstance(description, str) and 1 <= len(description) <= 200,
-            f"description must be 1 to 200 characters, got {len(description) if isinstance(description, str) else description!r}",
+        """Every problem of the props and of the values generated from them, raised once (types: ``@typed_props``)."""
+        p = ProblemCollector.for_construct(self)
+        spec = KNOWN_EMBEDDING_MODELS.get(self.embedding_model_id)
+        settings = KnowledgeBaseSettings(
+            name=self.knowledge_base_name,
+            description=description,
+            data_source_description=self._data_source_description,
+            inclusion_prefix=self.document_prefix,
         )
+        log_group = RetainedName(
+            f"{self.node.path}/IngestionLogs", "LogGroupName", cdk.Stack.of(self).resolve(self._log_group_name)
+        )
+        for problem in (
+            embedding_model_problems(self.embedding_model_id, self.dimensions)
+            + self.chunking.problems(max_input_tokens=spec.max_input_tokens if spec else MAX_CHUNK_TOKENS)
+            + self.ingestion.problems()
+            + document_prefix_problems(self.document_prefix)
+            + KNOWLEDGE_BASE.problems(settings)
+            + RETAINED_NAMES.problems(log_group)
+        ):
+            p.add(problem)
         if not cdk.Token.is_unresolved(ingestion_timeout.to_seconds()):
             seconds = ingestion_timeout.to_seconds()
             p.check(
@@ -263,11 +249,6 @@ class DocumentIndex(Construct):
             description="Encrypts the document index: documents, vectors, transient ingestion data, ingestion logs",
             enable_key_rotation=True,
         )
-        # The group is retained: its name ends with part of the stack ID, so a re-created stack never asks for the
-        # name of a group its deleted predecessor left behind.
-        self._log_group_name = f"/aws/vendedlogs/states/{cdk.Names.unique_id(self)[-200:]}-{stack_id_suffix()}"
-        self._vector_bucket_name = self._physical_name("vectors")
-        self._index_name = self._physical_name("index")
         self._grant_service_principals_on_key()
 
     def _build_documents(
@@ -356,9 +337,8 @@ class DocumentIndex(Construct):
             )
         )
 
-    def _build_knowledge_base(self, knowledge_base_name: str | None, description: str) -> None:
+    def _build_knowledge_base(self, description: str) -> None:
         embedding_config = self._embedding_model_configuration()
-        self.knowledge_base_name = knowledge_base_name or cdk.Names.unique_id(self)[-100:]
         self.knowledge_base = bedrock.CfnKnowledgeBase(
             self,
             "KnowledgeBase",
@@ -392,7 +372,7 @@ class DocumentIndex(Construct):
             "DataSource",
             knowledge_base_id=self.knowledge_base_id,
             name="documents",
-            description="Documents in S3" + (f" under {prefix}" if prefix else ""),
+            description=self._data_source_description,
             data_deletion_policy="DELETE",
             data_source_configuration=bedrock.CfnDataSource.DataSourceConfigurationProperty(
                 type="S3",
@@ -422,14 +402,6 @@ class DocumentIndex(Construct):
             encryption_key=self.encryption_key,
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )
-        generated = ProblemCollector("DocumentIndex (generated resources)")
-        for problem in RULES.problems(
-            RetainedName(
-                self.ingestion_log_group.node.path, "LogGroupName", cdk.Stack.of(self).resolve(self._log_group_name)
-            )
-        ):
-            generated.add(problem)
-        generated.raise_if_any()
         self.ingestion_state_machine = self._ingestion_state_machine(tracing, timeout)
         self.upload_rule: events.Rule | None = None
         self.schedule_rule: events.Rule | None = None
