@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ast
+import inspect
 import json
+import re
 from dataclasses import replace
 from typing import Any
 
@@ -708,3 +711,53 @@ def test_data_source_description_fits_bedrocks_limit_for_the_longest_prefix() ->
     description = source["Properties"]["Description"]
     assert len(description) == 200 and description.startswith("Documents in S3 under ppp") and description.endswith("…")
     assert source["Properties"]["DataSourceConfiguration"]["S3Configuration"]["InclusionPrefixes"] == [prefix]
+
+
+# --------------------------------------------------------------------------------------------------------
+# docstrings (convention 11: every public prop, option field and enum member states its default)
+
+
+def _field_docs(cls: ast.ClassDef) -> dict[str, tuple[str | None, bool]]:
+    """name -> (docstring or None, has a default) for the fields / members of a class body."""
+    out: dict[str, tuple[str | None, bool]] = {}
+    body = cls.body
+    for i, stmt in enumerate(body):
+        if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
+            name, has_default = stmt.target.id, stmt.value is not None
+        elif isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
+            name, has_default = stmt.targets[0].id, True
+        else:
+            continue
+        nxt = body[i + 1] if i + 1 < len(body) else None
+        doc = nxt.value.value if isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant) else None
+        out[name] = (doc if isinstance(doc, str) else None, has_default)
+    return out
+
+
+def _param_docs(function: Any) -> dict[str, str]:
+    """``:param x:`` texts of a function's docstring."""
+    doc = inspect.getdoc(function) or ""
+    parts = re.split(r"^:param (\w+):", doc, flags=re.MULTILINE)
+    return {parts[i]: parts[i + 1] for i in range(1, len(parts) - 1, 2)}
+
+
+def test_every_public_prop_field_and_enum_member_states_its_default() -> None:
+    from cdk_llm_serving.knowledge_base import config
+
+    tree = ast.parse(inspect.getsource(config))
+    classes = [n for n in tree.body if isinstance(n, ast.ClassDef) and not n.name.startswith("_")]
+    assert {c.name for c in classes} >= {"ChunkingKind", "ChunkingStrategy", "IngestionTrigger", "EmbeddingModelSpec"}
+    for cls in classes:
+        is_enum = any(isinstance(b, ast.Attribute) and b.attr == "Enum" for b in cls.bases)
+        for name, (doc, has_default) in _field_docs(cls).items():
+            assert doc, f"{cls.name}.{name} has no docstring"
+            if not is_enum:
+                assert ("Default:" in doc) if has_default else ("Required" in doc), f"{cls.name}.{name}: {doc!r}"
+    for function in (DocumentIndex.__init__,):
+        params = _param_docs(function)
+        for name, param in inspect.signature(function).parameters.items():
+            if param.kind is not inspect.Parameter.KEYWORD_ONLY:
+                continue
+            assert name in params, f"{function.__qualname__}: no :param {name}:"
+            if param.default is not inspect.Parameter.empty:
+                assert "Default:" in params[name], f"{function.__qualname__} {name}: {params[name]!r}"
