@@ -17,11 +17,22 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Annotations, Match, Template
 
-from cdk_llm_serving import ChunkingStrategy, DocumentIndex, IngestionTrigger, PropsValidationError
+from cdk_llm_serving import (
+    BedrockGatewayApi,
+    BedrockModelAlias,
+    ChunkingStrategy,
+    DocumentIndex,
+    GatewayAuth,
+    IDocumentIndex,
+    ImportedDocumentIndex,
+    IngestionTrigger,
+    KnowledgeBaseRetrieval,
+    PropsValidationError,
+)
 from cdk_llm_serving._types import PropsTypeError
 from cdk_llm_serving.knowledge_base.rules import KNOWLEDGE_BASE, KnowledgeBaseSettings
 from cdk_llm_serving.knowledge_base import NON_FILTERABLE_METADATA_KEYS, S3_VECTORS_ACTIONS, TITAN_TEXT_EMBEDDINGS_V2
-from harness import Synthesis, as_list, expect_rule, resources, text
+from harness import Synthesis, as_list, expect_rule, flat_statements, lambda_functions, resources, text
 from variants_kb import EXISTING_BUCKET_NAME, EXISTING_KEY_ID
 
 # --------------------------------------------------------------------------------------------------------
@@ -714,6 +725,114 @@ def test_data_source_description_fits_bedrocks_limit_for_the_longest_prefix() ->
 
 
 # --------------------------------------------------------------------------------------------------------
+# imported indexes: DocumentIndex.from_knowledge_base_attributes
+
+
+def _retrieve_and_upload_statements(template: dict[str, Any]) -> dict[str, list[Any]]:
+    """Action -> resources (as text) over every IAM policy of the template."""
+    out: dict[str, list[Any]] = {}
+    for rtype in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+        for r in resources(template, rtype).values():
+            for st in flat_statements(r["Properties"]["PolicyDocument"]["Statement"]):
+                out.setdefault(st["Action"], []).append(text(st["Resource"]))
+    return out
+
+
+def test_imported_index_grants_retrieve_and_upload_on_exactly_its_resources() -> None:
+    stack = _stack()
+    key = kms.Key.from_key_arn(stack, "K", f"arn:aws:kms:us-east-1:111122223333:key/{EXISTING_KEY_ID}")
+    bucket = s3.Bucket.from_bucket_attributes(stack, "B", bucket_name=EXISTING_BUCKET_NAME, encryption_key=key)
+    index = DocumentIndex.from_knowledge_base_attributes(
+        stack, "Shared", knowledge_base_id="ABCDEFGHIJ", document_bucket=bucket, document_prefix="policies/"
+    )
+    assert isinstance(index, ImportedDocumentIndex) and isinstance(index, IDocumentIndex)
+    assert index.knowledge_base_id == "ABCDEFGHIJ" and index.document_prefix == "policies/"
+    role = iam.Role(stack, "Reader", assumed_by=iam.AccountRootPrincipal())
+    assert index.grant_retrieve(role).success and index.grant_upload(role).success
+    template = Template.from_stack(stack).to_json()
+    # Nothing of the index is created: grants only.
+    assert {r["Type"] for r in template["Resources"].values()} == {"AWS::IAM::Role", "AWS::IAM::Policy"}
+    by_action = _retrieve_and_upload_statements(template)
+    assert by_action["bedrock:Retrieve"] == [PARTITION_REGION_ACCOUNT % ("bedrock", "knowledge-base/ABCDEFGHIJ")]
+    objects = f"arn:{{AWS::Partition}}:s3:::{EXISTING_BUCKET_NAME}/policies/*"
+    assert by_action["s3:PutObject"] == [objects] and by_action["s3:AbortMultipartUpload"] == [objects]
+    assert by_action["kms:GenerateDataKey"] == [f"arn:aws:kms:us-east-1:111122223333:key/{EXISTING_KEY_ID}"]
+
+
+def test_imported_index_takes_tokens_and_an_arn_of_another_region() -> None:
+    stack = _stack()
+    by_export = DocumentIndex.from_knowledge_base_attributes(stack, "ByExport", knowledge_base_id=cdk.Fn.import_value("SharedKbId"))
+    assert "SharedKbId" in json.dumps(stack.resolve(by_export.knowledge_base_arn))
+    arn = "arn:aws:bedrock:eu-west-1:111122223333:knowledge-base/ABCDEFGHIJ"
+    elsewhere = DocumentIndex.from_knowledge_base_attributes(stack, "Elsewhere", knowledge_base_id="ABCDEFGHIJ", knowledge_base_arn=arn)
+    assert elsewhere.knowledge_base_arn == arn
+    role = iam.Role(stack, "Reader", assumed_by=iam.AccountRootPrincipal())
+    elsewhere.grant_retrieve(role)
+    assert _retrieve_and_upload_statements(Template.from_stack(stack).to_json())["bedrock:Retrieve"] == [arn]
+    # Without its bucket, an imported index cannot grant uploads, and says what to pass.
+    with pytest.raises(ValueError, match=r"S/Elsewhere: grant_upload needs the document bucket; pass document_bucket="):
+        elsewhere.grant_upload(role)
+
+
+def test_created_and_imported_indexes_work_with_the_gateways_retrieval() -> None:
+    # The gateway reads knowledge_base_id and knowledge_base_arn (KnowledgeBaseRetrieval): both kinds carry them.
+    stack = _stack()
+    created = DocumentIndex(stack, "Created", ingestion=IngestionTrigger.manual())
+    imported = DocumentIndex.from_knowledge_base_attributes(stack, "Imported", knowledge_base_id="KLMNOPQRST")
+    models = [
+        BedrockModelAlias(
+            alias=f"rag-{i}",
+            model_id="us.amazon.nova-lite-v1:0",
+            retrieval=KnowledgeBaseRetrieval(knowledge_base_id=index.knowledge_base_id, knowledge_base_arn=index.knowledge_base_arn),
+        )
+        for i, index in enumerate((created, imported))
+    ]
+    for index in (created, imported):
+        assert isinstance(index, IDocumentIndex)
+    BedrockGatewayApi(stack, "Gateway", models=models, auth=GatewayAuth.iam())
+    template = Template.from_stack(stack).to_json()
+    created_id = stack.get_logical_id(created.knowledge_base)
+    assert sorted(_retrieve_and_upload_statements(template)["bedrock:Retrieve"]) == sorted(
+        [f"{{{created_id}.KnowledgeBaseArn}}", PARTITION_REGION_ACCOUNT % ("bedrock", "knowledge-base/KLMNOPQRST")]
+    )
+    (function,) = lambda_functions(template).values()
+    config = json.loads(text(function["Properties"]["Environment"]["Variables"]["GATEWAY_CONFIG"]))
+    assert [m["retrieval"]["knowledgeBaseId"] for m in config["models"]] == [f"{{{created_id}.KnowledgeBaseId}}", "KLMNOPQRST"]
+
+
+def test_imported_index_rules_and_props() -> None:
+    # KB.KNOWLEDGE_BASE_ID: botocore bedrock-agent 2023-06-05 shape Id, pattern [0-9a-zA-Z]{10}.
+    def imported(**kwargs: Any) -> ImportedDocumentIndex:
+        return DocumentIndex.from_knowledge_base_attributes(_stack(), "Shared", **kwargs)
+
+    assert "got 'kb-1'" in expect_rule("KB.KNOWLEDGE_BASE_ID", lambda: imported(knowledge_base_id="kb-1"))
+    expect_rule("KB.KNOWLEDGE_BASE_ID", lambda: imported(knowledge_base_id="ABCDEFGHIJK"))
+    # KB.KNOWLEDGE_BASE_ARN: shape KnowledgeBaseArn, arn:aws(|-cn|-us-gov):bedrock:<region>:<12 digits>:knowledge-base/<id>.
+    expect_rule("KB.KNOWLEDGE_BASE_ARN", lambda: imported(knowledge_base_id="ABCDEFGHIJ", knowledge_base_arn="ABCDEFGHIJ"))
+    expect_rule(
+        "KB.KNOWLEDGE_BASE_ARN",
+        lambda: imported(knowledge_base_id="ABCDEFGHIJ", knowledge_base_arn="arn:aws:bedrock:us-east-1:12345:knowledge-base/ABCDEFGHIJ"),
+    )
+    mismatch = expect_rule(
+        "KB.KNOWLEDGE_BASE_ARN",
+        lambda: imported(knowledge_base_id="ABCDEFGHIJ", knowledge_base_arn="arn:aws:bedrock:us-east-1:111122223333:knowledge-base/ZZZZZZZZZZ"),
+    )
+    assert "names knowledge base 'ZZZZZZZZZZ', not knowledge_base_id 'ABCDEFGHIJ'" in mismatch
+    # Valid: GovCloud and China partitions, and tokens (left to CloudFormation).
+    for partition in ("aws-us-gov", "aws-cn"):
+        imported(knowledge_base_id="ABCDEFGHIJ", knowledge_base_arn=f"arn:{partition}:bedrock:r-1:111122223333:knowledge-base/ABCDEFGHIJ")
+    imported(knowledge_base_id=cdk.Fn.import_value("Id"), knowledge_base_arn=cdk.Fn.import_value("Arn"))
+    # Plain prop checks, all at once, naming the construct path.
+    with pytest.raises(PropsValidationError) as info:
+        imported(knowledge_base_id="abc", document_prefix="policies")
+    assert str(info.value).startswith("invalid ImportedDocumentIndex at S/Shared (3 problem(s))")
+    assert "document_prefix must end with '/'" in str(info.value)
+    assert "document_prefix only applies with document_bucket" in str(info.value)
+    with pytest.raises(PropsTypeError, match=r"knowledge_base_id must be str, got int 1234567890"):
+        imported(knowledge_base_id=1234567890)  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------------------------------------
 # docstrings (convention 11: every public prop, option field and enum member states its default)
 
 
@@ -753,7 +872,7 @@ def test_every_public_prop_field_and_enum_member_states_its_default() -> None:
             assert doc, f"{cls.name}.{name} has no docstring"
             if not is_enum:
                 assert ("Default:" in doc) if has_default else ("Required" in doc), f"{cls.name}.{name}: {doc!r}"
-    for function in (DocumentIndex.__init__,):
+    for function in (DocumentIndex.__init__, DocumentIndex.from_knowledge_base_attributes, ImportedDocumentIndex.__init__):
         params = _param_docs(function)
         for name, param in inspect.signature(function).parameters.items():
             if param.kind is not inspect.Parameter.KEYWORD_ONLY:

@@ -31,6 +31,7 @@ from .._types import typed_props
 from .._nag import acknowledge, nag_resource
 from .._retained import RetainedName, stack_id_suffix
 from ..sagemaker_endpoint._alarms import threshold_alarm  # moves to cdk_llm_serving._alarms (convention 2)
+from .base import DocumentIndexBase, ImportedDocumentIndex
 from .rules import DESCRIPTION_MAX, KNOWLEDGE_BASE, RETAINED_NAMES, KnowledgeBaseSettings
 from .config import (
     KNOWN_EMBEDDING_MODELS,
@@ -69,7 +70,7 @@ _QUOTA = "BedrockAgent.ServiceQuotaExceededException"
 _TRANSIENT = ("BedrockAgent.ThrottlingException", "BedrockAgent.InternalServerException")
 
 
-class DocumentIndex(Construct):
+class DocumentIndex(DocumentIndexBase):
     """An enterprise document index: an Amazon Bedrock Knowledge Base over an S3 document bucket, with its
     vectors in Amazon S3 Vectors and Lambda-free ingestion (EventBridge + Step Functions).
 
@@ -544,12 +545,6 @@ class DocumentIndex(Construct):
             )
         )
 
-    def _objects_arn(self) -> str:
-        return self.document_bucket.arn_for_objects(f"{self.document_prefix or ''}*")
-
-    def _document_key(self) -> kms.IKey | None:
-        return self.document_bucket.encryption_key
-
     def _role_statements(self) -> list[iam.PolicyStatement]:
         in_account = {"StringEquals": {"aws:ResourceAccount": cdk.Aws.ACCOUNT_ID}}
         statements = [
@@ -822,39 +817,38 @@ class DocumentIndex(Construct):
         )
 
     # ---------------------------------------------------------------------------------------------------
-    # grants
+    # import and grants (grant_retrieve and grant_upload: DocumentIndexBase)
 
-    def grant_retrieve(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Allow ``grantee`` to query the index with ``bedrock-agent-runtime`` ``Retrieve``.
+    @staticmethod
+    def from_knowledge_base_attributes(
+        scope: Construct,
+        construct_id: str,
+        *,
+        knowledge_base_id: str,
+        knowledge_base_arn: str | None = None,
+        document_bucket: s3.IBucket | None = None,
+        document_prefix: str | None = None,
+    ) -> ImportedDocumentIndex:
+        """A knowledge base created elsewhere, for ``grant_retrieve``, ``grant_upload`` and the gateway's
+        ``KnowledgeBaseRetrieval`` (pass it ``knowledge_base_id`` and ``knowledge_base_arn``). Nothing is created.
 
-        Grants ``bedrock:Retrieve`` on exactly this knowledge base. The query is embedded and the vectors are
-        read with the knowledge base's own role, so nothing else is needed. ``RetrieveAndGenerate`` additionally
-        needs ``bedrock:RetrieveAndGenerate`` and ``bedrock:InvokeModel`` on the generating model; grant those
-        yourself if you use it.
+        :param knowledge_base_id: ID of the knowledge base (10 letters or digits), or a token such as
+            ``Fn.import_value(...)``. Required.
+        :param knowledge_base_arn: its ARN, when it is not in this stack's account and Region (its ID must be
+            ``knowledge_base_id``). Default: - ``arn:<partition>:bedrock:<region>:<account>:knowledge-base/<id>``
+            of this stack
+        :param document_bucket: the bucket its data source reads, for ``grant_upload`` (give an imported
+            bucket its ``encryption_key`` so uploads may use it). Default: - none: ``grant_upload`` raises
+        :param document_prefix: the prefix its data source indexes, ending with ``/``. Default: - the whole bucket
         """
-        return iam.Grant.add_to_principal(grantee=grantee, actions=["bedrock:Retrieve"], resource_arns=[self.knowledge_base_arn])
-
-    def grant_upload(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Allow ``grantee`` to put documents under the document prefix (and use the bucket's key through S3).
-
-        Grants ``s3:PutObject`` and ``s3:AbortMultipartUpload`` on ``<bucket>/<prefix>*`` and, for a
-        KMS-encrypted bucket, ``kms:GenerateDataKey`` and ``kms:Decrypt`` (multipart uploads) on its key, only
-        through S3 (``kms:ViaService``).
-        """
-        grant = iam.Grant.add_to_principal(
-            grantee=grantee, actions=["s3:PutObject", "s3:AbortMultipartUpload"], resource_arns=[self._objects_arn()]
+        return ImportedDocumentIndex(
+            scope,
+            construct_id,
+            knowledge_base_id=knowledge_base_id,
+            knowledge_base_arn=knowledge_base_arn,
+            document_bucket=document_bucket,
+            document_prefix=document_prefix,
         )
-        key = self._document_key()
-        if key is not None:
-            grant = grant.combine(
-                iam.Grant.add_to_principal(
-                    grantee=grantee,
-                    actions=["kms:GenerateDataKey", "kms:Decrypt"],
-                    resource_arns=[key.key_arn],
-                    conditions={"StringEquals": {"kms:ViaService": f"s3.{cdk.Aws.REGION}.amazonaws.com"}},
-                )
-            )
-        return grant
 
     def grant_start_ingestion(self, grantee: iam.IGrantable) -> iam.Grant:
         """Allow ``grantee`` (a pipeline, an operator role) to start an ingestion (``states:StartExecution``)."""

@@ -107,3 +107,60 @@ def _inclusion_prefix_length(subject: KnowledgeBaseSettings) -> Iterable[str]:
             f"document_prefix must be 1 to {INCLUSION_PREFIX_MAX} characters (the data source's inclusion prefix), "
             f"got {len(prefix)} characters"  # type: ignore[arg-type]
         )
+
+
+# --------------------------------------------------------------------------------------------------
+# An imported knowledge base
+
+
+@dataclass(frozen=True)
+class KnowledgeBaseReference:
+    """Subject of KNOWLEDGE_BASE_REFERENCE: the ID and ARN an imported index is built from."""
+
+    knowledge_base_id: str
+    """The ID, possibly a token."""
+    knowledge_base_arn: str | None
+    """The ARN, possibly a token, or ``None`` (built from the ID)."""
+
+
+#: Rules over the ID and ARN of an imported knowledge base (subject: :class:`KnowledgeBaseReference`).
+KNOWLEDGE_BASE_REFERENCE: RuleSet = RuleSet("KB")
+
+#: ``Id`` (bedrock-agent) of a knowledge base.
+KNOWLEDGE_BASE_ID_RE = re.compile(r"^[0-9a-zA-Z]{10}$")
+#: ``KnowledgeBaseArn`` (bedrock-agent), with the ID captured.
+KNOWLEDGE_BASE_ARN_RE = re.compile(r"^arn:aws(|-cn|-us-gov):bedrock:[a-zA-Z0-9-]*:[0-9]{12}:knowledge-base/(?P<id>[0-9a-zA-Z]+)$")
+KNOWLEDGE_BASE_ARN_MAX = 128
+
+
+@KNOWLEDGE_BASE_REFERENCE.rule(
+    "KB.KNOWLEDGE_BASE_ID",
+    "A knowledge base ID is exactly 10 letters or digits",
+    source=f"{_BOTOCORE_AGENT} shape Id (GetKnowledgeBaseRequest.knowledgeBaseId): pattern [0-9a-zA-Z]{{10}}; "
+    "botocore bedrock-agent-runtime 2023-07-26 service-2.json shape KnowledgeBaseId (Retrieve): max 10, ^[0-9a-zA-Z]+$",
+)
+def _knowledge_base_id(subject: KnowledgeBaseReference) -> Iterable[str]:
+    kb_id = subject.knowledge_base_id
+    if _literal(kb_id) and not KNOWLEDGE_BASE_ID_RE.match(kb_id):
+        yield f"knowledge_base_id must be 10 letters or digits (like 'ABCDEFGHIJ'), got {kb_id!r}"
+
+
+@KNOWLEDGE_BASE_REFERENCE.rule(
+    "KB.KNOWLEDGE_BASE_ARN",
+    "A knowledge base ARN is arn:aws|aws-cn|aws-us-gov:bedrock:<region>:<12-digit account>:knowledge-base/<id>, at most "
+    "128 characters, and names the knowledge base's own ID",
+    source=f"{_BOTOCORE_AGENT} shape KnowledgeBaseArn (KnowledgeBase.knowledgeBaseArn): max 128, pattern "
+    "arn:aws(|-cn|-us-gov):bedrock:[a-zA-Z0-9-]*:[0-9]{12}:knowledge-base/[0-9a-zA-Z]+",
+)
+def _knowledge_base_arn(subject: KnowledgeBaseReference) -> Iterable[str]:
+    arn = subject.knowledge_base_arn
+    if not _literal(arn):
+        return
+    match = KNOWLEDGE_BASE_ARN_RE.match(arn)  # type: ignore[arg-type]
+    if match is None or len(arn) > KNOWLEDGE_BASE_ARN_MAX:  # type: ignore[arg-type]
+        yield f"knowledge_base_arn must look like 'arn:aws:bedrock:<region>:<account>:knowledge-base/<id>', got {arn!r}"
+    elif _literal(subject.knowledge_base_id) and match.group("id") != subject.knowledge_base_id:
+        yield (
+            f"knowledge_base_arn names knowledge base {match.group('id')!r}, not knowledge_base_id "
+            f"{subject.knowledge_base_id!r}"
+        )
