@@ -27,12 +27,11 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from .._errors import ProblemCollector
-from .._types import typed_props
 from .._nag import acknowledge, nag_resource
 from .._retained import RetainedName, stack_id_suffix
+from .._types import typed_props
 from ..sagemaker_endpoint._alarms import threshold_alarm  # moves to cdk_llm_serving._alarms (convention 2)
 from .base import DocumentIndexBase, ImportedDocumentIndex
-from .rules import DESCRIPTION_MAX, KNOWLEDGE_BASE, RETAINED_NAMES, KnowledgeBaseSettings
 from .config import (
     KNOWN_EMBEDDING_MODELS,
     MAX_CHUNK_TOKENS,
@@ -42,6 +41,7 @@ from .config import (
     document_prefix_problems,
     embedding_model_problems,
 )
+from .rules import DESCRIPTION_MAX, KNOWLEDGE_BASE, RETAINED_NAMES, KnowledgeBaseSettings
 
 #: Metadata keys Bedrock Knowledge Bases writes to every vector. S3 Vectors allows only 2 KB of *filterable*
 #: metadata per vector; the chunk text alone is larger, so these keys must be non-filterable (set when the
@@ -196,7 +196,9 @@ class DocumentIndex(DocumentIndexBase):
         prefix = self.document_prefix
         description = "Documents in S3" + (f" under {prefix}" if prefix else "")
         # A long prefix would push the description over Bedrock's 200 characters (KB.DESCRIPTION_LENGTH).
-        self._data_source_description = description if len(description) <= DESCRIPTION_MAX else description[: DESCRIPTION_MAX - 1] + "…"
+        if len(description) > DESCRIPTION_MAX:
+            description = description[: DESCRIPTION_MAX - 1] + "…"
+        self._data_source_description = description
 
     def _validate(
         self,
@@ -225,20 +227,22 @@ class DocumentIndex(DocumentIndexBase):
             + document_prefix_problems(self.document_prefix)
             + KNOWLEDGE_BASE.problems(settings)
             + RETAINED_NAMES.problems(log_group)
+            + self._timeout_problems(ingestion_timeout)
         ):
             p.add(problem)
-        if not cdk.Token.is_unresolved(ingestion_timeout.to_seconds()):
-            seconds = ingestion_timeout.to_seconds()
-            p.check(
-                3600 <= seconds <= 7 * 24 * 3600,
-                f"ingestion_timeout must be between 1 hour and 7 days (large ingestions take hours), got {seconds} seconds",
-            )
         p.check(
             document_bucket is None or server_access_logs_bucket is None,
             "server_access_logs_bucket only applies to a document bucket this construct creates; configure logging "
             "on your existing document_bucket yourself",
         )
         p.raise_if_any()
+
+    @staticmethod
+    def _timeout_problems(timeout: cdk.Duration) -> list[str]:
+        seconds = timeout.to_seconds()
+        if cdk.Token.is_unresolved(seconds) or 3600 <= seconds <= 7 * 24 * 3600:
+            return []
+        return [f"ingestion_timeout must be between 1 hour and 7 days (large ingestions take hours), got {seconds} seconds"]
 
     # ---------------------------------------------------------------------------------------------------
     # resources
