@@ -135,7 +135,7 @@ class RagStack(cdk.Stack):
             "Documents",
             ingestion=IngestionTrigger(
                 on_upload=True,
-                schedule=cdk.Duration.hours(settings.ingestion_schedule_hours) if settings.ingestion_schedule_hours else None,
+                schedule=cdk.Duration.hours(settings.ingestion_schedule_hours) if settings.ingestion_schedule_hours else False,
             ),
             alarm_topic=self.alarm_topic,
         )

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import ast
+import inspect
 import json
+import re
+from dataclasses import replace
 from typing import Any
 
 import aws_cdk as cdk
@@ -13,9 +17,22 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Annotations, Match, Template
 
-from cdk_llm_serving import ChunkingStrategy, DocumentIndex, IngestionTrigger, PropsValidationError
+from cdk_llm_serving import (
+    BedrockGatewayApi,
+    BedrockModelAlias,
+    ChunkingStrategy,
+    DocumentIndex,
+    GatewayAuth,
+    IDocumentIndex,
+    ImportedDocumentIndex,
+    IngestionTrigger,
+    KnowledgeBaseRetrieval,
+    PropsValidationError,
+)
+from cdk_llm_serving._types import PropsTypeError
+from cdk_llm_serving.knowledge_base.rules import KNOWLEDGE_BASE, KnowledgeBaseSettings
 from cdk_llm_serving.knowledge_base import NON_FILTERABLE_METADATA_KEYS, S3_VECTORS_ACTIONS, TITAN_TEXT_EMBEDDINGS_V2
-from harness import Synthesis, as_list, resources, text
+from harness import Synthesis, as_list, expect_rule, flat_statements, lambda_functions, resources, text
 from variants_kb import EXISTING_BUCKET_NAME, EXISTING_KEY_ID
 
 # --------------------------------------------------------------------------------------------------------
@@ -404,9 +421,13 @@ def test_alarm_on_failed_or_timed_out_ingestions(kb: dict[str, Any], existing: d
         for m in ("failed", "timedOut"):
             assert metrics[m]["MetricStat"]["Metric"]["Dimensions"] == [{"Name": "StateMachineArn", "Value": {"Ref": machine_id}}]
         assert props["Threshold"] == 1 and props["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
-    assert "AlarmActions" not in _one(kb, "AWS::CloudWatch::Alarm")[1]["Properties"]
+    default = _one(kb, "AWS::CloudWatch::Alarm")[1]["Properties"]
+    assert "AlarmActions" not in default and "OKActions" not in default
+    # alarm_topic hears the alarm go off and recover (convention 2: ALARM and OK, as every family's alarms).
     topic_id, _ = _one(existing, "AWS::SNS::Topic")
-    assert _one(existing, "AWS::CloudWatch::Alarm")[1]["Properties"]["AlarmActions"] == [{"Ref": topic_id}]
+    with_topic = _one(existing, "AWS::CloudWatch::Alarm")[1]["Properties"]
+    assert with_topic["AlarmActions"] == [{"Ref": topic_id}]
+    assert with_topic["OKActions"] == [{"Ref": topic_id}]
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -455,6 +476,29 @@ def test_whole_bucket_without_prefix_and_manual_ingestion() -> None:
     assert "InclusionPrefixes" not in props["DataSourceConfiguration"]["S3Configuration"]
     # Without uploads, EventBridge delivery stays off on the created bucket.
     t.has_resource_properties("AWS::S3::Bucket", {"LoggingConfiguration": Match.any_value(), "NotificationConfiguration": Match.absent()})
+
+
+def test_none_is_the_default_schedule_and_false_switches_it_off() -> None:
+    # Convention 3: None means "the documented default" (every 24 hours), never "off"; off is schedule=False.
+    for trigger in (IngestionTrigger(on_upload=False), IngestionTrigger(on_upload=False, schedule=None)):
+        t = _template(ingestion=trigger)
+        t.resource_count_is("AWS::Events::Rule", 1)
+        t.has_resource_properties("AWS::Events::Rule", {"ScheduleExpression": "rate(1 day)"})
+    t = _template(ingestion=IngestionTrigger(schedule=False))
+    t.resource_count_is("AWS::Events::Rule", 1)
+    t.has_resource_properties("AWS::Events::Rule", {"EventPattern": Match.object_like({"source": ["aws.s3"]})})
+    assert IngestionTrigger.manual() == IngestionTrigger(on_upload=False, schedule=False)
+
+
+def test_option_objects_reject_wrong_types_naming_the_field() -> None:
+    with pytest.raises(PropsTypeError, match=r"on_upload must be bool, got str 'yes'"):
+        IngestionTrigger(on_upload="yes")  # type: ignore[arg-type]
+    with pytest.raises(PropsTypeError, match=r"schedule must be cdk.Duration or aws_events.Schedule or False or None, got str 'daily'"):
+        IngestionTrigger(schedule="daily")  # type: ignore[arg-type]
+    with pytest.raises(PropsTypeError, match=r"max_tokens must be int, got str '300' \(pass the number 300 without quotes\)"):
+        ChunkingStrategy.fixed_size(max_tokens="300")  # type: ignore[arg-type]
+    with pytest.raises(PropsTypeError, match=r"kind must be ChunkingKind, got str 'fixed_size' \(use ChunkingKind.FIXED_SIZE\)"):
+        ChunkingStrategy(kind="fixed_size")  # type: ignore[arg-type]
 
 
 def test_cron_schedule_and_cohere_model_without_dimension_configuration() -> None:
@@ -510,6 +554,23 @@ def test_grant_start_ingestion() -> None:
     )
 
 
+def test_metric_helpers_take_the_usual_options() -> None:
+    stack = _stack()
+    index = DocumentIndex(stack, "Index")
+    failures = index.metric_ingestion_failures(period=cdk.Duration.hours(1), statistic="Maximum", label="KB failures")
+    config = failures.to_metric_config().math_expression
+    assert config is not None and config.period == 3600 and failures.label == "KB failures"
+    for metric in failures.using_metrics.values():
+        assert metric.statistic == "Maximum" and metric.period.to_seconds() == 3600
+    # The defaults are what the alarm watches: sums over 5 minutes.
+    default = index.metric_ingestion_failures()
+    assert default.period.to_seconds() == 300 and default.label == "Failed or timed-out ingestions"
+    assert {m.statistic for m in default.using_metrics.values()} == {"Sum"}
+    assert index.metric_ingestions_started(statistic="Average").statistic == "Average"
+    with pytest.raises(TypeError):
+        index.metric_ingestion_failures(statistc="Sum")  # a misspelt option is not silently ignored
+
+
 def test_warnings_for_what_synth_cannot_do() -> None:
     stack = _stack()
     bucket = s3.Bucket.from_bucket_name(stack, "Docs", "some-docs")
@@ -545,11 +606,9 @@ _TOKEN_DURATION = cdk.Duration.seconds(cdk.Token.as_number(cdk.Fn.ref("Seconds")
             "embedding_model_id must be a foundation model ID, not an ARN",
         ),
         ({"embedding_model_id": "titan embeddings"}, "embedding_model_id 'titan embeddings' is not a Bedrock foundation model ID"),
-        ({"dimensions": "1024"}, "dimensions must be an integer, got '1024'"),
         ({"dimensions": 768}, "dimensions must be one of 256, 512, 1024 for amazon.titan-embed-text-v2:0"),
         ({"embedding_model_id": "amazon.titan-embed-text-v1", "dimensions": 1024}, "dimensions must be one of 1536 for amazon.titan-embed-text-v1"),
         ({"embedding_model_id": "example.embed-v1", "dimensions": 5000}, "dimensions must be between 1 and 4096 (S3 Vectors index limit), got 5000"),
-        ({"chunking": "fixed"}, "chunking must be a ChunkingStrategy (use its factory methods), got str"),
         ({"chunking": ChunkingStrategy.fixed_size(max_tokens=0)}, "chunking.max_tokens must be between 1 and 8192, got 0"),
         (
             {"embedding_model_id": "cohere.embed-english-v3", "chunking": ChunkingStrategy.fixed_size(max_tokens=1000)},
@@ -573,20 +632,24 @@ _TOKEN_DURATION = cdk.Duration.seconds(cdk.Token.as_number(cdk.Fn.ref("Seconds")
             {"chunking": ChunkingStrategy.hierarchical(child_max_tokens=100, overlap_tokens=100)},
             "chunking.overlap_tokens (100) must be smaller than chunking.child_max_tokens (100)",
         ),
-        ({"ingestion": "on-upload"}, "ingestion must be an IngestionTrigger, got str"),
-        ({"ingestion": IngestionTrigger(on_upload="yes")}, "ingestion.on_upload must be a bool, got 'yes'"),  # type: ignore[arg-type]
         ({"ingestion": IngestionTrigger(schedule=_TOKEN_DURATION)}, "ingestion.schedule must be a literal Duration, not a token"),
         ({"ingestion": IngestionTrigger(schedule=cdk.Duration.seconds(90 * 60 + 30))}, "ingestion.schedule must be a whole number of minutes"),
         ({"ingestion": IngestionTrigger(schedule=cdk.Duration.minutes(5))}, "ingestion.schedule must be at least 15 minutes (one ingestion job runs at a time per data source), got 5 minutes"),
-        ({"ingestion": IngestionTrigger(schedule="daily")}, "ingestion.schedule must be a Duration, an aws_events.Schedule or None, got str"),  # type: ignore[arg-type]
-        ({"document_prefix": "documents"}, "document_prefix must be an S3 key prefix of 1 to 300 characters that ends with '/'"),
+        (
+            {"ingestion": IngestionTrigger(schedule=0)},  # type: ignore[arg-type]  # 0 == False passes the type check
+            "ingestion.schedule must be a Duration, an aws_events.Schedule, False (no schedule) or None (every 24 hours), got 0",
+        ),
+        ({"document_prefix": "documents"}, "document_prefix must end with '/' and must not start with '/' or contain '//' or wildcards"),
         ({"document_prefix": "/documents/"}, "got '/documents/'"),
         ({"document_prefix": "docs//a/"}, "got 'docs//a/'"),
         ({"document_prefix": "docs/*/"}, "got 'docs/*/'"),
-        ({"document_prefix": "a" * 300 + "/"}, "document_prefix must be an S3 key prefix of 1 to 300 characters"),
-        ({"knowledge_base_name": "my kb"}, "knowledge_base_name must be 1 to 100 letters or digits"),
+        ({"document_prefix": "a" * 300 + "/"}, "[KB.INCLUSION_PREFIX_LENGTH] document_prefix must be 1 to 300 characters"),
+        ({"document_prefix": ""}, "[KB.INCLUSION_PREFIX_LENGTH] document_prefix must be 1 to 300 characters"),
+        ({"knowledge_base_name": "my kb"}, "[KB.KNOWLEDGE_BASE_NAME] knowledge_base_name must be 1 to 100 letters or digits"),
         ({"knowledge_base_name": "kb--x"}, "got 'kb--x'"),
-        ({"description": ""}, "description must be 1 to 200 characters, got 0"),
+        ({"knowledge_base_name": "k" * 101}, "[KB.KNOWLEDGE_BASE_NAME]"),
+        ({"description": ""}, "[KB.DESCRIPTION_LENGTH] description must be 1 to 200 characters, got 0"),
+        ({"description": "d" * 201}, "[KB.DESCRIPTION_LENGTH] description must be 1 to 200 characters, got 201"),
         ({"ingestion_timeout": cdk.Duration.minutes(30)}, "ingestion_timeout must be between 1 hour and 7 days"),
         (
             {"document_bucket": "existing", "server_access_logs_bucket": "logs"},
@@ -613,4 +676,207 @@ def test_all_problems_are_reported_at_once() -> None:
     with pytest.raises(PropsValidationError) as info:
         _build(dimensions=100, document_prefix="x", chunking=ChunkingStrategy.fixed_size(overlap_percentage=0), description="")
     assert len(info.value.problems) == 4
-    assert str(info.value).startswith("invalid DocumentIndex properties (4 problem(s)):")
+    # The subject names the construct path (convention 7: ProblemCollector.for_construct).
+    assert str(info.value).startswith("invalid DocumentIndex at S/Index (4 problem(s)):")
+
+
+def test_wrong_prop_types_are_all_named_before_anything_is_built() -> None:
+    # @typed_props: every mismatch at once, naming the prop, the expected type and a fix.
+    with pytest.raises(PropsTypeError) as info:
+        _build(dimensions="1024", chunking="fixed", ingestion="on-upload", tracing="yes", ingestion_timeout=3600)  # type: ignore[arg-type]
+    message = str(info.value)
+    assert message.startswith("wrong prop types for DocumentIndex at S/Index (5 problem(s))")
+    assert "dimensions must be int, got str '1024' (pass the number 1024 without quotes)" in message
+    assert "chunking must be ChunkingStrategy or None, got str 'fixed' (build it with a ChunkingStrategy factory" in message
+    assert "ingestion must be IngestionTrigger or None, got str 'on-upload' (build it with a IngestionTrigger factory" in message
+    assert "tracing must be bool, got str 'yes'" in message
+    assert "ingestion_timeout must be cdk.Duration or None, got int 3600 (use cdk.Duration.seconds(3600))" in message
+
+
+# KB.KNOWLEDGE_BASE_NAME, KB.DESCRIPTION_LENGTH, KB.INCLUSION_PREFIX_LENGTH: botocore bedrock-agent 2023-06-05
+# service-2.json shapes Name (pattern ([0-9a-zA-Z][_-]?){1,100}), Description (1-200) and S3Prefix (1-300).
+
+
+def test_knowledge_base_settings_rules() -> None:
+    ok = KnowledgeBaseSettings(name="k", description="d", data_source_description="Documents in S3", inclusion_prefix=None)
+    assert KNOWLEDGE_BASE.problems(ok) == []
+    assert KNOWLEDGE_BASE.problems(replace(ok, name="k-" * 25 + "b_" * 25, description="d" * 200, inclusion_prefix="a" * 300)) == []
+    expect_rule("KB.KNOWLEDGE_BASE_NAME", lambda: _build(knowledge_base_name="my_kb!"))
+    expect_rule("KB.KNOWLEDGE_BASE_NAME", KNOWLEDGE_BASE.problems(replace(ok, name="_kb")))
+    expect_rule("KB.DESCRIPTION_LENGTH", lambda: _build(description=""))
+    assert "the data source description must be 1 to 200 characters, got 201" in expect_rule(
+        "KB.DESCRIPTION_LENGTH", KNOWLEDGE_BASE.problems(replace(ok, data_source_description="x" * 201))
+    )
+    expect_rule("KB.INCLUSION_PREFIX_LENGTH", lambda: _build(document_prefix="p" * 300 + "/"))
+    # Tokens are left to CloudFormation.
+    token = cdk.Token.as_string(cdk.Fn.ref("Name"))
+    assert KNOWLEDGE_BASE.problems(replace(ok, name=token, description=token, inclusion_prefix=token)) == []
+
+
+def test_data_source_description_fits_bedrocks_limit_for_the_longest_prefix() -> None:
+    # The generated description used to be "Documents in S3 under <prefix>", 322 characters for a 300-character
+    # prefix: CreateDataSource rejects more than 200 (KB.DESCRIPTION_LENGTH).
+    prefix = "p" * 299 + "/"
+    t = _template(document_prefix=prefix)
+    (source,) = t.find_resources("AWS::Bedrock::DataSource").values()
+    description = source["Properties"]["Description"]
+    assert len(description) == 200 and description.startswith("Documents in S3 under ppp") and description.endswith("…")
+    assert source["Properties"]["DataSourceConfiguration"]["S3Configuration"]["InclusionPrefixes"] == [prefix]
+
+
+# --------------------------------------------------------------------------------------------------------
+# imported indexes: DocumentIndex.from_knowledge_base_attributes
+
+
+def _retrieve_and_upload_statements(template: dict[str, Any]) -> dict[str, list[Any]]:
+    """Action -> resources (as text) over every IAM policy of the template."""
+    out: dict[str, list[Any]] = {}
+    for rtype in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+        for r in resources(template, rtype).values():
+            for st in flat_statements(r["Properties"]["PolicyDocument"]["Statement"]):
+                out.setdefault(st["Action"], []).append(text(st["Resource"]))
+    return out
+
+
+def test_imported_index_grants_retrieve_and_upload_on_exactly_its_resources() -> None:
+    stack = _stack()
+    key = kms.Key.from_key_arn(stack, "K", f"arn:aws:kms:us-east-1:111122223333:key/{EXISTING_KEY_ID}")
+    bucket = s3.Bucket.from_bucket_attributes(stack, "B", bucket_name=EXISTING_BUCKET_NAME, encryption_key=key)
+    index = DocumentIndex.from_knowledge_base_attributes(
+        stack, "Shared", knowledge_base_id="ABCDEFGHIJ", document_bucket=bucket, document_prefix="policies/"
+    )
+    assert isinstance(index, ImportedDocumentIndex) and isinstance(index, IDocumentIndex)
+    assert index.knowledge_base_id == "ABCDEFGHIJ" and index.document_prefix == "policies/"
+    role = iam.Role(stack, "Reader", assumed_by=iam.AccountRootPrincipal())
+    assert index.grant_retrieve(role).success and index.grant_upload(role).success
+    template = Template.from_stack(stack).to_json()
+    # Nothing of the index is created: grants only.
+    assert {r["Type"] for r in template["Resources"].values()} == {"AWS::IAM::Role", "AWS::IAM::Policy"}
+    by_action = _retrieve_and_upload_statements(template)
+    assert by_action["bedrock:Retrieve"] == [PARTITION_REGION_ACCOUNT % ("bedrock", "knowledge-base/ABCDEFGHIJ")]
+    objects = f"arn:{{AWS::Partition}}:s3:::{EXISTING_BUCKET_NAME}/policies/*"
+    assert by_action["s3:PutObject"] == [objects] and by_action["s3:AbortMultipartUpload"] == [objects]
+    assert by_action["kms:GenerateDataKey"] == [f"arn:aws:kms:us-east-1:111122223333:key/{EXISTING_KEY_ID}"]
+
+
+def test_imported_index_takes_tokens_and_an_arn_of_another_region() -> None:
+    stack = _stack()
+    by_export = DocumentIndex.from_knowledge_base_attributes(stack, "ByExport", knowledge_base_id=cdk.Fn.import_value("SharedKbId"))
+    assert "SharedKbId" in json.dumps(stack.resolve(by_export.knowledge_base_arn))
+    arn = "arn:aws:bedrock:eu-west-1:111122223333:knowledge-base/ABCDEFGHIJ"
+    elsewhere = DocumentIndex.from_knowledge_base_attributes(stack, "Elsewhere", knowledge_base_id="ABCDEFGHIJ", knowledge_base_arn=arn)
+    assert elsewhere.knowledge_base_arn == arn
+    role = iam.Role(stack, "Reader", assumed_by=iam.AccountRootPrincipal())
+    elsewhere.grant_retrieve(role)
+    assert _retrieve_and_upload_statements(Template.from_stack(stack).to_json())["bedrock:Retrieve"] == [arn]
+    # Without its bucket, an imported index cannot grant uploads, and says what to pass.
+    with pytest.raises(ValueError, match=r"S/Elsewhere: grant_upload needs the document bucket; pass document_bucket="):
+        elsewhere.grant_upload(role)
+
+
+def test_created_and_imported_indexes_work_with_the_gateways_retrieval() -> None:
+    # The gateway reads knowledge_base_id and knowledge_base_arn (KnowledgeBaseRetrieval): both kinds carry them.
+    stack = _stack()
+    created = DocumentIndex(stack, "Created", ingestion=IngestionTrigger.manual())
+    imported = DocumentIndex.from_knowledge_base_attributes(stack, "Imported", knowledge_base_id="KLMNOPQRST")
+    models = [
+        BedrockModelAlias(
+            alias=f"rag-{i}",
+            model_id="us.amazon.nova-lite-v1:0",
+            retrieval=KnowledgeBaseRetrieval(knowledge_base_id=index.knowledge_base_id, knowledge_base_arn=index.knowledge_base_arn),
+        )
+        for i, index in enumerate((created, imported))
+    ]
+    for index in (created, imported):
+        assert isinstance(index, IDocumentIndex)
+    BedrockGatewayApi(stack, "Gateway", models=models, auth=GatewayAuth.iam())
+    template = Template.from_stack(stack).to_json()
+    created_id = stack.get_logical_id(created.knowledge_base)
+    assert sorted(_retrieve_and_upload_statements(template)["bedrock:Retrieve"]) == sorted(
+        [f"{{{created_id}.KnowledgeBaseArn}}", PARTITION_REGION_ACCOUNT % ("bedrock", "knowledge-base/KLMNOPQRST")]
+    )
+    (function,) = lambda_functions(template).values()
+    config = json.loads(text(function["Properties"]["Environment"]["Variables"]["GATEWAY_CONFIG"]))
+    assert [m["retrieval"]["knowledgeBaseId"] for m in config["models"]] == [f"{{{created_id}.KnowledgeBaseId}}", "KLMNOPQRST"]
+
+
+def test_imported_index_rules_and_props() -> None:
+    # KB.KNOWLEDGE_BASE_ID: botocore bedrock-agent 2023-06-05 shape Id, pattern [0-9a-zA-Z]{10}.
+    def imported(**kwargs: Any) -> ImportedDocumentIndex:
+        return DocumentIndex.from_knowledge_base_attributes(_stack(), "Shared", **kwargs)
+
+    assert "got 'kb-1'" in expect_rule("KB.KNOWLEDGE_BASE_ID", lambda: imported(knowledge_base_id="kb-1"))
+    expect_rule("KB.KNOWLEDGE_BASE_ID", lambda: imported(knowledge_base_id="ABCDEFGHIJK"))
+    # KB.KNOWLEDGE_BASE_ARN: shape KnowledgeBaseArn, arn:aws(|-cn|-us-gov):bedrock:<region>:<12 digits>:knowledge-base/<id>.
+    expect_rule("KB.KNOWLEDGE_BASE_ARN", lambda: imported(knowledge_base_id="ABCDEFGHIJ", knowledge_base_arn="ABCDEFGHIJ"))
+    expect_rule(
+        "KB.KNOWLEDGE_BASE_ARN",
+        lambda: imported(knowledge_base_id="ABCDEFGHIJ", knowledge_base_arn="arn:aws:bedrock:us-east-1:12345:knowledge-base/ABCDEFGHIJ"),
+    )
+    mismatch = expect_rule(
+        "KB.KNOWLEDGE_BASE_ARN",
+        lambda: imported(knowledge_base_id="ABCDEFGHIJ", knowledge_base_arn="arn:aws:bedrock:us-east-1:111122223333:knowledge-base/ZZZZZZZZZZ"),
+    )
+    assert "names knowledge base 'ZZZZZZZZZZ', not knowledge_base_id 'ABCDEFGHIJ'" in mismatch
+    # Valid: GovCloud and China partitions, and tokens (left to CloudFormation).
+    for partition in ("aws-us-gov", "aws-cn"):
+        imported(knowledge_base_id="ABCDEFGHIJ", knowledge_base_arn=f"arn:{partition}:bedrock:r-1:111122223333:knowledge-base/ABCDEFGHIJ")
+    imported(knowledge_base_id=cdk.Fn.import_value("Id"), knowledge_base_arn=cdk.Fn.import_value("Arn"))
+    # Plain prop checks, all at once, naming the construct path.
+    with pytest.raises(PropsValidationError) as info:
+        imported(knowledge_base_id="abc", document_prefix="policies")
+    assert str(info.value).startswith("invalid ImportedDocumentIndex at S/Shared (3 problem(s))")
+    assert "document_prefix must end with '/'" in str(info.value)
+    assert "document_prefix only applies with document_bucket" in str(info.value)
+    with pytest.raises(PropsTypeError, match=r"knowledge_base_id must be str, got int 1234567890"):
+        imported(knowledge_base_id=1234567890)  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------------------------------------
+# docstrings (convention 11: every public prop, option field and enum member states its default)
+
+
+def _field_docs(cls: ast.ClassDef) -> dict[str, tuple[str | None, bool]]:
+    """name -> (docstring or None, has a default) for the fields / members of a class body."""
+    out: dict[str, tuple[str | None, bool]] = {}
+    body = cls.body
+    for i, stmt in enumerate(body):
+        if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
+            name, has_default = stmt.target.id, stmt.value is not None
+        elif isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
+            name, has_default = stmt.targets[0].id, True
+        else:
+            continue
+        nxt = body[i + 1] if i + 1 < len(body) else None
+        doc = nxt.value.value if isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant) else None
+        out[name] = (doc if isinstance(doc, str) else None, has_default)
+    return out
+
+
+def _param_docs(function: Any) -> dict[str, str]:
+    """``:param x:`` texts of a function's docstring."""
+    doc = inspect.getdoc(function) or ""
+    parts = re.split(r"^:param (\w+):", doc, flags=re.MULTILINE)
+    return {parts[i]: parts[i + 1] for i in range(1, len(parts) - 1, 2)}
+
+
+def test_every_public_prop_field_and_enum_member_states_its_default() -> None:
+    from cdk_llm_serving.knowledge_base import config
+
+    tree = ast.parse(inspect.getsource(config))
+    classes = [n for n in tree.body if isinstance(n, ast.ClassDef) and not n.name.startswith("_")]
+    assert {c.name for c in classes} >= {"ChunkingKind", "ChunkingStrategy", "IngestionTrigger", "EmbeddingModelSpec"}
+    for cls in classes:
+        is_enum = any(isinstance(b, ast.Attribute) and b.attr == "Enum" for b in cls.bases)
+        for name, (doc, has_default) in _field_docs(cls).items():
+            assert doc, f"{cls.name}.{name} has no docstring"
+            if not is_enum:
+                assert ("Default:" in doc) if has_default else ("Required" in doc), f"{cls.name}.{name}: {doc!r}"
+    for function in (DocumentIndex.__init__, DocumentIndex.from_knowledge_base_attributes, ImportedDocumentIndex.__init__):
+        params = _param_docs(function)
+        for name, param in inspect.signature(function).parameters.items():
+            if param.kind is not inspect.Parameter.KEYWORD_ONLY:
+                continue
+            assert name in params, f"{function.__qualname__}: no :param {name}:"
+            if param.default is not inspect.Parameter.empty:
+                assert "Default:" in params[name], f"{function.__qualname__} {name}: {params[name]!r}"

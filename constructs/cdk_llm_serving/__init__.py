@@ -14,7 +14,7 @@ from .bedrock_gateway import (
     ModelAlias,
     SageMakerModelAlias,
 )
-from .knowledge_base import ChunkingStrategy, DocumentIndex, IngestionTrigger
+from .knowledge_base import ChunkingStrategy, DocumentIndex, IDocumentIndex, ImportedDocumentIndex, IngestionTrigger
 from .eks_inferentia import (
     DEFAULT_INF2_NODE_POOLS,
     CostCeiling,
@@ -78,6 +78,8 @@ __all__ = [
     # DocumentIndex
     "ChunkingStrategy",
     "DocumentIndex",
+    "IDocumentIndex",
+    "ImportedDocumentIndex",
     "IngestionTrigger",
     # SageMaker
     "AlarmOptions",

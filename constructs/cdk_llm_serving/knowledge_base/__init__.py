@@ -1,6 +1,7 @@
 """DocumentIndex (Amazon Bedrock Knowledge Base over S3 documents, vectors in S3 Vectors) and its types."""
 
 from . import rules
+from .base import DocumentIndexBase, IDocumentIndex, ImportedDocumentIndex
 from .config import (
     KNOWN_EMBEDDING_MODELS,
     TITAN_TEXT_EMBEDDINGS_V2,
@@ -19,6 +20,9 @@ __all__ = [
     "ChunkingKind",
     "ChunkingStrategy",
     "DocumentIndex",
+    "DocumentIndexBase",
     "EmbeddingModelSpec",
+    "IDocumentIndex",
+    "ImportedDocumentIndex",
     "IngestionTrigger",
 ]

@@ -1,34 +1,37 @@
 """Typed options of :class:`DocumentIndex`: embedding models, chunking strategies, ingestion triggers.
 
 No constructs here, only values and their validation (each ``problems()`` returns one line per problem;
-the construct collects them all and raises once).
+the construct collects them all and raises once). Wrong Python types are rejected when an option object is
+built (:class:`~cdk_llm_serving._types.TypedOptions`), naming the field.
 """
 
 from __future__ import annotations
 
 import enum
 import re
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import aws_cdk as cdk
 from aws_cdk import aws_bedrock as bedrock
 from aws_cdk import aws_events as events
+
+from .._types import TypedOptions
 
 #: Amazon Titan Text Embeddings V2, the default embedding model.
 TITAN_TEXT_EMBEDDINGS_V2 = "amazon.titan-embed-text-v2:0"
 
 
 @dataclass(frozen=True)
-class EmbeddingModelSpec:
-    """What synth knows about a Bedrock embedding model."""
+class EmbeddingModelSpec(TypedOptions):
+    """What synth knows about a Bedrock embedding model (an entry of :data:`KNOWN_EMBEDDING_MODELS`)."""
 
     dimensions: tuple[int, ...]
-    """Vector sizes the model can produce (the first is its default)."""
+    """Vector sizes the model can produce (the first is its default). Required."""
     configurable: bool
-    """Whether the knowledge base passes ``Dimensions`` to the model (only models with a choice accept it)."""
+    """Whether the knowledge base passes ``Dimensions`` to the model (only models with a choice accept it). Required."""
     max_input_tokens: int
-    """Longest input the model embeds; no chunk may be larger."""
+    """Longest input the model embeds; no chunk may be larger. Required."""
 
 
 #: Embedding models whose vector sizes synth can check. Other model IDs are accepted with a warning
@@ -78,15 +81,38 @@ def embedding_model_problems(model_id: Any, dimensions: Any) -> list[str]:
     return out
 
 
+_PREFIX_RE = re.compile(r"^[^*?\\]+$")
+
+
+def document_prefix_problems(prefix: str | None) -> list[str]:
+    """Problems with a document prefix beyond its length (``KB.INCLUSION_PREFIX_LENGTH``): it must name a
+    "folder", so that ``<prefix>*`` grants and the upload rule's prefix match cover exactly its documents."""
+    if prefix is None or cdk.Token.is_unresolved(prefix) or not prefix:
+        return []
+    if _PREFIX_RE.match(prefix) and not prefix.startswith("/") and prefix.endswith("/") and "//" not in prefix:
+        return []
+    return [
+        "document_prefix must end with '/' and must not start with '/' or contain '//' or wildcards ('*', '?', "
+        f"'\\'), e.g. 'documents/', got {prefix!r}"
+    ]
+
+
 class ChunkingKind(enum.Enum):
+    """The data source's ``ChunkingStrategy``; pick one with the :class:`ChunkingStrategy` factories, whose
+    default is :meth:`ChunkingStrategy.fixed_size`."""
+
     FIXED_SIZE = "FIXED_SIZE"
+    """Chunks of about ``max_tokens`` tokens with a percentage overlap (the default kind)."""
     SEMANTIC = "SEMANTIC"
+    """Chunks split where the meaning changes (extra embedding-model calls during ingestion)."""
     HIERARCHICAL = "HIERARCHICAL"
+    """Small child chunks are matched, their larger parent chunk is returned."""
     NONE = "NONE"
+    """Each file is one chunk."""
 
 
 @dataclass(frozen=True, kw_only=True)
-class ChunkingStrategy:
+class ChunkingStrategy(TypedOptions):
     """How the data source splits documents into chunks before embedding them. Use the factory methods.
 
     Chunking is fixed when the data source is created (CloudFormation replaces the data source, and the
@@ -94,13 +120,27 @@ class ChunkingStrategy:
     """
 
     kind: ChunkingKind
+    """The strategy. Required (set by the factory)."""
     max_tokens: int = 0
+    """``FIXED_SIZE`` and ``SEMANTIC``: largest chunk in tokens. Default: - 0, unused by the other kinds (the
+    factories default it to 300)"""
     overlap_percentage: int = 0
+    """``FIXED_SIZE``: overlap between neighbouring chunks in percent. Default: - 0, unused by the other kinds
+    (``fixed_size()`` defaults it to 20)"""
     buffer_size: int = 0
+    """``SEMANTIC``: sentences around each sentence compared together, 0 or 1. Default: 0"""
     breakpoint_percentile_threshold: int = 0
+    """``SEMANTIC``: dissimilarity percentile that starts a new chunk. Default: - 0, unused by the other kinds
+    (``semantic()`` defaults it to 95)"""
     parent_max_tokens: int = 0
+    """``HIERARCHICAL``: largest parent chunk in tokens. Default: - 0, unused by the other kinds
+    (``hierarchical()`` defaults it to 1500)"""
     child_max_tokens: int = 0
+    """``HIERARCHICAL``: largest child chunk in tokens. Default: - 0, unused by the other kinds
+    (``hierarchical()`` defaults it to 300)"""
     overlap_tokens: int = 0
+    """``HIERARCHICAL``: tokens repeated between neighbouring chunks. Default: - 0, unused by the other kinds
+    (``hierarchical()`` defaults it to 60)"""
 
     @staticmethod
     def fixed_size(*, max_tokens: int = 300, overlap_percentage: int = 20) -> ChunkingStrategy:
@@ -223,38 +263,35 @@ class ChunkingStrategy:
 #: Shortest schedule accepted: ingestion jobs run one at a time per data source, so a tighter schedule
 #: only queues conflicting starts.
 MIN_SCHEDULE = cdk.Duration.minutes(15)
-
-
-def _default_schedule() -> cdk.Duration:
-    return cdk.Duration.hours(24)
+#: The schedule of ``IngestionTrigger()``: every 24 hours.
+DEFAULT_SCHEDULE = cdk.Duration.hours(24)
 
 
 @dataclass(frozen=True, kw_only=True)
-class IngestionTrigger:
+class IngestionTrigger(TypedOptions):
     """What starts an ingestion job (a sync of the document prefix into the vector index).
 
     Both triggers start the same Step Functions state machine; it can also be started by hand or from a
-    pipeline (``aws stepfunctions start-execution``).
-
-    :param on_upload: start on every S3 "Object Created" and "Object Deleted" event under the document prefix
-        (EventBridge). Default: true
-    :param schedule: also start on a schedule: a ``Duration`` (a rate, at least 15 minutes, whole minutes) or an
-        ``aws_events.Schedule`` (cron). The schedule is the safety net for changes a running job did not see.
-        Default: every 24 hours. ``None``: no schedule.
+    pipeline (``aws stepfunctions start-execution``). ``IngestionTrigger()`` starts it on upload and every
+    24 hours; :meth:`manual` on neither.
     """
 
     on_upload: bool = True
-    schedule: cdk.Duration | events.Schedule | None = field(default_factory=_default_schedule)
+    """Start on every S3 "Object Created" and "Object Deleted" event under the document prefix (EventBridge);
+    ``False``: not on uploads. Default: true"""
+    schedule: cdk.Duration | events.Schedule | Literal[False] | None = None
+    """Also start on a schedule: a ``Duration`` (a rate, at least 15 minutes, whole minutes) or an
+    ``aws_events.Schedule`` (cron). The schedule is the safety net for changes a running job did not see;
+    ``False``: no schedule. Default: - every 24 hours"""
 
     @staticmethod
     def manual() -> IngestionTrigger:
         """No automatic trigger: start the ingestion state machine yourself."""
-        return IngestionTrigger(on_upload=False, schedule=None)
+        return IngestionTrigger(on_upload=False, schedule=False)
 
     def problems(self) -> list[str]:
+        """Problems with the schedule (EventBridge rates and the one-job-at-a-time limit)."""
         out: list[str] = []
-        if not isinstance(self.on_upload, bool):
-            out.append(f"ingestion.on_upload must be a bool, got {self.on_upload!r}")
         s = self.schedule
         if isinstance(s, cdk.Duration):
             if cdk.Token.is_unresolved(s.to_seconds()):
@@ -268,11 +305,19 @@ class IngestionTrigger:
                         f"ingestion.schedule must be at least 15 minutes (one ingestion job runs at a time per data "
                         f"source), got {int(seconds // 60)} minutes"
                     )
-        elif s is not None and not isinstance(s, events.Schedule):
-            out.append(f"ingestion.schedule must be a Duration, an aws_events.Schedule or None, got {type(s).__name__}")
+        elif s is not None and s is not False and not isinstance(s, events.Schedule):
+            # 0 passes the type check (0 == False); say what the field takes.
+            out.append(
+                f"ingestion.schedule must be a Duration, an aws_events.Schedule, False (no schedule) or None (every "
+                f"24 hours), got {s!r}"
+            )
         return out
 
     def event_schedule(self) -> events.Schedule | None:
-        if isinstance(self.schedule, cdk.Duration):
-            return events.Schedule.rate(self.schedule)
-        return self.schedule
+        """The EventBridge schedule, or ``None`` when ``schedule=False``."""
+        s = DEFAULT_SCHEDULE if self.schedule is None else self.schedule
+        if s is False:
+            return None
+        if isinstance(s, cdk.Duration):
+            return events.Schedule.rate(s)
+        return s

@@ -1,33 +1,19 @@
 """DocumentIndex: an enterprise document index, an Amazon Bedrock Knowledge Base over an S3 document bucket.
 
-Vector store: Amazon S3 Vectors. It is billed per use (GB stored, GB written, queries) with no always-on
-capacity, which makes it the cheapest store Bedrock Knowledge Bases supports for an internal index that is
-queried occasionally. Approximate us-east-1 list prices, checked 2026-11 (verify on the pricing pages):
-
-- S3 Vectors: ~$0.06 per GB-month stored, ~$0.20 per GB written, ~$2.50 per million queries plus a small
-  per-TB "data processed" charge. 1 million chunks at 1024 dimensions are ~4 GB of vectors (+ metadata):
-  a few dollars a month; nothing when idle.
-- OpenSearch Serverless (vector collection): ~$0.24 per OCU-hour with a floor that bills while idle: 1 OCU
-  (0.5 indexing + 0.5 search, dev/test without standby replicas) ~$175/month, 2 OCUs with replicas
-  ~$350/month, historically 4 OCUs ~$700/month.
-- Aurora PostgreSQL Serverless v2 + pgvector: ~$0.12 per ACU-hour; 0.5 ACU minimum ~$44/month plus storage
-  and I/O. Scale-to-zero (0 ACU, auto-pause) avoids the floor but the first query after a pause waits
-  ~15 seconds for the database to resume.
-
-S3 Vectors trades latency (sub-second, ~100 ms when warm) and search features (no hybrid/keyword search) for
-that price. The seed's internal RAG pattern (compliance, explainability, modest query rates) fits it.
+Vector store: Amazon S3 Vectors. It is billed per use (storage, writes, queries) with no always-on capacity,
+which makes it the cheapest store Bedrock Knowledge Bases supports for an internal index that is queried
+occasionally; it trades latency (sub-second rather than milliseconds) and search features (no hybrid/keyword
+search) for that. The price comparison with OpenSearch Serverless and Aurora pgvector, with its date, is in the
+README (DocumentIndex > Cost), where it can be kept current.
 """
 
 from __future__ import annotations
 
-import json
-import re
 from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_bedrock as bedrock
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -41,17 +27,21 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from .._errors import ProblemCollector
-from .._nag import acknowledge
+from .._nag import acknowledge, nag_resource
 from .._retained import RetainedName, stack_id_suffix
-from .rules import RULES
+from .._types import typed_props
+from ..sagemaker_endpoint._alarms import threshold_alarm  # moves to cdk_llm_serving._alarms (convention 2)
+from .base import DocumentIndexBase, ImportedDocumentIndex
 from .config import (
     KNOWN_EMBEDDING_MODELS,
     MAX_CHUNK_TOKENS,
     TITAN_TEXT_EMBEDDINGS_V2,
     ChunkingStrategy,
     IngestionTrigger,
+    document_prefix_problems,
     embedding_model_problems,
 )
+from .rules import DESCRIPTION_MAX, KNOWLEDGE_BASE, RETAINED_NAMES, KnowledgeBaseSettings
 
 #: Metadata keys Bedrock Knowledge Bases writes to every vector. S3 Vectors allows only 2 KB of *filterable*
 #: metadata per vector; the chunk text alone is larger, so these keys must be non-filterable (set when the
@@ -69,8 +59,6 @@ S3_VECTORS_ACTIONS = (
     "s3vectors:DeleteVectors",
 )
 
-_NAME_RE = re.compile(r"^([0-9a-zA-Z][_-]?){1,100}$")  # AWS::Bedrock::KnowledgeBase Name
-_PREFIX_RE = re.compile(r"^[^*?\\]+$")
 _POLL_INTERVAL = cdk.Duration.minutes(1)
 _NONCURRENT_VERSIONS_KEPT = cdk.Duration.days(90)
 _ACCESS_LOGS_KEPT = cdk.Duration.days(90)
@@ -82,7 +70,7 @@ _QUOTA = "BedrockAgent.ServiceQuotaExceededException"
 _TRANSIENT = ("BedrockAgent.ThrottlingException", "BedrockAgent.InternalServerException")
 
 
-class DocumentIndex(Construct):
+class DocumentIndex(DocumentIndexBase):
     """An enterprise document index: an Amazon Bedrock Knowledge Base over an S3 document bucket, with its
     vectors in Amazon S3 Vectors and Lambda-free ingestion (EventBridge + Step Functions).
 
@@ -102,7 +90,7 @@ class DocumentIndex(Construct):
       then it polls ``GetIngestionJob`` every minute until the job ends, and fails when the job fails or any
       document failed (so the failure alarm means "something was not indexed");
     - EventBridge rules that start it on uploads/deletions under the prefix and/or on a schedule;
-    - an alarm on failed or timed-out ingestions (optionally to an SNS topic).
+    - an alarm on failed or timed-out ingestions (ALARM and OK notify ``alarm_topic`` when one is given).
 
     **Bursts of uploads.** Every S3 event starts one execution. Only one ingestion job runs per data source
     at a time (``ConflictException``); the first execution starts a job and the others retry with exponential
@@ -113,6 +101,7 @@ class DocumentIndex(Construct):
     are indexed by the next upload or by the schedule, which is why the default trigger has both.
     """
 
+    @typed_props
     def __init__(
         self,
         scope: Construct,
@@ -138,7 +127,7 @@ class DocumentIndex(Construct):
             ``encryption_key`` (if any) is granted to the knowledge base. With ``ingestion.on_upload``, turn on
             "Send notifications to Amazon EventBridge" on that bucket yourself. Default: - a bucket is created
         :param document_prefix: only keys under this prefix are indexed, uploaded by ``grant_upload`` and
-            trigger ingestion; must end with ``/``. Default: - the whole bucket
+            trigger ingestion; 1 to 300 characters ending with ``/``. Default: - the whole bucket
         :param embedding_model_id: Bedrock embedding model (foundation model ID; its ARN is built with the
             stack's partition and Region). Default: ``amazon.titan-embed-text-v2:0``
         :param dimensions: embedding size; the vector index is created with the same dimension. Titan V2:
@@ -146,65 +135,134 @@ class DocumentIndex(Construct):
         :param chunking: how documents are split. Default: - ``ChunkingStrategy.fixed_size()`` (300 tokens,
             20% overlap)
         :param ingestion: what starts ingestion jobs. Default: - ``IngestionTrigger()``: on upload and every 24 hours
+            (``IngestionTrigger.manual()``: neither)
         :param knowledge_base_name: up to 100 letters, digits, ``-`` and ``_``. Default: - derived from the
             construct path (unique and stable)
-        :param description: knowledge base description, 1 to 200 characters. Default: - a fixed description
+        :param description: knowledge base description, 1 to 200 characters. Default: - "Enterprise document
+            index: …" (a fixed text)
         :param encryption_key: KMS key for the documents (when the bucket is created), the vectors, the data
             source's transient ingestion data and the ingestion logs. A key passed in must allow CloudWatch Logs
-            and ``indexing.s3vectors.amazonaws.com`` (see the README). Default: - a key with rotation is created
+            and ``indexing.s3vectors.amazonaws.com`` (see the README). Default: - a new customer-managed KMS key
+            with rotation
         :param server_access_logs_bucket: where the created document bucket writes server access logs.
             Default: - a log bucket is created (SSE-S3, 90-day expiry)
-        :param log_retention: retention of the ingestion state machine's logs. Default: one month
+        :param log_retention: retention of the ingestion state machine's logs. Default: ``logs.RetentionDays.ONE_MONTH``
         :param tracing: X-Ray tracing of the ingestion state machine. Default: true
-        :param ingestion_timeout: longest an ingestion execution (retries + job) may take. Default: 24 hours
-        :param alarm_topic: SNS topic notified when an ingestion fails. Default: - the alarm has no action
+        :param ingestion_timeout: longest an ingestion execution (retries + job) may take, 1 hour to 7 days.
+            Default: - 24 hours
+        :param alarm_topic: SNS topic notified when the failed-ingestion alarm goes to ALARM and back to OK.
+            Default: - the alarms have no actions
         """
         super().__init__(scope, construct_id)
-        chunking = chunking or ChunkingStrategy.fixed_size()
-        ingestion = ingestion or IngestionTrigger()
+        self.embedding_model_id = embedding_model_id
+        self.dimensions = dimensions
+        self.chunking = chunking or ChunkingStrategy.fixed_size()
+        self.ingestion = ingestion or IngestionTrigger()
+        self.document_prefix: str | None = document_prefix
+        self.knowledge_base_name = knowledge_base_name or cdk.Names.unique_id(self)[-100:]
         ingestion_timeout = ingestion_timeout or cdk.Duration.hours(24)
+        self._generate_names()
         self._validate(
-            document_prefix=document_prefix,
-            embedding_model_id=embedding_model_id,
-            dimensions=dimensions,
-            chunking=chunking,
-            ingestion=ingestion,
-            knowledge_base_name=knowledge_base_name,
             description=description,
             ingestion_timeout=ingestion_timeout,
             document_bucket=document_bucket,
             server_access_logs_bucket=server_access_logs_bucket,
         )
-        stack = cdk.Stack.of(self)
-        self.embedding_model_id = embedding_model_id
-        self.dimensions = dimensions
-        self.chunking = chunking
-        self.ingestion = ingestion
-        self.document_prefix: str | None = document_prefix
-        self.embedding_model_arn: str = stack.format_arn(
+        self.embedding_model_arn: str = cdk.Stack.of(self).format_arn(
             service="bedrock", account="", resource="foundation-model", resource_name=embedding_model_id
         )
         """``arn:<partition>:bedrock:<region>::foundation-model/<id>`` (foundation models have no account)."""
 
-        # --- encryption --------------------------------------------------------------------------------
+        self._build_encryption(encryption_key)
+        self._build_documents(document_bucket, server_access_logs_bucket, on_upload=self.ingestion.on_upload)
+        self._build_vector_store()
+        self._build_service_role()
+        self._build_knowledge_base(description)
+        self._build_data_source()
+        self._build_ingestion(log_retention=log_retention, tracing=tracing, timeout=ingestion_timeout)
+        self._build_alarm(alarm_topic)
+        self._acknowledge_findings(tracing=tracing)
+
+    # ---------------------------------------------------------------------------------------------------
+    # validation
+
+    def _generate_names(self) -> None:
+        """Physical names derived from the construct path (never from prop values), and generated descriptions."""
+        # The group is retained: its name ends with part of the stack ID, so a re-created stack never asks for the
+        # name of a group its deleted predecessor left behind.
+        self._log_group_name = f"/aws/vendedlogs/states/{cdk.Names.unique_id(self)[-200:]}-{stack_id_suffix()}"
+        self._vector_bucket_name = self._physical_name("vectors")
+        self._index_name = self._physical_name("index")
+        prefix = self.document_prefix
+        description = "Documents in S3" + (f" under {prefix}" if prefix else "")
+        # A long prefix would push the description over Bedrock's 200 characters (KB.DESCRIPTION_LENGTH).
+        if len(description) > DESCRIPTION_MAX:
+            description = description[: DESCRIPTION_MAX - 1] + "…"
+        self._data_source_description = description
+
+    def _validate(
+        self,
+        *,
+        description: str,
+        ingestion_timeout: cdk.Duration,
+        document_bucket: s3.IBucket | None,
+        server_access_logs_bucket: s3.IBucket | None,
+    ) -> None:
+        """Every problem of the props and of the values generated from them, raised once (types: ``@typed_props``)."""
+        p = ProblemCollector.for_construct(self)
+        spec = KNOWN_EMBEDDING_MODELS.get(self.embedding_model_id)
+        settings = KnowledgeBaseSettings(
+            name=self.knowledge_base_name,
+            description=description,
+            data_source_description=self._data_source_description,
+            inclusion_prefix=self.document_prefix,
+        )
+        log_group = RetainedName(
+            f"{self.node.path}/IngestionLogs", "LogGroupName", cdk.Stack.of(self).resolve(self._log_group_name)
+        )
+        for problem in (
+            embedding_model_problems(self.embedding_model_id, self.dimensions)
+            + self.chunking.problems(max_input_tokens=spec.max_input_tokens if spec else MAX_CHUNK_TOKENS)
+            + self.ingestion.problems()
+            + document_prefix_problems(self.document_prefix)
+            + KNOWLEDGE_BASE.problems(settings)
+            + RETAINED_NAMES.problems(log_group)
+            + self._timeout_problems(ingestion_timeout)
+        ):
+            p.add(problem)
+        p.check(
+            document_bucket is None or server_access_logs_bucket is None,
+            "server_access_logs_bucket only applies to a document bucket this construct creates; configure logging "
+            "on your existing document_bucket yourself",
+        )
+        p.raise_if_any()
+
+    @staticmethod
+    def _timeout_problems(timeout: cdk.Duration) -> list[str]:
+        seconds = timeout.to_seconds()
+        if cdk.Token.is_unresolved(seconds) or 3600 <= seconds <= 7 * 24 * 3600:
+            return []
+        return [f"ingestion_timeout must be between 1 hour and 7 days (large ingestions take hours), got {seconds} seconds"]
+
+    # ---------------------------------------------------------------------------------------------------
+    # resources
+
+    def _build_encryption(self, encryption_key: kms.IKey | None) -> None:
         self.encryption_key: kms.IKey = encryption_key or kms.Key(
             self,
             "Key",
             description="Encrypts the document index: documents, vectors, transient ingestion data, ingestion logs",
             enable_key_rotation=True,
         )
-        # The group is retained: its name ends with part of the stack ID, so a re-created stack never asks for the
-        # name of a group its deleted predecessor left behind.
-        self._log_group_name = f"/aws/vendedlogs/states/{cdk.Names.unique_id(self)[-200:]}-{stack_id_suffix()}"
-        self._vector_bucket_name = self._physical_name("vectors")
-        self._index_name = self._physical_name("index")
         self._grant_service_principals_on_key()
 
-        # --- documents ---------------------------------------------------------------------------------
+    def _build_documents(
+        self, document_bucket: s3.IBucket | None, server_access_logs_bucket: s3.IBucket | None, *, on_upload: bool
+    ) -> None:
         self.access_logs_bucket: s3.IBucket | None = None
         if document_bucket is None:
-            document_bucket = self._create_document_bucket(server_access_logs_bucket, on_upload=ingestion.on_upload)
-        elif ingestion.on_upload:
+            document_bucket = self._create_document_bucket(server_access_logs_bucket, on_upload=on_upload)
+        elif on_upload:
             cdk.Annotations.of(self).add_warning_v2(
                 "cdk-llm-serving:document-index-eventbridge",
                 "DocumentIndex: ingestion on upload needs Amazon EventBridge notifications on the existing document "
@@ -213,7 +271,8 @@ class DocumentIndex(Construct):
             )
         self.document_bucket: s3.IBucket = document_bucket
 
-        # --- vector store (S3 Vectors) -----------------------------------------------------------------
+    def _build_vector_store(self) -> None:
+        """The S3 vector bucket and its index (the dimension of the embedding model, cosine distance)."""
         self.vector_bucket = s3vectors.CfnVectorBucket(
             self,
             "VectorBucket",
@@ -228,7 +287,7 @@ class DocumentIndex(Construct):
             vector_bucket_arn=self.vector_bucket.attr_vector_bucket_arn,
             index_name=self._index_name,
             data_type="float32",
-            dimension=dimensions,
+            dimension=self.dimensions,
             distance_metric="cosine",
             metadata_configuration=s3vectors.CfnIndex.MetadataConfigurationProperty(
                 non_filterable_metadata_keys=list(NON_FILTERABLE_METADATA_KEYS)
@@ -236,7 +295,8 @@ class DocumentIndex(Construct):
         )
         self.vector_index_arn: str = self.vector_index.attr_index_arn
 
-        # --- service role ------------------------------------------------------------------------------
+    def _build_service_role(self) -> None:
+        """The knowledge base's role and its one managed policy (:meth:`_role_statements`)."""
         self.role = iam.Role(
             self,
             "Role",
@@ -248,7 +308,7 @@ class DocumentIndex(Construct):
                     # The knowledge base's own ARN is not known before the role exists (it references the role),
                     # so the trust is limited to knowledge bases of this account and Region, as AWS documents.
                     "ArnLike": {
-                        "aws:SourceArn": stack.format_arn(
+                        "aws:SourceArn": cdk.Stack.of(self).format_arn(
                             service="bedrock", resource="knowledge-base", resource_name="*"
                         )
                     },
@@ -264,22 +324,26 @@ class DocumentIndex(Construct):
             statements=self._role_statements(),
         )
 
-        # --- knowledge base and data source ------------------------------------------------------------
-        spec = KNOWN_EMBEDDING_MODELS.get(embedding_model_id)
+    def _embedding_model_configuration(self) -> bedrock.CfnKnowledgeBase.EmbeddingModelConfigurationProperty | None:
+        """``Dimensions`` for models that offer a choice; a warning for models synth does not know."""
+        spec = KNOWN_EMBEDDING_MODELS.get(self.embedding_model_id)
         if spec is None:
             cdk.Annotations.of(self).add_warning_v2(
                 "cdk-llm-serving:document-index-unknown-model",
-                f"DocumentIndex: {embedding_model_id} is not a model synth knows; check that it produces {dimensions}-"
-                "dimensional vectors (the index is created with that dimension) and that chunks fit its input.",
+                f"DocumentIndex: {self.embedding_model_id} is not a model synth knows; check that it produces "
+                f"{self.dimensions}-dimensional vectors (the index is created with that dimension) and that chunks "
+                "fit its input.",
             )
-        embedding_config = None
-        if spec is not None and spec.configurable:
-            embedding_config = bedrock.CfnKnowledgeBase.EmbeddingModelConfigurationProperty(
-                bedrock_embedding_model_configuration=bedrock.CfnKnowledgeBase.BedrockEmbeddingModelConfigurationProperty(
-                    dimensions=dimensions, embedding_data_type="FLOAT32"
-                )
+        if spec is None or not spec.configurable:
+            return None
+        return bedrock.CfnKnowledgeBase.EmbeddingModelConfigurationProperty(
+            bedrock_embedding_model_configuration=bedrock.CfnKnowledgeBase.BedrockEmbeddingModelConfigurationProperty(
+                dimensions=self.dimensions, embedding_data_type="FLOAT32"
             )
-        self.knowledge_base_name = knowledge_base_name or cdk.Names.unique_id(self)[-100:]
+        )
+
+    def _build_knowledge_base(self, description: str) -> None:
+        embedding_config = self._embedding_model_configuration()
         self.knowledge_base = bedrock.CfnKnowledgeBase(
             self,
             "KnowledgeBase",
@@ -306,22 +370,24 @@ class DocumentIndex(Construct):
         self.knowledge_base_id: str = self.knowledge_base.attr_knowledge_base_id
         self.knowledge_base_arn: str = self.knowledge_base.attr_knowledge_base_arn
 
+    def _build_data_source(self) -> None:
+        prefix = self.document_prefix
         self.data_source = bedrock.CfnDataSource(
             self,
             "DataSource",
             knowledge_base_id=self.knowledge_base_id,
             name="documents",
-            description="Documents in S3" + (f" under {document_prefix}" if document_prefix else ""),
+            description=self._data_source_description,
             data_deletion_policy="DELETE",
             data_source_configuration=bedrock.CfnDataSource.DataSourceConfigurationProperty(
                 type="S3",
                 s3_configuration=bedrock.CfnDataSource.S3DataSourceConfigurationProperty(
                     bucket_arn=self.document_bucket.bucket_arn,
-                    inclusion_prefixes=[document_prefix] if document_prefix else None,
+                    inclusion_prefixes=[prefix] if prefix else None,
                 ),
             ),
             vector_ingestion_configuration=bedrock.CfnDataSource.VectorIngestionConfigurationProperty(
-                chunking_configuration=chunking.render()
+                chunking_configuration=self.chunking.render()
             ),
             server_side_encryption_configuration=bedrock.CfnDataSource.ServerSideEncryptionConfigurationProperty(
                 kms_key_arn=self.encryption_key.key_arn
@@ -329,7 +395,8 @@ class DocumentIndex(Construct):
         )
         self.data_source_id: str = self.data_source.attr_data_source_id
 
-        # --- ingestion ---------------------------------------------------------------------------------
+    def _build_ingestion(self, *, log_retention: logs.RetentionDays, tracing: bool, timeout: cdk.Duration) -> None:
+        """The ingestion log group, state machine and triggers."""
         self.ingestion_log_group = logs.LogGroup(
             self,
             "IngestionLogs",
@@ -340,103 +407,23 @@ class DocumentIndex(Construct):
             encryption_key=self.encryption_key,
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )
-        generated = ProblemCollector("DocumentIndex (generated resources)")
-        for problem in RULES.problems(
-            RetainedName(self.ingestion_log_group.node.path, "LogGroupName", stack.resolve(self._log_group_name))
-        ):
-            generated.add(problem)
-        generated.raise_if_any()
-        self.ingestion_state_machine = self._ingestion_state_machine(tracing, ingestion_timeout)
+        self.ingestion_state_machine = self._ingestion_state_machine(tracing, timeout)
         self.upload_rule: events.Rule | None = None
         self.schedule_rule: events.Rule | None = None
-        self._ingestion_triggers(ingestion)
+        self._ingestion_triggers(self.ingestion)
 
-        # --- alarm -------------------------------------------------------------------------------------
-        self.ingestion_failed_alarm: cloudwatch.Alarm = self.metric_ingestion_failures().create_alarm(
+    def _build_alarm(self, alarm_topic: sns.ITopic | None) -> None:
+        """One failed or timed-out ingestion in 5 minutes; ``alarm_topic`` hears ALARM and OK (the shared helper)."""
+        self.ingestion_failed_alarm: cloudwatch.Alarm = threshold_alarm(
             self,
             "IngestionFailedAlarm",
-            alarm_description="A DocumentIndex ingestion failed or timed out: the job failed, a document could not "
-            "be indexed, or StartIngestionJob kept failing. See the state machine's execution and its logs.",
+            self.metric_ingestion_failures(),
             threshold=1,
-            evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            description="A DocumentIndex ingestion failed or timed out: the job failed, a document could not "
+            "be indexed, or StartIngestionJob kept failing. See the state machine's execution and its logs.",
+            topic=alarm_topic,
+            topic_option="alarm_topic",
         )
-        if alarm_topic is not None:
-            self.ingestion_failed_alarm.add_alarm_action(cw_actions.SnsAction(alarm_topic))
-
-        self._acknowledge_findings(alarm_topic=alarm_topic, tracing=tracing)
-
-    # ---------------------------------------------------------------------------------------------------
-    # validation
-
-    @staticmethod
-    def _validate(
-        *,
-        document_prefix: str | None,
-        embedding_model_id: str,
-        dimensions: int,
-        chunking: ChunkingStrategy,
-        ingestion: IngestionTrigger,
-        knowledge_base_name: str | None,
-        description: str,
-        ingestion_timeout: cdk.Duration,
-        document_bucket: s3.IBucket | None,
-        server_access_logs_bucket: s3.IBucket | None,
-    ) -> None:
-        p = ProblemCollector("DocumentIndex properties")
-        for problem in embedding_model_problems(embedding_model_id, dimensions):
-            p.add(problem)
-        spec = KNOWN_EMBEDDING_MODELS.get(embedding_model_id)
-        if not isinstance(chunking, ChunkingStrategy):
-            p.add(f"chunking must be a ChunkingStrategy (use its factory methods), got {type(chunking).__name__}")
-        else:
-            for problem in chunking.problems(max_input_tokens=spec.max_input_tokens if spec else MAX_CHUNK_TOKENS):
-                p.add(problem)
-        if not isinstance(ingestion, IngestionTrigger):
-            p.add(f"ingestion must be an IngestionTrigger, got {type(ingestion).__name__}")
-        else:
-            for problem in ingestion.problems():
-                p.add(problem)
-        if document_prefix is not None:
-            ok = (
-                isinstance(document_prefix, str)
-                and 1 <= len(document_prefix) <= 300
-                and _PREFIX_RE.match(document_prefix) is not None
-                and not document_prefix.startswith("/")
-                and document_prefix.endswith("/")
-                and "//" not in document_prefix
-            )
-            p.check(
-                ok,
-                "document_prefix must be an S3 key prefix of 1 to 300 characters that ends with '/' and does not start "
-                f"with '/' (no '//' and no wildcards), e.g. 'documents/', got {document_prefix!r}",
-            )
-        if knowledge_base_name is not None:
-            p.check(
-                isinstance(knowledge_base_name, str) and _NAME_RE.match(knowledge_base_name) is not None,
-                "knowledge_base_name must be 1 to 100 letters or digits, each optionally followed by one '-' or '_' "
-                f"(pattern ^([0-9a-zA-Z][_-]?){{1,100}}$), got {knowledge_base_name!r}",
-            )
-        p.check(
-            isinstance(description, str) and 1 <= len(description) <= 200,
-            f"description must be 1 to 200 characters, got {len(description) if isinstance(description, str) else description!r}",
-        )
-        if not cdk.Token.is_unresolved(ingestion_timeout.to_seconds()):
-            seconds = ingestion_timeout.to_seconds()
-            p.check(
-                3600 <= seconds <= 7 * 24 * 3600,
-                f"ingestion_timeout must be between 1 hour and 7 days (large ingestions take hours), got {seconds} seconds",
-            )
-        p.check(
-            document_bucket is None or server_access_logs_bucket is None,
-            "server_access_logs_bucket only applies to a document bucket this construct creates; configure logging "
-            "on your existing document_bucket yourself",
-        )
-        p.raise_if_any()
-
-    # ---------------------------------------------------------------------------------------------------
-    # resources
 
     def _physical_name(self, suffix: str) -> str:
         """A stable, unique, lowercase name for S3 Vectors (3-63 characters, letters, digits and hyphens)."""
@@ -448,10 +435,19 @@ class DocumentIndex(Construct):
 
         Added only to a key this construct can change (a created key or one from the same app).
         """
-        key = self.encryption_key
+        added = [self.encryption_key.add_to_resource_policy(s).statement_added for s in self._key_policy_statements()]
+        if not all(added):
+            cdk.Annotations.of(self).add_warning_v2(
+                "cdk-llm-serving:document-index-key-policy",
+                "DocumentIndex: the encryption_key passed in is imported, so its key policy cannot be changed here. "
+                "It must allow CloudWatch Logs (logs.<region>.amazonaws.com) for the ingestion log group and "
+                "indexing.s3vectors.amazonaws.com (kms:Decrypt) for the vector bucket; see the README.",
+            )
+
+    def _key_policy_statements(self) -> list[iam.PolicyStatement]:
         stack = cdk.Stack.of(self)
         vector_bucket_arn = stack.format_arn(service="s3vectors", resource="bucket", resource_name=self._vector_bucket_name)
-        statements = [
+        return [
             iam.PolicyStatement(
                 sid="AllowIngestionLogs",
                 actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
@@ -484,30 +480,25 @@ class DocumentIndex(Construct):
                 },
             ),
         ]
-        added = [key.add_to_resource_policy(s).statement_added for s in statements]
-        if not all(added):
-            cdk.Annotations.of(self).add_warning_v2(
-                "cdk-llm-serving:document-index-key-policy",
-                "DocumentIndex: the encryption_key passed in is imported, so its key policy cannot be changed here. "
-                "It must allow CloudWatch Logs (logs.<region>.amazonaws.com) for the ingestion log group and "
-                "indexing.s3vectors.amazonaws.com (kms:Decrypt) for the vector bucket; see the README.",
-            )
+
+    def _create_access_logs_bucket(self) -> s3.Bucket:
+        return s3.Bucket(
+            self,
+            "AccessLogsBucket",
+            encryption=s3.BucketEncryption.S3_MANAGED,  # S3 server access logging cannot deliver to SSE-KMS
+            enforce_ssl=True,
+            versioned=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,  # no ACLs: delivery by bucket policy
+            lifecycle_rules=[
+                s3.LifecycleRule(expiration=_ACCESS_LOGS_KEPT, noncurrent_version_expiration=cdk.Duration.days(1))
+            ],
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
 
     def _create_document_bucket(self, access_logs: s3.IBucket | None, *, on_upload: bool) -> s3.Bucket:
         if access_logs is None:
-            access_logs = s3.Bucket(
-                self,
-                "AccessLogsBucket",
-                encryption=s3.BucketEncryption.S3_MANAGED,  # S3 server access logging cannot deliver to SSE-KMS
-                enforce_ssl=True,
-                versioned=True,
-                block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-                object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,  # no ACLs: delivery by bucket policy
-                lifecycle_rules=[
-                    s3.LifecycleRule(expiration=_ACCESS_LOGS_KEPT, noncurrent_version_expiration=cdk.Duration.days(1))
-                ],
-                removal_policy=cdk.RemovalPolicy.RETAIN,
-            )
+            access_logs = self._create_access_logs_bucket()
         self.access_logs_bucket = access_logs
         bucket = s3.Bucket(
             self,
@@ -529,6 +520,17 @@ class DocumentIndex(Construct):
         )
         cfn_bucket = bucket.node.default_child
         assert isinstance(cfn_bucket, s3.CfnBucket)
+        self._deliver_access_logs(bucket, cfn_bucket, access_logs)
+        if on_upload:
+            # CloudFormation turns EventBridge delivery on natively; CDK's notifications custom resource (a
+            # Lambda function) is not needed for that.
+            cfn_bucket.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
+                event_bridge_configuration=s3.CfnBucket.EventBridgeConfigurationProperty(event_bridge_enabled=True)
+            )
+        return bucket
+
+    @staticmethod
+    def _deliver_access_logs(bucket: s3.Bucket, cfn_bucket: s3.CfnBucket, access_logs: s3.IBucket) -> None:
         # Server access logs are delivered by the logging service under a bucket policy (not the legacy
         # LogDeliveryWrite ACL that CDK's server_access_logs_bucket would set on the log bucket).
         cfn_bucket.logging_configuration = s3.CfnBucket.LoggingConfigurationProperty(
@@ -546,19 +548,6 @@ class DocumentIndex(Construct):
                 },
             )
         )
-        if on_upload:
-            # CloudFormation turns EventBridge delivery on natively; CDK's notifications custom resource (a
-            # Lambda function) is not needed for that.
-            cfn_bucket.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
-                event_bridge_configuration=s3.CfnBucket.EventBridgeConfigurationProperty(event_bridge_enabled=True)
-            )
-        return bucket
-
-    def _objects_arn(self) -> str:
-        return self.document_bucket.arn_for_objects(f"{self.document_prefix or ''}*")
-
-    def _document_key(self) -> kms.IKey | None:
-        return self.document_bucket.encryption_key
 
     def _role_statements(self) -> list[iam.PolicyStatement]:
         in_account = {"StringEquals": {"aws:ResourceAccount": cdk.Aws.ACCOUNT_ID}}
@@ -600,45 +589,71 @@ class DocumentIndex(Construct):
         return statements
 
     def _ingestion_state_machine(self, tracing: bool, timeout: cdk.Duration) -> sfn.StateMachine:
-        kb_arn = self.knowledge_base_arn
-        ids = {"KnowledgeBaseId": self.knowledge_base_id, "DataSourceId": self.data_source_id}
+        """StartIngestionJob, then GetIngestionJob every minute until the job ends (see the class docstring)."""
+        definition = self._ingestion_definition()
+        self._build_ingestion_role(tracing)
+        machine = sfn.StateMachine(
+            self,
+            "IngestionStateMachine",
+            comment="Starts an ingestion job of a DocumentIndex and waits for its result",
+            definition_body=sfn.DefinitionBody.from_chainable(definition),
+            state_machine_type=sfn.StateMachineType.STANDARD,  # jobs run for minutes to hours
+            # Policy updates go to the managed policy below; the role stays without inline policies.
+            role=self.ingestion_role.without_policy_updates(),
+            timeout=timeout,
+            tracing_enabled=tracing,
+            logs=sfn.LogOptions(
+                destination=self.ingestion_log_group,
+                level=sfn.LogLevel.ALL,
+                include_execution_data=False,  # S3 events carry document names
+            ),
+        )
+        machine.node.add_dependency(self.ingestion_policy)
+        return machine
 
+    def _ingestion_definition(self) -> sfn.IChainable:
+        ids = {"KnowledgeBaseId": self.knowledge_base_id, "DataSourceId": self.data_source_id}
+        start = self._start_ingestion_job(ids)
+        wait = sfn.Wait(self, "WaitForIngestionJob", time=sfn.WaitTime.duration(_POLL_INTERVAL))
+        get = self._get_ingestion_job(ids)
+        return start.next(wait).next(get).next(self._job_status(wait))
+
+    @staticmethod
+    def _retry(
+        task: tasks.CallAwsService,
+        errors: list[str],
+        *,
+        interval: cdk.Duration,
+        max_attempts: int,
+        max_delay: cdk.Duration | None = None,
+    ) -> None:
+        """Retry ``errors`` with exponential backoff (doubling) and full jitter."""
+        task.add_retry(
+            errors=errors,
+            interval=interval,
+            backoff_rate=2,
+            max_attempts=max_attempts,
+            max_delay=max_delay,
+            jitter_strategy=sfn.JitterType.FULL,
+        )
+
+    def _start_ingestion_job(self, ids: dict[str, str]) -> tasks.CallAwsService:
         start = tasks.CallAwsService(
             self,
             "StartIngestionJob",
             service="bedrockagent",
             action="startIngestionJob",
             iam_action="bedrock:StartIngestionJob",
-            iam_resources=[kb_arn],
+            iam_resources=[self.knowledge_base_arn],
             parameters={**ids, "Description": "Started by the DocumentIndex ingestion state machine"},
             result_path="$.ingestion",
         )
         # One job per data source at a time: wait for the running one, with exponential backoff and jitter
         # (~45 minutes in total), then give up without failing (see the class docstring).
-        start.add_retry(
-            errors=[_CONFLICT],
-            interval=cdk.Duration.minutes(1),
-            backoff_rate=2,
-            max_attempts=6,
-            max_delay=cdk.Duration.minutes(15),
-            jitter_strategy=sfn.JitterType.FULL,
-        )
+        self._retry(start, [_CONFLICT], interval=cdk.Duration.minutes(1), max_attempts=6, max_delay=cdk.Duration.minutes(15))
         # Account-wide concurrent ingestion jobs (other knowledge bases): wait longer, then fail loudly.
-        start.add_retry(
-            errors=[_QUOTA],
-            interval=cdk.Duration.minutes(1),
-            backoff_rate=2,
-            max_attempts=6,
-            max_delay=cdk.Duration.minutes(15),
-            jitter_strategy=sfn.JitterType.FULL,
-        )
-        start.add_retry(
-            errors=list(_TRANSIENT),
-            interval=cdk.Duration.seconds(10),
-            backoff_rate=2,
-            max_attempts=5,
-            jitter_strategy=sfn.JitterType.FULL,
-        )
+        self._retry(start, [_QUOTA], interval=cdk.Duration.minutes(1), max_attempts=6, max_delay=cdk.Duration.minutes(15))
+        self._retry(start, list(_TRANSIENT), interval=cdk.Duration.seconds(10), max_attempts=5)
         superseded = sfn.Succeed(
             self,
             "AnotherJobRunning",
@@ -646,26 +661,24 @@ class DocumentIndex(Construct):
             "picks up the change",
         )
         start.add_catch(superseded, errors=[_CONFLICT], result_path="$.conflict")
+        return start
 
-        wait = sfn.Wait(self, "WaitForIngestionJob", time=sfn.WaitTime.duration(_POLL_INTERVAL))
+    def _get_ingestion_job(self, ids: dict[str, str]) -> tasks.CallAwsService:
         get = tasks.CallAwsService(
             self,
             "GetIngestionJob",
             service="bedrockagent",
             action="getIngestionJob",
             iam_action="bedrock:GetIngestionJob",
-            iam_resources=[kb_arn],
+            iam_resources=[self.knowledge_base_arn],
             parameters={**ids, "IngestionJobId.$": "$.ingestion.IngestionJob.IngestionJobId"},
             result_path="$.ingestion",
         )
-        get.add_retry(
-            errors=list(_TRANSIENT),
-            interval=cdk.Duration.seconds(10),
-            backoff_rate=2,
-            max_attempts=5,
-            jitter_strategy=sfn.JitterType.FULL,
-        )
+        self._retry(get, list(_TRANSIENT), interval=cdk.Duration.seconds(10), max_attempts=5)
+        return get
 
+    def _job_status(self, wait: sfn.Wait) -> sfn.Choice:
+        """COMPLETE without failed documents succeeds; FAILED/STOPPED or failed documents fail; else poll again."""
         status = "$.ingestion.IngestionJob.Status"
         failed_documents = "$.ingestion.IngestionJob.Statistics.NumberOfDocumentsFailed"
         complete = sfn.Succeed(self, "IngestionComplete")
@@ -689,7 +702,7 @@ class DocumentIndex(Construct):
         has_statistics = sfn.Choice(self, "HasStatistics").when(
             sfn.Condition.is_present(failed_documents), any_failed
         ).otherwise(complete)
-        job_status = (
+        return (
             sfn.Choice(self, "JobStatus")
             .when(sfn.Condition.string_equals(status, "COMPLETE"), has_statistics)
             .when(
@@ -700,19 +713,28 @@ class DocumentIndex(Construct):
             )
             .otherwise(wait)
         )
-        definition = start.next(wait).next(get).next(job_status)
 
+    def _build_ingestion_role(self, tracing: bool) -> None:
         self.ingestion_role = iam.Role(
             self,
             "IngestionRole",
             description="DocumentIndex ingestion state machine: start and watch ingestion jobs of one knowledge base",
             assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
         )
+        self.ingestion_policy = iam.ManagedPolicy(
+            self,
+            "IngestionPolicy",
+            description="Least-privilege permissions of a DocumentIndex ingestion state machine",
+            roles=[self.ingestion_role],
+            statements=self._ingestion_statements(tracing),
+        )
+
+    def _ingestion_statements(self, tracing: bool) -> list[iam.PolicyStatement]:
         statements = [
             iam.PolicyStatement(
                 sid="ManageIngestionJobs",
                 actions=["bedrock:StartIngestionJob", "bedrock:GetIngestionJob"],
-                resources=[kb_arn],
+                resources=[self.knowledge_base_arn],
             ),
             iam.PolicyStatement(
                 sid="DeliverLogs",
@@ -744,57 +766,13 @@ class DocumentIndex(Construct):
                     resources=["*"],
                 )
             )
-        self.ingestion_policy = iam.ManagedPolicy(
-            self,
-            "IngestionPolicy",
-            description="Least-privilege permissions of a DocumentIndex ingestion state machine",
-            roles=[self.ingestion_role],
-            statements=statements,
-        )
-        machine = sfn.StateMachine(
-            self,
-            "IngestionStateMachine",
-            comment="Starts an ingestion job of a DocumentIndex and waits for its result",
-            definition_body=sfn.DefinitionBody.from_chainable(definition),
-            state_machine_type=sfn.StateMachineType.STANDARD,  # jobs run for minutes to hours
-            # Policy updates go to the managed policy above; the role stays without inline policies.
-            role=self.ingestion_role.without_policy_updates(),
-            timeout=timeout,
-            tracing_enabled=tracing,
-            logs=sfn.LogOptions(
-                destination=self.ingestion_log_group,
-                level=sfn.LogLevel.ALL,
-                include_execution_data=False,  # S3 events carry document names
-            ),
-        )
-        machine.node.add_dependency(self.ingestion_policy)
-        return machine
+        return statements
 
     def _ingestion_triggers(self, ingestion: IngestionTrigger) -> None:
-        machine = self.ingestion_state_machine
         self.trigger_role: iam.Role | None = None
-        if not ingestion.on_upload and ingestion.schedule is None:
+        if not ingestion.on_upload and ingestion.event_schedule() is None:
             return
-        self.trigger_role = iam.Role(
-            self,
-            "TriggerRole",
-            description="EventBridge: start the DocumentIndex ingestion state machine",
-            assumed_by=iam.ServicePrincipal("events.amazonaws.com"),
-        )
-        iam.ManagedPolicy(
-            self,
-            "TriggerPolicy",
-            description="EventBridge may start exactly the DocumentIndex ingestion state machine",
-            roles=[self.trigger_role],
-            statements=[
-                iam.PolicyStatement(
-                    sid="StartIngestion", actions=["states:StartExecution"], resources=[machine.state_machine_arn]
-                )
-            ],
-        )
-        target = targets.SfnStateMachine(
-            machine, role=self.trigger_role.without_policy_updates(), retry_attempts=10, max_event_age=cdk.Duration.hours(2)
-        )
+        target = self._trigger_target()
         if ingestion.on_upload:
             detail: dict[str, Any] = {"bucket": {"name": [self.document_bucket.bucket_name]}}
             if self.document_prefix:
@@ -818,40 +796,63 @@ class DocumentIndex(Construct):
                 targets=[target],
             )
 
-    # ---------------------------------------------------------------------------------------------------
-    # grants
-
-    def grant_retrieve(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Allow ``grantee`` to query the index with ``bedrock-agent-runtime`` ``Retrieve``.
-
-        Grants ``bedrock:Retrieve`` on exactly this knowledge base. The query is embedded and the vectors are
-        read with the knowledge base's own role, so nothing else is needed. ``RetrieveAndGenerate`` additionally
-        needs ``bedrock:RetrieveAndGenerate`` and ``bedrock:InvokeModel`` on the generating model; grant those
-        yourself if you use it.
-        """
-        return iam.Grant.add_to_principal(grantee=grantee, actions=["bedrock:Retrieve"], resource_arns=[self.knowledge_base_arn])
-
-    def grant_upload(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Allow ``grantee`` to put documents under the document prefix (and use the bucket's key through S3).
-
-        Grants ``s3:PutObject`` and ``s3:AbortMultipartUpload`` on ``<bucket>/<prefix>*`` and, for a
-        KMS-encrypted bucket, ``kms:GenerateDataKey`` and ``kms:Decrypt`` (multipart uploads) on its key, only
-        through S3 (``kms:ViaService``).
-        """
-        grant = iam.Grant.add_to_principal(
-            grantee=grantee, actions=["s3:PutObject", "s3:AbortMultipartUpload"], resource_arns=[self._objects_arn()]
+    def _trigger_target(self) -> targets.SfnStateMachine:
+        """The EventBridge target: the state machine, started with a role that may start only it."""
+        machine = self.ingestion_state_machine
+        self.trigger_role = iam.Role(
+            self,
+            "TriggerRole",
+            description="EventBridge: start the DocumentIndex ingestion state machine",
+            assumed_by=iam.ServicePrincipal("events.amazonaws.com"),
         )
-        key = self._document_key()
-        if key is not None:
-            grant = grant.combine(
-                iam.Grant.add_to_principal(
-                    grantee=grantee,
-                    actions=["kms:GenerateDataKey", "kms:Decrypt"],
-                    resource_arns=[key.key_arn],
-                    conditions={"StringEquals": {"kms:ViaService": f"s3.{cdk.Aws.REGION}.amazonaws.com"}},
+        iam.ManagedPolicy(
+            self,
+            "TriggerPolicy",
+            description="EventBridge may start exactly the DocumentIndex ingestion state machine",
+            roles=[self.trigger_role],
+            statements=[
+                iam.PolicyStatement(
+                    sid="StartIngestion", actions=["states:StartExecution"], resources=[machine.state_machine_arn]
                 )
-            )
-        return grant
+            ],
+        )
+        return targets.SfnStateMachine(
+            machine, role=self.trigger_role.without_policy_updates(), retry_attempts=10, max_event_age=cdk.Duration.hours(2)
+        )
+
+    # ---------------------------------------------------------------------------------------------------
+    # import and grants (grant_retrieve and grant_upload: DocumentIndexBase)
+
+    @staticmethod
+    def from_knowledge_base_attributes(
+        scope: Construct,
+        construct_id: str,
+        *,
+        knowledge_base_id: str,
+        knowledge_base_arn: str | None = None,
+        document_bucket: s3.IBucket | None = None,
+        document_prefix: str | None = None,
+    ) -> ImportedDocumentIndex:
+        """A knowledge base created elsewhere, for ``grant_retrieve``, ``grant_upload`` and the gateway's
+        ``KnowledgeBaseRetrieval`` (pass it ``knowledge_base_id`` and ``knowledge_base_arn``). Nothing is created.
+
+        :param knowledge_base_id: ID of the knowledge base (10 letters or digits), or a token such as
+            ``Fn.import_value(...)``. Required.
+        :param knowledge_base_arn: its ARN, when it is not in this stack's account and Region (its ID must be
+            ``knowledge_base_id``). Default: - ``arn:<partition>:bedrock:<region>:<account>:knowledge-base/<id>``
+            of this stack
+        :param document_bucket: the bucket its data source reads, for ``grant_upload`` (give an imported
+            bucket its ``encryption_key`` so uploads may use it). Default: - none: ``grant_upload`` raises
+        :param document_prefix: the prefix its data source indexes, ending with ``/``. Default: - the whole bucket
+        """
+        return ImportedDocumentIndex(
+            scope,
+            construct_id,
+            knowledge_base_id=knowledge_base_id,
+            knowledge_base_arn=knowledge_base_arn,
+            document_bucket=document_bucket,
+            document_prefix=document_prefix,
+        )
 
     def grant_start_ingestion(self, grantee: iam.IGrantable) -> iam.Grant:
         """Allow ``grantee`` (a pipeline, an operator role) to start an ingestion (``states:StartExecution``)."""
@@ -876,13 +877,25 @@ class DocumentIndex(Construct):
         """Ingestion executions that hit ``ingestion_timeout``. Default: sum over 5 minutes."""
         return self.ingestion_state_machine.metric_timed_out(**self._sum(options))
 
-    def metric_ingestion_failures(self) -> cloudwatch.MathExpression:
-        """Failed plus timed-out ingestion executions in 5 minutes (what the alarm watches)."""
+    def metric_ingestion_failures(self, **options: Any) -> cloudwatch.MathExpression:
+        """Failed plus timed-out ingestion executions (what the alarm watches). Default: sum over 5 minutes.
+
+        ``options`` are the other ``metric_*`` methods' (``cloudwatch.MetricOptions``: ``period``, ``statistic``,
+        ``label``, ``color``, ``account``, ``region`` …): ``period``, ``label`` and ``color`` apply to the
+        expression, the rest to both metrics it adds up.
+        """
+        options = self._sum(options)
+        label = options.pop("label", "Failed or timed-out ingestions")
+        color = options.pop("color", None)
         return cloudwatch.MathExpression(
             expression="FILL(failed, 0) + FILL(timedOut, 0)",
-            using_metrics={"failed": self.metric_ingestions_failed(), "timedOut": self.metric_ingestions_timed_out()},
-            label="Failed or timed-out ingestions",
-            period=cdk.Duration.minutes(5),
+            using_metrics={
+                "failed": self.metric_ingestions_failed(**options),
+                "timedOut": self.metric_ingestions_timed_out(**options),
+            },
+            label=label,
+            color=color,
+            period=options["period"],
         )
 
     @staticmethod
@@ -894,28 +907,11 @@ class DocumentIndex(Construct):
     # ---------------------------------------------------------------------------------------------------
     # cdk-nag
 
-    def _nag_resource(self, value: Any) -> str:
-        """``value`` (a CloudFormation string expression) as cdk-nag prints it in finding IDs."""
-        resolved = cdk.Stack.of(self).resolve(value)
-
-        def render(v: Any) -> str:
-            if isinstance(v, str):
-                return v
-            if isinstance(v, dict) and "Fn::Join" in v:
-                sep, parts = v["Fn::Join"]
-                return sep.join(render(p) for p in parts)
-            if isinstance(v, dict) and "Ref" in v:
-                return f"<{v['Ref']}>"
-            if isinstance(v, dict) and "Fn::GetAtt" in v:
-                return f"<{'.'.join(v['Fn::GetAtt'])}>"
-            return json.dumps(v)
-
-        return render(resolved)
-
-    def _acknowledge_findings(self, *, alarm_topic: sns.ITopic | None, tracing: bool) -> None:
+    def _acknowledge_findings(self, *, tracing: bool) -> None:
+        """cdk-nag findings on this construct's own resources (the alarm's is acknowledged by ``threshold_alarm``)."""
         acknowledge(
             self.policy,
-            f"AwsSolutions::AwsSolutions-IAM5[Resource::{self._nag_resource(self._objects_arn())}]",
+            f"AwsSolutions::AwsSolutions-IAM5[Resource::{nag_resource(self, self._objects_arn())}]",
             "The knowledge base reads every document under its inclusion prefix; S3 object ARNs need a wildcard for "
             "that (the bucket and prefix are fixed)",
         )
@@ -931,13 +927,10 @@ class DocumentIndex(Construct):
                 "AwsSolutions::AwsSolutions-SF2",
                 "X-Ray tracing was switched off explicitly with tracing=False; executions are still logged at level ALL",
             )
-        if alarm_topic is None:
-            acknowledge(
-                self.ingestion_failed_alarm,
-                "NIST.800.53.R5::NIST.800.53.R5-CloudWatchAlarmAction",
-                "No alarm_topic was passed: the alarm is visible in CloudWatch but notifies no one; pass an SNS topic "
-                "as alarm_topic to act on it",
-            )
+        self._acknowledge_bucket_findings()
+
+    def _acknowledge_bucket_findings(self) -> None:
+        """Replication and access-log findings of the buckets this construct created."""
         if isinstance(self.document_bucket, s3.Bucket) and self.document_bucket.node.scope is self:
             acknowledge(
                 self.document_bucket,
