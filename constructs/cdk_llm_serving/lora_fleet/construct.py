@@ -195,26 +195,40 @@ class LoraAdapterFleet(LlmEndpointBase):
         )
         self._adapters: dict[str, LoraAdapter] = {}
         self._components: dict[str, LoraAdapterComponent] = {}
+        self._validate(base_model=base_model, adapters=adapters, adapter_stacks=adapter_stacks,
+                       prefix_given=component_name_prefix)
+        self._build_base(
+            base_model=base_model, container=container, instance_type=instance_type, instance_count=instance_count,
+            base_component=base_component, autoscaling=autoscaling, deployment=deployment, alarms=alarms,
+            endpoint_name=endpoint_name, startup_health_check_timeout=startup_health_check_timeout,
+            model_data_download_timeout=model_data_download_timeout, vpc=vpc, vpc_subnets=vpc_subnets,
+            security_groups=security_groups, kms_key=kms_key, execution_role=execution_role,
+            inference_ami_version=inference_ami_version,
+        )
+        self._grant_adapter_store()
+        self._build_adapter_stacks(adapter_stacks, sequential=sequential_adapter_stacks)
+        for adapter in adapters:
+            self._register(adapter)
+        self.dashboard: cloudwatch.Dashboard | None = self._dashboard() if dashboard else None
+        self.node.add_validation(_StackCapacity(self))
 
+    # ================================================================ builders
+
+    def _validate(self, *, base_model: ModelSource, adapters: Sequence[LoraAdapter], adapter_stacks: int,
+                  prefix_given: str | None) -> None:
         p = ProblemCollector("LoraAdapterFleet")
         self._validate_fleet(p, base_model=base_model, adapters=adapters, adapter_stacks=adapter_stacks,
-                             prefix_given=component_name_prefix)
+                             prefix_given=prefix_given)
         seen: set[str] = set()
         for adapter in adapters:
             for problem in self._adapter_problems(adapter, seen):
                 p.add(problem)
         p.raise_if_any()
 
-        # ------------------------------------------------------------ base model
-        self.base = SageMakerLlmEndpoint(
-            self, "Base", model=base_model, container=container, mode=InferenceMode.INFERENCE_COMPONENT,
-            instance_type=instance_type, instance_count=instance_count, inference_component=base_component,
-            autoscaling=autoscaling, deployment=deployment, alarms=alarms, endpoint_name=endpoint_name,
-            startup_health_check_timeout=startup_health_check_timeout,
-            model_data_download_timeout=model_data_download_timeout, vpc=vpc, vpc_subnets=vpc_subnets,
-            security_groups=security_groups, kms_key=kms_key, execution_role=execution_role,
-            inference_ami_version=inference_ami_version,
-        )
+    def _build_base(self, *, base_model: ModelSource, **options: Any) -> None:
+        """The base model: a :class:`SageMakerLlmEndpoint` in INFERENCE_COMPONENT mode, and its parts as attributes."""
+        self.base = SageMakerLlmEndpoint(self, "Base", model=base_model, mode=InferenceMode.INFERENCE_COMPONENT,
+                                         inference_component=options.pop("base_component"), **options)
         base = self.base
         assert base.inference_component is not None and base.inference_component_name is not None
         self.endpoint_name = base.endpoint_name
@@ -227,41 +241,39 @@ class LoraAdapterFleet(LlmEndpointBase):
         self.scalable_target = base.scalable_target
         self.alarms: list[cloudwatch.Alarm] = base.alarms
 
-        if adapter_store is not None:
-            for statement in adapter_store.model_source.read_statements():
-                self.policy.add_statements(statement)
-            acknowledge(
-                self.policy,
-                "AwsSolutions::AwsSolutions-IAM5[Resource::"
-                f"{nag_resource(self, adapter_store.bucket.arn_for_objects(adapter_store.key_prefix + '*'))}]",
-                "LoRA adapters are tarballs under the fleet's adapter store; read access is limited to "
-                "exactly that prefix (one fixed grant, so adding an adapter never changes the role)",
-            )
+    def _grant_adapter_store(self) -> None:
+        """One fixed read grant on the adapter store's prefix, so adding an adapter never changes the role."""
+        store = self.adapter_store
+        if store is None:
+            return
+        for statement in store.model_source.read_statements():
+            self.policy.add_statements(statement)
+        acknowledge(
+            self.policy,
+            "AwsSolutions::AwsSolutions-IAM5[Resource::"
+            f"{nag_resource(self, store.bucket.arn_for_objects(store.key_prefix + '*'))}]",
+            "LoRA adapters are tarballs under the fleet's adapter store; read access is limited to "
+            "exactly that prefix (one fixed grant, so adding an adapter never changes the role)",
+        )
 
-        # ------------------------------------------------------- adapter stacks
+    def _build_adapter_stacks(self, count: int, *, sequential: bool) -> None:
         self.adapter_stacks: list[cdk.NestedStack] = []
         self._in_stack_scope: Construct | None = None
-        if packaging is AdapterPackaging.INFERENCE_COMPONENTS:
-            if adapter_stacks:
-                for i in range(adapter_stacks):
+        if self.packaging is AdapterPackaging.INFERENCE_COMPONENTS:
+            if count:
+                for i in range(count):
                     of_endpoint = "" if cdk.Token.is_unresolved(self.endpoint_name) else f" of endpoint {self.endpoint_name}"
                     shard = cdk.NestedStack(
-                        self, f"AdapterStack{i}", description=f"LoRA adapter components {i + 1}/{adapter_stacks}{of_endpoint}",
+                        self, f"AdapterStack{i}", description=f"LoRA adapter components {i + 1}/{count}{of_endpoint}",
                     )
                     # Keeps every shard a valid template (and unchanged) whatever adapters it holds.
                     cdk.CfnWaitConditionHandle(shard, "Anchor")
-                    if sequential_adapter_stacks and self.adapter_stacks:
+                    if sequential and self.adapter_stacks:
                         shard.node.add_dependency(self.adapter_stacks[-1])
                     self.adapter_stacks.append(shard)
             else:
                 self._in_stack_scope = Construct(self, "Components")
         self._handles = Construct(self, "Adapters")
-
-        for adapter in adapters:
-            self._register(adapter)
-
-        self.dashboard: cloudwatch.Dashboard | None = self._dashboard() if dashboard else None
-        self.node.add_validation(_StackCapacity(self))
 
     # ================================================================ adapters
 
@@ -347,11 +359,18 @@ class LoraAdapterFleet(LlmEndpointBase):
         resource.node.add_dependency(self.base_component)
         component = LoraAdapterComponent(self._handles, adapter.name, fleet=self, adapter=adapter,
                                          inference_component_name=full_name, resource=resource, artifact_url=url)
+        self._build_adapter_alarms(home, component)
+        self._components[adapter.name] = component
+        return component
+
+    def _build_adapter_alarms(self, home: Construct, component: LoraAdapterComponent) -> None:
+        """The adapter's optional 5XX alarm and, with scale to zero, its wake-up alarm (next to its component)."""
+        name, full_name = component.name, component.inference_component_name
         options = self.adapter_alarm_options
         if options is not None:
             component.alarms.append(threshold_alarm(
                 home, "ServerErrorsAlarm", component.metric_server_errors(), threshold=options.server_errors,
-                description=f"5XX errors of LoRA adapter {adapter.name} (component {full_name})",
+                description=f"5XX errors of LoRA adapter {name} (component {full_name})",
                 topic=options.topic, topic_option="AdapterAlarmOptions.topic",
             ))
         if self.base.wake_up_action is not None:
@@ -359,10 +378,8 @@ class LoraAdapterFleet(LlmEndpointBase):
             # base's: every adapter's no-capacity failures wake the base copies too.
             component.alarms.append(wake_up_alarm(
                 home, "WakeUpAlarm", component.metric_no_capacity_failures(), self.base.wake_up_action,
-                description=f"Wake-up: a request to LoRA adapter {adapter.name} found no base model copy (scale from zero)",
+                description=f"Wake-up: a request to LoRA adapter {name} found no base model copy (scale from zero)",
             ))
-        self._components[adapter.name] = component
-        return component
 
     # ================================================================== grants
 

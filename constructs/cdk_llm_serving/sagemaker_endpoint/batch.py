@@ -93,44 +93,15 @@ class LlmBatchPipeline(Construct):
         """
         super().__init__(scope, construct_id)
         output_bucket = output_bucket or input_bucket
-        spec = instance_spec(instance_type)
-        p = ProblemCollector("LlmBatchPipeline")
-        p.check(instance_type.startswith("ml."), f"instance_type must start with 'ml.', got {instance_type!r}")
-        p.check(1 <= instance_count <= 100, f"instance_count must be between 1 and 100, got {instance_count}")
-        p.check(1 <= max_payload_mb <= 100, f"max_payload_mb must be between 1 and 100, got {max_payload_mb}")
-        p.check(split_type in _SPLIT, f"split_type must be one of {', '.join(_SPLIT)}, got {split_type!r}")
-        p.check(batch_strategy in _STRATEGY, f"batch_strategy must be one of {', '.join(_STRATEGY)}, got {batch_strategy!r}")
-        p.check(60 <= invocation_timeout.to_seconds() <= 3600, "invocation_timeout must be between 1 and 60 minutes")
-        p.check(0 <= invocation_max_retries <= 3, f"invocation_max_retries must be between 0 and 3, got {invocation_max_retries}")
-        for name, prefix in (("input_prefix", input_prefix), ("output_prefix", output_prefix)):
-            p.check(prefix.endswith("/") and not prefix.startswith("/"),
-                    f"{name} must be a folder like 'batch/input/' (no leading '/', trailing '/'), got {prefix!r}")
-        p.check(not (input_bucket is output_bucket and output_prefix.startswith(input_prefix)),
-                "output_prefix must not be inside input_prefix (outputs would trigger and feed the next run)")
-        for problem in BATCH_RULES.problems(BatchPlan(model_path=model.node.path,
-                                                      uses_model_data_source=_uses_model_data_source(model))):
-            p.add(problem)
-        p.raise_if_any()
-
+        self._validate(model=model, instance_type=instance_type, instance_count=instance_count,
+                       max_payload_mb=max_payload_mb, split_type=split_type, batch_strategy=batch_strategy,
+                       invocation_timeout=invocation_timeout, invocation_max_retries=invocation_max_retries,
+                       input_bucket=input_bucket, input_prefix=input_prefix, output_bucket=output_bucket,
+                       output_prefix=output_prefix)
         self.input_uri = f"s3://{input_bucket.bucket_name}/{input_prefix}"
         self.output_uri = f"s3://{output_bucket.bucket_name}/{output_prefix}"
-        # The transform job reads and writes S3 with the model's execution role.
-        model_policy.add_statements(
-            iam.PolicyStatement(actions=["s3:GetObject"], resources=[input_bucket.arn_for_objects(input_prefix + "*")]),
-            iam.PolicyStatement(actions=["s3:ListBucket"], resources=[input_bucket.bucket_arn],
-                                conditions={"StringLike": {"s3:prefix": [input_prefix + "*"]}}),
-            iam.PolicyStatement(actions=["s3:PutObject", "s3:AbortMultipartUpload"],
-                                resources=[output_bucket.arn_for_objects(output_prefix + "*")]),
-        )
-        for bucket in {id(b): b for b in (input_bucket, output_bucket)}.values():
-            if bucket.encryption_key is not None:
-                model_policy.add_statements(iam.PolicyStatement(actions=["kms:Decrypt", "kms:GenerateDataKey"],
-                                                                resources=[bucket.encryption_key.key_arn]))
-        for bucket, prefix in ((input_bucket, input_prefix), (output_bucket, output_prefix)):
-            acknowledge(model_policy,
-                        f"AwsSolutions::AwsSolutions-IAM5[Resource::{nag_resource(self, bucket.arn_for_objects(prefix + '*'))}]",
-                        "Batch inputs and outputs are many objects under one prefix; access is limited to exactly that prefix")
-
+        self._grant_model_role(model_policy, input_bucket=input_bucket, input_prefix=input_prefix,
+                               output_bucket=output_bucket, output_prefix=output_prefix)
         transform = tasks.SageMakerCreateTransformJob(
             self,
             "TransformJob",
@@ -152,11 +123,7 @@ class LlmBatchPipeline(Construct):
                 s3_output_path=self.output_uri, assemble_with=tasks.AssembleWith.LINE, accept=content_type,
                 encryption_key=key,
             ),
-            transform_resources=tasks.TransformResources(
-                instance_count=instance_count,
-                instance_type=ec2.InstanceType(instance_type.removeprefix("ml.")),
-                volume_encryption_key=key if spec is not None and not spec.local_nvme else None,
-            ),
+            transform_resources=self._resources(instance_type, instance_count, key),
             batch_strategy=_STRATEGY[batch_strategy],
             max_concurrent_transforms=max_concurrent_transforms,
             max_payload=cdk.Size.mebibytes(max_payload_mb),
@@ -164,6 +131,68 @@ class LlmBatchPipeline(Construct):
                                                           invocations_timeout=invocation_timeout),
             task_timeout=sfn.Timeout.duration(job_timeout),
         )
+        self._build_state_machine(transform, key=key, job_timeout=job_timeout)
+        self._build_triggers(schedule=schedule, trigger_on_upload=trigger_on_upload, input_bucket=input_bucket,
+                             input_prefix=input_prefix)
+        self._build_failure_alarm(alarm_topic)
+
+    def grant_start(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Allow starting a run by hand."""
+        return self.state_machine.grant_start_execution(grantee)
+
+    # ============================================================== builders
+
+    def _validate(self, *, model: sagemaker.CfnModel, instance_type: str, instance_count: int, max_payload_mb: int,
+                  split_type: str, batch_strategy: str, invocation_timeout: cdk.Duration, invocation_max_retries: int,
+                  input_bucket: s3.IBucket, input_prefix: str, output_bucket: s3.IBucket, output_prefix: str) -> None:
+        p = ProblemCollector("LlmBatchPipeline")
+        p.check(instance_type.startswith("ml."), f"instance_type must start with 'ml.', got {instance_type!r}")
+        p.check(1 <= instance_count <= 100, f"instance_count must be between 1 and 100, got {instance_count}")
+        p.check(1 <= max_payload_mb <= 100, f"max_payload_mb must be between 1 and 100, got {max_payload_mb}")
+        p.check(split_type in _SPLIT, f"split_type must be one of {', '.join(_SPLIT)}, got {split_type!r}")
+        p.check(batch_strategy in _STRATEGY, f"batch_strategy must be one of {', '.join(_STRATEGY)}, got {batch_strategy!r}")
+        p.check(60 <= invocation_timeout.to_seconds() <= 3600, "invocation_timeout must be between 1 and 60 minutes")
+        p.check(0 <= invocation_max_retries <= 3, f"invocation_max_retries must be between 0 and 3, got {invocation_max_retries}")
+        for name, prefix in (("input_prefix", input_prefix), ("output_prefix", output_prefix)):
+            p.check(prefix.endswith("/") and not prefix.startswith("/"),
+                    f"{name} must be a folder like 'batch/input/' (no leading '/', trailing '/'), got {prefix!r}")
+        p.check(not (input_bucket is output_bucket and output_prefix.startswith(input_prefix)),
+                "output_prefix must not be inside input_prefix (outputs would trigger and feed the next run)")
+        for problem in BATCH_RULES.problems(BatchPlan(model_path=model.node.path,
+                                                      uses_model_data_source=_uses_model_data_source(model))):
+            p.add(problem)
+        p.raise_if_any()
+
+    def _grant_model_role(self, model_policy: iam.ManagedPolicy, *, input_bucket: s3.IBucket, input_prefix: str,
+                          output_bucket: s3.IBucket, output_prefix: str) -> None:
+        """The transform job reads and writes S3 with the model's execution role."""
+        model_policy.add_statements(
+            iam.PolicyStatement(actions=["s3:GetObject"], resources=[input_bucket.arn_for_objects(input_prefix + "*")]),
+            iam.PolicyStatement(actions=["s3:ListBucket"], resources=[input_bucket.bucket_arn],
+                                conditions={"StringLike": {"s3:prefix": [input_prefix + "*"]}}),
+            iam.PolicyStatement(actions=["s3:PutObject", "s3:AbortMultipartUpload"],
+                                resources=[output_bucket.arn_for_objects(output_prefix + "*")]),
+        )
+        for bucket in {id(b): b for b in (input_bucket, output_bucket)}.values():
+            if bucket.encryption_key is not None:
+                model_policy.add_statements(iam.PolicyStatement(actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                                                                resources=[bucket.encryption_key.key_arn]))
+        for bucket, prefix in ((input_bucket, input_prefix), (output_bucket, output_prefix)):
+            acknowledge(model_policy,
+                        f"AwsSolutions::AwsSolutions-IAM5[Resource::{nag_resource(self, bucket.arn_for_objects(prefix + '*'))}]",
+                        "Batch inputs and outputs are many objects under one prefix; access is limited to exactly that prefix")
+
+    @staticmethod
+    def _resources(instance_type: str, instance_count: int, key: kms.IKey | None) -> tasks.TransformResources:
+        spec = instance_spec(instance_type)
+        return tasks.TransformResources(
+            instance_count=instance_count,
+            instance_type=ec2.InstanceType(instance_type.removeprefix("ml.")),
+            volume_encryption_key=key if spec is not None and not spec.local_nvme else None,
+        )
+
+    def _build_state_machine(self, transform: tasks.SageMakerCreateTransformJob, *, key: kms.IKey | None,
+                             job_timeout: cdk.Duration) -> None:
         failed = sfn.Fail(self, "Failed", error="TransformJobFailed", cause="The batch transform job failed; see its FailureReason")
         transform.add_catch(failed, errors=["States.ALL"])
         definition = transform.next(sfn.Succeed(self, "Succeeded"))
@@ -179,6 +208,8 @@ class LlmBatchPipeline(Construct):
         )
         self._acknowledge_generated_role()
 
+    def _build_triggers(self, *, schedule: events.Schedule | None, trigger_on_upload: bool, input_bucket: s3.IBucket,
+                        input_prefix: str) -> None:
         self.rules: list[events.Rule] = []
         if schedule is not None:
             self.rules.append(events.Rule(self, "ScheduleRule", schedule=schedule,
@@ -193,6 +224,8 @@ class LlmBatchPipeline(Construct):
                 ),
                 targets=[targets.SfnStateMachine(self.state_machine)],
             ))
+
+    def _build_failure_alarm(self, alarm_topic: sns.ITopic | None) -> None:
         self.failure_alarm = self.state_machine.metric_failed(period=cdk.Duration.minutes(5)).create_alarm(
             self, "FailedAlarm", threshold=1, evaluation_periods=1,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
@@ -208,10 +241,6 @@ class LlmBatchPipeline(Construct):
         if events_role is not None:
             acknowledge(events_role, "NIST.800.53.R5::NIST.800.53.R5-IAMNoInlinePolicy",
                         "EventBridge's target role, generated by CDK with only states:StartExecution on this state machine")
-
-    def grant_start(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Allow starting a run by hand."""
-        return self.state_machine.grant_start_execution(grantee)
 
     def _acknowledge_generated_role(self) -> None:
         role = self.state_machine.role

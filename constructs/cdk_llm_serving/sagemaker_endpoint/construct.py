@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import aws_cdk as cdk
@@ -42,6 +43,54 @@ from .role import execution_role as _execution_role
 DEFAULT_INSTANCE_TYPE = "ml.g5.2xlarge"
 _MAX_COMPONENT_ENV = 16
 _ROUTING_STRATEGIES = ("LEAST_OUTSTANDING_REQUESTS", "RANDOM")
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Props:
+    """The constructor's props with their defaults resolved: what the builders read."""
+
+    model: ModelSource
+    container: LlmContainer
+    mode: InferenceMode
+    instance_type: str | None
+    spec: InstanceSpec | None
+    instance_count: int
+    inference_component: InferenceComponentOptions | None
+    serverless: ServerlessOptions | None
+    async_inference: AsyncInferenceOptions | None
+    autoscaling: AutoScalingOptions | None
+    deployment: DeploymentOptions | None
+    data_capture: DataCaptureOptions | None
+    alarms: AlarmOptions | None
+    endpoint_name: str | None
+    startup_health_check_timeout: cdk.Duration
+    model_data_download_timeout: cdk.Duration
+    volume_size_gb: int | None
+    routing_strategy: str
+    vpc: ec2.IVpc | None
+    vpc_subnets: ec2.SubnetSelection | None
+    security_groups: Sequence[ec2.ISecurityGroup] | None
+    enable_network_isolation: bool
+    kms_key: kms.IKey | None
+    execution_role: iam.IRole | None
+    inference_ami_version: str | None
+
+    @property
+    def uses_components(self) -> bool:
+        return self.mode is InferenceMode.INFERENCE_COMPONENT
+
+    @property
+    def timeout_durations(self) -> dict[str, cdk.Duration]:
+        return {"startup_health_check_timeout": self.startup_health_check_timeout,
+                "model_data_download_timeout": self.model_data_download_timeout}
+
+    @property
+    def timeouts(self) -> dict[str, int]:
+        """The two timeouts as SageMaker's ``*InSeconds`` fields."""
+        return {
+            "container_startup_health_check_timeout_in_seconds": int(self.startup_health_check_timeout.to_seconds()),
+            "model_data_download_timeout_in_seconds": int(self.model_data_download_timeout.to_seconds()),
+        }
 
 
 class SageMakerLlmEndpoint(LlmEndpointBase):
@@ -131,44 +180,59 @@ class SageMakerLlmEndpoint(LlmEndpointBase):
             async_inference = AsyncInferenceOptions()
         if enable_network_isolation is None:
             enable_network_isolation = model.kind is not ModelSourceKind.HUGGING_FACE and mode is not InferenceMode.SERVERLESS
-        spec = instance_spec(instance_type) if instance_type else None
-
+        p = _Props(
+            model=model, container=container, mode=mode, instance_type=instance_type,
+            spec=instance_spec(instance_type) if instance_type else None, instance_count=instance_count,
+            inference_component=inference_component, serverless=serverless, async_inference=async_inference,
+            autoscaling=autoscaling, deployment=deployment, data_capture=data_capture, alarms=alarms,
+            endpoint_name=endpoint_name, startup_health_check_timeout=startup_health_check_timeout,
+            model_data_download_timeout=model_data_download_timeout, volume_size_gb=volume_size_gb,
+            routing_strategy=routing_strategy, vpc=vpc, vpc_subnets=vpc_subnets, security_groups=security_groups,
+            enable_network_isolation=enable_network_isolation, kms_key=kms_key, execution_role=execution_role,
+            inference_ami_version=inference_ami_version,
+        )
         self.mode = mode
         self.instance_type = instance_type
-        self.instance = spec
+        self.instance = p.spec
         self.model_source = model
         self.container = container
         self.endpoint_name = endpoint_name or generated_name(self)
-        self._validate(
-            model=model, container=container, mode=mode, instance_type=instance_type, spec=spec,
-            instance_count=instance_count, inference_component=inference_component, serverless=serverless,
-            async_inference=async_inference, autoscaling=autoscaling, deployment=deployment,
-            data_capture=data_capture, endpoint_name=endpoint_name, vpc=vpc, security_groups=security_groups,
-            enable_network_isolation=enable_network_isolation, volume_size_gb=volume_size_gb,
-            routing_strategy=routing_strategy,
-            timeouts={"startup_health_check_timeout": startup_health_check_timeout,
-                      "model_data_download_timeout": model_data_download_timeout},
-        )
-        uses_components = mode is InferenceMode.INFERENCE_COMPONENT
-        self.inference_component_name = generated_name(self)[:60] + "-ic" if uses_components else None
+        self._validate(p)
+        self.inference_component_name = generated_name(self)[:60] + "-ic" if p.uses_components else None
+        self._build_key(p)
+        self._build_iam(p)
+        vpc_config = self._build_network(p)
+        self._build_model(p, vpc_config)
+        self._build_artifact_bucket(p)
+        self._build_endpoint_config(p, vpc_config)
+        rollback_alarms = self._build_alarms(p)
+        self._build_endpoint(p, rollback_alarms)
+        self._build_inference_component(p, rollback_alarms)
+        self._build_autoscaling(p)
+
+    # ============================================================== builders
+
+    def _build_key(self, p: _Props) -> None:
         # SageMaker rejects a volume key on instance types with local NVMe storage (and serverless has no volume).
-        self.volume_encryption = spec is not None and not spec.local_nvme
-        needs_key = self.volume_encryption or async_inference is not None or data_capture is not None
-        self.key: kms.IKey | None = kms_key or (
+        self.volume_encryption = p.spec is not None and not p.spec.local_nvme
+        needs_key = self.volume_encryption or p.async_inference is not None or p.data_capture is not None
+        self.key: kms.IKey | None = p.kms_key or (
             kms.Key(self, "Key", enable_key_rotation=True, description="SageMaker LLM endpoint outputs and volumes")
             if needs_key else None
         )
 
-        self.role, self.policy = _execution_role(self, execution_role)
-        image_uri, repo_arn = container.image(self)
+    def _build_iam(self, p: _Props) -> None:
+        model = p.model
+        self.role, self.policy = _execution_role(self, p.execution_role)
+        self._image_uri, repo_arn = p.container.image(self)
         log_groups = [f"/aws/sagemaker/Endpoints/{self.endpoint_name}"]
         if self.inference_component_name:
             log_groups.append(f"/aws/sagemaker/InferenceComponents/{self.inference_component_name}")
         for statement in model.read_statements() + hosting_statements(
-            self, image_repository_arn=repo_arn, log_group_names=log_groups, vpc=vpc is not None
+            self, image_repository_arn=repo_arn, log_group_names=log_groups, vpc=p.vpc is not None
         ):
             self.policy.add_statements(statement)
-        acknowledge_hosting_wildcards(self.policy, log_group_names=log_groups, vpc=vpc is not None,
+        acknowledge_hosting_wildcards(self.policy, log_group_names=log_groups, vpc=p.vpc is not None,
                                       image_pull=repo_arn is not None)
         if model.kind is ModelSourceKind.S3_PREFIX and model.bucket is not None:
             acknowledge(
@@ -177,30 +241,32 @@ class SageMakerLlmEndpoint(LlmEndpointBase):
                 "The model is a folder of weight shards; read access is limited to exactly its prefix",
             )
 
-        # ----------------------------------------------------------- network
-        self.security_groups: list[ec2.ISecurityGroup] = list(security_groups or [])
-        vpc_config = None
-        if vpc is not None:
-            if not self.security_groups:
-                sg = ec2.SecurityGroup(self, "SecurityGroup", vpc=vpc, allow_all_outbound=False,
-                                       description="SageMaker LLM endpoint (no inbound; HTTPS egress for S3/ECR endpoints)")
-                # HTTPS only; the S3 gateway endpoint has no fixed CIDR, so the destination stays open.
-                sg.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to S3 and VPC endpoints")
-                self.security_groups.append(sg)
-            subnets = vpc.select_subnets(**_subnet_kwargs(vpc, vpc_subnets))
-            vpc_config = {"securityGroupIds": [g.security_group_id for g in self.security_groups],
-                          "subnets": subnets.subnet_ids}
+    def _build_network(self, p: _Props) -> dict[str, Any] | None:
+        self.security_groups: list[ec2.ISecurityGroup] = list(p.security_groups or [])
+        vpc = p.vpc
+        if vpc is None:
+            return None
+        if not self.security_groups:
+            sg = ec2.SecurityGroup(self, "SecurityGroup", vpc=vpc, allow_all_outbound=False,
+                                   description="SageMaker LLM endpoint (no inbound; HTTPS egress for S3/ECR endpoints)")
+            # HTTPS only; the S3 gateway endpoint has no fixed CIDR, so the destination stays open.
+            sg.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to S3 and VPC endpoints")
+            self.security_groups.append(sg)
+        subnets = vpc.select_subnets(**_subnet_kwargs(vpc, p.vpc_subnets))
+        return {"securityGroupIds": [g.security_group_id for g in self.security_groups],
+                "subnets": subnets.subnet_ids}
 
-        # ------------------------------------------------------------- model
-        environment = container.environment(model, spec)
+    def _build_model(self, p: _Props, vpc_config: dict[str, Any] | None) -> None:
+        model = p.model
+        environment = p.container.environment(model, p.spec)
         self.model = sagemaker.CfnModel(
             self,
             "Model",
             execution_role_arn=self.role.role_arn,
-            primary_container=_camel({"image": image_uri, "environment": environment, "mode": "SingleModel",
+            primary_container=_camel({"image": self._image_uri, "environment": environment, "mode": "SingleModel",
                                       **model.container_fields()}),
-            enable_network_isolation=enable_network_isolation,
-            vpc_config=None if uses_components else _camel(vpc_config),
+            enable_network_isolation=p.enable_network_isolation,
+            vpc_config=None if p.uses_components else _camel(vpc_config),
         )
         self.model.node.add_dependency(self.policy)
         if model.kind is ModelSourceKind.HUGGING_FACE and model.token_secret is not None:
@@ -210,57 +276,34 @@ class SageMakerLlmEndpoint(LlmEndpointBase):
                 "readable with sagemaker:DescribeModel. Stage gated weights in S3 (ModelSource.s3_prefix) for production.",
             )
 
-        # -------------------------------------------------- artifact bucket
+    def _build_artifact_bucket(self, p: _Props) -> None:
         self.bucket: s3.IBucket | None = None
-        if (async_inference is not None and async_inference.output_bucket is None) or (
-            data_capture is not None and data_capture.bucket is None
+        if (p.async_inference is not None and p.async_inference.output_bucket is None) or (
+            p.data_capture is not None and p.data_capture.bucket is None
         ):
             self.bucket = self._artifact_bucket()
 
-        # --------------------------------------------------- endpoint config
-        timeouts = {
-            "container_startup_health_check_timeout_in_seconds": int(startup_health_check_timeout.to_seconds()),
-            "model_data_download_timeout_in_seconds": int(model_data_download_timeout.to_seconds()),
-        }
-        variant: dict[str, Any] = {"variant_name": VARIANT_NAME}
-        if mode is InferenceMode.SERVERLESS:
-            assert serverless is not None
-            variant.update(model_name=self.model.attr_model_name, initial_variant_weight=1.0,
-                           serverless_config={"memory_size_in_mb": serverless.memory_size_mb,
-                                              "max_concurrency": serverless.max_concurrency,
-                                              "provisioned_concurrency": serverless.provisioned_concurrency})
-        else:
-            variant.update(instance_type=instance_type, initial_instance_count=instance_count,
-                           initial_variant_weight=1.0, routing_config={"routing_strategy": routing_strategy},
-                           volume_size_in_gb=volume_size_gb, inference_ami_version=inference_ami_version)
-            if uses_components:
-                assert inference_component is not None
-                variant["managed_instance_scaling"] = {
-                    "status": "ENABLED",
-                    "min_instance_count": 0 if autoscaling and autoscaling.scale_to_zero else instance_count,
-                    "max_instance_count": self._max_instances(inference_component, autoscaling, spec, instance_count),
-                }
-            else:
-                variant.update(model_name=self.model.attr_model_name, **timeouts)
-        self._async_options = async_inference
+    def _build_endpoint_config(self, p: _Props, vpc_config: dict[str, Any] | None) -> None:
+        uses_components = p.uses_components
+        self._async_options = p.async_inference
         self.async_output: dict[str, str] | None = None
         self.success_topic: sns.ITopic | None = None
         self.error_topic: sns.ITopic | None = None
         self.endpoint_config = sagemaker.CfnEndpointConfig(
             self,
             "EndpointConfig",
-            production_variants=[_camel(variant)],
+            production_variants=[_camel(self._variant(p))],
             kms_key_id=self.key.key_arn if (self.key is not None and self.volume_encryption) else None,
             execution_role_arn=self.role.role_arn if uses_components else None,
             vpc_config=_camel(vpc_config) if uses_components else None,
-            enable_network_isolation=enable_network_isolation if uses_components else None,
-            async_inference_config=_camel(self._async_config(async_inference)) if async_inference else None,
-            data_capture_config=_camel(self._data_capture_config(data_capture)) if data_capture else None,
+            enable_network_isolation=p.enable_network_isolation if uses_components else None,
+            async_inference_config=_camel(self._async_config(p.async_inference)) if p.async_inference else None,
+            data_capture_config=_camel(self._data_capture_config(p.data_capture)) if p.data_capture else None,
         )
         if not self.volume_encryption:
             acknowledge(
                 self.endpoint_config, "AwsSolutions::AwsSolutions-SM2",
-                f"{instance_type or 'Serverless'} has no attachable ML storage volume to encrypt: SageMaker rejects KmsKeyId "
+                f"{p.instance_type or 'Serverless'} has no attachable ML storage volume to encrypt: SageMaker rejects KmsKeyId "
                 "for instance types with local NVMe storage (hardware-encrypted instance store) and for serverless variants",
             )
             acknowledge(
@@ -268,20 +311,48 @@ class SageMakerLlmEndpoint(LlmEndpointBase):
                 "Same as AwsSolutions-SM2: a volume key would make CreateEndpointConfig fail for this instance type",
             )
 
-        # ------------------------------------------------------------ alarms
-        self.alarms: list[cloudwatch.Alarm] = self._alarms(alarms) if alarms is not None else []
-        rollback_alarms = [a for a in self.alarms if a.node.id in ("ServerErrorsAlarm", "ModelLatencyAlarm")]
-        if deployment is not None:
-            rollback_alarms += list(deployment.rollback_alarms)
+    def _variant(self, p: _Props) -> dict[str, Any]:
+        variant: dict[str, Any] = {"variant_name": VARIANT_NAME}
+        if p.mode is InferenceMode.SERVERLESS:
+            serverless = p.serverless
+            assert serverless is not None
+            variant.update(model_name=self.model.attr_model_name, initial_variant_weight=1.0,
+                           serverless_config={"memory_size_in_mb": serverless.memory_size_mb,
+                                              "max_concurrency": serverless.max_concurrency,
+                                              "provisioned_concurrency": serverless.provisioned_concurrency})
+            return variant
+        variant.update(instance_type=p.instance_type, initial_instance_count=p.instance_count,
+                       initial_variant_weight=1.0, routing_config={"routing_strategy": p.routing_strategy},
+                       volume_size_in_gb=p.volume_size_gb, inference_ami_version=p.inference_ami_version)
+        if p.uses_components:
+            assert p.inference_component is not None
+            autoscaling = p.autoscaling
+            variant["managed_instance_scaling"] = {
+                "status": "ENABLED",
+                "min_instance_count": 0 if autoscaling and autoscaling.scale_to_zero else p.instance_count,
+                "max_instance_count": self._max_instances(p.inference_component, autoscaling, p.spec, p.instance_count),
+            }
+        else:
+            variant.update(model_name=self.model.attr_model_name, **p.timeouts)
+        return variant
+
+    def _build_alarms(self, p: _Props) -> list[cloudwatch.IAlarm]:
+        """The default alarms, and the alarms that roll an update back (the 5XX and latency alarms + the deployment's)."""
+        self.alarms: list[cloudwatch.Alarm] = self._alarms(p.alarms) if p.alarms is not None else []
+        rollback_alarms: list[cloudwatch.IAlarm] = [a for a in self.alarms if a.node.id in ("ServerErrorsAlarm", "ModelLatencyAlarm")]
+        if p.deployment is not None:
+            rollback_alarms += list(p.deployment.rollback_alarms)
             # SageMaker watches the rollback alarms with the execution role: "Ensure that your IAM execution role has
             # permission to perform the cloudwatch:DescribeAlarms action on the auto-rollback alarms you specify"
             # (SageMaker AI Developer Guide, deployment-guardrails-configuration.html).
             if rollback_alarms:
                 self.policy.add_statements(iam.PolicyStatement(
                     actions=["cloudwatch:DescribeAlarms"], resources=[a.alarm_arn for a in rollback_alarms]))
+        return rollback_alarms
 
-        # ---------------------------------------------------------- endpoint
-        scaling_instances = autoscaling is not None and not uses_components
+    def _build_endpoint(self, p: _Props, rollback_alarms: Sequence[cloudwatch.IAlarm]) -> None:
+        deployment = p.deployment
+        scaling_instances = p.autoscaling is not None and not p.uses_components
         self.endpoint = sagemaker.CfnEndpoint(
             self,
             "Endpoint",
@@ -290,16 +361,18 @@ class SageMakerLlmEndpoint(LlmEndpointBase):
             retain_all_variant_properties=True if scaling_instances else None,
             # Keep the autoscaled instance count across config updates, but let capture settings change.
             exclude_retained_variant_properties=[{"variantPropertyType": "DataCaptureConfig"}]
-            if scaling_instances and data_capture is not None else None,
+            if scaling_instances and p.data_capture is not None else None,
             deployment_config=_camel(self._endpoint_deployment(deployment, rollback_alarms))
-            if deployment is not None and not uses_components else None,
+            if deployment is not None and not p.uses_components else None,
         )
         self.endpoint.node.add_dependency(self.policy)
 
-        # ---------------------------------------------- inference component
+    def _build_inference_component(self, p: _Props, rollback_alarms: Sequence[cloudwatch.IAlarm]) -> None:
         self.inference_component: sagemaker.CfnInferenceComponent | None = None
-        if uses_components:
-            assert inference_component is not None and self.inference_component_name is not None
+        if p.uses_components:
+            ic, spec = p.inference_component, p.spec
+            assert ic is not None and self.inference_component_name is not None
+            timeouts = p.timeouts
             self.inference_component = sagemaker.CfnInferenceComponent(
                 self,
                 "InferenceComponent",
@@ -309,31 +382,31 @@ class SageMakerLlmEndpoint(LlmEndpointBase):
                 specification=_camel({
                     "model_name": self.model.attr_model_name,
                     "compute_resource_requirements": {
-                        "number_of_accelerator_devices_required": inference_component.accelerators
+                        "number_of_accelerator_devices_required": ic.accelerators
                         if spec and spec.is_accelerated else None,
-                        "number_of_cpu_cores_required": inference_component.cpu_cores,
-                        "min_memory_required_in_mb": inference_component.min_memory_mb,
-                        "max_memory_required_in_mb": inference_component.max_memory_mb,
+                        "number_of_cpu_cores_required": ic.cpu_cores,
+                        "min_memory_required_in_mb": ic.min_memory_mb,
+                        "max_memory_required_in_mb": ic.max_memory_mb,
                     },
                     "startup_parameters": {
                         "container_startup_health_check_timeout_in_seconds": timeouts["container_startup_health_check_timeout_in_seconds"],
                         "model_data_download_timeout_in_seconds": timeouts["model_data_download_timeout_in_seconds"],
                     },
-                    "container": {"environment": dict(inference_component.environment)} if inference_component.environment else None,
+                    "container": {"environment": dict(ic.environment)} if ic.environment else None,
                 }),
-                runtime_config=_camel({"copy_count": inference_component.copies}),
-                deployment_config=_camel(self._component_deployment(deployment, rollback_alarms)) if deployment else None,
+                runtime_config=_camel({"copy_count": ic.copies}),
+                deployment_config=_camel(self._component_deployment(p.deployment, rollback_alarms)) if p.deployment else None,
             )
         for alarm in rollback_alarms:
             if isinstance(alarm, cloudwatch.Alarm) and alarm.node.scope is self:
                 (self.inference_component or self.endpoint).node.add_dependency(alarm)
 
-        # ------------------------------------------------------- autoscaling
+    def _build_autoscaling(self, p: _Props) -> None:
         self.scalable_target: appscaling.ScalableTarget | None = None
         self.wake_up_action: appscaling.StepScalingAction | None = None
         """The +1 step action that wakes the endpoint from zero (``scale_to_zero`` only); more alarms may trigger it."""
-        if autoscaling is not None:
-            self.scalable_target = self._autoscaling(autoscaling)
+        if p.autoscaling is not None:
+            self.scalable_target = self._autoscaling(p.autoscaling)
 
     # ================================================================ import
 
@@ -380,111 +453,133 @@ class SageMakerLlmEndpoint(LlmEndpointBase):
 
     # ============================================================ validation
 
-    def _validate(self, *, model: ModelSource, container: LlmContainer, mode: InferenceMode, instance_type: str | None,
-                  spec: InstanceSpec | None, instance_count: int, inference_component: InferenceComponentOptions | None,
-                  serverless: ServerlessOptions | None, async_inference: AsyncInferenceOptions | None,
-                  autoscaling: AutoScalingOptions | None, deployment: DeploymentOptions | None,
-                  data_capture: DataCaptureOptions | None, endpoint_name: str | None, vpc: ec2.IVpc | None,
-                  security_groups: Sequence[ec2.ISecurityGroup] | None, enable_network_isolation: bool,
-                  volume_size_gb: int | None, routing_strategy: str, timeouts: dict[str, cdk.Duration]) -> None:
-        p = ProblemCollector("SageMakerLlmEndpoint")
-        for problem in model.problems() + container.problems(spec):
-            p.add(problem)
-        for problem in name_problems("endpoint_name", endpoint_name):
-            p.add(problem)
-        option_modes = {"inference_component": (inference_component, InferenceMode.INFERENCE_COMPONENT),
-                        "serverless": (serverless, InferenceMode.SERVERLESS),
-                        "async_inference": (async_inference, InferenceMode.ASYNC)}
-        for prop, (value, wanted) in option_modes.items():
-            p.check(value is None or mode is wanted,
-                    f"{prop} is only used with mode=InferenceMode.{wanted.name}, but mode is {mode.name}; remove it or change the mode")
-        if mode is InferenceMode.SERVERLESS:
-            if instance_type is not None:
-                gpu = spec is not None and spec.is_accelerated
-                p.add(f"mode SERVERLESS runs on CPU only and takes no instance type; remove instance_type={instance_type!r}"
-                      + (" (serverless endpoints have no GPUs: use REAL_TIME or INFERENCE_COMPONENT for this model)" if gpu else ""))
-            p.check(volume_size_gb is None, "volume_size_gb does not apply to serverless endpoints; remove it")
-            if serverless is not None:
-                p.check(serverless.memory_size_mb in (1024, 2048, 3072, 4096, 5120, 6144),
-                        f"serverless.memory_size_mb must be 1024, 2048, 3072, 4096, 5120 or 6144, got {serverless.memory_size_mb}")
-                p.check(1 <= serverless.max_concurrency <= 200,
-                        f"serverless.max_concurrency must be between 1 and 200, got {serverless.max_concurrency}")
-                pc = serverless.provisioned_concurrency
-                p.check(pc is None or 1 <= pc <= serverless.max_concurrency,
-                        f"serverless.provisioned_concurrency must be between 1 and max_concurrency ({serverless.max_concurrency}), got {pc}")
-            if spec is None and instance_type is None:
-                cdk.Annotations.of(self).add_warning_v2(
-                    "cdk-llm-serving:serverlessSmallModelsOnly",
-                    "Serverless endpoints have no GPU and at most 6 GB of memory: only small (sub-1B) models fit.",
-                )
-        elif instance_type is not None:
-            if not instance_type.startswith("ml."):
-                p.add(f"instance_type must be a SageMaker type starting with 'ml.', got {instance_type!r}")
-            elif spec is None:
-                cdk.Annotations.of(self).add_warning_v2(
-                    "cdk-llm-serving:unknownInstanceType",
-                    f"{instance_type} is not in the bundled instance table; accelerator and KMS checks are skipped "
-                    f"(known: {', '.join(known_instance_types())})",
-                )
-            p.check(1 <= instance_count <= 100, f"instance_count must be between 1 and 100, got {instance_count}")
-            p.check(routing_strategy in _ROUTING_STRATEGIES,
-                    f"routing_strategy must be one of {', '.join(_ROUTING_STRATEGIES)}, got {routing_strategy!r}")
-            if volume_size_gb is not None:
-                p.check(1 <= volume_size_gb <= 512, f"volume_size_gb must be between 1 and 512, got {volume_size_gb}")
-                p.check(spec is None or not spec.local_nvme,
-                        f"volume_size_gb cannot be set for {instance_type}: it has local NVMe instance storage; remove it")
-        for what, value in timeouts.items():
+    def _validate(self, p: _Props) -> None:
+        problems = ProblemCollector("SageMakerLlmEndpoint")
+        for problem in p.model.problems() + p.container.problems(p.spec):
+            problems.add(problem)
+        for problem in name_problems("endpoint_name", p.endpoint_name):
+            problems.add(problem)
+        self._validate_mode_options(problems, p)
+        if p.mode is InferenceMode.SERVERLESS:
+            self._validate_serverless(problems, p)
+        elif p.instance_type is not None:
+            self._validate_instances(problems, p)
+        for what, value in p.timeout_durations.items():
             seconds = value.to_seconds()
-            p.check(60 <= seconds <= 3600, f"{what} must be between 60 seconds and 1 hour, got {int(seconds)} s")
-        if model.kind is ModelSourceKind.HUGGING_FACE and enable_network_isolation:
-            p.add("a Hugging Face Hub model needs network access at start-up, but enable_network_isolation is True; "
-                  "stage the weights in S3 (ModelSource.s3_prefix) or disable isolation")
-        p.check(not security_groups or vpc is not None, "security_groups need vpc; pass the VPC they belong to")
-        if inference_component is not None:
-            self._validate_component(p, inference_component, spec, container)
-        if async_inference is not None:
-            p.check(1 <= async_inference.max_concurrent_invocations_per_instance <= 1000,
-                    "async_inference.max_concurrent_invocations_per_instance must be between 1 and 1000, "
-                    f"got {async_inference.max_concurrent_invocations_per_instance}")
-            for prefix_name in ("output_prefix", "failure_prefix", "input_prefix"):
-                prefix = getattr(async_inference, prefix_name)
-                p.check(prefix.endswith("/") and not prefix.startswith("/"),
-                        f"async_inference.{prefix_name} must be a folder like 'async/output/' (no leading '/', trailing '/'), got {prefix!r}")
-        if data_capture is not None:
-            p.check(mode in (InferenceMode.REAL_TIME, InferenceMode.ASYNC),
-                    f"data_capture is supported here for REAL_TIME and ASYNC endpoints only, not {mode.name}")
-            p.check(0 <= data_capture.sampling_percentage <= 100,
-                    f"data_capture.sampling_percentage must be between 0 and 100, got {data_capture.sampling_percentage}")
-            p.check(data_capture.capture_input or data_capture.capture_output,
-                    "data_capture must capture the input, the output or both")
-        if autoscaling is not None:
-            self._validate_autoscaling(p, autoscaling, mode, serverless)
-        if deployment is not None:
-            t = deployment.traffic
-            p.check(1 <= t.percent <= 100, f"deployment.traffic.percent must be between 1 and 100, got {t.percent}")
-            p.check(0 <= t.wait.to_seconds() <= 3600, "deployment.traffic.wait must be at most 1 hour")
-            p.check(1 <= deployment.rolling_batch_percent <= 100,
-                    f"deployment.rolling_batch_percent must be between 1 and 100, got {deployment.rolling_batch_percent}")
-            p.check(mode is not InferenceMode.SERVERLESS or t.type is TrafficShiftType.ALL_AT_ONCE,
-                    "serverless endpoints update all at once; use TrafficShift(type=TrafficShiftType.ALL_AT_ONCE)")
-            timeout = deployment.max_execution_timeout
-            p.check(timeout is None or 600 <= timeout.to_seconds() <= 28800,
-                    "deployment.max_execution_timeout must be between 10 minutes and 8 hours")
-            p.check(len(deployment.rollback_alarms) <= 8, "deployment.rollback_alarms: at most 8 extra alarms (SageMaker allows 10)")
+            problems.check(60 <= seconds <= 3600, f"{what} must be between 60 seconds and 1 hour, got {int(seconds)} s")
+        if p.model.kind is ModelSourceKind.HUGGING_FACE and p.enable_network_isolation:
+            problems.add("a Hugging Face Hub model needs network access at start-up, but enable_network_isolation is True; "
+                         "stage the weights in S3 (ModelSource.s3_prefix) or disable isolation")
+        problems.check(not p.security_groups or p.vpc is not None, "security_groups need vpc; pass the VPC they belong to")
+        if p.inference_component is not None:
+            self._validate_component(problems, p.inference_component, p.spec, p.container)
+        if p.async_inference is not None:
+            self._validate_async(problems, p.async_inference)
+        if p.data_capture is not None:
+            self._validate_data_capture(problems, p.data_capture, p.mode)
+        if p.autoscaling is not None:
+            self._validate_autoscaling(problems, p.autoscaling, p.mode, p.serverless)
+        if p.deployment is not None:
+            self._validate_deployment(problems, p.deployment, p.mode)
+        for problem in RULES.problems(self._plan(p)):
+            problems.add(problem)
+        problems.raise_if_any()
+
+    @staticmethod
+    def _validate_mode_options(problems: ProblemCollector, p: _Props) -> None:
+        option_modes = {"inference_component": (p.inference_component, InferenceMode.INFERENCE_COMPONENT),
+                        "serverless": (p.serverless, InferenceMode.SERVERLESS),
+                        "async_inference": (p.async_inference, InferenceMode.ASYNC)}
+        for prop, (value, wanted) in option_modes.items():
+            problems.check(value is None or p.mode is wanted,
+                           f"{prop} is only used with mode=InferenceMode.{wanted.name}, but mode is {p.mode.name}; "
+                           "remove it or change the mode")
+
+    def _validate_serverless(self, problems: ProblemCollector, p: _Props) -> None:
+        if p.instance_type is not None:
+            gpu = p.spec is not None and p.spec.is_accelerated
+            problems.add(f"mode SERVERLESS runs on CPU only and takes no instance type; remove instance_type={p.instance_type!r}"
+                         + (" (serverless endpoints have no GPUs: use REAL_TIME or INFERENCE_COMPONENT for this model)" if gpu else ""))
+        problems.check(p.volume_size_gb is None, "volume_size_gb does not apply to serverless endpoints; remove it")
+        serverless = p.serverless
+        if serverless is not None:
+            problems.check(serverless.memory_size_mb in (1024, 2048, 3072, 4096, 5120, 6144),
+                           f"serverless.memory_size_mb must be 1024, 2048, 3072, 4096, 5120 or 6144, got {serverless.memory_size_mb}")
+            problems.check(1 <= serverless.max_concurrency <= 200,
+                           f"serverless.max_concurrency must be between 1 and 200, got {serverless.max_concurrency}")
+            pc = serverless.provisioned_concurrency
+            problems.check(pc is None or 1 <= pc <= serverless.max_concurrency,
+                           f"serverless.provisioned_concurrency must be between 1 and max_concurrency ({serverless.max_concurrency}), got {pc}")
+        if p.spec is None and p.instance_type is None:
+            cdk.Annotations.of(self).add_warning_v2(
+                "cdk-llm-serving:serverlessSmallModelsOnly",
+                "Serverless endpoints have no GPU and at most 6 GB of memory: only small (sub-1B) models fit.",
+            )
+
+    def _validate_instances(self, problems: ProblemCollector, p: _Props) -> None:
+        instance_type, spec = p.instance_type, p.spec
+        assert instance_type is not None
+        if not instance_type.startswith("ml."):
+            problems.add(f"instance_type must be a SageMaker type starting with 'ml.', got {instance_type!r}")
+        elif spec is None:
+            cdk.Annotations.of(self).add_warning_v2(
+                "cdk-llm-serving:unknownInstanceType",
+                f"{instance_type} is not in the bundled instance table; accelerator and KMS checks are skipped "
+                f"(known: {', '.join(known_instance_types())})",
+            )
+        problems.check(1 <= p.instance_count <= 100, f"instance_count must be between 1 and 100, got {p.instance_count}")
+        problems.check(p.routing_strategy in _ROUTING_STRATEGIES,
+                       f"routing_strategy must be one of {', '.join(_ROUTING_STRATEGIES)}, got {p.routing_strategy!r}")
+        if p.volume_size_gb is not None:
+            problems.check(1 <= p.volume_size_gb <= 512, f"volume_size_gb must be between 1 and 512, got {p.volume_size_gb}")
+            problems.check(spec is None or not spec.local_nvme,
+                           f"volume_size_gb cannot be set for {instance_type}: it has local NVMe instance storage; remove it")
+
+    @staticmethod
+    def _validate_async(problems: ProblemCollector, a: AsyncInferenceOptions) -> None:
+        problems.check(1 <= a.max_concurrent_invocations_per_instance <= 1000,
+                       "async_inference.max_concurrent_invocations_per_instance must be between 1 and 1000, "
+                       f"got {a.max_concurrent_invocations_per_instance}")
+        for prefix_name in ("output_prefix", "failure_prefix", "input_prefix"):
+            prefix = getattr(a, prefix_name)
+            problems.check(prefix.endswith("/") and not prefix.startswith("/"),
+                           f"async_inference.{prefix_name} must be a folder like 'async/output/' (no leading '/', trailing '/'), got {prefix!r}")
+
+    @staticmethod
+    def _validate_data_capture(problems: ProblemCollector, d: DataCaptureOptions, mode: InferenceMode) -> None:
+        problems.check(mode in (InferenceMode.REAL_TIME, InferenceMode.ASYNC),
+                       f"data_capture is supported here for REAL_TIME and ASYNC endpoints only, not {mode.name}")
+        problems.check(0 <= d.sampling_percentage <= 100,
+                       f"data_capture.sampling_percentage must be between 0 and 100, got {d.sampling_percentage}")
+        problems.check(d.capture_input or d.capture_output, "data_capture must capture the input, the output or both")
+
+    @staticmethod
+    def _validate_deployment(problems: ProblemCollector, d: DeploymentOptions, mode: InferenceMode) -> None:
+        t = d.traffic
+        problems.check(1 <= t.percent <= 100, f"deployment.traffic.percent must be between 1 and 100, got {t.percent}")
+        problems.check(0 <= t.wait.to_seconds() <= 3600, "deployment.traffic.wait must be at most 1 hour")
+        problems.check(1 <= d.rolling_batch_percent <= 100,
+                       f"deployment.rolling_batch_percent must be between 1 and 100, got {d.rolling_batch_percent}")
+        problems.check(mode is not InferenceMode.SERVERLESS or t.type is TrafficShiftType.ALL_AT_ONCE,
+                       "serverless endpoints update all at once; use TrafficShift(type=TrafficShiftType.ALL_AT_ONCE)")
+        timeout = d.max_execution_timeout
+        problems.check(timeout is None or 600 <= timeout.to_seconds() <= 28800,
+                       "deployment.max_execution_timeout must be between 10 minutes and 8 hours")
+        problems.check(len(d.rollback_alarms) <= 8, "deployment.rollback_alarms: at most 8 extra alarms (SageMaker allows 10)")
+
+    def _plan(self, p: _Props) -> EndpointPlan:
+        """What the SAGEMAKER.* rules see."""
         stack = cdk.Stack.of(self)
-        if autoscaling is None:
-            smallest_fleet = instance_count
+        if p.autoscaling is None:
+            smallest_fleet = p.instance_count
         else:
-            smallest_fleet = 0 if autoscaling.scale_to_zero else autoscaling.min_capacity
-        plan = EndpointPlan(
-            mode=mode, model=model, container=container, environment=container.environment(model, spec),
-            enable_network_isolation=enable_network_isolation, vpc=vpc is not None, data_capture=data_capture is not None,
-            deployment=deployment, smallest_fleet=smallest_fleet,
+            smallest_fleet = 0 if p.autoscaling.scale_to_zero else p.autoscaling.min_capacity
+        return EndpointPlan(
+            mode=p.mode, model=p.model, container=p.container, environment=p.container.environment(p.model, p.spec),
+            enable_network_isolation=p.enable_network_isolation, vpc=p.vpc is not None,
+            data_capture=p.data_capture is not None, deployment=p.deployment, smallest_fleet=smallest_fleet,
             region=None if cdk.Token.is_unresolved(stack.region) else stack.region,
         )
-        for problem in RULES.problems(plan):
-            p.add(problem)
-        p.raise_if_any()
 
     @staticmethod
     def _validate_component(p: ProblemCollector, ic: InferenceComponentOptions, spec: InstanceSpec | None,
@@ -718,6 +813,20 @@ class SageMakerLlmEndpoint(LlmEndpointBase):
             role=_scaling_service_linked_role(self),
         )
         target.node.add_dependency(self.inference_component or self.endpoint)
+        self._target_tracking(target, a)
+        if a.step_scaling is not None:
+            s = a.step_scaling
+            target.scale_on_metric("StepScaling", metric=s.metric, scaling_steps=list(s.steps),
+                                   adjustment_type=s.adjustment_type, cooldown=s.cooldown,
+                                   evaluation_periods=s.evaluation_periods)
+        if a.scale_to_zero:
+            self._wake_up(target)
+        for i, sched in enumerate(a.schedules):
+            target.scale_on_schedule(f"Schedule{i}", schedule=sched.schedule, min_capacity=sched.min_capacity,
+                                     max_capacity=sched.max_capacity, time_zone=sched.time_zone)
+        return target
+
+    def _target_tracking(self, target: appscaling.ScalableTarget, a: AutoScalingOptions) -> None:
         cooldowns = {"scale_in_cooldown": a.scale_in_cooldown, "scale_out_cooldown": a.scale_out_cooldown}
         components = self.mode is InferenceMode.INFERENCE_COMPONENT
         P = appscaling.PredefinedMetric
@@ -744,32 +853,25 @@ class SageMakerLlmEndpoint(LlmEndpointBase):
                     predefined_metric=P.SAGEMAKER_INFERENCE_COMPONENT_INVOCATIONS_PER_COPY
                     if components else P.SAGEMAKER_VARIANT_INVOCATIONS_PER_INSTANCE,
                 )
-        if a.step_scaling is not None:
-            s = a.step_scaling
-            target.scale_on_metric("StepScaling", metric=s.metric, scaling_steps=list(s.steps),
-                                   adjustment_type=s.adjustment_type, cooldown=s.cooldown,
-                                   evaluation_periods=s.evaluation_periods)
-        if a.scale_to_zero:
-            if components:
-                signal = self.metric_no_capacity_failures()
-                description = "Wake-up: requests found no model copy (scale from zero)"
-            else:
-                signal = cloudwatch.Metric(namespace="AWS/SageMaker", metric_name="HasBacklogWithoutCapacity",
-                                           dimensions_map={"EndpointName": self.endpoint_name}, statistic="Maximum",
-                                           period=cdk.Duration.minutes(1))
-                description = "Wake-up: queued requests but no instances (scale from zero)"
-            wake = appscaling.StepScalingAction(
-                self, "WakeUpAction", scaling_target=target,
-                adjustment_type=appscaling.AdjustmentType.CHANGE_IN_CAPACITY,
-                metric_aggregation_type=appscaling.MetricAggregationType.MAXIMUM, cooldown=cdk.Duration.minutes(1),
-            )
-            wake.add_adjustment(adjustment=1, lower_bound=0)
-            self.wake_up_action = wake
-            wake_up_alarm(self, "WakeUpAlarm", signal, wake, description=description)
-        for i, sched in enumerate(a.schedules):
-            target.scale_on_schedule(f"Schedule{i}", schedule=sched.schedule, min_capacity=sched.min_capacity,
-                                     max_capacity=sched.max_capacity, time_zone=sched.time_zone)
-        return target
+
+    def _wake_up(self, target: appscaling.ScalableTarget) -> None:
+        """Scale from zero: a +1 step action run by an alarm on the signal that requests found no capacity."""
+        if self.mode is InferenceMode.INFERENCE_COMPONENT:
+            signal = self.metric_no_capacity_failures()
+            description = "Wake-up: requests found no model copy (scale from zero)"
+        else:
+            signal = cloudwatch.Metric(namespace="AWS/SageMaker", metric_name="HasBacklogWithoutCapacity",
+                                       dimensions_map={"EndpointName": self.endpoint_name}, statistic="Maximum",
+                                       period=cdk.Duration.minutes(1))
+            description = "Wake-up: queued requests but no instances (scale from zero)"
+        wake = appscaling.StepScalingAction(
+            self, "WakeUpAction", scaling_target=target,
+            adjustment_type=appscaling.AdjustmentType.CHANGE_IN_CAPACITY,
+            metric_aggregation_type=appscaling.MetricAggregationType.MAXIMUM, cooldown=cdk.Duration.minutes(1),
+        )
+        wake.add_adjustment(adjustment=1, lower_bound=0)
+        self.wake_up_action = wake
+        wake_up_alarm(self, "WakeUpAlarm", signal, wake, description=description)
 
 
 def _scaling_service_linked_role(scope: Construct) -> iam.IRole:
