@@ -46,6 +46,14 @@ _ROUTING_STRATEGIES = ("LEAST_OUTSTANDING_REQUESTS", "RANDOM")
 
 
 @dataclass(frozen=True, kw_only=True)
+class _Network:
+    """Where the model (or, for inference components, the endpoint) attaches to the VPC."""
+
+    security_group_ids: list[str]
+    subnets: list[str]
+
+
+@dataclass(frozen=True, kw_only=True)
 class _Props:
     """The constructor's props with their defaults resolved: what the builders read."""
 
@@ -241,7 +249,7 @@ class SageMakerLlmEndpoint(LlmEndpointBase):
                 "The model is a folder of weight shards; read access is limited to exactly its prefix",
             )
 
-    def _build_network(self, p: _Props) -> dict[str, Any] | None:
+    def _build_network(self, p: _Props) -> _Network | None:
         self.security_groups: list[ec2.ISecurityGroup] = list(p.security_groups or [])
         vpc = p.vpc
         if vpc is None:
@@ -253,20 +261,21 @@ class SageMakerLlmEndpoint(LlmEndpointBase):
             sg.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to S3 and VPC endpoints")
             self.security_groups.append(sg)
         subnets = vpc.select_subnets(**_subnet_kwargs(vpc, p.vpc_subnets))
-        return {"securityGroupIds": [g.security_group_id for g in self.security_groups],
-                "subnets": subnets.subnet_ids}
+        return _Network(security_group_ids=[g.security_group_id for g in self.security_groups], subnets=subnets.subnet_ids)
 
-    def _build_model(self, p: _Props, vpc_config: dict[str, Any] | None) -> None:
+    def _build_model(self, p: _Props, network: _Network | None) -> None:
         model = p.model
         environment = p.container.environment(model, p.spec)
         self.model = sagemaker.CfnModel(
             self,
             "Model",
             execution_role_arn=self.role.role_arn,
-            primary_container=_camel({"image": self._image_uri, "environment": environment, "mode": "SingleModel",
-                                      **model.container_fields()}),
+            primary_container=sagemaker.CfnModel.ContainerDefinitionProperty(
+                image=self._image_uri, environment=environment, mode="SingleModel", **model.container_fields()),
             enable_network_isolation=p.enable_network_isolation,
-            vpc_config=None if p.uses_components else _camel(vpc_config),
+            vpc_config=sagemaker.CfnModel.VpcConfigProperty(
+                security_group_ids=network.security_group_ids, subnets=network.subnets)
+            if network is not None and not p.uses_components else None,
         )
         self.model.node.add_dependency(self.policy)
         if model.kind is ModelSourceKind.HUGGING_FACE and model.token_secret is not None:
@@ -283,7 +292,7 @@ class SageMakerLlmEndpoint(LlmEndpointBase):
         ):
             self.bucket = self._artifact_bucket()
 
-    def _build_endpoint_config(self, p: _Props, vpc_config: dict[str, Any] | None) -> None:
+    def _build_endpoint_config(self, p: _Props, network: _Network | None) -> None:
         uses_components = p.uses_components
         self._async_options = p.async_inference
         self.async_output: dict[str, str] | None = None
@@ -292,13 +301,15 @@ class SageMakerLlmEndpoint(LlmEndpointBase):
         self.endpoint_config = sagemaker.CfnEndpointConfig(
             self,
             "EndpointConfig",
-            production_variants=[_camel(self._variant(p))],
+            production_variants=[self._variant(p)],
             kms_key_id=self.key.key_arn if (self.key is not None and self.volume_encryption) else None,
             execution_role_arn=self.role.role_arn if uses_components else None,
-            vpc_config=_camel(vpc_config) if uses_components else None,
+            vpc_config=sagemaker.CfnEndpointConfig.VpcConfigProperty(
+                security_group_ids=network.security_group_ids, subnets=network.subnets)
+            if network is not None and uses_components else None,
             enable_network_isolation=p.enable_network_isolation if uses_components else None,
-            async_inference_config=_camel(self._async_config(p.async_inference)) if p.async_inference else None,
-            data_capture_config=_camel(self._data_capture_config(p.data_capture)) if p.data_capture else None,
+            async_inference_config=self._async_config(p.async_inference) if p.async_inference else None,
+            data_capture_config=self._data_capture_config(p.data_capture) if p.data_capture else None,
         )
         if not self.volume_encryption:
             acknowledge(
@@ -311,30 +322,32 @@ class SageMakerLlmEndpoint(LlmEndpointBase):
                 "Same as AwsSolutions-SM2: a volume key would make CreateEndpointConfig fail for this instance type",
             )
 
-    def _variant(self, p: _Props) -> dict[str, Any]:
-        variant: dict[str, Any] = {"variant_name": VARIANT_NAME}
+    def _variant(self, p: _Props) -> sagemaker.CfnEndpointConfig.ProductionVariantProperty:
+        Variant = sagemaker.CfnEndpointConfig.ProductionVariantProperty
         if p.mode is InferenceMode.SERVERLESS:
             serverless = p.serverless
             assert serverless is not None
-            variant.update(model_name=self.model.attr_model_name, initial_variant_weight=1.0,
-                           serverless_config={"memory_size_in_mb": serverless.memory_size_mb,
-                                              "max_concurrency": serverless.max_concurrency,
-                                              "provisioned_concurrency": serverless.provisioned_concurrency})
-            return variant
-        variant.update(instance_type=p.instance_type, initial_instance_count=p.instance_count,
-                       initial_variant_weight=1.0, routing_config={"routing_strategy": p.routing_strategy},
-                       volume_size_in_gb=p.volume_size_gb, inference_ami_version=p.inference_ami_version)
+            return Variant(
+                variant_name=VARIANT_NAME, model_name=self.model.attr_model_name, initial_variant_weight=1.0,
+                serverless_config=sagemaker.CfnEndpointConfig.ServerlessConfigProperty(
+                    memory_size_in_mb=serverless.memory_size_mb, max_concurrency=serverless.max_concurrency,
+                    provisioned_concurrency=serverless.provisioned_concurrency),
+            )
+        common: dict[str, Any] = dict(
+            variant_name=VARIANT_NAME, instance_type=p.instance_type, initial_instance_count=p.instance_count,
+            initial_variant_weight=1.0,
+            routing_config=sagemaker.CfnEndpointConfig.RoutingConfigProperty(routing_strategy=p.routing_strategy),
+            volume_size_in_gb=p.volume_size_gb, inference_ami_version=p.inference_ami_version,
+        )
         if p.uses_components:
             assert p.inference_component is not None
             autoscaling = p.autoscaling
-            variant["managed_instance_scaling"] = {
-                "status": "ENABLED",
-                "min_instance_count": 0 if autoscaling and autoscaling.scale_to_zero else p.instance_count,
-                "max_instance_count": self._max_instances(p.inference_component, autoscaling, p.spec, p.instance_count),
-            }
-        else:
-            variant.update(model_name=self.model.attr_model_name, **p.timeouts)
-        return variant
+            return Variant(**common, managed_instance_scaling=sagemaker.CfnEndpointConfig.ManagedInstanceScalingProperty(
+                status="ENABLED",
+                min_instance_count=0 if autoscaling and autoscaling.scale_to_zero else p.instance_count,
+                max_instance_count=self._max_instances(p.inference_component, autoscaling, p.spec, p.instance_count),
+            ))
+        return Variant(**common, model_name=self.model.attr_model_name, **p.timeouts)
 
     def _build_alarms(self, p: _Props) -> list[cloudwatch.IAlarm]:
         """The default alarms, and the alarms that roll an update back (the 5XX and latency alarms + the deployment's)."""
@@ -360,9 +373,10 @@ class SageMakerLlmEndpoint(LlmEndpointBase):
             endpoint_name=self.endpoint_name,
             retain_all_variant_properties=True if scaling_instances else None,
             # Keep the autoscaled instance count across config updates, but let capture settings change.
-            exclude_retained_variant_properties=[{"variantPropertyType": "DataCaptureConfig"}]
+            exclude_retained_variant_properties=[
+                sagemaker.CfnEndpoint.VariantPropertyProperty(variant_property_type="DataCaptureConfig")]
             if scaling_instances and p.data_capture is not None else None,
-            deployment_config=_camel(self._endpoint_deployment(deployment, rollback_alarms))
+            deployment_config=self._endpoint_deployment(deployment, rollback_alarms)
             if deployment is not None and not p.uses_components else None,
         )
         self.endpoint.node.add_dependency(self.policy)
@@ -372,30 +386,27 @@ class SageMakerLlmEndpoint(LlmEndpointBase):
         if p.uses_components:
             ic, spec = p.inference_component, p.spec
             assert ic is not None and self.inference_component_name is not None
-            timeouts = p.timeouts
-            self.inference_component = sagemaker.CfnInferenceComponent(
+            Spec = sagemaker.CfnInferenceComponent
+            self.inference_component = Spec(
                 self,
                 "InferenceComponent",
                 inference_component_name=self.inference_component_name,
                 endpoint_name=self.endpoint.attr_endpoint_name,
                 variant_name=VARIANT_NAME,
-                specification=_camel({
-                    "model_name": self.model.attr_model_name,
-                    "compute_resource_requirements": {
-                        "number_of_accelerator_devices_required": ic.accelerators
-                        if spec and spec.is_accelerated else None,
-                        "number_of_cpu_cores_required": ic.cpu_cores,
-                        "min_memory_required_in_mb": ic.min_memory_mb,
-                        "max_memory_required_in_mb": ic.max_memory_mb,
-                    },
-                    "startup_parameters": {
-                        "container_startup_health_check_timeout_in_seconds": timeouts["container_startup_health_check_timeout_in_seconds"],
-                        "model_data_download_timeout_in_seconds": timeouts["model_data_download_timeout_in_seconds"],
-                    },
-                    "container": {"environment": dict(ic.environment)} if ic.environment else None,
-                }),
-                runtime_config=_camel({"copy_count": ic.copies}),
-                deployment_config=_camel(self._component_deployment(p.deployment, rollback_alarms)) if p.deployment else None,
+                specification=Spec.InferenceComponentSpecificationProperty(
+                    model_name=self.model.attr_model_name,
+                    compute_resource_requirements=Spec.InferenceComponentComputeResourceRequirementsProperty(
+                        number_of_accelerator_devices_required=ic.accelerators if spec and spec.is_accelerated else None,
+                        number_of_cpu_cores_required=ic.cpu_cores,
+                        min_memory_required_in_mb=ic.min_memory_mb,
+                        max_memory_required_in_mb=ic.max_memory_mb,
+                    ),
+                    startup_parameters=Spec.InferenceComponentStartupParametersProperty(**p.timeouts),
+                    container=Spec.InferenceComponentContainerSpecificationProperty(environment=dict(ic.environment))
+                    if ic.environment else None,
+                ),
+                runtime_config=Spec.InferenceComponentRuntimeConfigProperty(copy_count=ic.copies),
+                deployment_config=self._component_deployment(p.deployment, rollback_alarms) if p.deployment else None,
             )
         for alarm in rollback_alarms:
             if isinstance(alarm, cloudwatch.Alarm) and alarm.node.scope is self:
@@ -677,7 +688,7 @@ class SageMakerLlmEndpoint(LlmEndpointBase):
         bucket = self._async_options.output_bucket if self._async_options else None
         return bucket or self.bucket  # type: ignore[return-value]
 
-    def _async_config(self, a: AsyncInferenceOptions) -> dict[str, Any]:
+    def _async_config(self, a: AsyncInferenceOptions) -> sagemaker.CfnEndpointConfig.AsyncInferenceConfigProperty:
         bucket = a.output_bucket or self.bucket
         assert bucket is not None
         self.async_output = {"input": a.input_prefix, "output": a.output_prefix, "failure": a.failure_prefix}
@@ -690,26 +701,29 @@ class SageMakerLlmEndpoint(LlmEndpointBase):
         self._grant_key_use(bucket)
         for prefix in (a.input_prefix, a.output_prefix, a.failure_prefix):
             self._acknowledge_prefix(bucket, prefix, "Async requests and results are one object each under this prefix")
+        Config = sagemaker.CfnEndpointConfig
         notification = None
         if a.notifications:
             self.success_topic = sns.Topic(self, "SuccessTopic", enforce_ssl=True, master_key=self.key)
             self.error_topic = sns.Topic(self, "ErrorTopic", enforce_ssl=True, master_key=self.key)
             self.policy.add_statements(iam.PolicyStatement(
                 actions=["sns:Publish"], resources=[self.success_topic.topic_arn, self.error_topic.topic_arn]))
-            notification = {
-                "success_topic": self.success_topic.topic_arn,
-                "error_topic": self.error_topic.topic_arn,
-                "include_inference_response_in": ["SUCCESS_NOTIFICATION_TOPIC"] if a.include_response_in_notification else None,
-            }
-        return {
-            "output_config": {
-                "s3_output_path": f"s3://{bucket.bucket_name}/{a.output_prefix}",
-                "s3_failure_path": f"s3://{bucket.bucket_name}/{a.failure_prefix}",
-                "kms_key_id": (bucket.encryption_key or self.key).key_arn if (bucket.encryption_key or self.key) else None,
-                "notification_config": notification,
-            },
-            "client_config": {"max_concurrent_invocations_per_instance": a.max_concurrent_invocations_per_instance},
-        }
+            notification = Config.AsyncInferenceNotificationConfigProperty(
+                success_topic=self.success_topic.topic_arn,
+                error_topic=self.error_topic.topic_arn,
+                include_inference_response_in=["SUCCESS_NOTIFICATION_TOPIC"] if a.include_response_in_notification else None,
+            )
+        key = bucket.encryption_key or self.key
+        return Config.AsyncInferenceConfigProperty(
+            output_config=Config.AsyncInferenceOutputConfigProperty(
+                s3_output_path=f"s3://{bucket.bucket_name}/{a.output_prefix}",
+                s3_failure_path=f"s3://{bucket.bucket_name}/{a.failure_prefix}",
+                kms_key_id=key.key_arn if key else None,
+                notification_config=notification,
+            ),
+            client_config=Config.AsyncInferenceClientConfigProperty(
+                max_concurrent_invocations_per_instance=a.max_concurrent_invocations_per_instance),
+        )
 
     def _acknowledge_prefix(self, bucket: s3.IBucket, prefix: str, reason: str) -> None:
         acknowledge(self.policy,
@@ -722,7 +736,7 @@ class SageMakerLlmEndpoint(LlmEndpointBase):
             self.policy.add_statements(iam.PolicyStatement(
                 actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=[key.key_arn]))
 
-    def _data_capture_config(self, d: DataCaptureOptions) -> dict[str, Any]:
+    def _data_capture_config(self, d: DataCaptureOptions) -> sagemaker.CfnEndpointConfig.DataCaptureConfigProperty:
         bucket = d.bucket or self.bucket
         assert bucket is not None
         self.policy.add_statements(iam.PolicyStatement(
@@ -730,49 +744,55 @@ class SageMakerLlmEndpoint(LlmEndpointBase):
         self._grant_key_use(bucket)
         self._acknowledge_prefix(bucket, d.prefix, "Data capture writes one object per batch of captured requests under this prefix")
         self.capture_destination = f"s3://{bucket.bucket_name}/{d.prefix}"
-        modes = ([{"capture_mode": "Input"}] if d.capture_input else []) + ([{"capture_mode": "Output"}] if d.capture_output else [])
+        Config = sagemaker.CfnEndpointConfig
+        modes = [Config.CaptureOptionProperty(capture_mode=mode)
+                 for mode, on in (("Input", d.capture_input), ("Output", d.capture_output)) if on]
         key = bucket.encryption_key or self.key
-        return {
-            "enable_capture": True,
-            "initial_sampling_percentage": d.sampling_percentage,
-            "destination_s3_uri": self.capture_destination,
-            "capture_options": modes,
-            "kms_key_id": key.key_arn if key else None,
-            "capture_content_type_header": {"json_content_types": list(d.json_content_types)},
-        }
+        return Config.DataCaptureConfigProperty(
+            enable_capture=True,
+            initial_sampling_percentage=d.sampling_percentage,
+            destination_s3_uri=self.capture_destination,
+            capture_options=modes,
+            kms_key_id=key.key_arn if key else None,
+            capture_content_type_header=Config.CaptureContentTypeHeaderProperty(json_content_types=list(d.json_content_types)),
+        )
 
     @staticmethod
-    def _rollback(alarms: Sequence[cloudwatch.IAlarm]) -> dict[str, Any] | None:
-        if not alarms:
-            return None
-        return {"alarms": [{"alarm_name": a.alarm_name} for a in alarms]}
+    def _timeout_seconds(d: DeploymentOptions) -> int | None:
+        return int(d.max_execution_timeout.to_seconds()) if d.max_execution_timeout else None
 
-    def _endpoint_deployment(self, d: DeploymentOptions, alarms: Sequence[cloudwatch.IAlarm]) -> dict[str, Any]:
+    def _endpoint_deployment(self, d: DeploymentOptions,
+                             alarms: Sequence[cloudwatch.IAlarm]) -> sagemaker.CfnEndpoint.DeploymentConfigProperty:
+        E = sagemaker.CfnEndpoint
         t = d.traffic
-        routing: dict[str, Any] = {"type": t.type.value, "wait_interval_in_seconds": int(t.wait.to_seconds())}
-        size = {"type": "CAPACITY_PERCENT", "value": t.percent}
-        if t.type is TrafficShiftType.CANARY:
-            routing["canary_size"] = size
-        elif t.type is TrafficShiftType.LINEAR:
-            routing["linear_step_size"] = size
-        return {
-            "blue_green_update_policy": {
-                "traffic_routing_configuration": routing,
-                "termination_wait_in_seconds": int(d.termination_wait.to_seconds()),
-                "maximum_execution_timeout_in_seconds": int(d.max_execution_timeout.to_seconds()) if d.max_execution_timeout else None,
-            },
-            "auto_rollback_configuration": self._rollback(alarms),
-        }
+        size = E.CapacitySizeProperty(type="CAPACITY_PERCENT", value=t.percent)
+        routing = E.TrafficRoutingConfigProperty(
+            type=t.type.value, wait_interval_in_seconds=int(t.wait.to_seconds()),
+            canary_size=size if t.type is TrafficShiftType.CANARY else None,
+            linear_step_size=size if t.type is TrafficShiftType.LINEAR else None,
+        )
+        return E.DeploymentConfigProperty(
+            blue_green_update_policy=E.BlueGreenUpdatePolicyProperty(
+                traffic_routing_configuration=routing,
+                termination_wait_in_seconds=int(d.termination_wait.to_seconds()),
+                maximum_execution_timeout_in_seconds=self._timeout_seconds(d),
+            ),
+            auto_rollback_configuration=E.AutoRollbackConfigProperty(
+                alarms=[E.AlarmProperty(alarm_name=a.alarm_name) for a in alarms]) if alarms else None,
+        )
 
-    def _component_deployment(self, d: DeploymentOptions, alarms: Sequence[cloudwatch.IAlarm]) -> dict[str, Any]:
-        return {
-            "rolling_update_policy": {
-                "maximum_batch_size": {"type": "CAPACITY_PERCENT", "value": d.rolling_batch_percent},
-                "wait_interval_in_seconds": int(d.traffic.wait.to_seconds()),
-                "maximum_execution_timeout_in_seconds": int(d.max_execution_timeout.to_seconds()) if d.max_execution_timeout else None,
-            },
-            "auto_rollback_configuration": self._rollback(alarms),
-        }
+    def _component_deployment(self, d: DeploymentOptions, alarms: Sequence[cloudwatch.IAlarm]
+                              ) -> sagemaker.CfnInferenceComponent.InferenceComponentDeploymentConfigProperty:
+        C = sagemaker.CfnInferenceComponent
+        return C.InferenceComponentDeploymentConfigProperty(
+            rolling_update_policy=C.InferenceComponentRollingUpdatePolicyProperty(
+                maximum_batch_size=C.InferenceComponentCapacitySizeProperty(type="CAPACITY_PERCENT", value=d.rolling_batch_percent),
+                wait_interval_in_seconds=int(d.traffic.wait.to_seconds()),
+                maximum_execution_timeout_in_seconds=self._timeout_seconds(d),
+            ),
+            auto_rollback_configuration=C.AutoRollbackConfigurationProperty(
+                alarms=[C.AlarmProperty(alarm_name=a.alarm_name) for a in alarms]) if alarms else None,
+        )
 
     def _alarms(self, o: AlarmOptions) -> list[cloudwatch.Alarm]:
         alarms: list[cloudwatch.Alarm] = []
@@ -886,26 +906,6 @@ def _scaling_service_linked_role(scope: Construct) -> iam.IRole:
         arn_format=cdk.ArnFormat.SLASH_RESOURCE_NAME,
     )
     return iam.Role.from_role_arn(scope, "ScalingServiceLinkedRole", arn, mutable=False)
-
-
-def _camel(value: Any, *, verbatim: bool = False) -> Any:
-    """snake_case dict keys → the camelCase jsii expects for L1 property structs; ``None`` values dropped.
-
-    Environment maps are copied verbatim (their keys are variable names).
-    """
-    if isinstance(value, dict):
-        if verbatim:
-            return dict(value)
-        out = {}
-        for key, item in value.items():
-            if item is None:
-                continue
-            head, *rest = key.split("_")
-            out[head + "".join(w[:1].upper() + w[1:] for w in rest)] = _camel(item, verbatim=key == "environment")
-        return out
-    if isinstance(value, list):
-        return [_camel(v) for v in value]
-    return value
 
 
 def _subnet_kwargs(vpc: ec2.IVpc, selection: ec2.SubnetSelection | None) -> dict[str, Any]:

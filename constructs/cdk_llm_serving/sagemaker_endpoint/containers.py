@@ -15,6 +15,7 @@ from typing import Any
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import region_info
 from constructs import IConstruct
@@ -107,13 +108,11 @@ class ModelSource:
         return out
 
     def container_fields(self) -> dict[str, Any]:
-        """``ModelDataSource`` / ``ModelDataUrl`` for a SageMaker container definition."""
+        """``model_data_source`` / ``model_data_url`` for ``CfnModel.ContainerDefinitionProperty``."""
         if self.kind is ModelSourceKind.S3_PREFIX:
-            return {
-                "model_data_source": {
-                    "s3DataSource": {"s3Uri": self.s3_uri, "s3DataType": "S3Prefix", "compressionType": "None"}
-                }
-            }
+            return {"model_data_source": sagemaker.CfnModel.ModelDataSourceProperty(
+                s3_data_source=sagemaker.CfnModel.S3DataSourceProperty(
+                    s3_uri=self.s3_uri or "", s3_data_type="S3Prefix", compression_type="None"))}
         if self.kind is ModelSourceKind.S3_TARBALL:
             return {"model_data_url": self.s3_uri}
         return {}
