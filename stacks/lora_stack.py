@@ -19,7 +19,6 @@ from constructs import Construct
 from cdk_llm_serving import (
     AdapterAlarmOptions,
     AdapterStore,
-    AlarmOptions,
     AutoScalingOptions,
     BedrockGatewayApi,
     BedrockModelAlias,
@@ -203,8 +202,8 @@ class LoraStack(cdk.Stack):
             autoscaling=AutoScalingOptions(min_capacity=1, max_capacity=settings.max_copies,
                                            target_concurrent_requests=settings.target_concurrent_requests_per_copy,
                                            scale_to_zero=settings.scale_to_zero),
-            alarms=AlarmOptions(topic=self.alarm_topic),
-            adapter_alarms=AdapterAlarmOptions(topic=self.alarm_topic) if settings.adapter_alarms else None,
+            alarm_topic=self.alarm_topic,
+            adapter_alarms=AdapterAlarmOptions() if settings.adapter_alarms else None,
             adapter_stacks=settings.adapter_stacks,
         )
 

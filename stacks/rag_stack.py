@@ -22,7 +22,6 @@ from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
 from cdk_llm_serving import (
-    AlarmOptions,
     AutoScalingOptions,
     BedrockGatewayApi,
     DataCaptureOptions,
@@ -133,7 +132,7 @@ class RagStack(cdk.Stack):
             autoscaling=AutoScalingOptions(min_capacity=1, max_capacity=settings.max_instances, target_concurrent_requests=8),
             deployment=DeploymentOptions(traffic=TrafficShift(type=TrafficShiftType.ALL_AT_ONCE)),
             data_capture=DataCaptureOptions(sampling_percentage=settings.data_capture_percent),
-            alarms=AlarmOptions(topic=self.alarm_topic),
+            alarm_topic=self.alarm_topic,
         )
 
     def _index(self, settings: RagSettings) -> DocumentIndex:

@@ -11,7 +11,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Template
 
-from cdk_llm_serving import AsyncInferenceOptions, InferenceMode, ModelSource, SageMakerLlmEndpoint
+from cdk_llm_serving import AlarmOptions, AsyncInferenceOptions, InferenceMode, ModelSource, SageMakerLlmEndpoint
 from cdk_llm_serving.sagemaker_endpoint.containers import LlmContainer, dlc_accounts
 from cdk_llm_serving.sagemaker_endpoint.instances import hourly_price, instance_spec, known_instance_types, load_data
 from harness import Synthesis, as_list, flat_statements, one, resources, text
@@ -389,7 +389,7 @@ def _stack(region: str | None = None) -> cdk.Stack:
 def test_grant_invoke_is_endpoint_scoped() -> None:
     stack = _stack()
     endpoint = SageMakerLlmEndpoint(stack, "Llm", model=ModelSource.s3_prefix(s3.Bucket(stack, "B"), "m"),
-                                    endpoint_name="My-Endpoint", alarms=None)
+                                    endpoint_name="My-Endpoint", alarms=AlarmOptions(enabled=False))
     role = iam.Role(stack, "Caller", assumed_by=iam.AccountRootPrincipal())
     endpoint.grant_invoke(role)
     policy = Template.from_stack(stack).find_resources("AWS::IAM::Policy")
@@ -403,7 +403,7 @@ def test_grant_invoke_async() -> None:
     stack = _stack()
     endpoint = SageMakerLlmEndpoint(stack, "Llm", model=ModelSource.s3_prefix(s3.Bucket(stack, "B"), "m"),
                                     mode=InferenceMode.ASYNC, async_inference=AsyncInferenceOptions(notifications=False),
-                                    alarms=None)
+                                    alarms=AlarmOptions(enabled=False))
     role = iam.Role(stack, "Caller", assumed_by=iam.AccountRootPrincipal())
     endpoint.grant_invoke_async(role)
     docs = [p["Properties"]["PolicyDocument"] for p in Template.from_stack(stack).find_resources("AWS::IAM::Policy").values()]
@@ -411,7 +411,7 @@ def test_grant_invoke_async() -> None:
     assert {"sagemaker:InvokeEndpointAsync", "s3:PutObject", "s3:GetObject", "kms:Decrypt"} <= actions
     assert "sagemaker:InvokeEndpoint" not in actions
     with pytest.raises(ValueError, match="grant_invoke_async needs mode=InferenceMode.ASYNC"):
-        SageMakerLlmEndpoint(stack, "Rt", model=ModelSource.s3_prefix(s3.Bucket(stack, "B2"), "m"), alarms=None).grant_invoke_async(role)
+        SageMakerLlmEndpoint(stack, "Rt", model=ModelSource.s3_prefix(s3.Bucket(stack, "B2"), "m"), alarms=AlarmOptions(enabled=False)).grant_invoke_async(role)
 
 
 def test_imported_endpoint_metrics_and_grant() -> None:
@@ -429,7 +429,7 @@ def test_imported_endpoint_metrics_and_grant() -> None:
 
 def test_concrete_region_uses_literal_registry_account() -> None:
     stack = _stack("eu-west-1")
-    SageMakerLlmEndpoint(stack, "Llm", model=ModelSource.s3_prefix(s3.Bucket(stack, "B"), "m"), alarms=None)
+    SageMakerLlmEndpoint(stack, "Llm", model=ModelSource.s3_prefix(s3.Bucket(stack, "B"), "m"), alarms=AlarmOptions(enabled=False))
     template = Template.from_stack(stack).to_json()
     assert "Mappings" not in template
     (model,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::SageMaker::Model"]

@@ -48,7 +48,7 @@ def _endpoint(stack: cdk.Stack | None = None, *, model: Any = "prefix", **kwargs
         model = ModelSource.s3_prefix(weights, "model/")
     elif model == "tarball":
         model = ModelSource.s3_tarball(weights, "model/model.tar.gz")
-    kwargs.setdefault("alarms", None)
+    kwargs.setdefault("alarms", AlarmOptions(enabled=False))
     return SageMakerLlmEndpoint(stack, "Llm", model=model, **kwargs)
 
 

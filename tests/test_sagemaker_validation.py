@@ -10,6 +10,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_s3 as s3
 
 from cdk_llm_serving import (
+    AlarmOptions,
     AsyncInferenceOptions,
     AutoScalingOptions,
     DataCaptureOptions,
@@ -122,7 +123,7 @@ CASES: list[tuple[dict[str, Any], str]] = [
     ({"mode": ASYNC, "async_inference": AsyncInferenceOptions(output_prefix="/out")},
      "async_inference.output_prefix must be a folder like 'async/output/'"),
     # autoscaling
-    ({"autoscaling": AutoScalingOptions(min_capacity=0)}, "autoscaling.min_capacity must be at least 1; use scale_to_zero=True"),
+    ({"autoscaling": AutoScalingOptions(min_capacity=0)}, "autoscaling.min_capacity must be at least 1, got 0; to release every instance or copy when idle, also set scale_to_zero=True"),
     ({"autoscaling": AutoScalingOptions(min_capacity=3, max_capacity=2)}, "autoscaling.max_capacity (2) must be at least min_capacity (3)"),
     ({"autoscaling": AutoScalingOptions(scale_to_zero=True)}, "scale_to_zero is not possible with mode REAL_TIME"),
     ({"mode": SERVERLESS, "autoscaling": AutoScalingOptions()}, "serverless endpoints scale by themselves"),
@@ -195,7 +196,7 @@ BATCH_CASES: list[tuple[dict[str, Any], str]] = [
 @pytest.mark.parametrize(("kwargs", "message"), BATCH_CASES, ids=[m[:50] for _, m in BATCH_CASES])
 def test_invalid_batch_props(kwargs: dict[str, Any], message: str) -> None:
     stack = cdk.Stack(cdk.App(), "S")
-    endpoint = _build(stack, alarms=None, model=lambda b: ModelSource.s3_tarball(b, "model/model.tar.gz"))
+    endpoint = _build(stack, alarms=AlarmOptions(enabled=False), model=lambda b: ModelSource.s3_tarball(b, "model/model.tar.gz"))
     with pytest.raises(PropsValidationError) as info:
         endpoint.add_batch_transform("Batch", input_bucket=s3.Bucket(stack, "In"), **kwargs)
     assert message in str(info.value), str(info.value)
@@ -203,6 +204,6 @@ def test_invalid_batch_props(kwargs: dict[str, Any], message: str) -> None:
 
 
 def test_batch_on_serverless_needs_instance_type() -> None:
-    endpoint = _serverless(alarms=None)
+    endpoint = _serverless(alarms=AlarmOptions(enabled=False))
     with pytest.raises(ValueError, match="a serverless endpoint has no instance type"):
         endpoint.add_batch_transform("Batch", input_bucket=s3.Bucket(endpoint, "In"))

@@ -63,6 +63,7 @@ class SageMakerRealTimeStack(cdk.Stack):
         acknowledge(vpc, "NIST.800.53.R5::NIST.800.53.R5-VPCDefaultSecurityGroupClosed",
                     "Test-only VPC: nothing uses the default security group; the endpoint gets its own")
         key = kms.Key(self, "TopicKey", enable_key_rotation=True)
+        key.grant_encrypt_decrypt(iam.ServicePrincipal("cloudwatch.amazonaws.com"))  # alarms publish to the topic
         topic = sns.Topic(self, "AlarmTopic", enforce_ssl=True, master_key=key)
         self.endpoint = SageMakerLlmEndpoint(
             self,
@@ -79,7 +80,7 @@ class SageMakerRealTimeStack(cdk.Stack):
             ),
             deployment=DeploymentOptions(traffic=TrafficShift(type=TrafficShiftType.CANARY, percent=50)),
             data_capture=DataCaptureOptions(sampling_percentage=10),
-            alarms=AlarmOptions(topic=topic),
+            alarm_topic=topic,
         )
         self.batch = self.endpoint.add_batch_transform(
             "Batch", input_bucket=self.endpoint.bucket, schedule=events.Schedule.cron(hour="2", minute="0"),
@@ -165,7 +166,7 @@ class SageMakerTgiStack(cdk.Stack):
             instance_type="ml.g5.2xlarge",
             instance_count=2,
             deployment=DeploymentOptions(traffic=TrafficShift(type=TrafficShiftType.LINEAR, percent=50)),
-            alarms=None,
+            alarms=AlarmOptions(enabled=False),
         )
 
 

@@ -3,6 +3,7 @@ each an inference component of its own (seed 003, re:Invent AIM313)."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
@@ -13,12 +14,14 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sagemaker as sagemaker
+from aws_cdk import aws_sns as sns
 from constructs import Construct, IValidation
 
+from .._alarms import threshold_alarm, wake_up_alarm
 from .._errors import ProblemCollector, PropsValidationError
 from .._nag import acknowledge, nag_resource
-from ..sagemaker_endpoint._alarms import threshold_alarm, wake_up_alarm
-from ..sagemaker_endpoint.base import INVOKE_ACTIONS, LlmEndpointBase, name_problems
+from .._types import typed_props
+from ..sagemaker_endpoint.base import INVOKE_ACTIONS, HostedLlmEndpointBase, LlmEndpointBase, name_problems
 from ..sagemaker_endpoint.construct import SageMakerLlmEndpoint
 from ..sagemaker_endpoint.containers import ContainerKind, LlmContainer, LoraOptions, ModelSource, ModelSourceKind
 from ..sagemaker_endpoint.options import (
@@ -41,6 +44,7 @@ from .adapters import (
 from .cost import (
     DEFAULT_DEDICATED_INSTANCE_TYPE,
     DEFAULT_FLEET_INSTANCE_TYPE,
+    DEFAULT_REGION,
     CostComparison,
     FleetCostEstimate,
     TrafficAssumption,
@@ -66,7 +70,8 @@ def default_lora_container() -> LlmContainer:
 
 
 class LoraAdapterComponent(LlmEndpointBase):
-    """One adapter of a :class:`LoraAdapterFleet`: its names, grants and per-adapter metrics.
+    """One adapter of a :class:`LoraAdapterFleet`: its names, grants and per-adapter invocation metrics (it has no
+    compute of its own, so no GPU-memory, disk or async-backlog metrics: those are the fleet's).
 
     Pass it to ``SageMakerModelAlias.for_endpoint(alias=..., endpoint=adapter)`` to route a gateway alias
     to this adapter (``endpoint_name``, ``endpoint_arn``, ``inference_component_name`` and
@@ -93,7 +98,7 @@ class LoraAdapterComponent(LlmEndpointBase):
                                           resource_arns=[self.endpoint_arn, self.component_arn(self.inference_component_name)])
 
 
-class LoraAdapterFleet(LlmEndpointBase):
+class LoraAdapterFleet(HostedLlmEndpointBase):
     """One base model and many LoRA adapters on one SageMaker endpoint.
 
     The base model runs as an inference component (compute reservation, copies autoscaled on concurrent
@@ -109,6 +114,7 @@ class LoraAdapterFleet(LlmEndpointBase):
     folder (``adapters/<name>/``), loaded by LMI at start-up, selected in the request body.
     """
 
+    @typed_props
     def __init__(
         self,
         scope: Construct,
@@ -122,21 +128,22 @@ class LoraAdapterFleet(LlmEndpointBase):
         instance_type: str = DEFAULT_FLEET_INSTANCE_TYPE,
         instance_count: int = 1,
         base_component: InferenceComponentOptions | None = None,
-        autoscaling: AutoScalingOptions | None = DEFAULT_FLEET_AUTOSCALING,
+        autoscaling: AutoScalingOptions | None = None,
         deployment: DeploymentOptions | None = None,
-        alarms: AlarmOptions | None = AlarmOptions(),
+        alarms: AlarmOptions | None = None,
+        alarm_topic: sns.ITopic | None = None,
         adapter_alarms: AdapterAlarmOptions | None = None,
         adapter_stacks: int = DEFAULT_ADAPTER_STACKS,
         sequential_adapter_stacks: bool = True,
         component_name_prefix: str | None = None,
         dashboard: bool = True,
         endpoint_name: str | None = None,
-        startup_health_check_timeout: cdk.Duration = cdk.Duration.minutes(15),
-        model_data_download_timeout: cdk.Duration = cdk.Duration.minutes(15),
+        startup_health_check_timeout: cdk.Duration | None = None,
+        model_data_download_timeout: cdk.Duration | None = None,
         vpc: ec2.IVpc | None = None,
         vpc_subnets: ec2.SubnetSelection | None = None,
         security_groups: Sequence[ec2.ISecurityGroup] | None = None,
-        kms_key: kms.IKey | None = None,
+        encryption_key: kms.IKey | None = None,
         execution_role: iam.IRole | None = None,
         inference_ami_version: str | None = None,
     ) -> None:
@@ -152,11 +159,15 @@ class LoraAdapterFleet(LlmEndpointBase):
         :param instance_count: initial instances, and the managed-scaling minimum unless ``scale_to_zero``. Default: 1.
         :param base_component: compute per base copy and initial copies. Default: ``InferenceComponentOptions()``
             (1 GPU, 1 GiB reserved, 1 copy; instances scale up to what ``autoscaling.max_capacity`` copies need).
-        :param autoscaling: scaling of the base copies (adapters scale with it). Default: 1-4 copies at ~5
-            concurrent requests per copy. ``scale_to_zero=True`` wakes on any adapter's no-capacity failures.
+        :param autoscaling: scaling of the base copies (adapters scale with it); ``scale_to_zero=True`` wakes on any
+            adapter's no-capacity failures; ``AutoScalingOptions(enabled=False)`` keeps the copies fixed.
+            Default: - ``DEFAULT_FLEET_AUTOSCALING`` (1-4 copies at ~5 concurrent requests per copy)
         :param deployment: rolling updates of the base copies with rollback on alarms. Default: SageMaker's.
-        :param alarms: base-model alarms (5XX, latency, GPU memory, disk). Default: ``AlarmOptions()``.
-        :param adapter_alarms: one 5XX alarm per adapter. Default: none (the dashboard shows every adapter).
+        :param alarms: base-model alarms (5XX, latency, GPU memory, disk); ``AlarmOptions(enabled=False)`` creates
+            none. Default: - ``AlarmOptions()``
+        :param alarm_topic: notified when a base-model or per-adapter alarm changes to ALARM or OK.
+            Default: - the alarms have no actions
+        :param adapter_alarms: one 5XX alarm per adapter. Default: - none (the dashboard shows every adapter)
         :param adapter_stacks: nested stacks the adapter components are spread over by a stable hash of their
             names; 0 keeps them in this stack (about 480 adapters, 160 with per-adapter and wake-up alarms).
             Choose once: changing it moves named components between stacks, which CloudFormation cannot do in
@@ -169,18 +180,20 @@ class LoraAdapterFleet(LlmEndpointBase):
             24-character name unique to this construct path (adapter names may then have up to 38 characters).
         :param dashboard: create a CloudWatch dashboard (base model + per-adapter traffic). Default: True.
         :param endpoint_name: Default: generated from the construct path.
-        :param startup_health_check_timeout: base copies, 60-3600 s. Default: 15 minutes.
-        :param model_data_download_timeout: base copies, 60-3600 s. Default: 15 minutes.
+        :param startup_health_check_timeout: base copies, 60-3600 s. Default: - 15 minutes
+        :param model_data_download_timeout: base copies, 60-3600 s. Default: - 15 minutes
         :param vpc: place the endpoint in this VPC. Default: none.
         :param vpc_subnets: Default: the VPC's private subnets.
         :param security_groups: Default: a new group (no inbound, HTTPS egress).
-        :param kms_key: Default: created only when something can use it.
+        :param encryption_key: as for :class:`SageMakerLlmEndpoint` (volumes where SageMaker allows a key).
+            Default: - a new customer-managed KMS key with rotation, created only when something can use it
         :param execution_role: Default: a new role; either way it gets exactly the model and adapter-store reads.
         :param inference_ami_version: ``InferenceAmiVersion`` of the variant. Default: SageMaker's.
         """
         super().__init__(scope, construct_id)
         container = container or default_lora_container()
         base_component = base_component or InferenceComponentOptions()
+        autoscaling = DEFAULT_FLEET_AUTOSCALING if autoscaling is None else autoscaling
         self.packaging = packaging
         self.adapter_store = adapter_store
         self.adapter_alarm_options = adapter_alarms
@@ -188,7 +201,9 @@ class LoraAdapterFleet(LlmEndpointBase):
         self.instance_type = instance_type
         self.instance_count = instance_count
         self.base_component_options = base_component
-        self.autoscaling = autoscaling
+        self.autoscaling: AutoScalingOptions | None = autoscaling if autoscaling.enabled else None
+        """The base copies' autoscaling (``None``: fixed copies)."""
+        self.alarm_topic = alarm_topic
         self.component_name_prefix = (
             component_name_prefix if component_name_prefix is not None
             else cdk.Names.unique_resource_name(self, max_length=24, separator="-")
@@ -200,9 +215,10 @@ class LoraAdapterFleet(LlmEndpointBase):
         self._build_base(
             base_model=base_model, container=container, instance_type=instance_type, instance_count=instance_count,
             base_component=base_component, autoscaling=autoscaling, deployment=deployment, alarms=alarms,
+            alarm_topic=alarm_topic,
             endpoint_name=endpoint_name, startup_health_check_timeout=startup_health_check_timeout,
             model_data_download_timeout=model_data_download_timeout, vpc=vpc, vpc_subnets=vpc_subnets,
-            security_groups=security_groups, kms_key=kms_key, execution_role=execution_role,
+            security_groups=security_groups, encryption_key=encryption_key, execution_role=execution_role,
             inference_ami_version=inference_ami_version,
         )
         self._grant_adapter_store()
@@ -216,7 +232,7 @@ class LoraAdapterFleet(LlmEndpointBase):
 
     def _validate(self, *, base_model: ModelSource, adapters: Sequence[LoraAdapter], adapter_stacks: int,
                   prefix_given: str | None) -> None:
-        p = ProblemCollector("LoraAdapterFleet")
+        p = ProblemCollector.for_construct(self)
         self._validate_fleet(p, base_model=base_model, adapters=adapters, adapter_stacks=adapter_stacks,
                              prefix_given=prefix_given)
         seen: set[str] = set()
@@ -240,6 +256,7 @@ class LoraAdapterFleet(LlmEndpointBase):
         self.policy = base.policy
         self.scalable_target = base.scalable_target
         self.alarms: list[cloudwatch.Alarm] = base.alarms
+        self.encryption_key = base.encryption_key
 
     def _grant_adapter_store(self) -> None:
         """One fixed read grant on the adapter store's prefix, so adding an adapter never changes the role."""
@@ -289,7 +306,7 @@ class LoraAdapterFleet(LlmEndpointBase):
         if self.packaging is AdapterPackaging.INFERENCE_COMPONENTS and self.adapter_store is None:
             problems.insert(0, "add_adapter needs the fleet's adapter_store (the S3 folder its role may read)")
         if problems:
-            raise PropsValidationError("LoraAdapterFleet.add_adapter", problems)
+            raise PropsValidationError(f"LoraAdapterFleet.add_adapter at {self.node.path}", problems)
         return self._register(adapter)
 
     @property
@@ -371,7 +388,7 @@ class LoraAdapterFleet(LlmEndpointBase):
             component.alarms.append(threshold_alarm(
                 home, "ServerErrorsAlarm", component.metric_server_errors(), threshold=options.server_errors,
                 description=f"5XX errors of LoRA adapter {name} (component {full_name})",
-                topic=options.topic, topic_option="AdapterAlarmOptions.topic",
+                topic=self.alarm_topic,
             ))
         if self.base.wake_up_action is not None:
             # A request to a scaled-to-zero fleet may be counted against the adapter's component rather than the
@@ -405,24 +422,32 @@ class LoraAdapterFleet(LlmEndpointBase):
         """Instances and USD per hour this fleet needs for ``adapters`` adapters (default: its own count).
 
         Uses this fleet's instance type, GPUs per copy and autoscaling target; see :mod:`.cost` for the model.
+        ``region`` defaults to the stack's; a Region-agnostic stack is priced in us-east-1 (``DEFAULT_REGION``), and the
+        result says so (``region_assumed=True``): pass ``region=`` for another.
         """
-        return estimate_hourly_cost(**self._cost_options(adapters, region, traffic), price_per_hour=price_per_hour)
+        options, assumed = self._cost_options(adapters, region, traffic)
+        estimate = estimate_hourly_cost(**options, price_per_hour=price_per_hour)
+        return dataclasses.replace(estimate, region_assumed=assumed)
 
     def compare_with_dedicated(self, *, adapters: int | None = None, region: str | None = None,
                                traffic: TrafficAssumption | None = None,
                                dedicated_instance_type: str = DEFAULT_DEDICATED_INSTANCE_TYPE,
                                price_per_hour: float | None = None,
                                dedicated_price_per_hour: float | None = None) -> CostComparison:
-        """This fleet against one ``dedicated_instance_type`` endpoint per adapter, under the same traffic."""
-        return compare_with_dedicated(**self._cost_options(adapters, region, traffic),
-                                      dedicated_instance_type=dedicated_instance_type, price_per_hour=price_per_hour,
-                                      dedicated_price_per_hour=dedicated_price_per_hour)
+        """This fleet against one ``dedicated_instance_type`` endpoint per adapter, under the same traffic
+        (Region as for :meth:`estimate_hourly_cost`)."""
+        options, assumed = self._cost_options(adapters, region, traffic)
+        comparison = compare_with_dedicated(**options, dedicated_instance_type=dedicated_instance_type,
+                                            price_per_hour=price_per_hour, dedicated_price_per_hour=dedicated_price_per_hour)
+        return dataclasses.replace(comparison, fleet=dataclasses.replace(comparison.fleet, region_assumed=assumed))
 
-    def _cost_options(self, adapters: int | None, region: str | None, traffic: TrafficAssumption | None) -> dict[str, Any]:
+    def _cost_options(self, adapters: int | None, region: str | None,
+                      traffic: TrafficAssumption | None) -> tuple[dict[str, Any], bool]:
+        assumed = False
         if region is None:
             region = cdk.Stack.of(self).region
             if cdk.Token.is_unresolved(region):
-                raise ValueError("this stack's Region is only known at deploy time; pass region='us-east-1' (or another)")
+                region, assumed = DEFAULT_REGION, True
         target = self.autoscaling.target_concurrent_requests if self.autoscaling else None
         return {
             "adapters": adapters if adapters is not None else max(1, len(self._adapters)),
@@ -431,7 +456,7 @@ class LoraAdapterFleet(LlmEndpointBase):
             "accelerators_per_copy": self.base_component_options.accelerators,
             "traffic": traffic or TrafficAssumption(target_concurrent_requests_per_copy=target or 5.0),
             "min_instances": self.instance_count,
-        }
+        }, assumed
 
     # =============================================================== dashboard
 
@@ -506,7 +531,7 @@ class LoraAdapterFleet(LlmEndpointBase):
             lora = container.lora
             if lora is not None and lora.max_cpu_loras is not None and len(adapters) > lora.max_cpu_loras:
                 cdk.Annotations.of(self).add_warning_v2(
-                    "cdk-llm-serving:staticAdaptersAboveCpuCache",
+                    "cdk-llm-serving:static-adapters-above-cpu-cache",
                     f"{len(adapters)} adapters are packaged but LoraOptions.max_cpu_loras is {lora.max_cpu_loras}: "
                     "adapters beyond the host-memory cache are loaded again from disk when used",
                 )

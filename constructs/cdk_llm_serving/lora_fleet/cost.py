@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
+from .._types import TypedOptions
 from ..sagemaker_endpoint.instances import hourly_price, instance_spec, price_table_info
 
 #: Hours in a month for monthly figures (365 × 24 ÷ 12).
@@ -38,7 +39,7 @@ class PriceUnavailableError(LookupError):
 
 
 @dataclass(frozen=True, kw_only=True)
-class TrafficAssumption:
+class TrafficAssumption(TypedOptions):
     """How busy the adapters are, in the unit autoscaling works in (concurrent requests)."""
 
     concurrent_requests_per_adapter: float = 0.2
@@ -74,6 +75,9 @@ class FleetCostEstimate:
     accelerators_per_copy: int
     copies_per_instance: int
     instances: int
+    region_assumed: bool = False
+    """True when ``region`` was not given and could not be known at synth (a Region-agnostic stack): the prices
+    are ``DEFAULT_REGION``'s (us-east-1). Pass ``region=`` for another. Default: False."""
 
     @property
     def hourly_usd(self) -> float:

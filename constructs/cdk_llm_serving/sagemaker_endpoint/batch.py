@@ -10,8 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 import aws_cdk as cdk
-from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -25,14 +23,19 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from .._alarms import threshold_alarm
 from .._errors import ProblemCollector
 from .._nag import acknowledge, nag_resource
+from .._types import typed_props
 from .instances import instance_spec
 from .rules import BATCH_RULES, BatchPlan
 
 _SPLIT = {"LINE": tasks.SplitType.LINE, "NONE": tasks.SplitType.NONE, "RECORD_IO": tasks.SplitType.RECORD_IO,
           "TF_RECORD": tasks.SplitType.TF_RECORD}
 _STRATEGY = {"SINGLE_RECORD": tasks.BatchStrategy.SINGLE_RECORD, "MULTI_RECORD": tasks.BatchStrategy.MULTI_RECORD}
+#: Default per-request timeout: SageMaker's own 60 s is too short for generation.
+DEFAULT_INVOCATION_TIMEOUT = cdk.Duration.minutes(30)
+DEFAULT_JOB_TIMEOUT = cdk.Duration.hours(12)
 
 
 class LlmBatchPipeline(Construct):
@@ -42,6 +45,7 @@ class LlmBatchPipeline(Construct):
     ``<output_prefix><job name>/`` with one output line per input line (``SplitType.LINE``).
     """
 
+    @typed_props
     def __init__(
         self,
         scope: Construct,
@@ -61,12 +65,12 @@ class LlmBatchPipeline(Construct):
         split_type: str = "LINE",
         batch_strategy: str = "SINGLE_RECORD",
         content_type: str = "application/jsonlines",
-        invocation_timeout: cdk.Duration = cdk.Duration.minutes(30),
+        invocation_timeout: cdk.Duration | None = None,
         invocation_max_retries: int = 1,
-        job_timeout: cdk.Duration = cdk.Duration.hours(12),
+        job_timeout: cdk.Duration | None = None,
         schedule: events.Schedule | None = None,
         trigger_on_upload: bool = False,
-        key: kms.IKey | None = None,
+        encryption_key: kms.IKey | None = None,
         alarm_topic: sns.ITopic | None = None,
     ) -> None:
         """
@@ -83,21 +87,30 @@ class LlmBatchPipeline(Construct):
         :param split_type: ``LINE`` (default), ``NONE``, ``RECORD_IO`` or ``TF_RECORD``.
         :param batch_strategy: ``SINGLE_RECORD`` (default: one prompt per request) or ``MULTI_RECORD``.
         :param content_type: Default: ``application/jsonlines``.
-        :param invocation_timeout: per request, 1-60 minutes. Default: 30 minutes (SageMaker's 60 s is too short for generation).
+        :param invocation_timeout: per request, 1-60 minutes. Default: - 30 minutes (SageMaker's 60 s is too short for generation)
         :param invocation_max_retries: 0-3. Default: 1.
-        :param job_timeout: the whole run. Default: 12 hours.
+        :param job_timeout: the whole run. Default: - 12 hours
         :param schedule: run on a schedule. Default: none.
         :param trigger_on_upload: run when an object is created under ``input_prefix``. Default: False.
-        :param key: encrypts outputs and (when the instance allows it) volumes. Default: none (bucket default encryption).
-        :param alarm_topic: notified when a run fails. Default: none.
+        :param encryption_key: encrypts the outputs, the run logs and (when the instance type allows it) the ML storage
+            volumes; a key created outside this app must allow CloudWatch Logs (``logs.<region>.amazonaws.com``) in its
+            key policy. Default: - the endpoint's key with :meth:`SageMakerLlmEndpoint.add_batch_transform`, else a new
+            customer-managed KMS key with rotation
+        :param alarm_topic: notified when the failure alarm changes to ALARM or OK. Default: - the endpoint's
+            ``alarm_topic`` with :meth:`SageMakerLlmEndpoint.add_batch_transform`, else the alarm has no actions
         """
         super().__init__(scope, construct_id)
         output_bucket = output_bucket or input_bucket
+        invocation_timeout = invocation_timeout or DEFAULT_INVOCATION_TIMEOUT
+        job_timeout = job_timeout or DEFAULT_JOB_TIMEOUT
         self._validate(model=model, instance_type=instance_type, instance_count=instance_count,
                        max_payload_mb=max_payload_mb, split_type=split_type, batch_strategy=batch_strategy,
                        invocation_timeout=invocation_timeout, invocation_max_retries=invocation_max_retries,
                        input_bucket=input_bucket, input_prefix=input_prefix, output_bucket=output_bucket,
                        output_prefix=output_prefix)
+        self.encryption_key: kms.IKey = encryption_key or kms.Key(
+            self, "Key", enable_key_rotation=True, description="SageMaker batch transform outputs, volumes and run logs")
+        key = self.encryption_key
         self.input_uri = f"s3://{input_bucket.bucket_name}/{input_prefix}"
         self.output_uri = f"s3://{output_bucket.bucket_name}/{output_prefix}"
         self._grant_model_role(model_policy, input_bucket=input_bucket, input_prefix=input_prefix,
@@ -145,7 +158,7 @@ class LlmBatchPipeline(Construct):
     def _validate(self, *, model: sagemaker.CfnModel, instance_type: str, instance_count: int, max_payload_mb: int,
                   split_type: str, batch_strategy: str, invocation_timeout: cdk.Duration, invocation_max_retries: int,
                   input_bucket: s3.IBucket, input_prefix: str, output_bucket: s3.IBucket, output_prefix: str) -> None:
-        p = ProblemCollector("LlmBatchPipeline")
+        p = ProblemCollector.for_construct(self)
         p.check(instance_type.startswith("ml."), f"instance_type must start with 'ml.', got {instance_type!r}")
         p.check(1 <= instance_count <= 100, f"instance_count must be between 1 and 100, got {instance_count}")
         p.check(1 <= max_payload_mb <= 100, f"max_payload_mb must be between 1 and 100, got {max_payload_mb}")
@@ -173,17 +186,19 @@ class LlmBatchPipeline(Construct):
             iam.PolicyStatement(actions=["s3:PutObject", "s3:AbortMultipartUpload"],
                                 resources=[output_bucket.arn_for_objects(output_prefix + "*")]),
         )
-        for bucket in {id(b): b for b in (input_bucket, output_bucket)}.values():
-            if bucket.encryption_key is not None:
-                model_policy.add_statements(iam.PolicyStatement(actions=["kms:Decrypt", "kms:GenerateDataKey"],
-                                                                resources=[bucket.encryption_key.key_arn]))
+        # SSE-KMS buckets, and the output key: "The KMS key policy must grant permission to the IAM role that you
+        # specify in your CreateModel request" (botocore TransformOutput.KmsKeyId).
+        keys = {id(k): k for k in (input_bucket.encryption_key, output_bucket.encryption_key, self.encryption_key) if k}
+        for key in keys.values():
+            model_policy.add_statements(iam.PolicyStatement(actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                                                            resources=[key.key_arn]))
         for bucket, prefix in ((input_bucket, input_prefix), (output_bucket, output_prefix)):
             acknowledge(model_policy,
                         f"AwsSolutions::AwsSolutions-IAM5[Resource::{nag_resource(self, bucket.arn_for_objects(prefix + '*'))}]",
                         "Batch inputs and outputs are many objects under one prefix; access is limited to exactly that prefix")
 
     @staticmethod
-    def _resources(instance_type: str, instance_count: int, key: kms.IKey | None) -> tasks.TransformResources:
+    def _resources(instance_type: str, instance_count: int, key: kms.IKey) -> tasks.TransformResources:
         spec = instance_spec(instance_type)
         return tasks.TransformResources(
             instance_count=instance_count,
@@ -191,11 +206,14 @@ class LlmBatchPipeline(Construct):
             volume_encryption_key=key if spec is not None and not spec.local_nvme else None,
         )
 
-    def _build_state_machine(self, transform: tasks.SageMakerCreateTransformJob, *, key: kms.IKey | None,
+    def _build_state_machine(self, transform: tasks.SageMakerCreateTransformJob, *, key: kms.IKey,
                              job_timeout: cdk.Duration) -> None:
         failed = sfn.Fail(self, "Failed", error="TransformJobFailed", cause="The batch transform job failed; see its FailureReason")
         transform.add_catch(failed, errors=["States.ALL"])
         definition = transform.next(sfn.Succeed(self, "Succeeded"))
+        # CloudWatch Logs encrypts with the key only if its key policy allows the service (CloudWatch Logs User Guide,
+        # encrypt-log-data-kms.html); a key of this app gets the statement, an imported one must have it already.
+        key.grant_encrypt_decrypt(iam.ServicePrincipal(f"logs.{cdk.Aws.REGION}.amazonaws.com"))
         self.log_group = logs.LogGroup(self, "Logs", retention=logs.RetentionDays.THREE_MONTHS, encryption_key=key,
                                        removal_policy=cdk.RemovalPolicy.RETAIN)
         self.state_machine = sfn.StateMachine(
@@ -226,17 +244,10 @@ class LlmBatchPipeline(Construct):
             ))
 
     def _build_failure_alarm(self, alarm_topic: sns.ITopic | None) -> None:
-        self.failure_alarm = self.state_machine.metric_failed(period=cdk.Duration.minutes(5)).create_alarm(
-            self, "FailedAlarm", threshold=1, evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            alarm_description="A batch generation run failed",
+        self.failure_alarm = threshold_alarm(
+            self, "FailedAlarm", self.state_machine.metric_failed(period=cdk.Duration.minutes(5)), threshold=1,
+            description="A batch generation run failed", topic=alarm_topic,
         )
-        if alarm_topic is not None:
-            self.failure_alarm.add_alarm_action(cw_actions.SnsAction(alarm_topic))
-        else:
-            acknowledge(self.failure_alarm, "NIST.800.53.R5::NIST.800.53.R5-CloudWatchAlarmAction",
-                        "No alarm_topic was passed: failed runs show in CloudWatch but notify no one")
         events_role = self.state_machine.node.try_find_child("EventsRole")
         if events_role is not None:
             acknowledge(events_role, "NIST.800.53.R5::NIST.800.53.R5-IAMNoInlinePolicy",

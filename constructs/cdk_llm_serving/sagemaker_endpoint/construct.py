@@ -18,13 +18,15 @@ from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from .._alarms import threshold_alarm, wake_up_alarm
 from .._errors import ProblemCollector
 from .._nag import acknowledge, nag_resource
-from ._alarms import threshold_alarm, wake_up_alarm
+from .._types import typed_props
+from .._vpc import select_subnets
 from .batch import LlmBatchPipeline
-from .base import VARIANT_NAME, ImportedLlmEndpoint, LlmEndpointBase, generated_name, name_problems
+from .base import VARIANT_NAME, ImportedLlmEndpoint, SageMakerEndpointBase, generated_name, name_problems
 from .containers import LlmContainer, ModelSource, ModelSourceKind
-from .instances import InstanceSpec, instance_spec, known_instance_types
+from .instances import InstanceSpec, hosting_instance_types, instance_spec
 from .options import (
     AlarmOptions,
     AsyncInferenceOptions,
@@ -41,6 +43,8 @@ from .rules import RULES, EndpointPlan
 from .role import execution_role as _execution_role
 
 DEFAULT_INSTANCE_TYPE = "ml.g5.2xlarge"
+#: Default of ``startup_health_check_timeout`` and ``model_data_download_timeout`` (large models load slowly).
+DEFAULT_STARTUP_TIMEOUT = cdk.Duration.minutes(15)
 _MAX_COMPONENT_ENV = 16
 _ROUTING_STRATEGIES = ("LEAST_OUTSTANDING_REQUESTS", "RANDOM")
 
@@ -69,7 +73,8 @@ class _Props:
     autoscaling: AutoScalingOptions | None
     deployment: DeploymentOptions | None
     data_capture: DataCaptureOptions | None
-    alarms: AlarmOptions | None
+    alarms: AlarmOptions
+    alarm_topic: sns.ITopic | None
     endpoint_name: str | None
     startup_health_check_timeout: cdk.Duration
     model_data_download_timeout: cdk.Duration
@@ -79,7 +84,7 @@ class _Props:
     vpc_subnets: ec2.SubnetSelection | None
     security_groups: Sequence[ec2.ISecurityGroup] | None
     enable_network_isolation: bool
-    kms_key: kms.IKey | None
+    encryption_key: kms.IKey | None
     execution_role: iam.IRole | None
     inference_ami_version: str | None
 
@@ -101,7 +106,7 @@ class _Props:
         }
 
 
-class SageMakerLlmEndpoint(LlmEndpointBase):
+class SageMakerLlmEndpoint(SageMakerEndpointBase):
     """A large language model on an Amazon SageMaker endpoint.
 
     Deploys a ``Model`` (LMI/vLLM by default, or vLLM DLC, TGI, any ECR image), an ``EndpointConfig``
@@ -118,6 +123,7 @@ class SageMakerLlmEndpoint(LlmEndpointBase):
     key; their instance store is hardware-encrypted.
     """
 
+    @typed_props
     def __init__(
         self,
         scope: Construct,
@@ -134,17 +140,18 @@ class SageMakerLlmEndpoint(LlmEndpointBase):
         autoscaling: AutoScalingOptions | None = None,
         deployment: DeploymentOptions | None = None,
         data_capture: DataCaptureOptions | None = None,
-        alarms: AlarmOptions | None = AlarmOptions(),
+        alarms: AlarmOptions | None = None,
+        alarm_topic: sns.ITopic | None = None,
         endpoint_name: str | None = None,
-        startup_health_check_timeout: cdk.Duration = cdk.Duration.minutes(15),
-        model_data_download_timeout: cdk.Duration = cdk.Duration.minutes(15),
+        startup_health_check_timeout: cdk.Duration | None = None,
+        model_data_download_timeout: cdk.Duration | None = None,
         volume_size_gb: int | None = None,
         routing_strategy: str = "LEAST_OUTSTANDING_REQUESTS",
         vpc: ec2.IVpc | None = None,
         vpc_subnets: ec2.SubnetSelection | None = None,
         security_groups: Sequence[ec2.ISecurityGroup] | None = None,
         enable_network_isolation: bool | None = None,
-        kms_key: kms.IKey | None = None,
+        encryption_key: kms.IKey | None = None,
         execution_role: iam.IRole | None = None,
         inference_ami_version: str | None = None,
     ) -> None:
@@ -158,13 +165,16 @@ class SageMakerLlmEndpoint(LlmEndpointBase):
         :param inference_component: INFERENCE_COMPONENT only. Default: ``InferenceComponentOptions()`` (1 GPU, 1 copy).
         :param serverless: SERVERLESS only. Default: ``ServerlessOptions()`` (6 GB, concurrency 5).
         :param async_inference: ASYNC only. Default: ``AsyncInferenceOptions()`` (new bucket, SNS topics).
-        :param autoscaling: Default: none (fixed capacity).
+        :param autoscaling: Default: - none (fixed capacity); ``AutoScalingOptions(enabled=False)`` is the same.
         :param deployment: safe rollouts of updates. Default: none (SageMaker's all-at-once blue/green).
         :param data_capture: REAL_TIME/ASYNC only. Default: off.
-        :param alarms: thresholds of the default alarms; ``None`` creates no alarms. Default: ``AlarmOptions()``.
+        :param alarms: thresholds of the default alarms (5XX, p90 model latency, GPU memory, disk, async backlog);
+            ``AlarmOptions(enabled=False)`` creates none. Default: - ``AlarmOptions()``
+        :param alarm_topic: notified when an alarm of this endpoint (and of its batch pipelines) changes to ALARM or OK.
+            Default: - the alarms have no actions
         :param endpoint_name: Default: generated from the construct path (stable, unique per stack).
-        :param startup_health_check_timeout: 60-3600 s. Default: 15 minutes (large models load slowly).
-        :param model_data_download_timeout: 60-3600 s. Default: 15 minutes.
+        :param startup_health_check_timeout: 60-3600 s. Default: - 15 minutes (large models load slowly)
+        :param model_data_download_timeout: 60-3600 s. Default: - 15 minutes
         :param volume_size_gb: ML storage volume (1-512; not for NVMe instance types). Default: SageMaker's.
         :param routing_strategy: ``LEAST_OUTSTANDING_REQUESTS`` (default, best for LLMs) or ``RANDOM``.
         :param vpc: place the model (or, for inference components, the endpoint) in this VPC. Default: none.
@@ -172,7 +182,9 @@ class SageMakerLlmEndpoint(LlmEndpointBase):
         :param security_groups: Default: a new group with no inbound rules and HTTPS egress only.
         :param enable_network_isolation: no network for the container. Default: True unless the model comes from the
             Hugging Face Hub or the mode is SERVERLESS (serverless endpoints do not support isolation).
-        :param kms_key: Default: a new key with rotation, created when something can use it.
+        :param encryption_key: encrypts async outputs, SNS topics, data capture, batch outputs and (where SageMaker
+            allows it) the ML storage volume. Default: - a new customer-managed KMS key with rotation, created when
+            something can use it
         :param execution_role: Default: a new role; either way a customer-managed policy with exact statements is attached.
         :param inference_ami_version: ``InferenceAmiVersion`` of the variant (needed by CUDA 13 images). Default: SageMaker's.
         """
@@ -192,18 +204,22 @@ class SageMakerLlmEndpoint(LlmEndpointBase):
             model=model, container=container, mode=mode, instance_type=instance_type,
             spec=instance_spec(instance_type) if instance_type else None, instance_count=instance_count,
             inference_component=inference_component, serverless=serverless, async_inference=async_inference,
-            autoscaling=autoscaling, deployment=deployment, data_capture=data_capture, alarms=alarms,
-            endpoint_name=endpoint_name, startup_health_check_timeout=startup_health_check_timeout,
-            model_data_download_timeout=model_data_download_timeout, volume_size_gb=volume_size_gb,
-            routing_strategy=routing_strategy, vpc=vpc, vpc_subnets=vpc_subnets, security_groups=security_groups,
-            enable_network_isolation=enable_network_isolation, kms_key=kms_key, execution_role=execution_role,
-            inference_ami_version=inference_ami_version,
+            autoscaling=autoscaling if autoscaling is not None and autoscaling.enabled else None,
+            deployment=deployment, data_capture=data_capture, alarms=alarms or AlarmOptions(), alarm_topic=alarm_topic,
+            endpoint_name=endpoint_name,
+            startup_health_check_timeout=startup_health_check_timeout or DEFAULT_STARTUP_TIMEOUT,
+            model_data_download_timeout=model_data_download_timeout or DEFAULT_STARTUP_TIMEOUT,
+            volume_size_gb=volume_size_gb, routing_strategy=routing_strategy, vpc=vpc, vpc_subnets=vpc_subnets,
+            security_groups=security_groups, enable_network_isolation=enable_network_isolation,
+            encryption_key=encryption_key, execution_role=execution_role, inference_ami_version=inference_ami_version,
         )
         self.mode = mode
         self.instance_type = instance_type
         self.instance = p.spec
         self.model_source = model
         self.container = container
+        self.alarm_topic = alarm_topic
+        """Where this endpoint's alarms (and its batch pipelines' failure alarms) notify, if anywhere."""
         self.endpoint_name = endpoint_name or generated_name(self)
         self._validate(p)
         self.inference_component_name = generated_name(self)[:60] + "-ic" if p.uses_components else None
@@ -224,7 +240,7 @@ class SageMakerLlmEndpoint(LlmEndpointBase):
         # SageMaker rejects a volume key on instance types with local NVMe storage (and serverless has no volume).
         self.volume_encryption = p.spec is not None and not p.spec.local_nvme
         needs_key = self.volume_encryption or p.async_inference is not None or p.data_capture is not None
-        self.key: kms.IKey | None = p.kms_key or (
+        self.encryption_key: kms.IKey | None = p.encryption_key or (
             kms.Key(self, "Key", enable_key_rotation=True, description="SageMaker LLM endpoint outputs and volumes")
             if needs_key else None
         )
@@ -260,7 +276,7 @@ class SageMakerLlmEndpoint(LlmEndpointBase):
             # HTTPS only; the S3 gateway endpoint has no fixed CIDR, so the destination stays open.
             sg.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to S3 and VPC endpoints")
             self.security_groups.append(sg)
-        subnets = vpc.select_subnets(**_subnet_kwargs(vpc, p.vpc_subnets))
+        subnets = select_subnets(vpc, p.vpc_subnets)
         return _Network(security_group_ids=[g.security_group_id for g in self.security_groups], subnets=subnets.subnet_ids)
 
     def _build_model(self, p: _Props, network: _Network | None) -> None:
@@ -280,7 +296,7 @@ class SageMakerLlmEndpoint(LlmEndpointBase):
         self.model.node.add_dependency(self.policy)
         if model.kind is ModelSourceKind.HUGGING_FACE and model.token_secret is not None:
             cdk.Annotations.of(self).add_warning_v2(
-                "cdk-llm-serving:hfTokenInModelEnvironment",
+                "cdk-llm-serving:hf-token-in-model-environment",
                 "The Hugging Face token is resolved into the SageMaker model's environment at deploy time and is "
                 "readable with sagemaker:DescribeModel. Stage gated weights in S3 (ModelSource.s3_prefix) for production.",
             )
@@ -302,7 +318,7 @@ class SageMakerLlmEndpoint(LlmEndpointBase):
             self,
             "EndpointConfig",
             production_variants=[self._variant(p)],
-            kms_key_id=self.key.key_arn if (self.key is not None and self.volume_encryption) else None,
+            kms_key_id=self.encryption_key.key_arn if (self.encryption_key is not None and self.volume_encryption) else None,
             execution_role_arn=self.role.role_arn if uses_components else None,
             vpc_config=sagemaker.CfnEndpointConfig.VpcConfigProperty(
                 security_group_ids=network.security_group_ids, subnets=network.subnets)
@@ -351,7 +367,7 @@ class SageMakerLlmEndpoint(LlmEndpointBase):
 
     def _build_alarms(self, p: _Props) -> list[cloudwatch.IAlarm]:
         """The default alarms, and the alarms that roll an update back (the 5XX and latency alarms + the deployment's)."""
-        self.alarms: list[cloudwatch.Alarm] = self._alarms(p.alarms) if p.alarms is not None else []
+        self.alarms: list[cloudwatch.Alarm] = self._alarms(p.alarms, p.alarm_topic) if p.alarms.enabled else []
         rollback_alarms: list[cloudwatch.IAlarm] = [a for a in self.alarms if a.node.id in ("ServerErrorsAlarm", "ModelLatencyAlarm")]
         if p.deployment is not None:
             rollback_alarms += list(p.deployment.rollback_alarms)
@@ -443,29 +459,32 @@ class SageMakerLlmEndpoint(LlmEndpointBase):
         iam.Grant.add_to_principal(grantee=grantee, actions=["s3:GetObject"],
                                    resource_arns=[bucket.arn_for_objects(out["output"] + "*"),
                                                   bucket.arn_for_objects(out["failure"] + "*")])
-        key = bucket.encryption_key or self.key
+        key = bucket.encryption_key or self.encryption_key
         if key is not None:
             key.grant_encrypt_decrypt(grantee)
         return grant
 
     # ================================================================= batch
 
-    def add_batch_transform(self, construct_id: str, **options: Any) -> Any:
+    def add_batch_transform(self, construct_id: str, **options: Any) -> LlmBatchPipeline:
         """Add a batch-transform pipeline for this endpoint's model; see :class:`LlmBatchPipeline` for options.
 
         The model must come from ``ModelSource.s3_tarball`` (or the Hub): batch transform cannot use the
-        ``ModelDataSource`` of ``ModelSource.s3_prefix``.
+        ``ModelDataSource`` of ``ModelSource.s3_prefix``. Unless given, the pipeline uses this endpoint's
+        instance type, ``encryption_key`` (if it has one) and ``alarm_topic``.
         """
         if "instance_type" not in options and self.instance_type is None:
             raise ValueError("add_batch_transform: a serverless endpoint has no instance type; pass instance_type='ml.g5.2xlarge' (or similar)")
         options.setdefault("instance_type", self.instance_type)
+        options.setdefault("encryption_key", self.encryption_key)
+        options.setdefault("alarm_topic", self.alarm_topic)
         return LlmBatchPipeline(self, construct_id, model=self.model, model_role=self.role, model_policy=self.policy,
-                                key=self.key, **options)
+                                **options)
 
     # ============================================================ validation
 
     def _validate(self, p: _Props) -> None:
-        problems = ProblemCollector("SageMakerLlmEndpoint")
+        problems = ProblemCollector.for_construct(self)
         for problem in p.model.problems() + p.container.problems(p.spec):
             problems.add(problem)
         for problem in name_problems("endpoint_name", p.endpoint_name):
@@ -492,6 +511,8 @@ class SageMakerLlmEndpoint(LlmEndpointBase):
             self._validate_autoscaling(problems, p.autoscaling, p.mode, p.serverless)
         if p.deployment is not None:
             self._validate_deployment(problems, p.deployment, p.mode)
+        if p.alarms.enabled:
+            self._validate_alarms(problems, p.alarms)
         for problem in RULES.problems(self._plan(p)):
             problems.add(problem)
         problems.raise_if_any()
@@ -523,7 +544,7 @@ class SageMakerLlmEndpoint(LlmEndpointBase):
                            f"serverless.provisioned_concurrency must be between 1 and max_concurrency ({serverless.max_concurrency}), got {pc}")
         if p.spec is None and p.instance_type is None:
             cdk.Annotations.of(self).add_warning_v2(
-                "cdk-llm-serving:serverlessSmallModelsOnly",
+                "cdk-llm-serving:serverless-small-models-only",
                 "Serverless endpoints have no GPU and at most 6 GB of memory: only small (sub-1B) models fit.",
             )
 
@@ -532,11 +553,13 @@ class SageMakerLlmEndpoint(LlmEndpointBase):
         assert instance_type is not None
         if not instance_type.startswith("ml."):
             problems.add(f"instance_type must be a SageMaker type starting with 'ml.', got {instance_type!r}")
-        elif spec is None:
+        elif spec is None and instance_type in hosting_instance_types():
+            # A real SageMaker type (an unknown one is rule SAGEMAKER.HOSTING_INSTANCE_TYPE's error) without hardware facts.
             cdk.Annotations.of(self).add_warning_v2(
-                "cdk-llm-serving:unknownInstanceType",
-                f"{instance_type} is not in the bundled instance table; accelerator and KMS checks are skipped "
-                f"(known: {', '.join(known_instance_types())})",
+                "cdk-llm-serving:instance-type-without-hardware-facts",
+                f"{instance_type} is a SageMaker hosting type but not in the bundled hardware table "
+                "(sagemaker_endpoint/data/instances.json): the accelerator, memory and tensor-parallel checks are skipped, "
+                "and the ML storage volume gets no KMS key (SageMaker rejects one for types with NVMe instance storage)",
             )
         problems.check(1 <= p.instance_count <= 100, f"instance_count must be between 1 and 100, got {p.instance_count}")
         problems.check(p.routing_strategy in _ROUTING_STRATEGIES,
@@ -565,6 +588,15 @@ class SageMakerLlmEndpoint(LlmEndpointBase):
         problems.check(d.capture_input or d.capture_output, "data_capture must capture the input, the output or both")
 
     @staticmethod
+    def _validate_alarms(problems: ProblemCollector, o: AlarmOptions) -> None:
+        problems.check(o.server_errors >= 1, f"alarms.server_errors must be at least 1, got {o.server_errors}")
+        problems.check(o.model_latency_p90.to_seconds() > 0, "alarms.model_latency_p90 must be longer than 0 seconds")
+        for name in ("gpu_memory_percent", "disk_percent"):
+            value = getattr(o, name)
+            problems.check(0 < value <= 100, f"alarms.{name} must be a percentage in (0, 100], got {value}")
+        problems.check(o.async_backlog >= 1, f"alarms.async_backlog must be at least 1, got {o.async_backlog}")
+
+    @staticmethod
     def _validate_deployment(problems: ProblemCollector, d: DeploymentOptions, mode: InferenceMode) -> None:
         t = d.traffic
         problems.check(1 <= t.percent <= 100, f"deployment.traffic.percent must be between 1 and 100, got {t.percent}")
@@ -589,7 +621,7 @@ class SageMakerLlmEndpoint(LlmEndpointBase):
             mode=p.mode, model=p.model, container=p.container, environment=p.container.environment(p.model, p.spec),
             enable_network_isolation=p.enable_network_isolation, vpc=p.vpc is not None,
             data_capture=p.data_capture is not None, deployment=p.deployment, smallest_fleet=smallest_fleet,
-            region=None if cdk.Token.is_unresolved(stack.region) else stack.region,
+            region=None if cdk.Token.is_unresolved(stack.region) else stack.region, instance_type=p.instance_type,
         )
 
     @staticmethod
@@ -624,7 +656,13 @@ class SageMakerLlmEndpoint(LlmEndpointBase):
     @staticmethod
     def _validate_autoscaling(p: ProblemCollector, a: AutoScalingOptions, mode: InferenceMode,
                               serverless: ServerlessOptions | None) -> None:
-        p.check(a.min_capacity >= 1, "autoscaling.min_capacity must be at least 1; use scale_to_zero=True to reach zero")
+        if a.scale_to_zero:
+            p.check(a.min_capacity >= 0, f"autoscaling.min_capacity must be 0 or more, got {a.min_capacity}")
+        else:
+            p.check(a.min_capacity >= 1, f"autoscaling.min_capacity must be at least 1, got {a.min_capacity}" + (
+                "; to release every instance or copy when idle, also set scale_to_zero=True (INFERENCE_COMPONENT, ASYNC)"
+                if a.min_capacity == 0 else ""))
+        p.check(a.max_capacity >= 1, f"autoscaling.max_capacity must be at least 1, got {a.max_capacity}")
         p.check(a.max_capacity >= a.min_capacity,
                 f"autoscaling.max_capacity ({a.max_capacity}) must be at least min_capacity ({a.min_capacity})")
         if a.scale_to_zero:
@@ -665,7 +703,7 @@ class SageMakerLlmEndpoint(LlmEndpointBase):
             self,
             "ArtifactBucket",
             encryption=s3.BucketEncryption.KMS,
-            encryption_key=self.key,
+            encryption_key=self.encryption_key,
             bucket_key_enabled=True,
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             enforce_ssl=True,
@@ -704,8 +742,8 @@ class SageMakerLlmEndpoint(LlmEndpointBase):
         Config = sagemaker.CfnEndpointConfig
         notification = None
         if a.notifications:
-            self.success_topic = sns.Topic(self, "SuccessTopic", enforce_ssl=True, master_key=self.key)
-            self.error_topic = sns.Topic(self, "ErrorTopic", enforce_ssl=True, master_key=self.key)
+            self.success_topic = sns.Topic(self, "SuccessTopic", enforce_ssl=True, master_key=self.encryption_key)
+            self.error_topic = sns.Topic(self, "ErrorTopic", enforce_ssl=True, master_key=self.encryption_key)
             self.policy.add_statements(iam.PolicyStatement(
                 actions=["sns:Publish"], resources=[self.success_topic.topic_arn, self.error_topic.topic_arn]))
             notification = Config.AsyncInferenceNotificationConfigProperty(
@@ -713,7 +751,7 @@ class SageMakerLlmEndpoint(LlmEndpointBase):
                 error_topic=self.error_topic.topic_arn,
                 include_inference_response_in=["SUCCESS_NOTIFICATION_TOPIC"] if a.include_response_in_notification else None,
             )
-        key = bucket.encryption_key or self.key
+        key = bucket.encryption_key or self.encryption_key
         return Config.AsyncInferenceConfigProperty(
             output_config=Config.AsyncInferenceOutputConfigProperty(
                 s3_output_path=f"s3://{bucket.bucket_name}/{a.output_prefix}",
@@ -731,7 +769,7 @@ class SageMakerLlmEndpoint(LlmEndpointBase):
                     reason + "; access is limited to exactly that prefix")
 
     def _grant_key_use(self, bucket: s3.IBucket) -> None:
-        key = bucket.encryption_key or self.key
+        key = bucket.encryption_key or self.encryption_key
         if key is not None:
             self.policy.add_statements(iam.PolicyStatement(
                 actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=[key.key_arn]))
@@ -747,7 +785,7 @@ class SageMakerLlmEndpoint(LlmEndpointBase):
         Config = sagemaker.CfnEndpointConfig
         modes = [Config.CaptureOptionProperty(capture_mode=mode)
                  for mode, on in (("Input", d.capture_input), ("Output", d.capture_output)) if on]
-        key = bucket.encryption_key or self.key
+        key = bucket.encryption_key or self.encryption_key
         return Config.DataCaptureConfigProperty(
             enable_capture=True,
             initial_sampling_percentage=d.sampling_percentage,
@@ -794,13 +832,13 @@ class SageMakerLlmEndpoint(LlmEndpointBase):
                 alarms=[C.AlarmProperty(alarm_name=a.alarm_name) for a in alarms]) if alarms else None,
         )
 
-    def _alarms(self, o: AlarmOptions) -> list[cloudwatch.Alarm]:
+    def _alarms(self, o: AlarmOptions, topic: sns.ITopic | None) -> list[cloudwatch.Alarm]:
         alarms: list[cloudwatch.Alarm] = []
 
         def add(construct_id: str, metric: cloudwatch.IMetric, threshold: float, description: str,
                 periods: int = 1) -> None:
             alarms.append(threshold_alarm(self, construct_id, metric, threshold=threshold, periods=periods,
-                                          description=f"{description} (endpoint {self.endpoint_name})", topic=o.topic))
+                                          description=f"{description} (endpoint {self.endpoint_name})", topic=topic))
 
         add("ServerErrorsAlarm", self.metric_server_errors(), o.server_errors, "Model or platform 5XX errors")
         add("ModelLatencyAlarm", self.metric_model_latency(), o.model_latency_p90.to_seconds() * 1_000_000,
@@ -906,14 +944,3 @@ def _scaling_service_linked_role(scope: Construct) -> iam.IRole:
         arn_format=cdk.ArnFormat.SLASH_RESOURCE_NAME,
     )
     return iam.Role.from_role_arn(scope, "ScalingServiceLinkedRole", arn, mutable=False)
-
-
-def _subnet_kwargs(vpc: ec2.IVpc, selection: ec2.SubnetSelection | None) -> dict[str, Any]:
-    if selection is not None:
-        return {k: v for k, v in {
-            "subnet_type": selection.subnet_type, "subnets": selection.subnets,
-            "subnet_group_name": selection.subnet_group_name, "availability_zones": selection.availability_zones,
-            "one_per_az": selection.one_per_az,
-        }.items() if v is not None}
-    kind = ec2.SubnetType.PRIVATE_WITH_EGRESS if vpc.private_subnets else ec2.SubnetType.PRIVATE_ISOLATED
-    return {"subnet_type": kind}

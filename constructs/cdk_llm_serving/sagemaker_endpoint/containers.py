@@ -20,6 +20,8 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import region_info
 from constructs import IConstruct
 
+from .._types import TypedOptions
+from ._checks import typed_factory
 from .instances import InstanceSpec, load_data
 
 _ENV_KEY_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]{0,1023}$")
@@ -51,6 +53,7 @@ class ModelSource:
     token_secret: secretsmanager.ISecret | None = None
 
     @staticmethod
+    @typed_factory("ModelSource.s3_prefix")
     def s3_prefix(bucket: s3.IBucket, prefix: str) -> ModelSource:
         """Uncompressed weights under ``s3://bucket/prefix/`` (recommended).
 
@@ -63,12 +66,14 @@ class ModelSource:
         return ModelSource(ModelSourceKind.S3_PREFIX, bucket=bucket, key=prefix.strip("/") + "/")
 
     @staticmethod
+    @typed_factory("ModelSource.s3_tarball")
     def s3_tarball(bucket: s3.IBucket, key: str) -> ModelSource:
         """A ``model.tar.gz`` object (``key`` inside ``bucket``, not a URI). SageMaker downloads and unpacks it into
         ``/opt/ml/model``; works in every mode and with batch transform."""
         return ModelSource(ModelSourceKind.S3_TARBALL, bucket=bucket, key=key.lstrip("/"))
 
     @staticmethod
+    @typed_factory("ModelSource.hugging_face")
     def hugging_face(
         model_id: str, *, revision: str | None = None, token_secret: secretsmanager.ISecret | None = None
     ) -> ModelSource:
@@ -146,7 +151,7 @@ class ModelSource:
 
 
 @dataclass(frozen=True, kw_only=True)
-class LoraOptions:
+class LoraOptions(TypedOptions):
     """Multi-LoRA serving options rendered into the container environment."""
 
     max_loras: int = 8
@@ -176,6 +181,13 @@ class ContainerKind(Enum):
     CUSTOM = "custom"
 
 
+def _number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
 def _clean(env: Mapping[str, Any]) -> dict[str, str]:
     return {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in env.items() if v is not None}
 
@@ -194,6 +206,7 @@ class LlmContainer:
     extra_environment: Mapping[str, str] = field(default_factory=dict)
 
     @staticmethod
+    @typed_factory("LlmContainer.lmi")
     def lmi(
         *,
         tensor_parallel_degree: int | str = "max",
@@ -244,6 +257,7 @@ class LlmContainer:
         )
 
     @staticmethod
+    @typed_factory("LlmContainer.vllm")
     def vllm(
         *,
         tensor_parallel_size: int | None = None,
@@ -279,6 +293,7 @@ class LlmContainer:
         )
 
     @staticmethod
+    @typed_factory("LlmContainer.tgi")
     def tgi(
         *,
         num_gpus: int | None = None,
@@ -310,6 +325,7 @@ class LlmContainer:
         )
 
     @staticmethod
+    @typed_factory("LlmContainer.from_image_uri")
     def from_image_uri(image_uri: str, *, environment: Mapping[str, str] | None = None) -> LlmContainer:
         """Any Amazon ECR image (``<account>.dkr.ecr.<region>.amazonaws.com/<repo>:<tag>``); pull is granted on that repository only."""
         return LlmContainer(ContainerKind.CUSTOM, image_uri=image_uri, extra_environment=dict(environment or {}))
@@ -335,6 +351,17 @@ class LlmContainer:
             env["SM_NUM_GPUS"] = str(self.tensor_parallel_degree or gpus or 1)
         env.update(self.extra_environment)
         return env
+
+    def _option_range_problems(self) -> list[str]:
+        """Typed options whose value no server accepts (``max_model_len=-1``, ``gpu_memory_utilization=1.5``)."""
+        out: list[str] = []
+        for key, value in self.options.items():
+            if key in _POSITIVE_OPTIONS and not (value.isdigit() and int(value) >= 1):
+                out.append(f"container: LlmContainer.{_POSITIVE_OPTIONS[key]} must be a positive integer, got {value}")
+            if key in _FRACTION_OPTIONS and not (_number(value) is not None and 0 < float(value) <= 1):
+                out.append(f"container: LlmContainer.{_FRACTION_OPTIONS[key]} must be a fraction in (0, 1] of the GPU "
+                           f"memory, got {value}")
+        return out
 
     def image(self, scope: IConstruct) -> tuple[str, str | None]:
         """(image URI, ECR repository ARN to grant pull on) for the stack of ``scope``."""
@@ -376,12 +403,26 @@ class LlmContainer:
                     f"container: tensor parallel degree {tp} is more than the {instance.accelerators} accelerator(s) of "
                     f"{instance.name}; lower it or pick a larger instance type"
                 )
+        out.extend(self._option_range_problems())
         if self.lora is not None:
             out.extend(self.lora.problems())
         if self.kind is ContainerKind.TGI and self.options.get("MAX_INPUT_TOKENS") and self.options.get("MAX_TOTAL_TOKENS"):
             if int(self.options["MAX_INPUT_TOKENS"]) >= int(self.options["MAX_TOTAL_TOKENS"]):
                 out.append("container: TGI max_input_tokens must be less than max_total_tokens (room is needed for the output)")
         return out
+
+
+#: Typed container options that must be positive integers: environment variable → the factory argument that sets it
+#: (tensor parallel degrees are checked on their own, against the instance's accelerators).
+_POSITIVE_OPTIONS = {
+    "OPTION_MAX_MODEL_LEN": "lmi(max_model_len)", "OPTION_MAX_ROLLING_BATCH_SIZE": "lmi(max_rolling_batch_size)",
+    "SM_VLLM_MAX_MODEL_LEN": "vllm(max_model_len)", "SM_VLLM_MAX_NUM_SEQS": "vllm(max_num_seqs)",
+    "MAX_INPUT_TOKENS": "tgi(max_input_tokens)", "MAX_TOTAL_TOKENS": "tgi(max_total_tokens)",
+    "MAX_BATCH_TOTAL_TOKENS": "tgi(max_batch_total_tokens)", "MAX_BATCH_PREFILL_TOKENS": "tgi(max_batch_prefill_tokens)",
+}
+#: Fractions of GPU memory (vLLM's --gpu-memory-utilization: 0 < value <= 1).
+_FRACTION_OPTIONS = {"OPTION_GPU_MEMORY_UTILIZATION": "lmi(gpu_memory_utilization)",
+                     "SM_VLLM_GPU_MEMORY_UTILIZATION": "vllm(gpu_memory_utilization)"}
 
 
 def dlc_accounts() -> dict[str, str]:

@@ -56,3 +56,8 @@ def price_table_info() -> tuple[str, str, list[str]]:
     """(as-of date, source, regions with prices)."""
     data = load_data("instances.json")
     return data["prices_as_of"], data["prices_source"], sorted(data["prices_usd_per_hour"])
+
+
+def hosting_instance_types() -> list[str]:
+    """Every instance type SageMaker accepts for a production variant (bundled from botocore's API model)."""
+    return list(load_data("hosting_instance_types.json")["instance_types"])

@@ -9,9 +9,9 @@ from enum import Enum
 import aws_cdk as cdk
 from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_sns as sns
+
+from .._types import TypedOptions
 
 
 class InferenceMode(Enum):
@@ -30,7 +30,7 @@ class InferenceMode(Enum):
 
 
 @dataclass(frozen=True, kw_only=True)
-class InferenceComponentOptions:
+class InferenceComponentOptions(TypedOptions):
     """The compute reservation of one model copy (the seed notebook's ``ResourceRequirements``)."""
 
     accelerators: int = 1
@@ -51,7 +51,7 @@ class InferenceComponentOptions:
 
 
 @dataclass(frozen=True, kw_only=True)
-class ServerlessOptions:
+class ServerlessOptions(TypedOptions):
     """``ServerlessConfig`` of a serverless variant."""
 
     memory_size_mb: int = 6144
@@ -63,7 +63,7 @@ class ServerlessOptions:
 
 
 @dataclass(frozen=True, kw_only=True)
-class AsyncInferenceOptions:
+class AsyncInferenceOptions(TypedOptions):
     """Asynchronous inference: where results go and who is told."""
 
     output_bucket: s3.IBucket | None = None
@@ -83,7 +83,7 @@ class AsyncInferenceOptions:
 
 
 @dataclass(frozen=True, kw_only=True)
-class ScheduledCapacity:
+class ScheduledCapacity(TypedOptions):
     """A scheduled change of the scaling bounds (e.g. office hours)."""
 
     schedule: appscaling.Schedule
@@ -93,7 +93,7 @@ class ScheduledCapacity:
 
 
 @dataclass(frozen=True, kw_only=True)
-class StepScalingOptions:
+class StepScalingOptions(TypedOptions):
     """Step scaling on any metric (in addition to, or instead of, target tracking)."""
 
     metric: cloudwatch.IMetric
@@ -104,12 +104,13 @@ class StepScalingOptions:
 
 
 @dataclass(frozen=True, kw_only=True)
-class AutoScalingOptions:
+class AutoScalingOptions(TypedOptions):
     """Application Auto Scaling of instances (REAL_TIME, ASYNC), copies (INFERENCE_COMPONENT) or
     provisioned concurrency (SERVERLESS)."""
 
     min_capacity: int = 1
-    """Default: 1. Use ``scale_to_zero`` rather than 0."""
+    """Fewest instances (copies for INFERENCE_COMPONENT), at least 1. With ``scale_to_zero`` the minimum is 0 whatever
+    this says (0 is accepted there). Default: 1."""
     max_capacity: int = 2
     """Default: 2."""
     target_concurrent_requests: float | None = 5.0
@@ -133,6 +134,9 @@ class AutoScalingOptions:
     the first requests fail until a copy is up (minutes). Not possible for REAL_TIME. Default: False."""
     schedules: Sequence[ScheduledCapacity] = ()
     """Scheduled bound changes. Default: none."""
+    enabled: bool = True
+    """``False`` switches autoscaling off (fixed capacity), e.g. where a construct autoscales by default
+    (``LoraAdapterFleet``). Default: True."""
 
 
 class TrafficShiftType(Enum):
@@ -142,7 +146,7 @@ class TrafficShiftType(Enum):
 
 
 @dataclass(frozen=True, kw_only=True)
-class TrafficShift:
+class TrafficShift(TypedOptions):
     """How traffic moves to the new fleet in a blue/green update."""
 
     type: TrafficShiftType = TrafficShiftType.CANARY
@@ -156,7 +160,7 @@ class TrafficShift:
 
 
 @dataclass(frozen=True, kw_only=True)
-class DeploymentOptions:
+class DeploymentOptions(TypedOptions):
     """Safe rollouts of endpoint updates, rolled back automatically when an alarm fires.
 
     REAL_TIME and ASYNC: blue/green with ``traffic``. INFERENCE_COMPONENT: a rolling update of copies,
@@ -177,7 +181,7 @@ class DeploymentOptions:
 
 
 @dataclass(frozen=True, kw_only=True)
-class DataCaptureOptions:
+class DataCaptureOptions(TypedOptions):
     """Capture requests and responses to S3 (for Model Monitor or audits). REAL_TIME and ASYNC only."""
 
     bucket: s3.IBucket | None = None
@@ -193,7 +197,7 @@ class DataCaptureOptions:
 
 
 @dataclass(frozen=True, kw_only=True)
-class AlarmOptions:
+class AlarmOptions(TypedOptions):
     """Thresholds of the default alarms."""
 
     server_errors: int = 5
@@ -206,5 +210,6 @@ class AlarmOptions:
     """Default: 85."""
     async_backlog: int = 100
     """ASYNC: queued requests. Default: 100."""
-    topic: sns.ITopic | None = None
-    """Where alarm state changes go. Default: nowhere (alarms still show in CloudWatch)."""
+    enabled: bool = True
+    """``False`` creates none of the default alarms (and so no automatic rollback on them). Default: True.
+    Notifications go to the construct's ``alarm_topic``."""

@@ -9,12 +9,14 @@ and :class:`BatchPlan` (the model a batch-transform pipeline runs).
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from .._rules import RuleSet
 from .containers import ContainerKind, LlmContainer, ModelSource, ModelSourceKind, dlc_accounts
+from .instances import hosting_instance_types
 from .options import DeploymentOptions, InferenceMode, TrafficShiftType
 
 _BOTOCORE = "botocore 1.44.5 data/sagemaker/2017-07-24/service-2.json (the SageMaker API reference text)"
@@ -38,6 +40,8 @@ class EndpointPlan:
     minimum, 0 with scale to zero, else ``instance_count``)."""
     region: str | None
     """The stack's Region, ``None`` when it is only known at deploy time."""
+    instance_type: str | None = None
+    """The variant's instance type (``None`` for serverless)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -181,6 +185,23 @@ def _dlc_registry_region(plan: EndpointPlan) -> Iterable[str]:
     if plan.region not in dlc_accounts():
         yield (f"container: no AWS Deep Learning Containers registry is known for Region {plan.region}; "
                "use LlmContainer.from_image_uri with an image in your own ECR repository")
+
+
+@RULES.rule(
+    "SAGEMAKER.HOSTING_INSTANCE_TYPE",
+    "A production variant's instance type must be one of SageMaker's hosting instance types",
+    source=f"{_BOTOCORE}: ProductionVariant.InstanceType is the enum ProductionVariantInstanceType (277 values, bundled "
+           "as sagemaker_endpoint/data/hosting_instance_types.json); CreateEndpointConfig rejects any other value",
+)
+def _hosting_instance_type(plan: EndpointPlan) -> Iterable[str]:
+    name = plan.instance_type
+    if name is None or not name.startswith("ml."):
+        return  # serverless, or reported by the construct (instance types start with 'ml.')
+    known = hosting_instance_types()
+    if name not in known:
+        close = difflib.get_close_matches(name, known, n=3, cutoff=0.8)
+        yield (f"instance_type {name!r} is not a SageMaker hosting instance type, so CreateEndpointConfig would reject "
+               "it" + (f"; did you mean {', '.join(close)}?" if close else "; see the SageMaker pricing page for the types"))
 
 
 @BATCH_RULES.rule(
