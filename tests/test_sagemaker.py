@@ -11,7 +11,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Template
 
-from cdk_llm_serving import AlarmOptions, AsyncInferenceOptions, InferenceMode, ModelSource, SageMakerLlmEndpoint
+from cdk_llm_serving import AlarmOptions, HostingMode, ModelSource, SageMakerLlmEndpoint
 from cdk_llm_serving.sagemaker_endpoint.containers import LlmContainer, dlc_accounts
 from cdk_llm_serving.sagemaker_endpoint.instances import hourly_price, instance_spec, known_instance_types, load_data
 from harness import Synthesis, as_list, flat_statements, one, resources, text
@@ -402,7 +402,7 @@ def test_grant_invoke_is_endpoint_scoped() -> None:
 def test_grant_invoke_async() -> None:
     stack = _stack()
     endpoint = SageMakerLlmEndpoint(stack, "Llm", model=ModelSource.s3_prefix(s3.Bucket(stack, "B"), "m"),
-                                    mode=InferenceMode.ASYNC, async_inference=AsyncInferenceOptions(notifications=False),
+                                    hosting=HostingMode.async_(notifications=False),
                                     alarms=AlarmOptions(enabled=False))
     role = iam.Role(stack, "Caller", assumed_by=iam.AccountRootPrincipal())
     endpoint.grant_invoke_async(role)
@@ -410,7 +410,7 @@ def test_grant_invoke_async() -> None:
     actions = {a for d in docs for s in d["Statement"] for a in as_list(s["Action"])}
     assert {"sagemaker:InvokeEndpointAsync", "s3:PutObject", "s3:GetObject", "kms:Decrypt"} <= actions
     assert "sagemaker:InvokeEndpoint" not in actions
-    with pytest.raises(ValueError, match="grant_invoke_async needs mode=InferenceMode.ASYNC"):
+    with pytest.raises(ValueError, match="grant_invoke_async needs hosting=HostingMode.async_()"):
         SageMakerLlmEndpoint(stack, "Rt", model=ModelSource.s3_prefix(s3.Bucket(stack, "B2"), "m"), alarms=AlarmOptions(enabled=False)).grant_invoke_async(role)
 
 

@@ -19,6 +19,7 @@ from cdk_llm_serving import (
     AdapterStore,
     AlarmOptions,
     AutoScalingOptions,
+    HostingMode,
     InferenceComponentOptions,
     InferenceMode,
     LlmContainer,
@@ -81,7 +82,7 @@ def test_a_filtered_one_subnet_selection_puts_the_model_in_that_one_subnet() -> 
 def test_inference_components_put_the_same_selection_on_the_endpoint_config() -> None:
     stack = _stack()
     vpc, selection, subnet = _one_subnet_vpc(stack)
-    endpoint = _endpoint(stack, vpc=vpc, vpc_subnets=selection, mode=InferenceMode.INFERENCE_COMPONENT)
+    endpoint = _endpoint(stack, vpc=vpc, vpc_subnets=selection, hosting=HostingMode.inference_component())
     (config,) = resources(_template(endpoint), "AWS::SageMaker::EndpointConfig").values()
     assert config["Properties"]["VpcConfig"]["Subnets"] == [subnet]
     # Without a selection: the VPC's private (here: isolated) subnets.
@@ -209,7 +210,10 @@ def test_lora_adapters_have_no_instance_or_async_metrics() -> None:
 
 @pytest.mark.parametrize(("build", "message"), [
     # E-newcomer row 6: each of these was a raw AttributeError/TypeError or a misleading message.
-    (lambda: _endpoint(mode="serverless"), "mode must be InferenceMode, got str 'serverless' (use InferenceMode.SERVERLESS)"),
+    (lambda: _endpoint(hosting="serverless"),
+     "hosting must be HostingMode or None, got str 'serverless' (build it with a HostingMode factory, e.g. HostingMode.real_time(...))"),
+    (lambda: _endpoint(hosting=InferenceMode.SERVERLESS), "hosting must be HostingMode or None, got InferenceMode"),
+    (lambda: HostingMode.serverless(memory_size_mb="6144"), "memory_size_mb must be int, got str '6144'"),
     (lambda: _endpoint(instance_count="2"), "instance_count must be int, got str '2' (pass the number 2 without quotes)"),
     (lambda: AutoScalingOptions(min_capacity="1"), "min_capacity must be int, got str '1' (pass the number 1 without quotes)"),
     (lambda: ModelSource.s3_prefix("my-weights-bucket", "qwen/"),
@@ -238,7 +242,7 @@ def test_errors_name_the_construct_path() -> None:
 
 def test_scale_to_zero_with_min_capacity_zero_is_accepted_and_the_message_does_not_contradict_itself() -> None:
     # E-newcomer row 8: min_capacity=0 + scale_to_zero=True said "use scale_to_zero=True to reach zero".
-    endpoint = _endpoint(mode=InferenceMode.INFERENCE_COMPONENT,
+    endpoint = _endpoint(hosting=HostingMode.inference_component(),
                          autoscaling=AutoScalingOptions(min_capacity=0, max_capacity=4, scale_to_zero=True))
     (target,) = resources(_template(endpoint), "AWS::ApplicationAutoScaling::ScalableTarget").values()
     assert target["Properties"]["MinCapacity"] == 0
@@ -247,7 +251,7 @@ def test_scale_to_zero_with_min_capacity_zero_is_accepted_and_the_message_does_n
     (problem,) = err.value.problems
     assert problem.startswith("autoscaling.min_capacity must be at least 1, got 0; to release every instance")
     with pytest.raises(PropsValidationError, match="autoscaling.max_capacity must be at least 1"):
-        _endpoint(mode=InferenceMode.ASYNC, autoscaling=AutoScalingOptions(min_capacity=0, max_capacity=0, scale_to_zero=True))
+        _endpoint(hosting=HostingMode.async_(), autoscaling=AutoScalingOptions(min_capacity=0, max_capacity=0, scale_to_zero=True))
 
 
 def test_an_instance_type_sagemaker_does_not_have_is_an_error() -> None:
@@ -281,8 +285,60 @@ def test_nonsense_values_are_rejected(kwargs: dict[str, Any], message: str) -> N
 
 def test_annotation_ids_are_kebab_case() -> None:
     stack = _stack()
-    _endpoint(stack, mode=InferenceMode.SERVERLESS, model=ModelSource.s3_tarball(_weights(stack), "m/model.tar.gz"),
+    _endpoint(stack, hosting=HostingMode.serverless(), model=ModelSource.s3_tarball(_weights(stack), "m/model.tar.gz"),
               container=LlmContainer.from_image_uri("111122223333.dkr.ecr.us-east-1.amazonaws.com/cpu:1"))
     ids = {str(w.entry.data) for w in Annotations.from_stack(stack).find_warning("*", Match.any_value())}
     assert any("cdk-llm-serving:serverless-small-models-only" in i for i in ids), ids
-    assert not InferenceComponentOptions().environment  # (import kept for the IC cases above)
+
+
+# ------------------------------------------------------------ 9. mode selection through factories
+
+
+def test_hosting_mode_factories_carry_exactly_their_options() -> None:
+    from cdk_llm_serving import AsyncInferenceOptions, ServerlessOptions
+
+    assert HostingMode.real_time().kind is InferenceMode.REAL_TIME
+    # The factories' defaults are the option classes' defaults.
+    assert HostingMode.inference_component().inference_component_options == InferenceComponentOptions()
+    assert HostingMode.serverless().serverless_options == ServerlessOptions()
+    assert HostingMode.async_().async_options == AsyncInferenceOptions()
+    # A mode with another mode's options cannot be built (the old mode= + option objects needed a cross-check).
+    with pytest.raises(ValueError, match=r"use the factory HostingMode.real_time\(\)"):
+        HostingMode(kind=InferenceMode.REAL_TIME, serverless_options=ServerlessOptions())
+    with pytest.raises(ValueError, match=r"use the factory HostingMode.inference_component\(\)"):
+        HostingMode(kind=InferenceMode.INFERENCE_COMPONENT)
+    assert _endpoint().hosting == HostingMode.real_time()  # hosting=None is the default
+    endpoint = _endpoint(hosting=HostingMode.async_(output_prefix="out/"))
+    assert endpoint.hosting.kind is InferenceMode.ASYNC and endpoint.hosting.async_options.output_prefix == "out/"  # type: ignore[union-attr]
+
+
+# ------------------------------------------------------------ README
+
+
+def test_readme_snippets_of_the_sagemaker_family_synthesize_in_a_region_agnostic_stack() -> None:
+    """The SageMakerLlmEndpoint and LoraAdapterFleet snippets, as written, in the stack ``cdk init`` gives (no env).
+
+    E-newcomer row 9: ``fleet.compare_with_dedicated(adapters=100)`` raised in a Region-agnostic stack; it now prices
+    in us-east-1 and says so (``region_assumed``).
+    """
+    import re
+
+    from aws_cdk import aws_iam as iam
+
+    from harness import REPO
+
+    blocks = [b for b in re.findall(r"```python\n(.*?)```", (REPO / "README.md").read_text(), re.S)
+              if "SageMakerLlmEndpoint(self" in b or "LoraAdapterFleet(self" in b]
+    assert len(blocks) == 2
+    for code in blocks:
+        app = cdk.App()
+        stack = cdk.Stack(app, "S")
+        names: dict[str, Any] = {
+            "self": stack, "weights_bucket": s3.Bucket(stack, "Weights"), "bucket": s3.Bucket(stack, "Bucket"),
+            "my_function": iam.Role(stack, "Fn", assumed_by=iam.AccountRootPrincipal()),
+            "tenant_role": iam.Role(stack, "Tenant", assumed_by=iam.AccountRootPrincipal()),
+        }
+        exec(compile(code, "README.md", "exec"), names)  # noqa: S102 - the README's own code
+        app.synth()
+    comparison = names["fleet"].compare_with_dedicated(adapters=100)
+    assert comparison.fleet.region_assumed and round(comparison.savings_percent, 1) == 95.3

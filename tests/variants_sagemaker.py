@@ -19,17 +19,14 @@ from aws_cdk import aws_sns as sns
 
 from cdk_llm_serving import (
     AlarmOptions,
-    AsyncInferenceOptions,
     AutoScalingOptions,
     DataCaptureOptions,
     DeploymentOptions,
-    InferenceComponentOptions,
-    InferenceMode,
+    HostingMode,
     LlmContainer,
     ModelSource,
     SageMakerLlmEndpoint,
     ScheduledCapacity,
-    ServerlessOptions,
     StepScalingOptions,
     TrafficShift,
     TrafficShiftType,
@@ -97,9 +94,8 @@ class SageMakerComponentStack(cdk.Stack):
             "Llm",
             model=ModelSource.s3_prefix(_weights(self), "llama-3.1-8b-instruct"),
             container=LlmContainer.vllm(tensor_parallel_size=1, max_model_len=8192),
-            mode=InferenceMode.INFERENCE_COMPONENT,
+            hosting=HostingMode.inference_component(accelerators=1, cpu_cores=8, min_memory_mb=32 * 1024, copies=2),
             instance_type="ml.g5.12xlarge",
-            inference_component=InferenceComponentOptions(accelerators=1, cpu_cores=8, min_memory_mb=32 * 1024, copies=2),
             autoscaling=AutoScalingOptions(min_capacity=1, max_capacity=8, target_concurrent_requests=4, scale_to_zero=True),
             deployment=DeploymentOptions(rolling_batch_percent=50),
         )
@@ -123,8 +119,7 @@ class SageMakerServerlessStack(cdk.Stack):
             container=LlmContainer.from_image_uri(
                 "111122223333.dkr.ecr.us-east-1.amazonaws.com/tiny-llm-cpu:1.4.0", environment={"MAX_NEW_TOKENS": "256"}
             ),
-            mode=InferenceMode.SERVERLESS,
-            serverless=ServerlessOptions(memory_size_mb=6144, max_concurrency=20, provisioned_concurrency=2),
+            hosting=HostingMode.serverless(memory_size_mb=6144, max_concurrency=20, provisioned_concurrency=2),
             autoscaling=AutoScalingOptions(min_capacity=1, max_capacity=10),
             deployment=DeploymentOptions(traffic=TrafficShift(type=TrafficShiftType.ALL_AT_ONCE)),
         )
@@ -143,9 +138,8 @@ class SageMakerAsyncStack(cdk.Stack):
             model=ModelSource.hugging_face("meta-llama/Llama-3.1-8B-Instruct", revision="0e9e39f", token_secret=token),
             container=LlmContainer.lmi(tensor_parallel_degree=2, max_model_len=4096,
                                        tag="0.30.0-neuronx-sdk2.20.1", rolling_batch="auto"),
-            mode=InferenceMode.ASYNC,
+            hosting=HostingMode.async_(max_concurrent_invocations_per_instance=8),
             instance_type="ml.inf2.24xlarge",
-            async_inference=AsyncInferenceOptions(max_concurrent_invocations_per_instance=8),
             autoscaling=AutoScalingOptions(min_capacity=1, max_capacity=3, scale_to_zero=True,
                                            step_scaling=None),
             deployment=DeploymentOptions(traffic=TrafficShift(type=TrafficShiftType.ALL_AT_ONCE)),

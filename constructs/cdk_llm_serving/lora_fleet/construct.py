@@ -22,12 +22,14 @@ from .._errors import ProblemCollector, PropsValidationError
 from .._nag import acknowledge, nag_resource
 from .._types import typed_props
 from ..sagemaker_endpoint.base import INVOKE_ACTIONS, HostedLlmEndpointBase, LlmEndpointBase, name_problems
-from ..sagemaker_endpoint.construct import SageMakerLlmEndpoint
+from ..sagemaker_endpoint.construct import SageMakerLlmEndpoint, component_problems
 from ..sagemaker_endpoint.containers import ContainerKind, LlmContainer, LoraOptions, ModelSource, ModelSourceKind
+from ..sagemaker_endpoint.instances import instance_spec
 from ..sagemaker_endpoint.options import (
     AlarmOptions,
     AutoScalingOptions,
     DeploymentOptions,
+    HostingMode,
     InferenceComponentOptions,
     InferenceMode,
 )
@@ -103,7 +105,7 @@ class LoraAdapterFleet(HostedLlmEndpointBase):
 
     The base model runs as an inference component (compute reservation, copies autoscaled on concurrent
     requests per copy, optional scale to zero) on an endpoint with managed instance scaling; it is a
-    :class:`SageMakerLlmEndpoint` in ``INFERENCE_COMPONENT`` mode (:attr:`base`). Each adapter is an
+    :class:`SageMakerLlmEndpoint` with ``HostingMode.inference_component`` (:attr:`base`). Each adapter is an
     *adapter inference component* (``BaseInferenceComponentName`` + ``Container.ArtifactUrl``, no compute of
     its own) that can be added, changed and removed on its own: its resource is named after the adapter and
     lives in a nested stack picked by a stable hash of its name, so one adapter's change touches only that
@@ -235,6 +237,10 @@ class LoraAdapterFleet(HostedLlmEndpointBase):
         p = ProblemCollector.for_construct(self)
         self._validate_fleet(p, base_model=base_model, adapters=adapters, adapter_stacks=adapter_stacks,
                              prefix_given=prefix_given)
+        # The base endpoint checks them too, but the user gave them as base_component: say so.
+        for problem in component_problems(self.base_component_options, instance_spec(self.instance_type), self.container,
+                                          prefix="base_component"):
+            p.add(problem)
         seen: set[str] = set()
         for adapter in adapters:
             for problem in self._adapter_problems(adapter, seen):
@@ -243,8 +249,8 @@ class LoraAdapterFleet(HostedLlmEndpointBase):
 
     def _build_base(self, *, base_model: ModelSource, **options: Any) -> None:
         """The base model: a :class:`SageMakerLlmEndpoint` in INFERENCE_COMPONENT mode, and its parts as attributes."""
-        self.base = SageMakerLlmEndpoint(self, "Base", model=base_model, mode=InferenceMode.INFERENCE_COMPONENT,
-                                         inference_component=options.pop("base_component"), **options)
+        hosting = HostingMode(kind=InferenceMode.INFERENCE_COMPONENT, inference_component_options=options.pop("base_component"))
+        self.base = SageMakerLlmEndpoint(self, "Base", model=base_model, hosting=hosting, **options)
         base = self.base
         assert base.inference_component is not None and base.inference_component_name is not None
         self.endpoint_name = base.endpoint_name

@@ -33,6 +33,7 @@ from .options import (
     AutoScalingOptions,
     DataCaptureOptions,
     DeploymentOptions,
+    HostingMode,
     InferenceComponentOptions,
     InferenceMode,
     ServerlessOptions,
@@ -63,13 +64,10 @@ class _Props:
 
     model: ModelSource
     container: LlmContainer
-    mode: InferenceMode
+    hosting: HostingMode
     instance_type: str | None
     spec: InstanceSpec | None
     instance_count: int
-    inference_component: InferenceComponentOptions | None
-    serverless: ServerlessOptions | None
-    async_inference: AsyncInferenceOptions | None
     autoscaling: AutoScalingOptions | None
     deployment: DeploymentOptions | None
     data_capture: DataCaptureOptions | None
@@ -87,6 +85,22 @@ class _Props:
     encryption_key: kms.IKey | None
     execution_role: iam.IRole | None
     inference_ami_version: str | None
+
+    @property
+    def mode(self) -> InferenceMode:
+        return self.hosting.kind
+
+    @property
+    def inference_component(self) -> InferenceComponentOptions | None:
+        return self.hosting.inference_component_options
+
+    @property
+    def serverless(self) -> ServerlessOptions | None:
+        return self.hosting.serverless_options
+
+    @property
+    def async_inference(self) -> AsyncInferenceOptions | None:
+        return self.hosting.async_options
 
     @property
     def uses_components(self) -> bool:
@@ -110,7 +124,7 @@ class SageMakerLlmEndpoint(SageMakerEndpointBase):
     """A large language model on an Amazon SageMaker endpoint.
 
     Deploys a ``Model`` (LMI/vLLM by default, or vLLM DLC, TGI, any ECR image), an ``EndpointConfig``
-    and an ``Endpoint`` in one of four modes (:class:`InferenceMode`): classic real-time, real-time
+    and an ``Endpoint`` in one of four modes (:class:`HostingMode`): classic real-time, real-time
     with an inference component (compute reservation, copies, scale to zero), serverless (CPU, small
     models) or asynchronous (S3 in/out, SNS, scale to zero). Optional: autoscaling, blue/green or
     rolling updates with automatic rollback on alarms, data capture, VPC placement, and batch
@@ -131,12 +145,9 @@ class SageMakerLlmEndpoint(SageMakerEndpointBase):
         *,
         model: ModelSource,
         container: LlmContainer | None = None,
-        mode: InferenceMode = InferenceMode.REAL_TIME,
+        hosting: HostingMode | None = None,
         instance_type: str | None = None,
         instance_count: int = 1,
-        inference_component: InferenceComponentOptions | None = None,
-        serverless: ServerlessOptions | None = None,
-        async_inference: AsyncInferenceOptions | None = None,
         autoscaling: AutoScalingOptions | None = None,
         deployment: DeploymentOptions | None = None,
         data_capture: DataCaptureOptions | None = None,
@@ -157,14 +168,14 @@ class SageMakerLlmEndpoint(SageMakerEndpointBase):
     ) -> None:
         """
         :param model: the weights (:meth:`ModelSource.s3_prefix` recommended).
-        :param container: the serving container. Default: ``LlmContainer.lmi()`` (LMI with vLLM, pinned tag; a GPU
-            image, so SERVERLESS needs a CPU image here).
-        :param mode: hosting mode. Default: ``InferenceMode.REAL_TIME``.
-        :param instance_type: ``ml.*`` type. Default: ``ml.g5.2xlarge`` (1×A10G 24 GB); must be unset for SERVERLESS.
-        :param instance_count: initial instances. Default: 1.
-        :param inference_component: INFERENCE_COMPONENT only. Default: ``InferenceComponentOptions()`` (1 GPU, 1 copy).
-        :param serverless: SERVERLESS only. Default: ``ServerlessOptions()`` (6 GB, concurrency 5).
-        :param async_inference: ASYNC only. Default: ``AsyncInferenceOptions()`` (new bucket, SNS topics).
+        :param container: the serving container. Default: - ``LlmContainer.lmi()`` (LMI with vLLM, pinned tag; a GPU
+            image, so ``HostingMode.serverless()`` needs a CPU image here)
+        :param hosting: the hosting mode and its options: ``HostingMode.real_time()``,
+            ``HostingMode.inference_component(accelerators=..., copies=...)``, ``HostingMode.serverless(memory_size_mb=...)``
+            or ``HostingMode.async_(output_bucket=...)``. Default: - ``HostingMode.real_time()``
+        :param instance_type: ``ml.*`` hosting type. Default: - ``ml.g5.2xlarge`` (1×A10G 24 GB); none for serverless
+            (which takes no instance type)
+        :param instance_count: initial instances. Default: 1
         :param autoscaling: Default: - none (fixed capacity); ``AutoScalingOptions(enabled=False)`` is the same.
         :param deployment: safe rollouts of updates. Default: none (SageMaker's all-at-once blue/green).
         :param data_capture: REAL_TIME/ASYNC only. Default: off.
@@ -190,20 +201,15 @@ class SageMakerLlmEndpoint(SageMakerEndpointBase):
         """
         super().__init__(scope, construct_id)
         container = container or LlmContainer.lmi()
+        hosting = hosting or HostingMode.real_time()
+        mode = hosting.kind
         if mode is not InferenceMode.SERVERLESS and instance_type is None:
             instance_type = DEFAULT_INSTANCE_TYPE
-        if mode is InferenceMode.INFERENCE_COMPONENT and inference_component is None:
-            inference_component = InferenceComponentOptions()
-        if mode is InferenceMode.SERVERLESS and serverless is None:
-            serverless = ServerlessOptions()
-        if mode is InferenceMode.ASYNC and async_inference is None:
-            async_inference = AsyncInferenceOptions()
         if enable_network_isolation is None:
             enable_network_isolation = model.kind is not ModelSourceKind.HUGGING_FACE and mode is not InferenceMode.SERVERLESS
         p = _Props(
-            model=model, container=container, mode=mode, instance_type=instance_type,
+            model=model, container=container, hosting=hosting, instance_type=instance_type,
             spec=instance_spec(instance_type) if instance_type else None, instance_count=instance_count,
-            inference_component=inference_component, serverless=serverless, async_inference=async_inference,
             autoscaling=autoscaling if autoscaling is not None and autoscaling.enabled else None,
             deployment=deployment, data_capture=data_capture, alarms=alarms or AlarmOptions(), alarm_topic=alarm_topic,
             endpoint_name=endpoint_name,
@@ -213,7 +219,8 @@ class SageMakerLlmEndpoint(SageMakerEndpointBase):
             security_groups=security_groups, enable_network_isolation=enable_network_isolation,
             encryption_key=encryption_key, execution_role=execution_role, inference_ami_version=inference_ami_version,
         )
-        self.mode = mode
+        self.hosting = hosting
+        """The hosting mode and its options (``hosting.kind`` is the :class:`InferenceMode`)."""
         self.instance_type = instance_type
         self.instance = p.spec
         self.model_source = model
@@ -449,7 +456,7 @@ class SageMakerLlmEndpoint(SageMakerEndpointBase):
     def grant_invoke_async(self, grantee: iam.IGrantable) -> iam.Grant:
         """Allow ``InvokeEndpointAsync``, uploading request payloads and reading results (ASYNC only)."""
         if self.async_output is None:
-            raise ValueError("grant_invoke_async needs mode=InferenceMode.ASYNC")
+            raise ValueError("grant_invoke_async needs hosting=HostingMode.async_()")
         out = self.async_output
         grant = iam.Grant.add_to_principal(grantee=grantee, actions=["sagemaker:InvokeEndpointAsync"],
                                            resource_arns=[self.endpoint_arn])
@@ -489,7 +496,6 @@ class SageMakerLlmEndpoint(SageMakerEndpointBase):
             problems.add(problem)
         for problem in name_problems("endpoint_name", p.endpoint_name):
             problems.add(problem)
-        self._validate_mode_options(problems, p)
         if p.mode is InferenceMode.SERVERLESS:
             self._validate_serverless(problems, p)
         elif p.instance_type is not None:
@@ -502,7 +508,8 @@ class SageMakerLlmEndpoint(SageMakerEndpointBase):
                          "stage the weights in S3 (ModelSource.s3_prefix) or disable isolation")
         problems.check(not p.security_groups or p.vpc is not None, "security_groups need vpc; pass the VPC they belong to")
         if p.inference_component is not None:
-            self._validate_component(problems, p.inference_component, p.spec, p.container)
+            for problem in component_problems(p.inference_component, p.spec, p.container, prefix="hosting.inference_component"):
+                problems.add(problem)
         if p.async_inference is not None:
             self._validate_async(problems, p.async_inference)
         if p.data_capture is not None:
@@ -517,31 +524,22 @@ class SageMakerLlmEndpoint(SageMakerEndpointBase):
             problems.add(problem)
         problems.raise_if_any()
 
-    @staticmethod
-    def _validate_mode_options(problems: ProblemCollector, p: _Props) -> None:
-        option_modes = {"inference_component": (p.inference_component, InferenceMode.INFERENCE_COMPONENT),
-                        "serverless": (p.serverless, InferenceMode.SERVERLESS),
-                        "async_inference": (p.async_inference, InferenceMode.ASYNC)}
-        for prop, (value, wanted) in option_modes.items():
-            problems.check(value is None or p.mode is wanted,
-                           f"{prop} is only used with mode=InferenceMode.{wanted.name}, but mode is {p.mode.name}; "
-                           "remove it or change the mode")
-
     def _validate_serverless(self, problems: ProblemCollector, p: _Props) -> None:
         if p.instance_type is not None:
             gpu = p.spec is not None and p.spec.is_accelerated
-            problems.add(f"mode SERVERLESS runs on CPU only and takes no instance type; remove instance_type={p.instance_type!r}"
-                         + (" (serverless endpoints have no GPUs: use REAL_TIME or INFERENCE_COMPONENT for this model)" if gpu else ""))
+            problems.add(f"HostingMode.serverless() runs on CPU only and takes no instance type; remove instance_type={p.instance_type!r}"
+                         + (" (serverless endpoints have no GPUs: use HostingMode.real_time() or HostingMode.inference_component() "
+                            "for this model)" if gpu else ""))
         problems.check(p.volume_size_gb is None, "volume_size_gb does not apply to serverless endpoints; remove it")
         serverless = p.serverless
         if serverless is not None:
             problems.check(serverless.memory_size_mb in (1024, 2048, 3072, 4096, 5120, 6144),
-                           f"serverless.memory_size_mb must be 1024, 2048, 3072, 4096, 5120 or 6144, got {serverless.memory_size_mb}")
+                           f"hosting.serverless.memory_size_mb must be 1024, 2048, 3072, 4096, 5120 or 6144, got {serverless.memory_size_mb}")
             problems.check(1 <= serverless.max_concurrency <= 200,
-                           f"serverless.max_concurrency must be between 1 and 200, got {serverless.max_concurrency}")
+                           f"hosting.serverless.max_concurrency must be between 1 and 200, got {serverless.max_concurrency}")
             pc = serverless.provisioned_concurrency
             problems.check(pc is None or 1 <= pc <= serverless.max_concurrency,
-                           f"serverless.provisioned_concurrency must be between 1 and max_concurrency ({serverless.max_concurrency}), got {pc}")
+                           f"hosting.serverless.provisioned_concurrency must be between 1 and max_concurrency ({serverless.max_concurrency}), got {pc}")
         if p.spec is None and p.instance_type is None:
             cdk.Annotations.of(self).add_warning_v2(
                 "cdk-llm-serving:serverless-small-models-only",
@@ -572,17 +570,17 @@ class SageMakerLlmEndpoint(SageMakerEndpointBase):
     @staticmethod
     def _validate_async(problems: ProblemCollector, a: AsyncInferenceOptions) -> None:
         problems.check(1 <= a.max_concurrent_invocations_per_instance <= 1000,
-                       "async_inference.max_concurrent_invocations_per_instance must be between 1 and 1000, "
+                       "hosting.async_inference.max_concurrent_invocations_per_instance must be between 1 and 1000, "
                        f"got {a.max_concurrent_invocations_per_instance}")
         for prefix_name in ("output_prefix", "failure_prefix", "input_prefix"):
             prefix = getattr(a, prefix_name)
             problems.check(prefix.endswith("/") and not prefix.startswith("/"),
-                           f"async_inference.{prefix_name} must be a folder like 'async/output/' (no leading '/', trailing '/'), got {prefix!r}")
+                           f"hosting.async_inference.{prefix_name} must be a folder like 'async/output/' (no leading '/', trailing '/'), got {prefix!r}")
 
     @staticmethod
     def _validate_data_capture(problems: ProblemCollector, d: DataCaptureOptions, mode: InferenceMode) -> None:
         problems.check(mode in (InferenceMode.REAL_TIME, InferenceMode.ASYNC),
-                       f"data_capture is supported here for REAL_TIME and ASYNC endpoints only, not {mode.name}")
+                       f"data_capture is supported for HostingMode.real_time() and HostingMode.async_() only, not {mode.factory}")
         problems.check(0 <= d.sampling_percentage <= 100,
                        f"data_capture.sampling_percentage must be between 0 and 100, got {d.sampling_percentage}")
         problems.check(d.capture_input or d.capture_output, "data_capture must capture the input, the output or both")
@@ -625,35 +623,6 @@ class SageMakerLlmEndpoint(SageMakerEndpointBase):
         )
 
     @staticmethod
-    def _validate_component(p: ProblemCollector, ic: InferenceComponentOptions, spec: InstanceSpec | None,
-                            container: LlmContainer) -> None:
-        p.check(ic.accelerators >= 1, f"inference_component.accelerators must be at least 1, got {ic.accelerators}")
-        if spec is not None and spec.is_accelerated:
-            p.check(ic.accelerators <= spec.accelerators,
-                    f"inference_component.accelerators ({ic.accelerators}) is more than the {spec.accelerators} "
-                    f"accelerator(s) of {spec.name}")
-            tp = container.tensor_parallel_degree
-            p.check(not isinstance(tp, int) or tp <= ic.accelerators,
-                    f"tensor parallel degree {tp} is more than the {ic.accelerators} accelerator(s) reserved per copy; "
-                    "raise inference_component.accelerators or lower the degree")
-        if spec is not None:
-            p.check(ic.min_memory_mb <= spec.memory_gib * 1024,
-                    f"inference_component.min_memory_mb ({ic.min_memory_mb}) is more than {spec.name}'s memory ({spec.memory_gib} GiB)")
-            p.check(ic.cpu_cores is None or ic.cpu_cores <= spec.vcpus,
-                    f"inference_component.cpu_cores ({ic.cpu_cores}) is more than {spec.name}'s {spec.vcpus} vCPUs")
-        p.check(ic.min_memory_mb >= 128, f"inference_component.min_memory_mb must be at least 128, got {ic.min_memory_mb}")
-        p.check(ic.max_memory_mb is None or ic.max_memory_mb >= ic.min_memory_mb,
-                "inference_component.max_memory_mb must be at least min_memory_mb")
-        p.check(ic.cpu_cores is None or ic.cpu_cores >= 0.25,
-                f"inference_component.cpu_cores must be at least 0.25, got {ic.cpu_cores}")
-        p.check(ic.copies >= 1, f"inference_component.copies must be at least 1, got {ic.copies}")
-        p.check(len(ic.environment) <= _MAX_COMPONENT_ENV,
-                f"inference_component.environment has {len(ic.environment)} variables; SageMaker allows at most "
-                f"{_MAX_COMPONENT_ENV} per inference component (put the rest in the container options, which go on the model)")
-        p.check(ic.max_instances is None or ic.max_instances >= 1,
-                f"inference_component.max_instances must be at least 1, got {ic.max_instances}")
-
-    @staticmethod
     def _validate_autoscaling(p: ProblemCollector, a: AutoScalingOptions, mode: InferenceMode,
                               serverless: ServerlessOptions | None) -> None:
         if a.scale_to_zero:
@@ -667,15 +636,15 @@ class SageMakerLlmEndpoint(SageMakerEndpointBase):
                 f"autoscaling.max_capacity ({a.max_capacity}) must be at least min_capacity ({a.min_capacity})")
         if a.scale_to_zero:
             p.check(mode in (InferenceMode.ASYNC, InferenceMode.INFERENCE_COMPONENT),
-                    f"scale_to_zero is not possible with mode {mode.name}: use INFERENCE_COMPONENT (real-time, wakes on "
-                    "NoCapacityInvocationFailures) or ASYNC (wakes on HasBacklogWithoutCapacity)")
+                    f"scale_to_zero is not possible with {mode.factory}: use HostingMode.inference_component() (real-time, wakes on "
+                    "NoCapacityInvocationFailures) or HostingMode.async_() (wakes on HasBacklogWithoutCapacity)")
         if mode is InferenceMode.SERVERLESS:
             p.check(serverless is None or serverless.provisioned_concurrency is not None,
                     "serverless endpoints scale by themselves; autoscaling only applies to provisioned concurrency "
-                    "(set serverless.provisioned_concurrency) — otherwise remove autoscaling")
+                    "(set HostingMode.serverless(provisioned_concurrency=...)) — otherwise remove autoscaling")
             if serverless is not None:
                 p.check(a.max_capacity <= serverless.max_concurrency,
-                        f"autoscaling.max_capacity ({a.max_capacity}) cannot exceed serverless.max_concurrency ({serverless.max_concurrency})")
+                        f"autoscaling.max_capacity ({a.max_capacity}) cannot exceed hosting.serverless.max_concurrency ({serverless.max_concurrency})")
             p.check(0 < a.target_provisioned_concurrency_utilization <= 1,
                     "autoscaling.target_provisioned_concurrency_utilization must be in (0, 1]")
         if mode in (InferenceMode.REAL_TIME, InferenceMode.INFERENCE_COMPONENT):
@@ -843,26 +812,26 @@ class SageMakerLlmEndpoint(SageMakerEndpointBase):
         add("ServerErrorsAlarm", self.metric_server_errors(), o.server_errors, "Model or platform 5XX errors")
         add("ModelLatencyAlarm", self.metric_model_latency(), o.model_latency_p90.to_seconds() * 1_000_000,
             f"p90 model latency above {o.model_latency_p90.to_seconds():g} s (ModelLatency is in microseconds)")
-        if self.mode is InferenceMode.SERVERLESS:
+        if self.hosting.kind is InferenceMode.SERVERLESS:
             return alarms
         if self.instance is not None and self.instance.is_gpu:
             scale = 1 if self.inference_component_name else self.instance.accelerators
             add("GpuMemoryAlarm", self.metric_gpu_memory_utilization(), o.gpu_memory_percent * scale,
                 f"GPU memory above {o.gpu_memory_percent:g}% for 15 minutes", periods=3)
         add("DiskAlarm", self.metric_disk_utilization(), o.disk_percent, f"ML storage above {o.disk_percent:g}%")
-        if self.mode is InferenceMode.ASYNC:
+        if self.hosting.kind is InferenceMode.ASYNC:
             add("AsyncBacklogAlarm", self.metric_async_backlog(), o.async_backlog,
                 f"More than {o.async_backlog} queued async requests for 15 minutes", periods=3)
         return alarms
 
     def _autoscaling(self, a: AutoScalingOptions) -> appscaling.ScalableTarget:
-        if self.mode is InferenceMode.INFERENCE_COMPONENT:
+        if self.hosting.kind is InferenceMode.INFERENCE_COMPONENT:
             assert self.inference_component is not None
             resource_id = f"inference-component/{self.inference_component_name}"
             dimension = "sagemaker:inference-component:DesiredCopyCount"
         else:
             resource_id = f"endpoint/{self.endpoint.attr_endpoint_name}/variant/{VARIANT_NAME}"
-            dimension = ("sagemaker:variant:DesiredProvisionedConcurrency" if self.mode is InferenceMode.SERVERLESS
+            dimension = ("sagemaker:variant:DesiredProvisionedConcurrency" if self.hosting.kind is InferenceMode.SERVERLESS
                          else "sagemaker:variant:DesiredInstanceCount")
         target = appscaling.ScalableTarget(
             self, "ScalableTarget", service_namespace=appscaling.ServiceNamespace.SAGEMAKER,
@@ -886,12 +855,12 @@ class SageMakerLlmEndpoint(SageMakerEndpointBase):
 
     def _target_tracking(self, target: appscaling.ScalableTarget, a: AutoScalingOptions) -> None:
         cooldowns = {"scale_in_cooldown": a.scale_in_cooldown, "scale_out_cooldown": a.scale_out_cooldown}
-        components = self.mode is InferenceMode.INFERENCE_COMPONENT
+        components = self.hosting.kind is InferenceMode.INFERENCE_COMPONENT
         P = appscaling.PredefinedMetric
-        if self.mode is InferenceMode.SERVERLESS:
+        if self.hosting.kind is InferenceMode.SERVERLESS:
             target.scale_to_track_metric("ProvisionedConcurrencyTracking", target_value=a.target_provisioned_concurrency_utilization,
                                          predefined_metric=P.SAGEMAKER_VARIANT_PROVISIONED_CONCURRENCY_UTILIZATION, **cooldowns)
-        elif self.mode is InferenceMode.ASYNC:
+        elif self.hosting.kind is InferenceMode.ASYNC:
             target.scale_to_track_metric(
                 "BacklogTracking", target_value=a.target_backlog_per_instance, **cooldowns,
                 custom_metric=cloudwatch.Metric(namespace="AWS/SageMaker", metric_name="ApproximateBacklogSizePerInstance",
@@ -914,7 +883,7 @@ class SageMakerLlmEndpoint(SageMakerEndpointBase):
 
     def _wake_up(self, target: appscaling.ScalableTarget) -> None:
         """Scale from zero: a +1 step action run by an alarm on the signal that requests found no capacity."""
-        if self.mode is InferenceMode.INFERENCE_COMPONENT:
+        if self.hosting.kind is InferenceMode.INFERENCE_COMPONENT:
             signal = self.metric_no_capacity_failures()
             description = "Wake-up: requests found no model copy (scale from zero)"
         else:
@@ -944,3 +913,34 @@ def _scaling_service_linked_role(scope: Construct) -> iam.IRole:
         arn_format=cdk.ArnFormat.SLASH_RESOURCE_NAME,
     )
     return iam.Role.from_role_arn(scope, "ScalingServiceLinkedRole", arn, mutable=False)
+
+
+def component_problems(ic: InferenceComponentOptions, spec: InstanceSpec | None, container: LlmContainer, *,
+                       prefix: str) -> list[str]:
+    """Problems of one copy's compute reservation on ``spec`` (``prefix`` names where the options were given)."""
+    p = ProblemCollector("")
+    p.check(ic.accelerators >= 1, f"{prefix}.accelerators must be at least 1, got {ic.accelerators}")
+    if spec is not None and spec.is_accelerated:
+        p.check(ic.accelerators <= spec.accelerators,
+                f"{prefix}.accelerators ({ic.accelerators}) is more than the {spec.accelerators} "
+                f"accelerator(s) of {spec.name}")
+        tp = container.tensor_parallel_degree
+        p.check(not isinstance(tp, int) or tp <= ic.accelerators,
+                f"tensor parallel degree {tp} is more than the {ic.accelerators} accelerator(s) reserved per copy; "
+                f"raise {prefix}.accelerators or lower the degree")
+    if spec is not None:
+        p.check(ic.min_memory_mb <= spec.memory_gib * 1024,
+                f"{prefix}.min_memory_mb ({ic.min_memory_mb}) is more than {spec.name}'s memory ({spec.memory_gib} GiB)")
+        p.check(ic.cpu_cores is None or ic.cpu_cores <= spec.vcpus,
+                f"{prefix}.cpu_cores ({ic.cpu_cores}) is more than {spec.name}'s {spec.vcpus} vCPUs")
+    p.check(ic.min_memory_mb >= 128, f"{prefix}.min_memory_mb must be at least 128, got {ic.min_memory_mb}")
+    p.check(ic.max_memory_mb is None or ic.max_memory_mb >= ic.min_memory_mb,
+            f"{prefix}.max_memory_mb must be at least min_memory_mb")
+    p.check(ic.cpu_cores is None or ic.cpu_cores >= 0.25, f"{prefix}.cpu_cores must be at least 0.25, got {ic.cpu_cores}")
+    p.check(ic.copies >= 1, f"{prefix}.copies must be at least 1, got {ic.copies}")
+    p.check(len(ic.environment) <= _MAX_COMPONENT_ENV,
+            f"{prefix}.environment has {len(ic.environment)} variables; SageMaker allows at most "
+            f"{_MAX_COMPONENT_ENV} per inference component (put the rest in the container options, which go on the model)")
+    p.check(ic.max_instances is None or ic.max_instances >= 1,
+            f"{prefix}.max_instances must be at least 1, got {ic.max_instances}")
+    return p.problems

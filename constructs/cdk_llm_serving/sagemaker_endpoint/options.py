@@ -1,4 +1,4 @@
-"""Typed options of :class:`SageMakerLlmEndpoint`: hosting mode, scaling, rollouts, async, data capture."""
+"""Typed options of :class:`SageMakerLlmEndpoint`: hosting mode (:class:`HostingMode`), scaling, rollouts, data capture."""
 
 from __future__ import annotations
 
@@ -12,10 +12,11 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_s3 as s3
 
 from .._types import TypedOptions
+from ._checks import typed_factory
 
 
 class InferenceMode(Enum):
-    """How the model is hosted."""
+    """The kind of a :class:`HostingMode` (``hosting.kind``); choose one with the ``HostingMode`` factories."""
 
     REAL_TIME = "real-time"
     """A classic production variant: the model owns whole instances. Scales instances (min 1)."""
@@ -27,6 +28,15 @@ class InferenceMode(Enum):
     no ``ModelDataSource`` (use ``ModelSource.s3_tarball``). Only for small models."""
     ASYNC = "async"
     """Asynchronous: requests queue in S3, results go to S3 and SNS; can scale to zero instances."""
+
+    @property
+    def factory(self) -> str:
+        """The :class:`HostingMode` factory call of this kind, for messages (``HostingMode.serverless()``)."""
+        return f"HostingMode.{_FACTORIES[self]}()"
+
+
+_FACTORIES = {InferenceMode.REAL_TIME: "real_time", InferenceMode.INFERENCE_COMPONENT: "inference_component",
+              InferenceMode.SERVERLESS: "serverless", InferenceMode.ASYNC: "async_"}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -80,6 +90,112 @@ class AsyncInferenceOptions(TypedOptions):
     """Put the inference response into the success notification (up to SNS's 256 KB). Default: False."""
     max_concurrent_invocations_per_instance: int = 4
     """Requests SageMaker sends one instance at a time (1-1000). Default: 4."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class HostingMode:
+    """How :class:`SageMakerLlmEndpoint` hosts the model, with the options of that mode. Create it with a factory:
+    :meth:`real_time` (the default), :meth:`inference_component`, :meth:`serverless` or :meth:`async_`."""
+
+    kind: InferenceMode
+    """Which mode."""
+    inference_component_options: InferenceComponentOptions | None = None
+    """The compute reservation per copy (``INFERENCE_COMPONENT`` only). Default: - none"""
+    serverless_options: ServerlessOptions | None = None
+    """The serverless configuration (``SERVERLESS`` only). Default: - none"""
+    async_options: AsyncInferenceOptions | None = None
+    """Where requests and results go (``ASYNC`` only). Default: - none"""
+
+    def __post_init__(self) -> None:
+        given = {InferenceMode.INFERENCE_COMPONENT: self.inference_component_options,
+                 InferenceMode.SERVERLESS: self.serverless_options, InferenceMode.ASYNC: self.async_options}
+        wrong = [k for k, v in given.items() if (v is not None) != (k is self.kind)]
+        if not isinstance(self.kind, InferenceMode) or wrong:
+            raise ValueError(f"HostingMode: use the factory {getattr(self.kind, 'factory', 'HostingMode.real_time()')}, "
+                             "which carries exactly the options of its mode")
+
+    @staticmethod
+    def real_time() -> HostingMode:
+        """A classic production variant: the model owns whole instances (``instance_type`` × ``instance_count``);
+        autoscaling adds and removes instances (at least 1). Supports data capture, VPC placement and blue/green
+        rollouts. The default."""
+        return HostingMode(kind=InferenceMode.REAL_TIME)
+
+    @staticmethod
+    @typed_factory("HostingMode.inference_component")
+    def inference_component(
+        *,
+        accelerators: int = 1,
+        cpu_cores: float | None = None,
+        min_memory_mb: int = 1024,
+        max_memory_mb: int | None = None,
+        copies: int = 1,
+        max_instances: int | None = None,
+        environment: Mapping[str, str] | None = None,
+    ) -> HostingMode:
+        """Real-time with an inference component: each model copy reserves ``accelerators``, CPU and memory on
+        instances the endpoint scales for it (managed instance scaling); autoscaling adds and removes copies and can
+        scale to zero. The fields are those of :class:`InferenceComponentOptions`.
+
+        :param accelerators: GPUs (or Neuron chips) per copy. Default: 1
+        :param cpu_cores: CPU cores per copy. Default: - unset (SageMaker decides)
+        :param min_memory_mb: memory reserved per copy. Default: 1024
+        :param max_memory_mb: memory cap per copy. Default: - unset
+        :param copies: initial copies. Default: 1
+        :param max_instances: managed-scaling upper bound. Default: - enough instances for the autoscaling
+            ``max_capacity`` copies (or ``copies``)
+        :param environment: per-component container overrides (at most 16). Default: - none
+        """
+        return HostingMode(kind=InferenceMode.INFERENCE_COMPONENT, inference_component_options=InferenceComponentOptions(
+            accelerators=accelerators, cpu_cores=cpu_cores, min_memory_mb=min_memory_mb, max_memory_mb=max_memory_mb,
+            copies=copies, max_instances=max_instances, environment=dict(environment or {}),
+        ))
+
+    @staticmethod
+    @typed_factory("HostingMode.serverless")
+    def serverless(*, memory_size_mb: int = 6144, max_concurrency: int = 5,
+                   provisioned_concurrency: int | None = None) -> HostingMode:
+        """Serverless: CPU only (give a CPU image), at most 6 GB of memory, no instance type, VPC, network isolation
+        or data capture, and no ``ModelDataSource`` (use ``ModelSource.s3_tarball``). Only for small models. The
+        fields are those of :class:`ServerlessOptions`.
+
+        :param memory_size_mb: 1024-6144 in steps of 1024. Default: 6144
+        :param max_concurrency: 1-200 concurrent invocations. Default: 5
+        :param provisioned_concurrency: pre-warmed capacity (billed while idle). Default: - none (cold starts)
+        """
+        return HostingMode(kind=InferenceMode.SERVERLESS, serverless_options=ServerlessOptions(
+            memory_size_mb=memory_size_mb, max_concurrency=max_concurrency,
+            provisioned_concurrency=provisioned_concurrency))
+
+    @staticmethod
+    @typed_factory("HostingMode.async_")
+    def async_(
+        *,
+        output_bucket: s3.IBucket | None = None,
+        output_prefix: str = "async/output/",
+        failure_prefix: str = "async/failure/",
+        input_prefix: str = "async/input/",
+        notifications: bool = True,
+        include_response_in_notification: bool = False,
+        max_concurrent_invocations_per_instance: int = 4,
+    ) -> HostingMode:
+        """Asynchronous inference: requests queue in S3, results go to S3 (and SNS); instances scale on the backlog
+        and can scale to zero. The fields are those of :class:`AsyncInferenceOptions`.
+
+        :param output_bucket: bucket for inputs, outputs and failures. Default: - a new bucket (KMS, TLS-only,
+            versioned; noncurrent versions expire after 7 days)
+        :param output_prefix: Default: ``async/output/``
+        :param failure_prefix: Default: ``async/failure/``
+        :param input_prefix: where ``grant_invoke_async`` lets callers upload payloads. Default: ``async/input/``
+        :param notifications: success and error SNS topics. Default: true
+        :param include_response_in_notification: the response in the success notification. Default: false
+        :param max_concurrent_invocations_per_instance: 1-1000. Default: 4
+        """
+        return HostingMode(kind=InferenceMode.ASYNC, async_options=AsyncInferenceOptions(
+            output_bucket=output_bucket, output_prefix=output_prefix, failure_prefix=failure_prefix,
+            input_prefix=input_prefix, notifications=notifications,
+            include_response_in_notification=include_response_in_notification,
+            max_concurrent_invocations_per_instance=max_concurrent_invocations_per_instance))
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -112,12 +112,12 @@ def _serverless_exclusions(plan: EndpointPlan) -> Iterable[str]:
     if plan.mode is not InferenceMode.SERVERLESS:
         return
     if plan.vpc:
-        yield "mode SERVERLESS cannot be placed in a VPC; remove vpc or use REAL_TIME"
+        yield "HostingMode.serverless() cannot be placed in a VPC; remove vpc or use HostingMode.real_time()"
     if plan.data_capture:
-        yield "data_capture is not supported by serverless endpoints; remove it or use REAL_TIME"
+        yield "data_capture is not supported by serverless endpoints; remove it or use HostingMode.real_time()"
     if plan.enable_network_isolation:
         yield ("enable_network_isolation=True is not supported by serverless endpoints; remove it "
-               "(SERVERLESS defaults to no isolation) or use REAL_TIME")
+               "(serverless defaults to no isolation) or use HostingMode.real_time()")
     container = plan.container
     if container.kind in _GPU_KINDS and "cpu" not in (container.tag or "").lower():
         yield (f"container: {container.repository}:{container.tag} is a GPU image (LlmContainer.{container.kind.value}() "
