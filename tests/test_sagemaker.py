@@ -399,6 +399,30 @@ def test_grant_invoke_is_endpoint_scoped() -> None:
     assert text(statement["Resource"]) == "arn:{AWS::Partition}:sagemaker:{AWS::Region}:{AWS::AccountId}:endpoint/my-endpoint"
 
 
+def test_grant_invoke_on_an_inference_component_covers_the_component_arn() -> None:
+    # Service Authorization Reference (SageMaker AI): InvokeEndpoint and InvokeEndpointWithResponseStream take the
+    # resource types endpoint* and inference-component; a call with InferenceComponentName is authorized against both.
+    # Before, SageMakerLlmEndpoint.grant_invoke granted only the endpoint ARN in this mode.
+    stack = _stack()
+    endpoint = SageMakerLlmEndpoint(stack, "Llm", model=ModelSource.s3_prefix(s3.Bucket(stack, "B"), "m"),
+                                    endpoint_name="My-Endpoint", hosting=HostingMode.inference_component(),
+                                    alarms=AlarmOptions(enabled=False))
+    role = iam.Role(stack, "Caller", assumed_by=iam.AccountRootPrincipal())
+    endpoint.grant_invoke(role)
+    (doc,) = [p["Properties"]["PolicyDocument"] for p in Template.from_stack(stack).find_resources("AWS::IAM::Policy").values()]
+    (statement,) = doc["Statement"]
+    arn = "arn:{AWS::Partition}:sagemaker:{AWS::Region}:{AWS::AccountId}:"
+    assert sorted(text(r) for r in statement["Resource"]) == [
+        arn + "endpoint/my-endpoint", arn + f"inference-component/{endpoint.inference_component_name.lower()}"]  # type: ignore[union-attr]
+    # The same for an imported endpoint with a component.
+    stack = _stack()
+    imported = SageMakerLlmEndpoint.from_endpoint_name(stack, "Other", "shared", inference_component_name="Adapter-A")
+    imported.grant_invoke(iam.Role(stack, "Caller", assumed_by=iam.AccountRootPrincipal()))
+    (doc,) = [p["Properties"]["PolicyDocument"] for p in Template.from_stack(stack).find_resources("AWS::IAM::Policy").values()]
+    assert sorted(text(r) for r in doc["Statement"][0]["Resource"]) == [
+        arn + "endpoint/shared", arn + "inference-component/adapter-a"]
+
+
 def test_grant_invoke_async() -> None:
     stack = _stack()
     endpoint = SageMakerLlmEndpoint(stack, "Llm", model=ModelSource.s3_prefix(s3.Bucket(stack, "B"), "m"),

@@ -93,11 +93,7 @@ class LoraAdapterComponent(LlmEndpointBase):
         """The ``AWS::SageMaker::InferenceComponent`` (in the fleet's stack or in one of its adapter stacks)."""
         self.artifact_url = artifact_url
         self.alarms: list[cloudwatch.Alarm] = []
-
-    def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Allow invoking exactly this adapter: the endpoint and this inference component."""
-        return iam.Grant.add_to_principal(grantee=grantee, actions=INVOKE_ACTIONS,
-                                          resource_arns=[self.endpoint_arn, self.component_arn(self.inference_component_name)])
+        # grant_invoke (LlmEndpointBase) covers exactly this adapter: the endpoint and this inference component.
 
 
 class LoraAdapterFleet(HostedLlmEndpointBase):

@@ -76,12 +76,17 @@ class LlmEndpointBase(Construct):
     # ----------------------------------------------------------------- grants
 
     def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Allow ``InvokeEndpoint`` and ``InvokeEndpointWithResponseStream`` on this endpoint.
+        """Allow ``InvokeEndpoint`` and ``InvokeEndpointWithResponseStream`` on this target: the endpoint ARN, and
+        with an inference component also that component's ARN (and no other component of the endpoint).
 
-        Inference components are addressed per request (``InferenceComponentName``); IAM authorizes
-        the call on the endpoint ARN.
+        The Service Authorization Reference lists two resource types for both actions: ``endpoint`` (required) and
+        ``inference-component`` (optional); ``InvokeEndpointAsync`` has ``endpoint`` only ("Actions, resources, and
+        condition keys for Amazon SageMaker AI", as mirrored in iann0036/iam-dataset aws/iam_definition.json at
+        08eff2d). A call naming ``InferenceComponentName`` is therefore authorized against the component ARN as well
+        as the endpoint ARN: an endpoint-only grant would not cover it, so both are granted.
         """
-        return iam.Grant.add_to_principal(grantee=grantee, actions=INVOKE_ACTIONS, resource_arns=[self.endpoint_arn])
+        arns = [self.endpoint_arn] + ([self.inference_component_arn] if self.inference_component_arn else [])
+        return iam.Grant.add_to_principal(grantee=grantee, actions=INVOKE_ACTIONS, resource_arns=arns)
 
     # ---------------------------------------------------------------- metrics
 
