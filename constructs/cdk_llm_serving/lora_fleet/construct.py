@@ -147,20 +147,23 @@ class LoraAdapterFleet(HostedLlmEndpointBase):
     ) -> None:
         """
         :param base_model: the base weights (:meth:`ModelSource.s3_prefix` recommended).
-        :param adapters: the adapters. More with :meth:`add_adapter`. Default: none.
+        :param adapters: the adapters. More with :meth:`add_adapter`. Default: - none
         :param adapter_store: the S3 folder of the adapter artifacts; the role reads exactly that prefix.
             Required with INFERENCE_COMPONENTS packaging once there are adapters; unset for MODEL_ARTIFACT.
-        :param packaging: ``INFERENCE_COMPONENTS`` (default: one component per adapter) or ``MODEL_ARTIFACT`` (static).
-        :param container: a LoRA-enabled container. Default: ``LlmContainer.lmi(lora=LoraOptions(max_loras=8,
-            max_lora_rank=16, max_cpu_loras=64))``.
-        :param instance_type: Default: ``ml.g5.12xlarge`` (4 × A10G: four 1-GPU copies of an 8B model).
+            Default: - none (then adapters cannot be added as components)
+        :param packaging: ``INFERENCE_COMPONENTS`` (one component per adapter) or ``MODEL_ARTIFACT`` (static).
+            Default: ``AdapterPackaging.INFERENCE_COMPONENTS``
+        :param container: a LoRA-enabled container. Default: - ``LlmContainer.lmi(lora=LoraOptions(max_loras=8,
+            max_lora_rank=16, max_cpu_loras=64))`` (``default_lora_container()``)
+        :param instance_type: the ``ml.*`` hosting type of the base copies. Default: ``ml.g5.12xlarge`` (4 × A10G: four
+            1-GPU copies of an 8B model)
         :param instance_count: initial instances, and the managed-scaling minimum unless ``scale_to_zero``. Default: 1.
-        :param base_component: compute per base copy and initial copies. Default: ``InferenceComponentOptions()``
-            (1 GPU, 1 GiB reserved, 1 copy; instances scale up to what ``autoscaling.max_capacity`` copies need).
+        :param base_component: compute per base copy and initial copies. Default: - ``InferenceComponentOptions()``
+            (1 GPU, 1 GiB reserved, 1 copy; instances scale up to what ``autoscaling.max_capacity`` copies need)
         :param autoscaling: scaling of the base copies (adapters scale with it); ``scale_to_zero=True`` wakes on any
             adapter's no-capacity failures; ``AutoScalingOptions(enabled=False)`` keeps the copies fixed.
             Default: - ``DEFAULT_FLEET_AUTOSCALING`` (1-4 copies at ~5 concurrent requests per copy)
-        :param deployment: rolling updates of the base copies with rollback on alarms. Default: SageMaker's.
+        :param deployment: rolling updates of the base copies with rollback on alarms. Default: - SageMaker's
         :param alarms: base-model alarms (5XX, latency, GPU memory, disk); ``AlarmOptions(enabled=False)`` creates
             none. Default: - ``AlarmOptions()``
         :param alarm_topic: notified when a base-model or per-adapter alarm changes to ALARM or OK.
@@ -174,19 +177,22 @@ class LoraAdapterFleet(HostedLlmEndpointBase):
         :param sequential_adapter_stacks: deploy the adapter stacks one after another, so CloudFormation
             creates about ``adapters ÷ adapter_stacks`` adapter components at a time. Default: True.
         :param component_name_prefix: prepended (with ``-``) to adapter names to form their inference
-            component names, which are unique per account and Region; ``""`` uses the bare names. Default: a
-            24-character name unique to this construct path (adapter names may then have up to 38 characters).
+            component names, which are unique per account and Region; ``""`` uses the bare names. Default: - a
+            24-character name unique to this construct path (adapter names may then have up to 38 characters)
         :param dashboard: create a CloudWatch dashboard (base model + per-adapter traffic). Default: True.
-        :param endpoint_name: Default: generated from the construct path.
+        :param endpoint_name: the SageMaker endpoint name. Default: - generated from the construct path
         :param startup_health_check_timeout: base copies, 60-3600 s. Default: - 15 minutes
         :param model_data_download_timeout: base copies, 60-3600 s. Default: - 15 minutes
-        :param vpc: place the endpoint in this VPC. Default: none.
-        :param vpc_subnets: Default: the VPC's private subnets.
-        :param security_groups: Default: a new group (no inbound, HTTPS egress).
+        :param vpc: place the endpoint in this VPC. Default: - none
+        :param vpc_subnets: the subnets in ``vpc``. Default: - the VPC's private subnets with egress, or its isolated
+            subnets if it has none
+        :param security_groups: groups of the endpoint's network interfaces. Default: - a new group (no inbound, HTTPS
+            egress)
         :param encryption_key: as for :class:`SageMakerLlmEndpoint` (volumes where SageMaker allows a key).
             Default: - a new customer-managed KMS key with rotation, created only when something can use it
-        :param execution_role: Default: a new role; either way it gets exactly the model and adapter-store reads.
-        :param inference_ami_version: ``InferenceAmiVersion`` of the variant. Default: SageMaker's.
+        :param execution_role: the role SageMaker runs the base model with; either way it gets exactly the model and
+            adapter-store reads. Default: - a new role trusted by SageMaker of this account
+        :param inference_ami_version: ``InferenceAmiVersion`` of the variant. Default: - SageMaker's
         """
         super().__init__(scope, construct_id)
         container = container or default_lora_container()

@@ -66,15 +66,25 @@ class FleetCostEstimate:
     """What a fleet of ``adapters`` needs and costs per hour."""
 
     adapters: int
+    """Adapters served."""
     instance_type: str
+    """The fleet's instance type."""
     region: str
+    """The Region whose prices are used."""
     price_per_hour: float
+    """USD per instance-hour."""
     price_source: str
+    """``"caller"`` or the bundled table and its date."""
     concurrent_requests: float
+    """Requests in flight over all adapters."""
     copies: int
+    """Base model copies needed."""
     accelerators_per_copy: int
+    """GPUs (or Neuron chips) each copy reserves."""
     copies_per_instance: int
+    """Copies that fit one instance."""
     instances: int
+    """Instances needed (at least ``min_instances``)."""
     region_assumed: bool = False
     """True when ``region`` was not given and could not be known at synth (a Region-agnostic stack): the prices
     are ``DEFAULT_REGION``'s (us-east-1). Pass ``region=`` for another. Default: False."""
@@ -93,8 +103,11 @@ class CostComparison:
     """The fleet against one dedicated endpoint per adapter."""
 
     fleet: FleetCostEstimate
+    """The fleet's estimate."""
     dedicated_instance_type: str
+    """The instance type of each dedicated endpoint."""
     dedicated_price_per_hour: float
+    """USD per dedicated instance-hour."""
     dedicated_instances: int
     """Instances of all dedicated endpoints together."""
 

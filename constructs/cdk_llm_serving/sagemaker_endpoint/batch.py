@@ -76,22 +76,25 @@ class LlmBatchPipeline(Construct):
         """
         :param model: the SageMaker model to run. Its container must not use ``ModelDataSource``
             (``ModelSource.s3_prefix``), which batch transform does not support (rule ``SAGEMAKER.MODEL_DATA_SOURCE_BATCH``).
+        :param model_role: the model's execution role; transform jobs run with it.
+        :param model_policy: the managed policy of that role; the pipeline adds exactly its input, output and key grants.
         :param input_bucket: where the JSON Lines inputs are. With ``trigger_on_upload`` it must send events to EventBridge.
-        :param input_prefix: Default: ``batch/input/``.
-        :param output_bucket: Default: ``input_bucket``.
-        :param output_prefix: Default: ``batch/output/``.
-        :param instance_type: Default: the endpoint's instance type (``ml.g5.2xlarge`` when created directly).
-        :param instance_count: Default: 1.
-        :param max_concurrent_transforms: parallel requests per instance. Default: SageMaker's (1 for most containers).
+        :param input_prefix: the folder of the inputs. Default: ``batch/input/``
+        :param output_bucket: where the outputs go. Default: - ``input_bucket``
+        :param output_prefix: the folder of the outputs (not inside ``input_prefix``). Default: ``batch/output/``
+        :param instance_type: the ``ml.*`` type of the transform instances. Default: - the endpoint's instance type with
+            :meth:`SageMakerLlmEndpoint.add_batch_transform`, ``ml.g5.2xlarge`` when created directly
+        :param instance_count: transform instances. Default: 1
+        :param max_concurrent_transforms: parallel requests per instance. Default: - SageMaker's (1 for most containers)
         :param max_payload_mb: 1-100 MB per request. Default: 6.
-        :param split_type: ``LINE`` (default), ``NONE``, ``RECORD_IO`` or ``TF_RECORD``.
-        :param batch_strategy: ``SINGLE_RECORD`` (default: one prompt per request) or ``MULTI_RECORD``.
-        :param content_type: Default: ``application/jsonlines``.
+        :param split_type: ``LINE``, ``NONE``, ``RECORD_IO`` or ``TF_RECORD``. Default: ``LINE``
+        :param batch_strategy: ``SINGLE_RECORD`` (one prompt per request) or ``MULTI_RECORD``. Default: ``SINGLE_RECORD``
+        :param content_type: MIME type of inputs and outputs. Default: ``application/jsonlines``
         :param invocation_timeout: per request, 1-60 minutes. Default: - 30 minutes (SageMaker's 60 s is too short for generation)
         :param invocation_max_retries: 0-3. Default: 1.
         :param job_timeout: the whole run. Default: - 12 hours
-        :param schedule: run on a schedule. Default: none.
-        :param trigger_on_upload: run when an object is created under ``input_prefix``. Default: False.
+        :param schedule: run on a schedule. Default: - none
+        :param trigger_on_upload: run when an object is created under ``input_prefix``. Default: false
         :param encryption_key: encrypts the outputs, the run logs and (when the instance type allows it) the ML storage
             volumes; a key created outside this app must allow CloudWatch Logs (``logs.<region>.amazonaws.com``) in its
             key policy. Default: - the endpoint's key with :meth:`SageMakerLlmEndpoint.add_batch_transform`, else a new
@@ -115,34 +118,11 @@ class LlmBatchPipeline(Construct):
         self.output_uri = f"s3://{output_bucket.bucket_name}/{output_prefix}"
         self._grant_model_role(model_policy, input_bucket=input_bucket, input_prefix=input_prefix,
                                output_bucket=output_bucket, output_prefix=output_prefix)
-        transform = tasks.SageMakerCreateTransformJob(
-            self,
-            "TransformJob",
-            # Unique per run, at most 63 characters ("llm-batch-" + 36-character UUID).
-            transform_job_name=sfn.JsonPath.format("llm-batch-{}", sfn.JsonPath.uuid()),
-            model_name=model.attr_model_name,
-            integration_pattern=sfn.IntegrationPattern.RUN_JOB,
-            # CreateTransformJob takes no role (the model's role is used); passing ours stops CDK from
-            # creating a default one with AmazonSageMakerFullAccess.
-            role=model_role,
-            transform_input=tasks.TransformInput(
-                transform_data_source=tasks.TransformDataSource(
-                    s3_data_source=tasks.TransformS3DataSource(s3_uri=self.input_uri, s3_data_type=tasks.S3DataType.S3_PREFIX)
-                ),
-                content_type=content_type,
-                split_type=_SPLIT[split_type],
-            ),
-            transform_output=tasks.TransformOutput(
-                s3_output_path=self.output_uri, assemble_with=tasks.AssembleWith.LINE, accept=content_type,
-                encryption_key=key,
-            ),
-            transform_resources=self._resources(instance_type, instance_count, key),
-            batch_strategy=_STRATEGY[batch_strategy],
-            max_concurrent_transforms=max_concurrent_transforms,
-            max_payload=cdk.Size.mebibytes(max_payload_mb),
-            model_client_options=tasks.ModelClientOptions(invocations_max_retries=invocation_max_retries,
-                                                          invocations_timeout=invocation_timeout),
-            task_timeout=sfn.Timeout.duration(job_timeout),
+        transform = self._transform_task(
+            model=model, model_role=model_role, content_type=content_type, split_type=split_type, key=key,
+            instance_type=instance_type, instance_count=instance_count, batch_strategy=batch_strategy,
+            max_concurrent_transforms=max_concurrent_transforms, max_payload_mb=max_payload_mb,
+            invocation_max_retries=invocation_max_retries, invocation_timeout=invocation_timeout, job_timeout=job_timeout,
         )
         self._build_state_machine(transform, key=key, job_timeout=job_timeout)
         self._build_triggers(schedule=schedule, trigger_on_upload=trigger_on_upload, input_bucket=input_bucket,
@@ -196,6 +176,41 @@ class LlmBatchPipeline(Construct):
             acknowledge(model_policy,
                         f"AwsSolutions::AwsSolutions-IAM5[Resource::{nag_resource(self, bucket.arn_for_objects(prefix + '*'))}]",
                         "Batch inputs and outputs are many objects under one prefix; access is limited to exactly that prefix")
+
+    def _transform_task(self, *, model: sagemaker.CfnModel, model_role: iam.IRole, content_type: str, split_type: str,
+                        key: kms.IKey, instance_type: str, instance_count: int, batch_strategy: str,
+                        max_concurrent_transforms: int | None, max_payload_mb: int, invocation_max_retries: int,
+                        invocation_timeout: cdk.Duration, job_timeout: cdk.Duration) -> tasks.SageMakerCreateTransformJob:
+        """The ``CreateTransformJob.sync`` task: one job per run, over ``input_uri`` into ``output_uri``."""
+        return tasks.SageMakerCreateTransformJob(
+            self,
+            "TransformJob",
+            # Unique per run, at most 63 characters ("llm-batch-" + 36-character UUID).
+            transform_job_name=sfn.JsonPath.format("llm-batch-{}", sfn.JsonPath.uuid()),
+            model_name=model.attr_model_name,
+            integration_pattern=sfn.IntegrationPattern.RUN_JOB,
+            # CreateTransformJob takes no role (the model's role is used); passing ours stops CDK from
+            # creating a default one with AmazonSageMakerFullAccess.
+            role=model_role,
+            transform_input=tasks.TransformInput(
+                transform_data_source=tasks.TransformDataSource(
+                    s3_data_source=tasks.TransformS3DataSource(s3_uri=self.input_uri, s3_data_type=tasks.S3DataType.S3_PREFIX)
+                ),
+                content_type=content_type,
+                split_type=_SPLIT[split_type],
+            ),
+            transform_output=tasks.TransformOutput(
+                s3_output_path=self.output_uri, assemble_with=tasks.AssembleWith.LINE, accept=content_type,
+                encryption_key=key,
+            ),
+            transform_resources=self._resources(instance_type, instance_count, key),
+            batch_strategy=_STRATEGY[batch_strategy],
+            max_concurrent_transforms=max_concurrent_transforms,
+            max_payload=cdk.Size.mebibytes(max_payload_mb),
+            model_client_options=tasks.ModelClientOptions(invocations_max_retries=invocation_max_retries,
+                                                          invocations_timeout=invocation_timeout),
+            task_timeout=sfn.Timeout.duration(job_timeout),
+        )
 
     @staticmethod
     def _resources(instance_type: str, instance_count: int, key: kms.IKey) -> tasks.TransformResources:

@@ -176,28 +176,37 @@ class SageMakerLlmEndpoint(SageMakerEndpointBase):
         :param instance_type: ``ml.*`` hosting type. Default: - ``ml.g5.2xlarge`` (1×A10G 24 GB); none for serverless
             (which takes no instance type)
         :param instance_count: initial instances. Default: 1
-        :param autoscaling: Default: - none (fixed capacity); ``AutoScalingOptions(enabled=False)`` is the same.
-        :param deployment: safe rollouts of updates. Default: none (SageMaker's all-at-once blue/green).
-        :param data_capture: REAL_TIME/ASYNC only. Default: off.
+        :param autoscaling: instances (copies for inference components, provisioned concurrency for serverless)
+            between a minimum and a maximum, on concurrency, backlog or your own metric. Default: - none (fixed
+            capacity); ``AutoScalingOptions(enabled=False)`` is the same
+        :param deployment: safe rollouts of updates, rolled back on the alarms. Default: - none (SageMaker's
+            all-at-once blue/green, no rollback alarms)
+        :param data_capture: requests and responses to S3 (real-time and async only). Default: - off
         :param alarms: thresholds of the default alarms (5XX, p90 model latency, GPU memory, disk, async backlog);
             ``AlarmOptions(enabled=False)`` creates none. Default: - ``AlarmOptions()``
         :param alarm_topic: notified when an alarm of this endpoint (and of its batch pipelines) changes to ALARM or OK.
             Default: - the alarms have no actions
-        :param endpoint_name: Default: generated from the construct path (stable, unique per stack).
+        :param endpoint_name: the SageMaker endpoint name. Default: - generated from the construct path (stable, unique
+            per stack)
         :param startup_health_check_timeout: 60-3600 s. Default: - 15 minutes (large models load slowly)
         :param model_data_download_timeout: 60-3600 s. Default: - 15 minutes
-        :param volume_size_gb: ML storage volume (1-512; not for NVMe instance types). Default: SageMaker's.
-        :param routing_strategy: ``LEAST_OUTSTANDING_REQUESTS`` (default, best for LLMs) or ``RANDOM``.
-        :param vpc: place the model (or, for inference components, the endpoint) in this VPC. Default: none.
-        :param vpc_subnets: Default: the VPC's private subnets (isolated if there are none).
-        :param security_groups: Default: a new group with no inbound rules and HTTPS egress only.
-        :param enable_network_isolation: no network for the container. Default: True unless the model comes from the
-            Hugging Face Hub or the mode is SERVERLESS (serverless endpoints do not support isolation).
+        :param volume_size_gb: ML storage volume (1-512; not for NVMe instance types). Default: - SageMaker's
+        :param routing_strategy: ``LEAST_OUTSTANDING_REQUESTS`` (best for LLMs) or ``RANDOM``.
+            Default: ``LEAST_OUTSTANDING_REQUESTS``
+        :param vpc: place the model (or, for inference components, the endpoint) in this VPC. Default: - none
+        :param vpc_subnets: the subnets in ``vpc`` (every field of the selection is honoured). Default: - the VPC's
+            private subnets with egress, or its isolated subnets if it has none
+        :param security_groups: groups of the model's network interfaces (needs ``vpc``). Default: - a new group with
+            no inbound rules and HTTPS egress only
+        :param enable_network_isolation: no network for the container. Default: - true, unless the model comes from the
+            Hugging Face Hub or the hosting is serverless (serverless endpoints do not support isolation)
         :param encryption_key: encrypts async outputs, SNS topics, data capture, batch outputs and (where SageMaker
             allows it) the ML storage volume. Default: - a new customer-managed KMS key with rotation, created when
             something can use it
-        :param execution_role: Default: a new role; either way a customer-managed policy with exact statements is attached.
-        :param inference_ami_version: ``InferenceAmiVersion`` of the variant (needed by CUDA 13 images). Default: SageMaker's.
+        :param execution_role: the role SageMaker runs the model with; either way a customer-managed policy with exact
+            statements is attached. Default: - a new role trusted by SageMaker of this account
+        :param inference_ami_version: ``InferenceAmiVersion`` of the variant (needed by CUDA 13 images).
+            Default: - SageMaker's
         """
         super().__init__(scope, construct_id)
         container = container or LlmContainer.lmi()

@@ -36,9 +36,14 @@ MODEL_DIR = "/opt/ml/model"
 
 
 class ModelSourceKind(Enum):
+    """Where a :class:`ModelSource` reads the weights from (``model.kind``); set by its factories."""
+
     S3_PREFIX = "s3-prefix"
+    """An uncompressed folder, mounted with ``ModelDataSource`` (:meth:`ModelSource.s3_prefix`)."""
     S3_TARBALL = "s3-tarball"
+    """One ``model.tar.gz``, downloaded and unpacked (``ModelDataUrl``, :meth:`ModelSource.s3_tarball`)."""
     HUGGING_FACE = "hugging-face"
+    """Downloaded from the Hugging Face Hub by the container at start-up (:meth:`ModelSource.hugging_face`)."""
 
 
 @dataclass(frozen=True)
@@ -46,11 +51,17 @@ class ModelSource:
     """The model weights. Create with :meth:`s3_prefix` (recommended), :meth:`s3_tarball` or :meth:`hugging_face`."""
 
     kind: ModelSourceKind
+    """Which factory made it."""
     bucket: s3.IBucket | None = None
+    """The weights bucket (S3 kinds). Default: - none (Hugging Face Hub)"""
     key: str = ""
+    """The prefix (``"folder/"``) or object key inside ``bucket`` (S3 kinds). Default: ``""``"""
     model_id: str = ""
+    """The Hub model ID (``"Qwen/Qwen2.5-7B-Instruct"``, HUGGING_FACE). Default: ``""``"""
     revision: str | None = None
+    """The Hub revision (commit or tag) to pin. Default: - the Hub's default branch"""
     token_secret: secretsmanager.ISecret | None = None
+    """A Secrets Manager secret holding a Hub token, for gated models. Default: - no token"""
 
     @staticmethod
     @typed_factory("ModelSource.s3_prefix")
@@ -84,6 +95,10 @@ class ModelSource:
         holds only a dynamic reference, but SageMaker stores the resolved value in the model's
         environment, visible to anyone allowed ``sagemaker:DescribeModel``. For production, stage the
         weights in S3 and use :meth:`s3_prefix`.
+
+        :param model_id: the Hub model ID, e.g. ``"Qwen/Qwen2.5-7B-Instruct"``.
+        :param revision: commit or tag to pin. Default: - the Hub's default branch
+        :param token_secret: the Hub token, for gated models. Default: - no token
         """
         return ModelSource(ModelSourceKind.HUGGING_FACE, model_id=model_id, revision=revision, token_secret=token_secret)
 
@@ -175,10 +190,16 @@ class LoraOptions(TypedOptions):
 
 
 class ContainerKind(Enum):
+    """Which serving container an :class:`LlmContainer` is (``container.kind``); set by its factories."""
+
     LMI = "lmi"
+    """AWS Large Model Inference (DJL Serving with vLLM): :meth:`LlmContainer.lmi`, the default."""
     TGI = "tgi"
+    """Hugging Face Text Generation Inference (legacy): :meth:`LlmContainer.tgi`."""
     VLLM = "vllm"
+    """The AWS vLLM Deep Learning Container: :meth:`LlmContainer.vllm`."""
     CUSTOM = "custom"
+    """Any Amazon ECR image: :meth:`LlmContainer.from_image_uri`."""
 
 
 def _number(text: str) -> float | None:
@@ -197,13 +218,21 @@ class LlmContainer:
     """The serving container and its typed options. Create with :meth:`lmi` (default), :meth:`vllm`, :meth:`tgi` or :meth:`from_image_uri`."""
 
     kind: ContainerKind
+    """Which factory made it."""
     repository: str | None = None
+    """The Deep Learning Containers repository (LMI, VLLM, TGI). Default: - none (CUSTOM)"""
     tag: str | None = None
+    """The image tag. Default: - the pinned tag in ``data/containers.json``"""
     image_uri: str | None = None
+    """The full image URI (CUSTOM). Default: - none"""
     options: Mapping[str, str] = field(default_factory=dict)
+    """The environment rendered from the factory's typed options. Default: - none"""
     tensor_parallel_degree: int | str | None = None
+    """GPUs one model copy is split over (``"max"``: all of the instance). Default: - the container's own"""
     lora: LoraOptions | None = None
+    """Multi-LoRA serving options. Default: - LoRA off"""
     extra_environment: Mapping[str, str] = field(default_factory=dict)
+    """The caller's extra variables (they win over ``options``). Default: - none"""
 
     @staticmethod
     @typed_factory("LlmContainer.lmi")
@@ -227,9 +256,18 @@ class LlmContainer:
         pinned, tested tag in ``data/containers.json``. With ``lora`` the async vLLM handler is enabled
         (``OPTION_ASYNC_MODE=true`` and its entry point), which LoRA adapter inference components need.
 
-        :param rolling_batch: ``OPTION_ROLLING_BATCH``. Default: ``"vllm"``, or ``"disable"`` with ``lora``:
+        :param tensor_parallel_degree: ``OPTION_TENSOR_PARALLEL_DEGREE``, a positive integer or ``"max"``. Default: ``"max"``
+        :param max_model_len: ``OPTION_MAX_MODEL_LEN``, the longest prompt + output in tokens. Default: - the model's
+        :param max_rolling_batch_size: ``OPTION_MAX_ROLLING_BATCH_SIZE``, requests batched at once. Default: - LMI's
+        :param rolling_batch: ``OPTION_ROLLING_BATCH``. Default: - ``"vllm"``, or ``"disable"`` with ``lora``:
             in async mode DJL Serving must not run its rolling batcher, or every request (adapter
-            registration included) goes down the rolling-batch path (rule ``SAGEMAKER.LMI_ASYNC_ROLLING_BATCH``).
+            registration included) goes down the rolling-batch path (rule ``SAGEMAKER.LMI_ASYNC_ROLLING_BATCH``)
+        :param dtype: ``OPTION_DTYPE`` (``"bf16"``, ``"fp16"`` …). Default: - the model's
+        :param quantize: ``OPTION_QUANTIZE`` (``"awq"``, ``"fp8"`` …). Default: - none
+        :param gpu_memory_utilization: ``OPTION_GPU_MEMORY_UTILIZATION``, a fraction in (0, 1]. Default: - vLLM's (0.9)
+        :param lora: serve LoRA adapters (turns on the async vLLM handler). Default: - LoRA off
+        :param environment: extra variables (they win over the typed options). Default: - none
+        :param tag: the image tag. Default: - the pinned, tested tag in ``data/containers.json``
         """
         pinned = load_data("containers.json")["images"]["lmi"]
         options: dict[str, Any] = {
@@ -269,7 +307,17 @@ class LlmContainer:
         environment: Mapping[str, str] | None = None,
         tag: str | None = None,
     ) -> LlmContainer:
-        """AWS vLLM Deep Learning Container for SageMaker (``SM_VLLM_*`` variables map to vLLM flags)."""
+        """AWS vLLM Deep Learning Container for SageMaker (``SM_VLLM_*`` variables map to vLLM flags).
+
+        :param tensor_parallel_size: ``SM_VLLM_TENSOR_PARALLEL_SIZE``. Default: - vLLM's (1)
+        :param max_model_len: ``SM_VLLM_MAX_MODEL_LEN``. Default: - the model's
+        :param max_num_seqs: ``SM_VLLM_MAX_NUM_SEQS``, sequences batched at once. Default: - vLLM's
+        :param gpu_memory_utilization: ``SM_VLLM_GPU_MEMORY_UTILIZATION``, a fraction in (0, 1]. Default: - vLLM's (0.9)
+        :param dtype: ``SM_VLLM_DTYPE``. Default: - the model's
+        :param lora: serve LoRA adapters (``SM_VLLM_ENABLE_LORA`` and runtime adapter loading). Default: - LoRA off
+        :param environment: extra variables (they win over the typed options). Default: - none
+        :param tag: the image tag. Default: - the pinned, tested tag in ``data/containers.json``
+        """
         pinned = load_data("containers.json")["images"]["vllm"]
         options: dict[str, Any] = {
             "SM_VLLM_TENSOR_PARALLEL_SIZE": tensor_parallel_size,
@@ -310,6 +358,15 @@ class LlmContainer:
         Renders ``SM_NUM_GPUS`` (default: all GPUs of the instance), ``MAX_INPUT_TOKENS`` (TGI 3's name
         for ``MAX_INPUT_LENGTH``), ``MAX_TOTAL_TOKENS``, ``MAX_BATCH_TOTAL_TOKENS``,
         ``MAX_BATCH_PREFILL_TOKENS`` and ``HF_MODEL_QUANTIZE``.
+
+        :param num_gpus: ``SM_NUM_GPUS``. Default: - all GPUs of the instance
+        :param max_input_tokens: ``MAX_INPUT_TOKENS``, less than ``max_total_tokens``. Default: - TGI's
+        :param max_total_tokens: ``MAX_TOTAL_TOKENS``, prompt + output. Default: - TGI's
+        :param max_batch_total_tokens: ``MAX_BATCH_TOTAL_TOKENS``. Default: - TGI's
+        :param max_batch_prefill_tokens: ``MAX_BATCH_PREFILL_TOKENS``. Default: - TGI's
+        :param quantize: ``HF_MODEL_QUANTIZE``. Default: - none
+        :param environment: extra variables (they win over the typed options). Default: - none
+        :param tag: the image tag. Default: - the pinned, tested tag in ``data/containers.json``
         """
         pinned = load_data("containers.json")["images"]["tgi"]
         options = {
@@ -327,7 +384,11 @@ class LlmContainer:
     @staticmethod
     @typed_factory("LlmContainer.from_image_uri")
     def from_image_uri(image_uri: str, *, environment: Mapping[str, str] | None = None) -> LlmContainer:
-        """Any Amazon ECR image (``<account>.dkr.ecr.<region>.amazonaws.com/<repo>:<tag>``); pull is granted on that repository only."""
+        """Any Amazon ECR image (``<account>.dkr.ecr.<region>.amazonaws.com/<repo>:<tag>``); pull is granted on that repository only.
+
+        :param image_uri: the ECR image URI.
+        :param environment: the container's variables. Default: - none
+        """
         return LlmContainer(ContainerKind.CUSTOM, image_uri=image_uri, extra_environment=dict(environment or {}))
 
     # ---------------------------------------------------------------- rendering

@@ -18,13 +18,17 @@ class InstanceSpec:
     """Hardware facts about one ``ml.*`` hosting instance type."""
 
     name: str
+    """The ``ml.*`` instance type."""
     accelerator: str | None
     """``nvidia-a10g``, ``neuron-inferentia2``... or ``None`` for CPU instances."""
     accelerators: int
     """GPUs, or Inferentia2 chips."""
     accelerator_memory_gib: int
+    """Accelerator memory of the whole instance (all GPUs or chips)."""
     vcpus: int
+    """Virtual CPUs."""
     memory_gib: int
+    """Host memory."""
     local_nvme: bool
     """Instance-store NVMe: SageMaker rejects ``KmsKeyId`` and ``VolumeSizeInGB`` for these types."""
 

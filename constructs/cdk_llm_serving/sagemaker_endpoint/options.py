@@ -77,7 +77,8 @@ class AsyncInferenceOptions(TypedOptions):
     """Asynchronous inference: where results go and who is told."""
 
     output_bucket: s3.IBucket | None = None
-    """Bucket for inputs, outputs and failures. Default: a new bucket (KMS, TLS-only, 30-day expiry)."""
+    """Bucket for inputs, outputs and failures. Default: - a new bucket (KMS, TLS-only, versioned; noncurrent
+    versions expire after 7 days, current objects are kept)."""
     output_prefix: str = "async/output/"
     """Default: ``async/output/``."""
     failure_prefix: str = "async/failure/"
@@ -203,9 +204,13 @@ class ScheduledCapacity(TypedOptions):
     """A scheduled change of the scaling bounds (e.g. office hours)."""
 
     schedule: appscaling.Schedule
+    """When (``appscaling.Schedule.cron(...)``, ``.at(...)``, ``.rate(...)``)."""
     min_capacity: int | None = None
+    """The new lower bound from then on. Default: - unchanged"""
     max_capacity: int | None = None
+    """The new upper bound from then on. Default: - unchanged"""
     time_zone: cdk.TimeZone | None = None
+    """The time zone of a cron or at schedule. Default: - UTC"""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -213,16 +218,21 @@ class StepScalingOptions(TypedOptions):
     """Step scaling on any metric (in addition to, or instead of, target tracking)."""
 
     metric: cloudwatch.IMetric
+    """The metric to scale on (e.g. ``endpoint.metric_concurrent_requests()``)."""
     steps: Sequence[appscaling.ScalingInterval]
+    """The intervals of ``metric`` and the change each one makes (``ScalingInterval(lower=20, change=+2)``)."""
     adjustment_type: appscaling.AdjustmentType = appscaling.AdjustmentType.CHANGE_IN_CAPACITY
+    """How ``change`` is read. Default: ``CHANGE_IN_CAPACITY`` (add or remove that many)."""
     cooldown: cdk.Duration = cdk.Duration.minutes(5)
+    """Time between two step adjustments. Default: 5 minutes."""
     evaluation_periods: int = 1
+    """Periods ``metric`` must be in a step before it applies. Default: 1."""
 
 
 @dataclass(frozen=True, kw_only=True)
 class AutoScalingOptions(TypedOptions):
-    """Application Auto Scaling of instances (REAL_TIME, ASYNC), copies (INFERENCE_COMPONENT) or
-    provisioned concurrency (SERVERLESS)."""
+    """Application Auto Scaling of instances (``HostingMode.real_time()``, ``.async_()``), copies
+    (``.inference_component()``) or provisioned concurrency (``.serverless()``)."""
 
     min_capacity: int = 1
     """Fewest instances (copies for INFERENCE_COMPONENT), at least 1. With ``scale_to_zero`` the minimum is 0 whatever
@@ -256,9 +266,15 @@ class AutoScalingOptions(TypedOptions):
 
 
 class TrafficShiftType(Enum):
+    """How a blue/green update moves traffic to the new fleet (``TrafficShift.type``; default ``CANARY``)."""
+
     ALL_AT_ONCE = "ALL_AT_ONCE"
+    """All traffic at once, then ``termination_wait`` of baking with rollback on the alarms. The only choice for a
+    variant that can be down to a single instance, and for serverless endpoints."""
     CANARY = "CANARY"
+    """A canary of ``percent`` of the new fleet first (at most 50 %), the rest after ``wait``. The default."""
     LINEAR = "LINEAR"
+    """Steps of ``percent`` (10-50 %) of the new fleet, ``wait`` apart."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -266,7 +282,7 @@ class TrafficShift(TypedOptions):
     """How traffic moves to the new fleet in a blue/green update."""
 
     type: TrafficShiftType = TrafficShiftType.CANARY
-    """Default: CANARY."""
+    """Default: ``TrafficShiftType.CANARY``."""
     percent: int = 10
     """Canary size or linear step, as a percentage of the variant's instances: CANARY at most 50, LINEAR 10-50, and
     at least one whole instance of the smallest fleet (percent x instances >= 100; rule ``SAGEMAKER.TRAFFIC_SHIFT_SIZE``).
@@ -279,12 +295,12 @@ class TrafficShift(TypedOptions):
 class DeploymentOptions(TypedOptions):
     """Safe rollouts of endpoint updates, rolled back automatically when an alarm fires.
 
-    REAL_TIME and ASYNC: blue/green with ``traffic``. INFERENCE_COMPONENT: a rolling update of copies,
-    ``rolling_batch_percent`` of the copies at a time. SERVERLESS: blue/green all at once only.
+    Real-time and async: blue/green with ``traffic``. Inference components: a rolling update of copies,
+    ``rolling_batch_percent`` of the copies at a time. Serverless: blue/green all at once only.
     """
 
     traffic: TrafficShift = TrafficShift()
-    """Default: canary 10 %, 10 minutes."""
+    """Blue/green traffic shifting (real-time and async). Default: ``TrafficShift()`` (canary 10 %, 10 minutes)."""
     termination_wait: cdk.Duration = cdk.Duration.minutes(5)
     """Final baking period before the old fleet is terminated. Default: 5 minutes."""
     max_execution_timeout: cdk.Duration | None = None
@@ -292,13 +308,14 @@ class DeploymentOptions(TypedOptions):
     rolling_batch_percent: int = 25
     """INFERENCE_COMPONENT: copies replaced per step, as a percentage (5-50). Default: 25."""
     rollback_alarms: Sequence[cloudwatch.IAlarm] = ()
-    """Extra alarms that roll the update back. The construct's own 5XX and latency alarms are always used
-    when ``alarms`` is on."""
+    """Extra alarms that roll the update back (at most 8). The construct's own 5XX and latency alarms are always
+    used unless ``AlarmOptions(enabled=False)``. Default: - none"""
 
 
 @dataclass(frozen=True, kw_only=True)
 class DataCaptureOptions(TypedOptions):
-    """Capture requests and responses to S3 (for Model Monitor or audits). REAL_TIME and ASYNC only."""
+    """Capture requests and responses to S3 (for Model Monitor or audits). ``HostingMode.real_time()`` and
+    ``HostingMode.async_()`` only."""
 
     bucket: s3.IBucket | None = None
     """Default: the construct's artifact bucket (created if needed)."""
@@ -307,7 +324,9 @@ class DataCaptureOptions(TypedOptions):
     sampling_percentage: int = 20
     """0-100. Default: 20."""
     capture_input: bool = True
+    """Capture the requests. Default: True."""
     capture_output: bool = True
+    """Capture the responses. Default: True."""
     json_content_types: Sequence[str] = ("application/json",)
     """Captured as text instead of base64. Default: application/json."""
 

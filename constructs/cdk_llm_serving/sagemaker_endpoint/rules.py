@@ -27,14 +27,21 @@ class EndpointPlan:
     """What a SageMakerLlmEndpoint is about to emit, as its rules see it."""
 
     mode: InferenceMode
+    """The hosting kind (``hosting.kind``)."""
     model: ModelSource
+    """Where the weights come from."""
     container: LlmContainer
+    """The serving container."""
     environment: Mapping[str, str]
     """The model container's rendered environment (typed options and the caller's extras)."""
     enable_network_isolation: bool
+    """The container has no network."""
     vpc: bool
+    """The endpoint is placed in a VPC."""
     data_capture: bool
+    """Data capture is on."""
     deployment: DeploymentOptions | None
+    """The rollout options, if any."""
     smallest_fleet: int
     """REAL_TIME/ASYNC: the fewest instances the variant can have when an update starts (the autoscaling
     minimum, 0 with scale to zero, else ``instance_count``)."""
@@ -49,6 +56,7 @@ class BatchPlan:
     """The SageMaker model a batch-transform pipeline runs."""
 
     model_path: str
+    """The construct path of the model (for messages)."""
     uses_model_data_source: bool
     """Its container definition has ``ModelDataSource`` (what ``ModelSource.s3_prefix`` renders)."""
 
