@@ -7,8 +7,6 @@ schedule, on uploads to the input prefix, or by hand (``aws stepfunctions start-
 
 from __future__ import annotations
 
-from typing import Any
-
 import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
