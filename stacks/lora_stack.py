@@ -19,7 +19,6 @@ from constructs import Construct
 from cdk_llm_serving import (
     AdapterAlarmOptions,
     AdapterStore,
-    AlarmOptions,
     AutoScalingOptions,
     BedrockGatewayApi,
     BedrockModelAlias,
@@ -178,9 +177,15 @@ class LoraStack(cdk.Stack):
         self.settings = settings
 
         self.alarm_topic = alarm_topic(self, "LoraStack")
+        self.fleet = self._fleet(settings)
+        models = self._models(settings)
+        self.gateway = BedrockGatewayApi(self, "Gateway", models=models, auth=GatewayAuth.iam(),
+                                         alarm_topic=self.alarm_topic)
+        self._outputs(models)
 
+    def _fleet(self, settings: LoraSettings) -> LoraAdapterFleet:
         weights = s3.Bucket.from_bucket_name(self, "Weights", settings.weights_bucket_name)
-        self.fleet = LoraAdapterFleet(
+        return LoraAdapterFleet(
             self,
             "Fleet",
             base_model=ModelSource.s3_prefix(weights, settings.base_model_prefix),
@@ -197,14 +202,14 @@ class LoraStack(cdk.Stack):
             autoscaling=AutoScalingOptions(min_capacity=1, max_capacity=settings.max_copies,
                                            target_concurrent_requests=settings.target_concurrent_requests_per_copy,
                                            scale_to_zero=settings.scale_to_zero),
-            alarms=AlarmOptions(topic=self.alarm_topic),
-            adapter_alarms=AdapterAlarmOptions(topic=self.alarm_topic) if settings.adapter_alarms else None,
+            alarm_topic=self.alarm_topic,
+            adapter_alarms=AdapterAlarmOptions() if settings.adapter_alarms else None,
             adapter_stacks=settings.adapter_stacks,
         )
-        fleet = self.fleet
 
-        # One allowlist: Bedrock aliases and adapter aliases side by side (and the bare base model).
-        cap = settings.max_tokens_cap
+    def _models(self, settings: LoraSettings) -> list[ModelAlias]:
+        """One allowlist: Bedrock aliases and adapter aliases side by side (and the bare base model)."""
+        fleet, cap = self.fleet, settings.max_tokens_cap
         models: list[ModelAlias] = list(settings.bedrock_models)
         models += [
             SageMakerModelAlias.for_endpoint(alias=a.gateway_alias, endpoint=fleet.adapter(a.name),
@@ -214,10 +219,10 @@ class LoraStack(cdk.Stack):
         if settings.base_alias:
             models.append(SageMakerModelAlias.for_endpoint(alias=settings.base_alias, endpoint=fleet,
                                                            max_tokens_cap=cap, default_max_tokens=min(512, cap)))
-        self.gateway = BedrockGatewayApi(self, "Gateway", models=models, auth=GatewayAuth.iam(),
-                                         alarm_topic=self.alarm_topic)
+        return models
 
-        gw = self.gateway
+    def _outputs(self, models: list[ModelAlias]) -> None:
+        gw, fleet = self.gateway, self.fleet
         cdk.CfnOutput(self, "OpenAIBaseUrl", value=gw.openai_base_url, description="base_url for OpenAI SDKs (SigV4 auth)")
         cdk.CfnOutput(self, "EndpointName", value=fleet.endpoint_name)
         cdk.CfnOutput(self, "BaseComponentName", value=fleet.inference_component_name or "")

@@ -22,7 +22,6 @@ from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
 from cdk_llm_serving import (
-    AlarmOptions,
     AutoScalingOptions,
     BedrockGatewayApi,
     DataCaptureOptions,
@@ -102,14 +101,28 @@ class RagStack(cdk.Stack):
         self.settings = settings
 
         self.alarm_topic = alarm_topic(self, "RagStack")
-
         self.vpc = self._vpc(settings.vpc_cidr)
+        self.llm = self._llm(settings)
+        # Registered model versions: train/fine-tune pipelines register here; promotion = new weights prefix + deploy.
+        self.model_package_group = sagemaker.CfnModelPackageGroup(
+            self,
+            "ModelPackageGroup",
+            model_package_group_name=f"{self.llm.endpoint_name[:54]}-versions",
+            model_package_group_description="Registered versions of the RAG answer model",
+        )
+        self.index = self._index(settings)
+        self.gateway = self._gateway(settings)
+        self.dashboard = self._dashboard()
+        self._outputs()
 
-        # The model: real-time, in the VPC, network-isolated, blue/green rollouts with automatic rollback. All at once:
-        # the variant can be down to 1 instance, and a canary is a part (at most half) of the new fleet's instances
-        # (SAGEMAKER.TRAFFIC_SHIFT_SIZE); the new fleet still bakes for the termination wait, watched by the alarms.
+    def _llm(self, settings: RagSettings) -> SageMakerLlmEndpoint:
+        """The model: real-time, in the VPC, network-isolated, blue/green rollouts with automatic rollback.
+
+        All at once: the variant can be down to 1 instance, and a canary is a part (at most half) of the new fleet's
+        instances (SAGEMAKER.TRAFFIC_SHIFT_SIZE); the new fleet still bakes for the termination wait, watched by the alarms.
+        """
         weights = s3.Bucket.from_bucket_name(self, "Weights", settings.weights_bucket_name)
-        self.llm = SageMakerLlmEndpoint(
+        return SageMakerLlmEndpoint(
             self,
             "Llm",
             model=ModelSource.s3_prefix(weights, settings.weights_prefix),
@@ -119,18 +132,11 @@ class RagStack(cdk.Stack):
             autoscaling=AutoScalingOptions(min_capacity=1, max_capacity=settings.max_instances, target_concurrent_requests=8),
             deployment=DeploymentOptions(traffic=TrafficShift(type=TrafficShiftType.ALL_AT_ONCE)),
             data_capture=DataCaptureOptions(sampling_percentage=settings.data_capture_percent),
-            alarms=AlarmOptions(topic=self.alarm_topic),
-        )
-        # Registered model versions: train/fine-tune pipelines register here; promotion = new weights prefix + deploy.
-        self.model_package_group = sagemaker.CfnModelPackageGroup(
-            self,
-            "ModelPackageGroup",
-            model_package_group_name=f"{self.llm.endpoint_name[:54]}-versions",
-            model_package_group_description="Registered versions of the RAG answer model",
+            alarm_topic=self.alarm_topic,
         )
 
-        # The document index.
-        self.index = DocumentIndex(
+    def _index(self, settings: RagSettings) -> DocumentIndex:
+        return DocumentIndex(
             self,
             "Documents",
             ingestion=IngestionTrigger(
@@ -140,13 +146,14 @@ class RagStack(cdk.Stack):
             alarm_topic=self.alarm_topic,
         )
 
-        # The private API, reusing the gateway runtime with a SageMaker backend and a retrieval step.
+    def _gateway(self, settings: RagSettings) -> BedrockGatewayApi:
+        """The private API, reusing the gateway runtime with a SageMaker backend and a retrieval step."""
         retrieval = KnowledgeBaseRetrieval(
             knowledge_base_id=self.index.knowledge_base_id,
             knowledge_base_arn=self.index.knowledge_base_arn,
             number_of_results=settings.number_of_results,
         )
-        self.gateway = BedrockGatewayApi(
+        return BedrockGatewayApi(
             self,
             "Gateway",
             models=[
@@ -158,8 +165,8 @@ class RagStack(cdk.Stack):
             endpoint=GatewayEndpoint.private(vpc=self.vpc),
             alarm_topic=self.alarm_topic,
         )
-        self.dashboard = self._dashboard()
 
+    def _outputs(self) -> None:
         cdk.CfnOutput(self, "OpenAIBaseUrl", value=self.gateway.openai_base_url,
                       description="base_url for OpenAI SDKs (reachable only from inside the VPC; SigV4 auth)")
         cdk.CfnOutput(self, "EndpointName", value=self.llm.endpoint_name)

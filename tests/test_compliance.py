@@ -24,8 +24,8 @@ def test_all_stacks_synthesized(synthesis: Synthesis) -> None:
 #: severity "warning"; any other warning is a finding.
 EXPECTED_WARNINGS = {
     ("GatewayDevStack/Gateway", "Annotation::cdk-llm-serving:gateway-unauthenticated"),
-    ("SageMakerServerlessStack/Llm", "Annotation::cdk-llm-serving:serverlessSmallModelsOnly"),
-    ("SageMakerAsyncStack/Llm", "Annotation::cdk-llm-serving:hfTokenInModelEnvironment"),
+    ("SageMakerServerlessStack/Llm", "Annotation::cdk-llm-serving:serverless-small-models-only"),
+    ("SageMakerAsyncStack/Llm", "Annotation::cdk-llm-serving:hf-token-in-model-environment"),
 }
 
 

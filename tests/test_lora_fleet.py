@@ -568,10 +568,15 @@ def test_fleet_cost_methods_use_the_fleet_configuration() -> None:
     r = fleet.compare_with_dedicated()
     assert (r.adapters, r.fleet.instance_type, r.fleet.copies, r.fleet.price_per_hour) == (100, "ml.g6.12xlarge", 5, 5.752)
     assert r.fleet.instances == 2 and fleet.estimate_hourly_cost(adapters=8).instances == 1
+    assert not r.fleet.region_assumed
+    # A Region-agnostic stack (the cdk init default; the README snippet) is priced in us-east-1, and says so (E#9).
     agnostic = _fleet(cdk.Stack(cdk.App(), "T"), [])
-    with pytest.raises(ValueError, match="pass region='us-east-1'"):
-        agnostic.estimate_hourly_cost()
-    assert agnostic.compare_with_dedicated(region="us-east-1", adapters=100).savings_percent == pytest.approx(95.32, abs=0.01)
+    assumed = agnostic.compare_with_dedicated(adapters=100)
+    assert (assumed.fleet.region, assumed.fleet.region_assumed) == ("us-east-1", True)
+    assert assumed.savings_percent == pytest.approx(95.32, abs=0.01)
+    assert agnostic.estimate_hourly_cost().region_assumed
+    given = agnostic.compare_with_dedicated(region="us-east-1", adapters=100)
+    assert not given.fleet.region_assumed and given.savings_percent == assumed.savings_percent
 
 
 # ================================================================ validation

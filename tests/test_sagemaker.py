@@ -11,7 +11,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Template
 
-from cdk_llm_serving import AsyncInferenceOptions, InferenceMode, ModelSource, SageMakerLlmEndpoint
+from cdk_llm_serving import AlarmOptions, HostingMode, ModelSource, SageMakerLlmEndpoint
 from cdk_llm_serving.sagemaker_endpoint.containers import LlmContainer, dlc_accounts
 from cdk_llm_serving.sagemaker_endpoint.instances import hourly_price, instance_spec, known_instance_types, load_data
 from harness import Synthesis, as_list, flat_statements, one, resources, text
@@ -389,7 +389,7 @@ def _stack(region: str | None = None) -> cdk.Stack:
 def test_grant_invoke_is_endpoint_scoped() -> None:
     stack = _stack()
     endpoint = SageMakerLlmEndpoint(stack, "Llm", model=ModelSource.s3_prefix(s3.Bucket(stack, "B"), "m"),
-                                    endpoint_name="My-Endpoint", alarms=None)
+                                    endpoint_name="My-Endpoint", alarms=AlarmOptions(enabled=False))
     role = iam.Role(stack, "Caller", assumed_by=iam.AccountRootPrincipal())
     endpoint.grant_invoke(role)
     policy = Template.from_stack(stack).find_resources("AWS::IAM::Policy")
@@ -399,19 +399,43 @@ def test_grant_invoke_is_endpoint_scoped() -> None:
     assert text(statement["Resource"]) == "arn:{AWS::Partition}:sagemaker:{AWS::Region}:{AWS::AccountId}:endpoint/my-endpoint"
 
 
+def test_grant_invoke_on_an_inference_component_covers_the_component_arn() -> None:
+    # Service Authorization Reference (SageMaker AI): InvokeEndpoint and InvokeEndpointWithResponseStream take the
+    # resource types endpoint* and inference-component; a call with InferenceComponentName is authorized against both.
+    # Before, SageMakerLlmEndpoint.grant_invoke granted only the endpoint ARN in this mode.
+    stack = _stack()
+    endpoint = SageMakerLlmEndpoint(stack, "Llm", model=ModelSource.s3_prefix(s3.Bucket(stack, "B"), "m"),
+                                    endpoint_name="My-Endpoint", hosting=HostingMode.inference_component(),
+                                    alarms=AlarmOptions(enabled=False))
+    role = iam.Role(stack, "Caller", assumed_by=iam.AccountRootPrincipal())
+    endpoint.grant_invoke(role)
+    (doc,) = [p["Properties"]["PolicyDocument"] for p in Template.from_stack(stack).find_resources("AWS::IAM::Policy").values()]
+    (statement,) = doc["Statement"]
+    arn = "arn:{AWS::Partition}:sagemaker:{AWS::Region}:{AWS::AccountId}:"
+    assert sorted(text(r) for r in statement["Resource"]) == [
+        arn + "endpoint/my-endpoint", arn + f"inference-component/{endpoint.inference_component_name.lower()}"]  # type: ignore[union-attr]
+    # The same for an imported endpoint with a component.
+    stack = _stack()
+    imported = SageMakerLlmEndpoint.from_endpoint_name(stack, "Other", "shared", inference_component_name="Adapter-A")
+    imported.grant_invoke(iam.Role(stack, "Caller", assumed_by=iam.AccountRootPrincipal()))
+    (doc,) = [p["Properties"]["PolicyDocument"] for p in Template.from_stack(stack).find_resources("AWS::IAM::Policy").values()]
+    assert sorted(text(r) for r in doc["Statement"][0]["Resource"]) == [
+        arn + "endpoint/shared", arn + "inference-component/adapter-a"]
+
+
 def test_grant_invoke_async() -> None:
     stack = _stack()
     endpoint = SageMakerLlmEndpoint(stack, "Llm", model=ModelSource.s3_prefix(s3.Bucket(stack, "B"), "m"),
-                                    mode=InferenceMode.ASYNC, async_inference=AsyncInferenceOptions(notifications=False),
-                                    alarms=None)
+                                    hosting=HostingMode.async_(notifications=False),
+                                    alarms=AlarmOptions(enabled=False))
     role = iam.Role(stack, "Caller", assumed_by=iam.AccountRootPrincipal())
     endpoint.grant_invoke_async(role)
     docs = [p["Properties"]["PolicyDocument"] for p in Template.from_stack(stack).find_resources("AWS::IAM::Policy").values()]
     actions = {a for d in docs for s in d["Statement"] for a in as_list(s["Action"])}
     assert {"sagemaker:InvokeEndpointAsync", "s3:PutObject", "s3:GetObject", "kms:Decrypt"} <= actions
     assert "sagemaker:InvokeEndpoint" not in actions
-    with pytest.raises(ValueError, match="grant_invoke_async needs mode=InferenceMode.ASYNC"):
-        SageMakerLlmEndpoint(stack, "Rt", model=ModelSource.s3_prefix(s3.Bucket(stack, "B2"), "m"), alarms=None).grant_invoke_async(role)
+    with pytest.raises(ValueError, match="grant_invoke_async needs hosting=HostingMode.async_()"):
+        SageMakerLlmEndpoint(stack, "Rt", model=ModelSource.s3_prefix(s3.Bucket(stack, "B2"), "m"), alarms=AlarmOptions(enabled=False)).grant_invoke_async(role)
 
 
 def test_imported_endpoint_metrics_and_grant() -> None:
@@ -429,7 +453,7 @@ def test_imported_endpoint_metrics_and_grant() -> None:
 
 def test_concrete_region_uses_literal_registry_account() -> None:
     stack = _stack("eu-west-1")
-    SageMakerLlmEndpoint(stack, "Llm", model=ModelSource.s3_prefix(s3.Bucket(stack, "B"), "m"), alarms=None)
+    SageMakerLlmEndpoint(stack, "Llm", model=ModelSource.s3_prefix(s3.Bucket(stack, "B"), "m"), alarms=AlarmOptions(enabled=False))
     template = Template.from_stack(stack).to_json()
     assert "Mappings" not in template
     (model,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::SageMaker::Model"]

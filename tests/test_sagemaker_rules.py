@@ -18,8 +18,7 @@ from cdk_llm_serving import (
     AutoScalingOptions,
     DataCaptureOptions,
     DeploymentOptions,
-    InferenceComponentOptions,
-    InferenceMode,
+    HostingMode,
     LlmBatchPipeline,
     LlmContainer,
     LoraOptions,
@@ -31,8 +30,6 @@ from cdk_llm_serving import (
 )
 from harness import expect_rule, flat_statements, text
 
-IC = InferenceMode.INFERENCE_COMPONENT
-SERVERLESS = InferenceMode.SERVERLESS
 CPU_IMAGE = "111122223333.dkr.ecr.us-east-1.amazonaws.com/tiny-llm-cpu:1.4.0"
 
 
@@ -48,14 +45,14 @@ def _endpoint(stack: cdk.Stack | None = None, *, model: Any = "prefix", **kwargs
         model = ModelSource.s3_prefix(weights, "model/")
     elif model == "tarball":
         model = ModelSource.s3_tarball(weights, "model/model.tar.gz")
-    kwargs.setdefault("alarms", None)
+    kwargs.setdefault("alarms", AlarmOptions(enabled=False))
     return SageMakerLlmEndpoint(stack, "Llm", model=model, **kwargs)
 
 
 def _serverless(**kwargs: Any) -> SageMakerLlmEndpoint:
     kwargs.setdefault("model", "tarball")
     kwargs.setdefault("container", LlmContainer.from_image_uri(CPU_IMAGE))
-    return _endpoint(mode=SERVERLESS, **kwargs)
+    return _endpoint(hosting=HostingMode.serverless(), **kwargs)
 
 
 # ------------------------------------------------------------ LMI async mode
@@ -70,7 +67,7 @@ def test_lora_container_turns_the_rolling_batcher_off() -> None:
     assert (options["OPTION_ASYNC_MODE"], options["OPTION_ROLLING_BATCH"]) == ("true", "disable")
     assert options["OPTION_ENTRYPOINT"] == "djl_python.lmi_vllm.vllm_async_service"
     # The fixed default passes the rule in the mode adapter inference components use.
-    endpoint = _endpoint(container=LlmContainer.lmi(tensor_parallel_degree=1, lora=LoraOptions()), mode=IC,
+    endpoint = _endpoint(container=LlmContainer.lmi(tensor_parallel_degree=1, lora=LoraOptions()), hosting=HostingMode.inference_component(),
                          instance_type="ml.g5.12xlarge")
     env = Template.from_stack(cdk.Stack.of(endpoint)).find_resources("AWS::SageMaker::Model")
     (model,) = env.values()
@@ -80,7 +77,7 @@ def test_lora_container_turns_the_rolling_batcher_off() -> None:
 def test_async_mode_with_a_rolling_batch_is_rejected() -> None:
     # Source: djl-serving 0.34.0-dlc PyProcess.java:80-90,157-171 (see above).
     message = expect_rule("SAGEMAKER.LMI_ASYNC_ROLLING_BATCH", lambda: _endpoint(
-        container=LlmContainer.lmi(lora=LoraOptions(), rolling_batch="vllm"), mode=IC, instance_type="ml.g5.12xlarge"))
+        container=LlmContainer.lmi(lora=LoraOptions(), rolling_batch="vllm"), hosting=HostingMode.inference_component(), instance_type="ml.g5.12xlarge"))
     assert "got 'vllm'" in message and "rolling_batch='disable'" in message
     # Async mode switched on through the extra environment, with the default rolling batch.
     expect_rule("SAGEMAKER.LMI_ASYNC_ROLLING_BATCH",
@@ -128,7 +125,7 @@ def test_batch_transform_rejects_model_data_source() -> None:
     ({"container": LlmContainer.tgi()}, "is a GPU image"),
     ({"enable_network_isolation": True}, "enable_network_isolation=True is not supported by serverless endpoints"),
     ({"data_capture": DataCaptureOptions()}, "data_capture is not supported by serverless endpoints"),
-    ({"vpc": "vpc"}, "mode SERVERLESS cannot be placed in a VPC"),
+    ({"vpc": "vpc"}, "HostingMode.serverless() cannot be placed in a VPC"),
 ], ids=["default-lmi-gpu-image", "tgi-gpu-image", "network-isolation", "data-capture", "vpc"])
 def test_serverless_feature_exclusions(kwargs: dict[str, Any], fragment: str) -> None:
     # AWS "Deploy models with Amazon SageMaker Serverless Inference" > Feature exclusions: "GPUs, ..., KMS keys, VPC
@@ -138,7 +135,7 @@ def test_serverless_feature_exclusions(kwargs: dict[str, Any], fragment: str) ->
         kwargs["vpc"] = ec2.Vpc(stack, "Vpc", max_azs=1, nat_gateways=0)
     if "container" in kwargs and kwargs["container"] is None:
         kwargs.pop("container")
-        build = lambda: _endpoint(stack, model="tarball", mode=SERVERLESS, **kwargs)  # noqa: E731
+        build = lambda: _endpoint(stack, model="tarball", hosting=HostingMode.serverless(), **kwargs)  # noqa: E731
     else:
         build = lambda: _serverless(stack=stack, **kwargs)  # noqa: E731
     assert fragment in expect_rule("SAGEMAKER.SERVERLESS_FEATURE_EXCLUSIONS", build)
@@ -168,7 +165,7 @@ def _shift(kind: TrafficShiftType, percent: int = 10) -> DeploymentOptions:
     ({"deployment": _shift(TrafficShiftType.CANARY, 25),
       "autoscaling": AutoScalingOptions(min_capacity=1, max_capacity=2)}, "can be down to 1 instance"),
     ({"deployment": _shift(TrafficShiftType.CANARY, 20), "instance_count": 2}, "keep at least 5 instances"),
-    ({"deployment": _shift(TrafficShiftType.LINEAR, 50), "mode": InferenceMode.ASYNC,
+    ({"deployment": _shift(TrafficShiftType.LINEAR, 50), "hosting": HostingMode.async_(),
       "autoscaling": AutoScalingOptions(scale_to_zero=True)}, "can scale to zero instances"),
 ], ids=["canary-80", "linear-5", "linear-60", "canary-25-of-1", "canary-20-of-2", "linear-with-scale-to-zero"])
 def test_traffic_shift_sizes(kwargs: dict[str, Any], fragment: str) -> None:
@@ -193,9 +190,9 @@ def test_inference_component_rolling_update_batch_size() -> None:
     # count of the inference component."
     for percent in (2, 60):
         message = expect_rule("SAGEMAKER.ROLLING_UPDATE_BATCH_SIZE", lambda: _endpoint(
-            mode=IC, inference_component=InferenceComponentOptions(copies=4), deployment=DeploymentOptions(rolling_batch_percent=percent)))
+            hosting=HostingMode.inference_component(copies=4), deployment=DeploymentOptions(rolling_batch_percent=percent)))
         assert f"got {percent}" in message
-    _endpoint(mode=IC, deployment=DeploymentOptions())  # the default, 25 %
+    _endpoint(hosting=HostingMode.inference_component(), deployment=DeploymentOptions())  # the default, 25 %
 
 
 def test_rollback_alarms_are_readable_by_the_execution_role() -> None:

@@ -10,25 +10,20 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_s3 as s3
 
 from cdk_llm_serving import (
-    AsyncInferenceOptions,
+    AlarmOptions,
     AutoScalingOptions,
     DataCaptureOptions,
     DeploymentOptions,
-    InferenceComponentOptions,
-    InferenceMode,
+    HostingMode,
     LlmContainer,
     LoraOptions,
     ModelSource,
     PropsValidationError,
     SageMakerLlmEndpoint,
-    ServerlessOptions,
     TrafficShift,
     TrafficShiftType,
 )
 
-IC = InferenceMode.INFERENCE_COMPONENT
-SERVERLESS = InferenceMode.SERVERLESS
-ASYNC = InferenceMode.ASYNC
 
 
 def _build(stack: cdk.Stack | None = None, **kwargs: Any) -> SageMakerLlmEndpoint:
@@ -78,67 +73,63 @@ CASES: list[tuple[dict[str, Any], str]] = [
     ({"startup_health_check_timeout": cdk.Duration.hours(2)},
      "startup_health_check_timeout must be between 60 seconds and 1 hour, got 7200 s"),
     ({"model_data_download_timeout": cdk.Duration.seconds(10)}, "model_data_download_timeout must be between 60 seconds"),
-    # mode combinations
-    ({"serverless": ServerlessOptions()}, "serverless is only used with mode=InferenceMode.SERVERLESS, but mode is REAL_TIME"),
-    ({"mode": SERVERLESS, "async_inference": AsyncInferenceOptions()},
-     "async_inference is only used with mode=InferenceMode.ASYNC, but mode is SERVERLESS"),
-    ({"inference_component": InferenceComponentOptions()}, "inference_component is only used with mode=InferenceMode.INFERENCE_COMPONENT"),
-    ({"mode": SERVERLESS, "instance_type": "ml.g5.xlarge"}, "serverless endpoints have no GPUs"),
-    ({"mode": SERVERLESS, "instance_type": "ml.m5.xlarge"}, "mode SERVERLESS runs on CPU only and takes no instance type"),
-    ({"mode": SERVERLESS, **_vpc_kwargs()}, "mode SERVERLESS cannot be placed in a VPC"),
-    ({"mode": SERVERLESS, "data_capture": DataCaptureOptions()}, "data_capture is not supported by serverless endpoints"),
-    ({"mode": SERVERLESS, "volume_size_gb": 10}, "volume_size_gb does not apply to serverless endpoints"),
-    ({"mode": SERVERLESS, "serverless": ServerlessOptions(memory_size_mb=1500)}, "serverless.memory_size_mb must be 1024, 2048"),
-    ({"mode": SERVERLESS, "serverless": ServerlessOptions(max_concurrency=500)}, "serverless.max_concurrency must be between 1 and 200"),
-    ({"mode": SERVERLESS, "serverless": ServerlessOptions(max_concurrency=5, provisioned_concurrency=6)},
-     "serverless.provisioned_concurrency must be between 1 and max_concurrency (5), got 6"),
-    ({"mode": IC, "data_capture": DataCaptureOptions()}, "data_capture is supported here for REAL_TIME and ASYNC endpoints only"),
+    # hosting modes (each HostingMode factory carries only its own options: no mode/option mismatch is possible)
+    ({"hosting": HostingMode.serverless(), "instance_type": "ml.g5.xlarge"}, "serverless endpoints have no GPUs"),
+    ({"hosting": HostingMode.serverless(), "instance_type": "ml.m5.xlarge"}, "HostingMode.serverless() runs on CPU only and takes no instance type"),
+    ({"hosting": HostingMode.serverless(), **_vpc_kwargs()}, "HostingMode.serverless() cannot be placed in a VPC"),
+    ({"hosting": HostingMode.serverless(), "data_capture": DataCaptureOptions()}, "data_capture is not supported by serverless endpoints"),
+    ({"hosting": HostingMode.serverless(), "volume_size_gb": 10}, "volume_size_gb does not apply to serverless endpoints"),
+    ({"hosting": HostingMode.serverless(memory_size_mb=1500)}, "hosting.serverless.memory_size_mb must be 1024, 2048"),
+    ({"hosting": HostingMode.serverless(max_concurrency=500)}, "hosting.serverless.max_concurrency must be between 1 and 200"),
+    ({"hosting": HostingMode.serverless(max_concurrency=5, provisioned_concurrency=6)},
+     "hosting.serverless.provisioned_concurrency must be between 1 and max_concurrency (5), got 6"),
+    ({"hosting": HostingMode.inference_component(), "data_capture": DataCaptureOptions()}, "data_capture is supported for HostingMode.real_time() and HostingMode.async_() only"),
     ({"data_capture": DataCaptureOptions(sampling_percentage=150)}, "data_capture.sampling_percentage must be between 0 and 100"),
     ({"data_capture": DataCaptureOptions(capture_input=False, capture_output=False)}, "data_capture must capture the input, the output or both"),
     ({"security_groups": [ec2.SecurityGroup.from_security_group_id(cdk.Stack(cdk.App(), "X"), "Sg", "sg-12345678")]},
      "security_groups need vpc"),
     # inference components
-    ({"mode": IC, "inference_component": InferenceComponentOptions(accelerators=0)}, "inference_component.accelerators must be at least 1"),
-    ({"mode": IC, "instance_type": "ml.g5.12xlarge", "inference_component": InferenceComponentOptions(accelerators=8)},
-     "inference_component.accelerators (8) is more than the 4 accelerator(s) of ml.g5.12xlarge"),
-    ({"mode": IC, "instance_type": "ml.g5.12xlarge", "container": LlmContainer.lmi(tensor_parallel_degree=2),
-      "inference_component": InferenceComponentOptions(accelerators=1)},
+    ({"hosting": HostingMode.inference_component(accelerators=0)}, "hosting.inference_component.accelerators must be at least 1"),
+    ({"hosting": HostingMode.inference_component(accelerators=8), "instance_type": "ml.g5.12xlarge"},
+     "hosting.inference_component.accelerators (8) is more than the 4 accelerator(s) of ml.g5.12xlarge"),
+    ({"hosting": HostingMode.inference_component(accelerators=1), "instance_type": "ml.g5.12xlarge",
+      "container": LlmContainer.lmi(tensor_parallel_degree=2)},
      "tensor parallel degree 2 is more than the 1 accelerator(s) reserved per copy"),
-    ({"mode": IC, "inference_component": InferenceComponentOptions(min_memory_mb=64 * 1024)},
-     "inference_component.min_memory_mb (65536) is more than ml.g5.2xlarge's memory (32 GiB)"),
-    ({"mode": IC, "inference_component": InferenceComponentOptions(cpu_cores=64)},
-     "inference_component.cpu_cores (64) is more than ml.g5.2xlarge's 8 vCPUs"),
-    ({"mode": IC, "inference_component": InferenceComponentOptions(min_memory_mb=100)}, "inference_component.min_memory_mb must be at least 128"),
-    ({"mode": IC, "inference_component": InferenceComponentOptions(min_memory_mb=2048, max_memory_mb=1024)},
-     "inference_component.max_memory_mb must be at least min_memory_mb"),
-    ({"mode": IC, "inference_component": InferenceComponentOptions(cpu_cores=0.1)}, "inference_component.cpu_cores must be at least 0.25"),
-    ({"mode": IC, "inference_component": InferenceComponentOptions(copies=0)}, "inference_component.copies must be at least 1"),
-    ({"mode": IC, "inference_component": InferenceComponentOptions(environment={f"K{i}": "v" for i in range(17)})},
-     "inference_component.environment has 17 variables; SageMaker allows at most 16 per inference component"),
-    ({"mode": IC, "inference_component": InferenceComponentOptions(max_instances=0)}, "inference_component.max_instances must be at least 1"),
+    ({"hosting": HostingMode.inference_component(min_memory_mb=64 * 1024)},
+     "hosting.inference_component.min_memory_mb (65536) is more than ml.g5.2xlarge's memory (32 GiB)"),
+    ({"hosting": HostingMode.inference_component(cpu_cores=64)},
+     "hosting.inference_component.cpu_cores (64) is more than ml.g5.2xlarge's 8 vCPUs"),
+    ({"hosting": HostingMode.inference_component(min_memory_mb=100)}, "hosting.inference_component.min_memory_mb must be at least 128"),
+    ({"hosting": HostingMode.inference_component(min_memory_mb=2048, max_memory_mb=1024)},
+     "hosting.inference_component.max_memory_mb must be at least min_memory_mb"),
+    ({"hosting": HostingMode.inference_component(cpu_cores=0.1)}, "hosting.inference_component.cpu_cores must be at least 0.25"),
+    ({"hosting": HostingMode.inference_component(copies=0)}, "hosting.inference_component.copies must be at least 1"),
+    ({"hosting": HostingMode.inference_component(environment={f"K{i}": "v" for i in range(17)})},
+     "hosting.inference_component.environment has 17 variables; SageMaker allows at most 16 per inference component"),
+    ({"hosting": HostingMode.inference_component(max_instances=0)}, "hosting.inference_component.max_instances must be at least 1"),
     # async
-    ({"mode": ASYNC, "async_inference": AsyncInferenceOptions(max_concurrent_invocations_per_instance=0)},
-     "async_inference.max_concurrent_invocations_per_instance must be between 1 and 1000"),
-    ({"mode": ASYNC, "async_inference": AsyncInferenceOptions(output_prefix="/out")},
-     "async_inference.output_prefix must be a folder like 'async/output/'"),
+    ({"hosting": HostingMode.async_(max_concurrent_invocations_per_instance=0)},
+     "hosting.async_inference.max_concurrent_invocations_per_instance must be between 1 and 1000"),
+    ({"hosting": HostingMode.async_(output_prefix="/out")},
+     "hosting.async_inference.output_prefix must be a folder like 'async/output/'"),
     # autoscaling
-    ({"autoscaling": AutoScalingOptions(min_capacity=0)}, "autoscaling.min_capacity must be at least 1; use scale_to_zero=True"),
+    ({"autoscaling": AutoScalingOptions(min_capacity=0)}, "autoscaling.min_capacity must be at least 1, got 0; to release every instance or copy when idle, also set scale_to_zero=True"),
     ({"autoscaling": AutoScalingOptions(min_capacity=3, max_capacity=2)}, "autoscaling.max_capacity (2) must be at least min_capacity (3)"),
-    ({"autoscaling": AutoScalingOptions(scale_to_zero=True)}, "scale_to_zero is not possible with mode REAL_TIME"),
-    ({"mode": SERVERLESS, "autoscaling": AutoScalingOptions()}, "serverless endpoints scale by themselves"),
-    ({"mode": SERVERLESS, "serverless": ServerlessOptions(max_concurrency=4, provisioned_concurrency=1),
-      "autoscaling": AutoScalingOptions(max_capacity=10)}, "autoscaling.max_capacity (10) cannot exceed serverless.max_concurrency (4)"),
-    ({"mode": SERVERLESS, "serverless": ServerlessOptions(provisioned_concurrency=1),
+    ({"autoscaling": AutoScalingOptions(scale_to_zero=True)}, "scale_to_zero is not possible with HostingMode.real_time()"),
+    ({"hosting": HostingMode.serverless(), "autoscaling": AutoScalingOptions()}, "serverless endpoints scale by themselves"),
+    ({"hosting": HostingMode.serverless(max_concurrency=4, provisioned_concurrency=1),
+      "autoscaling": AutoScalingOptions(max_capacity=10)}, "autoscaling.max_capacity (10) cannot exceed hosting.serverless.max_concurrency (4)"),
+    ({"hosting": HostingMode.serverless(provisioned_concurrency=1),
       "autoscaling": AutoScalingOptions(target_provisioned_concurrency_utilization=1.5)},
      "target_provisioned_concurrency_utilization must be in (0, 1]"),
     ({"autoscaling": AutoScalingOptions(target_concurrent_requests=None)}, "autoscaling needs a signal"),
     ({"autoscaling": AutoScalingOptions(target_concurrent_requests=-1)}, "autoscaling.target_concurrent_requests must be positive"),
-    ({"mode": ASYNC, "autoscaling": AutoScalingOptions(target_backlog_per_instance=0)}, "autoscaling.target_backlog_per_instance must be positive"),
+    ({"hosting": HostingMode.async_(), "autoscaling": AutoScalingOptions(target_backlog_per_instance=0)}, "autoscaling.target_backlog_per_instance must be positive"),
     # deployment
     ({"deployment": DeploymentOptions(traffic=TrafficShift(percent=0))}, "deployment.traffic.percent must be between 1 and 100"),
     ({"deployment": DeploymentOptions(traffic=TrafficShift(wait=cdk.Duration.hours(2)))}, "deployment.traffic.wait must be at most 1 hour"),
     ({"deployment": DeploymentOptions(rolling_batch_percent=0)}, "deployment.rolling_batch_percent must be between 1 and 100"),
-    ({"mode": SERVERLESS, "deployment": DeploymentOptions(traffic=TrafficShift(type=TrafficShiftType.CANARY))},
+    ({"hosting": HostingMode.serverless(), "deployment": DeploymentOptions(traffic=TrafficShift(type=TrafficShiftType.CANARY))},
      "serverless endpoints update all at once"),
     ({"deployment": DeploymentOptions(max_execution_timeout=cdk.Duration.minutes(1))},
      "deployment.max_execution_timeout must be between 10 minutes and 8 hours"),
@@ -163,7 +154,7 @@ def _serverless(stack: cdk.Stack | None = None, **kwargs: Any) -> SageMakerLlmEn
     """A deployable serverless endpoint: a model.tar.gz on a CPU image (see tests/test_sagemaker_rules.py)."""
     kwargs.setdefault("model", lambda b: ModelSource.s3_tarball(b, "tiny/model.tar.gz"))
     kwargs.setdefault("container", LlmContainer.from_image_uri("111122223333.dkr.ecr.us-east-1.amazonaws.com/tiny-cpu:1"))
-    return _build(stack, mode=SERVERLESS, **kwargs)
+    return _build(stack, hosting=HostingMode.serverless(), **kwargs)
 
 
 def test_serverless_and_hub_token_warnings() -> None:
@@ -195,7 +186,7 @@ BATCH_CASES: list[tuple[dict[str, Any], str]] = [
 @pytest.mark.parametrize(("kwargs", "message"), BATCH_CASES, ids=[m[:50] for _, m in BATCH_CASES])
 def test_invalid_batch_props(kwargs: dict[str, Any], message: str) -> None:
     stack = cdk.Stack(cdk.App(), "S")
-    endpoint = _build(stack, alarms=None, model=lambda b: ModelSource.s3_tarball(b, "model/model.tar.gz"))
+    endpoint = _build(stack, alarms=AlarmOptions(enabled=False), model=lambda b: ModelSource.s3_tarball(b, "model/model.tar.gz"))
     with pytest.raises(PropsValidationError) as info:
         endpoint.add_batch_transform("Batch", input_bucket=s3.Bucket(stack, "In"), **kwargs)
     assert message in str(info.value), str(info.value)
@@ -203,6 +194,6 @@ def test_invalid_batch_props(kwargs: dict[str, Any], message: str) -> None:
 
 
 def test_batch_on_serverless_needs_instance_type() -> None:
-    endpoint = _serverless(alarms=None)
+    endpoint = _serverless(alarms=AlarmOptions(enabled=False))
     with pytest.raises(ValueError, match="a serverless endpoint has no instance type"):
         endpoint.add_batch_transform("Batch", input_bucket=s3.Bucket(endpoint, "In"))

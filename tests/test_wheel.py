@@ -57,7 +57,7 @@ def test_wheel_contents(wheel: Path) -> None:
     for data in ("version_matrix.json", "inf2_instances.json", "inf2_prices.json", "helm_values_keys.json", "system_requests.json",
                  "vllm_neuron_models.json", "ec2_instance_families.json"):
         assert f"cdk_llm_serving/eks_inferentia/data/{data}" in names
-    for data in ("instances.json", "containers.json"):
+    for data in ("instances.json", "containers.json", "hosting_instance_types.json"):
         assert f"cdk_llm_serving/sagemaker_endpoint/data/{data}" in names
     # stacks/ is this repository's app, not part of the library (see README).
     assert not any(n.startswith(("stacks/", "tests/", "constructs/")) for n in names)

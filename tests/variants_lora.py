@@ -16,6 +16,7 @@ from cdk_llm_serving import (
     AdapterAlarmOptions,
     AdapterPackaging,
     AdapterStore,
+    AlarmOptions,
     AutoScalingOptions,
     DeploymentOptions,
     InferenceComponentOptions,
@@ -71,7 +72,8 @@ class LoraComponentsStack(cdk.Stack):
             base_component=InferenceComponentOptions(accelerators=1, cpu_cores=8, min_memory_mb=32 * 1024, copies=2),
             autoscaling=AutoScalingOptions(min_capacity=1, max_capacity=8, target_concurrent_requests=4, scale_to_zero=True),
             deployment=DeploymentOptions(rolling_batch_percent=50),
-            adapter_alarms=AdapterAlarmOptions(server_errors=3, topic=topic),
+            alarm_topic=topic,
+            adapter_alarms=AdapterAlarmOptions(server_errors=3),
             adapter_stacks=2,
         )
         self.fleet.add_adapter("late-addition", "late/lora.tar.gz", rank=32)
@@ -102,8 +104,8 @@ class LoraInStackStack(cdk.Stack):
             adapter_store=AdapterStore(weights, "qwen2.5-1.5b-instruct-adapters"),
             container=LlmContainer.vllm(max_model_len=4096, lora=LoraOptions(max_loras=4, max_lora_rank=64)),
             instance_type="ml.g5.2xlarge",
-            autoscaling=None,
-            alarms=None,
+            autoscaling=AutoScalingOptions(enabled=False),
+            alarms=AlarmOptions(enabled=False),
             dashboard=False,
             adapter_stacks=0,
             component_name_prefix="",

@@ -19,17 +19,14 @@ from aws_cdk import aws_sns as sns
 
 from cdk_llm_serving import (
     AlarmOptions,
-    AsyncInferenceOptions,
     AutoScalingOptions,
     DataCaptureOptions,
     DeploymentOptions,
-    InferenceComponentOptions,
-    InferenceMode,
+    HostingMode,
     LlmContainer,
     ModelSource,
     SageMakerLlmEndpoint,
     ScheduledCapacity,
-    ServerlessOptions,
     StepScalingOptions,
     TrafficShift,
     TrafficShiftType,
@@ -63,6 +60,7 @@ class SageMakerRealTimeStack(cdk.Stack):
         acknowledge(vpc, "NIST.800.53.R5::NIST.800.53.R5-VPCDefaultSecurityGroupClosed",
                     "Test-only VPC: nothing uses the default security group; the endpoint gets its own")
         key = kms.Key(self, "TopicKey", enable_key_rotation=True)
+        key.grant_encrypt_decrypt(iam.ServicePrincipal("cloudwatch.amazonaws.com"))  # alarms publish to the topic
         topic = sns.Topic(self, "AlarmTopic", enforce_ssl=True, master_key=key)
         self.endpoint = SageMakerLlmEndpoint(
             self,
@@ -79,7 +77,7 @@ class SageMakerRealTimeStack(cdk.Stack):
             ),
             deployment=DeploymentOptions(traffic=TrafficShift(type=TrafficShiftType.CANARY, percent=50)),
             data_capture=DataCaptureOptions(sampling_percentage=10),
-            alarms=AlarmOptions(topic=topic),
+            alarm_topic=topic,
         )
         self.batch = self.endpoint.add_batch_transform(
             "Batch", input_bucket=self.endpoint.bucket, schedule=events.Schedule.cron(hour="2", minute="0"),
@@ -96,9 +94,8 @@ class SageMakerComponentStack(cdk.Stack):
             "Llm",
             model=ModelSource.s3_prefix(_weights(self), "llama-3.1-8b-instruct"),
             container=LlmContainer.vllm(tensor_parallel_size=1, max_model_len=8192),
-            mode=InferenceMode.INFERENCE_COMPONENT,
+            hosting=HostingMode.inference_component(accelerators=1, cpu_cores=8, min_memory_mb=32 * 1024, copies=2),
             instance_type="ml.g5.12xlarge",
-            inference_component=InferenceComponentOptions(accelerators=1, cpu_cores=8, min_memory_mb=32 * 1024, copies=2),
             autoscaling=AutoScalingOptions(min_capacity=1, max_capacity=8, target_concurrent_requests=4, scale_to_zero=True),
             deployment=DeploymentOptions(rolling_batch_percent=50),
         )
@@ -122,8 +119,7 @@ class SageMakerServerlessStack(cdk.Stack):
             container=LlmContainer.from_image_uri(
                 "111122223333.dkr.ecr.us-east-1.amazonaws.com/tiny-llm-cpu:1.4.0", environment={"MAX_NEW_TOKENS": "256"}
             ),
-            mode=InferenceMode.SERVERLESS,
-            serverless=ServerlessOptions(memory_size_mb=6144, max_concurrency=20, provisioned_concurrency=2),
+            hosting=HostingMode.serverless(memory_size_mb=6144, max_concurrency=20, provisioned_concurrency=2),
             autoscaling=AutoScalingOptions(min_capacity=1, max_capacity=10),
             deployment=DeploymentOptions(traffic=TrafficShift(type=TrafficShiftType.ALL_AT_ONCE)),
         )
@@ -142,9 +138,8 @@ class SageMakerAsyncStack(cdk.Stack):
             model=ModelSource.hugging_face("meta-llama/Llama-3.1-8B-Instruct", revision="0e9e39f", token_secret=token),
             container=LlmContainer.lmi(tensor_parallel_degree=2, max_model_len=4096,
                                        tag="0.30.0-neuronx-sdk2.20.1", rolling_batch="auto"),
-            mode=InferenceMode.ASYNC,
+            hosting=HostingMode.async_(max_concurrent_invocations_per_instance=8),
             instance_type="ml.inf2.24xlarge",
-            async_inference=AsyncInferenceOptions(max_concurrent_invocations_per_instance=8),
             autoscaling=AutoScalingOptions(min_capacity=1, max_capacity=3, scale_to_zero=True,
                                            step_scaling=None),
             deployment=DeploymentOptions(traffic=TrafficShift(type=TrafficShiftType.ALL_AT_ONCE)),
@@ -165,7 +160,7 @@ class SageMakerTgiStack(cdk.Stack):
             instance_type="ml.g5.2xlarge",
             instance_count=2,
             deployment=DeploymentOptions(traffic=TrafficShift(type=TrafficShiftType.LINEAR, percent=50)),
-            alarms=None,
+            alarms=AlarmOptions(enabled=False),
         )
 
 

@@ -12,8 +12,9 @@ from enum import Enum
 
 import aws_cdk as cdk
 from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_sns as sns
 
+from .._types import PropsTypeError, TypedOptions
+from ..sagemaker_endpoint._checks import interface_problem
 from ..sagemaker_endpoint.base import NAME_MAX, name_problems
 from ..sagemaker_endpoint.containers import LoraOptions, ModelSource
 from .rules import RULES, AdapterArtifact
@@ -40,7 +41,7 @@ class AdapterPackaging(Enum):
 
 
 @dataclass(frozen=True, kw_only=True)
-class LoraAdapter:
+class LoraAdapter(TypedOptions):
     """One LoRA adapter of a :class:`LoraAdapterFleet`."""
 
     name: str
@@ -58,7 +59,7 @@ class LoraAdapter:
 
 
 @dataclass(frozen=True)
-class AdapterStore:
+class AdapterStore(TypedOptions):
     """The S3 folder holding every adapter artifact of a fleet.
 
     The execution role reads exactly this prefix (``s3:GetObject`` on ``<prefix>*``, ``s3:ListBucket``
@@ -68,8 +69,15 @@ class AdapterStore:
     """
 
     bucket: s3.IBucket
+    """The bucket (a construct: ``s3.Bucket.from_bucket_name(...)`` for an existing one, not its name)."""
     prefix: str = "adapters/"
     """A non-empty folder. Default: ``adapters/``."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        wrong = interface_problem("bucket", self.bucket, s3.IBucket)
+        if wrong:
+            raise PropsTypeError("AdapterStore", [wrong])
 
     @property
     def key_prefix(self) -> str:
@@ -102,13 +110,12 @@ class AdapterStore:
 
 
 @dataclass(frozen=True, kw_only=True)
-class AdapterAlarmOptions:
-    """One CloudWatch alarm per adapter on its 5XX errors (in the adapter's own stack, next to it)."""
+class AdapterAlarmOptions(TypedOptions):
+    """One CloudWatch alarm per adapter on its 5XX errors (in the adapter's own stack, next to it). They notify the
+    fleet's ``alarm_topic``."""
 
     server_errors: int = 5
     """5XX invocation errors of the adapter per 5 minutes. Default: 5."""
-    topic: sns.ITopic | None = None
-    """Where alarm state changes go. Default: nowhere (alarms still show in CloudWatch)."""
 
 
 def component_name(prefix: str, adapter: str) -> str:

@@ -3,6 +3,7 @@ each an inference component of its own (seed 003, re:Invent AIM313)."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
@@ -13,18 +14,22 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sagemaker as sagemaker
+from aws_cdk import aws_sns as sns
 from constructs import Construct, IValidation
 
+from .._alarms import threshold_alarm, wake_up_alarm
 from .._errors import ProblemCollector, PropsValidationError
 from .._nag import acknowledge, nag_resource
-from ..sagemaker_endpoint._alarms import threshold_alarm, wake_up_alarm
-from ..sagemaker_endpoint.base import INVOKE_ACTIONS, LlmEndpointBase, name_problems
-from ..sagemaker_endpoint.construct import SageMakerLlmEndpoint
+from .._types import typed_props
+from ..sagemaker_endpoint.base import INVOKE_ACTIONS, HostedLlmEndpointBase, LlmEndpointBase, name_problems
+from ..sagemaker_endpoint.construct import SageMakerLlmEndpoint, component_problems
 from ..sagemaker_endpoint.containers import ContainerKind, LlmContainer, LoraOptions, ModelSource, ModelSourceKind
+from ..sagemaker_endpoint.instances import instance_spec
 from ..sagemaker_endpoint.options import (
     AlarmOptions,
     AutoScalingOptions,
     DeploymentOptions,
+    HostingMode,
     InferenceComponentOptions,
     InferenceMode,
 )
@@ -41,6 +46,7 @@ from .adapters import (
 from .cost import (
     DEFAULT_DEDICATED_INSTANCE_TYPE,
     DEFAULT_FLEET_INSTANCE_TYPE,
+    DEFAULT_REGION,
     CostComparison,
     FleetCostEstimate,
     TrafficAssumption,
@@ -66,7 +72,8 @@ def default_lora_container() -> LlmContainer:
 
 
 class LoraAdapterComponent(LlmEndpointBase):
-    """One adapter of a :class:`LoraAdapterFleet`: its names, grants and per-adapter metrics.
+    """One adapter of a :class:`LoraAdapterFleet`: its names, grants and per-adapter invocation metrics (it has no
+    compute of its own, so no GPU-memory, disk or async-backlog metrics: those are the fleet's).
 
     Pass it to ``SageMakerModelAlias.for_endpoint(alias=..., endpoint=adapter)`` to route a gateway alias
     to this adapter (``endpoint_name``, ``endpoint_arn``, ``inference_component_name`` and
@@ -88,19 +95,15 @@ class LoraAdapterComponent(LlmEndpointBase):
         """The ``AWS::SageMaker::InferenceComponent`` (in the fleet's stack or in one of its adapter stacks)."""
         self.artifact_url = artifact_url
         self.alarms: list[cloudwatch.Alarm] = []
-
-    def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Allow invoking exactly this adapter: the endpoint and this inference component."""
-        return iam.Grant.add_to_principal(grantee=grantee, actions=INVOKE_ACTIONS,
-                                          resource_arns=[self.endpoint_arn, self.component_arn(self.inference_component_name)])
+        # grant_invoke (LlmEndpointBase) covers exactly this adapter: the endpoint and this inference component.
 
 
-class LoraAdapterFleet(LlmEndpointBase):
+class LoraAdapterFleet(HostedLlmEndpointBase):
     """One base model and many LoRA adapters on one SageMaker endpoint.
 
     The base model runs as an inference component (compute reservation, copies autoscaled on concurrent
     requests per copy, optional scale to zero) on an endpoint with managed instance scaling; it is a
-    :class:`SageMakerLlmEndpoint` in ``INFERENCE_COMPONENT`` mode (:attr:`base`). Each adapter is an
+    :class:`SageMakerLlmEndpoint` with ``HostingMode.inference_component`` (:attr:`base`). Each adapter is an
     *adapter inference component* (``BaseInferenceComponentName`` + ``Container.ArtifactUrl``, no compute of
     its own) that can be added, changed and removed on its own: its resource is named after the adapter and
     lives in a nested stack picked by a stable hash of its name, so one adapter's change touches only that
@@ -111,6 +114,7 @@ class LoraAdapterFleet(LlmEndpointBase):
     folder (``adapters/<name>/``), loaded by LMI at start-up, selected in the request body.
     """
 
+    @typed_props
     def __init__(
         self,
         scope: Construct,
@@ -124,41 +128,49 @@ class LoraAdapterFleet(LlmEndpointBase):
         instance_type: str = DEFAULT_FLEET_INSTANCE_TYPE,
         instance_count: int = 1,
         base_component: InferenceComponentOptions | None = None,
-        autoscaling: AutoScalingOptions | None = DEFAULT_FLEET_AUTOSCALING,
+        autoscaling: AutoScalingOptions | None = None,
         deployment: DeploymentOptions | None = None,
-        alarms: AlarmOptions | None = AlarmOptions(),
+        alarms: AlarmOptions | None = None,
+        alarm_topic: sns.ITopic | None = None,
         adapter_alarms: AdapterAlarmOptions | None = None,
         adapter_stacks: int = DEFAULT_ADAPTER_STACKS,
         sequential_adapter_stacks: bool = True,
         component_name_prefix: str | None = None,
         dashboard: bool = True,
         endpoint_name: str | None = None,
-        startup_health_check_timeout: cdk.Duration = cdk.Duration.minutes(15),
-        model_data_download_timeout: cdk.Duration = cdk.Duration.minutes(15),
+        startup_health_check_timeout: cdk.Duration | None = None,
+        model_data_download_timeout: cdk.Duration | None = None,
         vpc: ec2.IVpc | None = None,
         vpc_subnets: ec2.SubnetSelection | None = None,
         security_groups: Sequence[ec2.ISecurityGroup] | None = None,
-        kms_key: kms.IKey | None = None,
+        encryption_key: kms.IKey | None = None,
         execution_role: iam.IRole | None = None,
         inference_ami_version: str | None = None,
     ) -> None:
         """
         :param base_model: the base weights (:meth:`ModelSource.s3_prefix` recommended).
-        :param adapters: the adapters. More with :meth:`add_adapter`. Default: none.
+        :param adapters: the adapters. More with :meth:`add_adapter`. Default: - none
         :param adapter_store: the S3 folder of the adapter artifacts; the role reads exactly that prefix.
             Required with INFERENCE_COMPONENTS packaging once there are adapters; unset for MODEL_ARTIFACT.
-        :param packaging: ``INFERENCE_COMPONENTS`` (default: one component per adapter) or ``MODEL_ARTIFACT`` (static).
-        :param container: a LoRA-enabled container. Default: ``LlmContainer.lmi(lora=LoraOptions(max_loras=8,
-            max_lora_rank=16, max_cpu_loras=64))``.
-        :param instance_type: Default: ``ml.g5.12xlarge`` (4 × A10G: four 1-GPU copies of an 8B model).
+            Default: - none (then adapters cannot be added as components)
+        :param packaging: ``INFERENCE_COMPONENTS`` (one component per adapter) or ``MODEL_ARTIFACT`` (static).
+            Default: ``AdapterPackaging.INFERENCE_COMPONENTS``
+        :param container: a LoRA-enabled container. Default: - ``LlmContainer.lmi(lora=LoraOptions(max_loras=8,
+            max_lora_rank=16, max_cpu_loras=64))`` (``default_lora_container()``)
+        :param instance_type: the ``ml.*`` hosting type of the base copies. Default: ``ml.g5.12xlarge`` (4 × A10G: four
+            1-GPU copies of an 8B model)
         :param instance_count: initial instances, and the managed-scaling minimum unless ``scale_to_zero``. Default: 1.
-        :param base_component: compute per base copy and initial copies. Default: ``InferenceComponentOptions()``
-            (1 GPU, 1 GiB reserved, 1 copy; instances scale up to what ``autoscaling.max_capacity`` copies need).
-        :param autoscaling: scaling of the base copies (adapters scale with it). Default: 1-4 copies at ~5
-            concurrent requests per copy. ``scale_to_zero=True`` wakes on any adapter's no-capacity failures.
-        :param deployment: rolling updates of the base copies with rollback on alarms. Default: SageMaker's.
-        :param alarms: base-model alarms (5XX, latency, GPU memory, disk). Default: ``AlarmOptions()``.
-        :param adapter_alarms: one 5XX alarm per adapter. Default: none (the dashboard shows every adapter).
+        :param base_component: compute per base copy and initial copies. Default: - ``InferenceComponentOptions()``
+            (1 GPU, 1 GiB reserved, 1 copy; instances scale up to what ``autoscaling.max_capacity`` copies need)
+        :param autoscaling: scaling of the base copies (adapters scale with it); ``scale_to_zero=True`` wakes on any
+            adapter's no-capacity failures; ``AutoScalingOptions(enabled=False)`` keeps the copies fixed.
+            Default: - ``DEFAULT_FLEET_AUTOSCALING`` (1-4 copies at ~5 concurrent requests per copy)
+        :param deployment: rolling updates of the base copies with rollback on alarms. Default: - SageMaker's
+        :param alarms: base-model alarms (5XX, latency, GPU memory, disk); ``AlarmOptions(enabled=False)`` creates
+            none. Default: - ``AlarmOptions()``
+        :param alarm_topic: notified when a base-model or per-adapter alarm changes to ALARM or OK.
+            Default: - the alarms have no actions
+        :param adapter_alarms: one 5XX alarm per adapter. Default: - none (the dashboard shows every adapter)
         :param adapter_stacks: nested stacks the adapter components are spread over by a stable hash of their
             names; 0 keeps them in this stack (about 480 adapters, 160 with per-adapter and wake-up alarms).
             Choose once: changing it moves named components between stacks, which CloudFormation cannot do in
@@ -167,22 +179,27 @@ class LoraAdapterFleet(LlmEndpointBase):
         :param sequential_adapter_stacks: deploy the adapter stacks one after another, so CloudFormation
             creates about ``adapters ÷ adapter_stacks`` adapter components at a time. Default: True.
         :param component_name_prefix: prepended (with ``-``) to adapter names to form their inference
-            component names, which are unique per account and Region; ``""`` uses the bare names. Default: a
-            24-character name unique to this construct path (adapter names may then have up to 38 characters).
+            component names, which are unique per account and Region; ``""`` uses the bare names. Default: - a
+            24-character name unique to this construct path (adapter names may then have up to 38 characters)
         :param dashboard: create a CloudWatch dashboard (base model + per-adapter traffic). Default: True.
-        :param endpoint_name: Default: generated from the construct path.
-        :param startup_health_check_timeout: base copies, 60-3600 s. Default: 15 minutes.
-        :param model_data_download_timeout: base copies, 60-3600 s. Default: 15 minutes.
-        :param vpc: place the endpoint in this VPC. Default: none.
-        :param vpc_subnets: Default: the VPC's private subnets.
-        :param security_groups: Default: a new group (no inbound, HTTPS egress).
-        :param kms_key: Default: created only when something can use it.
-        :param execution_role: Default: a new role; either way it gets exactly the model and adapter-store reads.
-        :param inference_ami_version: ``InferenceAmiVersion`` of the variant. Default: SageMaker's.
+        :param endpoint_name: the SageMaker endpoint name. Default: - generated from the construct path
+        :param startup_health_check_timeout: base copies, 60-3600 s. Default: - 15 minutes
+        :param model_data_download_timeout: base copies, 60-3600 s. Default: - 15 minutes
+        :param vpc: place the endpoint in this VPC. Default: - none
+        :param vpc_subnets: the subnets in ``vpc``. Default: - the VPC's private subnets with egress, or its isolated
+            subnets if it has none
+        :param security_groups: groups of the endpoint's network interfaces. Default: - a new group (no inbound, HTTPS
+            egress)
+        :param encryption_key: as for :class:`SageMakerLlmEndpoint` (volumes where SageMaker allows a key).
+            Default: - a new customer-managed KMS key with rotation, created only when something can use it
+        :param execution_role: the role SageMaker runs the base model with; either way it gets exactly the model and
+            adapter-store reads. Default: - a new role trusted by SageMaker of this account
+        :param inference_ami_version: ``InferenceAmiVersion`` of the variant. Default: - SageMaker's
         """
         super().__init__(scope, construct_id)
         container = container or default_lora_container()
         base_component = base_component or InferenceComponentOptions()
+        autoscaling = DEFAULT_FLEET_AUTOSCALING if autoscaling is None else autoscaling
         self.packaging = packaging
         self.adapter_store = adapter_store
         self.adapter_alarm_options = adapter_alarms
@@ -190,33 +207,54 @@ class LoraAdapterFleet(LlmEndpointBase):
         self.instance_type = instance_type
         self.instance_count = instance_count
         self.base_component_options = base_component
-        self.autoscaling = autoscaling
+        self.autoscaling: AutoScalingOptions | None = autoscaling if autoscaling.enabled else None
+        """The base copies' autoscaling (``None``: fixed copies)."""
+        self.alarm_topic = alarm_topic
         self.component_name_prefix = (
             component_name_prefix if component_name_prefix is not None
             else cdk.Names.unique_resource_name(self, max_length=24, separator="-")
         )
         self._adapters: dict[str, LoraAdapter] = {}
         self._components: dict[str, LoraAdapterComponent] = {}
+        self._validate(base_model=base_model, adapters=adapters, adapter_stacks=adapter_stacks,
+                       prefix_given=component_name_prefix)
+        self._build_base(
+            base_model=base_model, container=container, instance_type=instance_type, instance_count=instance_count,
+            base_component=base_component, autoscaling=autoscaling, deployment=deployment, alarms=alarms,
+            alarm_topic=alarm_topic,
+            endpoint_name=endpoint_name, startup_health_check_timeout=startup_health_check_timeout,
+            model_data_download_timeout=model_data_download_timeout, vpc=vpc, vpc_subnets=vpc_subnets,
+            security_groups=security_groups, encryption_key=encryption_key, execution_role=execution_role,
+            inference_ami_version=inference_ami_version,
+        )
+        self._grant_adapter_store()
+        self._build_adapter_stacks(adapter_stacks, sequential=sequential_adapter_stacks)
+        for adapter in adapters:
+            self._register(adapter)
+        self.dashboard: cloudwatch.Dashboard | None = self._dashboard() if dashboard else None
+        self.node.add_validation(_StackCapacity(self))
 
-        p = ProblemCollector("LoraAdapterFleet")
+    # ================================================================ builders
+
+    def _validate(self, *, base_model: ModelSource, adapters: Sequence[LoraAdapter], adapter_stacks: int,
+                  prefix_given: str | None) -> None:
+        p = ProblemCollector.for_construct(self)
         self._validate_fleet(p, base_model=base_model, adapters=adapters, adapter_stacks=adapter_stacks,
-                             prefix_given=component_name_prefix)
+                             prefix_given=prefix_given)
+        # The base endpoint checks them too, but the user gave them as base_component: say so.
+        for problem in component_problems(self.base_component_options, instance_spec(self.instance_type), self.container,
+                                          prefix="base_component"):
+            p.add(problem)
         seen: set[str] = set()
         for adapter in adapters:
             for problem in self._adapter_problems(adapter, seen):
                 p.add(problem)
         p.raise_if_any()
 
-        # ------------------------------------------------------------ base model
-        self.base = SageMakerLlmEndpoint(
-            self, "Base", model=base_model, container=container, mode=InferenceMode.INFERENCE_COMPONENT,
-            instance_type=instance_type, instance_count=instance_count, inference_component=base_component,
-            autoscaling=autoscaling, deployment=deployment, alarms=alarms, endpoint_name=endpoint_name,
-            startup_health_check_timeout=startup_health_check_timeout,
-            model_data_download_timeout=model_data_download_timeout, vpc=vpc, vpc_subnets=vpc_subnets,
-            security_groups=security_groups, kms_key=kms_key, execution_role=execution_role,
-            inference_ami_version=inference_ami_version,
-        )
+    def _build_base(self, *, base_model: ModelSource, **options: Any) -> None:
+        """The base model: a :class:`SageMakerLlmEndpoint` in INFERENCE_COMPONENT mode, and its parts as attributes."""
+        hosting = HostingMode(kind=InferenceMode.INFERENCE_COMPONENT, inference_component_options=options.pop("base_component"))
+        self.base = SageMakerLlmEndpoint(self, "Base", model=base_model, hosting=hosting, **options)
         base = self.base
         assert base.inference_component is not None and base.inference_component_name is not None
         self.endpoint_name = base.endpoint_name
@@ -228,42 +266,41 @@ class LoraAdapterFleet(LlmEndpointBase):
         self.policy = base.policy
         self.scalable_target = base.scalable_target
         self.alarms: list[cloudwatch.Alarm] = base.alarms
+        self.encryption_key = base.encryption_key
 
-        if adapter_store is not None:
-            for statement in adapter_store.model_source.read_statements():
-                self.policy.add_statements(statement)
-            acknowledge(
-                self.policy,
-                "AwsSolutions::AwsSolutions-IAM5[Resource::"
-                f"{nag_resource(self, adapter_store.bucket.arn_for_objects(adapter_store.key_prefix + '*'))}]",
-                "LoRA adapters are tarballs under the fleet's adapter store; read access is limited to "
-                "exactly that prefix (one fixed grant, so adding an adapter never changes the role)",
-            )
+    def _grant_adapter_store(self) -> None:
+        """One fixed read grant on the adapter store's prefix, so adding an adapter never changes the role."""
+        store = self.adapter_store
+        if store is None:
+            return
+        for statement in store.model_source.read_statements():
+            self.policy.add_statements(statement)
+        acknowledge(
+            self.policy,
+            "AwsSolutions::AwsSolutions-IAM5[Resource::"
+            f"{nag_resource(self, store.bucket.arn_for_objects(store.key_prefix + '*'))}]",
+            "LoRA adapters are tarballs under the fleet's adapter store; read access is limited to "
+            "exactly that prefix (one fixed grant, so adding an adapter never changes the role)",
+        )
 
-        # ------------------------------------------------------- adapter stacks
+    def _build_adapter_stacks(self, count: int, *, sequential: bool) -> None:
         self.adapter_stacks: list[cdk.NestedStack] = []
         self._in_stack_scope: Construct | None = None
-        if packaging is AdapterPackaging.INFERENCE_COMPONENTS:
-            if adapter_stacks:
-                for i in range(adapter_stacks):
+        if self.packaging is AdapterPackaging.INFERENCE_COMPONENTS:
+            if count:
+                for i in range(count):
                     of_endpoint = "" if cdk.Token.is_unresolved(self.endpoint_name) else f" of endpoint {self.endpoint_name}"
                     shard = cdk.NestedStack(
-                        self, f"AdapterStack{i}", description=f"LoRA adapter components {i + 1}/{adapter_stacks}{of_endpoint}",
+                        self, f"AdapterStack{i}", description=f"LoRA adapter components {i + 1}/{count}{of_endpoint}",
                     )
                     # Keeps every shard a valid template (and unchanged) whatever adapters it holds.
                     cdk.CfnWaitConditionHandle(shard, "Anchor")
-                    if sequential_adapter_stacks and self.adapter_stacks:
+                    if sequential and self.adapter_stacks:
                         shard.node.add_dependency(self.adapter_stacks[-1])
                     self.adapter_stacks.append(shard)
             else:
                 self._in_stack_scope = Construct(self, "Components")
         self._handles = Construct(self, "Adapters")
-
-        for adapter in adapters:
-            self._register(adapter)
-
-        self.dashboard: cloudwatch.Dashboard | None = self._dashboard() if dashboard else None
-        self.node.add_validation(_StackCapacity(self))
 
     # ================================================================ adapters
 
@@ -279,7 +316,7 @@ class LoraAdapterFleet(LlmEndpointBase):
         if self.packaging is AdapterPackaging.INFERENCE_COMPONENTS and self.adapter_store is None:
             problems.insert(0, "add_adapter needs the fleet's adapter_store (the S3 folder its role may read)")
         if problems:
-            raise PropsValidationError("LoraAdapterFleet.add_adapter", problems)
+            raise PropsValidationError(f"LoraAdapterFleet.add_adapter at {self.node.path}", problems)
         return self._register(adapter)
 
     @property
@@ -349,22 +386,27 @@ class LoraAdapterFleet(LlmEndpointBase):
         resource.node.add_dependency(self.base_component)
         component = LoraAdapterComponent(self._handles, adapter.name, fleet=self, adapter=adapter,
                                          inference_component_name=full_name, resource=resource, artifact_url=url)
+        self._build_adapter_alarms(home, component)
+        self._components[adapter.name] = component
+        return component
+
+    def _build_adapter_alarms(self, home: Construct, component: LoraAdapterComponent) -> None:
+        """The adapter's optional 5XX alarm and, with scale to zero, its wake-up alarm (next to its component)."""
+        name, full_name = component.name, component.inference_component_name
         options = self.adapter_alarm_options
         if options is not None:
             component.alarms.append(threshold_alarm(
                 home, "ServerErrorsAlarm", component.metric_server_errors(), threshold=options.server_errors,
-                description=f"5XX errors of LoRA adapter {adapter.name} (component {full_name})",
-                topic=options.topic, topic_option="AdapterAlarmOptions.topic",
+                description=f"5XX errors of LoRA adapter {name} (component {full_name})",
+                topic=self.alarm_topic,
             ))
         if self.base.wake_up_action is not None:
             # A request to a scaled-to-zero fleet may be counted against the adapter's component rather than the
             # base's: every adapter's no-capacity failures wake the base copies too.
             component.alarms.append(wake_up_alarm(
                 home, "WakeUpAlarm", component.metric_no_capacity_failures(), self.base.wake_up_action,
-                description=f"Wake-up: a request to LoRA adapter {adapter.name} found no base model copy (scale from zero)",
+                description=f"Wake-up: a request to LoRA adapter {name} found no base model copy (scale from zero)",
             ))
-        self._components[adapter.name] = component
-        return component
 
     # ================================================================== grants
 
@@ -390,24 +432,32 @@ class LoraAdapterFleet(LlmEndpointBase):
         """Instances and USD per hour this fleet needs for ``adapters`` adapters (default: its own count).
 
         Uses this fleet's instance type, GPUs per copy and autoscaling target; see :mod:`.cost` for the model.
+        ``region`` defaults to the stack's; a Region-agnostic stack is priced in us-east-1 (``DEFAULT_REGION``), and the
+        result says so (``region_assumed=True``): pass ``region=`` for another.
         """
-        return estimate_hourly_cost(**self._cost_options(adapters, region, traffic), price_per_hour=price_per_hour)
+        options, assumed = self._cost_options(adapters, region, traffic)
+        estimate = estimate_hourly_cost(**options, price_per_hour=price_per_hour)
+        return dataclasses.replace(estimate, region_assumed=assumed)
 
     def compare_with_dedicated(self, *, adapters: int | None = None, region: str | None = None,
                                traffic: TrafficAssumption | None = None,
                                dedicated_instance_type: str = DEFAULT_DEDICATED_INSTANCE_TYPE,
                                price_per_hour: float | None = None,
                                dedicated_price_per_hour: float | None = None) -> CostComparison:
-        """This fleet against one ``dedicated_instance_type`` endpoint per adapter, under the same traffic."""
-        return compare_with_dedicated(**self._cost_options(adapters, region, traffic),
-                                      dedicated_instance_type=dedicated_instance_type, price_per_hour=price_per_hour,
-                                      dedicated_price_per_hour=dedicated_price_per_hour)
+        """This fleet against one ``dedicated_instance_type`` endpoint per adapter, under the same traffic
+        (Region as for :meth:`estimate_hourly_cost`)."""
+        options, assumed = self._cost_options(adapters, region, traffic)
+        comparison = compare_with_dedicated(**options, dedicated_instance_type=dedicated_instance_type,
+                                            price_per_hour=price_per_hour, dedicated_price_per_hour=dedicated_price_per_hour)
+        return dataclasses.replace(comparison, fleet=dataclasses.replace(comparison.fleet, region_assumed=assumed))
 
-    def _cost_options(self, adapters: int | None, region: str | None, traffic: TrafficAssumption | None) -> dict[str, Any]:
+    def _cost_options(self, adapters: int | None, region: str | None,
+                      traffic: TrafficAssumption | None) -> tuple[dict[str, Any], bool]:
+        assumed = False
         if region is None:
             region = cdk.Stack.of(self).region
             if cdk.Token.is_unresolved(region):
-                raise ValueError("this stack's Region is only known at deploy time; pass region='us-east-1' (or another)")
+                region, assumed = DEFAULT_REGION, True
         target = self.autoscaling.target_concurrent_requests if self.autoscaling else None
         return {
             "adapters": adapters if adapters is not None else max(1, len(self._adapters)),
@@ -416,7 +466,7 @@ class LoraAdapterFleet(LlmEndpointBase):
             "accelerators_per_copy": self.base_component_options.accelerators,
             "traffic": traffic or TrafficAssumption(target_concurrent_requests_per_copy=target or 5.0),
             "min_instances": self.instance_count,
-        }
+        }, assumed
 
     # =============================================================== dashboard
 
@@ -491,7 +541,7 @@ class LoraAdapterFleet(LlmEndpointBase):
             lora = container.lora
             if lora is not None and lora.max_cpu_loras is not None and len(adapters) > lora.max_cpu_loras:
                 cdk.Annotations.of(self).add_warning_v2(
-                    "cdk-llm-serving:staticAdaptersAboveCpuCache",
+                    "cdk-llm-serving:static-adapters-above-cpu-cache",
                     f"{len(adapters)} adapters are packaged but LoraOptions.max_cpu_loras is {lora.max_cpu_loras}: "
                     "adapters beyond the host-memory cache are loaded again from disk when used",
                 )

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
+from .._types import TypedOptions
 from ..sagemaker_endpoint.instances import hourly_price, instance_spec, price_table_info
 
 #: Hours in a month for monthly figures (365 × 24 ÷ 12).
@@ -38,7 +39,7 @@ class PriceUnavailableError(LookupError):
 
 
 @dataclass(frozen=True, kw_only=True)
-class TrafficAssumption:
+class TrafficAssumption(TypedOptions):
     """How busy the adapters are, in the unit autoscaling works in (concurrent requests)."""
 
     concurrent_requests_per_adapter: float = 0.2
@@ -65,15 +66,28 @@ class FleetCostEstimate:
     """What a fleet of ``adapters`` needs and costs per hour."""
 
     adapters: int
+    """Adapters served."""
     instance_type: str
+    """The fleet's instance type."""
     region: str
+    """The Region whose prices are used."""
     price_per_hour: float
+    """USD per instance-hour."""
     price_source: str
+    """``"caller"`` or the bundled table and its date."""
     concurrent_requests: float
+    """Requests in flight over all adapters."""
     copies: int
+    """Base model copies needed."""
     accelerators_per_copy: int
+    """GPUs (or Neuron chips) each copy reserves."""
     copies_per_instance: int
+    """Copies that fit one instance."""
     instances: int
+    """Instances needed (at least ``min_instances``)."""
+    region_assumed: bool = False
+    """True when ``region`` was not given and could not be known at synth (a Region-agnostic stack): the prices
+    are ``DEFAULT_REGION``'s (us-east-1). Pass ``region=`` for another. Default: False."""
 
     @property
     def hourly_usd(self) -> float:
@@ -89,8 +103,11 @@ class CostComparison:
     """The fleet against one dedicated endpoint per adapter."""
 
     fleet: FleetCostEstimate
+    """The fleet's estimate."""
     dedicated_instance_type: str
+    """The instance type of each dedicated endpoint."""
     dedicated_price_per_hour: float
+    """USD per dedicated instance-hour."""
     dedicated_instances: int
     """Instances of all dedicated endpoints together."""
 

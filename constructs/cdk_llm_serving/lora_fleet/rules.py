@@ -20,6 +20,7 @@ class AdapterArtifact:
     """Where one adapter inference component's ``Specification.Container.ArtifactUrl`` points."""
 
     adapter: str
+    """The adapter's name."""
     artifact: str
     """As given (relative to the adapter store, or a full ``s3://`` URL inside it)."""
     relative: str

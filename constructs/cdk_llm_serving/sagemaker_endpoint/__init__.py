@@ -1,7 +1,7 @@
 """SageMakerLlmEndpoint: LLMs on Amazon SageMaker in every hosting mode (and the pieces LoRA fleets reuse)."""
 
 from . import rules
-from .base import ImportedLlmEndpoint, LlmEndpointBase
+from .base import HostedLlmEndpointBase, ImportedLlmEndpoint, LlmEndpointBase, SageMakerEndpointBase
 from .batch import LlmBatchPipeline
 from .construct import DEFAULT_INSTANCE_TYPE, SageMakerLlmEndpoint
 from .containers import ContainerKind, LlmContainer, LoraOptions, ModelSource, ModelSourceKind
@@ -12,6 +12,7 @@ from .options import (
     AutoScalingOptions,
     DataCaptureOptions,
     DeploymentOptions,
+    HostingMode,
     InferenceComponentOptions,
     InferenceMode,
     ScheduledCapacity,
@@ -29,6 +30,8 @@ __all__ = [
     "ContainerKind",
     "DataCaptureOptions",
     "DeploymentOptions",
+    "HostedLlmEndpointBase",
+    "HostingMode",
     "ImportedLlmEndpoint",
     "InferenceComponentOptions",
     "InferenceMode",
@@ -39,6 +42,7 @@ __all__ = [
     "LoraOptions",
     "ModelSource",
     "ModelSourceKind",
+    "SageMakerEndpointBase",
     "SageMakerLlmEndpoint",
     "ScheduledCapacity",
     "ServerlessOptions",

@@ -10,6 +10,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from .._errors import ProblemCollector
+from .._types import typed_props
 from .._names import SAGEMAKER_NAME_MAX, SAGEMAKER_NAME_RE, is_sagemaker_name
 
 #: SageMaker's name rule for endpoints, endpoint configs, models and inference components.
@@ -36,7 +37,8 @@ def generated_name(construct: Construct) -> str:
 
 
 class LlmEndpointBase(Construct):
-    """Shared behaviour of :class:`SageMakerLlmEndpoint`, LoRA fleets and imported endpoints.
+    """What every invocable SageMaker target offers (an endpoint, a LoRA fleet, one LoRA adapter): names, ARNs,
+    ``grant_invoke`` and the invocation metrics.
 
     Subclasses set :attr:`endpoint_name` and (for inference-component hosting)
     :attr:`inference_component_name` before using the helpers.
@@ -74,12 +76,17 @@ class LlmEndpointBase(Construct):
     # ----------------------------------------------------------------- grants
 
     def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Allow ``InvokeEndpoint`` and ``InvokeEndpointWithResponseStream`` on this endpoint.
+        """Allow ``InvokeEndpoint`` and ``InvokeEndpointWithResponseStream`` on this target: the endpoint ARN, and
+        with an inference component also that component's ARN (and no other component of the endpoint).
 
-        Inference components are addressed per request (``InferenceComponentName``); IAM authorizes
-        the call on the endpoint ARN.
+        The Service Authorization Reference lists two resource types for both actions: ``endpoint`` (required) and
+        ``inference-component`` (optional); ``InvokeEndpointAsync`` has ``endpoint`` only ("Actions, resources, and
+        condition keys for Amazon SageMaker AI", as mirrored in iann0036/iam-dataset aws/iam_definition.json at
+        08eff2d). A call naming ``InferenceComponentName`` is therefore authorized against the component ARN as well
+        as the endpoint ARN: an endpoint-only grant would not cover it, so both are granted.
         """
-        return iam.Grant.add_to_principal(grantee=grantee, actions=INVOKE_ACTIONS, resource_arns=[self.endpoint_arn])
+        arns = [self.endpoint_arn] + ([self.inference_component_arn] if self.inference_component_arn else [])
+        return iam.Grant.add_to_principal(grantee=grantee, actions=INVOKE_ACTIONS, resource_arns=arns)
 
     # ---------------------------------------------------------------- metrics
 
@@ -118,12 +125,24 @@ class LlmEndpointBase(Construct):
         options.setdefault("statistic", "p90")
         return self.metric("OverheadLatency", **options)
 
+    def metric_no_capacity_failures(self, **options: Any) -> cloudwatch.Metric:
+        """``NoCapacityInvocationFailures``: requests that found no copy (scale-from-zero wake-up signal)."""
+        options.setdefault("statistic", "Maximum")
+        options.setdefault("period", cdk.Duration.minutes(1))
+        return self.metric("NoCapacityInvocationFailures", **options)
+
     def metric_concurrent_requests(self, **options: Any) -> cloudwatch.Metric:
         """Concurrent requests per copy (inference components) or per model (classic variants)."""
         options.setdefault("statistic", "Maximum")
         if self.inference_component_name is not None:
             return self.metric("ConcurrentRequestsPerCopy", **options)
         return self.metric("ConcurrentRequestsPerModel", **options)
+
+
+
+class HostedLlmEndpointBase(LlmEndpointBase):
+    """A target that runs on instances of its own (an endpoint, the base model of a LoRA fleet): adds the
+    instance metrics. A LoRA adapter has no compute of its own, so it has none of these."""
 
     def metric_gpu_memory_utilization(self, **options: Any) -> cloudwatch.Metric:
         """Classic variants: percent × GPUs per instance. Inference components: normalized 0-100."""
@@ -136,11 +155,11 @@ class LlmEndpointBase(Construct):
         options.setdefault("statistic", "Maximum")
         return self.metric("DiskUtilization", namespace="/aws/sagemaker/Endpoints", per_component=False, **options)
 
-    def metric_no_capacity_failures(self, **options: Any) -> cloudwatch.Metric:
-        """``NoCapacityInvocationFailures``: requests that found no copy (scale-from-zero wake-up signal)."""
-        options.setdefault("statistic", "Maximum")
-        options.setdefault("period", cdk.Duration.minutes(1))
-        return self.metric("NoCapacityInvocationFailures", **options)
+
+
+class SageMakerEndpointBase(HostedLlmEndpointBase):
+    """A whole SageMaker endpoint, created (:class:`SageMakerLlmEndpoint`) or imported (:class:`ImportedLlmEndpoint`):
+    adds the asynchronous-inference backlog metric."""
 
     def metric_async_backlog(self, **options: Any) -> cloudwatch.Metric:
         """``ApproximateBacklogSize`` (async endpoints)."""
@@ -150,13 +169,19 @@ class LlmEndpointBase(Construct):
                                  period=options.pop("period", cdk.Duration.minutes(5)), **options)
 
 
-class ImportedLlmEndpoint(LlmEndpointBase):
+class ImportedLlmEndpoint(SageMakerEndpointBase):
     """An endpoint created elsewhere; see :meth:`SageMakerLlmEndpoint.from_endpoint_name`."""
 
+    @typed_props
     def __init__(self, scope: Construct, construct_id: str, *, endpoint_name: str,
                  inference_component_name: str | None = None) -> None:
+        """
+        :param endpoint_name: the endpoint's name.
+        :param inference_component_name: the inference component to invoke and measure on it.
+            Default: - none (the endpoint's production variant)
+        """
         super().__init__(scope, construct_id)
-        problems = ProblemCollector("imported SageMaker endpoint")
+        problems = ProblemCollector.for_construct(self)
         for p in name_problems("endpoint_name", endpoint_name) + name_problems("inference_component_name", inference_component_name):
             problems.add(p)
         problems.raise_if_any()

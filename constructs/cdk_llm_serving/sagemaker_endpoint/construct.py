@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import aws_cdk as cdk
@@ -17,19 +18,22 @@ from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from .._alarms import threshold_alarm, wake_up_alarm
 from .._errors import ProblemCollector
 from .._nag import acknowledge, nag_resource
-from ._alarms import threshold_alarm, wake_up_alarm
+from .._types import typed_props
+from .._vpc import select_subnets
 from .batch import LlmBatchPipeline
-from .base import VARIANT_NAME, ImportedLlmEndpoint, LlmEndpointBase, generated_name, name_problems
+from .base import VARIANT_NAME, ImportedLlmEndpoint, SageMakerEndpointBase, generated_name, name_problems
 from .containers import LlmContainer, ModelSource, ModelSourceKind
-from .instances import InstanceSpec, instance_spec, known_instance_types
+from .instances import InstanceSpec, hosting_instance_types, instance_spec
 from .options import (
     AlarmOptions,
     AsyncInferenceOptions,
     AutoScalingOptions,
     DataCaptureOptions,
     DeploymentOptions,
+    HostingMode,
     InferenceComponentOptions,
     InferenceMode,
     ServerlessOptions,
@@ -40,15 +44,87 @@ from .rules import RULES, EndpointPlan
 from .role import execution_role as _execution_role
 
 DEFAULT_INSTANCE_TYPE = "ml.g5.2xlarge"
+#: Default of ``startup_health_check_timeout`` and ``model_data_download_timeout`` (large models load slowly).
+DEFAULT_STARTUP_TIMEOUT = cdk.Duration.minutes(15)
 _MAX_COMPONENT_ENV = 16
 _ROUTING_STRATEGIES = ("LEAST_OUTSTANDING_REQUESTS", "RANDOM")
 
 
-class SageMakerLlmEndpoint(LlmEndpointBase):
+@dataclass(frozen=True, kw_only=True)
+class _Network:
+    """Where the model (or, for inference components, the endpoint) attaches to the VPC."""
+
+    security_group_ids: list[str]
+    subnets: list[str]
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Props:
+    """The constructor's props with their defaults resolved: what the builders read."""
+
+    model: ModelSource
+    container: LlmContainer
+    hosting: HostingMode
+    instance_type: str | None
+    spec: InstanceSpec | None
+    instance_count: int
+    autoscaling: AutoScalingOptions | None
+    deployment: DeploymentOptions | None
+    data_capture: DataCaptureOptions | None
+    alarms: AlarmOptions
+    alarm_topic: sns.ITopic | None
+    endpoint_name: str | None
+    startup_health_check_timeout: cdk.Duration
+    model_data_download_timeout: cdk.Duration
+    volume_size_gb: int | None
+    routing_strategy: str
+    vpc: ec2.IVpc | None
+    vpc_subnets: ec2.SubnetSelection | None
+    security_groups: Sequence[ec2.ISecurityGroup] | None
+    enable_network_isolation: bool
+    encryption_key: kms.IKey | None
+    execution_role: iam.IRole | None
+    inference_ami_version: str | None
+
+    @property
+    def mode(self) -> InferenceMode:
+        return self.hosting.kind
+
+    @property
+    def inference_component(self) -> InferenceComponentOptions | None:
+        return self.hosting.inference_component_options
+
+    @property
+    def serverless(self) -> ServerlessOptions | None:
+        return self.hosting.serverless_options
+
+    @property
+    def async_inference(self) -> AsyncInferenceOptions | None:
+        return self.hosting.async_options
+
+    @property
+    def uses_components(self) -> bool:
+        return self.mode is InferenceMode.INFERENCE_COMPONENT
+
+    @property
+    def timeout_durations(self) -> dict[str, cdk.Duration]:
+        return {"startup_health_check_timeout": self.startup_health_check_timeout,
+                "model_data_download_timeout": self.model_data_download_timeout}
+
+    @property
+    def timeouts(self) -> dict[str, int]:
+        """The two timeouts as SageMaker's ``*InSeconds`` fields."""
+        return {
+            "container_startup_health_check_timeout_in_seconds": int(self.startup_health_check_timeout.to_seconds()),
+            "model_data_download_timeout_in_seconds": int(self.model_data_download_timeout.to_seconds()),
+        }
+
+
+class SageMakerLlmEndpoint(SageMakerEndpointBase):
     """A large language model on an Amazon SageMaker endpoint.
 
     Deploys a ``Model`` (LMI/vLLM by default, or vLLM DLC, TGI, any ECR image), an ``EndpointConfig``
-    and an ``Endpoint`` in one of four modes (:class:`InferenceMode`): classic real-time, real-time
+    and an ``Endpoint`` in one of four modes (:class:`HostingMode`): classic real-time, real-time
     with an inference component (compute reservation, copies, scale to zero), serverless (CPU, small
     models) or asynchronous (S3 in/out, SNS, scale to zero). Optional: autoscaling, blue/green or
     rolling updates with automatic rollback on alarms, data capture, VPC placement, and batch
@@ -61,6 +137,7 @@ class SageMakerLlmEndpoint(LlmEndpointBase):
     key; their instance store is hardware-encrypted.
     """
 
+    @typed_props
     def __init__(
         self,
         scope: Construct,
@@ -68,107 +145,134 @@ class SageMakerLlmEndpoint(LlmEndpointBase):
         *,
         model: ModelSource,
         container: LlmContainer | None = None,
-        mode: InferenceMode = InferenceMode.REAL_TIME,
+        hosting: HostingMode | None = None,
         instance_type: str | None = None,
         instance_count: int = 1,
-        inference_component: InferenceComponentOptions | None = None,
-        serverless: ServerlessOptions | None = None,
-        async_inference: AsyncInferenceOptions | None = None,
         autoscaling: AutoScalingOptions | None = None,
         deployment: DeploymentOptions | None = None,
         data_capture: DataCaptureOptions | None = None,
-        alarms: AlarmOptions | None = AlarmOptions(),
+        alarms: AlarmOptions | None = None,
+        alarm_topic: sns.ITopic | None = None,
         endpoint_name: str | None = None,
-        startup_health_check_timeout: cdk.Duration = cdk.Duration.minutes(15),
-        model_data_download_timeout: cdk.Duration = cdk.Duration.minutes(15),
+        startup_health_check_timeout: cdk.Duration | None = None,
+        model_data_download_timeout: cdk.Duration | None = None,
         volume_size_gb: int | None = None,
         routing_strategy: str = "LEAST_OUTSTANDING_REQUESTS",
         vpc: ec2.IVpc | None = None,
         vpc_subnets: ec2.SubnetSelection | None = None,
         security_groups: Sequence[ec2.ISecurityGroup] | None = None,
         enable_network_isolation: bool | None = None,
-        kms_key: kms.IKey | None = None,
+        encryption_key: kms.IKey | None = None,
         execution_role: iam.IRole | None = None,
         inference_ami_version: str | None = None,
     ) -> None:
         """
         :param model: the weights (:meth:`ModelSource.s3_prefix` recommended).
-        :param container: the serving container. Default: ``LlmContainer.lmi()`` (LMI with vLLM, pinned tag; a GPU
-            image, so SERVERLESS needs a CPU image here).
-        :param mode: hosting mode. Default: ``InferenceMode.REAL_TIME``.
-        :param instance_type: ``ml.*`` type. Default: ``ml.g5.2xlarge`` (1×A10G 24 GB); must be unset for SERVERLESS.
-        :param instance_count: initial instances. Default: 1.
-        :param inference_component: INFERENCE_COMPONENT only. Default: ``InferenceComponentOptions()`` (1 GPU, 1 copy).
-        :param serverless: SERVERLESS only. Default: ``ServerlessOptions()`` (6 GB, concurrency 5).
-        :param async_inference: ASYNC only. Default: ``AsyncInferenceOptions()`` (new bucket, SNS topics).
-        :param autoscaling: Default: none (fixed capacity).
-        :param deployment: safe rollouts of updates. Default: none (SageMaker's all-at-once blue/green).
-        :param data_capture: REAL_TIME/ASYNC only. Default: off.
-        :param alarms: thresholds of the default alarms; ``None`` creates no alarms. Default: ``AlarmOptions()``.
-        :param endpoint_name: Default: generated from the construct path (stable, unique per stack).
-        :param startup_health_check_timeout: 60-3600 s. Default: 15 minutes (large models load slowly).
-        :param model_data_download_timeout: 60-3600 s. Default: 15 minutes.
-        :param volume_size_gb: ML storage volume (1-512; not for NVMe instance types). Default: SageMaker's.
-        :param routing_strategy: ``LEAST_OUTSTANDING_REQUESTS`` (default, best for LLMs) or ``RANDOM``.
-        :param vpc: place the model (or, for inference components, the endpoint) in this VPC. Default: none.
-        :param vpc_subnets: Default: the VPC's private subnets (isolated if there are none).
-        :param security_groups: Default: a new group with no inbound rules and HTTPS egress only.
-        :param enable_network_isolation: no network for the container. Default: True unless the model comes from the
-            Hugging Face Hub or the mode is SERVERLESS (serverless endpoints do not support isolation).
-        :param kms_key: Default: a new key with rotation, created when something can use it.
-        :param execution_role: Default: a new role; either way a customer-managed policy with exact statements is attached.
-        :param inference_ami_version: ``InferenceAmiVersion`` of the variant (needed by CUDA 13 images). Default: SageMaker's.
+        :param container: the serving container. Default: - ``LlmContainer.lmi()`` (LMI with vLLM, pinned tag; a GPU
+            image, so ``HostingMode.serverless()`` needs a CPU image here)
+        :param hosting: the hosting mode and its options: ``HostingMode.real_time()``,
+            ``HostingMode.inference_component(accelerators=..., copies=...)``, ``HostingMode.serverless(memory_size_mb=...)``
+            or ``HostingMode.async_(output_bucket=...)``. Default: - ``HostingMode.real_time()``
+        :param instance_type: ``ml.*`` hosting type. Default: - ``ml.g5.2xlarge`` (1×A10G 24 GB); none for serverless
+            (which takes no instance type)
+        :param instance_count: initial instances. Default: 1
+        :param autoscaling: instances (copies for inference components, provisioned concurrency for serverless)
+            between a minimum and a maximum, on concurrency, backlog or your own metric. Default: - none (fixed
+            capacity); ``AutoScalingOptions(enabled=False)`` is the same
+        :param deployment: safe rollouts of updates, rolled back on the alarms. Default: - none (SageMaker's
+            all-at-once blue/green, no rollback alarms)
+        :param data_capture: requests and responses to S3 (real-time and async only). Default: - off
+        :param alarms: thresholds of the default alarms (5XX, p90 model latency, GPU memory, disk, async backlog);
+            ``AlarmOptions(enabled=False)`` creates none. Default: - ``AlarmOptions()``
+        :param alarm_topic: notified when an alarm of this endpoint (and of its batch pipelines) changes to ALARM or OK.
+            Default: - the alarms have no actions
+        :param endpoint_name: the SageMaker endpoint name. Default: - generated from the construct path (stable, unique
+            per stack)
+        :param startup_health_check_timeout: 60-3600 s. Default: - 15 minutes (large models load slowly)
+        :param model_data_download_timeout: 60-3600 s. Default: - 15 minutes
+        :param volume_size_gb: ML storage volume (1-512; not for NVMe instance types). Default: - SageMaker's
+        :param routing_strategy: ``LEAST_OUTSTANDING_REQUESTS`` (best for LLMs) or ``RANDOM``.
+            Default: ``LEAST_OUTSTANDING_REQUESTS``
+        :param vpc: place the model (or, for inference components, the endpoint) in this VPC. Default: - none
+        :param vpc_subnets: the subnets in ``vpc`` (every field of the selection is honoured). Default: - the VPC's
+            private subnets with egress, or its isolated subnets if it has none
+        :param security_groups: groups of the model's network interfaces (needs ``vpc``). Default: - a new group with
+            no inbound rules and HTTPS egress only
+        :param enable_network_isolation: no network for the container. Default: - true, unless the model comes from the
+            Hugging Face Hub or the hosting is serverless (serverless endpoints do not support isolation)
+        :param encryption_key: encrypts async outputs, SNS topics, data capture, batch outputs and (where SageMaker
+            allows it) the ML storage volume. Default: - a new customer-managed KMS key with rotation, created when
+            something can use it
+        :param execution_role: the role SageMaker runs the model with; either way a customer-managed policy with exact
+            statements is attached. Default: - a new role trusted by SageMaker of this account
+        :param inference_ami_version: ``InferenceAmiVersion`` of the variant (needed by CUDA 13 images).
+            Default: - SageMaker's
         """
         super().__init__(scope, construct_id)
         container = container or LlmContainer.lmi()
+        hosting = hosting or HostingMode.real_time()
+        mode = hosting.kind
         if mode is not InferenceMode.SERVERLESS and instance_type is None:
             instance_type = DEFAULT_INSTANCE_TYPE
-        if mode is InferenceMode.INFERENCE_COMPONENT and inference_component is None:
-            inference_component = InferenceComponentOptions()
-        if mode is InferenceMode.SERVERLESS and serverless is None:
-            serverless = ServerlessOptions()
-        if mode is InferenceMode.ASYNC and async_inference is None:
-            async_inference = AsyncInferenceOptions()
         if enable_network_isolation is None:
             enable_network_isolation = model.kind is not ModelSourceKind.HUGGING_FACE and mode is not InferenceMode.SERVERLESS
-        spec = instance_spec(instance_type) if instance_type else None
-
-        self.mode = mode
+        p = _Props(
+            model=model, container=container, hosting=hosting, instance_type=instance_type,
+            spec=instance_spec(instance_type) if instance_type else None, instance_count=instance_count,
+            autoscaling=autoscaling if autoscaling is not None and autoscaling.enabled else None,
+            deployment=deployment, data_capture=data_capture, alarms=alarms or AlarmOptions(), alarm_topic=alarm_topic,
+            endpoint_name=endpoint_name,
+            startup_health_check_timeout=startup_health_check_timeout or DEFAULT_STARTUP_TIMEOUT,
+            model_data_download_timeout=model_data_download_timeout or DEFAULT_STARTUP_TIMEOUT,
+            volume_size_gb=volume_size_gb, routing_strategy=routing_strategy, vpc=vpc, vpc_subnets=vpc_subnets,
+            security_groups=security_groups, enable_network_isolation=enable_network_isolation,
+            encryption_key=encryption_key, execution_role=execution_role, inference_ami_version=inference_ami_version,
+        )
+        self.hosting = hosting
+        """The hosting mode and its options (``hosting.kind`` is the :class:`InferenceMode`)."""
         self.instance_type = instance_type
-        self.instance = spec
+        self.instance = p.spec
         self.model_source = model
         self.container = container
+        self.alarm_topic = alarm_topic
+        """Where this endpoint's alarms (and its batch pipelines' failure alarms) notify, if anywhere."""
         self.endpoint_name = endpoint_name or generated_name(self)
-        self._validate(
-            model=model, container=container, mode=mode, instance_type=instance_type, spec=spec,
-            instance_count=instance_count, inference_component=inference_component, serverless=serverless,
-            async_inference=async_inference, autoscaling=autoscaling, deployment=deployment,
-            data_capture=data_capture, endpoint_name=endpoint_name, vpc=vpc, security_groups=security_groups,
-            enable_network_isolation=enable_network_isolation, volume_size_gb=volume_size_gb,
-            routing_strategy=routing_strategy,
-            timeouts={"startup_health_check_timeout": startup_health_check_timeout,
-                      "model_data_download_timeout": model_data_download_timeout},
-        )
-        uses_components = mode is InferenceMode.INFERENCE_COMPONENT
-        self.inference_component_name = generated_name(self)[:60] + "-ic" if uses_components else None
+        self._validate(p)
+        self.inference_component_name = generated_name(self)[:60] + "-ic" if p.uses_components else None
+        self._build_key(p)
+        self._build_iam(p)
+        vpc_config = self._build_network(p)
+        self._build_model(p, vpc_config)
+        self._build_artifact_bucket(p)
+        self._build_endpoint_config(p, vpc_config)
+        rollback_alarms = self._build_alarms(p)
+        self._build_endpoint(p, rollback_alarms)
+        self._build_inference_component(p, rollback_alarms)
+        self._build_autoscaling(p)
+
+    # ============================================================== builders
+
+    def _build_key(self, p: _Props) -> None:
         # SageMaker rejects a volume key on instance types with local NVMe storage (and serverless has no volume).
-        self.volume_encryption = spec is not None and not spec.local_nvme
-        needs_key = self.volume_encryption or async_inference is not None or data_capture is not None
-        self.key: kms.IKey | None = kms_key or (
+        self.volume_encryption = p.spec is not None and not p.spec.local_nvme
+        needs_key = self.volume_encryption or p.async_inference is not None or p.data_capture is not None
+        self.encryption_key: kms.IKey | None = p.encryption_key or (
             kms.Key(self, "Key", enable_key_rotation=True, description="SageMaker LLM endpoint outputs and volumes")
             if needs_key else None
         )
 
-        self.role, self.policy = _execution_role(self, execution_role)
-        image_uri, repo_arn = container.image(self)
+    def _build_iam(self, p: _Props) -> None:
+        model = p.model
+        self.role, self.policy = _execution_role(self, p.execution_role)
+        self._image_uri, repo_arn = p.container.image(self)
         log_groups = [f"/aws/sagemaker/Endpoints/{self.endpoint_name}"]
         if self.inference_component_name:
             log_groups.append(f"/aws/sagemaker/InferenceComponents/{self.inference_component_name}")
         for statement in model.read_statements() + hosting_statements(
-            self, image_repository_arn=repo_arn, log_group_names=log_groups, vpc=vpc is not None
+            self, image_repository_arn=repo_arn, log_group_names=log_groups, vpc=p.vpc is not None
         ):
             self.policy.add_statements(statement)
-        acknowledge_hosting_wildcards(self.policy, log_group_names=log_groups, vpc=vpc is not None,
+        acknowledge_hosting_wildcards(self.policy, log_group_names=log_groups, vpc=p.vpc is not None,
                                       image_pull=repo_arn is not None)
         if model.kind is ModelSourceKind.S3_PREFIX and model.bucket is not None:
             acknowledge(
@@ -177,90 +281,72 @@ class SageMakerLlmEndpoint(LlmEndpointBase):
                 "The model is a folder of weight shards; read access is limited to exactly its prefix",
             )
 
-        # ----------------------------------------------------------- network
-        self.security_groups: list[ec2.ISecurityGroup] = list(security_groups or [])
-        vpc_config = None
-        if vpc is not None:
-            if not self.security_groups:
-                sg = ec2.SecurityGroup(self, "SecurityGroup", vpc=vpc, allow_all_outbound=False,
-                                       description="SageMaker LLM endpoint (no inbound; HTTPS egress for S3/ECR endpoints)")
-                # HTTPS only; the S3 gateway endpoint has no fixed CIDR, so the destination stays open.
-                sg.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to S3 and VPC endpoints")
-                self.security_groups.append(sg)
-            subnets = vpc.select_subnets(**_subnet_kwargs(vpc, vpc_subnets))
-            vpc_config = {"securityGroupIds": [g.security_group_id for g in self.security_groups],
-                          "subnets": subnets.subnet_ids}
+    def _build_network(self, p: _Props) -> _Network | None:
+        self.security_groups: list[ec2.ISecurityGroup] = list(p.security_groups or [])
+        vpc = p.vpc
+        if vpc is None:
+            return None
+        if not self.security_groups:
+            sg = ec2.SecurityGroup(self, "SecurityGroup", vpc=vpc, allow_all_outbound=False,
+                                   description="SageMaker LLM endpoint (no inbound; HTTPS egress for S3/ECR endpoints)")
+            # HTTPS only; the S3 gateway endpoint has no fixed CIDR, so the destination stays open.
+            sg.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to S3 and VPC endpoints")
+            self.security_groups.append(sg)
+        subnets = select_subnets(vpc, p.vpc_subnets)
+        return _Network(security_group_ids=[g.security_group_id for g in self.security_groups], subnets=subnets.subnet_ids)
 
-        # ------------------------------------------------------------- model
-        environment = container.environment(model, spec)
+    def _build_model(self, p: _Props, network: _Network | None) -> None:
+        model = p.model
+        environment = p.container.environment(model, p.spec)
         self.model = sagemaker.CfnModel(
             self,
             "Model",
             execution_role_arn=self.role.role_arn,
-            primary_container=_camel({"image": image_uri, "environment": environment, "mode": "SingleModel",
-                                      **model.container_fields()}),
-            enable_network_isolation=enable_network_isolation,
-            vpc_config=None if uses_components else _camel(vpc_config),
+            primary_container=sagemaker.CfnModel.ContainerDefinitionProperty(
+                image=self._image_uri, environment=environment, mode="SingleModel", **model.container_fields()),
+            enable_network_isolation=p.enable_network_isolation,
+            vpc_config=sagemaker.CfnModel.VpcConfigProperty(
+                security_group_ids=network.security_group_ids, subnets=network.subnets)
+            if network is not None and not p.uses_components else None,
         )
         self.model.node.add_dependency(self.policy)
         if model.kind is ModelSourceKind.HUGGING_FACE and model.token_secret is not None:
             cdk.Annotations.of(self).add_warning_v2(
-                "cdk-llm-serving:hfTokenInModelEnvironment",
+                "cdk-llm-serving:hf-token-in-model-environment",
                 "The Hugging Face token is resolved into the SageMaker model's environment at deploy time and is "
                 "readable with sagemaker:DescribeModel. Stage gated weights in S3 (ModelSource.s3_prefix) for production.",
             )
 
-        # -------------------------------------------------- artifact bucket
+    def _build_artifact_bucket(self, p: _Props) -> None:
         self.bucket: s3.IBucket | None = None
-        if (async_inference is not None and async_inference.output_bucket is None) or (
-            data_capture is not None and data_capture.bucket is None
+        if (p.async_inference is not None and p.async_inference.output_bucket is None) or (
+            p.data_capture is not None and p.data_capture.bucket is None
         ):
             self.bucket = self._artifact_bucket()
 
-        # --------------------------------------------------- endpoint config
-        timeouts = {
-            "container_startup_health_check_timeout_in_seconds": int(startup_health_check_timeout.to_seconds()),
-            "model_data_download_timeout_in_seconds": int(model_data_download_timeout.to_seconds()),
-        }
-        variant: dict[str, Any] = {"variant_name": VARIANT_NAME}
-        if mode is InferenceMode.SERVERLESS:
-            assert serverless is not None
-            variant.update(model_name=self.model.attr_model_name, initial_variant_weight=1.0,
-                           serverless_config={"memory_size_in_mb": serverless.memory_size_mb,
-                                              "max_concurrency": serverless.max_concurrency,
-                                              "provisioned_concurrency": serverless.provisioned_concurrency})
-        else:
-            variant.update(instance_type=instance_type, initial_instance_count=instance_count,
-                           initial_variant_weight=1.0, routing_config={"routing_strategy": routing_strategy},
-                           volume_size_in_gb=volume_size_gb, inference_ami_version=inference_ami_version)
-            if uses_components:
-                assert inference_component is not None
-                variant["managed_instance_scaling"] = {
-                    "status": "ENABLED",
-                    "min_instance_count": 0 if autoscaling and autoscaling.scale_to_zero else instance_count,
-                    "max_instance_count": self._max_instances(inference_component, autoscaling, spec, instance_count),
-                }
-            else:
-                variant.update(model_name=self.model.attr_model_name, **timeouts)
-        self._async_options = async_inference
+    def _build_endpoint_config(self, p: _Props, network: _Network | None) -> None:
+        uses_components = p.uses_components
+        self._async_options = p.async_inference
         self.async_output: dict[str, str] | None = None
         self.success_topic: sns.ITopic | None = None
         self.error_topic: sns.ITopic | None = None
         self.endpoint_config = sagemaker.CfnEndpointConfig(
             self,
             "EndpointConfig",
-            production_variants=[_camel(variant)],
-            kms_key_id=self.key.key_arn if (self.key is not None and self.volume_encryption) else None,
+            production_variants=[self._variant(p)],
+            kms_key_id=self.encryption_key.key_arn if (self.encryption_key is not None and self.volume_encryption) else None,
             execution_role_arn=self.role.role_arn if uses_components else None,
-            vpc_config=_camel(vpc_config) if uses_components else None,
-            enable_network_isolation=enable_network_isolation if uses_components else None,
-            async_inference_config=_camel(self._async_config(async_inference)) if async_inference else None,
-            data_capture_config=_camel(self._data_capture_config(data_capture)) if data_capture else None,
+            vpc_config=sagemaker.CfnEndpointConfig.VpcConfigProperty(
+                security_group_ids=network.security_group_ids, subnets=network.subnets)
+            if network is not None and uses_components else None,
+            enable_network_isolation=p.enable_network_isolation if uses_components else None,
+            async_inference_config=self._async_config(p.async_inference) if p.async_inference else None,
+            data_capture_config=self._data_capture_config(p.data_capture) if p.data_capture else None,
         )
         if not self.volume_encryption:
             acknowledge(
                 self.endpoint_config, "AwsSolutions::AwsSolutions-SM2",
-                f"{instance_type or 'Serverless'} has no attachable ML storage volume to encrypt: SageMaker rejects KmsKeyId "
+                f"{p.instance_type or 'Serverless'} has no attachable ML storage volume to encrypt: SageMaker rejects KmsKeyId "
                 "for instance types with local NVMe storage (hardware-encrypted instance store) and for serverless variants",
             )
             acknowledge(
@@ -268,20 +354,50 @@ class SageMakerLlmEndpoint(LlmEndpointBase):
                 "Same as AwsSolutions-SM2: a volume key would make CreateEndpointConfig fail for this instance type",
             )
 
-        # ------------------------------------------------------------ alarms
-        self.alarms: list[cloudwatch.Alarm] = self._alarms(alarms) if alarms is not None else []
-        rollback_alarms = [a for a in self.alarms if a.node.id in ("ServerErrorsAlarm", "ModelLatencyAlarm")]
-        if deployment is not None:
-            rollback_alarms += list(deployment.rollback_alarms)
+    def _variant(self, p: _Props) -> sagemaker.CfnEndpointConfig.ProductionVariantProperty:
+        Variant = sagemaker.CfnEndpointConfig.ProductionVariantProperty
+        if p.mode is InferenceMode.SERVERLESS:
+            serverless = p.serverless
+            assert serverless is not None
+            return Variant(
+                variant_name=VARIANT_NAME, model_name=self.model.attr_model_name, initial_variant_weight=1.0,
+                serverless_config=sagemaker.CfnEndpointConfig.ServerlessConfigProperty(
+                    memory_size_in_mb=serverless.memory_size_mb, max_concurrency=serverless.max_concurrency,
+                    provisioned_concurrency=serverless.provisioned_concurrency),
+            )
+        common: dict[str, Any] = dict(
+            variant_name=VARIANT_NAME, instance_type=p.instance_type, initial_instance_count=p.instance_count,
+            initial_variant_weight=1.0,
+            routing_config=sagemaker.CfnEndpointConfig.RoutingConfigProperty(routing_strategy=p.routing_strategy),
+            volume_size_in_gb=p.volume_size_gb, inference_ami_version=p.inference_ami_version,
+        )
+        if p.uses_components:
+            assert p.inference_component is not None
+            autoscaling = p.autoscaling
+            return Variant(**common, managed_instance_scaling=sagemaker.CfnEndpointConfig.ManagedInstanceScalingProperty(
+                status="ENABLED",
+                min_instance_count=0 if autoscaling and autoscaling.scale_to_zero else p.instance_count,
+                max_instance_count=self._max_instances(p.inference_component, autoscaling, p.spec, p.instance_count),
+            ))
+        return Variant(**common, model_name=self.model.attr_model_name, **p.timeouts)
+
+    def _build_alarms(self, p: _Props) -> list[cloudwatch.IAlarm]:
+        """The default alarms, and the alarms that roll an update back (the 5XX and latency alarms + the deployment's)."""
+        self.alarms: list[cloudwatch.Alarm] = self._alarms(p.alarms, p.alarm_topic) if p.alarms.enabled else []
+        rollback_alarms: list[cloudwatch.IAlarm] = [a for a in self.alarms if a.node.id in ("ServerErrorsAlarm", "ModelLatencyAlarm")]
+        if p.deployment is not None:
+            rollback_alarms += list(p.deployment.rollback_alarms)
             # SageMaker watches the rollback alarms with the execution role: "Ensure that your IAM execution role has
             # permission to perform the cloudwatch:DescribeAlarms action on the auto-rollback alarms you specify"
             # (SageMaker AI Developer Guide, deployment-guardrails-configuration.html).
             if rollback_alarms:
                 self.policy.add_statements(iam.PolicyStatement(
                     actions=["cloudwatch:DescribeAlarms"], resources=[a.alarm_arn for a in rollback_alarms]))
+        return rollback_alarms
 
-        # ---------------------------------------------------------- endpoint
-        scaling_instances = autoscaling is not None and not uses_components
+    def _build_endpoint(self, p: _Props, rollback_alarms: Sequence[cloudwatch.IAlarm]) -> None:
+        deployment = p.deployment
+        scaling_instances = p.autoscaling is not None and not p.uses_components
         self.endpoint = sagemaker.CfnEndpoint(
             self,
             "Endpoint",
@@ -289,51 +405,51 @@ class SageMakerLlmEndpoint(LlmEndpointBase):
             endpoint_name=self.endpoint_name,
             retain_all_variant_properties=True if scaling_instances else None,
             # Keep the autoscaled instance count across config updates, but let capture settings change.
-            exclude_retained_variant_properties=[{"variantPropertyType": "DataCaptureConfig"}]
-            if scaling_instances and data_capture is not None else None,
-            deployment_config=_camel(self._endpoint_deployment(deployment, rollback_alarms))
-            if deployment is not None and not uses_components else None,
+            exclude_retained_variant_properties=[
+                sagemaker.CfnEndpoint.VariantPropertyProperty(variant_property_type="DataCaptureConfig")]
+            if scaling_instances and p.data_capture is not None else None,
+            deployment_config=self._endpoint_deployment(deployment, rollback_alarms)
+            if deployment is not None and not p.uses_components else None,
         )
         self.endpoint.node.add_dependency(self.policy)
 
-        # ---------------------------------------------- inference component
+    def _build_inference_component(self, p: _Props, rollback_alarms: Sequence[cloudwatch.IAlarm]) -> None:
         self.inference_component: sagemaker.CfnInferenceComponent | None = None
-        if uses_components:
-            assert inference_component is not None and self.inference_component_name is not None
-            self.inference_component = sagemaker.CfnInferenceComponent(
+        if p.uses_components:
+            ic, spec = p.inference_component, p.spec
+            assert ic is not None and self.inference_component_name is not None
+            Spec = sagemaker.CfnInferenceComponent
+            self.inference_component = Spec(
                 self,
                 "InferenceComponent",
                 inference_component_name=self.inference_component_name,
                 endpoint_name=self.endpoint.attr_endpoint_name,
                 variant_name=VARIANT_NAME,
-                specification=_camel({
-                    "model_name": self.model.attr_model_name,
-                    "compute_resource_requirements": {
-                        "number_of_accelerator_devices_required": inference_component.accelerators
-                        if spec and spec.is_accelerated else None,
-                        "number_of_cpu_cores_required": inference_component.cpu_cores,
-                        "min_memory_required_in_mb": inference_component.min_memory_mb,
-                        "max_memory_required_in_mb": inference_component.max_memory_mb,
-                    },
-                    "startup_parameters": {
-                        "container_startup_health_check_timeout_in_seconds": timeouts["container_startup_health_check_timeout_in_seconds"],
-                        "model_data_download_timeout_in_seconds": timeouts["model_data_download_timeout_in_seconds"],
-                    },
-                    "container": {"environment": dict(inference_component.environment)} if inference_component.environment else None,
-                }),
-                runtime_config=_camel({"copy_count": inference_component.copies}),
-                deployment_config=_camel(self._component_deployment(deployment, rollback_alarms)) if deployment else None,
+                specification=Spec.InferenceComponentSpecificationProperty(
+                    model_name=self.model.attr_model_name,
+                    compute_resource_requirements=Spec.InferenceComponentComputeResourceRequirementsProperty(
+                        number_of_accelerator_devices_required=ic.accelerators if spec and spec.is_accelerated else None,
+                        number_of_cpu_cores_required=ic.cpu_cores,
+                        min_memory_required_in_mb=ic.min_memory_mb,
+                        max_memory_required_in_mb=ic.max_memory_mb,
+                    ),
+                    startup_parameters=Spec.InferenceComponentStartupParametersProperty(**p.timeouts),
+                    container=Spec.InferenceComponentContainerSpecificationProperty(environment=dict(ic.environment))
+                    if ic.environment else None,
+                ),
+                runtime_config=Spec.InferenceComponentRuntimeConfigProperty(copy_count=ic.copies),
+                deployment_config=self._component_deployment(p.deployment, rollback_alarms) if p.deployment else None,
             )
         for alarm in rollback_alarms:
             if isinstance(alarm, cloudwatch.Alarm) and alarm.node.scope is self:
                 (self.inference_component or self.endpoint).node.add_dependency(alarm)
 
-        # ------------------------------------------------------- autoscaling
+    def _build_autoscaling(self, p: _Props) -> None:
         self.scalable_target: appscaling.ScalableTarget | None = None
         self.wake_up_action: appscaling.StepScalingAction | None = None
         """The +1 step action that wakes the endpoint from zero (``scale_to_zero`` only); more alarms may trigger it."""
-        if autoscaling is not None:
-            self.scalable_target = self._autoscaling(autoscaling)
+        if p.autoscaling is not None:
+            self.scalable_target = self._autoscaling(p.autoscaling)
 
     # ================================================================ import
 
@@ -349,7 +465,7 @@ class SageMakerLlmEndpoint(LlmEndpointBase):
     def grant_invoke_async(self, grantee: iam.IGrantable) -> iam.Grant:
         """Allow ``InvokeEndpointAsync``, uploading request payloads and reading results (ASYNC only)."""
         if self.async_output is None:
-            raise ValueError("grant_invoke_async needs mode=InferenceMode.ASYNC")
+            raise ValueError("grant_invoke_async needs hosting=HostingMode.async_()")
         out = self.async_output
         grant = iam.Grant.add_to_principal(grantee=grantee, actions=["sagemaker:InvokeEndpointAsync"],
                                            resource_arns=[self.endpoint_arn])
@@ -359,179 +475,185 @@ class SageMakerLlmEndpoint(LlmEndpointBase):
         iam.Grant.add_to_principal(grantee=grantee, actions=["s3:GetObject"],
                                    resource_arns=[bucket.arn_for_objects(out["output"] + "*"),
                                                   bucket.arn_for_objects(out["failure"] + "*")])
-        key = bucket.encryption_key or self.key
+        key = bucket.encryption_key or self.encryption_key
         if key is not None:
             key.grant_encrypt_decrypt(grantee)
         return grant
 
     # ================================================================= batch
 
-    def add_batch_transform(self, construct_id: str, **options: Any) -> Any:
+    def add_batch_transform(self, construct_id: str, **options: Any) -> LlmBatchPipeline:
         """Add a batch-transform pipeline for this endpoint's model; see :class:`LlmBatchPipeline` for options.
 
         The model must come from ``ModelSource.s3_tarball`` (or the Hub): batch transform cannot use the
-        ``ModelDataSource`` of ``ModelSource.s3_prefix``.
+        ``ModelDataSource`` of ``ModelSource.s3_prefix``. Unless given, the pipeline uses this endpoint's
+        instance type, ``encryption_key`` (if it has one) and ``alarm_topic``.
         """
         if "instance_type" not in options and self.instance_type is None:
             raise ValueError("add_batch_transform: a serverless endpoint has no instance type; pass instance_type='ml.g5.2xlarge' (or similar)")
         options.setdefault("instance_type", self.instance_type)
+        options.setdefault("encryption_key", self.encryption_key)
+        options.setdefault("alarm_topic", self.alarm_topic)
         return LlmBatchPipeline(self, construct_id, model=self.model, model_role=self.role, model_policy=self.policy,
-                                key=self.key, **options)
+                                **options)
 
     # ============================================================ validation
 
-    def _validate(self, *, model: ModelSource, container: LlmContainer, mode: InferenceMode, instance_type: str | None,
-                  spec: InstanceSpec | None, instance_count: int, inference_component: InferenceComponentOptions | None,
-                  serverless: ServerlessOptions | None, async_inference: AsyncInferenceOptions | None,
-                  autoscaling: AutoScalingOptions | None, deployment: DeploymentOptions | None,
-                  data_capture: DataCaptureOptions | None, endpoint_name: str | None, vpc: ec2.IVpc | None,
-                  security_groups: Sequence[ec2.ISecurityGroup] | None, enable_network_isolation: bool,
-                  volume_size_gb: int | None, routing_strategy: str, timeouts: dict[str, cdk.Duration]) -> None:
-        p = ProblemCollector("SageMakerLlmEndpoint")
-        for problem in model.problems() + container.problems(spec):
-            p.add(problem)
-        for problem in name_problems("endpoint_name", endpoint_name):
-            p.add(problem)
-        option_modes = {"inference_component": (inference_component, InferenceMode.INFERENCE_COMPONENT),
-                        "serverless": (serverless, InferenceMode.SERVERLESS),
-                        "async_inference": (async_inference, InferenceMode.ASYNC)}
-        for prop, (value, wanted) in option_modes.items():
-            p.check(value is None or mode is wanted,
-                    f"{prop} is only used with mode=InferenceMode.{wanted.name}, but mode is {mode.name}; remove it or change the mode")
-        if mode is InferenceMode.SERVERLESS:
-            if instance_type is not None:
-                gpu = spec is not None and spec.is_accelerated
-                p.add(f"mode SERVERLESS runs on CPU only and takes no instance type; remove instance_type={instance_type!r}"
-                      + (" (serverless endpoints have no GPUs: use REAL_TIME or INFERENCE_COMPONENT for this model)" if gpu else ""))
-            p.check(volume_size_gb is None, "volume_size_gb does not apply to serverless endpoints; remove it")
-            if serverless is not None:
-                p.check(serverless.memory_size_mb in (1024, 2048, 3072, 4096, 5120, 6144),
-                        f"serverless.memory_size_mb must be 1024, 2048, 3072, 4096, 5120 or 6144, got {serverless.memory_size_mb}")
-                p.check(1 <= serverless.max_concurrency <= 200,
-                        f"serverless.max_concurrency must be between 1 and 200, got {serverless.max_concurrency}")
-                pc = serverless.provisioned_concurrency
-                p.check(pc is None or 1 <= pc <= serverless.max_concurrency,
-                        f"serverless.provisioned_concurrency must be between 1 and max_concurrency ({serverless.max_concurrency}), got {pc}")
-            if spec is None and instance_type is None:
-                cdk.Annotations.of(self).add_warning_v2(
-                    "cdk-llm-serving:serverlessSmallModelsOnly",
-                    "Serverless endpoints have no GPU and at most 6 GB of memory: only small (sub-1B) models fit.",
-                )
-        elif instance_type is not None:
-            if not instance_type.startswith("ml."):
-                p.add(f"instance_type must be a SageMaker type starting with 'ml.', got {instance_type!r}")
-            elif spec is None:
-                cdk.Annotations.of(self).add_warning_v2(
-                    "cdk-llm-serving:unknownInstanceType",
-                    f"{instance_type} is not in the bundled instance table; accelerator and KMS checks are skipped "
-                    f"(known: {', '.join(known_instance_types())})",
-                )
-            p.check(1 <= instance_count <= 100, f"instance_count must be between 1 and 100, got {instance_count}")
-            p.check(routing_strategy in _ROUTING_STRATEGIES,
-                    f"routing_strategy must be one of {', '.join(_ROUTING_STRATEGIES)}, got {routing_strategy!r}")
-            if volume_size_gb is not None:
-                p.check(1 <= volume_size_gb <= 512, f"volume_size_gb must be between 1 and 512, got {volume_size_gb}")
-                p.check(spec is None or not spec.local_nvme,
-                        f"volume_size_gb cannot be set for {instance_type}: it has local NVMe instance storage; remove it")
-        for what, value in timeouts.items():
+    def _validate(self, p: _Props) -> None:
+        problems = ProblemCollector.for_construct(self)
+        for problem in p.model.problems() + p.container.problems(p.spec):
+            problems.add(problem)
+        for problem in name_problems("endpoint_name", p.endpoint_name):
+            problems.add(problem)
+        if p.mode is InferenceMode.SERVERLESS:
+            self._validate_serverless(problems, p)
+        elif p.instance_type is not None:
+            self._validate_instances(problems, p)
+        for what, value in p.timeout_durations.items():
             seconds = value.to_seconds()
-            p.check(60 <= seconds <= 3600, f"{what} must be between 60 seconds and 1 hour, got {int(seconds)} s")
-        if model.kind is ModelSourceKind.HUGGING_FACE and enable_network_isolation:
-            p.add("a Hugging Face Hub model needs network access at start-up, but enable_network_isolation is True; "
-                  "stage the weights in S3 (ModelSource.s3_prefix) or disable isolation")
-        p.check(not security_groups or vpc is not None, "security_groups need vpc; pass the VPC they belong to")
-        if inference_component is not None:
-            self._validate_component(p, inference_component, spec, container)
-        if async_inference is not None:
-            p.check(1 <= async_inference.max_concurrent_invocations_per_instance <= 1000,
-                    "async_inference.max_concurrent_invocations_per_instance must be between 1 and 1000, "
-                    f"got {async_inference.max_concurrent_invocations_per_instance}")
-            for prefix_name in ("output_prefix", "failure_prefix", "input_prefix"):
-                prefix = getattr(async_inference, prefix_name)
-                p.check(prefix.endswith("/") and not prefix.startswith("/"),
-                        f"async_inference.{prefix_name} must be a folder like 'async/output/' (no leading '/', trailing '/'), got {prefix!r}")
-        if data_capture is not None:
-            p.check(mode in (InferenceMode.REAL_TIME, InferenceMode.ASYNC),
-                    f"data_capture is supported here for REAL_TIME and ASYNC endpoints only, not {mode.name}")
-            p.check(0 <= data_capture.sampling_percentage <= 100,
-                    f"data_capture.sampling_percentage must be between 0 and 100, got {data_capture.sampling_percentage}")
-            p.check(data_capture.capture_input or data_capture.capture_output,
-                    "data_capture must capture the input, the output or both")
-        if autoscaling is not None:
-            self._validate_autoscaling(p, autoscaling, mode, serverless)
-        if deployment is not None:
-            t = deployment.traffic
-            p.check(1 <= t.percent <= 100, f"deployment.traffic.percent must be between 1 and 100, got {t.percent}")
-            p.check(0 <= t.wait.to_seconds() <= 3600, "deployment.traffic.wait must be at most 1 hour")
-            p.check(1 <= deployment.rolling_batch_percent <= 100,
-                    f"deployment.rolling_batch_percent must be between 1 and 100, got {deployment.rolling_batch_percent}")
-            p.check(mode is not InferenceMode.SERVERLESS or t.type is TrafficShiftType.ALL_AT_ONCE,
-                    "serverless endpoints update all at once; use TrafficShift(type=TrafficShiftType.ALL_AT_ONCE)")
-            timeout = deployment.max_execution_timeout
-            p.check(timeout is None or 600 <= timeout.to_seconds() <= 28800,
-                    "deployment.max_execution_timeout must be between 10 minutes and 8 hours")
-            p.check(len(deployment.rollback_alarms) <= 8, "deployment.rollback_alarms: at most 8 extra alarms (SageMaker allows 10)")
-        stack = cdk.Stack.of(self)
-        if autoscaling is None:
-            smallest_fleet = instance_count
-        else:
-            smallest_fleet = 0 if autoscaling.scale_to_zero else autoscaling.min_capacity
-        plan = EndpointPlan(
-            mode=mode, model=model, container=container, environment=container.environment(model, spec),
-            enable_network_isolation=enable_network_isolation, vpc=vpc is not None, data_capture=data_capture is not None,
-            deployment=deployment, smallest_fleet=smallest_fleet,
-            region=None if cdk.Token.is_unresolved(stack.region) else stack.region,
-        )
-        for problem in RULES.problems(plan):
-            p.add(problem)
-        p.raise_if_any()
+            problems.check(60 <= seconds <= 3600, f"{what} must be between 60 seconds and 1 hour, got {int(seconds)} s")
+        if p.model.kind is ModelSourceKind.HUGGING_FACE and p.enable_network_isolation:
+            problems.add("a Hugging Face Hub model needs network access at start-up, but enable_network_isolation is True; "
+                         "stage the weights in S3 (ModelSource.s3_prefix) or disable isolation")
+        problems.check(not p.security_groups or p.vpc is not None, "security_groups need vpc; pass the VPC they belong to")
+        if p.inference_component is not None:
+            for problem in component_problems(p.inference_component, p.spec, p.container, prefix="hosting.inference_component"):
+                problems.add(problem)
+        if p.async_inference is not None:
+            self._validate_async(problems, p.async_inference)
+        if p.data_capture is not None:
+            self._validate_data_capture(problems, p.data_capture, p.mode)
+        if p.autoscaling is not None:
+            self._validate_autoscaling(problems, p.autoscaling, p.mode, p.serverless)
+        if p.deployment is not None:
+            self._validate_deployment(problems, p.deployment, p.mode)
+        if p.alarms.enabled:
+            self._validate_alarms(problems, p.alarms)
+        for problem in RULES.problems(self._plan(p)):
+            problems.add(problem)
+        problems.raise_if_any()
+
+    def _validate_serverless(self, problems: ProblemCollector, p: _Props) -> None:
+        if p.instance_type is not None:
+            gpu = p.spec is not None and p.spec.is_accelerated
+            problems.add(f"HostingMode.serverless() runs on CPU only and takes no instance type; remove instance_type={p.instance_type!r}"
+                         + (" (serverless endpoints have no GPUs: use HostingMode.real_time() or HostingMode.inference_component() "
+                            "for this model)" if gpu else ""))
+        problems.check(p.volume_size_gb is None, "volume_size_gb does not apply to serverless endpoints; remove it")
+        serverless = p.serverless
+        if serverless is not None:
+            problems.check(serverless.memory_size_mb in (1024, 2048, 3072, 4096, 5120, 6144),
+                           f"hosting.serverless.memory_size_mb must be 1024, 2048, 3072, 4096, 5120 or 6144, got {serverless.memory_size_mb}")
+            problems.check(1 <= serverless.max_concurrency <= 200,
+                           f"hosting.serverless.max_concurrency must be between 1 and 200, got {serverless.max_concurrency}")
+            pc = serverless.provisioned_concurrency
+            problems.check(pc is None or 1 <= pc <= serverless.max_concurrency,
+                           f"hosting.serverless.provisioned_concurrency must be between 1 and max_concurrency ({serverless.max_concurrency}), got {pc}")
+        if p.spec is None and p.instance_type is None:
+            cdk.Annotations.of(self).add_warning_v2(
+                "cdk-llm-serving:serverless-small-models-only",
+                "Serverless endpoints have no GPU and at most 6 GB of memory: only small (sub-1B) models fit.",
+            )
+
+    def _validate_instances(self, problems: ProblemCollector, p: _Props) -> None:
+        instance_type, spec = p.instance_type, p.spec
+        assert instance_type is not None
+        if not instance_type.startswith("ml."):
+            problems.add(f"instance_type must be a SageMaker type starting with 'ml.', got {instance_type!r}")
+        elif spec is None and instance_type in hosting_instance_types():
+            # A real SageMaker type (an unknown one is rule SAGEMAKER.HOSTING_INSTANCE_TYPE's error) without hardware facts.
+            cdk.Annotations.of(self).add_warning_v2(
+                "cdk-llm-serving:instance-type-without-hardware-facts",
+                f"{instance_type} is a SageMaker hosting type but not in the bundled hardware table "
+                "(sagemaker_endpoint/data/instances.json): the accelerator, memory and tensor-parallel checks are skipped, "
+                "and the ML storage volume gets no KMS key (SageMaker rejects one for types with NVMe instance storage)",
+            )
+        problems.check(1 <= p.instance_count <= 100, f"instance_count must be between 1 and 100, got {p.instance_count}")
+        problems.check(p.routing_strategy in _ROUTING_STRATEGIES,
+                       f"routing_strategy must be one of {', '.join(_ROUTING_STRATEGIES)}, got {p.routing_strategy!r}")
+        if p.volume_size_gb is not None:
+            problems.check(1 <= p.volume_size_gb <= 512, f"volume_size_gb must be between 1 and 512, got {p.volume_size_gb}")
+            problems.check(spec is None or not spec.local_nvme,
+                           f"volume_size_gb cannot be set for {instance_type}: it has local NVMe instance storage; remove it")
 
     @staticmethod
-    def _validate_component(p: ProblemCollector, ic: InferenceComponentOptions, spec: InstanceSpec | None,
-                            container: LlmContainer) -> None:
-        p.check(ic.accelerators >= 1, f"inference_component.accelerators must be at least 1, got {ic.accelerators}")
-        if spec is not None and spec.is_accelerated:
-            p.check(ic.accelerators <= spec.accelerators,
-                    f"inference_component.accelerators ({ic.accelerators}) is more than the {spec.accelerators} "
-                    f"accelerator(s) of {spec.name}")
-            tp = container.tensor_parallel_degree
-            p.check(not isinstance(tp, int) or tp <= ic.accelerators,
-                    f"tensor parallel degree {tp} is more than the {ic.accelerators} accelerator(s) reserved per copy; "
-                    "raise inference_component.accelerators or lower the degree")
-        if spec is not None:
-            p.check(ic.min_memory_mb <= spec.memory_gib * 1024,
-                    f"inference_component.min_memory_mb ({ic.min_memory_mb}) is more than {spec.name}'s memory ({spec.memory_gib} GiB)")
-            p.check(ic.cpu_cores is None or ic.cpu_cores <= spec.vcpus,
-                    f"inference_component.cpu_cores ({ic.cpu_cores}) is more than {spec.name}'s {spec.vcpus} vCPUs")
-        p.check(ic.min_memory_mb >= 128, f"inference_component.min_memory_mb must be at least 128, got {ic.min_memory_mb}")
-        p.check(ic.max_memory_mb is None or ic.max_memory_mb >= ic.min_memory_mb,
-                "inference_component.max_memory_mb must be at least min_memory_mb")
-        p.check(ic.cpu_cores is None or ic.cpu_cores >= 0.25,
-                f"inference_component.cpu_cores must be at least 0.25, got {ic.cpu_cores}")
-        p.check(ic.copies >= 1, f"inference_component.copies must be at least 1, got {ic.copies}")
-        p.check(len(ic.environment) <= _MAX_COMPONENT_ENV,
-                f"inference_component.environment has {len(ic.environment)} variables; SageMaker allows at most "
-                f"{_MAX_COMPONENT_ENV} per inference component (put the rest in the container options, which go on the model)")
-        p.check(ic.max_instances is None or ic.max_instances >= 1,
-                f"inference_component.max_instances must be at least 1, got {ic.max_instances}")
+    def _validate_async(problems: ProblemCollector, a: AsyncInferenceOptions) -> None:
+        problems.check(1 <= a.max_concurrent_invocations_per_instance <= 1000,
+                       "hosting.async_inference.max_concurrent_invocations_per_instance must be between 1 and 1000, "
+                       f"got {a.max_concurrent_invocations_per_instance}")
+        for prefix_name in ("output_prefix", "failure_prefix", "input_prefix"):
+            prefix = getattr(a, prefix_name)
+            problems.check(prefix.endswith("/") and not prefix.startswith("/"),
+                           f"hosting.async_inference.{prefix_name} must be a folder like 'async/output/' (no leading '/', trailing '/'), got {prefix!r}")
+
+    @staticmethod
+    def _validate_data_capture(problems: ProblemCollector, d: DataCaptureOptions, mode: InferenceMode) -> None:
+        problems.check(mode in (InferenceMode.REAL_TIME, InferenceMode.ASYNC),
+                       f"data_capture is supported for HostingMode.real_time() and HostingMode.async_() only, not {mode.factory}")
+        problems.check(0 <= d.sampling_percentage <= 100,
+                       f"data_capture.sampling_percentage must be between 0 and 100, got {d.sampling_percentage}")
+        problems.check(d.capture_input or d.capture_output, "data_capture must capture the input, the output or both")
+
+    @staticmethod
+    def _validate_alarms(problems: ProblemCollector, o: AlarmOptions) -> None:
+        problems.check(o.server_errors >= 1, f"alarms.server_errors must be at least 1, got {o.server_errors}")
+        problems.check(o.model_latency_p90.to_seconds() > 0, "alarms.model_latency_p90 must be longer than 0 seconds")
+        for name in ("gpu_memory_percent", "disk_percent"):
+            value = getattr(o, name)
+            problems.check(0 < value <= 100, f"alarms.{name} must be a percentage in (0, 100], got {value}")
+        problems.check(o.async_backlog >= 1, f"alarms.async_backlog must be at least 1, got {o.async_backlog}")
+
+    @staticmethod
+    def _validate_deployment(problems: ProblemCollector, d: DeploymentOptions, mode: InferenceMode) -> None:
+        t = d.traffic
+        problems.check(1 <= t.percent <= 100, f"deployment.traffic.percent must be between 1 and 100, got {t.percent}")
+        problems.check(0 <= t.wait.to_seconds() <= 3600, "deployment.traffic.wait must be at most 1 hour")
+        problems.check(1 <= d.rolling_batch_percent <= 100,
+                       f"deployment.rolling_batch_percent must be between 1 and 100, got {d.rolling_batch_percent}")
+        problems.check(mode is not InferenceMode.SERVERLESS or t.type is TrafficShiftType.ALL_AT_ONCE,
+                       "serverless endpoints update all at once; use TrafficShift(type=TrafficShiftType.ALL_AT_ONCE)")
+        timeout = d.max_execution_timeout
+        problems.check(timeout is None or 600 <= timeout.to_seconds() <= 28800,
+                       "deployment.max_execution_timeout must be between 10 minutes and 8 hours")
+        problems.check(len(d.rollback_alarms) <= 8, "deployment.rollback_alarms: at most 8 extra alarms (SageMaker allows 10)")
+
+    def _plan(self, p: _Props) -> EndpointPlan:
+        """What the SAGEMAKER.* rules see."""
+        stack = cdk.Stack.of(self)
+        if p.autoscaling is None:
+            smallest_fleet = p.instance_count
+        else:
+            smallest_fleet = 0 if p.autoscaling.scale_to_zero else p.autoscaling.min_capacity
+        return EndpointPlan(
+            mode=p.mode, model=p.model, container=p.container, environment=p.container.environment(p.model, p.spec),
+            enable_network_isolation=p.enable_network_isolation, vpc=p.vpc is not None,
+            data_capture=p.data_capture is not None, deployment=p.deployment, smallest_fleet=smallest_fleet,
+            region=None if cdk.Token.is_unresolved(stack.region) else stack.region, instance_type=p.instance_type,
+        )
 
     @staticmethod
     def _validate_autoscaling(p: ProblemCollector, a: AutoScalingOptions, mode: InferenceMode,
                               serverless: ServerlessOptions | None) -> None:
-        p.check(a.min_capacity >= 1, "autoscaling.min_capacity must be at least 1; use scale_to_zero=True to reach zero")
+        if a.scale_to_zero:
+            p.check(a.min_capacity >= 0, f"autoscaling.min_capacity must be 0 or more, got {a.min_capacity}")
+        else:
+            p.check(a.min_capacity >= 1, f"autoscaling.min_capacity must be at least 1, got {a.min_capacity}" + (
+                "; to release every instance or copy when idle, also set scale_to_zero=True (INFERENCE_COMPONENT, ASYNC)"
+                if a.min_capacity == 0 else ""))
+        p.check(a.max_capacity >= 1, f"autoscaling.max_capacity must be at least 1, got {a.max_capacity}")
         p.check(a.max_capacity >= a.min_capacity,
                 f"autoscaling.max_capacity ({a.max_capacity}) must be at least min_capacity ({a.min_capacity})")
         if a.scale_to_zero:
             p.check(mode in (InferenceMode.ASYNC, InferenceMode.INFERENCE_COMPONENT),
-                    f"scale_to_zero is not possible with mode {mode.name}: use INFERENCE_COMPONENT (real-time, wakes on "
-                    "NoCapacityInvocationFailures) or ASYNC (wakes on HasBacklogWithoutCapacity)")
+                    f"scale_to_zero is not possible with {mode.factory}: use HostingMode.inference_component() (real-time, wakes on "
+                    "NoCapacityInvocationFailures) or HostingMode.async_() (wakes on HasBacklogWithoutCapacity)")
         if mode is InferenceMode.SERVERLESS:
             p.check(serverless is None or serverless.provisioned_concurrency is not None,
                     "serverless endpoints scale by themselves; autoscaling only applies to provisioned concurrency "
-                    "(set serverless.provisioned_concurrency) — otherwise remove autoscaling")
+                    "(set HostingMode.serverless(provisioned_concurrency=...)) — otherwise remove autoscaling")
             if serverless is not None:
                 p.check(a.max_capacity <= serverless.max_concurrency,
-                        f"autoscaling.max_capacity ({a.max_capacity}) cannot exceed serverless.max_concurrency ({serverless.max_concurrency})")
+                        f"autoscaling.max_capacity ({a.max_capacity}) cannot exceed hosting.serverless.max_concurrency ({serverless.max_concurrency})")
             p.check(0 < a.target_provisioned_concurrency_utilization <= 1,
                     "autoscaling.target_provisioned_concurrency_utilization must be in (0, 1]")
         if mode in (InferenceMode.REAL_TIME, InferenceMode.INFERENCE_COMPONENT):
@@ -559,7 +681,7 @@ class SageMakerLlmEndpoint(LlmEndpointBase):
             self,
             "ArtifactBucket",
             encryption=s3.BucketEncryption.KMS,
-            encryption_key=self.key,
+            encryption_key=self.encryption_key,
             bucket_key_enabled=True,
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             enforce_ssl=True,
@@ -582,7 +704,7 @@ class SageMakerLlmEndpoint(LlmEndpointBase):
         bucket = self._async_options.output_bucket if self._async_options else None
         return bucket or self.bucket  # type: ignore[return-value]
 
-    def _async_config(self, a: AsyncInferenceOptions) -> dict[str, Any]:
+    def _async_config(self, a: AsyncInferenceOptions) -> sagemaker.CfnEndpointConfig.AsyncInferenceConfigProperty:
         bucket = a.output_bucket or self.bucket
         assert bucket is not None
         self.async_output = {"input": a.input_prefix, "output": a.output_prefix, "failure": a.failure_prefix}
@@ -595,26 +717,29 @@ class SageMakerLlmEndpoint(LlmEndpointBase):
         self._grant_key_use(bucket)
         for prefix in (a.input_prefix, a.output_prefix, a.failure_prefix):
             self._acknowledge_prefix(bucket, prefix, "Async requests and results are one object each under this prefix")
+        Config = sagemaker.CfnEndpointConfig
         notification = None
         if a.notifications:
-            self.success_topic = sns.Topic(self, "SuccessTopic", enforce_ssl=True, master_key=self.key)
-            self.error_topic = sns.Topic(self, "ErrorTopic", enforce_ssl=True, master_key=self.key)
+            self.success_topic = sns.Topic(self, "SuccessTopic", enforce_ssl=True, master_key=self.encryption_key)
+            self.error_topic = sns.Topic(self, "ErrorTopic", enforce_ssl=True, master_key=self.encryption_key)
             self.policy.add_statements(iam.PolicyStatement(
                 actions=["sns:Publish"], resources=[self.success_topic.topic_arn, self.error_topic.topic_arn]))
-            notification = {
-                "success_topic": self.success_topic.topic_arn,
-                "error_topic": self.error_topic.topic_arn,
-                "include_inference_response_in": ["SUCCESS_NOTIFICATION_TOPIC"] if a.include_response_in_notification else None,
-            }
-        return {
-            "output_config": {
-                "s3_output_path": f"s3://{bucket.bucket_name}/{a.output_prefix}",
-                "s3_failure_path": f"s3://{bucket.bucket_name}/{a.failure_prefix}",
-                "kms_key_id": (bucket.encryption_key or self.key).key_arn if (bucket.encryption_key or self.key) else None,
-                "notification_config": notification,
-            },
-            "client_config": {"max_concurrent_invocations_per_instance": a.max_concurrent_invocations_per_instance},
-        }
+            notification = Config.AsyncInferenceNotificationConfigProperty(
+                success_topic=self.success_topic.topic_arn,
+                error_topic=self.error_topic.topic_arn,
+                include_inference_response_in=["SUCCESS_NOTIFICATION_TOPIC"] if a.include_response_in_notification else None,
+            )
+        key = bucket.encryption_key or self.encryption_key
+        return Config.AsyncInferenceConfigProperty(
+            output_config=Config.AsyncInferenceOutputConfigProperty(
+                s3_output_path=f"s3://{bucket.bucket_name}/{a.output_prefix}",
+                s3_failure_path=f"s3://{bucket.bucket_name}/{a.failure_prefix}",
+                kms_key_id=key.key_arn if key else None,
+                notification_config=notification,
+            ),
+            client_config=Config.AsyncInferenceClientConfigProperty(
+                max_concurrent_invocations_per_instance=a.max_concurrent_invocations_per_instance),
+        )
 
     def _acknowledge_prefix(self, bucket: s3.IBucket, prefix: str, reason: str) -> None:
         acknowledge(self.policy,
@@ -622,12 +747,12 @@ class SageMakerLlmEndpoint(LlmEndpointBase):
                     reason + "; access is limited to exactly that prefix")
 
     def _grant_key_use(self, bucket: s3.IBucket) -> None:
-        key = bucket.encryption_key or self.key
+        key = bucket.encryption_key or self.encryption_key
         if key is not None:
             self.policy.add_statements(iam.PolicyStatement(
                 actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=[key.key_arn]))
 
-    def _data_capture_config(self, d: DataCaptureOptions) -> dict[str, Any]:
+    def _data_capture_config(self, d: DataCaptureOptions) -> sagemaker.CfnEndpointConfig.DataCaptureConfigProperty:
         bucket = d.bucket or self.bucket
         assert bucket is not None
         self.policy.add_statements(iam.PolicyStatement(
@@ -635,81 +760,87 @@ class SageMakerLlmEndpoint(LlmEndpointBase):
         self._grant_key_use(bucket)
         self._acknowledge_prefix(bucket, d.prefix, "Data capture writes one object per batch of captured requests under this prefix")
         self.capture_destination = f"s3://{bucket.bucket_name}/{d.prefix}"
-        modes = ([{"capture_mode": "Input"}] if d.capture_input else []) + ([{"capture_mode": "Output"}] if d.capture_output else [])
-        key = bucket.encryption_key or self.key
-        return {
-            "enable_capture": True,
-            "initial_sampling_percentage": d.sampling_percentage,
-            "destination_s3_uri": self.capture_destination,
-            "capture_options": modes,
-            "kms_key_id": key.key_arn if key else None,
-            "capture_content_type_header": {"json_content_types": list(d.json_content_types)},
-        }
+        Config = sagemaker.CfnEndpointConfig
+        modes = [Config.CaptureOptionProperty(capture_mode=mode)
+                 for mode, on in (("Input", d.capture_input), ("Output", d.capture_output)) if on]
+        key = bucket.encryption_key or self.encryption_key
+        return Config.DataCaptureConfigProperty(
+            enable_capture=True,
+            initial_sampling_percentage=d.sampling_percentage,
+            destination_s3_uri=self.capture_destination,
+            capture_options=modes,
+            kms_key_id=key.key_arn if key else None,
+            capture_content_type_header=Config.CaptureContentTypeHeaderProperty(json_content_types=list(d.json_content_types)),
+        )
 
     @staticmethod
-    def _rollback(alarms: Sequence[cloudwatch.IAlarm]) -> dict[str, Any] | None:
-        if not alarms:
-            return None
-        return {"alarms": [{"alarm_name": a.alarm_name} for a in alarms]}
+    def _timeout_seconds(d: DeploymentOptions) -> int | None:
+        return int(d.max_execution_timeout.to_seconds()) if d.max_execution_timeout else None
 
-    def _endpoint_deployment(self, d: DeploymentOptions, alarms: Sequence[cloudwatch.IAlarm]) -> dict[str, Any]:
+    def _endpoint_deployment(self, d: DeploymentOptions,
+                             alarms: Sequence[cloudwatch.IAlarm]) -> sagemaker.CfnEndpoint.DeploymentConfigProperty:
+        E = sagemaker.CfnEndpoint
         t = d.traffic
-        routing: dict[str, Any] = {"type": t.type.value, "wait_interval_in_seconds": int(t.wait.to_seconds())}
-        size = {"type": "CAPACITY_PERCENT", "value": t.percent}
-        if t.type is TrafficShiftType.CANARY:
-            routing["canary_size"] = size
-        elif t.type is TrafficShiftType.LINEAR:
-            routing["linear_step_size"] = size
-        return {
-            "blue_green_update_policy": {
-                "traffic_routing_configuration": routing,
-                "termination_wait_in_seconds": int(d.termination_wait.to_seconds()),
-                "maximum_execution_timeout_in_seconds": int(d.max_execution_timeout.to_seconds()) if d.max_execution_timeout else None,
-            },
-            "auto_rollback_configuration": self._rollback(alarms),
-        }
+        size = E.CapacitySizeProperty(type="CAPACITY_PERCENT", value=t.percent)
+        routing = E.TrafficRoutingConfigProperty(
+            type=t.type.value, wait_interval_in_seconds=int(t.wait.to_seconds()),
+            canary_size=size if t.type is TrafficShiftType.CANARY else None,
+            linear_step_size=size if t.type is TrafficShiftType.LINEAR else None,
+        )
+        return E.DeploymentConfigProperty(
+            blue_green_update_policy=E.BlueGreenUpdatePolicyProperty(
+                traffic_routing_configuration=routing,
+                termination_wait_in_seconds=int(d.termination_wait.to_seconds()),
+                maximum_execution_timeout_in_seconds=self._timeout_seconds(d),
+            ),
+            auto_rollback_configuration=E.AutoRollbackConfigProperty(
+                alarms=[E.AlarmProperty(alarm_name=a.alarm_name) for a in alarms]) if alarms else None,
+        )
 
-    def _component_deployment(self, d: DeploymentOptions, alarms: Sequence[cloudwatch.IAlarm]) -> dict[str, Any]:
-        return {
-            "rolling_update_policy": {
-                "maximum_batch_size": {"type": "CAPACITY_PERCENT", "value": d.rolling_batch_percent},
-                "wait_interval_in_seconds": int(d.traffic.wait.to_seconds()),
-                "maximum_execution_timeout_in_seconds": int(d.max_execution_timeout.to_seconds()) if d.max_execution_timeout else None,
-            },
-            "auto_rollback_configuration": self._rollback(alarms),
-        }
+    def _component_deployment(self, d: DeploymentOptions, alarms: Sequence[cloudwatch.IAlarm]
+                              ) -> sagemaker.CfnInferenceComponent.InferenceComponentDeploymentConfigProperty:
+        C = sagemaker.CfnInferenceComponent
+        return C.InferenceComponentDeploymentConfigProperty(
+            rolling_update_policy=C.InferenceComponentRollingUpdatePolicyProperty(
+                maximum_batch_size=C.InferenceComponentCapacitySizeProperty(type="CAPACITY_PERCENT", value=d.rolling_batch_percent),
+                wait_interval_in_seconds=int(d.traffic.wait.to_seconds()),
+                maximum_execution_timeout_in_seconds=self._timeout_seconds(d),
+            ),
+            auto_rollback_configuration=C.AutoRollbackConfigurationProperty(
+                alarms=[C.AlarmProperty(alarm_name=a.alarm_name) for a in alarms]) if alarms else None,
+        )
 
-    def _alarms(self, o: AlarmOptions) -> list[cloudwatch.Alarm]:
+    def _alarms(self, o: AlarmOptions, topic: sns.ITopic | None) -> list[cloudwatch.Alarm]:
         alarms: list[cloudwatch.Alarm] = []
 
         def add(construct_id: str, metric: cloudwatch.IMetric, threshold: float, description: str,
                 periods: int = 1) -> None:
             alarms.append(threshold_alarm(self, construct_id, metric, threshold=threshold, periods=periods,
-                                          description=f"{description} (endpoint {self.endpoint_name})", topic=o.topic))
+                                          description=f"{description} (endpoint {self.endpoint_name})", topic=topic))
 
         add("ServerErrorsAlarm", self.metric_server_errors(), o.server_errors, "Model or platform 5XX errors")
         add("ModelLatencyAlarm", self.metric_model_latency(), o.model_latency_p90.to_seconds() * 1_000_000,
             f"p90 model latency above {o.model_latency_p90.to_seconds():g} s (ModelLatency is in microseconds)")
-        if self.mode is InferenceMode.SERVERLESS:
+        if self.hosting.kind is InferenceMode.SERVERLESS:
             return alarms
         if self.instance is not None and self.instance.is_gpu:
             scale = 1 if self.inference_component_name else self.instance.accelerators
             add("GpuMemoryAlarm", self.metric_gpu_memory_utilization(), o.gpu_memory_percent * scale,
                 f"GPU memory above {o.gpu_memory_percent:g}% for 15 minutes", periods=3)
         add("DiskAlarm", self.metric_disk_utilization(), o.disk_percent, f"ML storage above {o.disk_percent:g}%")
-        if self.mode is InferenceMode.ASYNC:
+        if self.hosting.kind is InferenceMode.ASYNC:
             add("AsyncBacklogAlarm", self.metric_async_backlog(), o.async_backlog,
                 f"More than {o.async_backlog} queued async requests for 15 minutes", periods=3)
         return alarms
 
     def _autoscaling(self, a: AutoScalingOptions) -> appscaling.ScalableTarget:
-        if self.mode is InferenceMode.INFERENCE_COMPONENT:
+        if self.hosting.kind is InferenceMode.INFERENCE_COMPONENT:
             assert self.inference_component is not None
             resource_id = f"inference-component/{self.inference_component_name}"
             dimension = "sagemaker:inference-component:DesiredCopyCount"
         else:
             resource_id = f"endpoint/{self.endpoint.attr_endpoint_name}/variant/{VARIANT_NAME}"
-            dimension = ("sagemaker:variant:DesiredProvisionedConcurrency" if self.mode is InferenceMode.SERVERLESS
+            dimension = ("sagemaker:variant:DesiredProvisionedConcurrency" if self.hosting.kind is InferenceMode.SERVERLESS
                          else "sagemaker:variant:DesiredInstanceCount")
         target = appscaling.ScalableTarget(
             self, "ScalableTarget", service_namespace=appscaling.ServiceNamespace.SAGEMAKER,
@@ -718,13 +849,27 @@ class SageMakerLlmEndpoint(LlmEndpointBase):
             role=_scaling_service_linked_role(self),
         )
         target.node.add_dependency(self.inference_component or self.endpoint)
+        self._target_tracking(target, a)
+        if a.step_scaling is not None:
+            s = a.step_scaling
+            target.scale_on_metric("StepScaling", metric=s.metric, scaling_steps=list(s.steps),
+                                   adjustment_type=s.adjustment_type, cooldown=s.cooldown,
+                                   evaluation_periods=s.evaluation_periods)
+        if a.scale_to_zero:
+            self._wake_up(target)
+        for i, sched in enumerate(a.schedules):
+            target.scale_on_schedule(f"Schedule{i}", schedule=sched.schedule, min_capacity=sched.min_capacity,
+                                     max_capacity=sched.max_capacity, time_zone=sched.time_zone)
+        return target
+
+    def _target_tracking(self, target: appscaling.ScalableTarget, a: AutoScalingOptions) -> None:
         cooldowns = {"scale_in_cooldown": a.scale_in_cooldown, "scale_out_cooldown": a.scale_out_cooldown}
-        components = self.mode is InferenceMode.INFERENCE_COMPONENT
+        components = self.hosting.kind is InferenceMode.INFERENCE_COMPONENT
         P = appscaling.PredefinedMetric
-        if self.mode is InferenceMode.SERVERLESS:
+        if self.hosting.kind is InferenceMode.SERVERLESS:
             target.scale_to_track_metric("ProvisionedConcurrencyTracking", target_value=a.target_provisioned_concurrency_utilization,
                                          predefined_metric=P.SAGEMAKER_VARIANT_PROVISIONED_CONCURRENCY_UTILIZATION, **cooldowns)
-        elif self.mode is InferenceMode.ASYNC:
+        elif self.hosting.kind is InferenceMode.ASYNC:
             target.scale_to_track_metric(
                 "BacklogTracking", target_value=a.target_backlog_per_instance, **cooldowns,
                 custom_metric=cloudwatch.Metric(namespace="AWS/SageMaker", metric_name="ApproximateBacklogSizePerInstance",
@@ -744,32 +889,25 @@ class SageMakerLlmEndpoint(LlmEndpointBase):
                     predefined_metric=P.SAGEMAKER_INFERENCE_COMPONENT_INVOCATIONS_PER_COPY
                     if components else P.SAGEMAKER_VARIANT_INVOCATIONS_PER_INSTANCE,
                 )
-        if a.step_scaling is not None:
-            s = a.step_scaling
-            target.scale_on_metric("StepScaling", metric=s.metric, scaling_steps=list(s.steps),
-                                   adjustment_type=s.adjustment_type, cooldown=s.cooldown,
-                                   evaluation_periods=s.evaluation_periods)
-        if a.scale_to_zero:
-            if components:
-                signal = self.metric_no_capacity_failures()
-                description = "Wake-up: requests found no model copy (scale from zero)"
-            else:
-                signal = cloudwatch.Metric(namespace="AWS/SageMaker", metric_name="HasBacklogWithoutCapacity",
-                                           dimensions_map={"EndpointName": self.endpoint_name}, statistic="Maximum",
-                                           period=cdk.Duration.minutes(1))
-                description = "Wake-up: queued requests but no instances (scale from zero)"
-            wake = appscaling.StepScalingAction(
-                self, "WakeUpAction", scaling_target=target,
-                adjustment_type=appscaling.AdjustmentType.CHANGE_IN_CAPACITY,
-                metric_aggregation_type=appscaling.MetricAggregationType.MAXIMUM, cooldown=cdk.Duration.minutes(1),
-            )
-            wake.add_adjustment(adjustment=1, lower_bound=0)
-            self.wake_up_action = wake
-            wake_up_alarm(self, "WakeUpAlarm", signal, wake, description=description)
-        for i, sched in enumerate(a.schedules):
-            target.scale_on_schedule(f"Schedule{i}", schedule=sched.schedule, min_capacity=sched.min_capacity,
-                                     max_capacity=sched.max_capacity, time_zone=sched.time_zone)
-        return target
+
+    def _wake_up(self, target: appscaling.ScalableTarget) -> None:
+        """Scale from zero: a +1 step action run by an alarm on the signal that requests found no capacity."""
+        if self.hosting.kind is InferenceMode.INFERENCE_COMPONENT:
+            signal = self.metric_no_capacity_failures()
+            description = "Wake-up: requests found no model copy (scale from zero)"
+        else:
+            signal = cloudwatch.Metric(namespace="AWS/SageMaker", metric_name="HasBacklogWithoutCapacity",
+                                       dimensions_map={"EndpointName": self.endpoint_name}, statistic="Maximum",
+                                       period=cdk.Duration.minutes(1))
+            description = "Wake-up: queued requests but no instances (scale from zero)"
+        wake = appscaling.StepScalingAction(
+            self, "WakeUpAction", scaling_target=target,
+            adjustment_type=appscaling.AdjustmentType.CHANGE_IN_CAPACITY,
+            metric_aggregation_type=appscaling.MetricAggregationType.MAXIMUM, cooldown=cdk.Duration.minutes(1),
+        )
+        wake.add_adjustment(adjustment=1, lower_bound=0)
+        self.wake_up_action = wake
+        wake_up_alarm(self, "WakeUpAlarm", signal, wake, description=description)
 
 
 def _scaling_service_linked_role(scope: Construct) -> iam.IRole:
@@ -786,32 +924,32 @@ def _scaling_service_linked_role(scope: Construct) -> iam.IRole:
     return iam.Role.from_role_arn(scope, "ScalingServiceLinkedRole", arn, mutable=False)
 
 
-def _camel(value: Any, *, verbatim: bool = False) -> Any:
-    """snake_case dict keys → the camelCase jsii expects for L1 property structs; ``None`` values dropped.
-
-    Environment maps are copied verbatim (their keys are variable names).
-    """
-    if isinstance(value, dict):
-        if verbatim:
-            return dict(value)
-        out = {}
-        for key, item in value.items():
-            if item is None:
-                continue
-            head, *rest = key.split("_")
-            out[head + "".join(w[:1].upper() + w[1:] for w in rest)] = _camel(item, verbatim=key == "environment")
-        return out
-    if isinstance(value, list):
-        return [_camel(v) for v in value]
-    return value
-
-
-def _subnet_kwargs(vpc: ec2.IVpc, selection: ec2.SubnetSelection | None) -> dict[str, Any]:
-    if selection is not None:
-        return {k: v for k, v in {
-            "subnet_type": selection.subnet_type, "subnets": selection.subnets,
-            "subnet_group_name": selection.subnet_group_name, "availability_zones": selection.availability_zones,
-            "one_per_az": selection.one_per_az,
-        }.items() if v is not None}
-    kind = ec2.SubnetType.PRIVATE_WITH_EGRESS if vpc.private_subnets else ec2.SubnetType.PRIVATE_ISOLATED
-    return {"subnet_type": kind}
+def component_problems(ic: InferenceComponentOptions, spec: InstanceSpec | None, container: LlmContainer, *,
+                       prefix: str) -> list[str]:
+    """Problems of one copy's compute reservation on ``spec`` (``prefix`` names where the options were given)."""
+    p = ProblemCollector("")
+    p.check(ic.accelerators >= 1, f"{prefix}.accelerators must be at least 1, got {ic.accelerators}")
+    if spec is not None and spec.is_accelerated:
+        p.check(ic.accelerators <= spec.accelerators,
+                f"{prefix}.accelerators ({ic.accelerators}) is more than the {spec.accelerators} "
+                f"accelerator(s) of {spec.name}")
+        tp = container.tensor_parallel_degree
+        p.check(not isinstance(tp, int) or tp <= ic.accelerators,
+                f"tensor parallel degree {tp} is more than the {ic.accelerators} accelerator(s) reserved per copy; "
+                f"raise {prefix}.accelerators or lower the degree")
+    if spec is not None:
+        p.check(ic.min_memory_mb <= spec.memory_gib * 1024,
+                f"{prefix}.min_memory_mb ({ic.min_memory_mb}) is more than {spec.name}'s memory ({spec.memory_gib} GiB)")
+        p.check(ic.cpu_cores is None or ic.cpu_cores <= spec.vcpus,
+                f"{prefix}.cpu_cores ({ic.cpu_cores}) is more than {spec.name}'s {spec.vcpus} vCPUs")
+    p.check(ic.min_memory_mb >= 128, f"{prefix}.min_memory_mb must be at least 128, got {ic.min_memory_mb}")
+    p.check(ic.max_memory_mb is None or ic.max_memory_mb >= ic.min_memory_mb,
+            f"{prefix}.max_memory_mb must be at least min_memory_mb")
+    p.check(ic.cpu_cores is None or ic.cpu_cores >= 0.25, f"{prefix}.cpu_cores must be at least 0.25, got {ic.cpu_cores}")
+    p.check(ic.copies >= 1, f"{prefix}.copies must be at least 1, got {ic.copies}")
+    p.check(len(ic.environment) <= _MAX_COMPONENT_ENV,
+            f"{prefix}.environment has {len(ic.environment)} variables; SageMaker allows at most "
+            f"{_MAX_COMPONENT_ENV} per inference component (put the rest in the container options, which go on the model)")
+    p.check(ic.max_instances is None or ic.max_instances >= 1,
+            f"{prefix}.max_instances must be at least 1, got {ic.max_instances}")
+    return p.problems

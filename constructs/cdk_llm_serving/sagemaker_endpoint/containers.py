@@ -15,10 +15,13 @@ from typing import Any
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import region_info
 from constructs import IConstruct
 
+from .._types import TypedOptions
+from ._checks import typed_factory
 from .instances import InstanceSpec, load_data
 
 _ENV_KEY_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]{0,1023}$")
@@ -33,9 +36,14 @@ MODEL_DIR = "/opt/ml/model"
 
 
 class ModelSourceKind(Enum):
+    """Where a :class:`ModelSource` reads the weights from (``model.kind``); set by its factories."""
+
     S3_PREFIX = "s3-prefix"
+    """An uncompressed folder, mounted with ``ModelDataSource`` (:meth:`ModelSource.s3_prefix`)."""
     S3_TARBALL = "s3-tarball"
+    """One ``model.tar.gz``, downloaded and unpacked (``ModelDataUrl``, :meth:`ModelSource.s3_tarball`)."""
     HUGGING_FACE = "hugging-face"
+    """Downloaded from the Hugging Face Hub by the container at start-up (:meth:`ModelSource.hugging_face`)."""
 
 
 @dataclass(frozen=True)
@@ -43,13 +51,20 @@ class ModelSource:
     """The model weights. Create with :meth:`s3_prefix` (recommended), :meth:`s3_tarball` or :meth:`hugging_face`."""
 
     kind: ModelSourceKind
+    """Which factory made it."""
     bucket: s3.IBucket | None = None
+    """The weights bucket (S3 kinds). Default: - none (Hugging Face Hub)"""
     key: str = ""
+    """The prefix (``"folder/"``) or object key inside ``bucket`` (S3 kinds). Default: ``""``"""
     model_id: str = ""
+    """The Hub model ID (``"Qwen/Qwen2.5-7B-Instruct"``, HUGGING_FACE). Default: ``""``"""
     revision: str | None = None
+    """The Hub revision (commit or tag) to pin. Default: - the Hub's default branch"""
     token_secret: secretsmanager.ISecret | None = None
+    """A Secrets Manager secret holding a Hub token, for gated models. Default: - no token"""
 
     @staticmethod
+    @typed_factory("ModelSource.s3_prefix")
     def s3_prefix(bucket: s3.IBucket, prefix: str) -> ModelSource:
         """Uncompressed weights under ``s3://bucket/prefix/`` (recommended).
 
@@ -62,12 +77,14 @@ class ModelSource:
         return ModelSource(ModelSourceKind.S3_PREFIX, bucket=bucket, key=prefix.strip("/") + "/")
 
     @staticmethod
+    @typed_factory("ModelSource.s3_tarball")
     def s3_tarball(bucket: s3.IBucket, key: str) -> ModelSource:
         """A ``model.tar.gz`` object (``key`` inside ``bucket``, not a URI). SageMaker downloads and unpacks it into
         ``/opt/ml/model``; works in every mode and with batch transform."""
         return ModelSource(ModelSourceKind.S3_TARBALL, bucket=bucket, key=key.lstrip("/"))
 
     @staticmethod
+    @typed_factory("ModelSource.hugging_face")
     def hugging_face(
         model_id: str, *, revision: str | None = None, token_secret: secretsmanager.ISecret | None = None
     ) -> ModelSource:
@@ -78,6 +95,10 @@ class ModelSource:
         holds only a dynamic reference, but SageMaker stores the resolved value in the model's
         environment, visible to anyone allowed ``sagemaker:DescribeModel``. For production, stage the
         weights in S3 and use :meth:`s3_prefix`.
+
+        :param model_id: the Hub model ID, e.g. ``"Qwen/Qwen2.5-7B-Instruct"``.
+        :param revision: commit or tag to pin. Default: - the Hub's default branch
+        :param token_secret: the Hub token, for gated models. Default: - no token
         """
         return ModelSource(ModelSourceKind.HUGGING_FACE, model_id=model_id, revision=revision, token_secret=token_secret)
 
@@ -107,13 +128,11 @@ class ModelSource:
         return out
 
     def container_fields(self) -> dict[str, Any]:
-        """``ModelDataSource`` / ``ModelDataUrl`` for a SageMaker container definition."""
+        """``model_data_source`` / ``model_data_url`` for ``CfnModel.ContainerDefinitionProperty``."""
         if self.kind is ModelSourceKind.S3_PREFIX:
-            return {
-                "model_data_source": {
-                    "s3DataSource": {"s3Uri": self.s3_uri, "s3DataType": "S3Prefix", "compressionType": "None"}
-                }
-            }
+            return {"model_data_source": sagemaker.CfnModel.ModelDataSourceProperty(
+                s3_data_source=sagemaker.CfnModel.S3DataSourceProperty(
+                    s3_uri=self.s3_uri or "", s3_data_type="S3Prefix", compression_type="None"))}
         if self.kind is ModelSourceKind.S3_TARBALL:
             return {"model_data_url": self.s3_uri}
         return {}
@@ -147,7 +166,7 @@ class ModelSource:
 
 
 @dataclass(frozen=True, kw_only=True)
-class LoraOptions:
+class LoraOptions(TypedOptions):
     """Multi-LoRA serving options rendered into the container environment."""
 
     max_loras: int = 8
@@ -171,10 +190,23 @@ class LoraOptions:
 
 
 class ContainerKind(Enum):
+    """Which serving container an :class:`LlmContainer` is (``container.kind``); set by its factories."""
+
     LMI = "lmi"
+    """AWS Large Model Inference (DJL Serving with vLLM): :meth:`LlmContainer.lmi`, the default."""
     TGI = "tgi"
+    """Hugging Face Text Generation Inference (legacy): :meth:`LlmContainer.tgi`."""
     VLLM = "vllm"
+    """The AWS vLLM Deep Learning Container: :meth:`LlmContainer.vllm`."""
     CUSTOM = "custom"
+    """Any Amazon ECR image: :meth:`LlmContainer.from_image_uri`."""
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
 
 
 def _clean(env: Mapping[str, Any]) -> dict[str, str]:
@@ -186,15 +218,24 @@ class LlmContainer:
     """The serving container and its typed options. Create with :meth:`lmi` (default), :meth:`vllm`, :meth:`tgi` or :meth:`from_image_uri`."""
 
     kind: ContainerKind
+    """Which factory made it."""
     repository: str | None = None
+    """The Deep Learning Containers repository (LMI, VLLM, TGI). Default: - none (CUSTOM)"""
     tag: str | None = None
+    """The image tag. Default: - the pinned tag in ``data/containers.json``"""
     image_uri: str | None = None
+    """The full image URI (CUSTOM). Default: - none"""
     options: Mapping[str, str] = field(default_factory=dict)
+    """The environment rendered from the factory's typed options. Default: - none"""
     tensor_parallel_degree: int | str | None = None
+    """GPUs one model copy is split over (``"max"``: all of the instance). Default: - the container's own"""
     lora: LoraOptions | None = None
+    """Multi-LoRA serving options. Default: - LoRA off"""
     extra_environment: Mapping[str, str] = field(default_factory=dict)
+    """The caller's extra variables (they win over ``options``). Default: - none"""
 
     @staticmethod
+    @typed_factory("LlmContainer.lmi")
     def lmi(
         *,
         tensor_parallel_degree: int | str = "max",
@@ -215,9 +256,18 @@ class LlmContainer:
         pinned, tested tag in ``data/containers.json``. With ``lora`` the async vLLM handler is enabled
         (``OPTION_ASYNC_MODE=true`` and its entry point), which LoRA adapter inference components need.
 
-        :param rolling_batch: ``OPTION_ROLLING_BATCH``. Default: ``"vllm"``, or ``"disable"`` with ``lora``:
+        :param tensor_parallel_degree: ``OPTION_TENSOR_PARALLEL_DEGREE``, a positive integer or ``"max"``. Default: ``"max"``
+        :param max_model_len: ``OPTION_MAX_MODEL_LEN``, the longest prompt + output in tokens. Default: - the model's
+        :param max_rolling_batch_size: ``OPTION_MAX_ROLLING_BATCH_SIZE``, requests batched at once. Default: - LMI's
+        :param rolling_batch: ``OPTION_ROLLING_BATCH``. Default: - ``"vllm"``, or ``"disable"`` with ``lora``:
             in async mode DJL Serving must not run its rolling batcher, or every request (adapter
-            registration included) goes down the rolling-batch path (rule ``SAGEMAKER.LMI_ASYNC_ROLLING_BATCH``).
+            registration included) goes down the rolling-batch path (rule ``SAGEMAKER.LMI_ASYNC_ROLLING_BATCH``)
+        :param dtype: ``OPTION_DTYPE`` (``"bf16"``, ``"fp16"`` …). Default: - the model's
+        :param quantize: ``OPTION_QUANTIZE`` (``"awq"``, ``"fp8"`` …). Default: - none
+        :param gpu_memory_utilization: ``OPTION_GPU_MEMORY_UTILIZATION``, a fraction in (0, 1]. Default: - vLLM's (0.9)
+        :param lora: serve LoRA adapters (turns on the async vLLM handler). Default: - LoRA off
+        :param environment: extra variables (they win over the typed options). Default: - none
+        :param tag: the image tag. Default: - the pinned, tested tag in ``data/containers.json``
         """
         pinned = load_data("containers.json")["images"]["lmi"]
         options: dict[str, Any] = {
@@ -245,6 +295,7 @@ class LlmContainer:
         )
 
     @staticmethod
+    @typed_factory("LlmContainer.vllm")
     def vllm(
         *,
         tensor_parallel_size: int | None = None,
@@ -256,7 +307,17 @@ class LlmContainer:
         environment: Mapping[str, str] | None = None,
         tag: str | None = None,
     ) -> LlmContainer:
-        """AWS vLLM Deep Learning Container for SageMaker (``SM_VLLM_*`` variables map to vLLM flags)."""
+        """AWS vLLM Deep Learning Container for SageMaker (``SM_VLLM_*`` variables map to vLLM flags).
+
+        :param tensor_parallel_size: ``SM_VLLM_TENSOR_PARALLEL_SIZE``. Default: - vLLM's (1)
+        :param max_model_len: ``SM_VLLM_MAX_MODEL_LEN``. Default: - the model's
+        :param max_num_seqs: ``SM_VLLM_MAX_NUM_SEQS``, sequences batched at once. Default: - vLLM's
+        :param gpu_memory_utilization: ``SM_VLLM_GPU_MEMORY_UTILIZATION``, a fraction in (0, 1]. Default: - vLLM's (0.9)
+        :param dtype: ``SM_VLLM_DTYPE``. Default: - the model's
+        :param lora: serve LoRA adapters (``SM_VLLM_ENABLE_LORA`` and runtime adapter loading). Default: - LoRA off
+        :param environment: extra variables (they win over the typed options). Default: - none
+        :param tag: the image tag. Default: - the pinned, tested tag in ``data/containers.json``
+        """
         pinned = load_data("containers.json")["images"]["vllm"]
         options: dict[str, Any] = {
             "SM_VLLM_TENSOR_PARALLEL_SIZE": tensor_parallel_size,
@@ -280,6 +341,7 @@ class LlmContainer:
         )
 
     @staticmethod
+    @typed_factory("LlmContainer.tgi")
     def tgi(
         *,
         num_gpus: int | None = None,
@@ -296,6 +358,15 @@ class LlmContainer:
         Renders ``SM_NUM_GPUS`` (default: all GPUs of the instance), ``MAX_INPUT_TOKENS`` (TGI 3's name
         for ``MAX_INPUT_LENGTH``), ``MAX_TOTAL_TOKENS``, ``MAX_BATCH_TOTAL_TOKENS``,
         ``MAX_BATCH_PREFILL_TOKENS`` and ``HF_MODEL_QUANTIZE``.
+
+        :param num_gpus: ``SM_NUM_GPUS``. Default: - all GPUs of the instance
+        :param max_input_tokens: ``MAX_INPUT_TOKENS``, less than ``max_total_tokens``. Default: - TGI's
+        :param max_total_tokens: ``MAX_TOTAL_TOKENS``, prompt + output. Default: - TGI's
+        :param max_batch_total_tokens: ``MAX_BATCH_TOTAL_TOKENS``. Default: - TGI's
+        :param max_batch_prefill_tokens: ``MAX_BATCH_PREFILL_TOKENS``. Default: - TGI's
+        :param quantize: ``HF_MODEL_QUANTIZE``. Default: - none
+        :param environment: extra variables (they win over the typed options). Default: - none
+        :param tag: the image tag. Default: - the pinned, tested tag in ``data/containers.json``
         """
         pinned = load_data("containers.json")["images"]["tgi"]
         options = {
@@ -311,8 +382,13 @@ class LlmContainer:
         )
 
     @staticmethod
+    @typed_factory("LlmContainer.from_image_uri")
     def from_image_uri(image_uri: str, *, environment: Mapping[str, str] | None = None) -> LlmContainer:
-        """Any Amazon ECR image (``<account>.dkr.ecr.<region>.amazonaws.com/<repo>:<tag>``); pull is granted on that repository only."""
+        """Any Amazon ECR image (``<account>.dkr.ecr.<region>.amazonaws.com/<repo>:<tag>``); pull is granted on that repository only.
+
+        :param image_uri: the ECR image URI.
+        :param environment: the container's variables. Default: - none
+        """
         return LlmContainer(ContainerKind.CUSTOM, image_uri=image_uri, extra_environment=dict(environment or {}))
 
     # ---------------------------------------------------------------- rendering
@@ -336,6 +412,17 @@ class LlmContainer:
             env["SM_NUM_GPUS"] = str(self.tensor_parallel_degree or gpus or 1)
         env.update(self.extra_environment)
         return env
+
+    def _option_range_problems(self) -> list[str]:
+        """Typed options whose value no server accepts (``max_model_len=-1``, ``gpu_memory_utilization=1.5``)."""
+        out: list[str] = []
+        for key, value in self.options.items():
+            if key in _POSITIVE_OPTIONS and not (value.isdigit() and int(value) >= 1):
+                out.append(f"container: LlmContainer.{_POSITIVE_OPTIONS[key]} must be a positive integer, got {value}")
+            if key in _FRACTION_OPTIONS and not (_number(value) is not None and 0 < float(value) <= 1):
+                out.append(f"container: LlmContainer.{_FRACTION_OPTIONS[key]} must be a fraction in (0, 1] of the GPU "
+                           f"memory, got {value}")
+        return out
 
     def image(self, scope: IConstruct) -> tuple[str, str | None]:
         """(image URI, ECR repository ARN to grant pull on) for the stack of ``scope``."""
@@ -377,12 +464,26 @@ class LlmContainer:
                     f"container: tensor parallel degree {tp} is more than the {instance.accelerators} accelerator(s) of "
                     f"{instance.name}; lower it or pick a larger instance type"
                 )
+        out.extend(self._option_range_problems())
         if self.lora is not None:
             out.extend(self.lora.problems())
         if self.kind is ContainerKind.TGI and self.options.get("MAX_INPUT_TOKENS") and self.options.get("MAX_TOTAL_TOKENS"):
             if int(self.options["MAX_INPUT_TOKENS"]) >= int(self.options["MAX_TOTAL_TOKENS"]):
                 out.append("container: TGI max_input_tokens must be less than max_total_tokens (room is needed for the output)")
         return out
+
+
+#: Typed container options that must be positive integers: environment variable → the factory argument that sets it
+#: (tensor parallel degrees are checked on their own, against the instance's accelerators).
+_POSITIVE_OPTIONS = {
+    "OPTION_MAX_MODEL_LEN": "lmi(max_model_len)", "OPTION_MAX_ROLLING_BATCH_SIZE": "lmi(max_rolling_batch_size)",
+    "SM_VLLM_MAX_MODEL_LEN": "vllm(max_model_len)", "SM_VLLM_MAX_NUM_SEQS": "vllm(max_num_seqs)",
+    "MAX_INPUT_TOKENS": "tgi(max_input_tokens)", "MAX_TOTAL_TOKENS": "tgi(max_total_tokens)",
+    "MAX_BATCH_TOTAL_TOKENS": "tgi(max_batch_total_tokens)", "MAX_BATCH_PREFILL_TOKENS": "tgi(max_batch_prefill_tokens)",
+}
+#: Fractions of GPU memory (vLLM's --gpu-memory-utilization: 0 < value <= 1).
+_FRACTION_OPTIONS = {"OPTION_GPU_MEMORY_UTILIZATION": "lmi(gpu_memory_utilization)",
+                     "SM_VLLM_GPU_MEMORY_UTILIZATION": "vllm(gpu_memory_utilization)"}
 
 
 def dlc_accounts() -> dict[str, str]:

@@ -18,13 +18,17 @@ class InstanceSpec:
     """Hardware facts about one ``ml.*`` hosting instance type."""
 
     name: str
+    """The ``ml.*`` instance type."""
     accelerator: str | None
     """``nvidia-a10g``, ``neuron-inferentia2``... or ``None`` for CPU instances."""
     accelerators: int
     """GPUs, or Inferentia2 chips."""
     accelerator_memory_gib: int
+    """Accelerator memory of the whole instance (all GPUs or chips)."""
     vcpus: int
+    """Virtual CPUs."""
     memory_gib: int
+    """Host memory."""
     local_nvme: bool
     """Instance-store NVMe: SageMaker rejects ``KmsKeyId`` and ``VolumeSizeInGB`` for these types."""
 
@@ -56,3 +60,8 @@ def price_table_info() -> tuple[str, str, list[str]]:
     """(as-of date, source, regions with prices)."""
     data = load_data("instances.json")
     return data["prices_as_of"], data["prices_source"], sorted(data["prices_usd_per_hour"])
+
+
+def hosting_instance_types() -> list[str]:
+    """Every instance type SageMaker accepts for a production variant (bundled from botocore's API model)."""
+    return list(load_data("hosting_instance_types.json")["instance_types"])

@@ -9,12 +9,14 @@ and :class:`BatchPlan` (the model a batch-transform pipeline runs).
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from .._rules import RuleSet
 from .containers import ContainerKind, LlmContainer, ModelSource, ModelSourceKind, dlc_accounts
+from .instances import hosting_instance_types
 from .options import DeploymentOptions, InferenceMode, TrafficShiftType
 
 _BOTOCORE = "botocore 1.44.5 data/sagemaker/2017-07-24/service-2.json (the SageMaker API reference text)"
@@ -25,19 +27,28 @@ class EndpointPlan:
     """What a SageMakerLlmEndpoint is about to emit, as its rules see it."""
 
     mode: InferenceMode
+    """The hosting kind (``hosting.kind``)."""
     model: ModelSource
+    """Where the weights come from."""
     container: LlmContainer
+    """The serving container."""
     environment: Mapping[str, str]
     """The model container's rendered environment (typed options and the caller's extras)."""
     enable_network_isolation: bool
+    """The container has no network."""
     vpc: bool
+    """The endpoint is placed in a VPC."""
     data_capture: bool
+    """Data capture is on."""
     deployment: DeploymentOptions | None
+    """The rollout options, if any."""
     smallest_fleet: int
     """REAL_TIME/ASYNC: the fewest instances the variant can have when an update starts (the autoscaling
     minimum, 0 with scale to zero, else ``instance_count``)."""
     region: str | None
     """The stack's Region, ``None`` when it is only known at deploy time."""
+    instance_type: str | None = None
+    """The variant's instance type (``None`` for serverless)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -45,6 +56,7 @@ class BatchPlan:
     """The SageMaker model a batch-transform pipeline runs."""
 
     model_path: str
+    """The construct path of the model (for messages)."""
     uses_model_data_source: bool
     """Its container definition has ``ModelDataSource`` (what ``ModelSource.s3_prefix`` renders)."""
 
@@ -108,12 +120,12 @@ def _serverless_exclusions(plan: EndpointPlan) -> Iterable[str]:
     if plan.mode is not InferenceMode.SERVERLESS:
         return
     if plan.vpc:
-        yield "mode SERVERLESS cannot be placed in a VPC; remove vpc or use REAL_TIME"
+        yield "HostingMode.serverless() cannot be placed in a VPC; remove vpc or use HostingMode.real_time()"
     if plan.data_capture:
-        yield "data_capture is not supported by serverless endpoints; remove it or use REAL_TIME"
+        yield "data_capture is not supported by serverless endpoints; remove it or use HostingMode.real_time()"
     if plan.enable_network_isolation:
         yield ("enable_network_isolation=True is not supported by serverless endpoints; remove it "
-               "(SERVERLESS defaults to no isolation) or use REAL_TIME")
+               "(serverless defaults to no isolation) or use HostingMode.real_time()")
     container = plan.container
     if container.kind in _GPU_KINDS and "cpu" not in (container.tag or "").lower():
         yield (f"container: {container.repository}:{container.tag} is a GPU image (LlmContainer.{container.kind.value}() "
@@ -181,6 +193,23 @@ def _dlc_registry_region(plan: EndpointPlan) -> Iterable[str]:
     if plan.region not in dlc_accounts():
         yield (f"container: no AWS Deep Learning Containers registry is known for Region {plan.region}; "
                "use LlmContainer.from_image_uri with an image in your own ECR repository")
+
+
+@RULES.rule(
+    "SAGEMAKER.HOSTING_INSTANCE_TYPE",
+    "A production variant's instance type must be one of SageMaker's hosting instance types",
+    source=f"{_BOTOCORE}: ProductionVariant.InstanceType is the enum ProductionVariantInstanceType (277 values, bundled "
+           "as sagemaker_endpoint/data/hosting_instance_types.json); CreateEndpointConfig rejects any other value",
+)
+def _hosting_instance_type(plan: EndpointPlan) -> Iterable[str]:
+    name = plan.instance_type
+    if name is None or not name.startswith("ml."):
+        return  # serverless, or reported by the construct (instance types start with 'ml.')
+    known = hosting_instance_types()
+    if name not in known:
+        close = difflib.get_close_matches(name, known, n=3, cutoff=0.8)
+        yield (f"instance_type {name!r} is not a SageMaker hosting instance type, so CreateEndpointConfig would reject "
+               "it" + (f"; did you mean {', '.join(close)}?" if close else "; see the SageMaker pricing page for the types"))
 
 
 @BATCH_RULES.rule(
