@@ -16,7 +16,6 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_s3 as s3
 
 from cdk_llm_serving import (
-    AsyncInferenceOptions,
     AutoScalingOptions,
     BedrockModelAlias,
     ChunkingStrategy,
@@ -25,15 +24,13 @@ from cdk_llm_serving import (
     EksInferentiaCluster,
     GatewayLimits,
     Inf2NodePool,
-    InferenceComponentOptions,
-    InferenceMode,
+    HostingMode,
     VllmNeuronModel,
     IngestionTrigger,
     KnowledgeBaseRetrieval,
     LlmContainer,
     ModelSource,
     SageMakerModelAlias,
-    ServerlessOptions,
     TrafficShift,
     TrafficShiftType,
 )
@@ -42,17 +39,14 @@ from test_sagemaker_validation import _build as build_endpoint
 from test_validation import GOOD
 from test_validation import _build as build_gateway
 
-IC = InferenceMode.INFERENCE_COMPONENT
-SERVERLESS = InferenceMode.SERVERLESS
 #: What a serverless endpoint must be built from (rules SAGEMAKER.MODEL_DATA_SOURCE_SERVERLESS and
 #: SAGEMAKER.SERVERLESS_FEATURE_EXCLUSIONS): one model.tar.gz, a CPU image, no network isolation.
 _CPU_IMAGE = "111122223333.dkr.ecr.us-east-1.amazonaws.com/tiny-llm-cpu:1.4.0"
 
 
 def _serverless(**kwargs: Any) -> dict[str, Any]:
-    return {"mode": SERVERLESS, "model": lambda weights: ModelSource.s3_tarball(weights, "model/model.tar.gz"),
+    return {"hosting": HostingMode.serverless(), "model": lambda weights: ModelSource.s3_tarball(weights, "model/model.tar.gz"),
             "container": LlmContainer.from_image_uri(_CPU_IMAGE), **kwargs}  # isolation defaults to off for SERVERLESS
-ASYNC = InferenceMode.ASYNC
 
 
 def _ids(cases: list[tuple[str, Any]]) -> list[str]:
@@ -129,14 +123,14 @@ ENDPOINT: list[tuple[str, dict[str, Any]]] = [
     ("startup_health_check_timeout=1h", {"startup_health_check_timeout": cdk.Duration.hours(1)}),
     ("model_data_download_timeout=60s", {"model_data_download_timeout": cdk.Duration.seconds(60)}),
     ("model_data_download_timeout=1h", {"model_data_download_timeout": cdk.Duration.hours(1)}),
-    ("serverless memory_size_mb=1024", _serverless(**{"serverless": ServerlessOptions(memory_size_mb=1024)})),
-    ("serverless memory_size_mb=6144", _serverless(**{"serverless": ServerlessOptions(memory_size_mb=6144)})),
-    ("serverless max_concurrency=1", _serverless(**{"serverless": ServerlessOptions(max_concurrency=1)})),
-    ("serverless max_concurrency=200", _serverless(**{"serverless": ServerlessOptions(max_concurrency=200)})),
+    ("serverless memory_size_mb=1024", _serverless(**{"hosting": HostingMode.serverless(memory_size_mb=1024)})),
+    ("serverless memory_size_mb=6144", _serverless(**{"hosting": HostingMode.serverless(memory_size_mb=6144)})),
+    ("serverless max_concurrency=1", _serverless(**{"hosting": HostingMode.serverless(max_concurrency=1)})),
+    ("serverless max_concurrency=200", _serverless(**{"hosting": HostingMode.serverless(max_concurrency=200)})),
     ("serverless provisioned_concurrency=1",
-     _serverless(**{"serverless": ServerlessOptions(max_concurrency=1, provisioned_concurrency=1)})),
+     _serverless(**{"hosting": HostingMode.serverless(max_concurrency=1, provisioned_concurrency=1)})),
     ("serverless provisioned_concurrency=max_concurrency=200, autoscaling to 200 at utilization 1",
-     _serverless(**{"serverless": ServerlessOptions(max_concurrency=200, provisioned_concurrency=200),
+     _serverless(**{"hosting": HostingMode.serverless(max_concurrency=200, provisioned_concurrency=200),
       "autoscaling": AutoScalingOptions(min_capacity=200, max_capacity=200, target_provisioned_concurrency_utilization=1.0)})),
     ("data_capture sampling_percentage=0", {"data_capture": DataCaptureOptions(sampling_percentage=0)}),
     ("data_capture sampling_percentage=100", {"data_capture": DataCaptureOptions(sampling_percentage=100)}),
@@ -155,23 +149,23 @@ ENDPOINT: list[tuple[str, dict[str, Any]]] = [
     ("max_execution_timeout=8h", {"deployment": DeploymentOptions(traffic=_ALL_AT_ONCE, max_execution_timeout=cdk.Duration.hours(8))}),
     ("8 extra rollback alarms", {"deployment": _alarms(8)}),
     # SAGEMAKER.ROLLING_UPDATE_BATCH_SIZE: 5-50 % of the copies (botocore InferenceComponentRollingUpdatePolicy).
-    ("rolling_batch_percent=5", {"mode": IC, "deployment": DeploymentOptions(rolling_batch_percent=5)}),
-    ("rolling_batch_percent=50", {"mode": IC, "deployment": DeploymentOptions(rolling_batch_percent=50)}),
+    ("rolling_batch_percent=5", {"hosting": HostingMode.inference_component(), "deployment": DeploymentOptions(rolling_batch_percent=5)}),
+    ("rolling_batch_percent=50", {"hosting": HostingMode.inference_component(), "deployment": DeploymentOptions(rolling_batch_percent=50)}),
     ("serverless all-at-once update", _serverless(**{"deployment": DeploymentOptions(traffic=TrafficShift(type=TrafficShiftType.ALL_AT_ONCE))})),
     ("async max_concurrent_invocations_per_instance=1",
-     {"mode": ASYNC, "async_inference": AsyncInferenceOptions(max_concurrent_invocations_per_instance=1)}),
+     {"hosting": HostingMode.async_(max_concurrent_invocations_per_instance=1)}),
     ("async max_concurrent_invocations_per_instance=1000",
-     {"mode": ASYNC, "async_inference": AsyncInferenceOptions(max_concurrent_invocations_per_instance=1000)}),
+     {"hosting": HostingMode.async_(max_concurrent_invocations_per_instance=1000)}),
     ("component accelerators = all 4 of ml.g5.12xlarge",
-     {"mode": IC, "instance_type": "ml.g5.12xlarge", "inference_component": InferenceComponentOptions(accelerators=4)}),
-    ("component min_memory_mb=128", {"mode": IC, "inference_component": InferenceComponentOptions(min_memory_mb=128)}),
+     {"hosting": HostingMode.inference_component(accelerators=4), "instance_type": "ml.g5.12xlarge"}),
+    ("component min_memory_mb=128", {"hosting": HostingMode.inference_component(min_memory_mb=128)}),
     ("component min_memory_mb = max_memory_mb = all of ml.g5.2xlarge's 32 GiB",
-     {"mode": IC, "inference_component": InferenceComponentOptions(min_memory_mb=32 * 1024, max_memory_mb=32 * 1024)}),
-    ("component cpu_cores=0.25", {"mode": IC, "inference_component": InferenceComponentOptions(cpu_cores=0.25)}),
-    ("component cpu_cores = all 8 vCPUs of ml.g5.2xlarge", {"mode": IC, "inference_component": InferenceComponentOptions(cpu_cores=8)}),
-    ("component copies=1, max_instances=1", {"mode": IC, "inference_component": InferenceComponentOptions(copies=1, max_instances=1)}),
+     {"hosting": HostingMode.inference_component(min_memory_mb=32 * 1024, max_memory_mb=32 * 1024)}),
+    ("component cpu_cores=0.25", {"hosting": HostingMode.inference_component(cpu_cores=0.25)}),
+    ("component cpu_cores = all 8 vCPUs of ml.g5.2xlarge", {"hosting": HostingMode.inference_component(cpu_cores=8)}),
+    ("component copies=1, max_instances=1", {"hosting": HostingMode.inference_component(copies=1, max_instances=1)}),
     ("component environment of 16 variables",
-     {"mode": IC, "inference_component": InferenceComponentOptions(environment={f"K{i}": "v" for i in range(16)})}),
+     {"hosting": HostingMode.inference_component(environment={f"K{i}": "v" for i in range(16)})}),
     ("autoscaling min_capacity = max_capacity = 1", {"autoscaling": AutoScalingOptions(min_capacity=1, max_capacity=1)}),
 ]
 
@@ -182,7 +176,7 @@ def test_endpoint_boundary_values_are_accepted(name: str, kwargs: dict[str, Any]
     if callable(kwargs.get("deployment")):  # alarms need the stack
         kwargs = {**kwargs, "deployment": DeploymentOptions(traffic=_ALL_AT_ONCE, rollback_alarms=kwargs["deployment"](stack))}
     endpoint = build_endpoint(stack, **kwargs)
-    assert endpoint.mode is kwargs.get("mode", InferenceMode.REAL_TIME)
+    assert endpoint.hosting.kind is kwargs.get("hosting", HostingMode.real_time()).kind
 
 
 BATCH: list[tuple[str, dict[str, Any]]] = [

@@ -30,7 +30,7 @@ from .._errors import ProblemCollector
 from .._nag import acknowledge, nag_resource
 from .._retained import RetainedName, stack_id_suffix
 from .._types import typed_props
-from ..sagemaker_endpoint._alarms import threshold_alarm  # moves to cdk_llm_serving._alarms (convention 2)
+from .._alarms import threshold_alarm
 from .base import DocumentIndexBase, ImportedDocumentIndex
 from .config import (
     KNOWN_EMBEDDING_MODELS,
@@ -422,7 +422,7 @@ class DocumentIndex(DocumentIndexBase):
             description="A DocumentIndex ingestion failed or timed out: the job failed, a document could not "
             "be indexed, or StartIngestionJob kept failing. See the state machine's execution and its logs.",
             topic=alarm_topic,
-            topic_option="alarm_topic",
+            topic_prop="alarm_topic",
         )
 
     def _physical_name(self, suffix: str) -> str:
