@@ -22,3 +22,14 @@ def test_every_rule_has_a_negative_test() -> None:
     assert not untested, f"rules without an expect_rule(...) negative test: {untested}"
     unknown = sorted(tested - {r.id for r in all_rules()})
     assert not unknown, f"tests expect rules that are not registered: {unknown}"
+
+
+def test_readme_lists_every_rule() -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("list_rules", REPO / "scripts" / "list_rules.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    current = module.readme_table((REPO / "README.md").read_text())
+    assert current == module.table(), "README's rule table is stale: run .venv/bin/python scripts/list_rules.py --write"
