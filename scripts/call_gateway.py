@@ -49,7 +49,7 @@ import boto3
 from botocore.auth import SigV4Auth as _BotocoreSigV4
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials, ReadOnlyCredentials
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 try:  # openai >= 3 ships on httpx2; earlier releases on httpx. Both have the same Auth/Client API.
     import httpx2 as httpx
@@ -399,7 +399,11 @@ def main(argv: list[str] | None = None, *, out: Any = None, idp: Any = None, pro
     outputs: dict[str, str] = {}
     if args.stack:
         region = args.region or (region_of(args.base_url) if args.base_url else None)
-        outputs = stack_outputs(_session(args, region).client("cloudformation"), args.stack)
+        try:
+            outputs = stack_outputs(_session(args, region).client("cloudformation"), args.stack)
+        except (BotoCoreError, ClientError) as exc:
+            raise SystemExit(f"cannot read the outputs of stack {args.stack!r}: {exc} (pass --region, check the AWS "
+                             "credentials, or skip CloudFormation with --base-url and --client-id)") from exc
     target = target_from_outputs(outputs, base_url=args.base_url, auth=args.auth, client_id=args.client_id,
                                  region=args.region)
     if args.print_token:

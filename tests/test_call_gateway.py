@@ -434,3 +434,12 @@ def test_api_url_without_openai_output_gets_v1() -> None:
 def test_script_is_executable() -> None:
     path = Path(REPO / "scripts" / "call_gateway.py")
     assert path.stat().st_mode & 0o111, "scripts/call_gateway.py must be executable (chmod +x): the README runs it so"
+
+
+def test_cli_without_a_region_says_what_to_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    # No Region configured: DescribeStacks cannot be sent (no network call is made), and the message names the fixes.
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/config")
+    with pytest.raises(SystemExit, match="pass --region.*--base-url"):
+        cg.main(["--stack", "ChatStack", "hi"])
