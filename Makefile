@@ -13,7 +13,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # The CLI must never phone home or look anything up during synth.
 export CDK_DISABLE_VERSION_CHECK := 1
 
-.PHONY: setup synth test gateway bench deploy clean
+.PHONY: setup synth test gateway bench deploy diagrams clean
 
 setup: $(PY_STAMP) $(NODE_STAMP)
 
@@ -42,6 +42,14 @@ bench: setup
 	$(PY) benchmarks/gateway_overhead.py
 	$(PY) benchmarks/synth_time.py
 	$(PY) benchmarks/lora_fleet.py
+
+# Architecture pictures: synthesize (offline), then one SVG per stack from the cloud assembly into docs/diagrams/.
+# Needs Graphviz's `dot` (Debian package graphviz), installed here when missing: apt-get as root, else sudo.
+# `make test` does not need it (tests/test_diagrams.py checks the DOT, not the rendering).
+diagrams: synth
+	@command -v dot >/dev/null || { if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq graphviz; }
+	$(PY) scripts/diagrams.py cdk.out docs/diagrams
 
 # Deploy one stack with the pinned CLI (needs AWS credentials): make deploy STACK=ChatStack
 STACK ?= ChatStack
