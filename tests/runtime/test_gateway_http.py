@@ -142,7 +142,9 @@ def test_models_list(client):
         ("sm-adapter-b", "model", "sagemaker"), ("rag", "model", "sagemaker"),
         ("rag-bedrock", "model", "bedrock"), ("sm-lmi", "model", "sagemaker"),
         ("sm-lmi-async", "model", "sagemaker"), ("sm-tgi", "model", "sagemaker"),
-        ("sm-vllm", "model", "sagemaker")]
+        ("sm-vllm", "model", "sagemaker"), ("sm-vllm-plain", "model", "sagemaker"),
+        ("chat-think", "model", "bedrock"), ("embed-titan", "model", "bedrock"),
+        ("embed-cohere", "model", "bedrock")]
 
 
 def test_health_and_keep_alive(gateway):
@@ -171,9 +173,8 @@ def test_unknown_model_is_404(client, standin):
 
 def test_unsupported_parameter_via_sdk(client, standin):
     with pytest.raises(openai.BadRequestError) as info:
-        client.chat.completions.create(model="chat-fast", messages=USER,
-                                       tools=[{"type": "function", "function": {"name": "f"}}])
-    assert info.value.code == "unsupported_parameter" and info.value.param == "tools"
+        client.chat.completions.create(model="chat-fast", messages=USER, frequency_penalty=0.5)
+    assert info.value.code == "unsupported_parameter" and info.value.param == "frequency_penalty"
     assert standin.requests == []
 
 
