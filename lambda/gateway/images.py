@@ -211,11 +211,11 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 _OPENER = urllib.request.build_opener(_NoRedirect(), urllib.request.ProxyHandler({}))
 
 
-def fetch(ref: ImageRef, timeout: float = FETCH_TIMEOUT) -> Image:
+def fetch(ref: ImageRef, timeout: float | None = None) -> Image:
     """Download an allowlisted image (size-capped, no redirects) and check it."""
     request = urllib.request.Request(ref.url, headers={"Accept": "image/*", "User-Agent": "llm-gateway/1"})
     try:
-        with _OPENER.open(request, timeout=timeout) as resp:
+        with _OPENER.open(request, timeout=timeout or FETCH_TIMEOUT) as resp:
             data = resp.read(MAX_IMAGE_BYTES + 1)
     except urllib.error.HTTPError as exc:
         raise invalid_request(f"Fetching the image in '{ref.param}' failed: HTTP {exc.code}.",

@@ -18,8 +18,8 @@ Policy decisions (documented here, enforced below):
   OpenAI requires; Bedrock Converse requires the same of ``toolUse`` blocks).
 * User content parts: ``text`` and ``image_url`` (see :mod:`images`); other parts
   (audio, files) are a 400.  Assistant history may carry ``tool_calls`` (arguments:
-  a JSON object as a string), ``refusal: null`` and ``annotations`` (ignored); a
-  non-null ``refusal`` is a 400.
+  a JSON object as a string), ``refusal: null``, ``annotations`` and ``reasoning_content``
+  (this gateway's own field, echoed back by clients; ignored); a non-null ``refusal`` is a 400.
 * ``tools``: function tools, names ``^[a-zA-Z0-9_-]{1,64}$`` and unique, ``parameters``
   a JSON-Schema object (``type`` absent or ``"object"``; absent parameters mean no
   parameters), ``description`` optional (an empty one is dropped), ``strict`` accepted.
@@ -84,7 +84,7 @@ MESSAGE_KEYS = {
     "system": ("role", "content", "name"),
     "developer": ("role", "content", "name"),
     "user": ("role", "content", "name"),
-    "assistant": ("role", "content", "name", "tool_calls", "annotations"),
+    "assistant": ("role", "content", "name", "tool_calls", "annotations", "reasoning_content"),
     "tool": ("role", "content", "tool_call_id"),
 }
 MAX_STOP_SEQUENCES = 4
@@ -447,10 +447,13 @@ def _parse_messages(raw: Any, config: GatewayConfig) -> tuple[tuple[str, ...], t
         tool_calls: tuple[ToolCall, ...] = ()
         if role == "assistant":
             tool_calls = _tool_calls(msg["tool_calls"], f"{param}.tool_calls") if msg.get("tool_calls") is not None else ()
-            annotations = msg.get("annotations")
+            annotations, reasoning = msg.get("annotations"), msg.get("reasoning_content")
             if annotations is not None and not isinstance(annotations, list):
                 raise invalid_request(f"'{param}.annotations' must be an array.", param=f"{param}.annotations",
                                       code="invalid_type")
+            if reasoning is not None and not isinstance(reasoning, str):
+                raise invalid_request(f"'{param}.reasoning_content' must be a string.",
+                                      param=f"{param}.reasoning_content", code="invalid_type")
             content = msg.get("content")
             if tool_calls:  # the text is optional next to tool calls
                 text = "" if content is None else _text_parts(content, f"{param}.content", allow_empty=True)
