@@ -453,3 +453,25 @@ def test_connection_reset_between_requests_is_not_a_traceback(gateway_server, ca
     sock.close()
     time.sleep(0.2)
     assert "Traceback" not in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- what clients send by default
+
+def test_default_values_clients_send_are_accepted(client, standin):
+    """Agent frameworks and SDK helpers send OpenAI's defaults explicitly; none of them may turn into a 400,
+    nor change what Bedrock receives.  ``seed`` and ``metadata`` are accepted and ignored."""
+    history = [*USER, {"role": "assistant", "content": "Hi!", "annotations": [], "refusal": None,
+                       "tool_calls": [], "function_call": None, "audio": None},
+               {"role": "user", "content": "Again"}]
+    resp = client.chat.completions.create(
+        model="chat-fast", messages=history, response_format={"type": "text"}, tools=[], tool_choice="none",
+        parallel_tool_calls=True, top_logprobs=0, logprobs=False, service_tier="auto", store=False,
+        metadata={"app": "tests"}, seed=7, n=1, frequency_penalty=0, presence_penalty=0,
+        reasoning_effort="none", user="u-1")
+    assert resp.choices[0].message.content == "Hello, world!"
+    assert standin.requests[-1].body == {
+        "messages": [{"role": "user", "content": [{"text": "Say hello"}]},
+                     {"role": "assistant", "content": [{"text": "Hi!"}]},
+                     {"role": "user", "content": [{"text": "Again"}]}],
+        "inferenceConfig": {"maxTokens": 1024},
+    }

@@ -168,6 +168,9 @@ def test_harmless_defaults_and_nulls_are_accepted():
     req = parse(model="chat-fast", messages=USER, n=1, frequency_penalty=0, presence_penalty=0.0,
                 logprobs=False, tools=None, temperature=None, user="u-1")
     assert req.alias == "chat-fast" and req.user == "u-1"
+    req = parse(model="chat-fast", messages=USER, top_logprobs=0, service_tier="default", store=False, seed=3,
+                metadata={}, tools=[], tool_choice="auto", response_format={"type": "text"})
+    assert (req.tools, req.tool_choice, req.response_format) == ((), "auto", None)
 
 
 def test_messages_are_merged_and_system_prompts_collected():
