@@ -367,7 +367,9 @@ def _tool_fields(request) -> dict[str, Any]:
     """``tools``/``tool_choice``/``parallel_tool_calls``/``response_format`` for the container."""
     kind = request.model.target.container_kind
     fields: dict[str, Any] = {}
-    if request.tools or request.tool_choice not in ("auto", "none"):
+    if request.tool_choice == "none" and kind not in TOOL_KINDS:
+        pass  # tools the caller forbids using: nothing to forward
+    elif request.tools or request.tool_choice != "auto":
         if kind not in TOOL_KINDS:
             raise _unsupported(request, "tools", TOOL_KINDS)
         fields["tools"] = []

@@ -349,3 +349,55 @@ def test_tools_on_containers_the_gateway_does_not_forward_to_are_400s(client, sa
         client.chat.completions.create(model=alias, messages=ASK, tools=[WEATHER])
     assert info.value.param == "tools" and "vLLM, LMI" in info.value.message
     assert sagemaker.requests == []
+    # tool_choice none: the tools may not be used, so there is nothing to forward and nothing to refuse
+    client.chat.completions.create(model=alias, messages=ASK, tools=[WEATHER], tool_choice="none")
+    assert "tools" not in sagemaker.requests[-1].body
+
+
+def test_every_accepted_tool_conversation_is_a_converse_call_bedrock_accepts():
+    """Combinations of tools, tool_choice, response_format, reasoning and tool history: whatever the gateway
+    accepts, the Bedrock stand-in's validation (Bedrock's and Anthropic's rules) accepts too."""
+    import base64
+    import random
+
+    import bedrock
+    import openai_compat
+    from bedrock_standin import validate_converse
+    from config import parse_config
+    from errors import GatewayError
+    from gateway_harness import TEST_CONFIG
+
+    config = parse_config(TEST_CONFIG)
+    plain = {"type": "function", "function": {"name": "g", "description": ""}}
+    calls = [{"id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}},
+             {"id": "c/2", "type": "function", "function": {"name": "g", "arguments": ""}}]
+    histories = [
+        [],
+        [{"role": "assistant", "content": "x"}, {"role": "user", "content": "y"}],
+        [{"role": "assistant", "tool_calls": calls}, {"role": "tool", "tool_call_id": "c1", "content": ""},
+         {"role": "tool", "tool_call_id": "c/2", "content": "z"}],
+        [{"role": "assistant", "content": "t", "tool_calls": calls[:1]},
+         {"role": "tool", "tool_call_id": "c1", "content": "r"}, {"role": "user", "content": "more"}],
+        [{"role": "assistant", "tool_calls": calls[:1]}, {"role": "tool", "tool_call_id": "c1", "content": "r"},
+         {"role": "assistant", "content": "done"}, {"role": "user", "content": "again"}],
+    ]
+    rng = random.Random(11)
+    accepted = 0
+    for _ in range(600):
+        body = {"model": rng.choice(["chat-fast", "chat-think"]),
+                "messages": [{"role": "system", "content": "s"}, *ASK, *rng.choice(histories)],
+                "tools": rng.choice([None, [], [WEATHER], [WEATHER, plain]]),
+                "tool_choice": rng.choice([None, "auto", "none", "required",
+                                           {"type": "function", "function": {"name": "get_weather"}}]),
+                "response_format": rng.choice([None, {"type": "json_object"}, {"type": "json_schema", "json_schema": {
+                    "name": "R", "schema": {"type": "object"}}}]),
+                "reasoning_effort": rng.choice([None, "low", "high"]),
+                "parallel_tool_calls": rng.choice([None, False])}
+        try:
+            params = bedrock.plan(openai_compat.parse_chat_request(body, config)).params
+        except GatewayError as err:
+            assert err.status == 400
+            continue
+        validate_converse(json.loads(json.dumps(params, default=lambda b: base64.b64encode(b).decode())))
+        accepted += 1
+    assert accepted > 150  # the mix exercises the accepted paths, not only the rejections
