@@ -12,8 +12,11 @@ gateway (``lambda/gateway/server.py``) as a subprocess pointed at it through
 2. Streaming first-byte delay: time from the stand-in writing its first text
    delta frame to the client receiving the first content chunk from the
    gateway (both timestamps from ``time.perf_counter_ns`` in this process).
+3. Tool-calling stream: the same for a request with ``tools``, from the stand-in
+   writing ``contentBlockStart.toolUse`` to the client receiving the first
+   ``tool_calls`` delta (id and name).
 
-Usage: python benchmarks/gateway_overhead.py [--requests 500] [--streams 200]
+Usage: python benchmarks/gateway_overhead.py [--requests 500] [--streams 200] [--tool-streams 200]
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.dont_write_bytecode = True  # keep lambda/gateway (a Lambda asset) free of __pycache__
 sys.path.insert(0, str(ROOT / "tests" / "runtime"))
 
-from bedrock_standin import BedrockStandIn  # noqa: E402
+from bedrock_standin import BedrockStandIn, Behaviour, ToolUse  # noqa: E402
 
 MODEL_ID = "us.anthropic.claude-haiku-4-5-20251001-v1:0"
 CONFIG = {
@@ -47,6 +50,10 @@ CONFIG = {
 MESSAGES = [{"role": "user", "content": "Say hello in one short sentence."}]
 GATEWAY_BODY = json.dumps({"model": "bench", "messages": MESSAGES}).encode()
 STREAM_BODY = json.dumps({"model": "bench", "messages": MESSAGES, "stream": True}).encode()
+WEATHER = {"type": "function", "function": {
+    "name": "get_weather", "description": "Current weather in a city",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}
+TOOL_STREAM_BODY = json.dumps({"model": "bench", "messages": MESSAGES, "stream": True, "tools": [WEATHER]}).encode()
 DIRECT_BODY = json.dumps({"messages": [{"role": "user", "content": [{"text": MESSAGES[0]["content"]}]}],
                           "inferenceConfig": {"maxTokens": 1024}}).encode()
 HEADERS = {"Content-Type": "application/json"}
@@ -175,9 +182,9 @@ def bench_botocore(standin: BedrockStandIn, gw_port: int, n: int, warmup: int) -
     direct.close()
 
 
-def first_content_ns(conn: http.client.HTTPConnection) -> int:
-    """POST a streaming request; return perf_counter_ns when the first content delta arrives."""
-    conn.request("POST", "/v1/chat/completions", STREAM_BODY, HEADERS)
+def first_delta_ns(conn: http.client.HTTPConnection, body: bytes = STREAM_BODY, field: str = "content") -> int:
+    """POST a streaming request; return perf_counter_ns when the first delta with ``field`` arrives."""
+    conn.request("POST", "/v1/chat/completions", body, HEADERS)
     resp = conn.getresponse()
     buf = b""
     seen = None
@@ -186,7 +193,7 @@ def first_content_ns(conn: http.client.HTTPConnection) -> int:
         if seen is None:
             for frame in buf.split(b"\n\n")[:-1]:  # complete SSE frames only
                 payload = frame.removeprefix(b"data: ")
-                if payload != b"[DONE]" and json.loads(payload)["choices"][0]["delta"].get("content"):
+                if payload != b"[DONE]" and json.loads(payload)["choices"][0]["delta"].get(field):
                     seen = time.perf_counter_ns()
                     break
     if seen is None or resp.status != 200:
@@ -199,7 +206,7 @@ def bench_streaming(standin: BedrockStandIn, gw_port: int, n: int, warmup: int) 
     delays = []
     for i in range(warmup + n):
         standin.first_delta_ns.clear()
-        received = first_content_ns(conn)
+        received = first_delta_ns(conn)
         if i >= warmup:
             delays.append((received - standin.first_delta_ns[0]) / 1e6)
     print(f"streaming, {n} streams after {warmup} warm-up (ms):")
@@ -208,10 +215,30 @@ def bench_streaming(standin: BedrockStandIn, gw_port: int, n: int, warmup: int) 
     conn.close()
 
 
+def bench_tool_streaming(standin: BedrockStandIn, gw_port: int, n: int, warmup: int) -> None:
+    """Added time to the first tool-call delta: stand-in contentBlockStart.toolUse -> client tool_calls delta."""
+    standin.default = Behaviour(chunks=[], tool_uses=[ToolUse("get_weather", {"city": "Paris"})])
+    conn = http.client.HTTPConnection("127.0.0.1", gw_port)
+    delays = []
+    try:
+        for i in range(warmup + n):
+            standin.first_tool_ns.clear()
+            received = first_delta_ns(conn, TOOL_STREAM_BODY, "tool_calls")
+            if i >= warmup:
+                delays.append((received - standin.first_tool_ns[0]) / 1e6)
+    finally:
+        standin.default = Behaviour()
+        conn.close()
+    print(f"tool-calling streaming, {n} streams after {warmup} warm-up (ms):")
+    print(f"  stand-in contentBlockStart.toolUse -> client first tool_calls delta  "
+          f"p50 {pct(delays, 50):.3f}  p99 {pct(delays, 99):.3f}  max {max(delays):.3f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=500)
     parser.add_argument("--streams", type=int, default=200)
+    parser.add_argument("--tool-streams", type=int, default=200)
     parser.add_argument("--warmup", type=int, default=50)
     parser.add_argument("--gateway-python", default=sys.executable,
                         help="interpreter for the gateway process (default: this one)")
@@ -226,6 +253,7 @@ def main() -> None:
         bench_non_streaming(standin, port, args.requests, args.warmup)
         bench_botocore(standin, port, args.requests, args.warmup)
         bench_streaming(standin, port, args.streams, args.warmup)
+        bench_tool_streaming(standin, port, args.tool_streams, args.warmup)
     finally:
         gateway.terminate()
         gateway.wait(5)

@@ -2,6 +2,9 @@
 
 A backend turns a :class:`~openai_compat.ChatRequest` into a completion,
 either whole (:meth:`Backend.complete`) or streamed (:meth:`Backend.stream`).
+A stream yields text deltas (``str``), :class:`ReasoningDelta` and
+:class:`ToolCallDelta` items in the order the model produced them.
+Embedding aliases have an :class:`EmbeddingBackend` instead.
 Failures are raised as :class:`~errors.GatewayError`.  Stop reasons use the
 Bedrock Converse vocabulary (``end_turn``, ``max_tokens``, ...), which
 :func:`openai_compat.finish_reason` maps for callers.
@@ -17,7 +20,8 @@ import importlib
 from dataclasses import dataclass
 from typing import Iterator, Protocol
 
-from config import GatewayConfig
+from config import EMBEDDING, GatewayConfig
+from openai_compat import ToolCall
 
 
 #: Where a token count comes from (:class:`Usage` ``input_source``/``output_source``).
@@ -46,15 +50,39 @@ class Completion:
     text: str
     stop_reason: str | None
     usage: Usage
+    tool_calls: tuple[ToolCall, ...] = ()
+    reasoning: str | None = None
+
+
+@dataclass(frozen=True)
+class ReasoningDelta:
+    """A piece of the model's reasoning text (never part of the answer's content)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class ToolCallDelta:
+    """A piece of tool call ``index`` (0, 1, ... in call order): the first piece of a call has
+    its ``id`` and ``name``, later pieces fragments of its JSON ``arguments``."""
+
+    index: int
+    id: str | None = None
+    name: str | None = None
+    arguments: str = ""
+
+
+#: What a :class:`CompletionStream` yields.
+StreamItem = str | ReasoningDelta | ToolCallDelta
 
 
 class CompletionStream(Protocol):
-    """Iterate for text deltas; ``stop_reason``/``usage`` are set once exhausted."""
+    """Iterate for deltas; ``stop_reason``/``usage`` are set once exhausted."""
 
     stop_reason: str | None
     usage: Usage | None
 
-    def __iter__(self) -> Iterator[str]: ...
+    def __iter__(self) -> Iterator[StreamItem]: ...
 
     def close(self) -> None:
         """Release the upstream connection (safe to call more than once)."""
@@ -69,23 +97,39 @@ class Backend(Protocol):
         """Start a streamed completion; errors before the first event raise here."""
 
 
-#: target.type -> (module, class) implementing :class:`Backend`; imported on first use.
+@dataclass(frozen=True)
+class Embeddings:
+    """The vectors of one embeddings request (one per input, in order) and its input tokens."""
+
+    vectors: list[list[float]]
+    input_tokens: int
+
+
+class EmbeddingBackend(Protocol):
+    """A provider of embedding models."""
+
+    def embed(self, request) -> Embeddings: ...
+
+
+#: (alias kind, target.type) -> (module, class) implementing :class:`Backend` or
+#: :class:`EmbeddingBackend`; imported on first use.
 BACKENDS = {
-    "bedrock": ("bedrock", "BedrockBackend"),
-    "sagemaker": ("sagemaker", "SageMakerBackend"),
+    ("chat", "bedrock"): ("bedrock", "BedrockBackend"),
+    ("chat", "sagemaker"): ("sagemaker", "SageMakerBackend"),
+    (EMBEDDING, "bedrock"): ("bedrock", "BedrockEmbeddingBackend"),
 }
 
 
-def make_backends(config: GatewayConfig) -> dict[str, Backend]:
-    """Create one backend per alias, sharing clients between aliases of the same type."""
-    shared: dict[str, Backend] = {}
-    backends: dict[str, Backend] = {}
+def make_backends(config: GatewayConfig) -> dict[str, Backend | EmbeddingBackend]:
+    """Create one backend per alias, sharing clients between aliases of the same kind and type."""
+    shared: dict[tuple[str, str], Backend | EmbeddingBackend] = {}
+    backends: dict[str, Backend | EmbeddingBackend] = {}
     for model in config.models:
-        kind = model.target.type
-        if kind not in shared:
-            if kind not in BACKENDS:  # config.py already rejects unknown types; keep the guard explicit.
-                raise ValueError(f"unsupported target type {kind!r}")
-            module, name = BACKENDS[kind]
-            shared[kind] = getattr(importlib.import_module(module), name)()
-        backends[model.alias] = shared[kind]
+        key = (model.kind, model.target.type)
+        if key not in shared:
+            if key not in BACKENDS:  # config.py already rejects these; keep the guard explicit.
+                raise ValueError(f"unsupported {model.kind} target type {model.target.type!r}")
+            module, name = BACKENDS[key]
+            shared[key] = getattr(importlib.import_module(module), name)()
+        backends[model.alias] = shared[key]
     return backends

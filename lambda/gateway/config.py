@@ -11,13 +11,26 @@ The CDK construct writes a JSON document with exactly these keys::
          "target": {"type": "sagemaker", "endpointName": "my-endpoint",
                     "inferenceComponentName": "adapter-a", "containerKind": "lmi"},
          "maxTokensCap": 2048, "defaultMaxTokens": 512,
-         "retrieval": {"knowledgeBaseId": "ABCDEFGHIJ", "numberOfResults": 5}}
+         "retrieval": {"knowledgeBaseId": "ABCDEFGHIJ", "numberOfResults": 5}},
+        {"alias": "think", "reasoning": true,
+         "target": {"type": "bedrock", "modelId": "us.anthropic.claude-sonnet-4-5-20250929-v1:0"},
+         "maxTokensCap": 8192},
+        {"alias": "embed", "kind": "embedding",
+         "target": {"type": "bedrock", "modelId": "amazon.titan-embed-text-v2:0"}}
       ],
       "limits": {"maxMessages": 64, "maxTotalChars": 200000, "maxRequestBytes": 1048576},
+      "imageUrlHosts": [],
       "logContent": false,
       "metricsNamespace": "CdkLlmServing/Gateway",
       "serviceName": "bedrock-gateway"
     }
+
+Optional keys of a model entry: ``kind`` (``chat``, the default, or ``embedding``: an
+embedding alias served by ``POST /v1/embeddings``, Bedrock only, without the token keys;
+its ``modelId`` must be a supported embedding model, see :data:`EMBEDDING_FAMILIES`) and
+``reasoning`` (``true``: the Bedrock model takes Anthropic's extended-thinking budget, so
+``reasoning_effort`` is honoured).  Top-level ``imageUrlHosts`` (default ``[]``) lists the
+hosts image URLs may be fetched from (see :mod:`images`).
 
 Targets: ``bedrock`` needs ``modelId``; ``sagemaker`` needs ``endpointName`` and
 optionally ``inferenceComponentName`` (both follow SageMaker's naming rules:
@@ -44,6 +57,17 @@ ENV_VAR = "GATEWAY_CONFIG"
 
 #: Target types this runtime can serve.
 SUPPORTED_TARGET_TYPES = ("bedrock", "sagemaker")
+#: Alias kinds: chat completions, or embeddings.
+CHAT = "chat"
+EMBEDDING = "embedding"
+MODEL_KINDS = (CHAT, EMBEDDING)
+#: Bedrock embedding models the runtime can call (InvokeModel body shapes differ per family):
+#: model-ID prefix -> family.  Profile prefixes (``us.`` ...) are not used by these models.
+EMBEDDING_FAMILIES = {
+    "amazon.titan-embed-text-v2": "titan-v2",
+    "cohere.embed-english-v3": "cohere-v3",
+    "cohere.embed-multilingual-v3": "cohere-v3",
+}
 #: SageMaker ``containerKind`` values (the construct's ``ContainerKind`` values).
 CONTAINER_KINDS = ("lmi", "tgi", "vllm", "custom")
 #: SageMaker endpoint / inference component names (max 63 characters).
@@ -52,6 +76,8 @@ SAGEMAKER_NAME_MAX = 63
 #: Bedrock knowledge base ids.
 KNOWLEDGE_BASE_ID = re.compile(r"[0-9a-zA-Z]{10}")
 MAX_NUMBER_OF_RESULTS = 100
+#: An ``imageUrlHosts`` entry: a host (HTTPS) or ``http(s)://host``, optionally with a port.
+IMAGE_HOST = re.compile(r"(https?://)?[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?")
 
 
 class ConfigError(ValueError):
@@ -92,13 +118,28 @@ class Retrieval:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """One allowlisted model alias."""
+    """One allowlisted model alias (``kind`` :data:`CHAT` or :data:`EMBEDDING`)."""
 
     alias: str
     target: Target
     max_tokens_cap: int
     default_max_tokens: int
     retrieval: Retrieval | None = None
+    kind: str = CHAT
+    reasoning: bool = False
+
+    @property
+    def embedding_family(self) -> str | None:
+        """The embedding model family (:data:`EMBEDDING_FAMILIES`) of an embedding alias."""
+        return embedding_family(self.target.model_id) if self.kind == EMBEDDING else None
+
+
+def embedding_family(model_id: str) -> str | None:
+    """The family of a Bedrock embedding model ID, or ``None`` if the runtime cannot call it."""
+    for prefix, family in EMBEDDING_FAMILIES.items():
+        if model_id == prefix or model_id.startswith(prefix + ":"):
+            return family
+    return None
 
 
 @dataclass(frozen=True)
@@ -119,6 +160,7 @@ class GatewayConfig:
     log_content: bool = False
     metrics_namespace: str = "CdkLlmServing/Gateway"
     service_name: str = "bedrock-gateway"
+    image_url_hosts: tuple[str, ...] = ()
 
     def model(self, alias: str) -> ModelConfig | None:
         """Return the model for ``alias`` or ``None`` if it is not allowlisted."""
@@ -212,6 +254,15 @@ def _parse_retrieval(raw: Mapping[str, Any], where: str) -> Retrieval | None:
     return Retrieval(kb_id, count)
 
 
+def _parse_embedding(raw: Mapping[str, Any], alias: str, target: Target, where: str) -> ModelConfig:
+    _check_keys(raw, ("alias", "kind", "target"), where[:-1])
+    if target.type != "bedrock" or embedding_family(target.model_id) is None:
+        raise ConfigError(
+            f"{ENV_VAR}: embedding model '{alias}' must target a Bedrock embedding model "
+            f"({', '.join(EMBEDDING_FAMILIES)}), got {target.display_id!r}")
+    return ModelConfig(alias, target, 0, 0, kind=EMBEDDING)
+
+
 def _parse_model(raw: Any, index: int) -> ModelConfig:
     where = f"models[{index}]."
     if not isinstance(raw, dict):
@@ -219,10 +270,23 @@ def _parse_model(raw: Any, index: int) -> ModelConfig:
     alias = _require(raw, "alias", str, where)
     if not alias:
         raise ConfigError(f"{ENV_VAR}: {where}alias must not be empty")
+    kind = raw.get("kind") if raw.get("kind") is not None else CHAT
+    if kind not in MODEL_KINDS:
+        raise ConfigError(f"{ENV_VAR}: '{where}kind' ({kind!r}) must be one of {', '.join(MODEL_KINDS)}")
     target = _parse_target(raw, alias, where)
+    if kind == EMBEDDING:
+        return _parse_embedding(raw, alias, target, where)
     cap = _positive_int(raw, "maxTokensCap", where)
     default = _positive_int(raw, "defaultMaxTokens", where, default=min(cap, 1024))
-    return ModelConfig(alias, target, cap, min(default, cap), _parse_retrieval(raw, where))
+    reasoning = raw.get("reasoning", False)
+    if reasoning is None:
+        reasoning = False
+    if not isinstance(reasoning, bool):
+        raise ConfigError(f"{ENV_VAR}: '{where}reasoning' must be a boolean")
+    if reasoning and target.type != "bedrock":
+        raise ConfigError(f"{ENV_VAR}: '{where}reasoning' is only supported on Bedrock targets")
+    return ModelConfig(alias, target, cap, min(default, cap), _parse_retrieval(raw, where),
+                       reasoning=reasoning)
 
 
 def parse_config(data: Mapping[str, Any]) -> GatewayConfig:
@@ -252,7 +316,11 @@ def parse_config(data: Mapping[str, Any]) -> GatewayConfig:
     service = data.get("serviceName", GatewayConfig.service_name)
     if not isinstance(namespace, str) or not namespace or not isinstance(service, str) or not service:
         raise ConfigError(f"{ENV_VAR}: 'metricsNamespace' and 'serviceName' must be non-empty strings")
-    return GatewayConfig(models, limits, log_content, namespace, service)
+    hosts = data.get("imageUrlHosts") or []
+    if not isinstance(hosts, list) or not all(isinstance(h, str) and IMAGE_HOST.fullmatch(h) for h in hosts):
+        raise ConfigError(f"{ENV_VAR}: 'imageUrlHosts' must be a list of hosts like 'images.example.com', "
+                          f"'host:8443' or 'http://host:8080' (no paths), got {hosts!r}")
+    return GatewayConfig(models, limits, log_content, namespace, service, tuple(hosts))
 
 
 def load_config(environ: Mapping[str, str] | None = None) -> GatewayConfig:

@@ -17,7 +17,15 @@ SageMaker DLC and TGI's messages API accept on ``/invocations``::
      "stream": bool, "stream_options": {"include_usage": true}}   # stream_options: streams only
 
 System prompts are joined with a blank line into one leading ``system`` message
-(many chat templates accept only one).  Per container kind (``containerKind`` of
+(many chat templates accept only one).  Assistant ``tool_calls``, ``tool`` messages and
+images (as base64 data URLs) are forwarded in OpenAI's shape.  ``tools``,
+``tool_choice``, ``parallel_tool_calls`` (only when false) go to the containers that
+speak OpenAI tool calling (:data:`TOOL_KINDS`: vLLM, LMI with the vLLM engine; both
+need the server's tool parser enabled, see the README), ``response_format`` to vLLM
+(:data:`RESPONSE_FORMAT_KINDS`); elsewhere they are a 400 before any call.
+``tool_calls`` and ``reasoning_content`` (vLLM's reasoning parser; newer vLLM names it
+``reasoning``) of the answer come back in OpenAI's shape; a finish_reason of ``stop``
+next to tool calls (LMI reports ``eos_token``) becomes ``tool_calls``.  Per container kind (``containerKind`` of
 the target): TGI rejects ``top_p`` >= 1 (router/src/validation.rs), so 1 is left
 out (it means "no nucleus filtering", TGI's default); TGI, vLLM and LMI (vLLM
 engine) reject ``top_p`` = 0, which is a 400 here before any call.  A body over
@@ -85,15 +93,17 @@ the gateway built (endpoint, component, size), never about the caller's messages
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any, Iterator
 
 from botocore.exceptions import ClientError
 
 import upstream
-from backend import COUNTED, ESTIMATED, Completion, Usage
+from backend import COUNTED, ESTIMATED, Completion, ReasoningDelta, ToolCallDelta, Usage
 from errors import GatewayError, invalid_request
-from openai_compat import backend_stop_reason
+from images import Image
+from openai_compat import TOOL_ROLE, Text, ToolCall, backend_stop_reason
 from upstream import ErrorSpec
 
 JSON = "application/json"
@@ -120,6 +130,13 @@ FAILED_FINISH_REASONS = frozenset({"abort", "error"})
 #: top_p >= 1.0``), vLLM (SamplingParams: ``top_p must be in (0, 1]``) and LMI (vLLM engine;
 #: rolling batch answers 424 "Input Parsing failed", input_parser.py / huggingface.py).
 POSITIVE_TOP_P_KINDS = {"tgi": "TGI", "vllm": "vLLM", "lmi": "LMI (vLLM engine)"}
+#: Container kinds that take OpenAI ``tools``: vLLM (``--enable-auto-tool-choice --tool-call-parser``)
+#: and LMI with the vLLM engine (``OPTION_ENABLE_AUTO_TOOL_CHOICE``/``OPTION_TOOL_CALL_PARSER``;
+#: djl-serving serving/docs/lmi/user_guides/tool_calling.md: "Tool calling is currently supported in
+#: LMI through the vLLM backend only").
+TOOL_KINDS = {"vllm": "vLLM", "lmi": "LMI"}
+#: Container kinds that take OpenAI ``response_format`` (vLLM's structured outputs).
+RESPONSE_FORMAT_KINDS = {"vllm": "vLLM"}
 #: LMI's message when an adapter inference component's adapter is not loaded (vllm_async_service.py).
 ADAPTER_NOT_REGISTERED = "not found in registry"
 #: TGI in-stream error messages (``InferError`` Display, infer/mod.rs) -> the HTTP status TGI
@@ -315,12 +332,82 @@ def _top_p(request) -> float | None:
     return top_p
 
 
+def _content(message) -> str | list:
+    if not message.images:
+        return message.text
+    parts: list[dict] = []
+    for part in message.parts:
+        if isinstance(part, Text):
+            parts.append({"type": "text", "text": part.text})
+        elif isinstance(part, Image):
+            url = f"data:image/{part.format};base64,{base64.b64encode(part.data).decode()}"
+            parts.append({"type": "image_url", "image_url": {"url": url}})
+    return parts
+
+
+def _message(message) -> dict:
+    if message.role == TOOL_ROLE:
+        return {"role": "tool", "tool_call_id": message.tool_call_id, "content": message.text}
+    out: dict[str, Any] = {"role": message.role, "content": _content(message)}
+    if message.tool_calls:
+        out["content"] = message.text or None
+        out["tool_calls"] = [c.to_dict() for c in message.tool_calls]
+    return out
+
+
+def _unsupported(request, field: str, kinds: dict[str, str]) -> GatewayError:
+    kind = request.model.target.container_kind
+    where = f"its serving container ({kind})" if kind else "its serving container (unknown to the gateway)"
+    return invalid_request(
+        f"'{field}' is not supported on model '{request.alias}': {where} is not one the gateway forwards "
+        f"{field} to ({', '.join(kinds.values())}).", param=field, code="unsupported_parameter")
+
+
+def _tool_fields(request) -> dict[str, Any]:
+    """``tools``/``tool_choice``/``parallel_tool_calls``/``response_format`` for the container."""
+    kind = request.model.target.container_kind
+    fields: dict[str, Any] = {}
+    if request.tool_choice == "none" and kind not in TOOL_KINDS:
+        pass  # tools the caller forbids using: nothing to forward
+    elif request.tools or request.tool_choice != "auto":
+        if kind not in TOOL_KINDS:
+            raise _unsupported(request, "tools", TOOL_KINDS)
+        fields["tools"] = []
+        for tool in request.tools:
+            function: dict[str, Any] = {"name": tool.name, "parameters": tool.parameters}
+            if tool.description:
+                function["description"] = tool.description
+            if tool.strict is not None:
+                function["strict"] = tool.strict
+            fields["tools"].append({"type": "function", "function": function})
+        if request.tool_choice == "function":
+            fields["tool_choice"] = {"type": "function", "function": {"name": request.tool_name}}
+        else:
+            fields["tool_choice"] = request.tool_choice
+        if not request.parallel_tool_calls:
+            fields["parallel_tool_calls"] = False
+    fmt = request.response_format
+    if fmt is not None:
+        if kind not in RESPONSE_FORMAT_KINDS:
+            raise _unsupported(request, "response_format", RESPONSE_FORMAT_KINDS)
+        if fmt.type == "json_object":
+            fields["response_format"] = {"type": "json_object"}
+        else:
+            spec: dict[str, Any] = {"name": fmt.name, "schema": fmt.schema}
+            if fmt.description:
+                spec["description"] = fmt.description
+            if fmt.strict is not None:
+                spec["strict"] = fmt.strict
+            fields["response_format"] = {"type": "json_schema", "json_schema": spec}
+    return fields
+
+
 def request_body(request, stream: bool) -> dict:
     """The OpenAI chat-completions body sent to the container."""
     messages = []
     if request.system:
         messages.append({"role": "system", "content": "\n\n".join(request.system)})
-    messages.extend({"role": m.role, "content": m.text} for m in request.messages)
+    messages.extend(_message(m) for m in request.messages)
     body: dict[str, Any] = {"messages": messages, "max_tokens": request.max_tokens}
     if request.temperature is not None:
         body["temperature"] = request.temperature
@@ -329,6 +416,7 @@ def request_body(request, stream: bool) -> dict:
         body["top_p"] = top_p
     if request.stop:
         body["stop"] = list(request.stop)
+    body.update(_tool_fields(request))
     body["stream"] = stream
     if stream:
         body["stream_options"] = {"include_usage": True}
@@ -363,8 +451,9 @@ def estimate_tokens(chars: int) -> int:
 
 
 def prompt_chars(request) -> int:
-    """Characters of message text sent to the container (system prompts included)."""
-    return sum(map(len, request.system)) + sum(len(m.text) for m in request.messages)
+    """Characters of message text sent to the container (system prompts and tool calls included)."""
+    return (sum(map(len, request.system)) + sum(len(m.text) for m in request.messages)
+            + sum(len(c.arguments) for m in request.messages for c in m.tool_calls))
 
 
 def _usage(raw: dict) -> Usage:
@@ -394,18 +483,55 @@ def parse_completion(raw: bytes, display_id: str, prompt_chars: int = 0) -> Comp
     if not choices:
         raise _bad_response(display_id, "no choices")
     message = choices[0].get("message")
-    text = message.get("content") if isinstance(message, dict) else None
+    if not isinstance(message, dict):
+        message = {}
+    text = message.get("content")
     if not isinstance(text, (str, type(None))):
         raise _bad_response(display_id, "message content is not text")
     text = text or ""
+    calls = _tool_calls(message.get("tool_calls"), display_id)
+    reasoning = _reasoning(message)
     finish = choices[0].get("finish_reason")
     _check_finish(finish, display_id)
     raw_usage = data.get("usage")
     if isinstance(raw_usage, dict):
         usage = _usage(raw_usage)
     else:
-        usage = Usage(estimate_tokens(prompt_chars), estimate_tokens(len(text)), ESTIMATED, ESTIMATED)
-    return Completion(text, backend_stop_reason(finish), usage)
+        generated = len(text) + sum(len(c.arguments) for c in calls)
+        usage = Usage(estimate_tokens(prompt_chars), estimate_tokens(generated), ESTIMATED, ESTIMATED)
+    return Completion(text, _stop_reason(finish, bool(calls)), usage, calls, reasoning)
+
+
+def _stop_reason(finish: str | None, called: bool) -> str | None:
+    """The backend stop reason; a normal end next to tool calls means the model called them."""
+    stop = backend_stop_reason(finish)
+    return "tool_use" if called and stop in ("end_turn", None) else stop
+
+
+def _reasoning(obj: dict) -> str | None:
+    """``reasoning_content`` (vLLM's reasoning parser; ``reasoning`` in newer vLLM)."""
+    for key in ("reasoning_content", "reasoning"):
+        value = obj.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def _tool_calls(raw: Any, display_id: str) -> tuple[ToolCall, ...]:
+    if not raw:
+        return ()
+    if not isinstance(raw, list):
+        raise _bad_response(display_id, "'tool_calls' is not a list")
+    calls = []
+    for call in raw:
+        function = call.get("function") if isinstance(call, dict) else None
+        if not isinstance(function, dict) or not isinstance(function.get("name"), str):
+            raise _bad_response(display_id, "a tool call has no function name")
+        arguments = function.get("arguments")
+        if isinstance(arguments, (dict, list)):
+            arguments = json.dumps(arguments, ensure_ascii=False)
+        calls.append(ToolCall(str(call.get("id") or ""), function["name"], arguments or "{}"))
+    return tuple(calls)
 
 
 class LineSplitter:
@@ -462,6 +588,7 @@ class SageMakerStream(upstream.UpstreamStream):
         self._prompt_chars = prompt_chars
         self._done = False
         self._text_chunks = 0
+        self._called = False
 
     def _map_error(self, exc: Exception) -> GatewayError:
         return map_error(exc, self._display_id)
@@ -490,14 +617,38 @@ class SageMakerStream(upstream.UpstreamStream):
                 self.usage = _usage(chunk["usage"])
             for choice in _choices(chunk, self._display_id):
                 delta = choice.get("delta")
-                text = delta.get("content") if isinstance(delta, dict) else None
+                if not isinstance(delta, dict):
+                    delta = {}
+                text = delta.get("content")
                 if text and isinstance(text, str):
                     self._text_chunks += 1
                     yield text
+                reasoning = _reasoning(delta)
+                if reasoning:
+                    self._text_chunks += 1
+                    yield ReasoningDelta(reasoning)
+                if delta.get("tool_calls"):
+                    yield from self._tool_deltas(delta["tool_calls"])
                 finish = choice.get("finish_reason")
                 if finish:
                     _check_finish(finish, self._display_id)
-                    self.stop_reason = backend_stop_reason(finish)
+                    self.stop_reason = _stop_reason(finish, self._called)
+
+    def _tool_deltas(self, raw: Any) -> Iterator[ToolCallDelta]:
+        """OpenAI ``delta.tool_calls`` entries (vLLM's shape) -> :class:`ToolCallDelta`."""
+        if not isinstance(raw, list):
+            raise _bad_response(self._display_id, "'tool_calls' is not a list")
+        for entry in raw:
+            if not isinstance(entry, dict) or not isinstance(entry.get("index", 0), int):
+                raise _bad_response(self._display_id, "a tool call delta has no index")
+            function = entry.get("function") if isinstance(entry.get("function"), dict) else {}
+            arguments = function.get("arguments") or ""
+            self._text_chunks += 1
+            if entry.get("id"):
+                self._called = True
+                yield ToolCallDelta(entry.get("index", 0), entry["id"], function.get("name") or "", arguments)
+            elif arguments:
+                yield ToolCallDelta(entry.get("index", 0), arguments=arguments)
 
 
 def make_invoke_client(**overrides):

@@ -3,12 +3,17 @@
 Routes::
 
     POST /v1/chat/completions   (JSON, or SSE with chunked transfer encoding)
+    POST /v1/embeddings         (embedding aliases)
     GET  /v1/models
+    GET  /v1/models/{id}        (404 model_not_found for an unknown alias)
     GET  /health                -> {"status": "ok"}  (Lambda Web Adapter readiness)
 
 Run with ``python3 server.py``; ``HOST`` (default 127.0.0.1) and ``PORT``
 (default 8080) choose the listening address, ``GATEWAY_CONFIG`` the models.
-Every error, including unexpected ones, is answered in OpenAI's error shape.
+Every error, including unexpected ones, is answered in OpenAI's error shape.  An error
+that only a change to the deployment can fix (``errors.DEPLOYMENT_ERROR_CODES``: model
+access, an invalid model ID, IAM) carries ``x-should-retry: false``, which the OpenAI SDKs
+obey instead of retrying the 502.
 """
 
 from __future__ import annotations
@@ -18,7 +23,8 @@ import os
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Iterator
+from typing import Callable, Iterator
+from urllib.parse import unquote
 
 from config import ConfigError, GatewayConfig, load_config
 from errors import GatewayError, invalid_request
@@ -26,11 +32,16 @@ from service import ChatService
 from telemetry import RequestRecord
 
 CHAT_PATH = "/v1/chat/completions"
+EMBEDDINGS_PATH = "/v1/embeddings"
+MODEL_PREFIX = "/v1/models/"
 ROUTES = {
     CHAT_PATH: "POST",
+    EMBEDDINGS_PATH: "POST",
     "/v1/models": "GET",
     "/health": "GET",
 }
+#: Routes that read a request body.
+BODY_ROUTES = frozenset({CHAT_PATH, EMBEDDINGS_PATH})
 DONE_FRAME = b"data: [DONE]\n\n"
 LAST_CHUNK = b"0\r\n\r\n"
 #: Unwanted request bodies up to this size are read and discarded (see _skip_body).
@@ -61,7 +72,19 @@ def _request_id(header: str | None) -> str | None:
 
 
 def _error_headers(err: GatewayError) -> dict | None:
-    return {"Retry-After": str(err.retry_after)} if err.retry_after is not None else None
+    headers = {}
+    if err.retry_after is not None:
+        headers["Retry-After"] = str(err.retry_after)
+    if err.is_deployment_problem:
+        headers["x-should-retry"] = "false"  # openai _base_client._should_retry obeys it
+    return headers or None
+
+
+def _route(path: str) -> str | None:
+    """The method ``path`` answers to (``/v1/models/{id}`` included), or ``None``."""
+    if path.startswith(MODEL_PREFIX) and len(path) > len(MODEL_PREFIX):
+        return "GET"
+    return ROUTES.get(path)
 
 
 class GatewayHandler(BaseHTTPRequestHandler):
@@ -106,9 +129,9 @@ class GatewayHandler(BaseHTTPRequestHandler):
 
     def _dispatch(self) -> None:
         path = self.path.split("?", 1)[0]
-        method = ROUTES.get(path)
-        if not (path == CHAT_PATH and self.command == "POST"):
-            self._skip_body()  # only chat completions read a body
+        method = _route(path)
+        if not (path in BODY_ROUTES and self.command == "POST"):
+            self._skip_body()  # only chat completions and embeddings read a body
         if method is None:
             self._send_error(GatewayError(404, f"Unknown route {self.command} {path}.",
                                           code="unknown_url"))
@@ -120,8 +143,15 @@ class GatewayHandler(BaseHTTPRequestHandler):
             self._send_json(200, {"status": "ok"})
         elif path == "/v1/models":
             self._send_json(200, self.server.service.list_models())
+        elif path.startswith(MODEL_PREFIX):
+            try:
+                self._send_json(200, self.server.service.retrieve_model(unquote(path[len(MODEL_PREFIX):])))
+            except GatewayError as err:
+                self._send_error(err)
+        elif path == EMBEDDINGS_PATH:
+            self._serve(self.server.service.embed)
         else:
-            self._chat()
+            self._serve(self._chat)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _dispatch
 
@@ -172,8 +202,18 @@ class GatewayHandler(BaseHTTPRequestHandler):
         return GatewayError(500, "The gateway hit an internal error.", type="server_error",
                             code="internal_error", metric_type=type(exc).__name__)
 
-    def _chat(self) -> None:
-        """Serve one chat completion.
+    def _chat(self, body: bytes, record: RequestRecord) -> dict | None:
+        """Serve one chat completion: the ``chat.completion`` dict, or ``None`` once a stream was sent."""
+        service: ChatService = self.server.service
+        request = service.parse(body, record)
+        if request.stream:
+            chunks = service.stream(request, record)  # upstream errors raise before any byte
+            self._write_stream(chunks, record)
+            return None
+        return service.complete(request, record)
+
+    def _serve(self, handle: Callable[[bytes, RequestRecord], dict | None]) -> None:
+        """Read the body, run ``handle`` and answer with its dict (or its error).
 
         Telemetry is finished *before* the last bytes of the response go out: in
         Lambda the execution environment may be frozen as soon as the response is
@@ -183,12 +223,10 @@ class GatewayHandler(BaseHTTPRequestHandler):
         record = RequestRecord(_request_id(self.headers.get("x-amzn-lambda-context")))
         try:
             body = self._read_body(service.config.limits.max_request_bytes)
-            request = service.parse(body, record)
-            if request.stream:
-                chunks = service.stream(request, record)  # upstream errors raise before any byte
-                self._write_stream(chunks, record)
+            payload = handle(body, record)
+            if payload is None:  # streamed
                 return
-            status, payload, headers = 200, service.complete(request, record), None
+            status, headers = 200, None
         except GatewayError as err:
             record.fail(err)
             status, payload, headers = err.status, err.to_dict(), _error_headers(err)

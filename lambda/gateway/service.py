@@ -1,4 +1,4 @@
-"""Transport-independent chat service: validation, retrieval, backend call, response shaping.
+"""Transport-independent chat and embeddings service: validation, retrieval, backend call, response shaping.
 
 The HTTP server (and any future transport) feeds it raw request bodies and a
 :class:`telemetry.RequestRecord`; it returns OpenAI-shaped dicts (or an
@@ -10,15 +10,18 @@ and result count go on the record, and the citations into the response.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
-from typing import Iterator
+from typing import Any, Iterator
 
+import embeddings
+import images
 import openai_compat
 import retrieval
-from backend import REPORTED, Backend, CompletionStream, Usage, make_backends
+from backend import REPORTED, Backend, CompletionStream, ReasoningDelta, ToolCallDelta, Usage, make_backends
 from config import GatewayConfig
-from errors import invalid_request
+from errors import GatewayError, invalid_request
 from openai_compat import ChatRequest
 from telemetry import RequestRecord, Telemetry
 
@@ -33,30 +36,53 @@ class ChatService:
         self.backends = backends if backends is not None else make_backends(config)
         self.telemetry = telemetry or Telemetry(config)
         self.retriever = retriever if retriever is not None else retrieval.make_retriever(config)
-        self._models = {
-            "object": "list",
-            "data": [{"id": m.alias, "object": "model", "created": 0,
-                      "owned_by": m.target.type} for m in config.models],
+        self._model_objects = {
+            m.alias: {"id": m.alias, "object": "model", "created": 0, "owned_by": m.target.type}
+            for m in config.models
         }
+        self._models = {"object": "list", "data": list(self._model_objects.values())}
 
     def list_models(self) -> dict:
         """The ``/v1/models`` response."""
         return self._models
 
-    def parse(self, body: bytes, record: RequestRecord) -> ChatRequest:
-        """Decode and validate a request body; fills alias/model on ``record``."""
+    def retrieve_model(self, alias: str) -> dict:
+        """The ``/v1/models/{alias}`` response; 404 ``model_not_found`` for an unknown alias."""
+        model = self._model_objects.get(alias)
+        if model is None:
+            raise GatewayError(404, f"The model '{alias}' does not exist or you do not have access to it.",
+                               type="invalid_request_error", code="model_not_found", param="model")
+        return model
+
+    @staticmethod
+    def _decode(body: bytes) -> Any:
         try:
-            data = json.loads(body)
+            return json.loads(body)
         except (ValueError, RecursionError):
             raise invalid_request("The request body is not valid JSON.", code="invalid_json") from None
-        request = openai_compat.parse_chat_request(data, self.config)
+
+    def parse(self, body: bytes, record: RequestRecord) -> ChatRequest:
+        """Decode and validate a request body; fills alias/model on ``record``.
+
+        Images on allowlisted hosts are fetched here, before any model call.
+        """
+        request = openai_compat.parse_chat_request(self._decode(body), self.config)
         record.alias = request.alias
         record.model_id = request.model.target.display_id
         record.stream = request.stream
         if self.config.log_content:
             record.prompt = {"system": list(request.system),
                              "messages": [{"role": m.role, "content": m.text} for m in request.messages]}
-        return request
+        return resolve_images(request)
+
+    def embed(self, body: bytes, record: RequestRecord) -> dict:
+        """Serve one ``/v1/embeddings`` request and return the OpenAI response dict."""
+        request = embeddings.parse_embedding_request(self._decode(body), self.config)
+        record.alias = request.alias
+        record.model_id = request.model.target.display_id
+        result = self.backends[request.alias].embed(request)
+        record.set_usage(Usage(result.input_tokens, 0))
+        return embeddings.response(request, result.vectors, result.input_tokens)
 
     def _retrieve(self, request: ChatRequest, record: RequestRecord) -> tuple[ChatRequest, list | None]:
         """Run the alias's retrieval step, if any: (augmented request, citations or None)."""
@@ -80,11 +106,12 @@ class ChatService:
         result = self.backends[request.alias].complete(request)
         record.stop_reason = result.stop_reason
         record.set_usage(result.usage)
+        record.tool_calls = len(result.tool_calls)
         if self.config.log_content:
             record.completion = result.text
         return openai_compat.completion(request.alias, result.text, result.stop_reason,
                                         result.usage.input_tokens, result.usage.output_tokens, cited,
-                                        token_source(result.usage))
+                                        token_source(result.usage), result.tool_calls, result.reasoning)
 
     def stream(self, request: ChatRequest, record: RequestRecord) -> Iterator[dict]:
         """Start a streamed completion.
@@ -105,11 +132,18 @@ class ChatService:
         pieces: list[str] | None = [] if self.config.log_content else None
         try:
             yield builder.role(cited)
-            for text in upstream:
+            for item in upstream:
                 record.first_token()
-                if pieces is not None:
-                    pieces.append(text)
-                yield builder.content(text)
+                if type(item) is str:
+                    if pieces is not None:
+                        pieces.append(item)
+                    yield builder.content(item)
+                elif isinstance(item, ToolCallDelta):
+                    if item.id is not None:
+                        record.tool_calls += 1
+                    yield builder.tool_call(item.index, item.id, item.name, item.arguments)
+                elif isinstance(item, ReasoningDelta):
+                    yield builder.reasoning(item.text)
             record.stop_reason = upstream.stop_reason
             yield builder.finish(upstream.stop_reason)
             if request.include_usage:
@@ -121,6 +155,17 @@ class ChatService:
                 record.set_usage(upstream.usage)
             if pieces is not None:
                 record.completion = "".join(pieces)
+
+
+def resolve_images(request: ChatRequest) -> ChatRequest:
+    """``request`` with every remote image (:class:`images.ImageRef`) fetched and checked."""
+    if not any(isinstance(p, images.ImageRef) for m in request.messages for p in m.parts):
+        return request
+    messages = tuple(
+        dataclasses.replace(m, parts=tuple(images.fetch(p) if isinstance(p, images.ImageRef) else p
+                                           for p in m.parts))
+        for m in request.messages)
+    return dataclasses.replace(request, messages=messages)
 
 
 def token_source(usage: Usage) -> dict | None:

@@ -1,7 +1,8 @@
 """Structured logs and CloudWatch EMF metrics, one record per request.
 
 * Logs: Powertools :class:`Logger` (JSON lines on stdout).  Exactly one
-  ``"request"`` line per request with alias, model id, status, tokens (with
+  ``"request"`` line per request with alias, model id, status, the number of tool calls
+  the model made, tokens (with
   ``input_tokens_source``/``output_tokens_source``: ``reported``, ``counted``
   or ``estimated``, see :mod:`backend`), ttft/latency and error type; for
   aliases with retrieval also ``retrieval_ms`` and ``retrieval_results`` (the
@@ -70,6 +71,7 @@ class RequestRecord:
         self.error_message: str | None = None
         self.deployment_problem = False
         self.stop_reason: str | None = None
+        self.tool_calls = 0
         self.input_tokens = 0
         self.output_tokens = 0
         self.input_tokens_source: str | None = None
@@ -188,6 +190,7 @@ class Telemetry:
                 "stream": record.stream,
                 "status": record.status,
                 "stop_reason": record.stop_reason,
+                "tool_calls": record.tool_calls,
                 "input_tokens": record.input_tokens,
                 "output_tokens": record.output_tokens,
                 "input_tokens_source": record.input_tokens_source,

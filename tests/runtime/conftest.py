@@ -25,6 +25,7 @@ for p in (str(GATEWAY_DIR), str(HERE)):
 from gateway_harness import (  # noqa: E402,F401
     SINK,
     STANDIN_CONTAINERS,
+    STANDIN_TOOL_PARSERS,
     TEST_CONFIG,
     BedrockStandIn,
     KnowledgeBaseStandIn,
@@ -53,6 +54,7 @@ def standin(standin_server):
 def sagemaker_server():
     server = SageMakerStandIn().start()
     server.containers.update(STANDIN_CONTAINERS)
+    server.tool_parsers.update(STANDIN_TOOL_PARSERS)
     yield server
     server.stop()
 

@@ -64,6 +64,19 @@ TEST_CONFIG = {
         {"alias": "sm-vllm",
          "target": {"type": "sagemaker", "endpointName": "vllm-endpoint", "containerKind": "vllm"},
          "maxTokensCap": 2048, "defaultMaxTokens": 512},
+        # vLLM started without --enable-auto-tool-choice (not in STANDIN_TOOL_PARSERS).
+        {"alias": "sm-vllm-plain",
+         "target": {"type": "sagemaker", "endpointName": "vllm-plain-endpoint", "containerKind": "vllm"},
+         "maxTokensCap": 2048, "defaultMaxTokens": 512},
+        # A Bedrock alias configured for reasoning (Anthropic extended thinking).
+        {"alias": "chat-think", "reasoning": True,
+         "target": {"type": "bedrock", "modelId": "us.anthropic.claude-sonnet-4-5-20250929-v1:0"},
+         "maxTokensCap": 8192, "defaultMaxTokens": 1024},
+        # Embedding aliases.
+        {"alias": "embed-titan", "kind": "embedding",
+         "target": {"type": "bedrock", "modelId": "amazon.titan-embed-text-v2:0"}},
+        {"alias": "embed-cohere", "kind": "embedding",
+         "target": {"type": "bedrock", "modelId": "cohere.embed-multilingual-v3"}},
     ],
     "limits": {"maxMessages": 8, "maxTotalChars": 2000, "maxRequestBytes": 16384},
     "logContent": False,
@@ -74,7 +87,10 @@ TEST_CONFIG = {
 #: Container behind each stand-in endpoint (``lmi``: LMI rolling batch, the default ``LlmContainer.lmi()``;
 #: ``lmi-async``: LMI's async vLLM handler, ``LlmContainer.lmi(lora=...)``); other endpoints run vLLM.
 STANDIN_CONTAINERS = {"lmi-endpoint": "lmi", "lmi-async-endpoint": "lmi-async", "tgi-endpoint": "tgi",
-                      "vllm-endpoint": "vllm"}
+                      "vllm-endpoint": "vllm", "vllm-plain-endpoint": "vllm"}
+#: Endpoints whose container has tool parsing on (vLLM --enable-auto-tool-choice --tool-call-parser,
+#: LMI OPTION_ENABLE_AUTO_TOOL_CHOICE/OPTION_TOOL_CALL_PARSER).
+STANDIN_TOOL_PARSERS = {"vllm-endpoint", "lmi-endpoint", "lmi-async-endpoint"}
 
 AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "AKIDTESTTESTTEST",

@@ -53,6 +53,17 @@ by endpoint name, else ``vllm``):
     ``top_p`` must be in (0, 1] (``sampling_params.py``): HTTP 400
     ``{"error": {"message", "type", "param", "code": 400}}``.
 
+Tool calling (vLLM and LMI async, which passes vLLM's output through; LMI rolling batch for
+whole answers): with ``Behaviour.tool_calls`` the container answers with OpenAI ``tool_calls``
+(``content`` null, finish_reason ``tool_calls``; LMI rolling batch: ``eos_token``, as in
+djl-serving's tool_calling.md sample).  Streamed, vLLM sends a chunk with each call's
+``index``, ``id``, ``type`` and ``function.name`` (empty arguments), then argument fragments
+(``vllm/entrypoints/openai/serving_chat.py``).  A request with ``tools`` and ``tool_choice``
+``auto`` (vLLM's default when tools are given) to a container whose endpoint is not in
+:attr:`SageMakerStandIn.tool_parsers` fails like vLLM without ``--enable-auto-tool-choice``:
+HTTP 400 ``"auto" tool choice requires --enable-auto-tool-choice and --tool-call-parser to
+be set``.  ``Behaviour.reasoning`` is sent as ``reasoning_content`` (vLLM's reasoning parser).
+
 Tests script behaviours with :meth:`SageMakerStandIn.script`; every request is
 recorded in :attr:`SageMakerStandIn.requests` (endpoint, inference component, body).
 """
@@ -131,6 +142,8 @@ class Behaviour:
     delay: float = 0.0
     stall_after: int | None = None
     stall: float = 0.0
+    tool_calls: list[dict] = field(default_factory=list)
+    reasoning: str | None = None
 
 
 @dataclass
@@ -172,14 +185,26 @@ def _vllm_chunk(choices: list, with_usage: bool, **extra) -> dict:
     return obj
 
 
+def _call_id(n: int) -> str:
+    return f"chatcmpl-tool-standin{n}"
+
+
 def vllm_objects(b: Behaviour, kind: str, include_usage: bool) -> list[dict]:
-    """vLLM (DLC or LMI async): role chunk, one chunk per token, finish chunk, usage chunk."""
-    objs = [_vllm_chunk([{"index": 0, "delta": {"role": "assistant", "content": ""}, "logprobs": None,
-                          "finish_reason": None}], include_usage)]
-    objs += [_vllm_chunk([{"index": 0, "delta": {"content": t}, "logprobs": None, "finish_reason": None}],
-                         include_usage) for t in b.chunks]
-    objs.append(_vllm_chunk([{"index": 0, "delta": {}, "logprobs": None, "finish_reason": _finish(b, kind)}],
-                            include_usage))
+    """vLLM (DLC or LMI async): role chunk, one chunk per token, tool call chunks, finish chunk, usage chunk."""
+    def chunk(delta: dict, finish: str | None = None) -> dict:
+        return _vllm_chunk([{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}], include_usage)
+
+    objs = [chunk({"role": "assistant", "content": ""})]
+    if b.reasoning:
+        objs.append(chunk({"reasoning_content": b.reasoning}))
+    objs += [chunk({"content": t}) for t in b.chunks]
+    for n, call in enumerate(b.tool_calls):
+        objs.append(chunk({"tool_calls": [{"index": n, "id": _call_id(n), "type": "function",
+                                           "function": {"name": call["name"], "arguments": ""}}]}))
+        arguments = call["arguments"]
+        for i in range(0, len(arguments), 8):
+            objs.append(chunk({"tool_calls": [{"index": n, "function": {"arguments": arguments[i:i + 8]}}]}))
+    objs.append(chunk({}, "tool_calls" if b.tool_calls else _finish(b, kind)))
     if include_usage and b.send_usage:
         objs.append(_vllm_chunk([], True, usage=_usage(b)))
     return objs
@@ -250,9 +275,18 @@ def done_line(kind: str) -> bytes | None:
 
 def completion_body(b: Behaviour, kind: str) -> dict:
     """The non-streaming ``chat.completion`` container ``kind`` answers."""
+    message: dict = {"role": "assistant", "content": "".join(b.chunks)}
+    finish = _finish(b, kind)
+    if b.reasoning:
+        message["reasoning_content"] = b.reasoning
+    if b.tool_calls:
+        message["content"] = None if kind != "lmi" else ""
+        message["tool_calls"] = [{"id": _call_id(n), "type": "function",
+                                  "function": {"name": c["name"], "arguments": c["arguments"]}}
+                                 for n, c in enumerate(b.tool_calls)]
+        finish = "eos_token" if kind == "lmi" else "tool_calls"
     body = {"id": "chatcmpl-standin", "object": "chat.completion", "created": 0,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": "".join(b.chunks)},
-                         "logprobs": None, "finish_reason": _finish(b, kind)}]}
+            "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}]}
     if kind != "lmi":
         body["model"] = "standin-model"
     if b.send_usage:
@@ -260,8 +294,17 @@ def completion_body(b: Behaviour, kind: str) -> dict:
     return body
 
 
-def rejection(kind: str, request: dict) -> tuple[int, dict] | None:
+AUTO_TOOL_CHOICE_ERROR = '"auto" tool choice requires --enable-auto-tool-choice and --tool-call-parser to be set'
+
+
+def rejection(kind: str, request: dict, tool_parser: bool = False) -> tuple[int, dict] | None:
     """(status, body) when container ``kind`` rejects the request's parameters before generating."""
+    if request.get("tools") and request.get("tool_choice", "auto") == "auto" and not tool_parser:
+        if kind == "vllm":  # vllm/entrypoints/openai/serving_chat.py
+            return 400, {"error": {"message": AUTO_TOOL_CHOICE_ERROR, "type": "BadRequestError", "param": None,
+                                   "code": 400}}
+        if kind.startswith("lmi"):
+            return 400, {"code": 400, "error": AUTO_TOOL_CHOICE_ERROR}
     top_p = request.get("top_p")
     if top_p is None:
         return None
@@ -316,7 +359,7 @@ class _Handler(StandInHandler):
         kind = behaviour.container or self.standin.containers.get(received.endpoint_name, "vllm")
         assert kind in CONTAINERS, kind
         stream = received.operation != "invocations"
-        rejected = rejection(kind, received.body)
+        rejected = rejection(kind, received.body, received.endpoint_name in self.standin.tool_parsers)
         if rejected and not (stream and kind == "tgi"):
             status, body = rejected
             self._model_error(status, "container error", json.dumps(body))
@@ -385,3 +428,5 @@ class SageMakerStandIn(ScriptedStandIn):
     def __init__(self) -> None:
         super().__init__()
         self.containers: dict[str, str] = {}
+        #: Endpoints whose container runs with a tool-call parser (vLLM ``--enable-auto-tool-choice``).
+        self.tool_parsers: set[str] = set()

@@ -142,7 +142,9 @@ def test_models_list(client):
         ("sm-adapter-b", "model", "sagemaker"), ("rag", "model", "sagemaker"),
         ("rag-bedrock", "model", "bedrock"), ("sm-lmi", "model", "sagemaker"),
         ("sm-lmi-async", "model", "sagemaker"), ("sm-tgi", "model", "sagemaker"),
-        ("sm-vllm", "model", "sagemaker")]
+        ("sm-vllm", "model", "sagemaker"), ("sm-vllm-plain", "model", "sagemaker"),
+        ("chat-think", "model", "bedrock"), ("embed-titan", "model", "bedrock"),
+        ("embed-cohere", "model", "bedrock")]
 
 
 def test_health_and_keep_alive(gateway):
@@ -171,9 +173,8 @@ def test_unknown_model_is_404(client, standin):
 
 def test_unsupported_parameter_via_sdk(client, standin):
     with pytest.raises(openai.BadRequestError) as info:
-        client.chat.completions.create(model="chat-fast", messages=USER,
-                                       tools=[{"type": "function", "function": {"name": "f"}}])
-    assert info.value.code == "unsupported_parameter" and info.value.param == "tools"
+        client.chat.completions.create(model="chat-fast", messages=USER, frequency_penalty=0.5)
+    assert info.value.code == "unsupported_parameter" and info.value.param == "frequency_penalty"
     assert standin.requests == []
 
 
@@ -452,3 +453,25 @@ def test_connection_reset_between_requests_is_not_a_traceback(gateway_server, ca
     sock.close()
     time.sleep(0.2)
     assert "Traceback" not in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- what clients send by default
+
+def test_default_values_clients_send_are_accepted(client, standin):
+    """Agent frameworks and SDK helpers send OpenAI's defaults explicitly; none of them may turn into a 400,
+    nor change what Bedrock receives.  ``seed`` and ``metadata`` are accepted and ignored."""
+    history = [*USER, {"role": "assistant", "content": "Hi!", "annotations": [], "refusal": None,
+                       "tool_calls": [], "function_call": None, "audio": None},
+               {"role": "user", "content": "Again"}]
+    resp = client.chat.completions.create(
+        model="chat-fast", messages=history, response_format={"type": "text"}, tools=[], tool_choice="none",
+        parallel_tool_calls=True, top_logprobs=0, logprobs=False, service_tier="auto", store=False,
+        metadata={"app": "tests"}, seed=7, n=1, frequency_penalty=0, presence_penalty=0,
+        reasoning_effort="none", user="u-1")
+    assert resp.choices[0].message.content == "Hello, world!"
+    assert standin.requests[-1].body == {
+        "messages": [{"role": "user", "content": [{"text": "Say hello"}]},
+                     {"role": "assistant", "content": [{"text": "Hi!"}]},
+                     {"role": "user", "content": [{"text": "Again"}]}],
+        "inferenceConfig": {"maxTokens": 1024},
+    }

@@ -87,6 +87,8 @@ LONG = "x" * 1001  # two of these exceed maxTotalChars=2000
      "too_many_messages"),
     ({"model": "chat-fast", "messages": ["hi"]}, 400, "invalid_request_error", "messages[0]", "invalid_type"),
     ({"model": "chat-fast", "messages": [{"role": "tool", "content": "x"}]}, 400,
+     "invalid_request_error", "messages[0].tool_call_id", "missing_required_parameter"),
+    ({"model": "chat-fast", "messages": [{"role": "function", "content": "x"}]}, 400,
      "invalid_request_error", "messages[0].role", "invalid_value"),
     ({"model": "chat-fast", "messages": [{"role": "user"}]}, 400, "invalid_request_error",
      "messages[0].content", "missing_required_parameter"),
@@ -96,6 +98,9 @@ LONG = "x" * 1001  # two of these exceed maxTotalChars=2000
      "invalid_request_error", "messages[0].content", "invalid_type"),
     ({"model": "chat-fast", "messages": [{"role": "user", "content": [
         {"type": "image_url", "image_url": {"url": "http://x"}}]}]}, 400,
+     "invalid_request_error", "messages[0].content[0].image_url.url", "image_url_not_allowed"),
+    ({"model": "chat-fast", "messages": [{"role": "user", "content": [
+        {"type": "input_audio", "input_audio": {"data": "x", "format": "wav"}}]}]}, 400,
      "invalid_request_error", "messages[0].content[0].type", "unsupported_parameter"),
     ({"model": "chat-fast", "messages": [{"role": "user", "content": "x", "tool_calls": []}]}, 400,
      "invalid_request_error", "messages[0].tool_calls", "unsupported_parameter"),
@@ -131,10 +136,16 @@ LONG = "x" * 1001  # two of these exceed maxTotalChars=2000
     ({"model": "chat-fast", "messages": USER, "user": 5}, 400, "invalid_request_error", "user",
      "invalid_type"),
     ({"model": "chat-fast", "messages": USER, "tools": [{"type": "function"}]}, 400,
-     "invalid_request_error", "tools", "unsupported_parameter"),
-    ({"model": "chat-fast", "messages": USER, "response_format": {"type": "json_object"}}, 400,
-     "invalid_request_error", "response_format", "unsupported_parameter"),
-    ({"model": "chat-fast", "messages": USER, "seed": 1}, 400, "invalid_request_error", "seed",
+     "invalid_request_error", "tools[0].function", "missing_required_parameter"),
+    ({"model": "chat-fast", "messages": USER, "response_format": {"type": "grammar"}}, 400,
+     "invalid_request_error", "response_format.type", "invalid_value"),
+    ({"model": "chat-fast", "messages": USER, "seed": "1"}, 400, "invalid_request_error", "seed",
+     "invalid_type"),
+    ({"model": "chat-fast", "messages": USER, "top_logprobs": 2}, 400, "invalid_request_error", "top_logprobs",
+     "unsupported_parameter"),
+    ({"model": "chat-fast", "messages": USER, "service_tier": "flex"}, 400, "invalid_request_error",
+     "service_tier", "unsupported_parameter"),
+    ({"model": "chat-fast", "messages": USER, "store": True}, 400, "invalid_request_error", "store",
      "unsupported_parameter"),
     ({"model": "chat-fast", "messages": USER, "logit_bias": {"1": 2}}, 400, "invalid_request_error",
      "logit_bias", "unsupported_parameter"),
@@ -157,6 +168,9 @@ def test_harmless_defaults_and_nulls_are_accepted():
     req = parse(model="chat-fast", messages=USER, n=1, frequency_penalty=0, presence_penalty=0.0,
                 logprobs=False, tools=None, temperature=None, user="u-1")
     assert req.alias == "chat-fast" and req.user == "u-1"
+    req = parse(model="chat-fast", messages=USER, top_logprobs=0, service_tier="default", store=False, seed=3,
+                metadata={}, tools=[], tool_choice="auto", response_format={"type": "text"})
+    assert (req.tools, req.tool_choice, req.response_format) == ((), "auto", None)
 
 
 def test_messages_are_merged_and_system_prompts_collected():

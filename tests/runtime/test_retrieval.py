@@ -265,7 +265,7 @@ def test_query_is_the_last_user_message_cut_at_the_end():
     ends_with_assistant = [*CONVERSATION, {"role": "assistant", "content": "Let me check"}]
     assert retrieval.query_text(_request(ends_with_assistant)) == QUESTION
     request = _request([{"role": "user", "content": "x"}])
-    long = type(request.messages[0])("user", "a" * 5 + "b" * retrieval.MAX_QUERY_CHARS)
+    long = openai_compat.Message("user", (openai_compat.Text("a" * 5 + "b" * retrieval.MAX_QUERY_CHARS),))
     long_request = type(request)(model=request.model, messages=(long,))
     assert retrieval.query_text(long_request) == "b" * retrieval.MAX_QUERY_CHARS
 

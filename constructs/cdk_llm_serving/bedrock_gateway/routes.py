@@ -17,6 +17,7 @@ from typing import Any, Union
 
 from .._names import is_sagemaker_name
 from ..sagemaker_endpoint.containers import ContainerKind
+from . import rules
 
 #: Geography prefixes of system-defined (cross-Region) inference profile IDs.
 INFERENCE_PROFILE_GEOS = ("us", "eu", "apac", "global", "jp", "au", "ca", "us-gov")
@@ -30,6 +31,12 @@ _SAGEMAKER_ARN_RE = re.compile(
 #: Bedrock knowledge base IDs (Retrieve API: ``^[0-9a-zA-Z]{10}$``).
 _KNOWLEDGE_BASE_ID_RE = re.compile(r"^[0-9a-zA-Z]{10}$")
 _KNOWLEDGE_BASE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:bedrock:[a-z0-9-]+:\d{12}:knowledge-base/(?P<id>[0-9a-zA-Z]{10})$")
+
+#: Bedrock embedding models the gateway runtime can call (its InvokeModel body per family; the runtime's
+#: ``config.EMBEDDING_FAMILIES`` lists the same prefixes): an ID matches a prefix exactly or continues it with ``:``.
+EMBEDDING_MODEL_PREFIXES = ("amazon.titan-embed-text-v2", "cohere.embed-english-v3", "cohere.embed-multilingual-v3")
+#: An ``image_url_hosts`` entry: a host (HTTPS) or ``http(s)://host``, optionally with a port (no path).
+_IMAGE_HOST_RE = re.compile(r"^(https?://)?[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?$")
 
 #: Lambda caps the total size of environment variables at 4 KB.
 MAX_RUNTIME_CONFIG_BYTES = 3500
@@ -151,6 +158,11 @@ class BedrockModelAlias:
     retrieval: KnowledgeBaseRetrieval | None = None
     """Ground answers in a Bedrock knowledge base. Default: - no retrieval"""
 
+    reasoning: bool = False
+    """Honour ``reasoning_effort``: the gateway sends Anthropic's extended-thinking budget for it and returns the
+    reasoning as ``reasoning_content``. Needs a Claude model with extended thinking (rule
+    ``GATEWAY.REASONING_MODEL``). Default: false (``reasoning_effort`` other than ``none`` is a 400)"""
+
     @property
     def geo(self) -> str | None:
         """Geography prefix if ``model_id`` is an inference profile ID, else ``None``."""
@@ -182,6 +194,10 @@ class BedrockModelAlias:
             )
         out.extend(_token_problems(where, self.max_tokens_cap, self.default_max_tokens))
         out.extend(_retrieval_problems(where, self.retrieval))
+        if not isinstance(self.reasoning, bool):
+            out.append(f"{where}: reasoning must be True or False, got {self.reasoning!r}")
+        elif self.reasoning:
+            out.extend(rules.problems(rules.ReasoningAlias(self.alias, self.foundation_model_id)))
         return out
 
     def to_runtime(self) -> dict[str, Any]:
@@ -193,7 +209,49 @@ class BedrockModelAlias:
         }
         if self.retrieval is not None:
             entry["retrieval"] = self.retrieval.to_runtime()
+        if self.reasoning:
+            entry["reasoning"] = True
         return entry
+
+
+@dataclass(frozen=True, kw_only=True)
+class BedrockEmbeddingAlias:
+    """An embedding model clients call with ``POST /v1/embeddings`` (``model`` = the alias), served by Bedrock
+    ``InvokeModel``. Chat completions on this alias, and embeddings on a chat alias, are 400s.
+
+    Supported models (the gateway builds each family's request body): Amazon Titan Text Embeddings V2
+    (``amazon.titan-embed-text-v2:0``; ``dimensions`` 256, 512 or 1024) and Cohere Embed v3
+    (``cohere.embed-english-v3``, ``cohere.embed-multilingual-v3``).
+    """
+
+    alias: str
+    """Name clients pass as ``model``. Letters, digits, ``.``, ``_``, ``:``, ``-``; at most 64."""
+
+    model_id: str
+    """The Bedrock embedding model ID, e.g. ``"amazon.titan-embed-text-v2:0"``."""
+
+    @property
+    def foundation_model_id(self) -> str:
+        """The foundation model the alias invokes (embedding models have no inference profiles here)."""
+        return self.model_id
+
+    def problems(self) -> list[str]:
+        """Everything wrong with this entry, one sentence each (empty when valid)."""
+        out: list[str] = []
+        where = f"embedding alias {self.alias!r}"
+        if not isinstance(self.alias, str) or not _ALIAS_RE.match(self.alias):
+            out.append(f"{where}: alias must match {_ALIAS_RE.pattern} (letters, digits, '.', '_', ':', '-'; at most 64)")
+        if not isinstance(self.model_id, str) or not any(
+            self.model_id == p or self.model_id.startswith(p + ":") for p in EMBEDDING_MODEL_PREFIXES
+        ):
+            out.append(
+                f"{where}: model_id must be an embedding model the gateway can call"
+                f" ({', '.join(EMBEDDING_MODEL_PREFIXES)}, optionally with ':<version>'), got {self.model_id!r}"
+            )
+        return out
+
+    def to_runtime(self) -> dict[str, Any]:
+        return {"alias": self.alias, "kind": "embedding", "target": {"type": "bedrock", "modelId": self.model_id}}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -316,7 +374,7 @@ class SageMakerModelAlias:
 
 
 #: Any entry of the allowlist.
-ModelAlias = Union[BedrockModelAlias, SageMakerModelAlias]
+ModelAlias = Union[BedrockModelAlias, SageMakerModelAlias, BedrockEmbeddingAlias]
 
 
 def _sagemaker_name_problems(where: str, field: str, name: Any, arn: str | None, *, required: bool) -> list[str]:
@@ -394,6 +452,14 @@ def model_problems(models: Sequence[ModelAlias]) -> list[str]:
         out.append("models must contain at least one BedrockModelAlias or SageMakerModelAlias")
     seen: set[str] = set()
     for i, m in enumerate(models):
+        if isinstance(m, BedrockEmbeddingAlias):
+            # The runtime serves embedding aliases (runtime_config renders them); BedrockGatewayApi does not route
+            # POST /v1/embeddings nor grant InvokeModel on embedding models yet, so a deployment would fail every call.
+            out.append(
+                f"models[{i}] ({m.alias!r}) is a BedrockEmbeddingAlias, which BedrockGatewayApi does not serve yet"
+                f" (no POST /v1/embeddings route and no InvokeModel permission for {m.model_id!r}); leave it out"
+            )
+            continue
         if not isinstance(m, (BedrockModelAlias, SageMakerModelAlias)):
             out.append(f"models[{i}] must be a BedrockModelAlias or SageMakerModelAlias, got {type(m).__name__}")
             continue
@@ -404,6 +470,16 @@ def model_problems(models: Sequence[ModelAlias]) -> list[str]:
     return out
 
 
+def image_url_host_problems(hosts: Sequence[str]) -> list[str]:
+    """Problems of ``image_url_hosts`` entries (see :func:`runtime_config`)."""
+    return [
+        f"image_url_hosts: {h!r} must be a host like 'images.example.com' or 'host:8443' (HTTPS), or"
+        f" 'http://host[:port]' to allow plain HTTP; no paths"
+        for h in hosts
+        if not isinstance(h, str) or not _IMAGE_HOST_RE.match(h)
+    ]
+
+
 def runtime_config(
     *,
     models: Sequence[ModelAlias],
@@ -411,9 +487,15 @@ def runtime_config(
     log_content: bool,
     metrics_namespace: str,
     service_name: str,
+    image_url_hosts: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """The ``GATEWAY_CONFIG`` document read by ``lambda/gateway/config.py``."""
-    return {
+    """The ``GATEWAY_CONFIG`` document read by ``lambda/gateway/config.py``.
+
+    ``image_url_hosts``: hosts the gateway may fetch ``image_url`` images from (default none: only ``data:`` URLs;
+    an allowlisted host is fetched with a 5 s timeout, a 3.75 MB cap and no redirects); rendered as
+    ``imageUrlHosts`` only when non-empty.
+    """
+    config: dict[str, Any] = {
         "models": [m.to_runtime() for m in models],
         "limits": {
             "maxMessages": limits.max_messages,
@@ -424,6 +506,9 @@ def runtime_config(
         "metricsNamespace": metrics_namespace,
         "serviceName": service_name,
     }
+    if image_url_hosts:
+        config["imageUrlHosts"] = list(image_url_hosts)
+    return config
 
 
 def runtime_config_json(config: dict[str, Any]) -> str:

@@ -32,12 +32,15 @@ GATEWAY_RESPONSES: RuleSet = RuleSet("GATEWAY")
 BEDROCK_MODELS: RuleSet = RuleSet("GATEWAY")
 #: Rules over the role's AWS Marketplace permissions (subject: MarketplaceGrants).
 MARKETPLACE: RuleSet = RuleSet("GATEWAY")
+#: Rules over aliases configured for reasoning (subject: ReasoningAlias).
+REASONING: RuleSet = RuleSet("GATEWAY")
 
 __all__ = [
     "BEDROCK_MODELS",
     "EXECUTION_LOGGING",
     "GATEWAY_RESPONSES",
     "MARKETPLACE",
+    "REASONING",
     "RETAINED_NAMES",
     "SAGEMAKER_MAX_BODY_BYTES",
     "SAGEMAKER_RULES",
@@ -47,6 +50,7 @@ __all__ = [
     "ManagedRuleOverrides",
     "MarketplaceGrants",
     "ProfileRegion",
+    "ReasoningAlias",
     "RetainedName",
     "SageMakerLimitsSubject",
     "UnsignedRequestResponse",
@@ -283,6 +287,51 @@ def _marketplace_first_use(subject: MarketplaceGrants) -> Iterable[str]:
             )
 
 
+#: Foundation models that take Anthropic's manual extended thinking (``thinking: {type: enabled, budget_tokens}``),
+#: which the gateway sends for ``reasoning_effort`` on an alias with ``reasoning=True``; an ID matches when it is
+#: one of these or continues one with ``-`` or ``:`` (``...-v1:0``).
+EXTENDED_THINKING_MODELS = (
+    "anthropic.claude-3-7-sonnet-20250219",
+    "anthropic.claude-sonnet-4-20250514",
+    "anthropic.claude-sonnet-4-5-20250929",
+    "anthropic.claude-sonnet-4-6",
+    "anthropic.claude-haiku-4-5-20251001",
+    "anthropic.claude-opus-4-20250514",
+    "anthropic.claude-opus-4-1-20250805",
+    "anthropic.claude-opus-4-5-20251101",
+    "anthropic.claude-opus-4-6",
+)
+
+
+@dataclass(frozen=True)
+class ReasoningAlias:
+    """A Bedrock alias with ``reasoning=True`` and the foundation model behind it."""
+
+    alias: str
+    foundation_model_id: str
+
+
+@REASONING.rule(
+    "GATEWAY.REASONING_MODEL",
+    "reasoning=True makes the gateway send Anthropic's extended thinking (additionalModelRequestFields.thinking = "
+    "{type: enabled, budget_tokens}) for reasoning_effort; only the Claude models listed for extended thinking "
+    "accept it (Claude 4.7 and later reject the manual mode with a 400, other providers reject the field)",
+    source="Bedrock User Guide 'Extended thinking' (claude-messages-extended-thinking: supported models table, as of "
+    "2026-12: Claude 3.7 Sonnet, Sonnet 4, 4.5, 4.6, Haiku 4.5, Opus 4, 4.5, 4.6); Anthropic 'Extended thinking' "
+    "(platform.claude.com build-with-claude/extended-thinking: Opus 4.1 supported; 'Claude 4.7 and later models do "
+    "not support it and reject requests that use it, returning a 400 error')",
+)
+def _reasoning_model(subject: ReasoningAlias) -> Iterable[str]:
+    fm = subject.foundation_model_id
+    if any(fm == m or fm.startswith((m + "-", m + ":")) for m in EXTENDED_THINKING_MODELS):
+        return
+    yield (
+        f"model alias {subject.alias!r}: reasoning=True needs a Claude model with extended thinking "
+        f"({', '.join(m.removeprefix('anthropic.') for m in EXTENDED_THINKING_MODELS)}), but {fm!r} is not one; "
+        f"Bedrock would reject every request with reasoning_effort. Drop reasoning=True or pick one of those models"
+    )
+
+
 _BY_SUBJECT: dict[type, RuleSet] = {
     RetainedName: RETAINED_NAMES,
     WafLogDestination: WAF_LOGGING,
@@ -291,6 +340,7 @@ _BY_SUBJECT: dict[type, RuleSet] = {
     UnsignedRequestResponse: GATEWAY_RESPONSES,
     ProfileRegion: BEDROCK_MODELS,
     MarketplaceGrants: MARKETPLACE,
+    ReasoningAlias: REASONING,
 }
 
 
