@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from aws_cdk import aws_sns as sns
-
 from .._nag import acknowledge
 from .auth import GatewayAuth, GatewayAuthMode
 from .routes import BedrockModelAlias
@@ -23,19 +21,11 @@ def acknowledge_findings(
     auth: GatewayAuth,
     reserved_concurrency: int | None,
     *,
-    alarm_topic: sns.ITopic | None,
     web_acl: bool,
 ) -> None:
-    """Acknowledge the findings that do not apply to the gateway, or are accepted for the reason given."""
+    """Acknowledge the findings that do not apply to the gateway, or are accepted for the reason given
+    (the alarms' missing-action finding is acknowledged where they are created, see ``_alarms.notify``)."""
     _account_and_pool(gateway)
-    if alarm_topic is None:
-        for alarm in gateway.alarms:
-            acknowledge(
-                alarm,
-                "NIST.800.53.R5::NIST.800.53.R5-CloudWatchAlarmAction",
-                "No alarm_topic was passed: the alarms are visible in CloudWatch but notify no one; pass an SNS "
-                "topic as alarm_topic to act on them",
-            )
     if not web_acl:
         for rule in ("AwsSolutions::AwsSolutions-APIG3", "NIST.800.53.R5::NIST.800.53.R5-APIGWAssociatedWithWAF"):
             acknowledge(

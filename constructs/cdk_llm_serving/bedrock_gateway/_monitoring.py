@@ -1,5 +1,6 @@
 """The gateway's alarms: 5XX responses, function throttles, model throttles, model configuration errors and
-time to first token. Created under ``scope`` (the gateway) with the construct IDs it has always used."""
+time to first token. Created under ``scope`` (the gateway) with the construct IDs it has always used, through
+the library's one alarm helper (``threshold_alarm``/``notify``: ALARM and OK notifications)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from collections.abc import Callable, Sequence
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from ._alarms import notify, threshold_alarm
 from .routes import BedrockModelAlias, ModelAlias
 
 
@@ -30,25 +33,6 @@ def across_aliases(
     )
 
 
-def _count_alarm(
-    scope: Construct,
-    metric: cloudwatch.Metric | cloudwatch.MathExpression,
-    construct_id: str,
-    description: str,
-    threshold: float,
-) -> cloudwatch.Alarm:
-    """Alarm when ``metric`` reaches ``threshold`` in one 5-minute period; no data is not a breach."""
-    return metric.create_alarm(
-        scope,
-        construct_id,
-        alarm_description=description,
-        threshold=threshold,
-        evaluation_periods=1,
-        comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-    )
-
-
 def gateway_alarms(
     scope: Construct,
     *,
@@ -62,39 +46,49 @@ def gateway_alarms(
     model_throttle_threshold: int,
     model_config_error_threshold: int,
     time_to_first_token_threshold: cdk.Duration,
+    topic: sns.ITopic | None,
 ) -> list[cloudwatch.Alarm]:
-    """The alarms, in a fixed order (their construct IDs are part of the template)."""
+    """The alarms, in a fixed order (their construct IDs are part of the template), each notifying ``topic``
+    on ALARM and OK. The count alarms fire when their metric reaches the threshold in one 5-minute period."""
     throttle_label, throttle_description = _throttle_text(models)
     alarms = [
-        _count_alarm(
-            scope, server_errors, "ServerErrorsAlarm", "The Bedrock gateway returned 5XX responses", server_error_threshold
-        ),
-        _count_alarm(
+        threshold_alarm(
             scope,
-            function.metric_throttles(statistic="Sum", period=cdk.Duration.minutes(5)),
+            "ServerErrorsAlarm",
+            server_errors,
+            threshold=server_error_threshold,
+            description="The Bedrock gateway returned 5XX responses",
+            topic=topic,
+        ),
+        threshold_alarm(
+            scope,
             "FunctionThrottlesAlarm",
-            "The gateway function was throttled (concurrency exhausted)",
-            1,
+            function.metric_throttles(statistic="Sum", period=cdk.Duration.minutes(5)),
+            threshold=1,
+            description="The gateway function was throttled (concurrency exhausted)",
+            topic=topic,
         ),
-        _count_alarm(
+        threshold_alarm(
             scope,
-            across_aliases(models, model_throttles, "SUM", throttle_label),
             "ModelThrottlesAlarm",
-            throttle_description,
-            model_throttle_threshold,
+            across_aliases(models, model_throttles, "SUM", throttle_label),
+            threshold=model_throttle_threshold,
+            description=throttle_description,
+            topic=topic,
         ),
-        _count_alarm(
+        threshold_alarm(
             scope,
-            across_aliases(models, model_config_errors, "SUM", "Model configuration errors (all aliases)"),
             "ModelConfigErrorsAlarm",
-            "The gateway cannot use a model of its allowlist (invalid or unavailable model ID, access denied, "
-            "Marketplace subscription or Anthropic use-case form missing, unknown endpoint): every request to that "
-            "alias fails with 502 until the deployment is fixed",
-            model_config_error_threshold,
+            across_aliases(models, model_config_errors, "SUM", "Model configuration errors (all aliases)"),
+            threshold=model_config_error_threshold,
+            description="The gateway cannot use a model of its allowlist (invalid or unavailable model ID, access "
+            "denied, Marketplace subscription or Anthropic use-case form missing, unknown endpoint): every request "
+            "to that alias fails with 502 until the deployment is fixed",
+            topic=topic,
         ),
     ]
     worst_ttft = across_aliases(models, time_to_first_token, "MAX", "p90 time to first token, worst alias (ms)")
-    alarms.append(_ttft_alarm(scope, worst_ttft, time_to_first_token_threshold))
+    alarms.append(_ttft_alarm(scope, worst_ttft, time_to_first_token_threshold, topic))
     return alarms
 
 
@@ -112,9 +106,11 @@ def _throttle_text(models: Sequence[ModelAlias]) -> tuple[str, str]:
     )
 
 
-def _ttft_alarm(scope: Construct, worst_alias: cloudwatch.MathExpression, threshold: cdk.Duration) -> cloudwatch.Alarm:
+def _ttft_alarm(
+    scope: Construct, worst_alias: cloudwatch.MathExpression, threshold: cdk.Duration, topic: sns.ITopic | None
+) -> cloudwatch.Alarm:
     """p90 time to first token of the worst alias above ``threshold`` in 2 of 3 periods."""
-    return worst_alias.create_alarm(
+    alarm = worst_alias.create_alarm(
         scope,
         "TimeToFirstTokenAlarm",
         alarm_description="p90 time to first token is above the threshold for at least one model alias",
@@ -124,3 +120,5 @@ def _ttft_alarm(scope: Construct, worst_alias: cloudwatch.MathExpression, thresh
         comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
         treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
     )
+    notify(alarm, topic)
+    return alarm

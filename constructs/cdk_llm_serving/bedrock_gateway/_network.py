@@ -5,7 +5,6 @@ gateway) with the construct IDs the gateway has always used."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
@@ -13,52 +12,34 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from .._nag import acknowledge
+from .._vpc import private_selection, select_subnets
 from .auth import GatewayAuthMode
 from .endpoint import GatewayEndpoint, GatewayEndpointType
 from .routes import BedrockModelAlias, ModelAlias, SageMakerModelAlias
 
-_SUBNET_SELECTION_FIELDS = (
-    "availability_zones", "one_per_az", "subnet_filters", "subnet_group_name", "subnet_type", "subnets"
-)
 
-
-def selection_kwargs(selection: ec2.SubnetSelection) -> dict[str, Any]:
-    """``vpc.select_subnets`` takes the selection's fields as keyword arguments in Python."""
-    return {f: getattr(selection, f) for f in _SUBNET_SELECTION_FIELDS if getattr(selection, f) is not None}
-
-
-def _default_selection(vpc: ec2.IVpc) -> ec2.SubnetSelection | None:
-    """The VPC's private subnets with egress, else its isolated ones, else none."""
-    if vpc.private_subnets:
-        return ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS)
-    if vpc.isolated_subnets:
-        return ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
-    return None
-
-
-def network_problems(endpoint: Any) -> tuple[list[str], ec2.SubnetSelection | None]:
-    """Problems of ``endpoint`` and, for PRIVATE, the subnets of the function and the VPC endpoints."""
-    if not isinstance(endpoint, GatewayEndpoint):
-        return [
-            f"endpoint must be GatewayEndpoint.regional() or GatewayEndpoint.private(vpc=...), got {type(endpoint).__name__}"
-        ], None
+def network_problems(endpoint: GatewayEndpoint) -> tuple[list[str], ec2.SubnetSelection | None]:
+    """Problems of ``endpoint`` and, for PRIVATE, the subnet selection of the function and the VPC endpoints
+    (``vpc_subnets``, default :func:`cdk_llm_serving._vpc.private_selection`)."""
     if endpoint.type is GatewayEndpointType.REGIONAL:
         return [], None
     vpc = endpoint.vpc
     if vpc is None:
         return ["endpoint=GatewayEndpoint.private(...) needs a vpc"], None
-    selection = endpoint.subnets if endpoint.subnets is not None else _default_selection(vpc)
-    if selection is None:
+    selection = endpoint.vpc_subnets
+    if selection is None and not vpc.private_subnets and not vpc.isolated_subnets:
         return [
             "endpoint=GatewayEndpoint.private(...): the VPC has no private or isolated subnets for the function"
-            " and the VPC endpoints; add some or pass subnets="
+            " and the VPC endpoints; add some or pass vpc_subnets="
         ], None
+    if selection is None:
+        selection = private_selection(vpc)
     try:
-        selected = vpc.select_subnets(**selection_kwargs(selection))
+        selected = select_subnets(vpc, selection)
     except Exception as exc:  # jsii raises for selections that match nothing
-        return [f"endpoint=GatewayEndpoint.private(...): subnets select nothing in the VPC ({exc})"], None
+        return [f"endpoint=GatewayEndpoint.private(...): vpc_subnets select nothing in the VPC ({exc})"], None
     if not selected.subnets:
-        return ["endpoint=GatewayEndpoint.private(...): subnets select no subnet of the VPC"], None
+        return ["endpoint=GatewayEndpoint.private(...): vpc_subnets select no subnet of the VPC"], None
     try:
         vpc.vpc_cidr_block  # security group rules of the VPC endpoints and the function use it
     except Exception:
@@ -68,7 +49,7 @@ def network_problems(endpoint: Any) -> tuple[list[str], ec2.SubnetSelection | No
         ], None
     if selected.has_public:
         return [
-            "endpoint=GatewayEndpoint.private(...): subnets must be private or isolated (a Lambda function in a"
+            "endpoint=GatewayEndpoint.private(...): vpc_subnets must be private or isolated (a Lambda function in a"
             " public subnet has no internet access and the API must not be reachable from outside the VPC)"
         ], None
     return [], selection

@@ -52,6 +52,7 @@ def rule_problems(
 
 
 def validate_props(
+    scope: Construct,
     *,
     network_problems: list[str],
     rule_problems: list[str],
@@ -68,8 +69,8 @@ def validate_props(
     log_content: bool,
     model_config_error_alarm_threshold: int,
 ) -> None:
-    """Raise one PropsValidationError listing every problem of the props."""
-    p = ProblemCollector("BedrockGatewayApi properties")
+    """Raise one PropsValidationError (subject ``BedrockGatewayApi at <path>``) listing every problem of the props."""
+    p = ProblemCollector.for_construct(scope)
     for problem in [*network_problems, *rule_problems, *model_problems(models), *limits.problems()]:
         p.add(problem)
     sagemaker_aliases = tuple(m.alias for m in models if isinstance(m, SageMakerModelAlias))
@@ -244,7 +245,7 @@ def check_generated(
     if waf_log_name is not None:
         subjects.append(WafLogDestination(stack.resolve(waf_log_name)))
         subjects.extend(ManagedRuleOverrides(group, overrides) for group, overrides in WAF_MANAGED_GROUPS)
-    p = ProblemCollector("BedrockGatewayApi (generated resources)")
+    p = ProblemCollector.for_construct(scope)
     for subject in subjects:
         for problem in rules.problems(subject):
             p.add(problem)

@@ -14,7 +14,6 @@ from typing import Any
 import aws_cdk as cdk
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
@@ -26,6 +25,8 @@ from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
 from .._assets import runtime_dir
+from .._types import typed_props
+from .._vpc import select_subnets
 from . import _iam, _network, _rest_api
 from ._compliance import acknowledge_findings
 from ._monitoring import gateway_alarms
@@ -62,6 +63,7 @@ class BedrockGatewayApi(Construct):
     the function runs in that VPC.
     """
 
+    @typed_props
     def __init__(
         self,
         scope: Construct,
@@ -94,8 +96,9 @@ class BedrockGatewayApi(Construct):
         time_to_first_token_alarm_threshold: cdk.Duration | None = None,
     ) -> None:
         """
-        :param models: the model allowlist: aliases clients may request, each with its token cap;
-            ``BedrockModelAlias`` and ``SageMakerModelAlias`` entries, either with optional ``retrieval``.
+        :param models: the model allowlist (required, at least one entry): aliases clients may request, each
+            with its token cap; ``BedrockModelAlias`` and ``SageMakerModelAlias`` entries, either with optional
+            ``retrieval``.
         :param auth: how callers authenticate. Default: - ``GatewayAuth.cognito()`` with a new user pool.
         :param endpoint: where the API is reachable from: ``GatewayEndpoint.regional()`` (internet) or
             ``GatewayEndpoint.private(vpc=...)`` (only through an ``execute-api`` VPC endpoint; the function
@@ -112,9 +115,9 @@ class BedrockGatewayApi(Construct):
         :param reserved_concurrency: reserved concurrency of the function, which caps parallel model calls.
             Default: - none (unreserved; new accounts have a concurrency quota of 10).
         :param generation_timeout: longest a single generation may stream (function and integration timeout),
-            30 seconds to 15 minutes. Default: 10 minutes
+            30 seconds to 15 minutes. Default: - 10 minutes
         :param memory_size: function memory in MiB (128 to 10240). Default: 1024
-        :param architecture: function architecture. Default: ARM_64 (Graviton, cheaper)
+        :param architecture: function architecture. Default: - ``lambda_.Architecture.ARM_64`` (Graviton, cheaper)
         :param stage_name: API Gateway stage name. Default: "prod"
         :param api_name: name of the REST API (console, CLI). Default: - the construct's unique ID, like
             ``ChatStack-Gateway-8498D912``, so several gateways in one account are told apart
@@ -125,11 +128,14 @@ class BedrockGatewayApi(Construct):
         :param web_acl: attach an AWS WAF web ACL (per-IP rate limit and AWS managed rule groups), also on a
             PRIVATE API. Default: true
         :param waf_rate_limit_per_ip: requests per IP per 5 minutes before WAF answers 429 (100 to 2e9). Default: 1000
-        :param log_retention: retention of the function and access logs. Default: one month
+        :param log_retention: retention of the gateway's log groups (function, access, execution and WAF logs).
+            Default: ``logs.RetentionDays.ONE_MONTH``
         :param log_content: log prompt and completion text. Default: false (only sizes, tokens and timings)
-        :param encryption_key: KMS key for the log groups. Default: - a key with rotation is created
+        :param encryption_key: KMS key of the gateway's log groups; its key policy must let CloudWatch Logs use it.
+            Default: - a new customer-managed KMS key with rotation
         :param metrics_namespace: CloudWatch namespace of the gateway's EMF metrics. Default: "CdkLlmServing/Gateway"
-        :param alarm_topic: SNS topic notified by the alarms. Default: - alarms have no actions
+        :param alarm_topic: SNS topic the alarms notify when they go to ALARM and back to OK.
+            Default: - the alarms have no actions
         :param server_error_alarm_threshold: 5XX responses in 5 minutes that raise an alarm. Default: 5
         :param model_throttle_alarm_threshold: model throttles (Bedrock quota, SageMaker capacity; HTTP 429 to
             the client) in 5 minutes that raise an alarm. Default: 10
@@ -137,7 +143,7 @@ class BedrockGatewayApi(Construct):
             model (invalid or unavailable model ID, access denied, Marketplace subscription missing; HTTP 502 to the
             client) that raise an alarm. Default: 1
         :param time_to_first_token_alarm_threshold: p90 time to first token (any alias, 5 minutes) that raises
-            an alarm. Default: 10 seconds
+            an alarm. Default: - 10 seconds
         """
         super().__init__(scope, construct_id)
         auth = auth or GatewayAuth.cognito()
@@ -171,15 +177,20 @@ class BedrockGatewayApi(Construct):
         self.models: tuple[ModelAlias, ...] = tuple(models)
         """The allowlist, in the order given."""
         self.auth_mode: GatewayAuthMode = auth.mode
+        """How callers authenticate (COGNITO, IAM or NONE)."""
         self.endpoint_type: GatewayEndpointType = endpoint.type
         """REGIONAL (internet) or PRIVATE (only through a VPC endpoint)."""
         self.metrics_namespace = metrics_namespace
+        """CloudWatch namespace of the gateway's EMF metrics."""
         self.service_name = cdk.Names.unique_id(self)[-64:]
         """``service`` dimension of the EMF metrics: unique per gateway, stable across deployments."""
 
         self.encryption_key: kms.IKey = self._build_encryption_key(encryption_key)
+        """The KMS key of the gateway's log groups (``encryption_key`` or the one created)."""
         self.log_group = self._log_group("FunctionLogs")
+        """The function's log group (retained, KMS-encrypted)."""
         self.access_log_group = self._log_group("AccessLogs")
+        """The stage's access log group (one JSON line per request, never the body)."""
         self._build_network(endpoint, subnets)
         self._build_iam(marketplace_statements)
         self._build_function(
@@ -201,7 +212,10 @@ class BedrockGatewayApi(Construct):
             throttling_burst_limit=throttling_burst_limit,
         )
         self._build_routes(auth, limits, generation_timeout)
+        self.waf_log_group: logs.LogGroup | None = None
+        """The web ACL's log group (``aws-waf-logs-*``), or ``None`` with ``web_acl=False``."""
         self.web_acl: wafv2.CfnWebACL | None = self._build_web_acl(waf_rate_limit_per_ip) if web_acl else None
+        """The stage's AWS WAF web ACL, or ``None`` with ``web_acl=False``."""
         self.alarms: list[cloudwatch.Alarm] = self._build_alarms(
             server_error_alarm_threshold,
             model_throttle_alarm_threshold,
@@ -209,8 +223,9 @@ class BedrockGatewayApi(Construct):
             time_to_first_token_alarm_threshold or cdk.Duration.seconds(10),
             alarm_topic,
         )
+        """The alarms: ServerErrors, FunctionThrottles, ModelThrottles, ModelConfigErrors, TimeToFirstToken."""
         self._check_generated(auth.mode, stage_name)
-        acknowledge_findings(self, auth, reserved_concurrency, alarm_topic=alarm_topic, web_acl=web_acl)
+        acknowledge_findings(self, auth, reserved_concurrency, web_acl=web_acl)
 
     # ---------------------------------------------------------------------------------------------------
     # validation
@@ -232,6 +247,7 @@ class BedrockGatewayApi(Construct):
         )
         network_problems, subnets = _network.network_problems(endpoint)
         validate_props(
+            self,
             network_problems=network_problems,
             rule_problems=rule_problems(bedrock_aliases, marketplace_grants, self._stack_region),
             models=models,
@@ -320,15 +336,16 @@ class BedrockGatewayApi(Construct):
 
     def _build_iam(self, marketplace_statements: Sequence[iam.PolicyStatement]) -> None:
         """The function's role and its one managed policy, generated from the allowlist."""
-        self.role = iam.Role(
+        self.role: iam.Role = iam.Role(
             self,
             "Role",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description="Bedrock gateway function: invoke the allowlisted models, write its own logs and traces",
         )
+        """The function's role; it has no inline policy, its permissions are in ``policy``."""
         network: list[iam.PolicyStatement] = []
         if self.vpc is not None and self.function_security_group is not None and self._subnets is not None:
-            subnet_ids = self.vpc.select_subnets(**_network.selection_kwargs(self._subnets)).subnet_ids
+            subnet_ids = select_subnets(self.vpc, self._subnets).subnet_ids
             network = _iam.network_interface_statements(self, subnet_ids, self.function_security_group)
         self._policy_statements: list[iam.PolicyStatement] = [
             *_iam.own_logs_and_traces(self.log_group.log_group_arn),
@@ -338,13 +355,14 @@ class BedrockGatewayApi(Construct):
             *_iam.retrieval_statements(self, [m.retrieval for m in self.models if m.retrieval is not None]),
             *network,
         ]
-        self.policy = iam.ManagedPolicy(
+        self.policy: iam.ManagedPolicy = iam.ManagedPolicy(
             self,
             "Policy",
             description="Least-privilege permissions of the Bedrock gateway function, generated from its model allowlist",
             roles=[self.role],
             statements=self._policy_statements,
         )
+        """The role's managed policy, generated from the allowlist; extend it with ``add_to_role_policy``."""
 
     def _build_function(
         self,
@@ -357,7 +375,7 @@ class BedrockGatewayApi(Construct):
         reserved_concurrency: int | None,
     ) -> None:
         """The gateway function: the runtime behind the Lambda Web Adapter, configured by GATEWAY_CONFIG."""
-        self.function = lambda_.Function(
+        self.function: lambda_.Function = lambda_.Function(
             self,
             "Function",
             description="OpenAI-compatible gateway to Amazon Bedrock (streaming via Lambda Web Adapter)",
@@ -381,6 +399,7 @@ class BedrockGatewayApi(Construct):
             ],
             environment=self._environment(limits, log_content=log_content, generation_timeout=generation_timeout),
         )
+        """The gateway function (role ``role``, permissions in ``policy``)."""
         self.function.node.add_dependency(self.policy)
 
     def _environment(
@@ -434,7 +453,7 @@ class BedrockGatewayApi(Construct):
         throttling_burst_limit: int,
     ) -> None:
         """The REST API and its stage (throttled, access-logged), the execution log group and the gateway responses."""
-        self.api = apigw.RestApi(
+        self.api: apigw.RestApi = apigw.RestApi(
             self,
             "Api",
             rest_api_name=api_name or cdk.Names.unique_resource_name(self, max_length=255, separator="-"),
@@ -454,13 +473,16 @@ class BedrockGatewayApi(Construct):
                 tracing_enabled=True,
             ),
         )
+        """The REST API."""
         self.stage: apigw.Stage = self.api.deployment_stage
+        """The API's one stage (``stage_name``), throttled and access-logged."""
         # API Gateway creates the execution log group itself (no retention, no encryption) unless it exists.
         # Its name holds the REST API ID, which is new for every create, so retaining it never collides.
         self.execution_log_group = self._log_group(
             "ExecutionLogs",
             log_group_name=f"{EXECUTION_LOG_GROUP_PREFIX}{self.api.rest_api_id}/{stage_name}",
         )
+        """API Gateway's execution log group of the stage, created ahead so it has retention and encryption."""
         self.stage.node.add_dependency(self.execution_log_group)
         self._missing_token_code = _rest_api.add_gateway_responses(self.api, auth.mode)
 
@@ -484,7 +506,9 @@ class BedrockGatewayApi(Construct):
         """Method authorization (Cognito pool and authorizer when needed) and the three routes."""
         method_auth = _rest_api.method_auth(self, auth)
         self.user_pool: cognito.IUserPool | None = method_auth.user_pool
+        """The Cognito user pool of COGNITO auth (given or created), else ``None``."""
         self.user_pool_client: cognito.UserPoolClient | None = method_auth.user_pool_client
+        """The app client created with the pool (``None`` when the pool was passed in, or without Cognito)."""
         integration = apigw.LambdaIntegration(
             self.function,
             proxy=True,
@@ -493,9 +517,12 @@ class BedrockGatewayApi(Construct):
             timeout=generation_timeout,
         )
         routes = _rest_api.add_routes(self.api, integration, limits, method_auth.options)
-        self.chat_completions_method = routes.chat_completions
-        self.models_method = routes.models
-        self.health_method = routes.health
+        self.chat_completions_method: apigw.Method = routes.chat_completions
+        """``POST /v1/chat/completions``."""
+        self.models_method: apigw.Method = routes.models
+        """``GET /v1/models``."""
+        self.health_method: apigw.Method = routes.health
+        """``GET /health`` (unauthenticated mock)."""
         self.url: str = self.api.url
         """Invoke URL of the stage, ending in ``/``."""
         self.openai_base_url: str = f"{self.api.url}v1"
@@ -518,8 +545,8 @@ class BedrockGatewayApi(Construct):
         ttft: cdk.Duration,
         alarm_topic: sns.ITopic | None,
     ) -> list[cloudwatch.Alarm]:
-        """The gateway's alarms, notifying ``alarm_topic`` when given."""
-        alarms = gateway_alarms(
+        """The gateway's alarms, notifying ``alarm_topic`` on ALARM and OK when given."""
+        return gateway_alarms(
             self,
             models=self.models,
             function=self.function,
@@ -531,11 +558,8 @@ class BedrockGatewayApi(Construct):
             model_throttle_threshold=throttles,
             model_config_error_threshold=config_errors,
             time_to_first_token_threshold=ttft,
+            topic=alarm_topic,
         )
-        if alarm_topic is not None:
-            for alarm in alarms:
-                alarm.add_alarm_action(cw_actions.SnsAction(alarm_topic))
-        return alarms
 
     # ---------------------------------------------------------------------------------------------------
     # grants
