@@ -22,7 +22,7 @@ from cdk_llm_serving import (
     SageMakerModelAlias,
 )
 from cdk_llm_serving._types import PropsTypeError
-from cdk_llm_serving.bedrock_gateway.routes import runtime_config, runtime_config_json
+from cdk_llm_serving.bedrock_gateway.aliases import runtime_config, runtime_config_json
 from cdk_llm_serving.bedrock_gateway.rules import SAGEMAKER_MAX_BODY_BYTES, SAGEMAKER_RULES, SageMakerLimitsSubject
 from harness import REPO, expect_rule
 

@@ -19,7 +19,7 @@ from cdk_llm_serving import (
     SageMakerModelAlias,
 )
 from cdk_llm_serving._types import PropsTypeError, matches
-from cdk_llm_serving.bedrock_gateway.routes import (
+from cdk_llm_serving.bedrock_gateway.aliases import (
     MAX_RUNTIME_CONFIG_BYTES,
     TOKEN_PLACEHOLDER_LENGTH,
     runtime_config,

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .._nag import acknowledge
+from .aliases import BedrockModelAlias
 from .auth import GatewayAuth, GatewayAuthMode
-from .routes import BedrockModelAlias
 
 if TYPE_CHECKING:
     from .construct import BedrockGatewayApi

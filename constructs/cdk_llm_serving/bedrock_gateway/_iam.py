@@ -13,7 +13,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from .routes import BedrockModelAlias, KnowledgeBaseRetrieval, SageMakerModelAlias
+from .aliases import BedrockModelAlias, KnowledgeBaseRetrieval, SageMakerModelAlias
 from .catalogue import catalogue
 from .rules import MarketplaceGrants
 

@@ -13,7 +13,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from ._alarms import notify, threshold_alarm
-from .routes import BedrockModelAlias, ModelAlias
+from .aliases import BedrockModelAlias, ModelAlias
 
 
 def across_aliases(

@@ -13,9 +13,9 @@ from constructs import Construct
 
 from .._nag import acknowledge
 from .._vpc import private_selection, select_subnets
+from .aliases import BedrockModelAlias, ModelAlias, SageMakerModelAlias
 from .auth import GatewayAuthMode
 from .endpoint import GatewayEndpoint, GatewayEndpointType
-from .routes import BedrockModelAlias, ModelAlias, SageMakerModelAlias
 
 
 def network_problems(endpoint: GatewayEndpoint) -> tuple[list[str], ec2.SubnetSelection | None]:

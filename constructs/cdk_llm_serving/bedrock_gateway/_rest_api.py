@@ -13,8 +13,8 @@ from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cognito as cognito
 from constructs import Construct
 
+from .aliases import GatewayLimits
 from .auth import GatewayAuth, GatewayAuthMode
-from .routes import GatewayLimits
 
 
 def _error_template(error_type: str, code: str) -> dict[str, str]:

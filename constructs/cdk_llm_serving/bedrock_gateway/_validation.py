@@ -16,9 +16,7 @@ from .._retained import RetainedName
 from . import rules
 from ._rest_api import missing_token_response
 from ._waf import WAF_MANAGED_GROUPS
-from .auth import GatewayAuthMode
-from .catalogue import catalogue
-from .routes import (
+from .aliases import (
     MAX_RUNTIME_CONFIG_BYTES,
     BedrockModelAlias,
     GatewayLimits,
@@ -29,6 +27,8 @@ from .routes import (
     runtime_config_json,
     runtime_config_size,
 )
+from .auth import GatewayAuthMode
+from .catalogue import catalogue
 from .rules import (
     EXECUTION_LOG_GROUP_PREFIX,
     ExecutionLogGroup,

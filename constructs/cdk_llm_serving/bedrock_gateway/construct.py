@@ -32,10 +32,7 @@ from ._compliance import acknowledge_findings
 from ._monitoring import gateway_alarms
 from ._validation import catalogue_warnings, check_generated, rule_problems, validate_props
 from ._waf import web_acl as build_web_acl
-from .auth import GatewayAuth, GatewayAuthMode
-from .endpoint import GatewayEndpoint, GatewayEndpointType
-from .layers import GATEWAY_RUNTIME, powertools_layer_arn, web_adapter_layer_arn
-from .routes import (
+from .aliases import (
     BedrockModelAlias,
     GatewayLimits,
     ModelAlias,
@@ -43,6 +40,9 @@ from .routes import (
     runtime_config,
     runtime_config_json,
 )
+from .auth import GatewayAuth, GatewayAuthMode
+from .endpoint import GatewayEndpoint, GatewayEndpointType
+from .layers import GATEWAY_RUNTIME, powertools_layer_arn, web_adapter_layer_arn
 from .rules import EXECUTION_LOG_GROUP_PREFIX
 
 
