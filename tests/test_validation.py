@@ -370,3 +370,79 @@ def test_chat_context_bad_model_fails_with_the_other_settings() -> None:
     bad = ChatSettings(models=(BedrockModelAlias(alias="m", model_id="nope"),))
     with pytest.raises(PropsValidationError, match="model alias 'm': model_id 'nope' is not a Bedrock model ID"):
         ChatStack(cdk.App(), "Chat", settings=bad)
+
+
+def test_chat_context_reports_every_kind_of_problem_in_one_synth() -> None:
+    # E-newcomer row 10: this context needed 3 synths (types and names, then 'auth', then the alias); the
+    # gateway's own range checks came in a 4th phase when the stack built the construct.
+    context = {
+        "models": [{"alias": "x y", "model_id": "us.anthropic.claude-haiku-4-5-20251001-v1:0"}],
+        "throttling_rate_limit": "20",
+        "max_tokens": 100,
+        "auth": "IAM",
+        "throttling_burst_limit": 10_000,
+        "waf_rate_limit_per_ip": 10,
+        "generation_timeout_seconds": 5,
+        "max_messages": 0,
+    }
+    with pytest.raises(PropsValidationError) as info:
+        ChatSettings.from_context(context)
+    problems = info.value.problems
+    expected = [
+        "setting 'throttling_rate_limit' must be float, got \"20\"",
+        "unknown setting 'max_tokens'; known settings:",
+        "setting 'auth' must be one of cognito, iam, none, got 'IAM'",
+        "model alias 'x y': alias must match",
+        "throttling_burst_limit must be between 1 and 5000",
+        "waf_rate_limit_per_ip must be between 100 and 2000000000",
+        # named as the settings, not as the gateway props they become (limits.max_messages, generation_timeout)
+        "max_messages must be between 1 and 10000, got 0",
+        "generation_timeout_seconds must be between 30 seconds and 15 minutes",
+    ]
+    for text in expected:
+        assert sum(text in p for p in problems) == 1, (text, problems)
+    assert len(problems) == len(expected)
+    assert not any(p.startswith(("limits.", "generation_timeout ")) for p in problems)
+
+
+def test_chat_context_model_entries_with_wrong_types_are_named() -> None:
+    with pytest.raises(PropsValidationError) as info:
+        ChatSettings.from_context({"models": [
+            {"alias": "a", "model_id": "amazon.nova-lite-v1:0", "max_tokens_cap": "4096"},
+            {"alias": "b", "model_id": 7},
+        ]})
+    first, second = info.value.problems
+    assert first == "models[0].max_tokens_cap must be int, got str '4096' (pass the number 4096 without quotes)"
+    assert second.startswith("models[1].model_id must be str, got int 7")
+
+
+def test_chat_stack_checks_settings_built_in_code_the_same_way() -> None:
+    from stacks import ChatStack
+
+    with pytest.raises(PropsValidationError) as info:
+        ChatStack(cdk.App(), "Chat", settings=ChatSettings(auth="IAM", throttling_burst_limit=10_000))
+    assert info.value.subject == "ChatStack settings"
+    assert len(info.value.problems) == 2
+    gateway = ChatStack(cdk.App(), "Chat", settings=ChatSettings(auth="iam", log_retention_days=7)).gateway
+    assert gateway.auth_mode.value == "iam"
+
+
+def test_props_problems_are_the_constructors_checks_without_building() -> None:
+    from cdk_llm_serving.bedrock_gateway.construct import props_problems
+
+    assert props_problems({"models": [GOOD]}) == []
+    # The same messages as the constructor, in the same order.
+    bad = {"models": [GOOD], "memory_size": 64, "throttling_rate_limit": -1, "reserved_concurrency": 0}
+    with pytest.raises(PropsValidationError) as info:
+        _build(**bad)
+    assert props_problems(bad) == info.value.problems
+    # A region turns the profile-geography rule on, as an explicit stack Region does.
+    (geo,) = props_problems({"models": [GOOD]}, region="eu-west-1")
+    assert geo.startswith("[GATEWAY.BEDROCK_PROFILE_GEOGRAPHY]")
+    # Wrong types are reported alone (values of the wrong type cannot be range-checked).
+    wrong = props_problems({"models": [GOOD], "memory_size": "x", "stage_name": "a b"})
+    assert wrong == ["memory_size must be int, got str 'x'"]
+    with pytest.raises(TypeError, match="not BedrockGatewayApi props: memory"):
+        props_problems({"models": [GOOD], "memory": 1})
+    with pytest.raises(TypeError, match="missing BedrockGatewayApi props: models"):
+        props_problems({})

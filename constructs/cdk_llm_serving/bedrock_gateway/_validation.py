@@ -14,6 +14,8 @@ from constructs import Construct
 from .._errors import ProblemCollector
 from .._retained import RetainedName
 from . import rules
+from ._iam import marketplace_statements
+from ._network import network_problems
 from ._rest_api import missing_token_response
 from ._waf import WAF_MANAGED_GROUPS
 from .aliases import (
@@ -29,6 +31,7 @@ from .aliases import (
 )
 from .auth import GatewayAuthMode
 from .catalogue import catalogue
+from .endpoint import GatewayEndpoint
 from .rules import (
     EXECUTION_LOG_GROUP_PREFIX,
     ExecutionLogGroup,
@@ -42,22 +45,13 @@ from .rules import (
 MAX_STREAM = cdk.Duration.minutes(15)  # API Gateway's response-streaming limit
 
 
-def rule_problems(
-    bedrock_aliases: Sequence[BedrockModelAlias], marketplace_grants: rules.MarketplaceGrants, region: str | None
-) -> list[str]:
-    """Upstream rules over the props: Marketplace first use and each profile's geography."""
-    return rules.problems(marketplace_grants) + [
-        p for m in bedrock_aliases for p in rules.problems(ProfileRegion(m.alias, m.model_id, m.geo, region))
-    ]
-
-
-def validate_props(
-    scope: Construct,
+def value_problems(
     *,
-    network_problems: list[str],
-    rule_problems: list[str],
-    models: list[ModelAlias],
+    models: Sequence[ModelAlias],
+    endpoint: GatewayEndpoint,
     limits: GatewayLimits,
+    marketplace_subscription: bool,
+    region: str | None,
     throttling_rate_limit: float,
     throttling_burst_limit: int,
     reserved_concurrency: int | None,
@@ -68,10 +62,21 @@ def validate_props(
     metrics_namespace: str,
     log_content: bool,
     model_config_error_alarm_threshold: int,
-) -> None:
-    """Raise one PropsValidationError (subject ``BedrockGatewayApi at <path>``) listing every problem of the props."""
-    p = ProblemCollector.for_construct(scope)
-    for problem in [*network_problems, *rule_problems, *model_problems(models), *limits.problems()]:
+) -> list[str]:
+    """Every problem of the (correctly typed, defaults applied) props, in a fixed order: the PRIVATE network, the
+    upstream rules on the props (``region`` ``None`` skips the profile-geography rule), the allowlist, the limits,
+    the plain ranges, and the size of GATEWAY_CONFIG when everything else is fine."""
+    models = list(models)
+    bedrock_aliases = [m for m in models if isinstance(m, BedrockModelAlias)]
+    _, marketplace_grants = marketplace_statements(bedrock_aliases, enabled=marketplace_subscription)
+    p = ProblemCollector("BedrockGatewayApi props")
+    for problem in [
+        *network_problems(endpoint)[0],
+        *rules.problems(marketplace_grants),
+        *(q for m in bedrock_aliases for q in rules.problems(ProfileRegion(m.alias, m.model_id, m.geo, region))),
+        *model_problems(models),
+        *limits.problems(),
+    ]:
         p.add(problem)
     sagemaker_aliases = tuple(m.alias for m in models if isinstance(m, SageMakerModelAlias))
     for problem in rules.problems(SageMakerLimitsSubject(limits.max_request_bytes, sagemaker_aliases)):
@@ -90,7 +95,7 @@ def validate_props(
     )
     if not p.problems:
         p.check(*_config_size(models, limits, log_content=log_content, metrics_namespace=metrics_namespace))
-    p.raise_if_any()
+    return p.problems
 
 
 def _config_size(

@@ -8,7 +8,9 @@ functions that create their resources under the gateway itself, so every constru
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import inspect
+import typing
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import aws_cdk as cdk
@@ -25,12 +27,14 @@ from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
 from .._assets import runtime_dir
+from .._errors import ProblemCollector
+from .._types import problem as type_problem
 from .._types import typed_props
 from .._vpc import select_subnets
 from . import _iam, _network, _rest_api
 from ._compliance import acknowledge_findings
 from ._monitoring import gateway_alarms
-from ._validation import catalogue_warnings, check_generated, rule_problems, validate_props
+from ._validation import catalogue_warnings, check_generated, value_problems
 from ._waf import web_acl as build_web_acl
 from .aliases import (
     BedrockModelAlias,
@@ -44,6 +48,10 @@ from .auth import GatewayAuth, GatewayAuthMode
 from .endpoint import GatewayEndpoint, GatewayEndpointType
 from .layers import GATEWAY_RUNTIME, powertools_layer_arn, web_adapter_layer_arn
 from .rules import EXECUTION_LOG_GROUP_PREFIX
+
+
+#: Default of ``generation_timeout``.
+DEFAULT_GENERATION_TIMEOUT = cdk.Duration.minutes(10)
 
 
 class BedrockGatewayApi(Construct):
@@ -149,7 +157,7 @@ class BedrockGatewayApi(Construct):
         auth = auth or GatewayAuth.cognito()
         endpoint = endpoint or GatewayEndpoint.regional()
         limits = limits or GatewayLimits()
-        generation_timeout = generation_timeout or cdk.Duration.minutes(10)
+        generation_timeout = generation_timeout or DEFAULT_GENERATION_TIMEOUT
         architecture = architecture or lambda_.Architecture.ARM_64
         self._log_retention = log_retention
         self._retained_log_groups: list[tuple[logs.LogGroup, str | None]] = []
@@ -231,33 +239,26 @@ class BedrockGatewayApi(Construct):
     # validation
 
     def _validate(
-        self,
-        *,
-        models: list[ModelAlias],
-        endpoint: GatewayEndpoint,
-        limits: GatewayLimits,
-        marketplace_subscription: bool,
-        **scalars: Any,
+        self, *, models: list[ModelAlias], endpoint: GatewayEndpoint, marketplace_subscription: bool, **props: Any
     ) -> tuple[ec2.SubnetSelection | None, list[iam.PolicyStatement]]:
         """Check every prop (one error listing every problem), warn about uncatalogued model IDs, and return
-        the subnets of a PRIVATE gateway and the role's Marketplace statements (the rules check those grants)."""
-        bedrock_aliases = [m for m in models if isinstance(m, BedrockModelAlias)]
-        marketplace_statements, marketplace_grants = _iam.marketplace_statements(
-            bedrock_aliases, enabled=marketplace_subscription
-        )
-        network_problems, subnets = _network.network_problems(endpoint)
-        validate_props(
-            self,
-            network_problems=network_problems,
-            rule_problems=rule_problems(bedrock_aliases, marketplace_grants, self._stack_region),
+        the subnets of a PRIVATE gateway and the role's Marketplace statements (the rules checked those grants)."""
+        p = ProblemCollector.for_construct(self)
+        for problem in value_problems(
             models=models,
-            limits=limits,
-            **scalars,
-        )
+            endpoint=endpoint,
+            marketplace_subscription=marketplace_subscription,
+            region=self._stack_region,
+            **props,
+        ):
+            p.add(problem)
+        p.raise_if_any()
+        bedrock_aliases = [m for m in models if isinstance(m, BedrockModelAlias)]
         catalogue_warnings(
             self, bedrock_aliases, region=self._stack_region, marketplace_subscription=marketplace_subscription
         )
-        return subnets, marketplace_statements
+        statements, _ = _iam.marketplace_statements(bedrock_aliases, enabled=marketplace_subscription)
+        return _network.network_problems(endpoint)[1], statements
 
     def _check_generated(self, auth_mode: GatewayAuthMode, stage_name: str) -> None:
         """Run the upstream rules over the names and settings this construct generated (not props)."""
@@ -655,3 +656,50 @@ class BedrockGatewayApi(Construct):
     def metric_client_errors(self, **options: Any) -> cloudwatch.Metric:
         """API Gateway 4XX responses of the stage. Default: sum over 5 minutes."""
         return self.stage.metric_client_error(statistic="Sum", **options)
+
+
+#: Props the value checks read (the others cannot be wrong once their type is right).
+_CHECKED_SCALARS = (
+    "throttling_rate_limit",
+    "throttling_burst_limit",
+    "reserved_concurrency",
+    "memory_size",
+    "stage_name",
+    "waf_rate_limit_per_ip",
+    "metrics_namespace",
+    "log_content",
+    "model_config_error_alarm_threshold",
+)
+
+
+def props_problems(props: Mapping[str, Any], *, region: str | None = None) -> list[str]:
+    """The props checks of :class:`BedrockGatewayApi` for its keyword arguments ``props``, the missing ones at their
+    defaults, without building anything: the wrong types if there are any (values are then not checked), else every
+    problem the constructor reports about the values (``region`` enables the profile-geography rule, as a stack with
+    an explicit Region does).
+
+    A settings parser (``stacks/chat_stack.py``) runs them to report them together with its own problems in one synth.
+    """
+    signature = inspect.signature(BedrockGatewayApi.__init__)
+    params = {n: q for n, q in signature.parameters.items() if q.kind is q.KEYWORD_ONLY}
+    unknown = sorted(set(props) - set(params))
+    if unknown:
+        raise TypeError(f"not BedrockGatewayApi props: {', '.join(unknown)}")
+    missing = sorted(n for n, q in params.items() if q.default is q.empty and n not in props)
+    if missing:
+        raise TypeError(f"missing BedrockGatewayApi props: {', '.join(missing)}")
+    p = {**{n: q.default for n, q in params.items() if q.default is not q.empty}, **props}
+    hints = typing.get_type_hints(BedrockGatewayApi.__init__)
+    wrong_types = [found for n, v in p.items() if (found := type_problem(n, v, hints[n])) is not None]
+    if wrong_types:
+        return wrong_types
+    return value_problems(
+        models=p["models"],
+        endpoint=p["endpoint"] or GatewayEndpoint.regional(),
+        limits=p["limits"] or GatewayLimits(),
+        marketplace_subscription=p["marketplace_subscription"],
+        region=region,
+        generation_timeout=p["generation_timeout"] or DEFAULT_GENERATION_TIMEOUT,
+        **{n: p[n] for n in _CHECKED_SCALARS},
+    )
+
