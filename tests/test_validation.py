@@ -315,6 +315,12 @@ def test_all_problems_are_reported_at_once() -> None:
     assert "3 problem(s)" in str(info.value)
 
 
+def test_switched_off_waf_leaves_documented_none_attributes() -> None:
+    gw = _build(web_acl=False)  # the attribute was missing (AttributeError) instead of None
+    assert gw.web_acl is None and gw.waf_log_group is None
+    assert _build().waf_log_group is not None
+
+
 def test_grant_invoke_requires_iam_auth() -> None:
     gw = _build(auth=GatewayAuth.cognito())
     with pytest.raises(ValueError, match="grant_invoke only applies to GatewayAuth.iam"):
