@@ -7,7 +7,7 @@ rate limiting and token caps to manage cost.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import aws_cdk as cdk
@@ -22,7 +22,8 @@ from cdk_llm_serving import (
     GatewayLimits,
     PropsValidationError,
 )
-from cdk_llm_serving.bedrock_gateway.routes import model_problems
+from cdk_llm_serving._types import PropsTypeError
+from cdk_llm_serving.bedrock_gateway.construct import props_problems
 
 from ._common import alarm_topic
 from .settings import settings_from_context
@@ -88,6 +89,8 @@ class ChatSettings:
     """Log prompts and completions. Default: false"""
 
     def problems(self) -> list[str]:
+        """Allowed values, and the gateway's own props checks on the props these settings give it (the model
+        allowlist, the limits, throttling, WAF and timeout ranges), named as settings."""
         out: list[str] = []
         if self.auth not in _AUTH_MODES:
             out.append(f"setting 'auth' must be one of {', '.join(_AUTH_MODES)}, got {self.auth!r}")
@@ -95,22 +98,43 @@ class ChatSettings:
             out.append(
                 f"setting 'log_retention_days' must be one of {', '.join(map(str, _RETENTION))}, got {self.log_retention_days}"
             )
-        return out
+        try:
+            props = self._checked_props()
+        except PropsTypeError as exc:  # settings built in code with a wrong type (the context parser checks types)
+            return out + exc.problems
+        return out + [_in_setting_terms(p) for p in props_problems(props)]
 
     @classmethod
     def from_context(cls, raw: Any) -> ChatSettings:
         """Parse and check the ``chat`` context value; every problem is reported at once: names and types,
-        allowed values, and the model allowlist's own checks (the gateway repeats those on its props)."""
+        allowed values, and the gateway's own checks of the props the settings give it."""
         problems: list[str] = []
         settings = settings_from_context(
             cls, raw, context_key="chat", parsers={"models": parse_bedrock_models}, problems=problems
         )
         problems += settings.problems()
-        if settings.models:  # an unusable 'models' value was reported by its parser already
-            problems += model_problems(settings.models)
         if problems:
             raise PropsValidationError("cdk.json context 'chat'", problems)
         return settings
+
+    def gateway_props(self) -> dict[str, Any]:
+        """The ``BedrockGatewayApi`` props these settings give (the stack adds its alarm topic); the others keep the
+        construct's defaults."""
+        retention = _RETENTION[self.log_retention_days]
+        return {**self._checked_props(), "auth": self.gateway_auth, "log_retention": retention}
+
+    def _checked_props(self) -> dict[str, Any]:
+        """The props whose values the gateway checks (``auth`` and ``log_retention_days`` are checked here)."""
+        return {
+            "models": self.models,
+            "limits": GatewayLimits(max_messages=self.max_messages, max_total_chars=self.max_total_chars),
+            "throttling_rate_limit": self.throttling_rate_limit,
+            "throttling_burst_limit": self.throttling_burst_limit,
+            "waf_rate_limit_per_ip": self.waf_rate_limit_per_ip,
+            "reserved_concurrency": self.reserved_concurrency,
+            "generation_timeout": cdk.Duration.seconds(self.generation_timeout_seconds),
+            "log_content": self.log_content,
+        }
 
     @property
     def gateway_auth(self) -> GatewayAuth:
@@ -122,12 +146,28 @@ class ChatSettings:
         return GatewayAuth.cognito()
 
 
-def parse_bedrock_models(raw: Any, problems: list[str]) -> tuple[BedrockModelAlias, ...]:
-    """Context form of a Bedrock allowlist → aliases; problems are appended, not raised."""
+#: Gateway prop names in the gateway's messages -> the ChatStack settings that set them.
+_SETTING_NAMES = (
+    ("limits.max_messages", "max_messages"),
+    ("limits.max_total_chars", "max_total_chars"),
+    ("generation_timeout", "generation_timeout_seconds"),
+)
+
+
+def _in_setting_terms(problem: str) -> str:
+    for prop, setting in _SETTING_NAMES:
+        if problem.startswith(f"{prop} "):
+            return f"{setting}{problem[len(prop):]}"
+    return problem
+
+
+def parse_bedrock_models(raw: Any, problems: list[str]) -> tuple[BedrockModelAlias, ...] | None:
+    """Context form of a Bedrock allowlist → aliases; problems are appended, not raised. ``None`` (the setting keeps
+    its default) when no entry is usable; entries with wrong names or types are left out."""
     allowed = {"alias", "model_id", "max_tokens_cap", "default_max_tokens"}
     if not isinstance(raw, list) or not raw:
         problems.append('setting \'models\' must be a non-empty list of {"alias": ..., "model_id": ...} objects')
-        return ()
+        return None
     out: list[BedrockModelAlias] = []
     for i, item in enumerate(raw):
         if not isinstance(item, Mapping) or not {"alias", "model_id"} <= set(item):
@@ -137,13 +177,11 @@ def parse_bedrock_models(raw: Any, problems: list[str]) -> tuple[BedrockModelAli
         if unknown:
             problems.append(f"models[{i}] has unknown key(s) {sorted(unknown)}; allowed: {sorted(allowed)}")
             continue
-        bad = [k for k in ("max_tokens_cap", "default_max_tokens") if k in item and not isinstance(item[k], int)]
-        bad += [k for k in ("alias", "model_id") if not isinstance(item[k], str)]
-        if bad:
-            problems.append(f"models[{i}] has values of the wrong type for {sorted(bad)}")
-            continue
-        out.append(BedrockModelAlias(**item))
-    return tuple(out)
+        try:
+            out.append(BedrockModelAlias(**item))
+        except PropsTypeError as exc:
+            problems.extend(f"models[{i}].{p}" for p in exc.problems)
+    return tuple(out) or None
 
 
 class ChatStack(cdk.Stack):
@@ -153,24 +191,13 @@ class ChatStack(cdk.Stack):
         kwargs.setdefault("description", "cdk-llm-serving: public chat API (OpenAI-compatible, streaming) over Amazon Bedrock")
         super().__init__(scope, construct_id, **kwargs)
         settings = settings or ChatSettings()
+        problems = settings.problems()  # settings built in code skip from_context: check them here too
+        if problems:
+            raise PropsValidationError("ChatStack settings", problems)
         self.settings = settings
         # Alarm notifications: subscribe on-call email/chat to this topic after deploying.
         self.alarm_topic = alarm_topic(self, "ChatStack")
-        self.gateway = BedrockGatewayApi(
-            self,
-            "Gateway",
-            models=settings.models,
-            auth=settings.gateway_auth,
-            limits=GatewayLimits(max_messages=settings.max_messages, max_total_chars=settings.max_total_chars),
-            throttling_rate_limit=settings.throttling_rate_limit,
-            throttling_burst_limit=settings.throttling_burst_limit,
-            waf_rate_limit_per_ip=settings.waf_rate_limit_per_ip,
-            reserved_concurrency=settings.reserved_concurrency,
-            generation_timeout=cdk.Duration.seconds(settings.generation_timeout_seconds),
-            log_retention=_RETENTION[settings.log_retention_days],
-            log_content=settings.log_content,
-            alarm_topic=self.alarm_topic,
-        )
+        self.gateway = BedrockGatewayApi(self, "Gateway", **settings.gateway_props(), alarm_topic=self.alarm_topic)
         gw = self.gateway
         cdk.CfnOutput(self, "ApiUrl", value=gw.url, description="Stage invoke URL")
         cdk.CfnOutput(self, "OpenAIBaseUrl", value=gw.openai_base_url, description="base_url for OpenAI SDKs")

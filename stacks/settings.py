@@ -52,7 +52,7 @@ def settings_from_context(
     """Build settings ``cls`` from the context value ``raw``.
 
     :param parsers: for fields with structured values, a function ``(raw_value, problems) -> value``
-        that appends problems instead of raising.
+        that appends problems instead of raising; ``None`` (nothing usable) leaves the field at its default.
     :param problems: collect name and type problems here (the faulty settings keep their defaults) instead of
         raising, so the caller can add its own checks and report everything at once.
     """
@@ -76,7 +76,9 @@ def settings_from_context(
             problems.append(f"unknown setting {key!r}; known settings: {', '.join(sorted(fields))}")
             continue
         if key in parsers:
-            values[key] = parsers[key](value, problems)
+            parsed = parsers[key](value, problems)
+            if parsed is not None:
+                values[key] = parsed
             continue
         ok, coerced = _coerce(value, hints[key])
         if ok:
