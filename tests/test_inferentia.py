@@ -795,7 +795,7 @@ def test_wrong_prop_types_are_named_together() -> None:
     assert 'kubernetes_version must be str, got float 1.34 (pass the string "1.34" in quotes)' in msg
     assert "system_node_count must be int, got str '2' (pass the number 2 without quotes)" in msg
     assert "serving_mode must be ServingMode, got str 'raw'" in msg
-    assert "inf2_node_pools must be Sequence[Inf2NodePool], got list" in msg
+    assert "inf2_node_pools[0] must be Inf2NodePool, got dict {'name': 'inf2-spot'}" in msg  # the bad item is named
 
 
 def test_option_dataclasses_check_their_types() -> None:

@@ -211,7 +211,7 @@ def test_lora_adapters_have_no_instance_or_async_metrics() -> None:
 @pytest.mark.parametrize(("build", "message"), [
     # E-newcomer row 6: each of these was a raw AttributeError/TypeError or a misleading message.
     (lambda: _endpoint(hosting="serverless"),
-     "hosting must be HostingMode or None, got str 'serverless' (build it with a HostingMode factory, e.g. HostingMode.real_time(...))"),
+     "hosting must be HostingMode or None, got str 'serverless' (build it with a HostingMode factory, e.g. HostingMode.serverless(...))"),
     (lambda: _endpoint(hosting=InferenceMode.SERVERLESS), "hosting must be HostingMode or None, got InferenceMode"),
     (lambda: HostingMode.serverless(memory_size_mb="6144"), "memory_size_mb must be int, got str '6144'"),
     (lambda: _endpoint(instance_count="2"), "instance_count must be int, got str '2' (pass the number 2 without quotes)"),
