@@ -23,7 +23,9 @@ def acknowledge(construct: IConstruct, finding: str, reason: str) -> None:
     :param reason: why the finding does not apply or is accepted; shown in the audit trail.
     """
     if "::" not in finding:
-        raise ValueError(f"finding must be a full cdk-nag id like 'AwsSolutions::AwsSolutions-IAM5[...]', got {finding!r}")
+        raise ValueError(
+            f"finding must be a full cdk-nag id like 'AwsSolutions::AwsSolutions-IAM5[...]', got {finding!r}"
+        )
     if len(reason.strip()) < _MIN_REASON:
         raise ValueError(f"acknowledgment of {finding} needs a specific reason, got {reason!r}")
     cdk.Validations.of(construct).acknowledge(cdk.Acknowledgment(id=finding, reason=reason))

@@ -82,8 +82,17 @@ def matches(value: Any, tp: Any) -> bool:
         return any(matches(value, a) for a in args)
     if origin is typing.Literal:
         return value in args
-    if origin in (list, collections.abc.Sequence, collections.abc.MutableSequence, tuple, set, frozenset,
-                  collections.abc.Set, collections.abc.Iterable, collections.abc.Collection):
+    if origin in (
+        list,
+        collections.abc.Sequence,
+        collections.abc.MutableSequence,
+        tuple,
+        set,
+        frozenset,
+        collections.abc.Set,
+        collections.abc.Iterable,
+        collections.abc.Collection,
+    ):
         container = {list: list, tuple: tuple, set: set, frozenset: frozenset}.get(origin, collections.abc.Iterable)
         if not isinstance(value, container) or isinstance(value, (str, bytes)) and origin is not str:
             return False
@@ -117,8 +126,11 @@ def problem(name: str, value: Any, tp: Any) -> str | None:
     elif isinstance(value, str) and any(isinstance(a, type) and _has_factories(a) for a in _flat(tp)):
         factory = next(a for a in _flat(tp) if isinstance(a, type) and _has_factories(a))
         hint = f" (build it with a {factory.__name__} factory, e.g. {factory.__name__}.{_factories(factory)[0]}(...))"
-    elif isinstance(value, (int, float)) and not isinstance(value, bool) and any(
-            getattr(a, "__name__", "") == "Duration" for a in _flat(tp)):
+    elif (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and any(getattr(a, "__name__", "") == "Duration" for a in _flat(tp))
+    ):
         hint = f" (use cdk.Duration.seconds({value}))"
     elif isinstance(value, str) and any(a in (int, float) for a in _flat(tp)):
         hint = f" (pass the number {value} without quotes)" if _numeric(value) else ""
@@ -164,8 +176,10 @@ def typed_props(init: F) -> F:
             hints = typing.get_type_hints(init)
         bound = signature.bind(self, scope, construct_id, *args, **kwargs)
         problems = [
-            p for name, value in bound.arguments.items()
-            if name not in ("self", "scope", "construct_id", "id") and name in hints
+            p
+            for name, value in bound.arguments.items()
+            if name not in ("self", "scope", "construct_id", "id")
+            and name in hints
             and (p := problem(name, value, hints[name])) is not None
         ]
         if problems:
@@ -183,7 +197,8 @@ class TypedOptions:
     def __post_init__(self) -> None:
         hints = typing.get_type_hints(type(self))
         problems = [
-            p for f in dataclasses.fields(self)  # type: ignore[arg-type]
+            p
+            for f in dataclasses.fields(self)  # type: ignore[arg-type]
             if f.name in hints and (p := problem(f.name, getattr(self, f.name), hints[f.name])) is not None
         ]
         if problems:
