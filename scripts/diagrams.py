@@ -182,6 +182,31 @@ def _logical_ids(metadata: dict[str, Any]) -> list[tuple[tuple[str, ...], str]]:
     return out
 
 
+def _owned_ids(
+    ids: list[tuple[tuple[str, ...], str]],
+    prefix: tuple[str, ...],
+    resources: dict[str, Any],
+    excluded: list[tuple[str, ...]],
+) -> dict[str, tuple[str, ...]]:
+    """The logical IDs of ``ids`` that belong to the template of the construct path ``prefix``.
+
+    A logical ID is unique in its template only: match it below the template's construct path,
+    outside the nested stacks below that (their resources are in their own templates), except
+    the "<id>.NestedStackResource" the parent template holds.
+    """
+
+    def inside(path: tuple[str, ...], n: tuple[str, ...]) -> bool:
+        return path[: len(n)] == n and len(path) > len(n) and not path[len(n)].endswith(".NestedStackResource")
+
+    return {
+        lid: path
+        for path, lid in ids
+        if lid in resources
+        and path[: len(prefix)] == prefix
+        and not any(inside(path, n) for n in excluded if n != prefix)
+    }
+
+
 def load_assembly(outdir: Path) -> dict[str, StackModel]:
     """Every stack of the cloud assembly in ``outdir`` (nested stacks are drawn inside their parent)."""
     manifest = json.loads((outdir / "manifest.json").read_text())
@@ -204,25 +229,10 @@ def load_assembly(outdir: Path) -> dict[str, StackModel]:
         ids = _logical_ids(metadata)
         nested = _nested_paths(root)
 
-        def owned(
-            prefix: tuple[str, ...], resources: dict[str, Any], excluded: list[tuple[str, ...]]
-        ) -> dict[str, tuple[str, ...]]:
-            # A logical ID is unique in its template only: match it below the template's construct path,
-            # outside the nested stacks below that (their resources are in their own templates), except
-            # the "<id>.NestedStackResource" the parent template holds.
-            def inside(path: tuple[str, ...], n: tuple[str, ...]) -> bool:
-                return path[: len(n)] == n and len(path) > len(n) and not path[len(n)].endswith(".NestedStackResource")
-
-            return {
-                lid: path
-                for path, lid in ids
-                if lid in resources
-                and path[: len(prefix)] == prefix
-                and not any(inside(path, n) for n in excluded if n != prefix)
-            }
-
         template = json.loads((outdir / artifact["properties"]["templateFile"]).read_text())
-        templates = [TemplateModel(template.get("Resources", {}), owned((), template.get("Resources", {}), nested))]
+        templates = [
+            TemplateModel(template.get("Resources", {}), _owned_ids(ids, (), template.get("Resources", {}), nested))
+        ]
         for lid, resource in template.get("Resources", {}).items():
             if resource["Type"] != "AWS::CloudFormation::Stack" or lid not in templates[0].paths:
                 continue
@@ -232,7 +242,7 @@ def load_assembly(outdir: Path) -> dict[str, StackModel]:
                 prefix = templates[0].paths[lid][:-1]
                 body = json.loads((outdir / nested_file).read_text()).get("Resources", {})
                 deeper = [n for n in nested if n[: len(prefix)] == prefix and n != prefix]
-                templates.append(TemplateModel(body, owned(prefix, body, deeper)))
+                templates.append(TemplateModel(body, _owned_ids(ids, prefix, body, deeper)))
         _mark_resources(root, templates)
         out[name] = StackModel(name=name, root=root, templates=tuple(templates))
     return out

@@ -33,11 +33,15 @@ from cdk_llm_serving import (
     PropsValidationError,
     SageMakerModelAlias,
 )
-from cdk_llm_serving.lora_fleet import DEFAULT_ADAPTER_STACKS, DEFAULT_FLEET_AUTOSCALING, DEFAULT_FLEET_INSTANCE_TYPE
-from cdk_llm_serving.lora_fleet import default_lora_container
+from cdk_llm_serving.lora_fleet import (
+    DEFAULT_ADAPTER_STACKS,
+    DEFAULT_FLEET_AUTOSCALING,
+    DEFAULT_FLEET_INSTANCE_TYPE,
+    default_lora_container,
+)
 
-from .chat_stack import DEFAULT_CHAT_MODELS, parse_bedrock_models
 from ._common import alarm_topic
+from .chat_stack import DEFAULT_CHAT_MODELS, parse_bedrock_models
 from .settings import settings_from_context
 
 # Defaults come from the library, so the flat settings cannot drift from the construct's own defaults.

@@ -23,9 +23,8 @@ from cdk_llm_serving import (
     DeploymentOptions,
     EksInferentiaCluster,
     GatewayLimits,
-    Inf2NodePool,
     HostingMode,
-    VllmNeuronModel,
+    Inf2NodePool,
     IngestionTrigger,
     KnowledgeBaseRetrieval,
     LlmContainer,
@@ -33,6 +32,7 @@ from cdk_llm_serving import (
     SageMakerModelAlias,
     TrafficShift,
     TrafficShiftType,
+    VllmNeuronModel,
 )
 from test_knowledge_base import _build as build_index
 from test_sagemaker_validation import _build as build_endpoint

@@ -1025,6 +1025,7 @@ def test_rule_system_node_instance_type() -> None:
     # the valid side: the default and every instance type of the pinned botocore's EC2 model
     assert not [p for p in RULES.problems(_plan()) if "SYSTEM_NODE_INSTANCE_TYPE" in p]
     import gzip
+
     import botocore
 
     model = Path(botocore.__file__).parent / "data" / "ec2" / "2016-11-15" / "service-2.json.gz"

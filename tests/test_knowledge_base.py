@@ -30,8 +30,8 @@ from cdk_llm_serving import (
     PropsValidationError,
 )
 from cdk_llm_serving._types import PropsTypeError
-from cdk_llm_serving.knowledge_base.rules import KNOWLEDGE_BASE, KnowledgeBaseSettings
 from cdk_llm_serving.knowledge_base import NON_FILTERABLE_METADATA_KEYS, S3_VECTORS_ACTIONS, TITAN_TEXT_EMBEDDINGS_V2
+from cdk_llm_serving.knowledge_base.rules import KNOWLEDGE_BASE, KnowledgeBaseSettings
 from harness import Synthesis, as_list, expect_rule, flat_statements, lambda_functions, resources, text
 from variants_kb import EXISTING_BUCKET_NAME, EXISTING_KEY_ID
 
@@ -374,7 +374,7 @@ def test_trigger_role_can_only_start_the_state_machine(kb: dict[str, Any]) -> No
 
 
 def test_no_inline_policies_on_construct_roles(any_kb: dict[str, Any]) -> None:
-    for logical_id, resource in resources(any_kb, "AWS::IAM::Policy").items():
+    for logical_id in resources(any_kb, "AWS::IAM::Policy"):
         assert logical_id.startswith(("RetrieverRole", "UploaderRole")), logical_id  # test-only consumer roles
 
 

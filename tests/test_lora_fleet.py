@@ -37,9 +37,9 @@ from cdk_llm_serving.lora_fleet import PriceUnavailableError, compare_with_dedic
 from cdk_llm_serving.lora_fleet.adapters import shard_of
 from harness import REPO, Synthesis, cfn_text, expect_rule, flat_statements, scrub
 from harness import resources as _of_type
-from test_sagemaker import _policy_statements
 from stacks import LoraSettings
 from test_compliance import _cfn_lint_config
+from test_sagemaker import _policy_statements
 
 LORA_STACKS = ["LoraStack", "LoraComponentsStack", "LoraInStackStack", "LoraStaticStack"]
 IC = "AWS::SageMaker::InferenceComponent"
@@ -392,7 +392,9 @@ def test_adapter_artifact_must_be_one_tarball() -> None:
     for artifact in ("support/", "support/adapter.tgz", "s3://weights/adapters/support/"):
         message = expect_rule(
             "LORA.ADAPTER_ARTIFACT_TARBALL",
-            lambda: _fleet(cdk.Stack(cdk.App(), "S"), [LoraAdapter(name="support", artifact=artifact)]),
+            lambda artifact=artifact: _fleet(
+                cdk.Stack(cdk.App(), "S"), [LoraAdapter(name="support", artifact=artifact)]
+            ),
         )
         assert f"artifact {artifact!r} must be one .tar.gz archive" in message
     fleet = _fleet(cdk.Stack(cdk.App(), "S"), [LoraAdapter(name="support")])

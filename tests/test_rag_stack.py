@@ -168,10 +168,10 @@ def test_rag_settings_from_context() -> None:
             {"weights_prefix": "/x", "max_instances": 0, "max_model_len": 100, "ingestion_schedule_hours": -1}
         )
     assert len(info.value.problems) == 4
-    for text in (
+    for expected in (
         "'weights_prefix' must be a folder",
         "'max_instances' must be between 1 and 20",
         "'max_model_len' must be between 512 and 131072",
         "'ingestion_schedule_hours' must be 0 (off) or more",
     ):
-        assert text in str(info.value)
+        assert expected in str(info.value)

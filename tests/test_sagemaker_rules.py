@@ -243,7 +243,7 @@ def test_inference_component_rolling_update_batch_size() -> None:
     for percent in (2, 60):
         message = expect_rule(
             "SAGEMAKER.ROLLING_UPDATE_BATCH_SIZE",
-            lambda: _endpoint(
+            lambda percent=percent: _endpoint(
                 hosting=HostingMode.inference_component(copies=4),
                 deployment=DeploymentOptions(rolling_batch_percent=percent),
             ),

@@ -27,7 +27,6 @@ from cdk_llm_serving import (
     ModelSource,
     SageMakerLlmEndpoint,
     ScheduledCapacity,
-    StepScalingOptions,
     TrafficShift,
     TrafficShiftType,
 )

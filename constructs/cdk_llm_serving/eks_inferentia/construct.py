@@ -28,8 +28,8 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from .._errors import ProblemCollector
-from .._types import typed_props
 from .._nag import acknowledge
+from .._types import typed_props
 from .._vpc import select_subnets
 from . import manifests as mf
 from .data import (

@@ -26,11 +26,11 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from .._alarms import threshold_alarm
 from .._errors import ProblemCollector
 from .._nag import acknowledge, nag_resource
 from .._retained import RetainedName, stack_id_suffix
 from .._types import typed_props
-from .._alarms import threshold_alarm
 from .base import DocumentIndexBase, ImportedDocumentIndex
 from .config import (
     KNOWN_EMBEDDING_MODELS,

@@ -548,12 +548,13 @@ class LoraAdapterFleet(HostedLlmEndpointBase):
         metric_name: str,
         statistic: str = "Sum",
         *,
-        period: cdk.Duration = cdk.Duration.minutes(5),
+        period: cdk.Duration | None = None,
         label: str | None = None,
     ) -> cloudwatch.MathExpression:
         """``metric_name`` of every adapter of this fleet, one line each (a CloudWatch SEARCH over the
         ``InferenceComponentName`` dimension, matched on the fleet's name prefix; dashboards only, alarms
-        cannot use SEARCH)."""
+        cannot use SEARCH). Default: ``statistic`` over 5 minutes."""
+        period = period or cdk.Duration.minutes(5)
         prefix = f' "{self.component_name_prefix}"' if self.component_name_prefix else ""
         query = f'{{AWS/SageMaker,InferenceComponentName}} MetricName="{metric_name}"{prefix}'
         return cloudwatch.MathExpression(

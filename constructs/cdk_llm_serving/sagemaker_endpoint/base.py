@@ -10,8 +10,8 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from .._errors import ProblemCollector
-from .._types import typed_props
 from .._names import SAGEMAKER_NAME_MAX, SAGEMAKER_NAME_RE, is_sagemaker_name
+from .._types import typed_props
 
 #: SageMaker's name rule for endpoints, endpoint configs, models and inference components.
 NAME_RE = SAGEMAKER_NAME_RE

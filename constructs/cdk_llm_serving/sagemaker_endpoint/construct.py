@@ -23,8 +23,8 @@ from .._errors import ProblemCollector
 from .._nag import acknowledge, nag_resource
 from .._types import typed_props
 from .._vpc import select_subnets
-from .batch import LlmBatchPipeline
 from .base import VARIANT_NAME, ImportedLlmEndpoint, SageMakerEndpointBase, generated_name, name_problems
+from .batch import LlmBatchPipeline
 from .containers import LlmContainer, ModelSource, ModelSourceKind
 from .instances import InstanceSpec, hosting_instance_types, instance_spec
 from .options import (
@@ -40,8 +40,8 @@ from .options import (
     TrafficShiftType,
 )
 from .role import acknowledge_hosting_wildcards, hosting_statements
-from .rules import RULES, EndpointPlan
 from .role import execution_role as _execution_role
+from .rules import RULES, EndpointPlan
 
 DEFAULT_INSTANCE_TYPE = "ml.g5.2xlarge"
 #: Default of ``startup_health_check_timeout`` and ``model_data_download_timeout`` (large models load slowly).
