@@ -45,6 +45,8 @@ def _render(value: object) -> str:
         if "Fn::GetAtt" in value:
             return "<" + ".".join(value["Fn::GetAtt"]) + ">"
         if "Fn::Join" in value:
+            sep: str
+            parts: list[object]
             sep, parts = value["Fn::Join"]
             return sep.join(_render(p) for p in parts)
     raise ValueError(f"cannot render {value!r} as a cdk-nag resource")

@@ -25,7 +25,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from .._errors import ProblemCollector
 from .._nag import acknowledge
@@ -398,7 +398,7 @@ class EksInferentiaCluster(Construct):
         eks.AccessEntry(
             self,
             "KarpenterNodeAccess",
-            cluster=self.cluster,
+            cluster=self.cluster,  # type: ignore[arg-type]  # jsii gap: Cluster lacks ICluster's optional kubectlProviderOptions (cluster.d.ts)
             principal=self.node_role.role_arn,
             access_entry_type=eks.AccessEntryType.EC2_LINUX,
             access_policies=[],
@@ -519,12 +519,15 @@ class EksInferentiaCluster(Construct):
         self.node_pool_manifests = [mf.inf2_node_pool(p) for p in self.inf2_node_pools] + [
             mf.general_node_pool(general_pool_cpu_limit)
         ]
+        system_nodes = self.system_nodes.node.default_child
+        assert isinstance(system_nodes, eks.CfnNodegroup)
+        assert system_nodes.ami_type is not None  # always set: ami_type=self.system_node_ami_type above
         self.plan = EksPlan(
             kubernetes_version=kubernetes_version,
             system_nodes=SystemNodeGroup(
                 instance_type=system_node_instance_type,
                 node_count=system_node_count,
-                ami_type=self.system_nodes.node.default_child.ami_type,
+                ami_type=system_nodes.ami_type,
             ),  # the CloudFormation value
             helm_releases=tuple(
                 HelmRelease(chart=c, version=ver, values=self.helm_values.get(c))
@@ -707,7 +710,7 @@ class EksInferentiaCluster(Construct):
         self.knative_service_crd = eks.KubernetesObjectValue(
             self,
             "KnativeServiceCrd",
-            cluster=self.cluster,
+            cluster=self.cluster,  # type: ignore[arg-type]  # jsii gap: Cluster lacks ICluster's optional kubectlProviderOptions (cluster.d.ts)
             object_type="customresourcedefinition",
             object_name="services.serving.knative.dev",
             json_path='.status.conditions[?(@.reason=="InitialNamesAccepted")].status',
@@ -759,7 +762,9 @@ class EksInferentiaCluster(Construct):
         )
         self.model_service_account.role.add_managed_policy(self.model_read_policy)
         if isinstance(bucket, s3.Bucket):
-            bucket_id = cdk.Stack.of(self).get_logical_id(bucket.node.default_child)
+            cfn_bucket = bucket.node.default_child
+            assert isinstance(cfn_bucket, s3.CfnBucket)
+            bucket_id = cdk.Stack.of(self).get_logical_id(cfn_bucket)
             finding = f"AwsSolutions::AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/{prefix}*]"
         else:
             finding = "AwsSolutions::AwsSolutions-IAM5"
@@ -995,7 +1000,9 @@ class EksInferentiaCluster(Construct):
         handler = provider.node.find_child("Handler")
         self._encrypt_provider_logs(provider)
         stack = cdk.Stack.of(self)
-        has_ecr_public = stack.get_logical_id(handler.node.find_child("HasEcrPublic"))
+        condition = handler.node.find_child("HasEcrPublic")
+        assert isinstance(condition, cdk.CfnCondition)
+        has_ecr_public = stack.get_logical_id(condition)
         acknowledge(
             handler,
             'AwsSolutions::AwsSolutions-IAM4[Policy::{"Fn::If":["'
@@ -1006,14 +1013,16 @@ class EksInferentiaCluster(Construct):
             "CDK grants the kubectl handler public-ECR read so it can pull OCI Helm charts from public.ecr.aws",
         )
         on_event = provider.node.find_child("Provider").node.find_child("framework-onEvent")
-        handler_id = stack.get_logical_id(handler.node.default_child)
+        cfn_handler = handler.node.default_child
+        assert isinstance(cfn_handler, cdk.CfnResource)
+        handler_id = stack.get_logical_id(cfn_handler)
         acknowledge(
             on_event,
             f"AwsSolutions::AwsSolutions-IAM5[Resource::<{handler_id}.Arn>:*]",
             "CDK provider framework invokes any version of the kubectl handler function it fronts",
         )
 
-    def _encrypt_provider_logs(self, provider: Construct) -> None:
+    def _encrypt_provider_logs(self, provider: IConstruct) -> None:
         """With ``@aws-cdk/aws-lambda:useCdkManagedLogGroup`` (a recommended flag) aws_eks_v2 creates the
         kubectl handler's and the provider framework's log groups itself, unencrypted: encrypt them with our key."""
         for fn in (

@@ -21,10 +21,10 @@ from .._rules import RuleSet
 _BOTOCORE_AGENT = "botocore bedrock-agent 2023-06-05 service-2.json"
 
 #: Rules over the names of retained resources (subject: :class:`~cdk_llm_serving._retained.RetainedName`).
-RULES: RuleSet = RuleSet("KB")
+RULES: RuleSet[RetainedName] = RuleSet("KB")
 RETAINED_NAMES = RULES
 #: Rules over what CreateKnowledgeBase and CreateDataSource receive (subject: :class:`KnowledgeBaseSettings`).
-KNOWLEDGE_BASE: RuleSet = RuleSet("KB")
+KNOWLEDGE_BASE: RuleSet[KnowledgeBaseSettings] = RuleSet("KB")
 
 
 def _literal(value: object) -> bool:
@@ -127,7 +127,7 @@ class KnowledgeBaseReference:
 
 
 #: Rules over the ID and ARN of an imported knowledge base (subject: :class:`KnowledgeBaseReference`).
-KNOWLEDGE_BASE_REFERENCE: RuleSet = RuleSet("KB")
+KNOWLEDGE_BASE_REFERENCE: RuleSet[KnowledgeBaseReference] = RuleSet("KB")
 
 #: ``Id`` (bedrock-agent) of a knowledge base.
 KNOWLEDGE_BASE_ID_RE = re.compile(r"^[0-9a-zA-Z]{10}$")

@@ -700,7 +700,7 @@ class _StackCapacity:
                     "LoraAdapterFleet: MODEL_ARTIFACT packaging needs at least one adapter (declare what the model folder holds)"
                 ]
             )
-        stacks = list(fleet.adapter_stacks) or [cdk.Stack.of(fleet)]
+        stacks: list[cdk.Stack] = list(fleet.adapter_stacks) or [cdk.Stack.of(fleet)]
         counts = {s.node.path: 0 for s in stacks}
         for c in cdk.Stack.of(fleet).node.find_all():  # nested stacks are part of their parent's tree
             if isinstance(c, cdk.CfnResource) and cdk.Stack.of(c).node.path in counts:

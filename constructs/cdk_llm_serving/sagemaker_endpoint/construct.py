@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 import aws_cdk as cdk
 from aws_cdk import aws_applicationautoscaling as appscaling
@@ -56,6 +56,21 @@ class _Network:
 
     security_group_ids: list[str]
     subnets: list[str]
+
+
+class _Timeouts(TypedDict):
+    """The two timeouts as SageMaker's ``*InSeconds`` fields (of a production variant, or of an inference
+    component's startup parameters)."""
+
+    container_startup_health_check_timeout_in_seconds: int
+    model_data_download_timeout_in_seconds: int
+
+
+class _Cooldowns(TypedDict):
+    """The cooldowns of a target-tracking policy (``ScalableTarget.scale_to_track_metric``)."""
+
+    scale_in_cooldown: cdk.Duration
+    scale_out_cooldown: cdk.Duration
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -114,7 +129,7 @@ class _Props:
         }
 
     @property
-    def timeouts(self) -> dict[str, int]:
+    def timeouts(self) -> _Timeouts:
         """The two timeouts as SageMaker's ``*InSeconds`` fields."""
         return {
             "container_startup_health_check_timeout_in_seconds": int(self.startup_health_check_timeout.to_seconds()),
@@ -1085,7 +1100,7 @@ class SageMakerLlmEndpoint(SageMakerEndpointBase):
         return target
 
     def _target_tracking(self, target: appscaling.ScalableTarget, a: AutoScalingOptions) -> None:
-        cooldowns = {"scale_in_cooldown": a.scale_in_cooldown, "scale_out_cooldown": a.scale_out_cooldown}
+        cooldowns: _Cooldowns = {"scale_in_cooldown": a.scale_in_cooldown, "scale_out_cooldown": a.scale_out_cooldown}
         components = self.hosting.kind is InferenceMode.INFERENCE_COMPONENT
         P = appscaling.PredefinedMetric
         if self.hosting.kind is InferenceMode.SERVERLESS:

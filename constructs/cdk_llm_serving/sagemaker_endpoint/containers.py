@@ -580,7 +580,7 @@ def dlc_account(scope: IConstruct) -> str:
             return "000000000000"
         return account
     mapping = stack.node.try_find_child(_MAPPING_ID)
-    if mapping is None:
+    if not isinstance(mapping, cdk.CfnMapping):
         accounts = dlc_accounts()
         mapping = cdk.CfnMapping(
             stack, _MAPPING_ID, mapping={region: {"account": account} for region, account in accounts.items()}
@@ -599,4 +599,4 @@ def dlc_account(scope: IConstruct) -> str:
                 )
             ],
         )
-    return mapping.find_in_map(cdk.Aws.REGION, "account")  # type: ignore[union-attr]
+    return mapping.find_in_map(cdk.Aws.REGION, "account")
