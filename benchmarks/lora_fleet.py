@@ -38,7 +38,9 @@ def synth(adapters: int) -> tuple[float, int, int, int]:
         stack = cdk.Stack(app, "Bench")
         bucket = s3.Bucket.from_bucket_name(stack, "Weights", "example-llm-weights")
         LoraAdapterFleet(
-            stack, "Fleet", base_model=ModelSource.s3_prefix(bucket, "base/"),
+            stack,
+            "Fleet",
+            base_model=ModelSource.s3_prefix(bucket, "base/"),
             adapter_store=AdapterStore(bucket, "adapters/"),
             adapters=[LoraAdapter(name=f"tenant-{i:04d}") for i in range(adapters)],
         )
@@ -65,7 +67,9 @@ def main() -> None:
             ms, total, largest, files = synth(n)
             samples[n].append(ms)
             sizes[n] = (total, largest, files)
-    print(f"\n{'adapters':>8} | {'synth median':>12} | {'templates':>9} | {'total bytes':>11} | {'largest':>9} | per-adapter increment")
+    print(
+        f"\n{'adapters':>8} | {'synth median':>12} | {'templates':>9} | {'total bytes':>11} | {'largest':>9} | per-adapter increment"
+    )
     previous: tuple[int, float, int] | None = None
     for n in counts:
         med = statistics.median(samples[n])
@@ -76,8 +80,12 @@ def main() -> None:
             increment = f"{(med - pms) / (n - pn):.1f} ms, {(total - pbytes) / (n - pn):.0f} B"
         print(f"{n:>8} | {med:>9.0f} ms | {files:>9} | {total:>11,} | {largest:>9,} | {increment}")
         previous = (n, med, total)
-    print(f"({args.runs} runs each; 4 nested adapter stacks; CloudFormation limits: 500 resources and 1 MB per template)\n")
-    print("Hourly cost, fleet vs one dedicated endpoint per adapter (LoraAdapterFleet.compare_with_dedicated defaults):\n")
+    print(
+        f"({args.runs} runs each; 4 nested adapter stacks; CloudFormation limits: 500 resources and 1 MB per template)\n"
+    )
+    print(
+        "Hourly cost, fleet vs one dedicated endpoint per adapter (LoraAdapterFleet.compare_with_dedicated defaults):\n"
+    )
     print(cost_table((1, 10, 100, 500)))
 
 

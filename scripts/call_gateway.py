@@ -104,7 +104,9 @@ class SigV4Auth(httpx.Auth):
         headers = {name: request.headers[name] for name in _SIGNED if name in request.headers}
         headers["host"] = request.headers.get("host") or request.url.netloc.decode("ascii")
         aws_request = AWSRequest(method=request.method, url=str(request.url), data=request.content, headers=headers)
-        _BotocoreSigV4(Credentials(frozen.access_key, frozen.secret_key, frozen.token), self.service, self.region).add_auth(aws_request)
+        _BotocoreSigV4(
+            Credentials(frozen.access_key, frozen.secret_key, frozen.token), self.service, self.region
+        ).add_auth(aws_request)
         for name in ("Authorization", "X-Amz-Date", "X-Amz-Security-Token"):
             if name in aws_request.headers:
                 request.headers[name] = aws_request.headers[name]
@@ -113,7 +115,9 @@ class SigV4Auth(httpx.Auth):
         yield request
 
 
-def iam_client(base_url: str, *, region: str, credentials: Credentials | ReadOnlyCredentials, **kwargs: Any) -> openai.OpenAI:
+def iam_client(
+    base_url: str, *, region: str, credentials: Credentials | ReadOnlyCredentials, **kwargs: Any
+) -> openai.OpenAI:
     """An OpenAI client whose every request is SigV4-signed for ``execute-api`` in ``region``.
 
     ``api_key`` is required by the SDK but never sent: the signer replaces the SDK's
@@ -138,8 +142,12 @@ class Prompter(Protocol):
 class TerminalPrompter:
     """Asks on the terminal; messages go to stderr so stdout stays the API's answer (or the token)."""
 
-    def __init__(self, out: Any = None, read_secret: Callable[[str], str] = getpass.getpass,
-                 read_line: Callable[[str], str] | None = None) -> None:
+    def __init__(
+        self,
+        out: Any = None,
+        read_secret: Callable[[str], str] = getpass.getpass,
+        read_line: Callable[[str], str] | None = None,
+    ) -> None:
         self._out = out or sys.stderr
         self._read_secret = read_secret
         self._read_line = read_line or self._input
@@ -149,8 +157,11 @@ class TerminalPrompter:
         return sys.stdin.readline().strip()
 
     def new_password(self) -> str:
-        print("This is the first sign-in with a temporary password: choose a new one "
-              "(12+ characters with upper and lower case, a digit and a symbol).", file=self._out)
+        print(
+            "This is the first sign-in with a temporary password: choose a new one "
+            "(12+ characters with upper and lower case, a digit and a symbol).",
+            file=self._out,
+        )
         first = self._read_secret("New password: ")
         if self._read_secret("Repeat it: ") != first:
             raise SignInError("the two new passwords differ; run again")
@@ -160,9 +171,12 @@ class TerminalPrompter:
         return self._read_line(f"The user pool requires '{name}': ")
 
     def show_totp_secret(self, secret: str, uri: str) -> None:
-        print("TOTP MFA is required and not set up yet. Add this secret to an authenticator app now\n"
-              "(it is shown only this once; the app can also read the otpauth URI as a QR code):\n"
-              f"  secret: {secret}\n  uri:    {uri}", file=self._out)
+        print(
+            "TOTP MFA is required and not set up yet. Add this secret to an authenticator app now\n"
+            "(it is shown only this once; the app can also read the otpauth URI as a QR code):\n"
+            f"  secret: {secret}\n  uri:    {uri}",
+            file=self._out,
+        )
 
     def totp_code(self) -> str:
         return self._read_line("6-digit code from your authenticator app: ").replace(" ", "")
@@ -183,8 +197,16 @@ def _json_list(raw: str | None) -> list[str]:
     return [str(v) for v in value] if isinstance(value, list) else [str(value)]
 
 
-def sign_in(idp: Any, *, client_id: str, username: str, password: str, prompter: Prompter,
-            issuer: str = "cdk-llm-serving", max_challenges: int = 6) -> dict[str, Any]:
+def sign_in(
+    idp: Any,
+    *,
+    client_id: str,
+    username: str,
+    password: str,
+    prompter: Prompter,
+    issuer: str = "cdk-llm-serving",
+    max_challenges: int = 6,
+) -> dict[str, Any]:
     """Sign in with ``USER_PASSWORD_AUTH`` and answer the pool's challenges; return ``AuthenticationResult``.
 
     ``idp`` is a boto3 ``cognito-idp`` client. Challenge responses name the user by
@@ -192,6 +214,7 @@ def sign_in(idp: Any, *, client_id: str, username: str, password: str, prompter:
     is a generated ID, and challenge responses must use it, not the alias (InitiateAuth's
     ChallengeParameters documentation), so the name is carried to the later challenges.
     """
+
     def call(operation: str, **params: Any) -> dict[str, Any]:
         try:
             return getattr(idp, operation)(**params)
@@ -200,8 +223,12 @@ def sign_in(idp: Any, *, client_id: str, username: str, password: str, prompter:
             hint = _SIGN_IN_HINTS.get(err.get("Code", ""), "")
             raise SignInError(f"{operation}: {err.get('Code')}: {err.get('Message')}{hint}") from exc
 
-    response = call("initiate_auth", AuthFlow="USER_PASSWORD_AUTH", ClientId=client_id,
-                    AuthParameters={"USERNAME": username, "PASSWORD": password})
+    response = call(
+        "initiate_auth",
+        AuthFlow="USER_PASSWORD_AUTH",
+        ClientId=client_id,
+        AuthParameters={"USERNAME": username, "PASSWORD": password},
+    )
     user = username  # becomes the real username once Cognito names it; later challenges may not repeat it
     for _ in range(max_challenges):
         if "AuthenticationResult" in response:
@@ -222,8 +249,12 @@ def sign_in(idp: Any, *, client_id: str, username: str, password: str, prompter:
                 raise SignInError(f"the pool asks to set up MFA of kind {can_set_up}; this script sets up TOTP only")
             associated = call("associate_software_token", Session=session)
             prompter.show_totp_secret(associated["SecretCode"], otpauth_uri(associated["SecretCode"], username, issuer))
-            verified = call("verify_software_token", Session=associated["Session"], UserCode=prompter.totp_code(),
-                            FriendlyDeviceName=issuer[:128])
+            verified = call(
+                "verify_software_token",
+                Session=associated["Session"],
+                UserCode=prompter.totp_code(),
+                FriendlyDeviceName=issuer[:128],
+            )
             if verified.get("Status") != "SUCCESS":
                 raise SignInError("VerifySoftwareToken did not accept the code (clock skew on the device?); run again")
             session = verified["Session"]
@@ -232,8 +263,10 @@ def sign_in(idp: Any, *, client_id: str, username: str, password: str, prompter:
         elif name == "SELECT_MFA_TYPE":
             answers["ANSWER"] = "SOFTWARE_TOKEN_MFA"
         else:
-            raise SignInError(f"Cognito asked for the challenge {name!r}, which this script does not answer "
-                              "(it handles NEW_PASSWORD_REQUIRED, MFA_SETUP, SOFTWARE_TOKEN_MFA, SELECT_MFA_TYPE)")
+            raise SignInError(
+                f"Cognito asked for the challenge {name!r}, which this script does not answer "
+                "(it handles NEW_PASSWORD_REQUIRED, MFA_SETUP, SOFTWARE_TOKEN_MFA, SELECT_MFA_TYPE)"
+            )
         request: dict[str, Any] = {"ClientId": client_id, "ChallengeName": name, "ChallengeResponses": answers}
         if session:
             request["Session"] = session
@@ -243,13 +276,13 @@ def sign_in(idp: Any, *, client_id: str, username: str, password: str, prompter:
 
 _SIGN_IN_HINTS = {
     "NotAuthorizedException": " (wrong username or password, an expired temporary password - an admin can resend it"
-                              " with admin-create-user --message-action RESEND -, or an expired session: run again)",
+    " with admin-create-user --message-action RESEND -, or an expired session: run again)",
     "UserNotFoundException": " (no such user in this pool: an admin creates users, self sign-up is off)",
     "PasswordResetRequiredException": " (an admin reset the password: admin-set-user-password, then run again)",
     "CodeMismatchException": " (wrong or reused code: wait for the next one and run again)",
     "EnableSoftwareTokenMFAException": " (the code did not verify: check the device clock and run again)",
     "InvalidPasswordException": " (the new password does not meet the pool's policy: 12+ characters, upper and"
-                                " lower case, a digit and a symbol)",
+    " lower case, a digit and a symbol)",
 }
 
 
@@ -285,8 +318,14 @@ def region_of(url: str) -> str | None:
     return match.group(1) if match else None
 
 
-def target_from_outputs(outputs: Mapping[str, str], *, base_url: str | None = None, auth: str | None = None,
-                        client_id: str | None = None, region: str | None = None) -> Target:
+def target_from_outputs(
+    outputs: Mapping[str, str],
+    *,
+    base_url: str | None = None,
+    auth: str | None = None,
+    client_id: str | None = None,
+    region: str | None = None,
+) -> Target:
     """Resolve base URL, auth mode and Region from a gateway stack's outputs (arguments win).
 
     Base URL: ``OpenAIBaseUrl``, else ``ApiUrl`` + ``v1``. Auth: ``AuthMode`` when the stack has
@@ -296,14 +335,22 @@ def target_from_outputs(outputs: Mapping[str, str], *, base_url: str | None = No
     if not url and outputs.get("ApiUrl"):
         url = outputs["ApiUrl"].rstrip("/") + "/v1"
     if not url:
-        raise SystemExit(f"the stack has no OpenAIBaseUrl or ApiUrl output (outputs: {sorted(outputs)}); pass --base-url")
+        raise SystemExit(
+            f"the stack has no OpenAIBaseUrl or ApiUrl output (outputs: {sorted(outputs)}); pass --base-url"
+        )
     client_id = client_id or outputs.get("UserPoolClientId")
     mode = auth or outputs.get("AuthMode") or ("cognito" if client_id else "iam")
     if mode not in ("cognito", "iam", "none"):
         raise SystemExit(f"unknown auth mode {mode!r}; use cognito, iam or none")
     aliases = tuple(a for a in outputs.get("ModelAliases", "").split(",") if a)
-    return Target(base_url=url.rstrip("/"), auth=mode, region=region or region_of(url), client_id=client_id,
-                  user_pool_id=outputs.get("UserPoolId"), model_aliases=aliases)
+    return Target(
+        base_url=url.rstrip("/"),
+        auth=mode,
+        region=region or region_of(url),
+        client_id=client_id,
+        user_pool_id=outputs.get("UserPoolId"),
+        model_aliases=aliases,
+    )
 
 
 # --------------------------------------------------------------------------------------------- CLI
@@ -311,9 +358,12 @@ def target_from_outputs(outputs: Mapping[str, str], *, base_url: str | None = No
 
 def _parser() -> argparse.ArgumentParser:
     doc = __doc__ or ""
-    examples = doc[doc.index("Examples::"):doc.index("The stack's outputs")] if "Examples::" in doc else ""
-    p = argparse.ArgumentParser(description=doc.split("\n\n")[0], epilog=examples.replace("::", ":"),
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    examples = doc[doc.index("Examples::") : doc.index("The stack's outputs")] if "Examples::" in doc else ""
+    p = argparse.ArgumentParser(
+        description=doc.split("\n\n")[0],
+        epilog=examples.replace("::", ":"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("prompt", nargs="*", help="the user message (default: a short greeting)")
     p.add_argument("--stack", help="CloudFormation stack to read the outputs of (ChatStack, LoraStack, RagStack)")
     p.add_argument("--base-url", help="the API's OpenAI base URL (…/prod/v1); replaces the stack's output")
@@ -322,8 +372,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", help="AWS profile for DescribeStacks and SigV4 (default: the standard chain)")
     p.add_argument("--client-id", help="Cognito app client ID; replaces the stack's UserPoolClientId output")
     p.add_argument("--username", help="Cognito username (the email address the admin created)")
-    p.add_argument("--id-token", default=os.environ.get("GATEWAY_ID_TOKEN"),
-                   help="use this Cognito ID token instead of signing in (default: $GATEWAY_ID_TOKEN)")
+    p.add_argument(
+        "--id-token",
+        default=os.environ.get("GATEWAY_ID_TOKEN"),
+        help="use this Cognito ID token instead of signing in (default: $GATEWAY_ID_TOKEN)",
+    )
     p.add_argument("--print-token", action="store_true", help="sign in, print the ID token on stdout and stop")
     p.add_argument("--model", help="model alias (default: the stack's first ModelAliases entry, else the first listed)")
     p.add_argument("--list-models", action="store_true", help="print the allowlisted aliases (GET /v1/models) and stop")
@@ -336,8 +389,14 @@ def _session(args: argparse.Namespace, region: str | None) -> boto3.Session:
     return boto3.Session(profile_name=args.profile, region_name=region or args.region)
 
 
-def build_client(args: argparse.Namespace, target: Target, session: boto3.Session, *,
-                 idp: Any = None, prompter: Prompter | None = None) -> openai.OpenAI:
+def build_client(
+    args: argparse.Namespace,
+    target: Target,
+    session: boto3.Session,
+    *,
+    idp: Any = None,
+    prompter: Prompter | None = None,
+) -> openai.OpenAI:
     """The OpenAI client for ``target``'s auth mode (signing in to Cognito when needed)."""
     if target.auth == "iam":
         region = target.region or session.region_name
@@ -355,8 +414,14 @@ def build_client(args: argparse.Namespace, target: Target, session: boto3.Sessio
     return cognito_client(target.base_url, token)
 
 
-def _sign_in_token(args: argparse.Namespace, target: Target, session: boto3.Session, *, idp: Any = None,
-                   prompter: Prompter | None = None) -> str:
+def _sign_in_token(
+    args: argparse.Namespace,
+    target: Target,
+    session: boto3.Session,
+    *,
+    idp: Any = None,
+    prompter: Prompter | None = None,
+) -> str:
     if not target.client_id:
         raise SystemExit("Cognito sign-in needs the app client ID: --stack (UserPoolClientId output) or --client-id")
     if not args.username:
@@ -364,8 +429,14 @@ def _sign_in_token(args: argparse.Namespace, target: Target, session: boto3.Sess
     pool_region = (target.user_pool_id or "").partition("_")[0] or target.region or session.region_name
     idp = idp or session.client("cognito-idp", region_name=pool_region)
     password = os.environ.get("GATEWAY_PASSWORD") or getpass.getpass(f"Password for {args.username}: ")
-    result = sign_in(idp, client_id=target.client_id, username=args.username, password=password,
-                     prompter=prompter or TerminalPrompter(), issuer=args.stack or "cdk-llm-serving")
+    result = sign_in(
+        idp,
+        client_id=target.client_id,
+        username=args.username,
+        password=password,
+        prompter=prompter or TerminalPrompter(),
+        issuer=args.stack or "cdk-llm-serving",
+    )
     return result["IdToken"]
 
 
@@ -402,10 +473,13 @@ def main(argv: list[str] | None = None, *, out: Any = None, idp: Any = None, pro
         try:
             outputs = stack_outputs(_session(args, region).client("cloudformation"), args.stack)
         except (BotoCoreError, ClientError) as exc:
-            raise SystemExit(f"cannot read the outputs of stack {args.stack!r}: {exc} (pass --region, check the AWS "
-                             "credentials, or skip CloudFormation with --base-url and --client-id)") from exc
-    target = target_from_outputs(outputs, base_url=args.base_url, auth=args.auth, client_id=args.client_id,
-                                 region=args.region)
+            raise SystemExit(
+                f"cannot read the outputs of stack {args.stack!r}: {exc} (pass --region, check the AWS "
+                "credentials, or skip CloudFormation with --base-url and --client-id)"
+            ) from exc
+    target = target_from_outputs(
+        outputs, base_url=args.base_url, auth=args.auth, client_id=args.client_id, region=args.region
+    )
     if args.print_token:
         if target.auth != "cognito":
             raise SystemExit(f"--print-token is for Cognito auth; this API uses {target.auth}")
@@ -429,17 +503,24 @@ def main(argv: list[str] | None = None, *, out: Any = None, idp: Any = None, pro
             print(completion.choices[0].message.content, file=out)
             usage = completion.usage
         else:
-            usage = _print_stream(client.chat.completions.create(**request, stream=True,
-                                                                 stream_options={"include_usage": True}), out)
+            usage = _print_stream(
+                client.chat.completions.create(**request, stream=True, stream_options={"include_usage": True}), out
+            )
         if usage is not None:
-            print(f"[{model}: {usage.prompt_tokens} prompt + {usage.completion_tokens} completion tokens]", file=sys.stderr)
+            print(
+                f"[{model}: {usage.prompt_tokens} prompt + {usage.completion_tokens} completion tokens]",
+                file=sys.stderr,
+            )
         return 0
     except openai.APIStatusError as exc:
         print(f"HTTP {exc.status_code}: {exc.message}{_api_hint(exc.status_code, target.auth)}", file=sys.stderr)
         return 1
     except openai.APIConnectionError as exc:
-        print(f"cannot reach {target.base_url}: {exc.__cause__ or exc} (a private API, like RagStack's, resolves and"
-              " answers only inside its VPC)", file=sys.stderr)
+        print(
+            f"cannot reach {target.base_url}: {exc.__cause__ or exc} (a private API, like RagStack's, resolves and"
+            " answers only inside its VPC)",
+            file=sys.stderr,
+        )
         return 1
 
 
@@ -447,8 +528,10 @@ def _api_hint(status: int, auth: str) -> str:
     if status == 401:
         return " (Cognito: the ID token is missing, expired - it lasts 60 minutes - or from another pool)"
     if status == 403 and auth == "iam":
-        return (" (IAM: the caller lacks execute-api:Invoke on this API - gateway.grant_invoke(role) -, the request was"
-                " signed for another Region, or, for a private API, it did not come through the VPC endpoint)")
+        return (
+            " (IAM: the caller lacks execute-api:Invoke on this API - gateway.grant_invoke(role) -, the request was"
+            " signed for another Region, or, for a private API, it did not come through the VPC endpoint)"
+        )
     return ""
 
 

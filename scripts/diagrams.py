@@ -50,8 +50,18 @@ MAX_NAMES = 8
 #: Box colours by service family; the legend in each picture's title repeats them.
 FAMILIES: dict[str, tuple[str, tuple[str, ...]]] = {
     "API and edge": ("#E4D7F5", ("ApiGateway", "WAFv2", "Cognito")),
-    "compute": ("#FBE0BF", ("Lambda", "SageMaker", "EKS", "AWSCDK-EKS-HelmChart", "AWSCDK-EKS-KubernetesResource",
-                            "AWSCDK-EKS-KubernetesObjectValue", "ApplicationAutoScaling")),
+    "compute": (
+        "#FBE0BF",
+        (
+            "Lambda",
+            "SageMaker",
+            "EKS",
+            "AWSCDK-EKS-HelmChart",
+            "AWSCDK-EKS-KubernetesResource",
+            "AWSCDK-EKS-KubernetesObjectValue",
+            "ApplicationAutoScaling",
+        ),
+    ),
     "data": ("#D3EDD3", ("S3", "S3Vectors", "Bedrock")),
     "network": ("#D4E4F5", ("EC2", "VpcRestrictDefaultSG")),
     "security": ("#F5D3D3", ("IAM", "KMS")),
@@ -143,8 +153,12 @@ def _normal(segment: str) -> str:
 def _tree(node: dict[str, Any], path: tuple[str, ...]) -> Construct:
     info = node.get("constructInfo") or {}
     attrs = node.get("attributes") or {}
-    built = Construct(name=path[-1] if path else node.get("id", ""), path=path, fqn=info.get("fqn", ""),
-                      rtype=attrs.get("aws:cdk:cloudformation:type"))
+    built = Construct(
+        name=path[-1] if path else node.get("id", ""),
+        path=path,
+        fqn=info.get("fqn", ""),
+        rtype=attrs.get("aws:cdk:cloudformation:type"),
+    )
     for cid, child in sorted((node.get("children") or {}).items()):
         key = _normal(cid)
         sub = _tree(child, (*path, key))
@@ -166,6 +180,31 @@ def _logical_ids(metadata: dict[str, Any]) -> list[tuple[tuple[str, ...], str]]:
         parts = tuple(_normal(p) for p in path.strip("/").split("/")[1:])
         out += [(parts, e["data"]) for e in entries if e.get("type") == "aws:cdk:logicalId"]
     return out
+
+
+def _owned_ids(
+    ids: list[tuple[tuple[str, ...], str]],
+    prefix: tuple[str, ...],
+    resources: dict[str, Any],
+    excluded: list[tuple[str, ...]],
+) -> dict[str, tuple[str, ...]]:
+    """The logical IDs of ``ids`` that belong to the template of the construct path ``prefix``.
+
+    A logical ID is unique in its template only: match it below the template's construct path,
+    outside the nested stacks below that (their resources are in their own templates), except
+    the "<id>.NestedStackResource" the parent template holds.
+    """
+
+    def inside(path: tuple[str, ...], n: tuple[str, ...]) -> bool:
+        return path[: len(n)] == n and len(path) > len(n) and not path[len(n)].endswith(".NestedStackResource")
+
+    return {
+        lid: path
+        for path, lid in ids
+        if lid in resources
+        and path[: len(prefix)] == prefix
+        and not any(inside(path, n) for n in excluded if n != prefix)
+    }
 
 
 def load_assembly(outdir: Path) -> dict[str, StackModel]:
@@ -190,17 +229,10 @@ def load_assembly(outdir: Path) -> dict[str, StackModel]:
         ids = _logical_ids(metadata)
         nested = _nested_paths(root)
 
-        def owned(prefix: tuple[str, ...], resources: dict[str, Any], excluded: list[tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
-            # A logical ID is unique in its template only: match it below the template's construct path,
-            # outside the nested stacks below that (their resources are in their own templates), except
-            # the "<id>.NestedStackResource" the parent template holds.
-            def inside(path: tuple[str, ...], n: tuple[str, ...]) -> bool:
-                return path[: len(n)] == n and len(path) > len(n) and not path[len(n)].endswith(".NestedStackResource")
-            return {lid: path for path, lid in ids if lid in resources and path[: len(prefix)] == prefix
-                    and not any(inside(path, n) for n in excluded if n != prefix)}
-
         template = json.loads((outdir / artifact["properties"]["templateFile"]).read_text())
-        templates = [TemplateModel(template.get("Resources", {}), owned((), template.get("Resources", {}), nested))]
+        templates = [
+            TemplateModel(template.get("Resources", {}), _owned_ids(ids, (), template.get("Resources", {}), nested))
+        ]
         for lid, resource in template.get("Resources", {}).items():
             if resource["Type"] != "AWS::CloudFormation::Stack" or lid not in templates[0].paths:
                 continue
@@ -210,7 +242,7 @@ def load_assembly(outdir: Path) -> dict[str, StackModel]:
                 prefix = templates[0].paths[lid][:-1]
                 body = json.loads((outdir / nested_file).read_text()).get("Resources", {})
                 deeper = [n for n in nested if n[: len(prefix)] == prefix and n != prefix]
-                templates.append(TemplateModel(body, owned(prefix, body, deeper)))
+                templates.append(TemplateModel(body, _owned_ids(ids, prefix, body, deeper)))
         _mark_resources(root, templates)
         out[name] = StackModel(name=name, root=root, templates=tuple(templates))
     return out
@@ -265,7 +297,7 @@ class Box:
 
     def label(self) -> str:
         names = self.names[:MAX_NAMES] + ([f"+{len(self.names) - MAX_NAMES}"] if len(self.names) > MAX_NAMES else [])
-        lines = [", ".join(names[i:i + 2]) for i in range(0, len(names), 2)]
+        lines = [", ".join(names[i : i + 2]) for i in range(0, len(names), 2)]
         types = collections.Counter(r.rtype for r in self.resources)
         total = sum(types.values())
         if set(types) <= _IAM:
@@ -275,8 +307,11 @@ class Box:
         n = types[primary]
         lines.append(f"{n} × {friendly(primary)}" if n > 1 else friendly(primary))
         rest = total - n
-        others = [friendly(t) for t, _ in sorted(types.items(), key=lambda kv: (-kv[1], kv[0]))
-                  if t != primary and friendly(t) != "anchor"]
+        others = [
+            friendly(t)
+            for t, _ in sorted(types.items(), key=lambda kv: (-kv[1], kv[0]))
+            if t != primary and friendly(t) != "anchor"
+        ]
         if rest:
             shown = ", ".join(others[:2]) + (", …" if len(others) > 2 else "")
             lines.append(f"+{rest} more: {shown}" if shown else f"+{rest} more")
@@ -323,7 +358,11 @@ def _group(children: Iterable[Construct], key_prefix: str) -> tuple[list[Box], l
             continue
         kind = _kind(child)
         own = _own_type(child)
-        name = child.name if child.name not in ("Resource", "Default") else (child.path[-2] if len(child.path) > 1 else child.name)
+        name = (
+            child.name
+            if child.name not in ("Resource", "Default")
+            else (child.path[-2] if len(child.path) > 1 else child.name)
+        )
         name = name.removeprefix("chart-").removeprefix("manifest-")  # aws_eks_v2's IDs for Helm charts and manifests
         if kind not in boxes:
             boxes[kind] = Box(key=f"{key_prefix}{child.name}", names=[], resources=[])
@@ -339,8 +378,12 @@ def _cluster(construct: Construct) -> Cluster:
     fqn = construct.fqn if not construct.is_library else "cdk-llm-serving construct"
     count = sum(1 for _ in construct.resources())
     boxes, clusters = _group(construct.children.values(), key + "/")
-    return Cluster(key=key, label=f"{construct.name} ({fqn.removeprefix('aws-cdk-lib.')}, {count} resources)",
-                   boxes=boxes, clusters=clusters)
+    return Cluster(
+        key=key,
+        label=f"{construct.name} ({fqn.removeprefix('aws-cdk-lib.')}, {count} resources)",
+        boxes=boxes,
+        clusters=clusters,
+    )
 
 
 def _references(value: Any) -> Iterator[str]:
@@ -365,15 +408,23 @@ def build_graph(model: StackModel) -> tuple[list[Box], list[Cluster], list[tuple
     """Top-level boxes, clusters and the deduplicated arrows between boxes."""
     plain = [c for c in model.root.children.values() if not (c.is_library or c.fqn in EXPAND)]
     top_boxes, _ = _group(plain, "")
-    clusters = sorted((_cluster(c) for c in model.root.children.values()
-                       if (c.is_library or c.fqn in EXPAND) and any(True for _ in c.resources())), key=lambda c: c.key)
+    clusters = sorted(
+        (
+            _cluster(c)
+            for c in model.root.children.values()
+            if (c.is_library or c.fqn in EXPAND) and any(True for _ in c.resources())
+        ),
+        key=lambda c: c.key,
+    )
 
     owner: dict[tuple[str, ...], str] = {}  # construct path of a resource -> box key
+
     def index(boxes: list[Box], subclusters: list[Cluster]) -> None:
         for box in boxes:
             owner.update({r.path: box.key for r in box.resources})
         for c in subclusters:
             index(c.boxes, c.clusters)
+
     index(top_boxes, clusters)
 
     def box_of(template: TemplateModel, lid: str) -> str | None:
@@ -417,10 +468,12 @@ def to_dot(model: StackModel) -> str:
     families: dict[str, str] = {}
     title = f"{model.name}: {model.resource_count} CloudFormation resources, grouped by construct"
     legend = "".join(f'<td bgcolor="{colour}"> {_html(name)} </td>' for name, (colour, _) in FAMILIES.items())
-    label = (f'<<table border="0" cellspacing="4"><tr><td colspan="{len(FAMILIES)}"><font point-size="16">{_html(title)}'
-             f'</font></td></tr><tr>{legend}</tr><tr><td colspan="{len(FAMILIES)}"><font point-size="9">arrow: references'
-             " (Ref, GetAtt, Sub, a physical name); arrows of keys, IAM and monitoring boxes left out."
-             " Generated by scripts/diagrams.py from cdk.out.</font></td></tr></table>>")
+    label = (
+        f'<<table border="0" cellspacing="4"><tr><td colspan="{len(FAMILIES)}"><font point-size="16">{_html(title)}'
+        f'</font></td></tr><tr>{legend}</tr><tr><td colspan="{len(FAMILIES)}"><font point-size="9">arrow: references'
+        " (Ref, GetAtt, Sub, a physical name); arrows of keys, IAM and monitoring boxes left out."
+        " Generated by scripts/diagrams.py from cdk.out.</font></td></tr></table>>"
+    )
     lines = [
         f"digraph {_q(model.name)} {{",
         f'  graph [label={label}, labelloc=t, fontname="Helvetica", rankdir=LR, nodesep=0.25, ranksep=0.5,'
@@ -442,7 +495,9 @@ def to_dot(model: StackModel) -> str:
 
     def emit_cluster(cluster: Cluster, indent: str) -> None:
         lines.append(f"{indent}subgraph {_q('cluster_' + cluster.key)} {{")
-        lines.append(f'{indent}  graph [label={_q(cluster.label)}, style="rounded", color="#888888", fontsize=12, labeljust=l];')
+        lines.append(
+            f'{indent}  graph [label={_q(cluster.label)}, style="rounded", color="#888888", fontsize=12, labeljust=l];'
+        )
         emit_boxes(cluster.boxes, indent + "  ")
         for sub in cluster.clusters:
             emit_cluster(sub, indent + "  ")
@@ -483,8 +538,10 @@ def main(argv: list[str] | None = None) -> int:
     dest.mkdir(parents=True, exist_ok=True)
     dot_binary = None if args.dot_only else shutil.which("dot")
     if not args.dot_only and dot_binary is None:
-        raise SystemExit("Graphviz's `dot` is not installed: apt-get install -y graphviz (Debian/Ubuntu), "
-                         "brew install graphviz (macOS); or pass --dot-only")
+        raise SystemExit(
+            "Graphviz's `dot` is not installed: apt-get install -y graphviz (Debian/Ubuntu), "
+            "brew install graphviz (macOS); or pass --dot-only"
+        )
     for name in wanted:
         source = to_dot(models[name])
         if dot_binary:

@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Every synth-time upstream rule as a Markdown table: the README's "Upstream rules" section.
 
+Usage::
+
     .venv/bin/python scripts/list_rules.py            # print the table
     .venv/bin/python scripts/list_rules.py --write    # refresh it in README.md (tests/test_rules.py checks it is current)
 """
@@ -35,8 +37,9 @@ def write() -> None:
     text = README.read_text()
     if readme_table(text) is None:
         raise SystemExit(f"README.md lacks the markers {BEGIN} … {END}")
-    README.write_text(re.sub(re.escape(BEGIN) + r"\n.*?" + re.escape(END),
-                             lambda _: f"{BEGIN}\n{table()}\n{END}", text, flags=re.S))
+    README.write_text(
+        re.sub(re.escape(BEGIN) + r"\n.*?" + re.escape(END), lambda _: f"{BEGIN}\n{table()}\n{END}", text, flags=re.S)
+    )
 
 
 if __name__ == "__main__":

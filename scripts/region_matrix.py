@@ -32,9 +32,11 @@ sys.path.insert(0, str(REPO / "constructs"))
 #: later (2026-02-10: ap-east-2, ap-southeast-5/6/7, ca-west-1, il-central-1, mx-central-1) got layer
 #: versions after 25.
 LWA_V25 = {
-    "arm64": ("af-south-1 ap-east-1 ap-northeast-1 ap-northeast-2 ap-northeast-3 ap-south-1 ap-southeast-1 "
-              "ap-southeast-2 ap-southeast-3 ca-central-1 eu-central-1 eu-north-1 eu-south-1 eu-west-1 eu-west-2 "
-              "eu-west-3 me-south-1 sa-east-1 us-east-1 us-east-2 us-west-1 us-west-2").split(),
+    "arm64": (
+        "af-south-1 ap-east-1 ap-northeast-1 ap-northeast-2 ap-northeast-3 ap-south-1 ap-southeast-1 "
+        "ap-southeast-2 ap-southeast-3 ca-central-1 eu-central-1 eu-north-1 eu-south-1 eu-west-1 eu-west-2 "
+        "eu-west-3 me-south-1 sa-east-1 us-east-1 us-east-2 us-west-1 us-west-2"
+    ).split(),
     "x86_64_only": "ap-south-2 ap-southeast-4 eu-central-2 eu-south-2 me-central-1".split(),
 }
 #: Source Regions of the us. profile of Claude Haiku 4.5, ChatStack's and LoraStack's chat-fast
@@ -54,7 +56,11 @@ def _cfnlint_data() -> Path:
 def offered(kind: str, instance_type: str) -> set[str]:
     """Regions whose price list has ``instance_type`` (kind: ``aws_ec2_instance`` or ``aws_sagemaker_hosting``)."""
     table = json.loads((_cfnlint_data() / "extensions" / kind / "instancetype_enum.json").read_text())
-    return {r for r, v in table.items() if isinstance(v, dict) and instance_type in v.get("enum", []) and not r.startswith(_SKIP)}
+    return {
+        r
+        for r, v in table.items()
+        if isinstance(v, dict) and instance_type in v.get("enum", []) and not r.startswith(_SKIP)
+    }
 
 
 def registered(resource_type: str) -> set[str]:
@@ -81,16 +87,31 @@ def matrix() -> list[tuple[str, set[str], str]]:
     system = offered("aws_ec2_instance", "m7i.xlarge")
     return [
         ("DLC registry (every SageMaker image)", dlc, "dlc_accounts(); checked at synth"),
-        ("Lambda Web Adapter layer 25, arm64 (the gateway's default)", lwa_arm, "awslabs/aws-lambda-web-adapter v0.9.1"),
+        (
+            "Lambda Web Adapter layer 25, arm64 (the gateway's default)",
+            lwa_arm,
+            "awslabs/aws-lambda-web-adapter v0.9.1",
+        ),
         ("`ml.g5.2xlarge` (SageMaker hosting)", g5_2, "price list"),
         ("`ml.g5.12xlarge` (SageMaker hosting)", g5_12, "price list"),
         ("`AWS::SageMaker::InferenceComponent`", components, "CloudFormation registry"),
         ("`AWS::Bedrock::KnowledgeBase` and `AWS::S3Vectors::VectorBucket`", index, "CloudFormation registry"),
         ("`inf2.xlarge` or `inf2.8xlarge` (EC2)", inf2, "price list"),
-        ("**ChatStack** (defaults)", lwa_arm & set(US_PROFILE_SOURCES), "gateway layer ∩ Claude Haiku 4.5 `us.` sources (an upper bound: Sonnet 4.5 and Nova Lite sources not catalogued)"),
-        ("**RagStack** (defaults)", lwa_arm & dlc & g5_2 & index, "gateway layer ∩ DLC ∩ ml.g5.2xlarge ∩ knowledge base + S3 Vectors"),
-        ("**LoraStack** (defaults)", lwa_arm & dlc & g5_12 & components & set(US_PROFILE_SOURCES),
-         "gateway layer ∩ DLC ∩ ml.g5.12xlarge ∩ inference components ∩ Claude Haiku 4.5 `us.` sources"),
+        (
+            "**ChatStack** (defaults)",
+            lwa_arm & set(US_PROFILE_SOURCES),
+            "gateway layer ∩ Claude Haiku 4.5 `us.` sources (an upper bound: Sonnet 4.5 and Nova Lite sources not catalogued)",
+        ),
+        (
+            "**RagStack** (defaults)",
+            lwa_arm & dlc & g5_2 & index,
+            "gateway layer ∩ DLC ∩ ml.g5.2xlarge ∩ knowledge base + S3 Vectors",
+        ),
+        (
+            "**LoraStack** (defaults)",
+            lwa_arm & dlc & g5_12 & components & set(US_PROFILE_SOURCES),
+            "gateway layer ∩ DLC ∩ ml.g5.12xlarge ∩ inference components ∩ Claude Haiku 4.5 `us.` sources",
+        ),
         ("**InferentiaStack** (defaults)", inf2 & system, "inf2 ∩ `m7i.xlarge` (system nodes)"),
     ]
 
@@ -101,8 +122,10 @@ def markdown() -> str:
     for what, regions, why in matrix():
         lines.append(f"| {what} | {len(regions)}: {', '.join(sorted(regions))} | {why} |")
     lines.append("")
-    lines.append(f"Price lists and registry schemas as shipped in cfn-lint {version} (the pinned linter); "
-                 "regenerate with `.venv/bin/python scripts/region_matrix.py`.")
+    lines.append(
+        f"Price lists and registry schemas as shipped in cfn-lint {version} (the pinned linter); "
+        "regenerate with `.venv/bin/python scripts/region_matrix.py`."
+    )
     return "\n".join(lines)
 
 

@@ -97,16 +97,30 @@ class InferentiaSettings:
         return {**self._shared_props(), "serving_mode": _MODES[self.serving_mode]}
 
     def _shared_props(self) -> dict[str, Any]:
-        return {"cluster_name": self.cluster_name, "kubernetes_version": self.kubernetes_version, "model": self.model,
-                "inf2_node_pools": self.node_pools, "ami_alias": self.ami_alias, "custom_ami_id": self.custom_ami_id}
+        return {
+            "cluster_name": self.cluster_name,
+            "kubernetes_version": self.kubernetes_version,
+            "model": self.model,
+            "inf2_node_pools": self.node_pools,
+            "ami_alias": self.ami_alias,
+            "custom_ami_id": self.custom_ami_id,
+        }
 
     @property
     def model(self) -> VllmNeuronModel:
         return VllmNeuronModel(
-            name=self.model_name, model_s3_prefix=self.model_s3_prefix, family=self.model_family,
-            parameters_billions=self.model_parameters_billions, tensor_parallel_size=self.tensor_parallel_size,
-            max_model_len=self.max_model_len, neuron_devices=self.neuron_devices, cpu=self.cpu, memory=self.memory,
-            min_replicas=self.min_replicas, max_replicas=self.max_replicas, concurrency_target=self.concurrency_target,
+            name=self.model_name,
+            model_s3_prefix=self.model_s3_prefix,
+            family=self.model_family,
+            parameters_billions=self.model_parameters_billions,
+            tensor_parallel_size=self.tensor_parallel_size,
+            max_model_len=self.max_model_len,
+            neuron_devices=self.neuron_devices,
+            cpu=self.cpu,
+            memory=self.memory,
+            min_replicas=self.min_replicas,
+            max_replicas=self.max_replicas,
+            concurrency_target=self.concurrency_target,
         )
 
     @property
@@ -121,8 +135,9 @@ class InferentiaSettings:
 class InferentiaStack(cdk.Stack):
     """EKS + Karpenter (inf2 spot/on-demand) + Neuron + KServe serving one vLLM model."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, settings: InferentiaSettings | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, settings: InferentiaSettings | None = None, **kwargs: Any
+    ) -> None:
         kwargs.setdefault("description", "cdk-llm-serving: vLLM on Inferentia2 with KServe, Karpenter and EKS")
         super().__init__(scope, construct_id, **kwargs)
         settings = settings or InferentiaSettings()
@@ -131,15 +146,30 @@ class InferentiaStack(cdk.Stack):
         c = self.inferentia
         ceiling = c.cost_ceiling()
         cdk.CfnOutput(self, "ClusterName", value=c.cluster.cluster_name)
-        cdk.CfnOutput(self, "ModelBucketName", value=c.model_bucket.bucket_name,
-                      description=f"Upload the Hugging Face weights under s3://<bucket>/{settings.model_s3_prefix}")
+        cdk.CfnOutput(
+            self,
+            "ModelBucketName",
+            value=c.model_bucket.bucket_name,
+            description=f"Upload the Hugging Face weights under s3://<bucket>/{settings.model_s3_prefix}",
+        )
         cdk.CfnOutput(self, "StorageUri", value=c.storage_uri)
-        cdk.CfnOutput(self, "KubeconfigCommand",
-                      value=f"aws eks update-kubeconfig --name {settings.cluster_name} --region {self.region}",
-                      description="The endpoint is private: run from the VPC (or a bastion/VPN) with cluster access")
-        cdk.CfnOutput(self, "InferenceEndpoint", value=c.inference_url_hint,
-                      description="OpenAI-compatible API of the InferenceService (first request after scale to zero "
-                                  "takes minutes)")
-        cdk.CfnOutput(self, "Inf2CostCeilingUsdPerMonth", value=f"{ceiling.usd_per_month:.2f}",
-                      description=f"Worst-case inf2 on-demand cost at the NodePool limits, {ceiling.region} prices "
-                                  f"as of {ceiling.prices_as_of}")
+        cdk.CfnOutput(
+            self,
+            "KubeconfigCommand",
+            value=f"aws eks update-kubeconfig --name {settings.cluster_name} --region {self.region}",
+            description="The endpoint is private: run from the VPC (or a bastion/VPN) with cluster access",
+        )
+        cdk.CfnOutput(
+            self,
+            "InferenceEndpoint",
+            value=c.inference_url_hint,
+            description="OpenAI-compatible API of the InferenceService (first request after scale to zero "
+            "takes minutes)",
+        )
+        cdk.CfnOutput(
+            self,
+            "Inf2CostCeilingUsdPerMonth",
+            value=f"{ceiling.usd_per_month:.2f}",
+            description=f"Worst-case inf2 on-demand cost at the NodePool limits, {ceiling.region} prices "
+            f"as of {ceiling.prices_as_of}",
+        )

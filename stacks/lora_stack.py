@@ -33,11 +33,15 @@ from cdk_llm_serving import (
     PropsValidationError,
     SageMakerModelAlias,
 )
-from cdk_llm_serving.lora_fleet import DEFAULT_ADAPTER_STACKS, DEFAULT_FLEET_AUTOSCALING, DEFAULT_FLEET_INSTANCE_TYPE
-from cdk_llm_serving.lora_fleet import default_lora_container
+from cdk_llm_serving.lora_fleet import (
+    DEFAULT_ADAPTER_STACKS,
+    DEFAULT_FLEET_AUTOSCALING,
+    DEFAULT_FLEET_INSTANCE_TYPE,
+    default_lora_container,
+)
 
-from .chat_stack import DEFAULT_CHAT_MODELS, parse_bedrock_models
 from ._common import alarm_topic
+from .chat_stack import DEFAULT_CHAT_MODELS, parse_bedrock_models
 from .settings import settings_from_context
 
 # Defaults come from the library, so the flat settings cannot drift from the construct's own defaults.
@@ -124,13 +128,19 @@ class LoraSettings:
             value = getattr(self, name)
             if not value.endswith("/") or value.startswith("/") or value == "/":
                 out.append(f"setting {name!r} must be a folder like 'models/base/', got {value!r}")
-        if self.base_model_prefix.startswith(self.adapter_prefix) or self.adapter_prefix.startswith(self.base_model_prefix):
-            out.append("settings 'base_model_prefix' and 'adapter_prefix' must not contain each other "
-                       "(the role reads each prefix for its own purpose)")
+        if self.base_model_prefix.startswith(self.adapter_prefix) or self.adapter_prefix.startswith(
+            self.base_model_prefix
+        ):
+            out.append(
+                "settings 'base_model_prefix' and 'adapter_prefix' must not contain each other "
+                "(the role reads each prefix for its own purpose)"
+            )
         if not 1 <= self.max_copies <= 100:
             out.append(f"setting 'max_copies' must be between 1 and 100, got {self.max_copies}")
         if self.target_concurrent_requests_per_copy <= 0:
-            out.append(f"setting 'target_concurrent_requests_per_copy' must be positive, got {self.target_concurrent_requests_per_copy}")
+            out.append(
+                f"setting 'target_concurrent_requests_per_copy' must be positive, got {self.target_concurrent_requests_per_copy}"
+            )
         aliases = [a.gateway_alias for a in self.adapters if a.gateway] + [m.alias for m in self.bedrock_models]
         aliases += [self.base_alias] if self.base_alias else []
         duplicates = sorted({a for a in aliases if aliases.count(a) > 1})
@@ -141,8 +151,9 @@ class LoraSettings:
     @classmethod
     def from_context(cls, raw: Any) -> LoraSettings:
         """Parse and check the ``lora`` context value; every problem is reported at once."""
-        settings = settings_from_context(cls, raw, context_key="lora",
-                                         parsers={"adapters": _parse_adapters, "bedrock_models": parse_bedrock_models})
+        settings = settings_from_context(
+            cls, raw, context_key="lora", parsers={"adapters": _parse_adapters, "bedrock_models": parse_bedrock_models}
+        )
         problems = settings.problems()
         if problems:
             raise PropsValidationError("cdk.json context 'lora'", problems)
@@ -152,7 +163,9 @@ class LoraSettings:
 def _parse_adapters(raw: Any, problems: list[str]) -> tuple[AdapterSetting, ...]:
     """Each item is parsed like a settings object of its own (names, types, unknown keys)."""
     if not isinstance(raw, list):
-        problems.append('setting \'adapters\' must be a list of {"name": ..., "artifact"?, "rank"?, "alias"?, "gateway"?} objects')
+        problems.append(
+            'setting \'adapters\' must be a list of {"name": ..., "artifact"?, "rank"?, "alias"?, "gateway"?} objects'
+        )
         return ()
     out: list[AdapterSetting] = []
     for i, item in enumerate(raw):
@@ -169,9 +182,14 @@ def _parse_adapters(raw: Any, problems: list[str]) -> tuple[AdapterSetting, ...]
 class LoraStack(cdk.Stack):
     """A LoRA adapter fleet and Bedrock models behind one OpenAI-compatible gateway (IAM auth)."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, settings: LoraSettings | None = None, **kwargs: Any) -> None:
-        kwargs.setdefault("description", "cdk-llm-serving: LoRA adapter fleet (one base model, many adapters) and Bedrock "
-                                         "models behind one OpenAI-compatible gateway")
+    def __init__(
+        self, scope: Construct, construct_id: str, *, settings: LoraSettings | None = None, **kwargs: Any
+    ) -> None:
+        kwargs.setdefault(
+            "description",
+            "cdk-llm-serving: LoRA adapter fleet (one base model, many adapters) and Bedrock "
+            "models behind one OpenAI-compatible gateway",
+        )
         super().__init__(scope, construct_id, **kwargs)
         settings = settings or LoraSettings()
         self.settings = settings
@@ -179,8 +197,9 @@ class LoraStack(cdk.Stack):
         self.alarm_topic = alarm_topic(self, "LoraStack")
         self.fleet = self._fleet(settings)
         models = self._models(settings)
-        self.gateway = BedrockGatewayApi(self, "Gateway", models=models, auth=GatewayAuth.iam(),
-                                         alarm_topic=self.alarm_topic)
+        self.gateway = BedrockGatewayApi(
+            self, "Gateway", models=models, auth=GatewayAuth.iam(), alarm_topic=self.alarm_topic
+        )
         self._outputs(models)
 
     def _fleet(self, settings: LoraSettings) -> LoraAdapterFleet:
@@ -192,16 +211,23 @@ class LoraStack(cdk.Stack):
             adapter_store=AdapterStore(weights, settings.adapter_prefix),
             adapters=[LoraAdapter(name=a.name, artifact=a.artifact, rank=a.rank) for a in settings.adapters],
             container=LlmContainer.lmi(
-                tensor_parallel_degree=1, max_model_len=settings.max_model_len,
-                lora=LoraOptions(max_loras=settings.max_loras, max_lora_rank=settings.max_lora_rank,
-                                 max_cpu_loras=settings.max_cpu_loras),
+                tensor_parallel_degree=1,
+                max_model_len=settings.max_model_len,
+                lora=LoraOptions(
+                    max_loras=settings.max_loras,
+                    max_lora_rank=settings.max_lora_rank,
+                    max_cpu_loras=settings.max_cpu_loras,
+                ),
             ),
             instance_type=settings.instance_type,
             instance_count=settings.instance_count,
             base_component=InferenceComponentOptions(accelerators=1, min_memory_mb=16 * 1024),
-            autoscaling=AutoScalingOptions(min_capacity=1, max_capacity=settings.max_copies,
-                                           target_concurrent_requests=settings.target_concurrent_requests_per_copy,
-                                           scale_to_zero=settings.scale_to_zero),
+            autoscaling=AutoScalingOptions(
+                min_capacity=1,
+                max_capacity=settings.max_copies,
+                target_concurrent_requests=settings.target_concurrent_requests_per_copy,
+                scale_to_zero=settings.scale_to_zero,
+            ),
             alarm_topic=self.alarm_topic,
             adapter_alarms=AdapterAlarmOptions() if settings.adapter_alarms else None,
             adapter_stacks=settings.adapter_stacks,
@@ -212,22 +238,36 @@ class LoraStack(cdk.Stack):
         fleet, cap = self.fleet, settings.max_tokens_cap
         models: list[ModelAlias] = list(settings.bedrock_models)
         models += [
-            SageMakerModelAlias.for_endpoint(alias=a.gateway_alias, endpoint=fleet.adapter(a.name),
-                                             max_tokens_cap=cap, default_max_tokens=min(512, cap))
-            for a in settings.adapters if a.gateway
+            SageMakerModelAlias.for_endpoint(
+                alias=a.gateway_alias,
+                endpoint=fleet.adapter(a.name),
+                max_tokens_cap=cap,
+                default_max_tokens=min(512, cap),
+            )
+            for a in settings.adapters
+            if a.gateway
         ]
         if settings.base_alias:
-            models.append(SageMakerModelAlias.for_endpoint(alias=settings.base_alias, endpoint=fleet,
-                                                           max_tokens_cap=cap, default_max_tokens=min(512, cap)))
+            models.append(
+                SageMakerModelAlias.for_endpoint(
+                    alias=settings.base_alias, endpoint=fleet, max_tokens_cap=cap, default_max_tokens=min(512, cap)
+                )
+            )
         return models
 
     def _outputs(self, models: list[ModelAlias]) -> None:
         gw, fleet = self.gateway, self.fleet
-        cdk.CfnOutput(self, "OpenAIBaseUrl", value=gw.openai_base_url, description="base_url for OpenAI SDKs (SigV4 auth)")
+        cdk.CfnOutput(
+            self, "OpenAIBaseUrl", value=gw.openai_base_url, description="base_url for OpenAI SDKs (SigV4 auth)"
+        )
         cdk.CfnOutput(self, "EndpointName", value=fleet.endpoint_name)
         cdk.CfnOutput(self, "BaseComponentName", value=fleet.inference_component_name or "")
-        cdk.CfnOutput(self, "AdapterComponents", description="adapter name=inference component name",
-                      value=",".join(f"{n}={c}" for n, c in fleet.adapter_component_names.items()) or "-")
+        cdk.CfnOutput(
+            self,
+            "AdapterComponents",
+            description="adapter name=inference component name",
+            value=",".join(f"{n}={c}" for n, c in fleet.adapter_component_names.items()) or "-",
+        )
         cdk.CfnOutput(self, "ModelAliases", value=",".join(m.alias for m in models))
         cdk.CfnOutput(self, "AlarmTopicArn", value=self.alarm_topic.topic_arn)
         if fleet.dashboard is not None:

@@ -73,13 +73,17 @@ class RagSettings:
     def problems(self) -> list[str]:
         out: list[str] = []
         if not self.weights_prefix.endswith("/") or self.weights_prefix.startswith("/"):
-            out.append(f"setting 'weights_prefix' must be a folder like 'qwen2.5-7b-instruct/', got {self.weights_prefix!r}")
+            out.append(
+                f"setting 'weights_prefix' must be a folder like 'qwen2.5-7b-instruct/', got {self.weights_prefix!r}"
+            )
         if not 1 <= self.max_instances <= 20:
             out.append(f"setting 'max_instances' must be between 1 and 20, got {self.max_instances}")
         if not 512 <= self.max_model_len <= 131072:
             out.append(f"setting 'max_model_len' must be between 512 and 131072, got {self.max_model_len}")
         if self.ingestion_schedule_hours < 0:
-            out.append(f"setting 'ingestion_schedule_hours' must be 0 (off) or more, got {self.ingestion_schedule_hours}")
+            out.append(
+                f"setting 'ingestion_schedule_hours' must be 0 (off) or more, got {self.ingestion_schedule_hours}"
+            )
         return out
 
     @classmethod
@@ -94,8 +98,13 @@ class RagSettings:
 class RagStack(cdk.Stack):
     """Internal RAG: private API → retrieval (Bedrock Knowledge Base) → SageMaker-hosted open model, in a VPC without internet."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, settings: RagSettings | None = None, **kwargs: Any) -> None:
-        kwargs.setdefault("description", "cdk-llm-serving: internal RAG over enterprise documents (private API, SageMaker, Bedrock KB)")
+    def __init__(
+        self, scope: Construct, construct_id: str, *, settings: RagSettings | None = None, **kwargs: Any
+    ) -> None:
+        kwargs.setdefault(
+            "description",
+            "cdk-llm-serving: internal RAG over enterprise documents (private API, SageMaker, Bedrock KB)",
+        )
         super().__init__(scope, construct_id, **kwargs)
         settings = settings or RagSettings()
         self.settings = settings
@@ -129,7 +138,9 @@ class RagStack(cdk.Stack):
             container=LlmContainer.lmi(tensor_parallel_degree=1, max_model_len=settings.max_model_len),
             instance_type=settings.instance_type,
             vpc=self.vpc,
-            autoscaling=AutoScalingOptions(min_capacity=1, max_capacity=settings.max_instances, target_concurrent_requests=8),
+            autoscaling=AutoScalingOptions(
+                min_capacity=1, max_capacity=settings.max_instances, target_concurrent_requests=8
+            ),
             deployment=DeploymentOptions(traffic=TrafficShift(type=TrafficShiftType.ALL_AT_ONCE)),
             data_capture=DataCaptureOptions(sampling_percentage=settings.data_capture_percent),
             alarm_topic=self.alarm_topic,
@@ -141,7 +152,9 @@ class RagStack(cdk.Stack):
             "Documents",
             ingestion=IngestionTrigger(
                 on_upload=True,
-                schedule=cdk.Duration.hours(settings.ingestion_schedule_hours) if settings.ingestion_schedule_hours else False,
+                schedule=cdk.Duration.hours(settings.ingestion_schedule_hours)
+                if settings.ingestion_schedule_hours
+                else False,
             ),
             alarm_topic=self.alarm_topic,
         )
@@ -157,9 +170,12 @@ class RagStack(cdk.Stack):
             self,
             "Gateway",
             models=[
-                SageMakerModelAlias.for_endpoint(alias="rag", endpoint=self.llm, retrieval=retrieval,
-                                                 max_tokens_cap=2048, default_max_tokens=512),
-                SageMakerModelAlias.for_endpoint(alias="llm", endpoint=self.llm, max_tokens_cap=2048, default_max_tokens=512),
+                SageMakerModelAlias.for_endpoint(
+                    alias="rag", endpoint=self.llm, retrieval=retrieval, max_tokens_cap=2048, default_max_tokens=512
+                ),
+                SageMakerModelAlias.for_endpoint(
+                    alias="llm", endpoint=self.llm, max_tokens_cap=2048, default_max_tokens=512
+                ),
             ],
             auth=GatewayAuth.iam(),
             endpoint=GatewayEndpoint.private(vpc=self.vpc),
@@ -167,11 +183,19 @@ class RagStack(cdk.Stack):
         )
 
     def _outputs(self) -> None:
-        cdk.CfnOutput(self, "OpenAIBaseUrl", value=self.gateway.openai_base_url,
-                      description="base_url for OpenAI SDKs (reachable only from inside the VPC; SigV4 auth)")
+        cdk.CfnOutput(
+            self,
+            "OpenAIBaseUrl",
+            value=self.gateway.openai_base_url,
+            description="base_url for OpenAI SDKs (reachable only from inside the VPC; SigV4 auth)",
+        )
         cdk.CfnOutput(self, "EndpointName", value=self.llm.endpoint_name)
-        cdk.CfnOutput(self, "DocumentBucket", value=self.index.document_bucket.bucket_name,
-                      description="Upload documents here; ingestion starts on upload")
+        cdk.CfnOutput(
+            self,
+            "DocumentBucket",
+            value=self.index.document_bucket.bucket_name,
+            description="Upload documents here; ingestion starts on upload",
+        )
         cdk.CfnOutput(self, "KnowledgeBaseId", value=self.index.knowledge_base_id)
         cdk.CfnOutput(self, "ModelPackageGroupArn", value=self.model_package_group.attr_model_package_group_arn)
         cdk.CfnOutput(self, "AlarmTopicArn", value=self.alarm_topic.topic_arn)
@@ -185,44 +209,73 @@ class RagStack(cdk.Stack):
             ip_addresses=ec2.IpAddresses.cidr(cidr),
             max_azs=2,
             nat_gateways=0,
-            subnet_configuration=[ec2.SubnetConfiguration(name="isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED,
-                                                          cidr_mask=22)],
+            subnet_configuration=[
+                ec2.SubnetConfiguration(name="isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=22)
+            ],
             gateway_endpoints={"S3": ec2.GatewayVpcEndpointOptions(service=ec2.GatewayVpcEndpointAwsService.S3)},
             restrict_default_security_group=False,
         )
         flow_key = kms.Key(self, "FlowLogKey", enable_key_rotation=True, description="Encrypts RagStack VPC flow logs")
         flow_key.grant_encrypt_decrypt(iam.ServicePrincipal(f"logs.{cdk.Aws.REGION}.amazonaws.com"))
-        flow_logs = logs.LogGroup(self, "FlowLogGroup", encryption_key=flow_key, retention=logs.RetentionDays.ONE_YEAR,
-                                  removal_policy=cdk.RemovalPolicy.RETAIN)
+        flow_logs = logs.LogGroup(
+            self,
+            "FlowLogGroup",
+            encryption_key=flow_key,
+            retention=logs.RetentionDays.ONE_YEAR,
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
         flow = vpc.add_flow_log("FlowLogs", destination=ec2.FlowLogDestination.to_cloud_watch_logs(flow_logs))
-        acknowledge(flow, "NIST.800.53.R5::NIST.800.53.R5-IAMNoInlinePolicy",
-                    "CDK's flow-log delivery role; its only policy writes to this stack's flow-log group")
-        acknowledge(vpc, "NIST.800.53.R5::NIST.800.53.R5-VPCDefaultSecurityGroupClosed",
-                    "Nothing in this VPC uses the default security group: the endpoint, function and VPC endpoints have their own")
+        acknowledge(
+            flow,
+            "NIST.800.53.R5::NIST.800.53.R5-IAMNoInlinePolicy",
+            "CDK's flow-log delivery role; its only policy writes to this stack's flow-log group",
+        )
+        acknowledge(
+            vpc,
+            "NIST.800.53.R5::NIST.800.53.R5-VPCDefaultSecurityGroupClosed",
+            "Nothing in this VPC uses the default security group: the endpoint, function and VPC endpoints have their own",
+        )
         return vpc
 
     def _dashboard(self) -> cloudwatch.Dashboard:
         llm, gw = self.llm, self.gateway
         dashboard = cloudwatch.Dashboard(self, "Dashboard", default_interval=cdk.Duration.hours(6))
         dashboard.add_widgets(
-            cloudwatch.GraphWidget(title="API requests and errors (rag)", width=8,
-                                   left=[gw.metric_requests("rag"), gw.metric_errors("rag")]),
-            cloudwatch.GraphWidget(title="Time to first token (p90, ms)", width=8,
-                                   left=[gw.metric_time_to_first_token("rag"), gw.metric_time_to_first_token("llm")]),
-            cloudwatch.GraphWidget(title="Tokens", width=8,
-                                   left=[gw.metric_input_tokens("rag"), gw.metric_output_tokens("rag")]),
+            cloudwatch.GraphWidget(
+                title="API requests and errors (rag)",
+                width=8,
+                left=[gw.metric_requests("rag"), gw.metric_errors("rag")],
+            ),
+            cloudwatch.GraphWidget(
+                title="Time to first token (p90, ms)",
+                width=8,
+                left=[gw.metric_time_to_first_token("rag"), gw.metric_time_to_first_token("llm")],
+            ),
+            cloudwatch.GraphWidget(
+                title="Tokens", width=8, left=[gw.metric_input_tokens("rag"), gw.metric_output_tokens("rag")]
+            ),
         )
         dashboard.add_widgets(
-            cloudwatch.GraphWidget(title="Endpoint invocations and 5XX", width=8,
-                                   left=[llm.metric_invocations(), llm.metric_server_errors()]),
-            cloudwatch.GraphWidget(title="Model latency (p90, microseconds)", width=8, left=[llm.metric_model_latency()]),
-            cloudwatch.GraphWidget(title="GPU memory and disk (%)", width=8,
-                                   left=[llm.metric_gpu_memory_utilization(), llm.metric_disk_utilization()]),
+            cloudwatch.GraphWidget(
+                title="Endpoint invocations and 5XX",
+                width=8,
+                left=[llm.metric_invocations(), llm.metric_server_errors()],
+            ),
+            cloudwatch.GraphWidget(
+                title="Model latency (p90, microseconds)", width=8, left=[llm.metric_model_latency()]
+            ),
+            cloudwatch.GraphWidget(
+                title="GPU memory and disk (%)",
+                width=8,
+                left=[llm.metric_gpu_memory_utilization(), llm.metric_disk_utilization()],
+            ),
         )
         dashboard.add_widgets(
-            cloudwatch.GraphWidget(title="Document ingestion runs", width=12,
-                                   left=[self.index.metric_ingestions_succeeded(), self.index.metric_ingestions_failed()]),
-            cloudwatch.AlarmStatusWidget(title="Alarms", width=12,
-                                         alarms=[*llm.alarms, *gw.alarms]),
+            cloudwatch.GraphWidget(
+                title="Document ingestion runs",
+                width=12,
+                left=[self.index.metric_ingestions_succeeded(), self.index.metric_ingestions_failed()],
+            ),
+            cloudwatch.AlarmStatusWidget(title="Alarms", width=12, alarms=[*llm.alarms, *gw.alarms]),
         )
         return dashboard

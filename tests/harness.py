@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Callable
 from typing import Any
 
 import aws_cdk as cdk
@@ -74,7 +74,9 @@ def synthesize(outdir: Path) -> Synthesis:
         for plugin in json.loads(report.read_text())["pluginReports"]:
             for v in plugin.get("violations", []):
                 for c in v["violatingConstructs"]:
-                    violations.append({"rule": v["ruleName"], "path": c["constructPath"], "severity": v.get("severity", "error")})
+                    violations.append(
+                        {"rule": v["ruleName"], "path": c["constructPath"], "severity": v.get("severity", "error")}
+                    )
     return Synthesis(outdir=outdir, templates=templates, nag_violations=violations, synth_error=error, stacks=built)
 
 
@@ -155,8 +157,11 @@ def flat_statements(statements: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def lambda_functions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """The template's Lambda functions, less the ones aws-cdk-lib adds for itself
     (``@aws-cdk/aws-ec2:restrictDefaultSecurityGroup``'s custom-resource provider)."""
-    return {k: v for k, v in resources(template, "AWS::Lambda::Function").items()
-            if not k.startswith("CustomVpcRestrictDefaultSG")}
+    return {
+        k: v
+        for k, v in resources(template, "AWS::Lambda::Function").items()
+        if not k.startswith("CustomVpcRestrictDefaultSG")
+    }
 
 
 def expect_rule(rule_id: str, problems: Callable[[], Any] | list[str]) -> str:

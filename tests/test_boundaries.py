@@ -23,9 +23,8 @@ from cdk_llm_serving import (
     DeploymentOptions,
     EksInferentiaCluster,
     GatewayLimits,
-    Inf2NodePool,
     HostingMode,
-    VllmNeuronModel,
+    Inf2NodePool,
     IngestionTrigger,
     KnowledgeBaseRetrieval,
     LlmContainer,
@@ -33,6 +32,7 @@ from cdk_llm_serving import (
     SageMakerModelAlias,
     TrafficShift,
     TrafficShiftType,
+    VllmNeuronModel,
 )
 from test_knowledge_base import _build as build_index
 from test_sagemaker_validation import _build as build_endpoint
@@ -45,8 +45,12 @@ _CPU_IMAGE = "111122223333.dkr.ecr.us-east-1.amazonaws.com/tiny-llm-cpu:1.4.0"
 
 
 def _serverless(**kwargs: Any) -> dict[str, Any]:
-    return {"hosting": HostingMode.serverless(), "model": lambda weights: ModelSource.s3_tarball(weights, "model/model.tar.gz"),
-            "container": LlmContainer.from_image_uri(_CPU_IMAGE), **kwargs}  # isolation defaults to off for SERVERLESS
+    return {
+        "hosting": HostingMode.serverless(),
+        "model": lambda weights: ModelSource.s3_tarball(weights, "model/model.tar.gz"),
+        "container": LlmContainer.from_image_uri(_CPU_IMAGE),
+        **kwargs,
+    }  # isolation defaults to off for SERVERLESS
 
 
 def _ids(cases: list[tuple[str, Any]]) -> list[str]:
@@ -78,20 +82,53 @@ GATEWAY: list[tuple[str, dict[str, Any]]] = [
     ("metrics_namespace of 1 character", {"metrics_namespace": "N"}),
     ("metrics_namespace of 255 characters", {"metrics_namespace": "N" * 255}),
     ("alias of 1 character", {"models": [BedrockModelAlias(alias="a", model_id=GOOD.model_id)]}),
-    ("alias of 64 characters", {"models": [BedrockModelAlias(alias="a" + "-._:" * 15 + "bcd", model_id=GOOD.model_id)]}),
-    ("max_tokens_cap=default_max_tokens=1",
-     {"models": [BedrockModelAlias(alias="a", model_id=GOOD.model_id, max_tokens_cap=1, default_max_tokens=1)]}),
-    ("max_tokens_cap=default_max_tokens=1000000",
-     {"models": [BedrockModelAlias(alias="a", model_id=GOOD.model_id, max_tokens_cap=1_000_000, default_max_tokens=1_000_000)]}),
-    ("SageMaker endpoint and component names of 63 characters",
-     {"models": [SageMakerModelAlias(alias="s", endpoint_name="e" * 63, inference_component_name="c-" * 31 + "c")]}),
+    (
+        "alias of 64 characters",
+        {"models": [BedrockModelAlias(alias="a" + "-._:" * 15 + "bcd", model_id=GOOD.model_id)]},
+    ),
+    (
+        "max_tokens_cap=default_max_tokens=1",
+        {"models": [BedrockModelAlias(alias="a", model_id=GOOD.model_id, max_tokens_cap=1, default_max_tokens=1)]},
+    ),
+    (
+        "max_tokens_cap=default_max_tokens=1000000",
+        {
+            "models": [
+                BedrockModelAlias(
+                    alias="a", model_id=GOOD.model_id, max_tokens_cap=1_000_000, default_max_tokens=1_000_000
+                )
+            ]
+        },
+    ),
+    (
+        "SageMaker endpoint and component names of 63 characters",
+        {"models": [SageMakerModelAlias(alias="s", endpoint_name="e" * 63, inference_component_name="c-" * 31 + "c")]},
+    ),
     ("SageMaker endpoint name of 1 character", {"models": [SageMakerModelAlias(alias="s", endpoint_name="e")]}),
-    ("retrieval number_of_results=1",
-     {"models": [SageMakerModelAlias(alias="s", endpoint_name="e",
-                                     retrieval=KnowledgeBaseRetrieval(knowledge_base_id="ABCDEFGHIJ", number_of_results=1))]}),
-    ("retrieval number_of_results=100",
-     {"models": [BedrockModelAlias(alias="b", model_id=GOOD.model_id,
-                                   retrieval=KnowledgeBaseRetrieval(knowledge_base_id="0123456789", number_of_results=100))]}),
+    (
+        "retrieval number_of_results=1",
+        {
+            "models": [
+                SageMakerModelAlias(
+                    alias="s",
+                    endpoint_name="e",
+                    retrieval=KnowledgeBaseRetrieval(knowledge_base_id="ABCDEFGHIJ", number_of_results=1),
+                )
+            ]
+        },
+    ),
+    (
+        "retrieval number_of_results=100",
+        {
+            "models": [
+                BedrockModelAlias(
+                    alias="b",
+                    model_id=GOOD.model_id,
+                    retrieval=KnowledgeBaseRetrieval(knowledge_base_id="0123456789", number_of_results=100),
+                )
+            ]
+        },
+    ),
 ]
 
 
@@ -111,6 +148,7 @@ _ALARM = cloudwatch.Alarm.from_alarm_arn  # imported alarms: rollback_alarms onl
 def _alarms(n: int) -> Any:
     def make(stack: cdk.Stack) -> list[cloudwatch.IAlarm]:
         return [_ALARM(stack, f"A{i}", f"arn:aws:cloudwatch:us-east-1:123456789012:alarm:extra-{i}") for i in range(n)]
+
     return make
 
 
@@ -127,46 +165,112 @@ ENDPOINT: list[tuple[str, dict[str, Any]]] = [
     ("serverless memory_size_mb=6144", _serverless(**{"hosting": HostingMode.serverless(memory_size_mb=6144)})),
     ("serverless max_concurrency=1", _serverless(**{"hosting": HostingMode.serverless(max_concurrency=1)})),
     ("serverless max_concurrency=200", _serverless(**{"hosting": HostingMode.serverless(max_concurrency=200)})),
-    ("serverless provisioned_concurrency=1",
-     _serverless(**{"hosting": HostingMode.serverless(max_concurrency=1, provisioned_concurrency=1)})),
-    ("serverless provisioned_concurrency=max_concurrency=200, autoscaling to 200 at utilization 1",
-     _serverless(**{"hosting": HostingMode.serverless(max_concurrency=200, provisioned_concurrency=200),
-      "autoscaling": AutoScalingOptions(min_capacity=200, max_capacity=200, target_provisioned_concurrency_utilization=1.0)})),
+    (
+        "serverless provisioned_concurrency=1",
+        _serverless(**{"hosting": HostingMode.serverless(max_concurrency=1, provisioned_concurrency=1)}),
+    ),
+    (
+        "serverless provisioned_concurrency=max_concurrency=200, autoscaling to 200 at utilization 1",
+        _serverless(
+            **{
+                "hosting": HostingMode.serverless(max_concurrency=200, provisioned_concurrency=200),
+                "autoscaling": AutoScalingOptions(
+                    min_capacity=200, max_capacity=200, target_provisioned_concurrency_utilization=1.0
+                ),
+            }
+        ),
+    ),
     ("data_capture sampling_percentage=0", {"data_capture": DataCaptureOptions(sampling_percentage=0)}),
     ("data_capture sampling_percentage=100", {"data_capture": DataCaptureOptions(sampling_percentage=100)}),
     ("data_capture of the output only", {"data_capture": DataCaptureOptions(capture_input=False)}),
     # SAGEMAKER.TRAFFIC_SHIFT_SIZE: a canary is 1-50 % and a linear step 10-50 % of the fleet (botocore
     # TrafficRoutingConfig), and either must be at least one whole instance of the smallest fleet.
-    ("canary percent=1 on 100 instances", {"instance_count": 100, "deployment": DeploymentOptions(traffic=TrafficShift(percent=1))}),
-    ("canary percent=50 on 2 instances", {"instance_count": 2, "deployment": DeploymentOptions(traffic=TrafficShift(percent=50))}),
-    ("linear percent=10 on 10 instances",
-     {"instance_count": 10, "deployment": DeploymentOptions(traffic=TrafficShift(type=TrafficShiftType.LINEAR, percent=10))}),
-    ("linear percent=50 on 2 instances",
-     {"instance_count": 2, "deployment": DeploymentOptions(traffic=TrafficShift(type=TrafficShiftType.LINEAR, percent=50))}),
-    ("traffic wait=0", {"instance_count": 2, "deployment": DeploymentOptions(traffic=TrafficShift(percent=50, wait=cdk.Duration.seconds(0)))}),
-    ("traffic wait=1h", {"instance_count": 2, "deployment": DeploymentOptions(traffic=TrafficShift(percent=50, wait=cdk.Duration.hours(1)))}),
-    ("max_execution_timeout=10min", {"deployment": DeploymentOptions(traffic=_ALL_AT_ONCE, max_execution_timeout=cdk.Duration.minutes(10))}),
-    ("max_execution_timeout=8h", {"deployment": DeploymentOptions(traffic=_ALL_AT_ONCE, max_execution_timeout=cdk.Duration.hours(8))}),
+    (
+        "canary percent=1 on 100 instances",
+        {"instance_count": 100, "deployment": DeploymentOptions(traffic=TrafficShift(percent=1))},
+    ),
+    (
+        "canary percent=50 on 2 instances",
+        {"instance_count": 2, "deployment": DeploymentOptions(traffic=TrafficShift(percent=50))},
+    ),
+    (
+        "linear percent=10 on 10 instances",
+        {
+            "instance_count": 10,
+            "deployment": DeploymentOptions(traffic=TrafficShift(type=TrafficShiftType.LINEAR, percent=10)),
+        },
+    ),
+    (
+        "linear percent=50 on 2 instances",
+        {
+            "instance_count": 2,
+            "deployment": DeploymentOptions(traffic=TrafficShift(type=TrafficShiftType.LINEAR, percent=50)),
+        },
+    ),
+    (
+        "traffic wait=0",
+        {
+            "instance_count": 2,
+            "deployment": DeploymentOptions(traffic=TrafficShift(percent=50, wait=cdk.Duration.seconds(0))),
+        },
+    ),
+    (
+        "traffic wait=1h",
+        {
+            "instance_count": 2,
+            "deployment": DeploymentOptions(traffic=TrafficShift(percent=50, wait=cdk.Duration.hours(1))),
+        },
+    ),
+    (
+        "max_execution_timeout=10min",
+        {"deployment": DeploymentOptions(traffic=_ALL_AT_ONCE, max_execution_timeout=cdk.Duration.minutes(10))},
+    ),
+    (
+        "max_execution_timeout=8h",
+        {"deployment": DeploymentOptions(traffic=_ALL_AT_ONCE, max_execution_timeout=cdk.Duration.hours(8))},
+    ),
     ("8 extra rollback alarms", {"deployment": _alarms(8)}),
     # SAGEMAKER.ROLLING_UPDATE_BATCH_SIZE: 5-50 % of the copies (botocore InferenceComponentRollingUpdatePolicy).
-    ("rolling_batch_percent=5", {"hosting": HostingMode.inference_component(), "deployment": DeploymentOptions(rolling_batch_percent=5)}),
-    ("rolling_batch_percent=50", {"hosting": HostingMode.inference_component(), "deployment": DeploymentOptions(rolling_batch_percent=50)}),
-    ("serverless all-at-once update", _serverless(**{"deployment": DeploymentOptions(traffic=TrafficShift(type=TrafficShiftType.ALL_AT_ONCE))})),
-    ("async max_concurrent_invocations_per_instance=1",
-     {"hosting": HostingMode.async_(max_concurrent_invocations_per_instance=1)}),
-    ("async max_concurrent_invocations_per_instance=1000",
-     {"hosting": HostingMode.async_(max_concurrent_invocations_per_instance=1000)}),
-    ("component accelerators = all 4 of ml.g5.12xlarge",
-     {"hosting": HostingMode.inference_component(accelerators=4), "instance_type": "ml.g5.12xlarge"}),
+    (
+        "rolling_batch_percent=5",
+        {"hosting": HostingMode.inference_component(), "deployment": DeploymentOptions(rolling_batch_percent=5)},
+    ),
+    (
+        "rolling_batch_percent=50",
+        {"hosting": HostingMode.inference_component(), "deployment": DeploymentOptions(rolling_batch_percent=50)},
+    ),
+    (
+        "serverless all-at-once update",
+        _serverless(**{"deployment": DeploymentOptions(traffic=TrafficShift(type=TrafficShiftType.ALL_AT_ONCE))}),
+    ),
+    (
+        "async max_concurrent_invocations_per_instance=1",
+        {"hosting": HostingMode.async_(max_concurrent_invocations_per_instance=1)},
+    ),
+    (
+        "async max_concurrent_invocations_per_instance=1000",
+        {"hosting": HostingMode.async_(max_concurrent_invocations_per_instance=1000)},
+    ),
+    (
+        "component accelerators = all 4 of ml.g5.12xlarge",
+        {"hosting": HostingMode.inference_component(accelerators=4), "instance_type": "ml.g5.12xlarge"},
+    ),
     ("component min_memory_mb=128", {"hosting": HostingMode.inference_component(min_memory_mb=128)}),
-    ("component min_memory_mb = max_memory_mb = all of ml.g5.2xlarge's 32 GiB",
-     {"hosting": HostingMode.inference_component(min_memory_mb=32 * 1024, max_memory_mb=32 * 1024)}),
+    (
+        "component min_memory_mb = max_memory_mb = all of ml.g5.2xlarge's 32 GiB",
+        {"hosting": HostingMode.inference_component(min_memory_mb=32 * 1024, max_memory_mb=32 * 1024)},
+    ),
     ("component cpu_cores=0.25", {"hosting": HostingMode.inference_component(cpu_cores=0.25)}),
     ("component cpu_cores = all 8 vCPUs of ml.g5.2xlarge", {"hosting": HostingMode.inference_component(cpu_cores=8)}),
     ("component copies=1, max_instances=1", {"hosting": HostingMode.inference_component(copies=1, max_instances=1)}),
-    ("component environment of 16 variables",
-     {"hosting": HostingMode.inference_component(environment={f"K{i}": "v" for i in range(16)})}),
-    ("autoscaling min_capacity = max_capacity = 1", {"autoscaling": AutoScalingOptions(min_capacity=1, max_capacity=1)}),
+    (
+        "component environment of 16 variables",
+        {"hosting": HostingMode.inference_component(environment={f"K{i}": "v" for i in range(16)})},
+    ),
+    (
+        "autoscaling min_capacity = max_capacity = 1",
+        {"autoscaling": AutoScalingOptions(min_capacity=1, max_capacity=1)},
+    ),
 ]
 
 
@@ -174,7 +278,10 @@ ENDPOINT: list[tuple[str, dict[str, Any]]] = [
 def test_endpoint_boundary_values_are_accepted(name: str, kwargs: dict[str, Any]) -> None:
     stack = cdk.Stack(cdk.App(), "S")
     if callable(kwargs.get("deployment")):  # alarms need the stack
-        kwargs = {**kwargs, "deployment": DeploymentOptions(traffic=_ALL_AT_ONCE, rollback_alarms=kwargs["deployment"](stack))}
+        kwargs = {
+            **kwargs,
+            "deployment": DeploymentOptions(traffic=_ALL_AT_ONCE, rollback_alarms=kwargs["deployment"](stack)),
+        }
     endpoint = build_endpoint(stack, **kwargs)
     assert endpoint.hosting.kind is kwargs.get("hosting", HostingMode.real_time()).kind
 
@@ -195,7 +302,9 @@ BATCH: list[tuple[str, dict[str, Any]]] = [
 def test_batch_boundary_values_are_accepted(name: str, kwargs: dict[str, Any]) -> None:
     stack = cdk.Stack(cdk.App(), "S")
     # SAGEMAKER.MODEL_DATA_SOURCE_BATCH: batch transform needs the weights as one model.tar.gz.
-    endpoint = build_endpoint(stack, alarms=None, model=lambda weights: ModelSource.s3_tarball(weights, "model/model.tar.gz"))
+    endpoint = build_endpoint(
+        stack, alarms=None, model=lambda weights: ModelSource.s3_tarball(weights, "model/model.tar.gz")
+    )
     pipeline = endpoint.add_batch_transform("Batch", input_bucket=s3.Bucket(stack, "In"), **kwargs)
     assert pipeline.input_uri.endswith("/batch/input/")
 
@@ -217,17 +326,30 @@ INDEX: list[tuple[str, dict[str, Any]]] = [
     ("unknown model dimensions=1", {"embedding_model_id": "example.embed-v1", "dimensions": 1}),
     ("unknown model dimensions=4096", {"embedding_model_id": "example.embed-v1", "dimensions": 4096}),
     ("fixed max_tokens=1, overlap=1%", {"chunking": ChunkingStrategy.fixed_size(max_tokens=1, overlap_percentage=1)}),
-    ("fixed max_tokens=8192, overlap=99%", {"chunking": ChunkingStrategy.fixed_size(max_tokens=8192, overlap_percentage=99)}),
-    ("fixed max_tokens=512 for Cohere (its input limit)",
-     {"embedding_model_id": "cohere.embed-english-v3", "chunking": ChunkingStrategy.fixed_size(max_tokens=512)}),
-    ("semantic max_tokens=1, buffer 0, breakpoint 50",
-     {"chunking": ChunkingStrategy.semantic(max_tokens=1, buffer_size=0, breakpoint_percentile_threshold=50)}),
-    ("semantic max_tokens=8192, buffer 1, breakpoint 99",
-     {"chunking": ChunkingStrategy.semantic(max_tokens=8192, buffer_size=1, breakpoint_percentile_threshold=99)}),
-    ("hierarchical parent 8192 > child 8191 > overlap 8190",
-     {"chunking": ChunkingStrategy.hierarchical(parent_max_tokens=8192, child_max_tokens=8191, overlap_tokens=8190)}),
-    ("hierarchical parent 3 > child 2 > overlap 1",
-     {"chunking": ChunkingStrategy.hierarchical(parent_max_tokens=3, child_max_tokens=2, overlap_tokens=1)}),
+    (
+        "fixed max_tokens=8192, overlap=99%",
+        {"chunking": ChunkingStrategy.fixed_size(max_tokens=8192, overlap_percentage=99)},
+    ),
+    (
+        "fixed max_tokens=512 for Cohere (its input limit)",
+        {"embedding_model_id": "cohere.embed-english-v3", "chunking": ChunkingStrategy.fixed_size(max_tokens=512)},
+    ),
+    (
+        "semantic max_tokens=1, buffer 0, breakpoint 50",
+        {"chunking": ChunkingStrategy.semantic(max_tokens=1, buffer_size=0, breakpoint_percentile_threshold=50)},
+    ),
+    (
+        "semantic max_tokens=8192, buffer 1, breakpoint 99",
+        {"chunking": ChunkingStrategy.semantic(max_tokens=8192, buffer_size=1, breakpoint_percentile_threshold=99)},
+    ),
+    (
+        "hierarchical parent 8192 > child 8191 > overlap 8190",
+        {"chunking": ChunkingStrategy.hierarchical(parent_max_tokens=8192, child_max_tokens=8191, overlap_tokens=8190)},
+    ),
+    (
+        "hierarchical parent 3 > child 2 > overlap 1",
+        {"chunking": ChunkingStrategy.hierarchical(parent_max_tokens=3, child_max_tokens=2, overlap_tokens=1)},
+    ),
 ]
 
 
@@ -242,19 +364,34 @@ def test_document_index_boundary_values_are_accepted(name: str, kwargs: dict[str
 
 
 def _pool(name: str, capacity_type: str, weight: int, neuron_limit: int = 4) -> Inf2NodePool:
-    return Inf2NodePool(name=name, capacity_type=capacity_type, instance_types=("inf2.xlarge",), neuron_limit=neuron_limit,
-                        weight=weight)
+    return Inf2NodePool(
+        name=name,
+        capacity_type=capacity_type,
+        instance_types=("inf2.xlarge",),
+        neuron_limit=neuron_limit,
+        weight=weight,
+    )
 
 
 CLUSTER: list[tuple[str, dict[str, Any]]] = [
-    ("spot weight 100 over on-demand weight 1", {"inf2_node_pools": (_pool("spot", "spot", 100), _pool("od", "on-demand", 1))}),
-    ("spot weight 2 just above on-demand weight 1", {"inf2_node_pools": (_pool("spot", "spot", 2), _pool("od", "on-demand", 1))}),
+    (
+        "spot weight 100 over on-demand weight 1",
+        {"inf2_node_pools": (_pool("spot", "spot", 100), _pool("od", "on-demand", 1))},
+    ),
+    (
+        "spot weight 2 just above on-demand weight 1",
+        {"inf2_node_pools": (_pool("spot", "spot", 2), _pool("od", "on-demand", 1))},
+    ),
     ("one spot pool of weight 1", {"inf2_node_pools": (_pool("spot", "spot", 1),)}),
     ("one on-demand pool of weight 100", {"inf2_node_pools": (_pool("od", "on-demand", 100),)}),
-    ("neuron_limit=1 per pool, max_replicas=1 (device limits add up to the replicas)",
-     {"inf2_node_pools": (_pool("spot", "spot", 100, neuron_limit=1),), "model_kwargs": {"max_replicas": 1}}),
-    ("root_volume_gib=30, system_node_count=2, general_pool_cpu_limit=1",
-     {"root_volume_gib": 30, "system_node_count": 2, "general_pool_cpu_limit": 1}),
+    (
+        "neuron_limit=1 per pool, max_replicas=1 (device limits add up to the replicas)",
+        {"inf2_node_pools": (_pool("spot", "spot", 100, neuron_limit=1),), "model_kwargs": {"max_replicas": 1}},
+    ),
+    (
+        "root_volume_gib=30, system_node_count=2, general_pool_cpu_limit=1",
+        {"root_volume_gib": 30, "system_node_count": 2, "general_pool_cpu_limit": 1},
+    ),
     ("root_volume_gib=16384", {"root_volume_gib": 16384}),
 ]
 

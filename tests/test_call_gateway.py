@@ -85,24 +85,49 @@ class FakeGateway:
                 body = self.rfile.read(int(self.headers.get("content-length") or 0))
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 url = f"http://{headers['host']}{self.path}"
-                problem = (verify_sigv4(self.command, url, headers, body, CREDS) if gateway.auth == "iam"
-                           else None if headers.get("authorization") == f"Bearer {ID_TOKEN}" else "bad bearer token")
-                gateway.requests.append({"method": self.command, "path": self.path, "headers": headers,
-                                         "body": body, "problem": problem})
+                problem = (
+                    verify_sigv4(self.command, url, headers, body, CREDS)
+                    if gateway.auth == "iam"
+                    else None
+                    if headers.get("authorization") == f"Bearer {ID_TOKEN}"
+                    else "bad bearer token"
+                )
+                gateway.requests.append(
+                    {"method": self.command, "path": self.path, "headers": headers, "body": body, "problem": problem}
+                )
                 if problem:
-                    return self._json(403 if gateway.auth == "iam" else 401,
-                                      {"error": {"message": problem, "type": "authentication_error", "code": "denied"}})
+                    return self._json(
+                        403 if gateway.auth == "iam" else 401,
+                        {"error": {"message": problem, "type": "authentication_error", "code": "denied"}},
+                    )
                 if self.path == "/prod/v1/models":
-                    return self._json(200, {"object": "list", "data": [
-                        {"id": "chat-fast", "object": "model", "created": 0, "owned_by": "bedrock"}]})
+                    return self._json(
+                        200,
+                        {
+                            "object": "list",
+                            "data": [{"id": "chat-fast", "object": "model", "created": 0, "owned_by": "bedrock"}],
+                        },
+                    )
                 request = json.loads(body)
                 if request.get("stream"):
                     return self._stream(request["model"])
-                return self._json(200, {
-                    "id": "c1", "object": "chat.completion", "created": 0, "model": request["model"],
-                    "choices": [{"index": 0, "finish_reason": "stop",
-                                 "message": {"role": "assistant", "content": "signed hello"}}],
-                    "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}})
+                return self._json(
+                    200,
+                    {
+                        "id": "c1",
+                        "object": "chat.completion",
+                        "created": 0,
+                        "model": request["model"],
+                        "choices": [
+                            {
+                                "index": 0,
+                                "finish_reason": "stop",
+                                "message": {"role": "assistant", "content": "signed hello"},
+                            }
+                        ],
+                        "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5},
+                    },
+                )
 
             do_GET = do_POST = _handle
 
@@ -122,7 +147,11 @@ class FakeGateway:
                 for piece in ("str", "eamed"):
                     frame = {**base, "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]}
                     self.wfile.write(f"data: {json.dumps(frame)}\n\n".encode())
-                usage = {**base, "choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}}
+                usage = {
+                    **base,
+                    "choices": [],
+                    "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5},
+                }
                 self.wfile.write(f"data: {json.dumps(usage)}\n\ndata: [DONE]\n\n".encode())
                 self.close_connection = True
 
@@ -158,12 +187,19 @@ def test_every_sdk_request_is_sigv4_signed_for_execute_api(iam_gateway: FakeGate
     assert [m.id for m in client.models.list()] == ["chat-fast"]
     done = client.chat.completions.create(model="chat-fast", messages=[{"role": "user", "content": "hi"}])
     assert done.choices[0].message.content == "signed hello"
-    stream = client.chat.completions.create(model="chat-fast", messages=[{"role": "user", "content": "hi"}],
-                                            stream=True, stream_options={"include_usage": True})
+    stream = client.chat.completions.create(
+        model="chat-fast",
+        messages=[{"role": "user", "content": "hi"}],
+        stream=True,
+        stream_options={"include_usage": True},
+    )
     assert "".join(c.choices[0].delta.content for c in stream if c.choices) == "streamed"
 
     assert [(r["method"], r["path"]) for r in iam_gateway.requests] == [
-        ("GET", "/prod/v1/models"), ("POST", "/prod/v1/chat/completions"), ("POST", "/prod/v1/chat/completions")]
+        ("GET", "/prod/v1/models"),
+        ("POST", "/prod/v1/chat/completions"),
+        ("POST", "/prod/v1/chat/completions"),
+    ]
     for r in iam_gateway.requests:
         assert r["problem"] is None, r["problem"]  # the server recomputed the signature from the wire and it matched
         m = AUTH_HEADER.match(r["headers"]["authorization"])
@@ -172,8 +208,11 @@ def test_every_sdk_request_is_sigv4_signed_for_execute_api(iam_gateway: FakeGate
         assert r["headers"]["x-amz-security-token"] == CREDS.token
         assert "Bearer" not in r["headers"]["authorization"]  # the SDK's own api_key header is replaced
     # The POST bodies were signed (content-type too: API Gateway validates the body against it).
-    assert all("content-type" in AUTH_HEADER.match(r["headers"]["authorization"])["signed"]
-               for r in iam_gateway.requests if r["method"] == "POST")
+    assert all(
+        "content-type" in AUTH_HEADER.match(r["headers"]["authorization"])["signed"]
+        for r in iam_gateway.requests
+        if r["method"] == "POST"
+    )
     assert json.loads(iam_gateway.requests[2]["body"])["stream"] is True
 
 
@@ -192,8 +231,9 @@ def test_the_verifier_rejects_a_changed_body_or_another_secret(iam_gateway: Fake
 def test_wrong_credentials_get_the_gateways_403(iam_gateway: FakeGateway) -> None:
     import openai
 
-    client = cg.iam_client(iam_gateway.base_url, region=REGION, max_retries=0,
-                           credentials=Credentials("AKIDEXAMPLE", "not-the-secret"))
+    client = cg.iam_client(
+        iam_gateway.base_url, region=REGION, max_retries=0, credentials=Credentials("AKIDEXAMPLE", "not-the-secret")
+    )
     with pytest.raises(openai.PermissionDeniedError):
         client.models.list()
 
@@ -201,8 +241,12 @@ def test_wrong_credentials_get_the_gateways_403(iam_gateway: FakeGateway) -> Non
 def test_each_retry_is_signed_again() -> None:
     # The SDK retries 5xx/429; every attempt goes through the auth flow and gets its own signature.
     auth = cg.SigV4Auth(CREDS, REGION)
-    request = cg.httpx.Request("POST", "https://abc123.execute-api.eu-west-1.amazonaws.com/prod/v1/chat/completions",
-                             json={"model": "m"}, headers={"Authorization": "Bearer sigv4"})
+    request = cg.httpx.Request(
+        "POST",
+        "https://abc123.execute-api.eu-west-1.amazonaws.com/prod/v1/chat/completions",
+        json={"model": "m"},
+        headers={"Authorization": "Bearer sigv4"},
+    )
     first = next(auth.sync_auth_flow(request))
     assert first.headers["authorization"].startswith("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/")
     assert next(auth.sync_auth_flow(first)).headers["authorization"].startswith("AWS4-HMAC-SHA256 ")
@@ -260,8 +304,13 @@ USER = "you@example.com"
 REAL_USER = "2f1e6d3c-0000-4000-8000-1234567890ab"  # with email as the sign-in attribute, Cognito's generated name
 SESSION = [f"AYABeExampleSession{i}{'x' * 40}" for i in range(5)]
 SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
-TOKENS = {"IdToken": ID_TOKEN, "AccessToken": "eyJhY2Nlc3MifQ.eyJzdWIiOiJ0In0.c2ln", "RefreshToken": "eyJyZWZyZXNoIn0",
-          "ExpiresIn": 3600, "TokenType": "Bearer"}
+TOKENS = {
+    "IdToken": ID_TOKEN,
+    "AccessToken": "eyJhY2Nlc3MifQ.eyJzdWIiOiJ0In0.c2ln",
+    "RefreshToken": "eyJyZWZyZXNoIn0",
+    "ExpiresIn": 3600,
+    "TokenType": "Bearer",
+}
 
 
 def _idp() -> Any:
@@ -271,42 +320,90 @@ def _idp() -> Any:
 def test_first_sign_in_sets_a_password_and_totp_then_gets_tokens() -> None:
     idp = _idp()
     stub = Stubber(idp)
-    stub.add_response("initiate_auth", {
-        "ChallengeName": "NEW_PASSWORD_REQUIRED", "Session": SESSION[0],
-        "ChallengeParameters": {"USER_ID_FOR_SRP": REAL_USER, "requiredAttributes": "[]",
-                                "userAttributes": json.dumps({"email": USER})}},
-        {"AuthFlow": "USER_PASSWORD_AUTH", "ClientId": CLIENT_ID,
-         "AuthParameters": {"USERNAME": USER, "PASSWORD": "Temp-Passw0rd!x"}})
-    stub.add_response("respond_to_auth_challenge", {
-        "ChallengeName": "MFA_SETUP", "Session": SESSION[1],
-        "ChallengeParameters": {"MFAS_CAN_SETUP": '["SOFTWARE_TOKEN_MFA"]'}},
-        {"ClientId": CLIENT_ID, "ChallengeName": "NEW_PASSWORD_REQUIRED", "Session": SESSION[0],
-         "ChallengeResponses": {"USERNAME": REAL_USER, "NEW_PASSWORD": "N3w-Passw0rd!x"}})
-    stub.add_response("associate_software_token", {"SecretCode": SECRET, "Session": SESSION[2]}, {"Session": SESSION[1]})
-    stub.add_response("verify_software_token", {"Status": "SUCCESS", "Session": SESSION[3]},
-                      {"Session": SESSION[2], "UserCode": "123456", "FriendlyDeviceName": "ChatStack"})
-    stub.add_response("respond_to_auth_challenge", {"AuthenticationResult": TOKENS},
-                      {"ClientId": CLIENT_ID, "ChallengeName": "MFA_SETUP", "Session": SESSION[3],
-                       "ChallengeResponses": {"USERNAME": REAL_USER}})
+    stub.add_response(
+        "initiate_auth",
+        {
+            "ChallengeName": "NEW_PASSWORD_REQUIRED",
+            "Session": SESSION[0],
+            "ChallengeParameters": {
+                "USER_ID_FOR_SRP": REAL_USER,
+                "requiredAttributes": "[]",
+                "userAttributes": json.dumps({"email": USER}),
+            },
+        },
+        {
+            "AuthFlow": "USER_PASSWORD_AUTH",
+            "ClientId": CLIENT_ID,
+            "AuthParameters": {"USERNAME": USER, "PASSWORD": "Temp-Passw0rd!x"},
+        },
+    )
+    stub.add_response(
+        "respond_to_auth_challenge",
+        {
+            "ChallengeName": "MFA_SETUP",
+            "Session": SESSION[1],
+            "ChallengeParameters": {"MFAS_CAN_SETUP": '["SOFTWARE_TOKEN_MFA"]'},
+        },
+        {
+            "ClientId": CLIENT_ID,
+            "ChallengeName": "NEW_PASSWORD_REQUIRED",
+            "Session": SESSION[0],
+            "ChallengeResponses": {"USERNAME": REAL_USER, "NEW_PASSWORD": "N3w-Passw0rd!x"},
+        },
+    )
+    stub.add_response(
+        "associate_software_token", {"SecretCode": SECRET, "Session": SESSION[2]}, {"Session": SESSION[1]}
+    )
+    stub.add_response(
+        "verify_software_token",
+        {"Status": "SUCCESS", "Session": SESSION[3]},
+        {"Session": SESSION[2], "UserCode": "123456", "FriendlyDeviceName": "ChatStack"},
+    )
+    stub.add_response(
+        "respond_to_auth_challenge",
+        {"AuthenticationResult": TOKENS},
+        {
+            "ClientId": CLIENT_ID,
+            "ChallengeName": "MFA_SETUP",
+            "Session": SESSION[3],
+            "ChallengeResponses": {"USERNAME": REAL_USER},
+        },
+    )
     prompter = ScriptedPrompter(codes=["123456"])
     with stub:
-        result = cg.sign_in(idp, client_id=CLIENT_ID, username=USER, password="Temp-Passw0rd!x",
-                            prompter=prompter, issuer="ChatStack")
+        result = cg.sign_in(
+            idp, client_id=CLIENT_ID, username=USER, password="Temp-Passw0rd!x", prompter=prompter, issuer="ChatStack"
+        )
         stub.assert_no_pending_responses()
     assert result["IdToken"] == ID_TOKEN
     assert prompter.asked == ["new_password", "totp"]
     # The secret is shown exactly once, with an otpauth URI an authenticator app can import.
-    assert prompter.secrets == [(SECRET, f"otpauth://totp/ChatStack:you%40example.com?secret={SECRET}&issuer=ChatStack")]
+    assert prompter.secrets == [
+        (SECRET, f"otpauth://totp/ChatStack:you%40example.com?secret={SECRET}&issuer=ChatStack")
+    ]
 
 
 def test_later_sign_in_answers_the_totp_challenge() -> None:
     idp = _idp()
     stub = Stubber(idp)
-    stub.add_response("initiate_auth", {"ChallengeName": "SOFTWARE_TOKEN_MFA", "Session": SESSION[0],
-                                        "ChallengeParameters": {"USER_ID_FOR_SRP": REAL_USER}})
-    stub.add_response("respond_to_auth_challenge", {"AuthenticationResult": TOKENS},
-                      {"ClientId": CLIENT_ID, "ChallengeName": "SOFTWARE_TOKEN_MFA", "Session": SESSION[0],
-                       "ChallengeResponses": {"USERNAME": REAL_USER, "SOFTWARE_TOKEN_MFA_CODE": "654321"}})
+    stub.add_response(
+        "initiate_auth",
+        {
+            "ChallengeName": "SOFTWARE_TOKEN_MFA",
+            "Session": SESSION[0],
+            "ChallengeParameters": {"USER_ID_FOR_SRP": REAL_USER},
+        },
+    )
+    stub.add_response(
+        "respond_to_auth_challenge",
+        {"AuthenticationResult": TOKENS},
+        {
+            "ClientId": CLIENT_ID,
+            "ChallengeName": "SOFTWARE_TOKEN_MFA",
+            "Session": SESSION[0],
+            "ChallengeResponses": {"USERNAME": REAL_USER, "SOFTWARE_TOKEN_MFA_CODE": "654321"},
+        },
+    )
     prompter = ScriptedPrompter(codes=["654321"])
     with stub:
         result = cg.sign_in(idp, client_id=CLIENT_ID, username=USER, password="Passw0rd!long", prompter=prompter)
@@ -317,12 +414,28 @@ def test_later_sign_in_answers_the_totp_challenge() -> None:
 def test_required_attributes_are_asked_for_with_the_new_password() -> None:
     idp = _idp()
     stub = Stubber(idp)
-    stub.add_response("initiate_auth", {"ChallengeName": "NEW_PASSWORD_REQUIRED", "Session": SESSION[0],
-                                        "ChallengeParameters": {"requiredAttributes": '["userAttributes.given_name"]'}})
-    stub.add_response("respond_to_auth_challenge", {"AuthenticationResult": TOKENS},
-                      {"ClientId": CLIENT_ID, "ChallengeName": "NEW_PASSWORD_REQUIRED", "Session": SESSION[0],
-                       "ChallengeResponses": {"USERNAME": USER, "NEW_PASSWORD": "N3w-Passw0rd!x",
-                                              "userAttributes.given_name": "Ada"}})
+    stub.add_response(
+        "initiate_auth",
+        {
+            "ChallengeName": "NEW_PASSWORD_REQUIRED",
+            "Session": SESSION[0],
+            "ChallengeParameters": {"requiredAttributes": '["userAttributes.given_name"]'},
+        },
+    )
+    stub.add_response(
+        "respond_to_auth_challenge",
+        {"AuthenticationResult": TOKENS},
+        {
+            "ClientId": CLIENT_ID,
+            "ChallengeName": "NEW_PASSWORD_REQUIRED",
+            "Session": SESSION[0],
+            "ChallengeResponses": {
+                "USERNAME": USER,
+                "NEW_PASSWORD": "N3w-Passw0rd!x",
+                "userAttributes.given_name": "Ada",
+            },
+        },
+    )
     prompter = ScriptedPrompter(codes=[])
     with stub:
         cg.sign_in(idp, client_id=CLIENT_ID, username=USER, password="Temp-Passw0rd!x", prompter=prompter)
@@ -332,24 +445,41 @@ def test_required_attributes_are_asked_for_with_the_new_password() -> None:
 def test_a_rejected_totp_code_stops_with_a_hint() -> None:
     idp = _idp()
     stub = Stubber(idp)
-    stub.add_response("initiate_auth", {"ChallengeName": "SOFTWARE_TOKEN_MFA", "Session": SESSION[0],
-                                        "ChallengeParameters": {}})
+    stub.add_response(
+        "initiate_auth", {"ChallengeName": "SOFTWARE_TOKEN_MFA", "Session": SESSION[0], "ChallengeParameters": {}}
+    )
     stub.add_client_error("respond_to_auth_challenge", "CodeMismatchException", "Invalid code received for user")
     with stub, pytest.raises(cg.SignInError, match="CodeMismatchException.*wait for the next one"):
-        cg.sign_in(idp, client_id=CLIENT_ID, username=USER, password="Passw0rd!long",
-                   prompter=ScriptedPrompter(codes=["000000"]))
+        cg.sign_in(
+            idp,
+            client_id=CLIENT_ID,
+            username=USER,
+            password="Passw0rd!long",
+            prompter=ScriptedPrompter(codes=["000000"]),
+        )
 
 
 def test_an_unverified_totp_setup_stops() -> None:
     idp = _idp()
     stub = Stubber(idp)
-    stub.add_response("initiate_auth", {"ChallengeName": "MFA_SETUP", "Session": SESSION[0],
-                                        "ChallengeParameters": {"MFAS_CAN_SETUP": '["SOFTWARE_TOKEN_MFA"]'}})
+    stub.add_response(
+        "initiate_auth",
+        {
+            "ChallengeName": "MFA_SETUP",
+            "Session": SESSION[0],
+            "ChallengeParameters": {"MFAS_CAN_SETUP": '["SOFTWARE_TOKEN_MFA"]'},
+        },
+    )
     stub.add_response("associate_software_token", {"SecretCode": SECRET, "Session": SESSION[1]})
     stub.add_response("verify_software_token", {"Status": "ERROR"})
     with stub, pytest.raises(cg.SignInError, match="did not accept the code"):
-        cg.sign_in(idp, client_id=CLIENT_ID, username=USER, password="Passw0rd!long",
-                   prompter=ScriptedPrompter(codes=["111111"]))
+        cg.sign_in(
+            idp,
+            client_id=CLIENT_ID,
+            username=USER,
+            password="Passw0rd!long",
+            prompter=ScriptedPrompter(codes=["111111"]),
+        )
 
 
 def test_an_unknown_challenge_is_named() -> None:
@@ -370,7 +500,9 @@ def test_wrong_password_says_what_to_check() -> None:
 
 def test_cognito_token_is_sent_as_bearer(cognito_gateway: FakeGateway) -> None:
     client = cg.cognito_client(cognito_gateway.base_url, ID_TOKEN, max_retries=0)
-    stream = client.chat.completions.create(model="chat-fast", messages=[{"role": "user", "content": "hi"}], stream=True)
+    stream = client.chat.completions.create(
+        model="chat-fast", messages=[{"role": "user", "content": "hi"}], stream=True
+    )
     assert "".join(c.choices[0].delta.content for c in stream if c.choices) == "streamed"
     assert cognito_gateway.requests[0]["headers"]["authorization"] == f"Bearer {ID_TOKEN}"
 
@@ -378,16 +510,40 @@ def test_cognito_token_is_sent_as_bearer(cognito_gateway: FakeGateway) -> None:
 def test_cli_signs_in_then_calls(cognito_gateway: FakeGateway, monkeypatch: pytest.MonkeyPatch) -> None:
     idp = _idp()
     stub = Stubber(idp)
-    stub.add_response("initiate_auth", {"ChallengeName": "SOFTWARE_TOKEN_MFA", "Session": SESSION[0],
-                                        "ChallengeParameters": {"USER_ID_FOR_SRP": REAL_USER}})
+    stub.add_response(
+        "initiate_auth",
+        {
+            "ChallengeName": "SOFTWARE_TOKEN_MFA",
+            "Session": SESSION[0],
+            "ChallengeParameters": {"USER_ID_FOR_SRP": REAL_USER},
+        },
+    )
     stub.add_response("respond_to_auth_challenge", {"AuthenticationResult": TOKENS})
     monkeypatch.setenv("GATEWAY_PASSWORD", "Passw0rd!long")
     monkeypatch.delenv("GATEWAY_ID_TOKEN", raising=False)
     out = io.StringIO()
     with stub:
-        rc = cg.main(["--base-url", cognito_gateway.base_url, "--auth", "cognito", "--client-id", CLIENT_ID,
-                      "--region", "us-east-1", "--username", USER, "--model", "chat-fast", "--no-stream", "hi"],
-                     out=out, idp=idp, prompter=ScriptedPrompter(codes=["222222"]))
+        rc = cg.main(
+            [
+                "--base-url",
+                cognito_gateway.base_url,
+                "--auth",
+                "cognito",
+                "--client-id",
+                CLIENT_ID,
+                "--region",
+                "us-east-1",
+                "--username",
+                USER,
+                "--model",
+                "chat-fast",
+                "--no-stream",
+                "hi",
+            ],
+            out=out,
+            idp=idp,
+            prompter=ScriptedPrompter(codes=["222222"]),
+        )
     assert rc == 0 and out.getvalue() == "signed hello\n"
 
 
@@ -396,9 +552,12 @@ def test_cli_signs_in_then_calls(cognito_gateway: FakeGateway, monkeypatch: pyte
 
 def _fake_outputs(template: dict[str, Any]) -> dict[str, str]:
     """describe-stacks values for a template's output keys (what CloudFormation would resolve)."""
-    values = {"OpenAIBaseUrl": "https://abc123.execute-api.eu-west-1.amazonaws.com/prod/v1",
-              "ApiUrl": "https://abc123.execute-api.eu-west-1.amazonaws.com/prod/",
-              "UserPoolId": "eu-west-1_AbCdEf123", "UserPoolClientId": CLIENT_ID}
+    values = {
+        "OpenAIBaseUrl": "https://abc123.execute-api.eu-west-1.amazonaws.com/prod/v1",
+        "ApiUrl": "https://abc123.execute-api.eu-west-1.amazonaws.com/prod/",
+        "UserPoolId": "eu-west-1_AbCdEf123",
+        "UserPoolClientId": CLIENT_ID,
+    }
     out = {}
     for key, output in template["Outputs"].items():
         value = output["Value"]
@@ -411,9 +570,20 @@ def test_targets_resolve_from_the_synthesized_outputs(synthesis: Synthesis, stac
     outputs = _fake_outputs(synthesis.templates[stack])
     cfn = boto3.client("cloudformation", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="y")
     stub = Stubber(cfn)
-    stub.add_response("describe_stacks", {"Stacks": [{
-        "StackName": stack, "CreationTime": "2026-12-01T00:00:00Z", "StackStatus": "CREATE_COMPLETE",
-        "Outputs": [{"OutputKey": k, "OutputValue": v} for k, v in outputs.items()]}]}, {"StackName": stack})
+    stub.add_response(
+        "describe_stacks",
+        {
+            "Stacks": [
+                {
+                    "StackName": stack,
+                    "CreationTime": "2026-12-01T00:00:00Z",
+                    "StackStatus": "CREATE_COMPLETE",
+                    "Outputs": [{"OutputKey": k, "OutputValue": v} for k, v in outputs.items()],
+                }
+            ]
+        },
+        {"StackName": stack},
+    )
     with stub:
         target = cg.target_from_outputs(cg.stack_outputs(cfn, stack))
     assert target.base_url == "https://abc123.execute-api.eu-west-1.amazonaws.com/prod/v1"
@@ -426,7 +596,10 @@ def test_targets_resolve_from_the_synthesized_outputs(synthesis: Synthesis, stac
 def test_api_url_without_openai_output_gets_v1() -> None:
     target = cg.target_from_outputs({"ApiUrl": "https://abc123.execute-api.us-east-1.amazonaws.com/prod/"})
     assert (target.base_url, target.auth, target.region) == (
-        "https://abc123.execute-api.us-east-1.amazonaws.com/prod/v1", "iam", "us-east-1")
+        "https://abc123.execute-api.us-east-1.amazonaws.com/prod/v1",
+        "iam",
+        "us-east-1",
+    )
     with pytest.raises(SystemExit, match="pass --base-url"):
         cg.target_from_outputs({"AlarmTopicArn": "arn:aws:sns:us-east-1:123456789012:t"})
 

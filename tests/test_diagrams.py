@@ -52,7 +52,9 @@ def _graph(models: dict[str, Any], stack: str) -> tuple[dict[str, Any], list[tup
     return {b.key: b for b in _all_boxes(boxes, clusters)}, edges, dg.to_dot(models[stack])
 
 
-def test_every_stack_gets_a_graph_that_accounts_for_every_resource(synthesis: Synthesis, models: dict[str, Any]) -> None:
+def test_every_stack_gets_a_graph_that_accounts_for_every_resource(
+    synthesis: Synthesis, models: dict[str, Any]
+) -> None:
     assert set(models) == set(synthesis.templates)
     for name, model in models.items():
         boxes, edges, dot = _graph(models, name)
@@ -69,9 +71,17 @@ def test_every_stack_gets_a_graph_that_accounts_for_every_resource(synthesis: Sy
 
 def test_nested_adapter_stacks_are_read_from_their_own_templates(models: dict[str, Any]) -> None:
     lora = models["LoraStack"]
-    nested = [t for t in lora.templates[1:] if any(r["Type"] == "AWS::SageMaker::InferenceComponent" for r in t.resources.values())]
-    components = {path[-2] for t in nested for lid, path in t.paths.items()
-                  if t.resources[lid]["Type"] == "AWS::SageMaker::InferenceComponent"}
+    nested = [
+        t
+        for t in lora.templates[1:]
+        if any(r["Type"] == "AWS::SageMaker::InferenceComponent" for r in t.resources.values())
+    ]
+    components = {
+        path[-2]
+        for t in nested
+        for lid, path in t.paths.items()
+        if t.resources[lid]["Type"] == "AWS::SageMaker::InferenceComponent"
+    }
     assert components == {"support", "legal", "sql"}  # LoraStack's default adapters, each in its nested template
 
 
@@ -83,7 +93,11 @@ def test_the_arrows_show_what_calls_what(models: dict[str, Any]) -> None:
     assert ("Gateway/Function", "Documents/KnowledgeBase") in rag_edges
     assert ("Llm/Endpoint", "Llm/EndpointConfig") in rag_edges
     lora_boxes, lora_edges, _ = _graph(models, "LoraStack")
-    adapters = next(k for k, b in lora_boxes.items() if "SageMaker InferenceComponent" in b.label() and k.startswith("Fleet/Adapter"))
+    adapters = next(
+        k
+        for k, b in lora_boxes.items()
+        if "SageMaker InferenceComponent" in b.label() and k.startswith("Fleet/Adapter")
+    )
     assert ("Gateway/Function", adapters) in lora_edges
     inf_boxes, _, _ = _graph(models, "InferentiaStack")
     charts = [b for b in inf_boxes.values() if b.primary == "Custom::AWSCDK-EKS-HelmChart"]

@@ -91,13 +91,20 @@ def _k8s_to_jsonschema(node: Any, *, strict: bool = True) -> Any:
         return [_k8s_to_jsonschema(n, strict=strict) for n in node]
     if not isinstance(node, dict):
         return node
-    out = {k: _k8s_to_jsonschema(v, strict=strict) for k, v in node.items()
-           if k not in ("x-kubernetes-validations", "x-kubernetes-int-or-string")}
+    out = {
+        k: _k8s_to_jsonschema(v, strict=strict)
+        for k, v in node.items()
+        if k not in ("x-kubernetes-validations", "x-kubernetes-int-or-string")
+    }
     if node.get("x-kubernetes-int-or-string"):
         out.pop("type", None)
         out["anyOf"] = [{"type": "integer"}, {"type": "string"}]
-    if (strict and "properties" in node and "additionalProperties" not in node
-            and not node.get("x-kubernetes-preserve-unknown-fields")):
+    if (
+        strict
+        and "properties" in node
+        and "additionalProperties" not in node
+        and not node.get("x-kubernetes-preserve-unknown-fields")
+    ):
         out["additionalProperties"] = False
     return out
 
@@ -113,8 +120,10 @@ def crd_validator(relpath: str) -> jsonschema.Draft7Validator:
 CRDS = {
     ("karpenter.sh/v1", "NodePool"): f"karpenter-v{VERSIONS.karpenter}/karpenter.sh_nodepools.yaml",
     ("karpenter.k8s.aws/v1", "EC2NodeClass"): f"karpenter-v{VERSIONS.karpenter}/karpenter.k8s.aws_ec2nodeclasses.yaml",
-    ("serving.kserve.io/v1beta1", "InferenceService"):
-        f"kserve-{VERSIONS.kserve}/serving.kserve.io_inferenceservices.yaml",
+    (
+        "serving.kserve.io/v1beta1",
+        "InferenceService",
+    ): f"kserve-{VERSIONS.kserve}/serving.kserve.io_inferenceservices.yaml",
 }
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 # Built-in kinds: the Kubernetes OpenAPI schemas shipped by kubernetes-validate, strict (unknown fields fail).
@@ -128,8 +137,9 @@ MINIMAL = {
 def schema_errors(doc: dict[str, Any]) -> list[str]:
     key = (doc.get("apiVersion"), doc.get("kind"))
     if key in CRDS:
-        return [f"{'.'.join(map(str, e.absolute_path))}: {e.message}"
-                for e in crd_validator(CRDS[key]).iter_errors(doc)]
+        return [
+            f"{'.'.join(map(str, e.absolute_path))}: {e.message}" for e in crd_validator(CRDS[key]).iter_errors(doc)
+        ]
     if key in BUILTIN:
         try:
             kubernetes_validate.validate(doc, desired_version=KUBERNETES_VERSION, strict=True)
@@ -190,8 +200,11 @@ def test_helm_releases_and_manifests_are_ordered(template: dict[str, Any]) -> No
     assert c["cert-manager"] in _depends(template, c["kserve-crd"])
     assert c["kserve-crd"] in _depends(template, c["kserve-resources"])
     assert manifests["Namespace"] != manifests.get("KnativeServing")
-    knative_serving = next(lid for lid, r in _resources(template, "Custom::AWSCDK-EKS-KubernetesResource").items()
-                           if "KnativeServing" in _detokenize(r["Properties"]["Manifest"]))
+    knative_serving = next(
+        lid
+        for lid, r in _resources(template, "Custom::AWSCDK-EKS-KubernetesResource").items()
+        if "KnativeServing" in _detokenize(r["Properties"]["Manifest"])
+    )
     assert c["knative-operator"] in _depends(template, knative_serving)
     crd_wait = next(iter(_resources(template, "Custom::AWSCDK-EKS-KubernetesObjectValue")))
     assert knative_serving in _depends(template, crd_wait) and crd_wait in _depends(template, c["kserve-resources"])
@@ -207,8 +220,10 @@ def test_karpenter_values_point_at_the_queue_and_pod_identity_sa(template: dict[
     assert values["settings"] == {"clusterName": "llm-inferentia", "interruptionQueue": "queue"}
     assert values["serviceAccount"] == {"create": False, "name": "karpenter"}
     assoc = [r["Properties"] for r in _resources(template, "AWS::EKS::PodIdentityAssociation").values()]
-    assert {(a["Namespace"], a["ServiceAccount"]) for a in assoc} == {("kube-system", "karpenter"),
-                                                                      ("llm", "llm-model-reader")}
+    assert {(a["Namespace"], a["ServiceAccount"]) for a in assoc} == {
+        ("kube-system", "karpenter"),
+        ("llm", "llm-model-reader"),
+    }
 
 
 def test_neuron_chart_monitor_only_and_no_builtin_plugin(template: dict[str, Any]) -> None:
@@ -236,14 +251,19 @@ def test_interruption_rules_cover_every_event_karpenter_handles(template: dict[s
         assert r["Properties"]["Targets"][0]["Arn"] == {"Fn::GetAtt": [queue_id, "Arn"]}
     assert seen == {(s, d) for _, s, d in INTERRUPTION_EVENTS}
     assert {d for _, d in seen} >= {
-        "AWS Health Event", "EC2 Spot Instance Interruption Warning", "EC2 Instance Rebalance Recommendation",
+        "AWS Health Event",
+        "EC2 Spot Instance Interruption Warning",
+        "EC2 Instance Rebalance Recommendation",
         "EC2 Instance State-change Notification",
     }
 
 
 def _karpenter_policy(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    policy = next(r for r in _resources(template, "AWS::IAM::ManagedPolicy").values()
-                  if "Karpenter" in r["Properties"].get("Description", ""))
+    policy = next(
+        r
+        for r in _resources(template, "AWS::IAM::ManagedPolicy").values()
+        if "Karpenter" in r["Properties"].get("Description", "")
+    )
     return {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
 
 
@@ -251,13 +271,18 @@ def test_karpenter_controller_statements(template: dict[str, Any]) -> None:
     st = _karpenter_policy(template)
     assert st["AllowPassingInstanceRole"]["Action"] == "iam:PassRole"
     assert st["AllowPassingInstanceRole"]["Condition"] == {
-        "StringEquals": {"iam:PassedToService": ["ec2.amazonaws.com", "ec2.amazonaws.com.cn"]}}
+        "StringEquals": {"iam:PassedToService": ["ec2.amazonaws.com", "ec2.amazonaws.com.cn"]}
+    }
     assert st["AllowScopedDeletion"]["Condition"]["StringEquals"] == {
-        "aws:ResourceTag/kubernetes.io/cluster/llm-inferentia": "owned"}
+        "aws:ResourceTag/kubernetes.io/cluster/llm-inferentia": "owned"
+    }
     tagged = st["AllowScopedEC2InstanceActionsWithTags"]["Condition"]["StringEquals"]
     assert tagged["aws:RequestTag/eks:eks-cluster-name"] == "llm-inferentia"
     assert set(st["AllowInterruptionQueueActions"]["Action"]) == {
-        "sqs:DeleteMessage", "sqs:GetQueueUrl", "sqs:ReceiveMessage"}
+        "sqs:DeleteMessage",
+        "sqs:GetQueueUrl",
+        "sqs:ReceiveMessage",
+    }
     assert st["AllowAPIServerEndpointDiscovery"]["Action"] == "eks:DescribeCluster"
     # "*" only where AWS has no resource-level permissions
     star = {sid for sid, s in st.items() if s["Resource"] == "*"}
@@ -267,11 +292,17 @@ def test_karpenter_controller_statements(template: dict[str, Any]) -> None:
 
 
 def test_node_access_entry_and_model_read_scope(template: dict[str, Any]) -> None:
-    types = {r["Properties"]["Type"] for r in _resources(template, "AWS::EKS::AccessEntry").values()
-             if "Type" in r["Properties"]}
+    types = {
+        r["Properties"]["Type"]
+        for r in _resources(template, "AWS::EKS::AccessEntry").values()
+        if "Type" in r["Properties"]
+    }
     assert "EC2_LINUX" in types
-    model = next(r for r in _resources(template, "AWS::IAM::ManagedPolicy").values()
-                 if "model" in r["Properties"].get("Description", ""))
+    model = next(
+        r
+        for r in _resources(template, "AWS::IAM::ManagedPolicy").values()
+        if "model" in r["Properties"].get("Description", "")
+    )
     sids = {s["Sid"]: s for s in model["Properties"]["PolicyDocument"]["Statement"]}
     assert sids["ReadModelWeights"]["Action"] == "s3:GetObject"
     assert sids["ListModelWeights"]["Condition"] == {"StringLike": {"s3:prefix": ["models/tinyllama-1.1b-chat-v1.0/*"]}}
@@ -291,8 +322,21 @@ def test_cluster_private_encrypted_logged(template: dict[str, Any]) -> None:
 def test_every_generated_manifest_validates(template: dict[str, Any]) -> None:
     docs = generated_manifests(template)
     kinds = sorted(d["kind"] for d in docs)
-    assert kinds == sorted(["EC2NodeClass", "EC2NodeClass", "NodePool", "NodePool", "NodePool", "InferenceService",
-                            "Namespace", "Namespace", "KnativeServing", "ServiceAccount", "ServiceAccount"])
+    assert kinds == sorted(
+        [
+            "EC2NodeClass",
+            "EC2NodeClass",
+            "NodePool",
+            "NodePool",
+            "NodePool",
+            "InferenceService",
+            "Namespace",
+            "Namespace",
+            "KnativeServing",
+            "ServiceAccount",
+            "ServiceAccount",
+        ]
+    )
     problems = {f"{d['kind']}/{d['metadata']['name']}": schema_errors(d) for d in docs}
     assert not any(problems.values()), problems
 
@@ -301,13 +345,18 @@ def _emitted_plan(synthesis: Synthesis, template: dict[str, Any]) -> EksPlan:
     """The stack's plan with the manifests and Helm values replaced by what the template really contains."""
     plan: EksPlan = synthesis.stacks["InferentiaStack"].inferentia.plan
     kinds = {"EC2NodeClass", "NodePool", "InferenceService", "KnativeServing"}
-    charts = {name: json.loads(_detokenize(r["Properties"]["Values"])) if "Values" in r["Properties"] else None
-              for name, (_, r) in _charts(template).items()}
+    charts = {
+        name: json.loads(_detokenize(r["Properties"]["Values"])) if "Values" in r["Properties"] else None
+        for name, (_, r) in _charts(template).items()
+    }
     return dataclasses.replace(
         plan,
         manifests=tuple(d for d in generated_manifests(template) if d["kind"] in kinds),
-        helm_releases=tuple(HelmRelease(chart=name, version=_charts(template)[name][1]["Properties"]["Version"],
-                                        values=charts[name]) for name in charts))
+        helm_releases=tuple(
+            HelmRelease(chart=name, version=_charts(template)[name][1]["Properties"]["Version"], values=charts[name])
+            for name in charts
+        ),
+    )
 
 
 def test_emitted_template_passes_every_upstream_rule(synthesis: Synthesis, template: dict[str, Any]) -> None:
@@ -318,8 +367,9 @@ def test_emitted_template_passes_every_upstream_rule(synthesis: Synthesis, templ
 
 
 def _doc(template: dict[str, Any], kind: str, name: str | None = None) -> dict[str, Any]:
-    return copy.deepcopy(next(d for d in generated_manifests(template)
-                              if d["kind"] == kind and name in (None, d["metadata"]["name"])))
+    return copy.deepcopy(
+        next(d for d in generated_manifests(template) if d["kind"] == kind and name in (None, d["metadata"]["name"]))
+    )
 
 
 def test_schema_rejects_bad_nodepool(template: dict[str, Any]) -> None:
@@ -397,8 +447,12 @@ def _with_manifests(plan: EksPlan, kind: str, mutate: Any) -> EksPlan:
 
 
 def _with_values(plan: EksPlan, chart: str, values: dict[str, Any]) -> EksPlan:
-    return dataclasses.replace(plan, helm_releases=tuple(
-        dataclasses.replace(r, values=values) if r.chart == chart else r for r in plan.helm_releases))
+    return dataclasses.replace(
+        plan,
+        helm_releases=tuple(
+            dataclasses.replace(r, values=values) if r.chart == chart else r for r in plan.helm_releases
+        ),
+    )
 
 
 def test_rule_nodegroup_ami_type() -> None:
@@ -427,8 +481,10 @@ def test_rule_knative_podspec_fields(template: dict[str, Any]) -> None:
     # always drops terminationGracePeriodSeconds; the webhook (k8s_validation.go:398) rejects the ksvc KServe builds
     # from the predictor.
     serving = _doc(template, "KnativeServing")
-    assert serving["spec"]["config"]["features"] == {"kubernetes.podspec-nodeselector": "enabled",
-                                                     "kubernetes.podspec-tolerations": "enabled"}
+    assert serving["spec"]["config"]["features"] == {
+        "kubernetes.podspec-nodeselector": "enabled",
+        "kubernetes.podspec-tolerations": "enabled",
+    }
     assert "terminationGracePeriodSeconds" not in _doc(template, "InferenceService")["spec"]["predictor"]
     plan = _plan()
     no_features = _with_manifests(plan, "KnativeServing", lambda m: m["spec"]["config"].pop("features"))
@@ -436,15 +492,22 @@ def test_rule_knative_podspec_fields(template: dict[str, Any]) -> None:
     assert len(msgs) == 2 and "'nodeSelector' needs Knative feature 'kubernetes.podspec-nodeselector'" in msgs[0]
     grace = _with_isvc(plan, lambda m: m["spec"]["predictor"].update(terminationGracePeriodSeconds=120))
     assert "never allows predictor field 'terminationGracePeriodSeconds'" in expect_rule(
-        "EKS.KNATIVE_PODSPEC_FIELDS", RULES.problems(grace))
+        "EKS.KNATIVE_PODSPEC_FIELDS", RULES.problems(grace)
+    )
     lifecycle = _with_isvc(plan, lambda m: m["spec"]["predictor"]["containers"][0].update(lifecycle={}))
     assert "container field 'lifecycle'" in expect_rule("EKS.KNATIVE_PODSPEC_FIELDS", RULES.problems(lifecycle))
     # "Allowed" counts (features.go asFlag), any other value keeps the default Disabled
-    allowed = _with_manifests(plan, "KnativeServing", lambda m: m["spec"]["config"]["features"].update(
-        {"kubernetes.podspec-nodeselector": "Allowed", "kubernetes.podspec-tolerations": "on"}))
+    allowed = _with_manifests(
+        plan,
+        "KnativeServing",
+        lambda m: m["spec"]["config"]["features"].update(
+            {"kubernetes.podspec-nodeselector": "Allowed", "kubernetes.podspec-tolerations": "on"}
+        ),
+    )
     assert [p for p in RULES.problems(allowed) if "KNATIVE" in p] == [
         "[EKS.KNATIVE_PODSPEC_FIELDS] InferenceService 'tinyllama-1-1b-chat': predictor field 'tolerations' needs "
-        "Knative feature 'kubernetes.podspec-tolerations' enabled (KnativeServing spec.config.features), got 'on'"]
+        "Knative feature 'kubernetes.podspec-tolerations' enabled (KnativeServing spec.config.features), got 'on'"
+    ]
     # Raw mode is a plain Deployment: terminationGracePeriodSeconds is kept for spot notices, and the mask does not
     # apply
     raw = _plan(serving_mode=ServingMode.RAW_DEPLOYMENT, model=VllmNeuronModel(min_replicas=1))
@@ -454,17 +517,35 @@ def test_rule_knative_podspec_fields(template: dict[str, Any]) -> None:
 
 
 def test_knative_features_follow_the_predictor_fields() -> None:
-    pod = predictor_pod_spec({"minReplicas": 0, "annotations": {}, "nodeSelector": {}, "tolerations": [],
-                              "schedulerName": "s", "containers": []})
+    pod = predictor_pod_spec(
+        {
+            "minReplicas": 0,
+            "annotations": {},
+            "nodeSelector": {},
+            "tolerations": [],
+            "schedulerName": "s",
+            "containers": [],
+        }
+    )
     assert set(pod) == {"nodeSelector", "tolerations", "schedulerName", "containers"}
-    assert knative_features_needed(pod) == {"kubernetes.podspec-nodeselector": "enabled",
-                                            "kubernetes.podspec-schedulername": "enabled",
-                                            "kubernetes.podspec-tolerations": "enabled"}
+    assert knative_features_needed(pod) == {
+        "kubernetes.podspec-nodeselector": "enabled",
+        "kubernetes.podspec-schedulername": "enabled",
+        "kubernetes.podspec-tolerations": "enabled",
+    }
 
 
 def _multi_device_kwargs() -> dict[str, Any]:
-    s = InferentiaSettings(neuron_devices=6, tensor_parallel_size=12, cpu="32", memory="128Gi", max_replicas=1,
-                           model_parameters_billions=8, spot_neuron_limit=12, on_demand_neuron_limit=6)
+    s = InferentiaSettings(
+        neuron_devices=6,
+        tensor_parallel_size=12,
+        cpu="32",
+        memory="128Gi",
+        max_replicas=1,
+        model_parameters_billions=8,
+        spot_neuron_limit=12,
+        on_demand_neuron_limit=6,
+    )
     return {"model": s.model, "inf2_node_pools": s.node_pools}
 
 
@@ -473,9 +554,14 @@ def test_multi_device_replicas_use_the_neuron_custom_scheduler() -> None:
     # ('my-scheduler'); the defaultScheduler mode (old code) needs a self-managed control plane and cannot work on EKS.
     c = EksInferentiaCluster(cdk.Stack(cdk.App(), "S"), "C", **_multi_device_kwargs())
     scheduler = c.helm_values["neuron-helm-chart"]["scheduler"]
-    assert scheduler == {"enabled": True, "defaultScheduler": {"enabled": False},
-                         "customScheduler": {"enabled": True, "image": {"repository": "registry.k8s.io/kube-scheduler",
-                                                                        "tag": "v1.34.3"}}}
+    assert scheduler == {
+        "enabled": True,
+        "defaultScheduler": {"enabled": False},
+        "customScheduler": {
+            "enabled": True,
+            "image": {"repository": "registry.k8s.io/kube-scheduler", "tag": "v1.34.3"},
+        },
+    }
     assert c.inference_service_manifest["spec"]["predictor"]["schedulerName"] == "my-scheduler"
     serving = next(m for m in c.plan.manifests if m["kind"] == "KnativeServing")
     assert serving["spec"]["config"]["features"]["kubernetes.podspec-schedulername"] == "enabled"
@@ -487,8 +573,18 @@ def test_rule_neuron_scheduler_mode() -> None:
     # neuron-helm-charts 1.1.2 scheduler-extn.yaml/_helpers.tpl: defaultScheduler mode = hostNetwork NodePort 32700 on
     # node-role.kubernetes.io/master nodes, an extender for a self-managed kube-scheduler; EKS has neither.
     plan = EksInferentiaCluster(cdk.Stack(cdk.App(), "S"), "C", **_multi_device_kwargs()).plan
-    old = _with_values(plan, "neuron-helm-chart", {"devicePlugin": {"enabled": True}, "scheduler": {
-        "enabled": True, "customScheduler": {"enabled": False}, "defaultScheduler": {"enabled": True}}})
+    old = _with_values(
+        plan,
+        "neuron-helm-chart",
+        {
+            "devicePlugin": {"enabled": True},
+            "scheduler": {
+                "enabled": True,
+                "customScheduler": {"enabled": False},
+                "defaultScheduler": {"enabled": True},
+            },
+        },
+    )
     msgs = [p for p in RULES.problems(old) if p.startswith("[EKS.NEURON_SCHEDULER_MODE]")]
     assert "cannot load the extender" in msgs[0] and "set the predictor's schedulerName to 'my-scheduler'" in msgs[1]
     unnamed = _with_isvc(plan, lambda m: m["spec"]["predictor"].pop("schedulerName"))
@@ -501,15 +597,38 @@ def test_rule_neuron_scheduler_skew() -> None:
     # Kubernetes version-skew policy: kube-scheduler not newer than kube-apiserver, at most one minor older; the chart's
     # default custom scheduler image is kube-scheduler v1.28.5.
     plan = EksInferentiaCluster(cdk.Stack(cdk.App(), "S"), "C", **_multi_device_kwargs()).plan
-    chart_default = _with_values(plan, "neuron-helm-chart",
-                                 {"scheduler": {"enabled": True, "customScheduler": {"enabled": True}}})
+    chart_default = _with_values(
+        plan, "neuron-helm-chart", {"scheduler": {"enabled": True, "customScheduler": {"enabled": True}}}
+    )
     msg = expect_rule("EKS.NEURON_SCHEDULER_SKEW", RULES.problems(chart_default))
     assert "kube-scheduler 1.28 on a Kubernetes 1.34 cluster" in msg
-    newer = _with_values(plan, "neuron-helm-chart", {"scheduler": {"enabled": True, "customScheduler": {
-        "enabled": True, "image": {"repository": "registry.k8s.io/kube-scheduler", "tag": "v1.35.0"}}}})
+    newer = _with_values(
+        plan,
+        "neuron-helm-chart",
+        {
+            "scheduler": {
+                "enabled": True,
+                "customScheduler": {
+                    "enabled": True,
+                    "image": {"repository": "registry.k8s.io/kube-scheduler", "tag": "v1.35.0"},
+                },
+            }
+        },
+    )
     expect_rule("EKS.NEURON_SCHEDULER_SKEW", RULES.problems(newer))
-    one_older = _with_values(plan, "neuron-helm-chart", {"scheduler": {"enabled": True, "customScheduler": {
-        "enabled": True, "image": {"repository": "registry.k8s.io/kube-scheduler", "tag": "v1.33.9"}}}})
+    one_older = _with_values(
+        plan,
+        "neuron-helm-chart",
+        {
+            "scheduler": {
+                "enabled": True,
+                "customScheduler": {
+                    "enabled": True,
+                    "image": {"repository": "registry.k8s.io/kube-scheduler", "tag": "v1.33.9"},
+                },
+            }
+        },
+    )
     assert not [p for p in RULES.problems(one_older) if "SKEW" in p]
 
 
@@ -519,17 +638,23 @@ def test_rule_helm_values_keys(synthesis: Synthesis, template: dict[str, Any]) -
     plan = _emitted_plan(synthesis, template)
     assert not [p for p in RULES.problems(plan) if "HELM_VALUES_KEYS" in p]
     assert set(helm_values_keys()) >= {f"{r.chart}@{r.version}" for r in plan.helm_releases if r.values}
-    old_neuron = _with_values(plan, "neuron-helm-chart",
-                              {"devicePlugin": {"enabled": True}, "scheduler": {"enabled": False}})
+    old_neuron = _with_values(
+        plan, "neuron-helm-chart", {"devicePlugin": {"enabled": True}, "scheduler": {"enabled": False}}
+    )
     assert "has no values key 'devicePlugin.enabled'" in expect_rule("EKS.HELM_VALUES_KEYS", RULES.problems(old_neuron))
-    typo = _with_values(plan, "karpenter", {"settings": {"clusterName": "x", "interuptionQueue": "q"},
-                                            "controller": {"resources": {"x": 1}}})
+    typo = _with_values(
+        plan,
+        "karpenter",
+        {"settings": {"clusterName": "x", "interuptionQueue": "q"}, "controller": {"resources": {"x": 1}}},
+    )
     msgs = [p for p in RULES.problems(typo) if "HELM_VALUES_KEYS" in p]
     assert len(msgs) == 1 and "'settings.interuptionQueue'" in msgs[0]  # free-form controller.resources is accepted
     unknown_chart = dataclasses.replace(
-        plan, helm_releases=(HelmRelease(chart="karpenter", version="9.9.9", values={"replicas": 1}),))
+        plan, helm_releases=(HelmRelease(chart="karpenter", version="9.9.9", values={"replicas": 1}),)
+    )
     assert "no list of values keys for chart karpenter@9.9.9" in expect_rule(
-        "EKS.HELM_VALUES_KEYS", RULES.problems(unknown_chart))
+        "EKS.HELM_VALUES_KEYS", RULES.problems(unknown_chart)
+    )
 
 
 def test_rule_system_node_cpu() -> None:
@@ -547,11 +672,19 @@ def test_rule_system_node_cpu() -> None:
 
 def test_rule_nodeclass_reference() -> None:
     # Karpenter v1.14.1 NodePool nodeClassRef must resolve to an EC2NodeClass, or the pool launches nothing.
-    bad = _with_manifests(_plan(), "NodePool",
-                          lambda m: m["spec"]["template"]["spec"]["nodeClassRef"].update(name="gpu")
-                          if m["metadata"]["name"] == "general" else None)
-    assert ("NodePool 'general' references EC2NodeClass 'gpu', which is not defined (defined: default, neuron)"
-            in expect_rule("EKS.NODEPOOL_NODECLASS_REF", RULES.problems(bad)))
+    bad = _with_manifests(
+        _plan(),
+        "NodePool",
+        lambda m: (
+            m["spec"]["template"]["spec"]["nodeClassRef"].update(name="gpu")
+            if m["metadata"]["name"] == "general"
+            else None
+        ),
+    )
+    assert (
+        "NodePool 'general' references EC2NodeClass 'gpu', which is not defined (defined: default, neuron)"
+        in expect_rule("EKS.NODEPOOL_NODECLASS_REF", RULES.problems(bad))
+    )
 
 
 def test_rule_neuron_toleration() -> None:
@@ -559,32 +692,47 @@ def test_rule_neuron_toleration() -> None:
     # there.
     bad = _with_isvc(_plan(), lambda m: m["spec"]["predictor"].update(tolerations=[]))
     assert "does not tolerate the aws.amazon.com/neuron taint" in expect_rule(
-        "EKS.NEURON_TOLERATION", RULES.problems(bad))
+        "EKS.NEURON_TOLERATION", RULES.problems(bad)
+    )
 
 
 def test_rule_neuron_devices_per_node() -> None:
     # Neuron docs: inf2.xlarge and inf2.8xlarge have one Inferentia2 device; the device plugin advertises that many.
-    msg = expect_rule("EKS.NEURON_DEVICES_PER_NODE", lambda: _model_stack(
-        model=VllmNeuronModel(neuron_devices=2, tensor_parallel_size=4, max_replicas=1)))
-    assert ("requests 2 Inferentia2 device(s) but NodePool 'inf2-spot' allows only inf2.xlarge (1), inf2.8xlarge (1)"
-            in msg)
-    no_devices = _with_isvc(_plan(), lambda m: m["spec"]["predictor"]["containers"][0]["resources"]["requests"].pop(
-        "aws.amazon.com/neuron"))
+    msg = expect_rule(
+        "EKS.NEURON_DEVICES_PER_NODE",
+        lambda: _model_stack(model=VllmNeuronModel(neuron_devices=2, tensor_parallel_size=4, max_replicas=1)),
+    )
+    assert (
+        "requests 2 Inferentia2 device(s) but NodePool 'inf2-spot' allows only inf2.xlarge (1), inf2.8xlarge (1)" in msg
+    )
+    no_devices = _with_isvc(
+        _plan(), lambda m: m["spec"]["predictor"]["containers"][0]["resources"]["requests"].pop("aws.amazon.com/neuron")
+    )
     assert "requests no aws.amazon.com/neuron" in expect_rule("EKS.NEURON_DEVICES_PER_NODE", RULES.problems(no_devices))
 
 
 def test_rule_pod_fits_node_and_tensor_parallel_cores() -> None:
     # kube-scheduler NodeResourcesFit against inf2.xlarge's schedulable capacity; vllm-neuron tp_degree <= NeuronCores
     # (2 per device).
-    pools = tuple(Inf2NodePool(name=p.name, capacity_type=p.capacity_type, instance_types=("inf2.xlarge",),
-                               neuron_limit=p.neuron_limit, weight=p.weight) for p in DEFAULT_INF2_NODE_POOLS)
+    pools = tuple(
+        Inf2NodePool(
+            name=p.name,
+            capacity_type=p.capacity_type,
+            instance_types=("inf2.xlarge",),
+            neuron_limit=p.neuron_limit,
+            weight=p.weight,
+        )
+        for p in DEFAULT_INF2_NODE_POOLS
+    )
     model = VllmNeuronModel(cpu="8", memory="24Gi", tensor_parallel_size=4)
     build = lambda: _model_stack(inf2_node_pools=pools, model=model)  # noqa: E731
-    assert ("requests cpu 8 and memory 24Gi, more than any size in NodePool 'inf2-spot' can allocate: inf2.xlarge "
-            "(3.4 cpu, 13Gi)"
-            in expect_rule("EKS.POD_FITS_NODE", build))
+    assert (
+        "requests cpu 8 and memory 24Gi, more than any size in NodePool 'inf2-spot' can allocate: inf2.xlarge "
+        "(3.4 cpu, 13Gi)" in expect_rule("EKS.POD_FITS_NODE", build)
+    )
     assert "tensor parallel size 4 exceeds the 2 NeuronCores of 1 Inferentia2 device(s)" in expect_rule(
-        "EKS.TENSOR_PARALLEL_CORES", build)
+        "EKS.TENSOR_PARALLEL_CORES", build
+    )
 
 
 def test_rule_nodepool_neuron_limits() -> None:
@@ -595,8 +743,10 @@ def test_rule_nodepool_neuron_limits() -> None:
 
 def test_rule_scale_to_zero_mode() -> None:
     # KServe v0.20.0 hpa_reconciler.go:153-157 raises minReplicas 0 to 1 in Standard (raw) mode.
-    msg = expect_rule("EKS.SCALE_TO_ZERO_MODE", lambda: _model_stack(serving_mode=ServingMode.RAW_DEPLOYMENT,
-                                                                     model=VllmNeuronModel(min_replicas=0)))
+    msg = expect_rule(
+        "EKS.SCALE_TO_ZERO_MODE",
+        lambda: _model_stack(serving_mode=ServingMode.RAW_DEPLOYMENT, model=VllmNeuronModel(min_replicas=0)),
+    )
     assert "minReplicas 0 (scale to zero) needs Knative mode, but the deployment mode is 'Standard'" in msg
 
 
@@ -606,7 +756,8 @@ def test_rule_vllm_neuron_model_family() -> None:
     msg = expect_rule("EKS.VLLM_NEURON_MODEL_FAMILY", lambda: _model_stack(model=VllmNeuronModel(family="llama-3.2")))
     assert "NCC_ITEN404" in msg and "choose one of llama-2" in msg
     assert "not served by vllm-neuron" in expect_rule(
-        "EKS.VLLM_NEURON_MODEL_FAMILY", lambda: _model_stack(model=VllmNeuronModel(family="mistral")))
+        "EKS.VLLM_NEURON_MODEL_FAMILY", lambda: _model_stack(model=VllmNeuronModel(family="mistral"))
+    )
 
 
 def test_rule_neuron_device_memory() -> None:
@@ -623,19 +774,27 @@ def test_rule_vllm_neuron_gpu_blocks() -> None:
     plan = _plan(model=VllmNeuronModel(max_num_seqs=4))
     isvc = next(m for m in plan.manifests if m["kind"] == "InferenceService")
     assert "--num-gpu-blocks-override=4" in isvc["spec"]["predictor"]["containers"][0]["args"]
-    missing = _with_isvc(plan, lambda m: m["spec"]["predictor"]["containers"][0]["args"].remove(
-        "--num-gpu-blocks-override=4"))
+    missing = _with_isvc(
+        plan, lambda m: m["spec"]["predictor"]["containers"][0]["args"].remove("--num-gpu-blocks-override=4")
+    )
     assert "pass --num-gpu-blocks-override=4 (ceil(2048/2048) x 4), got None" in expect_rule(
-        "EKS.VLLM_NEURON_GPU_BLOCKS", RULES.problems(missing))
-    prefix = _with_isvc(plan, lambda m: m["spec"]["predictor"]["containers"][0]["args"].__setitem__(
-        slice(None), [a for a in m["spec"]["predictor"]["containers"][0]["args"] if a != "--no-enable-prefix-caching"]
-        + ["--enable-prefix-caching"]))
+        "EKS.VLLM_NEURON_GPU_BLOCKS", RULES.problems(missing)
+    )
+    prefix = _with_isvc(
+        plan,
+        lambda m: m["spec"]["predictor"]["containers"][0]["args"].__setitem__(
+            slice(None),
+            [a for a in m["spec"]["predictor"]["containers"][0]["args"] if a != "--no-enable-prefix-caching"]
+            + ["--enable-prefix-caching"],
+        ),
+    )
     assert "needs --block-size" in expect_rule("EKS.VLLM_NEURON_GPU_BLOCKS", RULES.problems(prefix))
 
 
 def test_model_s3_prefix_rejects_a_uri() -> None:
-    with pytest.raises(PropsValidationError,
-                       match=r"model_s3_prefix 's3://bucket/models/x/' is a URI: pass the key prefix only"):
+    with pytest.raises(
+        PropsValidationError, match=r"model_s3_prefix 's3://bucket/models/x/' is a URI: pass the key prefix only"
+    ):
         _model_stack(model=VllmNeuronModel(model_s3_prefix="s3://bucket/models/x/"))
 
 
@@ -643,13 +802,16 @@ def test_kserve_chart_waits_for_the_knative_service_crd(template: dict[str, Any]
     # KServe v0.20.0 controller.go: without the Knative Service CRD at start-up the controller never watches ksvcs, and
     # an InferenceService reconciled before it exists gets a TerminalError. KubernetesObjectValue polls kubectl until
     # the CRD's Established condition (reason InitialNamesAccepted, set only with status True) appears.
-    (lid, value), = _resources(template, "Custom::AWSCDK-EKS-KubernetesObjectValue").items()
+    ((lid, value),) = _resources(template, "Custom::AWSCDK-EKS-KubernetesObjectValue").items()
     props = value["Properties"]
     assert (props["ObjectType"], props["ObjectName"]) == ("customresourcedefinition", "services.serving.knative.dev")
     assert props["JsonPath"] == '.status.conditions[?(@.reason=="InitialNamesAccepted")].status'
     assert int(props["TimeoutSeconds"]) == 600
-    knative_serving = next(k for k, r in _resources(template, "Custom::AWSCDK-EKS-KubernetesResource").items()
-                           if "KnativeServing" in _detokenize(r["Properties"]["Manifest"]))
+    knative_serving = next(
+        k
+        for k, r in _resources(template, "Custom::AWSCDK-EKS-KubernetesResource").items()
+        if "KnativeServing" in _detokenize(r["Properties"]["Manifest"])
+    )
     assert knative_serving in _depends(template, lid)
     assert lid in _depends(template, _charts(template)["kserve-resources"][0])
 
@@ -658,8 +820,10 @@ def test_kourier_is_not_exposed_through_a_load_balancer(template: dict[str, Any]
     # knative/operator kodata ingress/1.21/kourier: Service 'kourier' is type LoadBalancer unless
     # spec.ingress.kourier.service-type says otherwise (pkg/reconciler/knativeserving/ingress/kourier.go:88-97);
     # aws_eks_v2 tags public subnets kubernetes.io/role/elb.
-    assert _doc(template, "KnativeServing")["spec"]["ingress"]["kourier"] == {"enabled": True,
-                                                                              "service-type": "ClusterIP"}
+    assert _doc(template, "KnativeServing")["spec"]["ingress"]["kourier"] == {
+        "enabled": True,
+        "service-type": "ClusterIP",
+    }
 
 
 # ---------------------------------------------------------------- metrics
@@ -678,22 +842,37 @@ def test_metrics_are_ones_aws_publishes_without_agents() -> None:
         return m.namespace, m.metric_name, stack.resolve(m.dimensions), m.statistic, int(m.period.to_seconds())
 
     assert shape(c.metric_interruption_queue_depth()) == (
-        "AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": {"Fn::GetAtt": [queue, "QueueName"]}},
-        "Maximum", 300)
+        "AWS/SQS",
+        "ApproximateNumberOfMessagesVisible",
+        {"QueueName": {"Fn::GetAtt": [queue, "QueueName"]}},
+        "Maximum",
+        300,
+    )
     assert shape(c.metric_interruption_queue_oldest_event_age())[1] == "ApproximateAgeOfOldestMessage"
     spot = stack.get_logical_id(c.interruption_rules["SpotInterruption"].node.default_child)
     assert shape(c.metric_interruption_events("SpotInterruption")) == (
-        "AWS/Events", "TriggeredRules", {"RuleName": {"Ref": spot}}, "Sum", 300)
+        "AWS/Events",
+        "TriggeredRules",
+        {"RuleName": {"Ref": spot}},
+        "Sum",
+        300,
+    )
     with pytest.raises(KeyError, match="no interruption rule 'Spot'; rules: ScheduledChange, SpotInterruption"):
         c.metric_interruption_events("Spot")
     failures = c.metric_interruption_delivery_failures()
     assert failures.expression == " + ".join(f"FILL(r{i}, 0)" for i in range(len(INTERRUPTION_EVENTS)))
     assert {m.metric_name for m in failures.using_metrics.values()} == {"FailedInvocations"}
     assert {stack.resolve(m.dimensions)["RuleName"]["Ref"] for m in failures.using_metrics.values()} == {
-        stack.get_logical_id(r.node.default_child) for r in c.interruption_rules.values()}
+        stack.get_logical_id(r.node.default_child) for r in c.interruption_rules.values()
+    }
     cluster = {"ClusterName": "llm-inferentia"}
     assert shape(c.metric_unschedulable_pods()) == (
-        "AWS/EKS", "scheduler_pending_pods_UNSCHEDULABLE", cluster, "Sum", 60)
+        "AWS/EKS",
+        "scheduler_pending_pods_UNSCHEDULABLE",
+        cluster,
+        "Sum",
+        60,
+    )
     assert shape(c.metric_pending_pods())[1] == "scheduler_pending_pods"
     assert shape(c.metric_api_server_errors()) == ("AWS/EKS", "apiserver_request_total_5XX", cluster, "Sum", 300)
     assert shape(c.metric("apiserver_request_total_429", statistic="Sum", period=cdk.Duration.minutes(5)))[4] == 300
@@ -738,7 +917,8 @@ def test_vpc_subnets_place_the_cluster_system_nodes_and_karpenter_nodes() -> Non
     # the default: the VPC's private subnets with egress, as before
     default = EksInferentiaCluster(cdk.Stack(cdk.App(), "D"), "C")
     assert len(default.subnets.subnets) == 2 and default.plan.subnet_availability_zones == tuple(
-        s.availability_zone for s in default.vpc.private_subnets)
+        s.availability_zone for s in default.vpc.private_subnets
+    )
 
 
 def test_rule_cluster_subnets() -> None:
@@ -746,41 +926,55 @@ def test_rule_cluster_subnets() -> None:
     # User Guide network-reqs: "The subnets must be in at least two different Availability Zones".
     stack = cdk.Stack(cdk.App(), "S")
     vpc = ec2.Vpc(stack, "Vpc", max_azs=2)
-    msg = expect_rule("EKS.CLUSTER_SUBNETS", lambda: EksInferentiaCluster(
-        stack, "C", vpc=vpc, vpc_subnets=_by_ids(vpc.private_subnets[0])))
+    msg = expect_rule(
+        "EKS.CLUSTER_SUBNETS",
+        lambda: EksInferentiaCluster(stack, "C", vpc=vpc, vpc_subnets=_by_ids(vpc.private_subnets[0])),
+    )
     assert "vpc_subnets selects 1 subnet(s); EKS needs at least two" in msg
     env = cdk.Stack(cdk.App(), "E", env=cdk.Environment(account="111111111111", region="us-east-1"))
-    imported = ec2.Vpc.from_vpc_attributes(env, "Vpc", vpc_id="vpc-1", availability_zones=["us-east-1a"],
-                                          private_subnet_ids=["subnet-1", "subnet-2"])
-    same_az = [ec2.Subnet.from_subnet_attributes(env, f"S{i}", subnet_id=f"subnet-{i}", availability_zone="us-east-1a")
-               for i in (1, 2)]
-    msg = expect_rule("EKS.CLUSTER_SUBNETS", lambda: EksInferentiaCluster(
-        env, "C", vpc=imported, vpc_subnets=ec2.SubnetSelection(subnets=same_az)))
+    imported = ec2.Vpc.from_vpc_attributes(
+        env, "Vpc", vpc_id="vpc-1", availability_zones=["us-east-1a"], private_subnet_ids=["subnet-1", "subnet-2"]
+    )
+    same_az = [
+        ec2.Subnet.from_subnet_attributes(env, f"S{i}", subnet_id=f"subnet-{i}", availability_zone="us-east-1a")
+        for i in (1, 2)
+    ]
+    msg = expect_rule(
+        "EKS.CLUSTER_SUBNETS",
+        lambda: EksInferentiaCluster(env, "C", vpc=imported, vpc_subnets=ec2.SubnetSelection(subnets=same_az)),
+    )
     assert "vpc_subnets selects 2 subnets, all in us-east-1a" in msg
 
 
 def test_a_vpc_without_egress_subnets_needs_vpc_subnets() -> None:
     # The charts come from public registries: the default selection (private subnets with egress) must exist.
     stack = cdk.Stack(cdk.App(), "S")
-    isolated = ec2.Vpc(stack, "Vpc", max_azs=2, subnet_configuration=[
-        ec2.SubnetConfiguration(name="isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)])
+    isolated = ec2.Vpc(
+        stack,
+        "Vpc",
+        max_azs=2,
+        subnet_configuration=[ec2.SubnetConfiguration(name="isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)],
+    )
     with pytest.raises(PropsValidationError, match=r"vpc has no private subnets with egress \(PRIVATE_WITH_EGRESS\)"):
         EksInferentiaCluster(stack, "C", vpc=isolated)
 
 
 def test_construct_props_problems_reported_together() -> None:
-    bad_pools = (Inf2NodePool(name="od", capacity_type="on-demand", instance_types=("inf2.xlarge",), neuron_limit=4,
-                              weight=100),
-                 Inf2NodePool(name="spot", capacity_type="spot", instance_types=("g5.xlarge",), neuron_limit=0,
-                              weight=10))
+    bad_pools = (
+        Inf2NodePool(name="od", capacity_type="on-demand", instance_types=("inf2.xlarge",), neuron_limit=4, weight=100),
+        Inf2NodePool(name="spot", capacity_type="spot", instance_types=("g5.xlarge",), neuron_limit=0, weight=10),
+    )
     with pytest.raises(PropsValidationError) as err:
         _model_stack(kubernetes_version="1.29", ami_alias="al2023@latest", inf2_node_pools=bad_pools)
     msg = str(err.value)
     assert msg.startswith("invalid EksInferentiaCluster at S/C (")  # the construct path, so the user sees which one
-    for part in ("kubernetes_version '1.29' is not in the version matrix; supported: 1.33, 1.34",
-                 "ami_alias must be pinned", "NodePool 'spot': neuron_limit must be at least 1",
-                 "NodePool 'spot': instance_types must be inf2 sizes",
-                 "spot NodePools must have higher weights than on-demand ones"):
+    for part in (
+        "kubernetes_version '1.29' is not in the version matrix; supported: 1.33, 1.34",
+        "ami_alias must be pinned",
+        "NodePool 'spot': neuron_limit must be at least 1",
+        "NodePool 'spot': instance_types must be inf2 sizes",
+        "spot NodePools must have higher weights than on-demand ones",
+    ):
         assert part in msg
 
 
@@ -788,8 +982,9 @@ def test_wrong_prop_types_are_named_together() -> None:
     # E-newcomer: kubernetes_version=1.34 (a float) used to say "1.34 is not in the version matrix; supported: 1.33,
     # 1.34". typed_props names every wrong type at once, with the fix.
     with pytest.raises(PropsTypeError) as err:
-        _model_stack(kubernetes_version=1.34, system_node_count="2", serving_mode="raw",
-                     inf2_node_pools=[{"name": "inf2-spot"}])
+        _model_stack(
+            kubernetes_version=1.34, system_node_count="2", serving_mode="raw", inf2_node_pools=[{"name": "inf2-spot"}]
+        )
     msg = str(err.value)
     assert "EksInferentiaCluster at S/C" in msg and len(err.value.problems) == 4
     assert 'kubernetes_version must be str, got float 1.34 (pass the string "1.34" in quotes)' in msg
@@ -811,8 +1006,9 @@ def test_option_dataclasses_check_their_types() -> None:
 
 def _system_node_rule(instance_type: str) -> list[str]:
     plan = _plan()
-    return RULES.problems(dataclasses.replace(
-        plan, system_nodes=dataclasses.replace(plan.system_nodes, instance_type=instance_type)))
+    return RULES.problems(
+        dataclasses.replace(plan, system_nodes=dataclasses.replace(plan.system_nodes, instance_type=instance_type))
+    )
 
 
 def test_rule_system_node_instance_type() -> None:
@@ -829,13 +1025,22 @@ def test_rule_system_node_instance_type() -> None:
     # the valid side: the default and every instance type of the pinned botocore's EC2 model
     assert not [p for p in RULES.problems(_plan()) if "SYSTEM_NODE_INSTANCE_TYPE" in p]
     import gzip
+
     import botocore
+
     model = Path(botocore.__file__).parent / "data" / "ec2" / "2016-11-15" / "service-2.json.gz"
     check = next(r for r in RULES if r.id == "EKS.SYSTEM_NODE_INSTANCE_TYPE")
     plan = _plan()
-    rejected = [t for t in json.loads(gzip.decompress(model.read_bytes()))["shapes"]["InstanceType"]["enum"]
-                if any("is not an EC2 instance type" in p for p in check.problems(dataclasses.replace(
-                    plan, system_nodes=dataclasses.replace(plan.system_nodes, instance_type=t))))]
+    rejected = [
+        t
+        for t in json.loads(gzip.decompress(model.read_bytes()))["shapes"]["InstanceType"]["enum"]
+        if any(
+            "is not an EC2 instance type" in p
+            for p in check.problems(
+                dataclasses.replace(plan, system_nodes=dataclasses.replace(plan.system_nodes, instance_type=t))
+            )
+        )
+    ]
     assert rejected == [], f"regenerate eks_inferentia/data/ec2_instance_families.json from botocore: {rejected[:5]}"
 
 
@@ -851,8 +1056,9 @@ def test_construct_missing_kubectl_layer_package_is_a_clear_error() -> None:
 
 def test_raw_deployment_mode_uses_hpa() -> None:
     app = cdk.App()
-    c = EksInferentiaCluster(cdk.Stack(app, "S"), "C", serving_mode=ServingMode.RAW_DEPLOYMENT,
-                             model=VllmNeuronModel(min_replicas=1))
+    c = EksInferentiaCluster(
+        cdk.Stack(app, "S"), "C", serving_mode=ServingMode.RAW_DEPLOYMENT, model=VllmNeuronModel(min_replicas=1)
+    )
     isvc = c.inference_service_manifest
     assert isvc["metadata"]["annotations"]["serving.kserve.io/deploymentMode"] == "Standard"
     assert isvc["metadata"]["annotations"]["serving.kserve.io/autoscalerClass"] == "hpa"
@@ -874,11 +1080,15 @@ def _field_docs(cls: type) -> dict[str, str | None]:
     body = ast.parse(textwrap.dedent(inspect.getsource(cls))).body[0].body
     docs: dict[str, str | None] = {}
     for node, nxt in zip(body, [*body[1:], None], strict=True):
-        target = node.target if isinstance(node, ast.AnnAssign) else (
-            node.targets[0] if isinstance(node, ast.Assign) else None)
+        target = (
+            node.target
+            if isinstance(node, ast.AnnAssign)
+            else (node.targets[0] if isinstance(node, ast.Assign) else None)
+        )
         if isinstance(target, ast.Name):
-            docs[target.id] = (nxt.value.value if isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant)
-                               else None)
+            docs[target.id] = (
+                nxt.value.value if isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant) else None
+            )
     return docs
 
 
@@ -889,8 +1099,9 @@ def test_every_public_prop_field_and_enum_member_states_its_default() -> None:
 
     doc = inspect.getdoc(EksInferentiaCluster.__init__) or ""
     params = dict(re.findall(r":param (\w+): (.*?)(?=\n:param |\Z)", doc, re.S))
-    kwonly = [n for n, p in inspect.signature(EksInferentiaCluster.__init__).parameters.items()
-              if p.kind is p.KEYWORD_ONLY]
+    kwonly = [
+        n for n, p in inspect.signature(EksInferentiaCluster.__init__).parameters.items() if p.kind is p.KEYWORD_ONLY
+    ]
     assert sorted(params) == sorted(kwonly)
     assert [n for n in kwonly if "Default:" not in params[n]] == []
     for cls in (Inf2NodePool, VllmNeuronModel):
@@ -898,8 +1109,16 @@ def test_every_public_prop_field_and_enum_member_states_its_default() -> None:
             text = _field_docs(cls)[f.name] or ""
             required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
             assert ("Required." if required else "Default:") in text, (cls.__name__, f.name, text)
-    for cls in (ServingMode, EksPlan, HelmRelease, SystemNodeGroup, CostCeiling, ComponentVersions, KubectlLayerPin,
-                Inf2Instance):
+    for cls in (
+        ServingMode,
+        EksPlan,
+        HelmRelease,
+        SystemNodeGroup,
+        CostCeiling,
+        ComponentVersions,
+        KubectlLayerPin,
+        Inf2Instance,
+    ):
         assert None not in _field_docs(cls).values(), (cls.__name__, _field_docs(cls))
 
 
@@ -922,8 +1141,10 @@ def test_cost_ceiling_from_price_table(synthesis: Synthesis, template: dict[str,
     ceiling = stack.inferentia.cost_ceiling()
     prices = inf2_prices("us-east-1")
     # spot: 4 devices -> 4 x inf2.8xlarge is the priciest fleet; on-demand: 2 x inf2.8xlarge
-    assert ceiling.per_pool_usd_per_hour == {"inf2-spot": 4 * prices["inf2.8xlarge"],
-                                             "inf2-on-demand": 2 * prices["inf2.8xlarge"]}
+    assert ceiling.per_pool_usd_per_hour == {
+        "inf2-spot": 4 * prices["inf2.8xlarge"],
+        "inf2-on-demand": 2 * prices["inf2.8xlarge"],
+    }
     assert math.isclose(ceiling.usd_per_month, round(6 * prices["inf2.8xlarge"] * 730, 2))
     assert template["Outputs"]["Inf2CostCeilingUsdPerMonth"]["Value"] == f"{ceiling.usd_per_month:.2f}"
     with pytest.raises(KeyError, match="known regions: us-east-1"):
@@ -931,8 +1152,9 @@ def test_cost_ceiling_from_price_table(synthesis: Synthesis, template: dict[str,
 
 
 def test_settings_from_context() -> None:
-    s = InferentiaSettings.from_context({"serving_mode": "raw", "min_replicas": 1, "neuron_devices": 6,
-                                         "tensor_parallel_size": 12})
+    s = InferentiaSettings.from_context(
+        {"serving_mode": "raw", "min_replicas": 1, "neuron_devices": 6, "tensor_parallel_size": 12}
+    )
     assert s.model.neuron_devices == 6 and s.node_pools[0].instance_types == ("inf2.24xlarge", "inf2.48xlarge")
     with pytest.raises(PropsValidationError) as err:
         InferentiaSettings.from_context({"serving_mode": "serverless", "replicas": 3})
@@ -944,16 +1166,29 @@ def test_settings_from_context() -> None:
 def test_settings_report_every_problem_in_one_pass() -> None:
     # E-newcomer row 10: ChatStack needed 3 synths (types, then allowed values, then the construct's checks). Here
     # unknown names, wrong types, an allowed-values problem and the cluster's own props checks come in one error.
-    raw = json.dumps({"serving_mode": "Raw", "min_replicas": "1", "replicas": 3, "kubernetes_version": 1.34,
-                      "cluster_name": "my cluster", "model_s3_prefix": "s3://bucket/models/x/", "spot_neuron_limit": 0})
+    raw = json.dumps(
+        {
+            "serving_mode": "Raw",
+            "min_replicas": "1",
+            "replicas": 3,
+            "kubernetes_version": 1.34,
+            "cluster_name": "my cluster",
+            "model_s3_prefix": "s3://bucket/models/x/",
+            "spot_neuron_limit": 0,
+        }
+    )
     with pytest.raises(PropsValidationError) as err:
         InferentiaSettings.from_context(raw)  # as `cdk synth -c inferentia='{...}'` passes it
     problems = err.value.problems
-    expected = ["unknown setting 'replicas'", "setting 'min_replicas' must be int, got \"1\"",
-                "setting 'kubernetes_version' must be str, got 1.34",
-                "setting 'serving_mode' must be one of knative, raw",
-                "cluster_name 'my cluster' must match", "model_s3_prefix 's3://bucket/models/x/' is a URI",
-                "NodePool 'inf2-spot': neuron_limit must be at least 1, got 0"]
+    expected = [
+        "unknown setting 'replicas'",
+        "setting 'min_replicas' must be int, got \"1\"",
+        "setting 'kubernetes_version' must be str, got 1.34",
+        "setting 'serving_mode' must be one of knative, raw",
+        "cluster_name 'my cluster' must match",
+        "model_s3_prefix 's3://bucket/models/x/' is a URI",
+        "NodePool 'inf2-spot': neuron_limit must be at least 1, got 0",
+    ]
     assert len(problems) == len(expected) and all(any(e in p for p in problems) for e in expected), problems
     assert str(err.value).startswith("invalid cdk.json context 'inferentia' (7 problem(s))")
     # the valid side: the settings give the cluster exactly these props, which pass its checks
@@ -971,10 +1206,12 @@ def test_stack_outputs_explain_the_endpoint(template: dict[str, Any]) -> None:
     assert "-H 'Host: tinyllama-1-1b-chat-predictor.llm.svc.cluster.local'" in endpoint
     assert '"model": "tinyllama-1-1b-chat"' in endpoint
     assert {"ClusterName", "ModelBucketName", "StorageUri", "KubeconfigCommand"} <= set(outputs)
-    raw = EksInferentiaCluster(cdk.Stack(cdk.App(), "S"), "C", serving_mode=ServingMode.RAW_DEPLOYMENT,
-                               model=VllmNeuronModel(min_replicas=1))
-    assert raw.inference_url_hint.startswith("kubectl -n llm port-forward svc/tinyllama-1-1b-chat-predictor 8080:80 "
-                                             "& curl localhost:8080")
+    raw = EksInferentiaCluster(
+        cdk.Stack(cdk.App(), "S"), "C", serving_mode=ServingMode.RAW_DEPLOYMENT, model=VllmNeuronModel(min_replicas=1)
+    )
+    assert raw.inference_url_hint.startswith(
+        "kubectl -n llm port-forward svc/tinyllama-1-1b-chat-predictor 8080:80 & curl localhost:8080"
+    )
 
 
 def test_builtin_kinds_use_the_kubernetes_schemas(template: dict[str, Any]) -> None:

@@ -228,7 +228,9 @@ def test_stateful_logical_ids_are_stable(synthesis: Synthesis, stack_name: str) 
     pinned = {lid: rtype for lid, (rtype, _) in STATEFUL[stack_name].items()}
     gone = {lid: t for lid, t in pinned.items() if found.get(lid) != t}
     new = {lid: t for lid, t in found.items() if lid not in pinned}
-    assert not gone, f"{stack_name}: stateful resources no longer at their logical IDs: {gone}; new IDs: {new}. {_REPLACED}"
+    assert not gone, (
+        f"{stack_name}: stateful resources no longer at their logical IDs: {gone}; new IDs: {new}. {_REPLACED}"
+    )
     assert not new, (
         f"{stack_name}: new stateful resources {new}: pin their logical IDs in STATEFUL with the removal policy "
         "the construct intends"
@@ -238,8 +240,11 @@ def test_stateful_logical_ids_are_stable(synthesis: Synthesis, stack_name: str) 
 @pytest.mark.parametrize("stack_name", sorted(STATEFUL))
 def test_stateful_removal_policies_follow_the_design(synthesis: Synthesis, stack_name: str) -> None:
     found = _stateful(synthesis.templates[stack_name])
-    wrong = {lid: (f"expected {want}", f"got {found[lid][1]}") for lid, (_, want) in STATEFUL[stack_name].items()
-             if lid in found and found[lid][1] != want}
+    wrong = {
+        lid: (f"expected {want}", f"got {found[lid][1]}")
+        for lid, (_, want) in STATEFUL[stack_name].items()
+        if lid in found and found[lid][1] != want
+    }
     assert not wrong, (
         f"{stack_name}: removal policies changed {wrong}. Retain keeps keys, logs, buckets and the user pool "
         "when the stack is deleted or the resource replaced; Delete is for derived data and compute (see STATEFUL)"
@@ -315,7 +320,11 @@ _BYPASS = re.compile(r"Validations\.of\([^)]*\)\.acknowledge|NagSuppressions|ack
 
 
 def test_acknowledgments_only_go_through_nag_acknowledge() -> None:
-    sources = [*(REPO / "constructs").rglob("*.py"), *(REPO / "stacks").rglob("*.py"), *(REPO / "tests").glob("variants*.py")]
+    sources = [
+        *(REPO / "constructs").rglob("*.py"),
+        *(REPO / "stacks").rglob("*.py"),
+        *(REPO / "tests").glob("variants*.py"),
+    ]
     offenders = [str(p.relative_to(REPO)) for p in sources if p.name != "_nag.py" and _BYPASS.search(p.read_text())]
     assert not offenders, f"acknowledge cdk-nag findings with cdk_llm_serving._nag.acknowledge only: {offenders}"
 
@@ -324,8 +333,14 @@ def test_acknowledgments_only_go_through_nag_acknowledge() -> None:
 # "*" resources: only the actions an IAM5[Resource::*] acknowledgment is about
 
 _LOG_DELIVERY = {
-    "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
-    "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DescribeLogGroups",
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
 }
 _XRAY = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
 _XRAY_SAMPLING = {"xray:GetSamplingRules", "xray:GetSamplingTargets"}
@@ -335,24 +350,45 @@ _XRAY_SAMPLING = {"xray:GetSamplingRules", "xray:GetSamplingTargets"}
 WILDCARD_ACTIONS: dict[tuple[str, str], set[str]] = {
     # bedrock_gateway/construct.py: X-Ray; Lambda's VPC attachment Describe* (PRIVATE gateways only); AWS
     # Marketplace's first-use subscription (no resource types; Subscribe is conditioned on aws-marketplace:ProductId).
-    ("BedrockGatewayApi", "Policy"): _XRAY | {"ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets",
-                                              "aws-marketplace:ViewSubscriptions", "aws-marketplace:Subscribe"},
+    ("BedrockGatewayApi", "Policy"): _XRAY
+    | {
+        "ec2:DescribeNetworkInterfaces",
+        "ec2:DescribeSubnets",
+        "aws-marketplace:ViewSubscriptions",
+        "aws-marketplace:Subscribe",
+    },
     # sagemaker_endpoint/role.py: registry login, namespace-conditioned metrics, VPC interfaces (VPC only).
     ("SageMakerLlmEndpoint", "ExecutionPolicy"): {
-        "ecr:GetAuthorizationToken", "cloudwatch:PutMetricData",
-        "ec2:CreateNetworkInterface", "ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterface",
-        "ec2:DeleteNetworkInterfacePermission", "ec2:DescribeNetworkInterfaces", "ec2:DescribeVpcs",
-        "ec2:DescribeDhcpOptions", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups",
+        "ecr:GetAuthorizationToken",
+        "cloudwatch:PutMetricData",
+        "ec2:CreateNetworkInterface",
+        "ec2:CreateNetworkInterfacePermission",
+        "ec2:DeleteNetworkInterface",
+        "ec2:DeleteNetworkInterfacePermission",
+        "ec2:DescribeNetworkInterfaces",
+        "ec2:DescribeVpcs",
+        "ec2:DescribeDhcpOptions",
+        "ec2:DescribeSubnets",
+        "ec2:DescribeSecurityGroups",
     },
     # sagemaker_endpoint/batch.py: generated by Step Functions (logging, tracing) and by CDK's
     # SageMakerCreateTransformJob task (sagemaker:ListTags on "*", aws-stepfunctions-tasks create-transform-job).
     ("LlmBatchPipeline", "StateMachine/Role"): _LOG_DELIVERY | _XRAY | _XRAY_SAMPLING | {"sagemaker:ListTags"},
     # eks_inferentia/construct.py: Karpenter's read-only discovery (upstream v1.14.1 controller policy).
     ("EksInferentiaCluster", "KarpenterControllerPolicy"): {
-        "ec2:DescribeCapacityReservations", "ec2:DescribeImages", "ec2:DescribeInstances", "ec2:DescribeInstanceStatus",
-        "ec2:DescribeInstanceTypeOfferings", "ec2:DescribeInstanceTypes", "ec2:DescribeLaunchTemplates",
-        "ec2:DescribePlacementGroups", "ec2:DescribeSecurityGroups", "ec2:DescribeSpotPriceHistory", "ec2:DescribeSubnets",
-        "pricing:GetProducts", "iam:ListInstanceProfiles",
+        "ec2:DescribeCapacityReservations",
+        "ec2:DescribeImages",
+        "ec2:DescribeInstances",
+        "ec2:DescribeInstanceStatus",
+        "ec2:DescribeInstanceTypeOfferings",
+        "ec2:DescribeInstanceTypes",
+        "ec2:DescribeLaunchTemplates",
+        "ec2:DescribePlacementGroups",
+        "ec2:DescribeSecurityGroups",
+        "ec2:DescribeSpotPriceHistory",
+        "ec2:DescribeSubnets",
+        "pricing:GetProducts",
+        "iam:ListInstanceProfiles",
     },
     # knowledge_base/construct.py: vended-log delivery and X-Ray of the ingestion state machine.
     ("DocumentIndex", "IngestionPolicy"): _LOG_DELIVERY | _XRAY | _XRAY_SAMPLING,
@@ -405,7 +441,9 @@ def test_wildcard_resources_only_on_the_acknowledged_actions(synthesis: Synthesi
             "need '*' there (and why) so that no other action can slip onto '*' under the same acknowledgment"
         )
         actions = _wildcard_actions(synthesis.templates[stack_name], _logical_ids_under(synthesis, stack_name, path))
-        assert actions, f"{path} acknowledges Resource::* but none of its statements uses '*'; remove the acknowledgment"
+        assert actions, (
+            f"{path} acknowledges Resource::* but none of its statements uses '*'; remove the acknowledgment"
+        )
         extra = actions - WILDCARD_ACTIONS[kind]
         assert not extra, (
             f"{path}: {sorted(extra)} on Resource '*' hide behind the {_WILDCARD_ACK} acknowledgment; "
@@ -433,20 +471,28 @@ def test_gateway_default_auth_is_cognito(default_gateway: tuple[BedrockGatewayAp
     assert gateway.auth_mode is GatewayAuthMode.COGNITO
     assert len(resources(template, USER_POOL)) == 1 and len(resources(template, "AWS::ApiGateway::Authorizer")) == 1
     (authorizer,) = resources(template, "AWS::ApiGateway::Authorizer")
-    methods = {(m["Properties"]["HttpMethod"], m["Properties"]["ResourceId"]["Ref"]): m["Properties"]
-               for m in resources(template, "AWS::ApiGateway::Method").values()}
-    unauthenticated = [k for k, m in methods.items() if m["AuthorizationType"] != "COGNITO_USER_POOLS" and k[0] != "OPTIONS"]
+    methods = {
+        (m["Properties"]["HttpMethod"], m["Properties"]["ResourceId"]["Ref"]): m["Properties"]
+        for m in resources(template, "AWS::ApiGateway::Method").values()
+    }
+    unauthenticated = [
+        k for k, m in methods.items() if m["AuthorizationType"] != "COGNITO_USER_POOLS" and k[0] != "OPTIONS"
+    ]
     # Only the mock health check is open (it returns a constant and never calls the function).
     assert len(unauthenticated) == 1 and unauthenticated[0][0] == "GET" and "health" in unauthenticated[0][1]
     assert methods[unauthenticated[0]]["Integration"]["Type"] == "MOCK"
     for key, method in methods.items():
         if key not in unauthenticated:
             assert method["AuthorizerId"] == {"Ref": authorizer}, key
-    warnings = Annotations.from_stack(cdk.Stack.of(gateway)).find_warning("*", Match.string_like_regexp("WITHOUT authentication"))
+    warnings = Annotations.from_stack(cdk.Stack.of(gateway)).find_warning(
+        "*", Match.string_like_regexp("WITHOUT authentication")
+    )
     assert warnings == []
 
 
-def test_gateway_default_user_pool_requires_mfa_and_admin_sign_up(default_gateway: tuple[BedrockGatewayApi, dict[str, Any]]) -> None:
+def test_gateway_default_user_pool_requires_mfa_and_admin_sign_up(
+    default_gateway: tuple[BedrockGatewayApi, dict[str, Any]],
+) -> None:
     _, template = default_gateway
     (pool,) = (r["Properties"] for r in resources(template, USER_POOL).values())
     assert pool["MfaConfiguration"] == "ON" and pool["EnabledMfas"] == ["SOFTWARE_TOKEN_MFA"]
@@ -456,14 +502,18 @@ def test_gateway_default_user_pool_requires_mfa_and_admin_sign_up(default_gatewa
 
 def test_gateway_waf_is_on_by_default(default_gateway: tuple[BedrockGatewayApi, dict[str, Any]]) -> None:
     gateway, template = default_gateway
-    (acl_id, acl), = resources(template, "AWS::WAFv2::WebACL").items()
+    ((acl_id, acl),) = resources(template, "AWS::WAFv2::WebACL").items()
     (association,) = (r["Properties"] for r in resources(template, "AWS::WAFv2::WebACLAssociation").values())
     assert association["WebACLArn"] == {"Fn::GetAtt": [acl_id, "Arn"]}
     stage = next(iter(resources(template, "AWS::ApiGateway::Stage")))
     assert {"Ref": stage} in association["ResourceArn"]["Fn::Join"][1]
     rules = {r["Name"]: r for r in acl["Properties"]["Rules"]}
     assert rules["RateLimitPerIp"]["Statement"]["RateBasedStatement"]["Limit"] == 1000
-    assert {"AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet", "AWSManagedRulesAmazonIpReputationList"} <= set(rules)
+    assert {
+        "AWSManagedRulesCommonRuleSet",
+        "AWSManagedRulesKnownBadInputsRuleSet",
+        "AWSManagedRulesAmazonIpReputationList",
+    } <= set(rules)
     assert gateway.web_acl is not None
 
 
@@ -490,8 +540,11 @@ def test_sagemaker_model_is_network_isolated_by_default_for_s3_weights() -> None
 
 
 def test_rendered_node_pool_weights_follow_the_props_with_spot_first(synthesis: Synthesis) -> None:
-    pools = {d["metadata"]["name"]: d for d in generated_manifests(synthesis.templates["InferentiaStack"])
-             if d["kind"] == "NodePool"}
+    pools = {
+        d["metadata"]["name"]: d
+        for d in generated_manifests(synthesis.templates["InferentiaStack"])
+        if d["kind"] == "NodePool"
+    }
     props = {p.name: p for p in synthesis.stacks["InferentiaStack"].inferentia.inf2_node_pools}
     assert set(props) < set(pools)  # plus the general-purpose pool
     for name, p in props.items():
@@ -510,4 +563,6 @@ def test_equal_spot_and_on_demand_weights_are_rejected() -> None:
     )
     with pytest.raises(PropsValidationError) as info:
         EksInferentiaCluster(cdk.Stack(cdk.App(), "S"), "C", inf2_node_pools=pools)
-    assert "spot NodePools must have higher weights than on-demand ones (on-demand is the fallback)" in info.value.problems
+    assert (
+        "spot NodePools must have higher weights than on-demand ones (on-demand is the fallback)" in info.value.problems
+    )

@@ -30,8 +30,8 @@ from cdk_llm_serving import (
     PropsValidationError,
 )
 from cdk_llm_serving._types import PropsTypeError
-from cdk_llm_serving.knowledge_base.rules import KNOWLEDGE_BASE, KnowledgeBaseSettings
 from cdk_llm_serving.knowledge_base import NON_FILTERABLE_METADATA_KEYS, S3_VECTORS_ACTIONS, TITAN_TEXT_EMBEDDINGS_V2
+from cdk_llm_serving.knowledge_base.rules import KNOWLEDGE_BASE, KnowledgeBaseSettings
 from harness import Synthesis, as_list, expect_rule, flat_statements, lambda_functions, resources, text
 from variants_kb import EXISTING_BUCKET_NAME, EXISTING_KEY_ID
 
@@ -43,7 +43,7 @@ def _one(template: dict[str, Any], rtype: str) -> tuple[str, dict[str, Any]]:
     """(logical id, resource) of the only resource of ``rtype``."""
     found = resources(template, rtype)
     assert len(found) == 1, f"expected one {rtype}, found {list(found)}"
-    (logical_id, resource), = found.items()
+    ((logical_id, resource),) = found.items()
     return logical_id, resource
 
 
@@ -53,7 +53,8 @@ def _statements_by_sid(policy: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def _managed_policy(template: dict[str, Any], description_part: str) -> dict[str, Any]:
     found = [
-        r for r in resources(template, "AWS::IAM::ManagedPolicy").values()
+        r
+        for r in resources(template, "AWS::IAM::ManagedPolicy").values()
         if description_part in r["Properties"].get("Description", "")
     ]
     assert len(found) == 1, description_part
@@ -87,7 +88,9 @@ def any_kb(request: pytest.FixtureRequest, synthesis: Synthesis) -> dict[str, An
 # vector store and knowledge base
 
 
-def test_vector_store_is_an_s3_vectors_index_with_the_embedding_dimension(kb: dict[str, Any], existing: dict[str, Any]) -> None:
+def test_vector_store_is_an_s3_vectors_index_with_the_embedding_dimension(
+    kb: dict[str, Any], existing: dict[str, Any]
+) -> None:
     for template, dimension in ((kb, 1024), (existing, 512)):
         index_id, index = _one(template, "AWS::S3Vectors::Index")
         bucket_id, bucket = _one(template, "AWS::S3Vectors::VectorBucket")
@@ -104,10 +107,15 @@ def test_vector_store_is_an_s3_vectors_index_with_the_embedding_dimension(kb: di
         # The knowledge base stores its vectors in exactly that index.
         _, knowledge_base = _one(template, "AWS::Bedrock::KnowledgeBase")
         storage = knowledge_base["Properties"]["StorageConfiguration"]
-        assert storage == {"Type": "S3_VECTORS", "S3VectorsConfiguration": {"IndexArn": {"Fn::GetAtt": [index_id, "IndexArn"]}}}
+        assert storage == {
+            "Type": "S3_VECTORS",
+            "S3VectorsConfiguration": {"IndexArn": {"Fn::GetAtt": [index_id, "IndexArn"]}},
+        }
 
 
-def test_embedding_model_is_titan_v2_in_the_stacks_partition_and_region(kb: dict[str, Any], existing: dict[str, Any]) -> None:
+def test_embedding_model_is_titan_v2_in_the_stacks_partition_and_region(
+    kb: dict[str, Any], existing: dict[str, Any]
+) -> None:
     for template, dimension in ((kb, 1024), (existing, 512)):
         _, knowledge_base = _one(template, "AWS::Bedrock::KnowledgeBase")
         config = knowledge_base["Properties"]["KnowledgeBaseConfiguration"]
@@ -125,13 +133,16 @@ def test_embedding_model_is_titan_v2_in_the_stacks_partition_and_region(kb: dict
 def test_knowledge_base_waits_for_its_permissions(any_kb: dict[str, Any]) -> None:
     _, knowledge_base = _one(any_kb, "AWS::Bedrock::KnowledgeBase")
     policy_id = next(
-        k for k, r in resources(any_kb, "AWS::IAM::ManagedPolicy").items()
+        k
+        for k, r in resources(any_kb, "AWS::IAM::ManagedPolicy").items()
         if "DocumentIndex knowledge base" in r["Properties"]["Description"]
     )
     assert policy_id in knowledge_base["DependsOn"]
     role_id, _ = next(
-        (k, r) for k, r in resources(any_kb, "AWS::IAM::Role").items()
-        if r["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "bedrock.amazonaws.com"}
+        (k, r)
+        for k, r in resources(any_kb, "AWS::IAM::Role").items()
+        if r["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]
+        == {"Service": "bedrock.amazonaws.com"}
     )
     assert knowledge_base["Properties"]["RoleArn"] == {"Fn::GetAtt": [role_id, "Arn"]}
 
@@ -173,7 +184,13 @@ def test_created_document_bucket_is_locked_down(kb: dict[str, Any]) -> None:
     logs_id = documents["Properties"]["LoggingConfiguration"]["DestinationBucketName"]["Ref"]
     props = documents["Properties"]
     assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"] == [
-        {"BucketKeyEnabled": True, "ServerSideEncryptionByDefault": {"KMSMasterKeyID": {"Fn::GetAtt": [key_id, "Arn"]}, "SSEAlgorithm": "aws:kms"}}
+        {
+            "BucketKeyEnabled": True,
+            "ServerSideEncryptionByDefault": {
+                "KMSMasterKeyID": {"Fn::GetAtt": [key_id, "Arn"]},
+                "SSEAlgorithm": "aws:kms",
+            },
+        }
     ]
     assert props["VersioningConfiguration"] == {"Status": "Enabled"}
     assert all(props["PublicAccessBlockConfiguration"].values()) and len(props["PublicAccessBlockConfiguration"]) == 4
@@ -181,7 +198,10 @@ def test_created_document_bucket_is_locked_down(kb: dict[str, Any]) -> None:
     assert documents["DeletionPolicy"] == "Retain"
     assert "AccessControl" not in buckets[logs_id]["Properties"]  # no legacy log-delivery ACL
     # TLS is enforced on both buckets; log delivery is allowed for the document bucket only.
-    policies = {r["Properties"]["Bucket"]["Ref"]: r["Properties"]["PolicyDocument"]["Statement"] for r in resources(kb, "AWS::S3::BucketPolicy").values()}
+    policies = {
+        r["Properties"]["Bucket"]["Ref"]: r["Properties"]["PolicyDocument"]["Statement"]
+        for r in resources(kb, "AWS::S3::BucketPolicy").values()
+    }
     for bucket_id in (documents_id, logs_id):
         deny = [s for s in policies[bucket_id] if s["Effect"] == "Deny"]
         assert deny and deny[0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
@@ -206,14 +226,19 @@ def test_no_lambda_functions(any_kb: dict[str, Any]) -> None:
 
 def test_service_role_trust_is_bedrock_for_this_accounts_knowledge_bases(any_kb: dict[str, Any]) -> None:
     roles = [
-        r for r in resources(any_kb, "AWS::IAM::Role").values()
-        if r["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "bedrock.amazonaws.com"}
+        r
+        for r in resources(any_kb, "AWS::IAM::Role").values()
+        if r["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]
+        == {"Service": "bedrock.amazonaws.com"}
     ]
     assert len(roles) == 1
     (statement,) = roles[0]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     assert statement["Action"] == "sts:AssumeRole" and statement["Effect"] == "Allow"
     assert statement["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
-    assert text(statement["Condition"]["ArnLike"]["aws:SourceArn"]) == PARTITION_REGION_ACCOUNT % ("bedrock", "knowledge-base/*")
+    assert text(statement["Condition"]["ArnLike"]["aws:SourceArn"]) == PARTITION_REGION_ACCOUNT % (
+        "bedrock",
+        "knowledge-base/*",
+    )
     assert "Policies" not in roles[0]["Properties"]  # no inline policies
 
 
@@ -221,7 +246,9 @@ def test_service_role_policy_is_exactly_least_privilege(kb: dict[str, Any]) -> N
     statements = _statements_by_sid(_managed_policy(kb, "DocumentIndex knowledge base"))
     key_id, _ = _one(kb, "AWS::KMS::Key")
     index_id, _ = _one(kb, "AWS::S3Vectors::Index")
-    bucket_id = next(k for k, r in resources(kb, "AWS::S3::Bucket").items() if "LoggingConfiguration" in r["Properties"])
+    bucket_id = next(
+        k for k, r in resources(kb, "AWS::S3::Bucket").items() if "LoggingConfiguration" in r["Properties"]
+    )
     in_account = {"StringEquals": {"aws:ResourceAccount": {"Ref": "AWS::AccountId"}}}
     expected = {
         "InvokeEmbeddingModel": (
@@ -242,7 +269,13 @@ def test_service_role_policy_is_exactly_least_privilege(kb: dict[str, Any]) -> N
         assert [text(r) for r in as_list(s["Resource"])] == arns, sid
         assert s.get("Condition") == condition, sid
     assert sorted(S3_VECTORS_ACTIONS) == sorted(
-        ["s3vectors:GetIndex", "s3vectors:QueryVectors", "s3vectors:PutVectors", "s3vectors:GetVectors", "s3vectors:DeleteVectors"]
+        [
+            "s3vectors:GetIndex",
+            "s3vectors:QueryVectors",
+            "s3vectors:PutVectors",
+            "s3vectors:GetVectors",
+            "s3vectors:DeleteVectors",
+        ]
     )
 
 
@@ -256,7 +289,9 @@ def test_existing_bucket_key_is_decrypt_only_through_s3(existing: dict[str, Any]
     ]
     decrypt = statements["DecryptDocuments"]
     assert decrypt["Action"] == "kms:Decrypt"
-    assert [text(r) for r in as_list(decrypt["Resource"])] == [PARTITION_REGION_ACCOUNT % ("kms", f"key/{EXISTING_KEY_ID}")]
+    assert [text(r) for r in as_list(decrypt["Resource"])] == [
+        PARTITION_REGION_ACCOUNT % ("kms", f"key/{EXISTING_KEY_ID}")
+    ]
     assert text(decrypt["Condition"]["StringEquals"]["kms:ViaService"]) == "s3.{AWS::Region}.amazonaws.com"
 
 
@@ -271,7 +306,10 @@ def test_key_policy_allows_only_the_ingestion_logs_and_s3_vectors_indexing(kb: d
     # test_redeploy.py); the key policy names the same group.
     name = text(log_group["Properties"]["LogGroupName"])
     assert name.startswith("/aws/vendedlogs/states/") and "AWS::StackId" in name
-    assert text(logs["Condition"]["ArnEquals"]["kms:EncryptionContext:aws:logs:arn"]) == PARTITION_REGION_ACCOUNT % ("logs", f"log-group:{name}")
+    assert text(logs["Condition"]["ArnEquals"]["kms:EncryptionContext:aws:logs:arn"]) == PARTITION_REGION_ACCOUNT % (
+        "logs",
+        f"log-group:{name}",
+    )
     indexing = statements["AllowS3VectorsIndexing"]
     assert indexing["Principal"] == {"Service": "indexing.s3vectors.amazonaws.com"}
     assert indexing["Action"] == "kms:Decrypt"
@@ -284,10 +322,17 @@ def test_key_policy_allows_only_the_ingestion_logs_and_s3_vectors_indexing(kb: d
 def test_grants_are_exact(kb: dict[str, Any]) -> None:
     kb_id, _ = _one(kb, "AWS::Bedrock::KnowledgeBase")
     key_id, _ = _one(kb, "AWS::KMS::Key")
-    bucket_id = next(k for k, r in resources(kb, "AWS::S3::Bucket").items() if "LoggingConfiguration" in r["Properties"])
-    policies = {r["Properties"]["Roles"][0]["Ref"]: r["Properties"]["PolicyDocument"]["Statement"] for r in resources(kb, "AWS::IAM::Policy").values()}
+    bucket_id = next(
+        k for k, r in resources(kb, "AWS::S3::Bucket").items() if "LoggingConfiguration" in r["Properties"]
+    )
+    policies = {
+        r["Properties"]["Roles"][0]["Ref"]: r["Properties"]["PolicyDocument"]["Statement"]
+        for r in resources(kb, "AWS::IAM::Policy").values()
+    }
     retriever = next(v for k, v in policies.items() if k.startswith("RetrieverRole"))
-    assert retriever == [{"Action": "bedrock:Retrieve", "Effect": "Allow", "Resource": {"Fn::GetAtt": [kb_id, "KnowledgeBaseArn"]}}]
+    assert retriever == [
+        {"Action": "bedrock:Retrieve", "Effect": "Allow", "Resource": {"Fn::GetAtt": [kb_id, "KnowledgeBaseArn"]}}
+    ]
     uploader = next(v for k, v in policies.items() if k.startswith("UploaderRole"))
     by_action = {tuple(sorted(as_list(s["Action"]))): s for s in uploader}
     put = by_action[("s3:AbortMultipartUpload", "s3:PutObject")]
@@ -298,10 +343,14 @@ def test_grants_are_exact(kb: dict[str, Any]) -> None:
     assert len(uploader) == 2
 
 
-def test_ingestion_role_can_only_start_and_read_jobs_of_this_knowledge_base(kb: dict[str, Any], existing: dict[str, Any]) -> None:
+def test_ingestion_role_can_only_start_and_read_jobs_of_this_knowledge_base(
+    kb: dict[str, Any], existing: dict[str, Any]
+) -> None:
     for template, tracing in ((kb, True), (existing, False)):
         kb_id, _ = _one(template, "AWS::Bedrock::KnowledgeBase")
-        statements = _statements_by_sid(_managed_policy(template, "permissions of a DocumentIndex ingestion state machine"))
+        statements = _statements_by_sid(
+            _managed_policy(template, "permissions of a DocumentIndex ingestion state machine")
+        )
         jobs = statements["ManageIngestionJobs"]
         assert sorted(as_list(jobs["Action"])) == ["bedrock:GetIngestionJob", "bedrock:StartIngestionJob"]
         assert jobs["Resource"] == {"Fn::GetAtt": [kb_id, "KnowledgeBaseArn"]}
@@ -315,12 +364,17 @@ def test_trigger_role_can_only_start_the_state_machine(kb: dict[str, Any]) -> No
     machine_id, _ = _one(kb, "AWS::StepFunctions::StateMachine")
     statements = _statements_by_sid(_managed_policy(kb, "EventBridge may start"))
     assert statements == {
-        "StartIngestion": {"Action": "states:StartExecution", "Effect": "Allow", "Resource": {"Ref": machine_id}, "Sid": "StartIngestion"}
+        "StartIngestion": {
+            "Action": "states:StartExecution",
+            "Effect": "Allow",
+            "Resource": {"Ref": machine_id},
+            "Sid": "StartIngestion",
+        }
     }
 
 
 def test_no_inline_policies_on_construct_roles(any_kb: dict[str, Any]) -> None:
-    for logical_id, resource in resources(any_kb, "AWS::IAM::Policy").items():
+    for logical_id in resources(any_kb, "AWS::IAM::Policy"):
         assert logical_id.startswith(("RetrieverRole", "UploaderRole")), logical_id  # test-only consumer roles
 
 
@@ -330,7 +384,9 @@ def test_no_inline_policies_on_construct_roles(any_kb: dict[str, Any]) -> None:
 
 def test_upload_rule_matches_created_and_deleted_objects_under_the_prefix(kb: dict[str, Any]) -> None:
     machine_id, _ = _one(kb, "AWS::StepFunctions::StateMachine")
-    bucket_id = next(k for k, r in resources(kb, "AWS::S3::Bucket").items() if "LoggingConfiguration" in r["Properties"])
+    bucket_id = next(
+        k for k, r in resources(kb, "AWS::S3::Bucket").items() if "LoggingConfiguration" in r["Properties"]
+    )
     rules = resources(kb, "AWS::Events::Rule")
     upload = next(r["Properties"] for r in rules.values() if "EventPattern" in r["Properties"])
     assert upload["EventPattern"] == {
@@ -382,7 +438,11 @@ def test_state_machine_waits_for_the_job_and_fails_on_failed_jobs_or_documents(a
     status = states["JobStatus"]
     assert status["Default"] == "WaitForIngestionJob"  # STARTING, IN_PROGRESS, STOPPING: keep polling
     by_next = {c["Next"]: c for c in status["Choices"]}
-    assert by_next["HasStatistics"] == {"Variable": "$.ingestion.IngestionJob.Status", "StringEquals": "COMPLETE", "Next": "HasStatistics"}
+    assert by_next["HasStatistics"] == {
+        "Variable": "$.ingestion.IngestionJob.Status",
+        "StringEquals": "COMPLETE",
+        "Next": "HasStatistics",
+    }
     assert sorted(c["StringEquals"] for c in by_next["IngestionJobFailed"]["Or"]) == ["FAILED", "STOPPED"]
     assert states["IngestionJobFailed"]["Type"] == "Fail"
     assert states["AnyDocumentFailed"]["Choices"][0]["NumericGreaterThan"] == 0
@@ -399,12 +459,15 @@ def test_state_machine_logs_encrypted_without_execution_data(kb: dict[str, Any],
         logging = props["LoggingConfiguration"]
         assert logging["Level"] == "ALL" and logging["IncludeExecutionData"] is False
         log_group_id, log_group = _one(template, "AWS::Logs::LogGroup")
-        assert logging["Destinations"][0]["CloudWatchLogsLogGroup"]["LogGroupArn"] == {"Fn::GetAtt": [log_group_id, "Arn"]}
+        assert logging["Destinations"][0]["CloudWatchLogsLogGroup"]["LogGroupArn"] == {
+            "Fn::GetAtt": [log_group_id, "Arn"]
+        }
         assert "KmsKeyId" in log_group["Properties"]
         assert props.get("TracingConfiguration", {}).get("Enabled", False) is tracing
         assert _definition(template)["TimeoutSeconds"] == 24 * 3600
         policy_id = next(
-            k for k, r in resources(template, "AWS::IAM::ManagedPolicy").items()
+            k
+            for k, r in resources(template, "AWS::IAM::ManagedPolicy").items()
             if "permissions of a DocumentIndex ingestion state machine" in r["Properties"]["Description"]
         )
         assert policy_id in machine["DependsOn"]
@@ -419,7 +482,9 @@ def test_alarm_on_failed_or_timed_out_ingestions(kb: dict[str, Any], existing: d
         assert metrics["failed"]["MetricStat"]["Metric"]["MetricName"] == "ExecutionsFailed"
         assert metrics["timedOut"]["MetricStat"]["Metric"]["MetricName"] == "ExecutionsTimedOut"
         for m in ("failed", "timedOut"):
-            assert metrics[m]["MetricStat"]["Metric"]["Dimensions"] == [{"Name": "StateMachineArn", "Value": {"Ref": machine_id}}]
+            assert metrics[m]["MetricStat"]["Metric"]["Dimensions"] == [
+                {"Name": "StateMachineArn", "Value": {"Ref": machine_id}}
+            ]
         assert props["Threshold"] == 1 and props["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
     default = _one(kb, "AWS::CloudWatch::Alarm")[1]["Properties"]
     assert "AlarmActions" not in default and "OKActions" not in default
@@ -445,7 +510,9 @@ def _template(**kwargs: Any) -> Template:
 
 
 def test_hierarchical_and_no_chunking_render() -> None:
-    t = _template(chunking=ChunkingStrategy.hierarchical(parent_max_tokens=2000, child_max_tokens=400, overlap_tokens=50))
+    t = _template(
+        chunking=ChunkingStrategy.hierarchical(parent_max_tokens=2000, child_max_tokens=400, overlap_tokens=50)
+    )
     t.has_resource_properties(
         "AWS::Bedrock::DataSource",
         {
@@ -475,7 +542,9 @@ def test_whole_bucket_without_prefix_and_manual_ingestion() -> None:
     (props,) = [r["Properties"] for r in source.values()]
     assert "InclusionPrefixes" not in props["DataSourceConfiguration"]["S3Configuration"]
     # Without uploads, EventBridge delivery stays off on the created bucket.
-    t.has_resource_properties("AWS::S3::Bucket", {"LoggingConfiguration": Match.any_value(), "NotificationConfiguration": Match.absent()})
+    t.has_resource_properties(
+        "AWS::S3::Bucket", {"LoggingConfiguration": Match.any_value(), "NotificationConfiguration": Match.absent()}
+    )
 
 
 def test_none_is_the_default_schedule_and_false_switches_it_off() -> None:
@@ -493,11 +562,17 @@ def test_none_is_the_default_schedule_and_false_switches_it_off() -> None:
 def test_option_objects_reject_wrong_types_naming_the_field() -> None:
     with pytest.raises(PropsTypeError, match=r"on_upload must be bool, got str 'yes'"):
         IngestionTrigger(on_upload="yes")  # type: ignore[arg-type]
-    with pytest.raises(PropsTypeError, match=r"schedule must be cdk.Duration or aws_events.Schedule or False or None, got str 'daily'"):
+    with pytest.raises(
+        PropsTypeError, match=r"schedule must be cdk.Duration or aws_events.Schedule or False or None, got str 'daily'"
+    ):
         IngestionTrigger(schedule="daily")  # type: ignore[arg-type]
-    with pytest.raises(PropsTypeError, match=r"max_tokens must be int, got str '300' \(pass the number 300 without quotes\)"):
+    with pytest.raises(
+        PropsTypeError, match=r"max_tokens must be int, got str '300' \(pass the number 300 without quotes\)"
+    ):
         ChunkingStrategy.fixed_size(max_tokens="300")  # type: ignore[arg-type]
-    with pytest.raises(PropsTypeError, match=r"kind must be ChunkingKind, got str 'fixed_size' \(use ChunkingKind.FIXED_SIZE\)"):
+    with pytest.raises(
+        PropsTypeError, match=r"kind must be ChunkingKind, got str 'fixed_size' \(use ChunkingKind.FIXED_SIZE\)"
+    ):
         ChunkingStrategy(kind="fixed_size")  # type: ignore[arg-type]
 
 
@@ -533,7 +608,8 @@ def test_passed_in_key_and_log_bucket_are_used() -> None:
     t.resource_count_is("AWS::S3::Bucket", 2)  # documents + the central log bucket
     key_id = stack.get_logical_id(key.node.default_child)  # type: ignore[arg-type]
     t.has_resource_properties(
-        "AWS::S3Vectors::VectorBucket", {"EncryptionConfiguration": {"SseType": "aws:kms", "KmsKeyArn": {"Fn::GetAtt": [key_id, "Arn"]}}}
+        "AWS::S3Vectors::VectorBucket",
+        {"EncryptionConfiguration": {"SseType": "aws:kms", "KmsKeyArn": {"Fn::GetAtt": [key_id, "Arn"]}}},
     )
     # The key policy of a key from the same app still gets the service statements.
     t.has_resource_properties(
@@ -574,10 +650,16 @@ def test_metric_helpers_take_the_usual_options() -> None:
 def test_warnings_for_what_synth_cannot_do() -> None:
     stack = _stack()
     bucket = s3.Bucket.from_bucket_name(stack, "Docs", "some-docs")
-    imported_key = kms.Key.from_key_arn(stack, "K", "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab")
+    imported_key = kms.Key.from_key_arn(
+        stack, "K", "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    )
     DocumentIndex(
-        stack, "Index", document_bucket=bucket, encryption_key=imported_key,
-        embedding_model_id="example.embed-model-v1:0", dimensions=768,
+        stack,
+        "Index",
+        document_bucket=bucket,
+        encryption_key=imported_key,
+        embedding_model_id="example.embed-model-v1:0",
+        dimensions=768,
     )
     warnings = Annotations.from_stack(stack).find_warning("*", Match.any_value())
     text = " ".join(str(w.entry.data) for w in warnings)
@@ -600,52 +682,100 @@ _TOKEN_DURATION = cdk.Duration.seconds(cdk.Token.as_number(cdk.Fn.ref("Seconds")
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"embedding_model_id": ""}, "embedding_model_id must be a Bedrock foundation model ID like 'amazon.titan-embed-text-v2:0', got ''"),
+        (
+            {"embedding_model_id": ""},
+            "embedding_model_id must be a Bedrock foundation model ID like 'amazon.titan-embed-text-v2:0', got ''",
+        ),
         (
             {"embedding_model_id": "arn:aws:bedrock:us-east-1::foundation-model/amazon.titan-embed-text-v2:0"},
             "embedding_model_id must be a foundation model ID, not an ARN",
         ),
-        ({"embedding_model_id": "titan embeddings"}, "embedding_model_id 'titan embeddings' is not a Bedrock foundation model ID"),
+        (
+            {"embedding_model_id": "titan embeddings"},
+            "embedding_model_id 'titan embeddings' is not a Bedrock foundation model ID",
+        ),
         ({"dimensions": 768}, "dimensions must be one of 256, 512, 1024 for amazon.titan-embed-text-v2:0"),
-        ({"embedding_model_id": "amazon.titan-embed-text-v1", "dimensions": 1024}, "dimensions must be one of 1536 for amazon.titan-embed-text-v1"),
-        ({"embedding_model_id": "example.embed-v1", "dimensions": 5000}, "dimensions must be between 1 and 4096 (S3 Vectors index limit), got 5000"),
-        ({"chunking": ChunkingStrategy.fixed_size(max_tokens=0)}, "chunking.max_tokens must be between 1 and 8192, got 0"),
+        (
+            {"embedding_model_id": "amazon.titan-embed-text-v1", "dimensions": 1024},
+            "dimensions must be one of 1536 for amazon.titan-embed-text-v1",
+        ),
+        (
+            {"embedding_model_id": "example.embed-v1", "dimensions": 5000},
+            "dimensions must be between 1 and 4096 (S3 Vectors index limit), got 5000",
+        ),
+        (
+            {"chunking": ChunkingStrategy.fixed_size(max_tokens=0)},
+            "chunking.max_tokens must be between 1 and 8192, got 0",
+        ),
         (
             {"embedding_model_id": "cohere.embed-english-v3", "chunking": ChunkingStrategy.fixed_size(max_tokens=1000)},
             "chunking.max_tokens must be between 1 and 512 (the embedding model's input limit is 512 tokens), got 1000",
         ),
-        ({"chunking": ChunkingStrategy.fixed_size(overlap_percentage=100)}, "chunking.overlap_percentage must be between 1 and 99, got 100"),
-        ({"chunking": ChunkingStrategy.semantic(max_tokens=9000)}, "chunking.max_tokens must be between 1 and 8192, got 9000"),
+        (
+            {"chunking": ChunkingStrategy.fixed_size(overlap_percentage=100)},
+            "chunking.overlap_percentage must be between 1 and 99, got 100",
+        ),
+        (
+            {"chunking": ChunkingStrategy.semantic(max_tokens=9000)},
+            "chunking.max_tokens must be between 1 and 8192, got 9000",
+        ),
         ({"chunking": ChunkingStrategy.semantic(buffer_size=2)}, "chunking.buffer_size must be between 0 and 1, got 2"),
         (
             {"chunking": ChunkingStrategy.semantic(breakpoint_percentile_threshold=40)},
             "chunking.breakpoint_percentile_threshold must be between 50 and 99, got 40",
         ),
-        ({"chunking": ChunkingStrategy.hierarchical(parent_max_tokens=10000)}, "chunking.parent_max_tokens must be between 1 and 8192, got 10000"),
-        ({"chunking": ChunkingStrategy.hierarchical(child_max_tokens=0)}, "chunking.child_max_tokens must be between 1 and 8192, got 0"),
+        (
+            {"chunking": ChunkingStrategy.hierarchical(parent_max_tokens=10000)},
+            "chunking.parent_max_tokens must be between 1 and 8192, got 10000",
+        ),
+        (
+            {"chunking": ChunkingStrategy.hierarchical(child_max_tokens=0)},
+            "chunking.child_max_tokens must be between 1 and 8192, got 0",
+        ),
         (
             {"chunking": ChunkingStrategy.hierarchical(parent_max_tokens=300, child_max_tokens=300)},
             "chunking.child_max_tokens (300) must be smaller than chunking.parent_max_tokens (300)",
         ),
-        ({"chunking": ChunkingStrategy.hierarchical(overlap_tokens=0)}, "chunking.overlap_tokens must be at least 1, got 0"),
+        (
+            {"chunking": ChunkingStrategy.hierarchical(overlap_tokens=0)},
+            "chunking.overlap_tokens must be at least 1, got 0",
+        ),
         (
             {"chunking": ChunkingStrategy.hierarchical(child_max_tokens=100, overlap_tokens=100)},
             "chunking.overlap_tokens (100) must be smaller than chunking.child_max_tokens (100)",
         ),
-        ({"ingestion": IngestionTrigger(schedule=_TOKEN_DURATION)}, "ingestion.schedule must be a literal Duration, not a token"),
-        ({"ingestion": IngestionTrigger(schedule=cdk.Duration.seconds(90 * 60 + 30))}, "ingestion.schedule must be a whole number of minutes"),
-        ({"ingestion": IngestionTrigger(schedule=cdk.Duration.minutes(5))}, "ingestion.schedule must be at least 15 minutes (one ingestion job runs at a time per data source), got 5 minutes"),
+        (
+            {"ingestion": IngestionTrigger(schedule=_TOKEN_DURATION)},
+            "ingestion.schedule must be a literal Duration, not a token",
+        ),
+        (
+            {"ingestion": IngestionTrigger(schedule=cdk.Duration.seconds(90 * 60 + 30))},
+            "ingestion.schedule must be a whole number of minutes",
+        ),
+        (
+            {"ingestion": IngestionTrigger(schedule=cdk.Duration.minutes(5))},
+            "ingestion.schedule must be at least 15 minutes (one ingestion job runs at a time per data source), got 5 minutes",
+        ),
         (
             {"ingestion": IngestionTrigger(schedule=0)},  # type: ignore[arg-type]  # 0 == False passes the type check
             "ingestion.schedule must be a Duration, an aws_events.Schedule, False (no schedule) or None (every 24 hours), got 0",
         ),
-        ({"document_prefix": "documents"}, "document_prefix must end with '/' and must not start with '/' or contain '//' or wildcards"),
+        (
+            {"document_prefix": "documents"},
+            "document_prefix must end with '/' and must not start with '/' or contain '//' or wildcards",
+        ),
         ({"document_prefix": "/documents/"}, "got '/documents/'"),
         ({"document_prefix": "docs//a/"}, "got 'docs//a/'"),
         ({"document_prefix": "docs/*/"}, "got 'docs/*/'"),
-        ({"document_prefix": "a" * 300 + "/"}, "[KB.INCLUSION_PREFIX_LENGTH] document_prefix must be 1 to 300 characters"),
+        (
+            {"document_prefix": "a" * 300 + "/"},
+            "[KB.INCLUSION_PREFIX_LENGTH] document_prefix must be 1 to 300 characters",
+        ),
         ({"document_prefix": ""}, "[KB.INCLUSION_PREFIX_LENGTH] document_prefix must be 1 to 300 characters"),
-        ({"knowledge_base_name": "my kb"}, "[KB.KNOWLEDGE_BASE_NAME] knowledge_base_name must be 1 to 100 letters or digits"),
+        (
+            {"knowledge_base_name": "my kb"},
+            "[KB.KNOWLEDGE_BASE_NAME] knowledge_base_name must be 1 to 100 letters or digits",
+        ),
         ({"knowledge_base_name": "kb--x"}, "got 'kb--x'"),
         ({"knowledge_base_name": "k" * 101}, "[KB.KNOWLEDGE_BASE_NAME]"),
         ({"description": ""}, "[KB.DESCRIPTION_LENGTH] description must be 1 to 200 characters, got 0"),
@@ -674,7 +804,12 @@ def test_invalid_document_index_props(kwargs: dict[str, Any], message: str) -> N
 
 def test_all_problems_are_reported_at_once() -> None:
     with pytest.raises(PropsValidationError) as info:
-        _build(dimensions=100, document_prefix="x", chunking=ChunkingStrategy.fixed_size(overlap_percentage=0), description="")
+        _build(
+            dimensions=100,
+            document_prefix="x",
+            chunking=ChunkingStrategy.fixed_size(overlap_percentage=0),
+            description="",
+        )
     assert len(info.value.problems) == 4
     # The subject names the construct path (convention 7: ProblemCollector.for_construct).
     assert str(info.value).startswith("invalid DocumentIndex at S/Index (4 problem(s)):")
@@ -687,8 +822,14 @@ def test_wrong_prop_types_are_all_named_before_anything_is_built() -> None:
     message = str(info.value)
     assert message.startswith("wrong prop types for DocumentIndex at S/Index (5 problem(s))")
     assert "dimensions must be int, got str '1024' (pass the number 1024 without quotes)" in message
-    assert "chunking must be ChunkingStrategy or None, got str 'fixed' (build it with a ChunkingStrategy factory" in message
-    assert "ingestion must be IngestionTrigger or None, got str 'on-upload' (build it with a IngestionTrigger factory" in message
+    assert (
+        "chunking must be ChunkingStrategy or None, got str 'fixed' (build it with a ChunkingStrategy factory"
+        in message
+    )
+    assert (
+        "ingestion must be IngestionTrigger or None, got str 'on-upload' (build it with a IngestionTrigger factory"
+        in message
+    )
     assert "tracing must be bool, got str 'yes'" in message
     assert "ingestion_timeout must be cdk.Duration or None, got int 3600 (use cdk.Duration.seconds(3600))" in message
 
@@ -698,9 +839,16 @@ def test_wrong_prop_types_are_all_named_before_anything_is_built() -> None:
 
 
 def test_knowledge_base_settings_rules() -> None:
-    ok = KnowledgeBaseSettings(name="k", description="d", data_source_description="Documents in S3", inclusion_prefix=None)
+    ok = KnowledgeBaseSettings(
+        name="k", description="d", data_source_description="Documents in S3", inclusion_prefix=None
+    )
     assert KNOWLEDGE_BASE.problems(ok) == []
-    assert KNOWLEDGE_BASE.problems(replace(ok, name="k-" * 25 + "b_" * 25, description="d" * 200, inclusion_prefix="a" * 300)) == []
+    assert (
+        KNOWLEDGE_BASE.problems(
+            replace(ok, name="k-" * 25 + "b_" * 25, description="d" * 200, inclusion_prefix="a" * 300)
+        )
+        == []
+    )
     expect_rule("KB.KNOWLEDGE_BASE_NAME", lambda: _build(knowledge_base_name="my_kb!"))
     expect_rule("KB.KNOWLEDGE_BASE_NAME", KNOWLEDGE_BASE.problems(replace(ok, name="_kb")))
     expect_rule("KB.DESCRIPTION_LENGTH", lambda: _build(description=""))
@@ -761,10 +909,14 @@ def test_imported_index_grants_retrieve_and_upload_on_exactly_its_resources() ->
 
 def test_imported_index_takes_tokens_and_an_arn_of_another_region() -> None:
     stack = _stack()
-    by_export = DocumentIndex.from_knowledge_base_attributes(stack, "ByExport", knowledge_base_id=cdk.Fn.import_value("SharedKbId"))
+    by_export = DocumentIndex.from_knowledge_base_attributes(
+        stack, "ByExport", knowledge_base_id=cdk.Fn.import_value("SharedKbId")
+    )
     assert "SharedKbId" in json.dumps(stack.resolve(by_export.knowledge_base_arn))
     arn = "arn:aws:bedrock:eu-west-1:111122223333:knowledge-base/ABCDEFGHIJ"
-    elsewhere = DocumentIndex.from_knowledge_base_attributes(stack, "Elsewhere", knowledge_base_id="ABCDEFGHIJ", knowledge_base_arn=arn)
+    elsewhere = DocumentIndex.from_knowledge_base_attributes(
+        stack, "Elsewhere", knowledge_base_id="ABCDEFGHIJ", knowledge_base_arn=arn
+    )
     assert elsewhere.knowledge_base_arn == arn
     role = iam.Role(stack, "Reader", assumed_by=iam.AccountRootPrincipal())
     elsewhere.grant_retrieve(role)
@@ -783,7 +935,9 @@ def test_created_and_imported_indexes_work_with_the_gateways_retrieval() -> None
         BedrockModelAlias(
             alias=f"rag-{i}",
             model_id="us.amazon.nova-lite-v1:0",
-            retrieval=KnowledgeBaseRetrieval(knowledge_base_id=index.knowledge_base_id, knowledge_base_arn=index.knowledge_base_arn),
+            retrieval=KnowledgeBaseRetrieval(
+                knowledge_base_id=index.knowledge_base_id, knowledge_base_arn=index.knowledge_base_arn
+            ),
         )
         for i, index in enumerate((created, imported))
     ]
@@ -797,7 +951,10 @@ def test_created_and_imported_indexes_work_with_the_gateways_retrieval() -> None
     )
     (function,) = lambda_functions(template).values()
     config = json.loads(text(function["Properties"]["Environment"]["Variables"]["GATEWAY_CONFIG"]))
-    assert [m["retrieval"]["knowledgeBaseId"] for m in config["models"]] == [f"{{{created_id}.KnowledgeBaseId}}", "KLMNOPQRST"]
+    assert [m["retrieval"]["knowledgeBaseId"] for m in config["models"]] == [
+        f"{{{created_id}.KnowledgeBaseId}}",
+        "KLMNOPQRST",
+    ]
 
 
 def test_imported_index_rules_and_props() -> None:
@@ -808,19 +965,30 @@ def test_imported_index_rules_and_props() -> None:
     assert "got 'kb-1'" in expect_rule("KB.KNOWLEDGE_BASE_ID", lambda: imported(knowledge_base_id="kb-1"))
     expect_rule("KB.KNOWLEDGE_BASE_ID", lambda: imported(knowledge_base_id="ABCDEFGHIJK"))
     # KB.KNOWLEDGE_BASE_ARN: shape KnowledgeBaseArn, arn:aws(|-cn|-us-gov):bedrock:<region>:<12 digits>:knowledge-base/<id>.
-    expect_rule("KB.KNOWLEDGE_BASE_ARN", lambda: imported(knowledge_base_id="ABCDEFGHIJ", knowledge_base_arn="ABCDEFGHIJ"))
+    expect_rule(
+        "KB.KNOWLEDGE_BASE_ARN", lambda: imported(knowledge_base_id="ABCDEFGHIJ", knowledge_base_arn="ABCDEFGHIJ")
+    )
     expect_rule(
         "KB.KNOWLEDGE_BASE_ARN",
-        lambda: imported(knowledge_base_id="ABCDEFGHIJ", knowledge_base_arn="arn:aws:bedrock:us-east-1:12345:knowledge-base/ABCDEFGHIJ"),
+        lambda: imported(
+            knowledge_base_id="ABCDEFGHIJ",
+            knowledge_base_arn="arn:aws:bedrock:us-east-1:12345:knowledge-base/ABCDEFGHIJ",
+        ),
     )
     mismatch = expect_rule(
         "KB.KNOWLEDGE_BASE_ARN",
-        lambda: imported(knowledge_base_id="ABCDEFGHIJ", knowledge_base_arn="arn:aws:bedrock:us-east-1:111122223333:knowledge-base/ZZZZZZZZZZ"),
+        lambda: imported(
+            knowledge_base_id="ABCDEFGHIJ",
+            knowledge_base_arn="arn:aws:bedrock:us-east-1:111122223333:knowledge-base/ZZZZZZZZZZ",
+        ),
     )
     assert "names knowledge base 'ZZZZZZZZZZ', not knowledge_base_id 'ABCDEFGHIJ'" in mismatch
     # Valid: GovCloud and China partitions, and tokens (left to CloudFormation).
     for partition in ("aws-us-gov", "aws-cn"):
-        imported(knowledge_base_id="ABCDEFGHIJ", knowledge_base_arn=f"arn:{partition}:bedrock:r-1:111122223333:knowledge-base/ABCDEFGHIJ")
+        imported(
+            knowledge_base_id="ABCDEFGHIJ",
+            knowledge_base_arn=f"arn:{partition}:bedrock:r-1:111122223333:knowledge-base/ABCDEFGHIJ",
+        )
     imported(knowledge_base_id=cdk.Fn.import_value("Id"), knowledge_base_arn=cdk.Fn.import_value("Arn"))
     # Plain prop checks, all at once, naming the construct path.
     with pytest.raises(PropsValidationError) as info:
@@ -872,7 +1040,11 @@ def test_every_public_prop_field_and_enum_member_states_its_default() -> None:
             assert doc, f"{cls.name}.{name} has no docstring"
             if not is_enum:
                 assert ("Default:" in doc) if has_default else ("Required" in doc), f"{cls.name}.{name}: {doc!r}"
-    for function in (DocumentIndex.__init__, DocumentIndex.from_knowledge_base_attributes, ImportedDocumentIndex.__init__):
+    for function in (
+        DocumentIndex.__init__,
+        DocumentIndex.from_knowledge_base_attributes,
+        ImportedDocumentIndex.__init__,
+    ):
         params = _param_docs(function)
         for name, param in inspect.signature(function).parameters.items():
             if param.kind is not inspect.Parameter.KEYWORD_ONLY:

@@ -37,9 +37,9 @@ from cdk_llm_serving.lora_fleet import PriceUnavailableError, compare_with_dedic
 from cdk_llm_serving.lora_fleet.adapters import shard_of
 from harness import REPO, Synthesis, cfn_text, expect_rule, flat_statements, scrub
 from harness import resources as _of_type
-from test_sagemaker import _policy_statements
 from stacks import LoraSettings
 from test_compliance import _cfn_lint_config
+from test_sagemaker import _policy_statements
 
 LORA_STACKS = ["LoraStack", "LoraComponentsStack", "LoraInStackStack", "LoraStaticStack"]
 IC = "AWS::SageMaker::InferenceComponent"
@@ -66,19 +66,28 @@ def _base_component(template: dict[str, Any]) -> tuple[str, dict[str, Any]]:
 
 
 def _adapters_in(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {k: v for k, v in _of_type(template, IC).items() if "BaseInferenceComponentName" in v["Properties"]["Specification"]}
+    return {
+        k: v
+        for k, v in _of_type(template, IC).items()
+        if "BaseInferenceComponentName" in v["Properties"]["Specification"]
+    }
 
 
 def gateway_config(template: dict[str, Any]) -> dict[str, Any]:
     """The GATEWAY_CONFIG document of the (one) gateway function in ``template`` (also used by tests/runtime)."""
-    (config,) = [f["Properties"]["Environment"]["Variables"]["GATEWAY_CONFIG"] for f in _of_type(template, "AWS::Lambda::Function").values()
-                 if "GATEWAY_CONFIG" in f["Properties"].get("Environment", {}).get("Variables", {})]
+    (config,) = [
+        f["Properties"]["Environment"]["Variables"]["GATEWAY_CONFIG"]
+        for f in _of_type(template, "AWS::Lambda::Function").values()
+        if "GATEWAY_CONFIG" in f["Properties"].get("Environment", {}).get("Variables", {})
+    ]
     assert isinstance(config, str), "the allowlist holds literal names only (no CloudFormation tokens)"
     return json.loads(config)
 
 
 def _lint(template: dict[str, Any]) -> list[str]:
-    return [str(m) for m in cfnlint.api.lint(json.dumps(template), config=_cfn_lint_config()) if m.rule.id.startswith("E")]
+    return [
+        str(m) for m in cfnlint.api.lint(json.dumps(template), config=_cfn_lint_config()) if m.rule.id.startswith("E")
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +118,9 @@ def _synth(build, *, nag: bool = False) -> tuple[dict[str, Any], dict[str, dict[
 def _fleet(stack: cdk.Stack, adapters: list[LoraAdapter], **kwargs: Any) -> LoraAdapterFleet:
     bucket = s3.Bucket.from_bucket_name(stack, "Weights", "weights")
     kwargs.setdefault("adapter_store", AdapterStore(bucket, "adapters/"))
-    return LoraAdapterFleet(stack, "Fleet", base_model=ModelSource.s3_prefix(bucket, "base/"), adapters=adapters, **kwargs)
+    return LoraAdapterFleet(
+        stack, "Fleet", base_model=ModelSource.s3_prefix(bucket, "base/"), adapters=adapters, **kwargs
+    )
 
 
 # ================================================================ adapter shape
@@ -128,7 +139,9 @@ def test_adapter_components_are_pure_adapter_components(templates, nested, stack
             adapters[logical_id] = adapter
             # The endpoint name arrives as a parameter of the nested stack: the endpoint's EndpointName attribute.
             param = adapter["Properties"]["EndpointName"]["Ref"]
-            assert parent["Resources"][shard_id]["Properties"]["Parameters"][param] == {"Fn::GetAtt": [endpoint_id, "EndpointName"]}
+            assert parent["Resources"][shard_id]["Properties"]["Parameters"][param] == {
+                "Fn::GetAtt": [endpoint_id, "EndpointName"]
+            }
             # ...and the whole nested stack waits for the base component.
             assert base_id in parent["Resources"][shard_id]["DependsOn"]
     assert adapters
@@ -177,22 +190,45 @@ def test_component_stack_names_urls_and_shards(templates, nested) -> None:
 def test_default_lora_stack_spreads_adapters_over_four_stacks(templates, nested) -> None:
     stack = templates["LoraStack"]
     assert len(_of_type(stack, NESTED)) == 4 and not _adapters_in(stack)
-    names = sorted(a["Properties"]["InferenceComponentName"] for s in nested["LoraStack"].values() for a in _adapters_in(s).values())
-    assert names == ["LoraStack-Fleet-A76998D4-legal", "LoraStack-Fleet-A76998D4-sql", "LoraStack-Fleet-A76998D4-support"]
+    names = sorted(
+        a["Properties"]["InferenceComponentName"]
+        for s in nested["LoraStack"].values()
+        for a in _adapters_in(s).values()
+    )
+    assert names == [
+        "LoraStack-Fleet-A76998D4-legal",
+        "LoraStack-Fleet-A76998D4-sql",
+        "LoraStack-Fleet-A76998D4-support",
+    ]
 
 
 # ================================================================ IAM
 
 
-@pytest.mark.parametrize("stack_name, model, store, key", [
-    ("LoraStack", "cdk-llm-serving-model-weights/qwen2.5-7b-instruct/*",
-     "cdk-llm-serving-model-weights/lora-adapters/qwen2.5-7b-instruct/*", None),
-    ("LoraComponentsStack", "example-llm-weights/llama-3.1-8b-instruct/*", "example-lora-adapters/tenants/*",
-     variants_lora.ADAPTER_KEY_ARN),
-    ("LoraInStackStack", "example-llm-weights/qwen2.5-1.5b-instruct/*",
-     "example-llm-weights/qwen2.5-1.5b-instruct-adapters/*", None),
-    ("LoraStaticStack", "example-llm-weights/mistral-7b-with-adapters/*", None, None),
-])
+@pytest.mark.parametrize(
+    "stack_name, model, store, key",
+    [
+        (
+            "LoraStack",
+            "cdk-llm-serving-model-weights/qwen2.5-7b-instruct/*",
+            "cdk-llm-serving-model-weights/lora-adapters/qwen2.5-7b-instruct/*",
+            None,
+        ),
+        (
+            "LoraComponentsStack",
+            "example-llm-weights/llama-3.1-8b-instruct/*",
+            "example-lora-adapters/tenants/*",
+            variants_lora.ADAPTER_KEY_ARN,
+        ),
+        (
+            "LoraInStackStack",
+            "example-llm-weights/qwen2.5-1.5b-instruct/*",
+            "example-llm-weights/qwen2.5-1.5b-instruct-adapters/*",
+            None,
+        ),
+        ("LoraStaticStack", "example-llm-weights/mistral-7b-with-adapters/*", None, None),
+    ],
+)
 def test_execution_role_reads_exactly_the_model_and_the_adapter_store(templates, stack_name, model, store, key) -> None:
     statements = flat_statements(_policy_statements(templates[stack_name]))  # the fleet's one execution policy
     reads = sorted(cfn_text(s["Resource"]) for s in statements if s["Action"] == "s3:GetObject")
@@ -206,7 +242,9 @@ def test_execution_role_reads_exactly_the_model_and_the_adapter_store(templates,
 
 def test_grants_per_adapter_and_per_fleet(templates) -> None:
     stack = templates["LoraComponentsStack"]
-    policies = {k: v["Properties"]["PolicyDocument"]["Statement"] for k, v in _of_type(stack, "AWS::IAM::Policy").items()}
+    policies = {
+        k: v["Properties"]["PolicyDocument"]["Statement"] for k, v in _of_type(stack, "AWS::IAM::Policy").items()
+    }
     (tenant,) = [s for k, v in policies.items() if k.startswith("TenantRole") for s in v]
     (operator,) = [s for k, v in policies.items() if k.startswith("OperatorRole") for s in v]
     arn = "arn:{AWS::Partition}:sagemaker:{AWS::Region}:{AWS::AccountId}:"
@@ -214,12 +252,18 @@ def test_grants_per_adapter_and_per_fleet(templates) -> None:
         arn + "endpoint/loracomponentsstack-fleet-base-7a4bacad",
         arn + "inference-component/loracompk-fleet-3c3d9732-tenant-0001",
     ]
-    assert sorted(cfn_text(r) for r in operator["Resource"]) == sorted([
-        arn + "endpoint/loracomponentsstack-fleet-base-7a4bacad",
-        arn + "inference-component/loracomponentsstack-fleet-base-7a4bacad-ic",
-        arn + "inference-component/loracompk-fleet-3c3d9732-*",
-    ])
-    assert tenant["Action"] == operator["Action"] == ["sagemaker:InvokeEndpoint", "sagemaker:InvokeEndpointWithResponseStream"]
+    assert sorted(cfn_text(r) for r in operator["Resource"]) == sorted(
+        [
+            arn + "endpoint/loracomponentsstack-fleet-base-7a4bacad",
+            arn + "inference-component/loracomponentsstack-fleet-base-7a4bacad-ic",
+            arn + "inference-component/loracompk-fleet-3c3d9732-*",
+        ]
+    )
+    assert (
+        tenant["Action"]
+        == operator["Action"]
+        == ["sagemaker:InvokeEndpoint", "sagemaker:InvokeEndpointWithResponseStream"]
+    )
 
 
 # ================================================================ scaling, alarms, dashboard
@@ -239,7 +283,8 @@ def test_base_copies_scale_on_concurrency_and_wake_from_zero_on_any_adapter(temp
     policies = _of_type(stack, "AWS::ApplicationAutoScaling::ScalingPolicy")
     tracking = [p for p in policies.values() if p["Properties"]["PolicyType"] == "TargetTrackingScaling"]
     assert tracking[0]["Properties"]["TargetTrackingScalingPolicyConfiguration"]["PredefinedMetricSpecification"] == {
-        "PredefinedMetricType": "SageMakerInferenceComponentConcurrentRequestsPerCopyHighResolution"}
+        "PredefinedMetricType": "SageMakerInferenceComponentConcurrentRequestsPerCopyHighResolution"
+    }
     (wake_id,) = [k for k, p in policies.items() if "WakeUpAction" in k]
     # Every adapter's no-capacity failures run the base's +1 step action.
     wakes = 0
@@ -279,7 +324,10 @@ def test_dashboard_searches_adapters_instead_of_listing_them(templates) -> None:
     stack = templates["LoraComponentsStack"]
     (dashboard,) = _of_type(stack, "AWS::CloudWatch::Dashboard").values()
     body = cfn_text(dashboard["Properties"]["DashboardBody"])
-    assert "SEARCH('{AWS/SageMaker,InferenceComponentName} MetricName=\\\"Invocations\\\" \\\"LoraCompk-Fleet-3C3D9732\\\"'" in body
+    assert (
+        'SEARCH(\'{AWS/SageMaker,InferenceComponentName} MetricName=\\"Invocations\\" \\"LoraCompk-Fleet-3C3D9732\\"\''
+        in body
+    )
     for adapter in variants_lora.COMPONENT_ADAPTERS:
         assert adapter.name not in body  # adding an adapter never changes the dashboard
     assert not _of_type(templates["LoraInStackStack"], "AWS::CloudWatch::Dashboard")
@@ -291,8 +339,10 @@ def test_static_packaging_has_no_adapter_components(templates, synthesis: Synthe
     (model,) = _of_type(stack, "AWS::SageMaker::Model").values()
     env = model["Properties"]["PrimaryContainer"]["Environment"]
     assert (env["OPTION_ENABLE_LORA"], env["OPTION_MAX_LORA_RANK"], env["OPTION_MAX_LORAS"]) == ("true", "32", "2")
-    assert model["Properties"]["PrimaryContainer"]["ModelDataSource"]["S3DataSource"]["S3Uri"] == \
-        "s3://example-llm-weights/mistral-7b-with-adapters/"
+    assert (
+        model["Properties"]["PrimaryContainer"]["ModelDataSource"]["S3DataSource"]["S3Uri"]
+        == "s3://example-llm-weights/mistral-7b-with-adapters/"
+    )
     fleet = synthesis.stacks["LoraStaticStack"].fleet  # type: ignore[attr-defined]
     assert fleet.adapter_names == ["summarize", "classify"]
     with pytest.raises(ValueError, match="name the adapter in the request body"):
@@ -314,16 +364,24 @@ def test_lmi_lora_base_runs_async_mode_without_the_rolling_batcher(templates, st
 
 def test_lora_stack_adapters_default_to_one_tarball_each(nested) -> None:
     # botocore InferenceComponentContainerSpecification.ArtifactUrl: "a single gzip compressed tar archive (.tar.gz suffix)".
-    urls = sorted(a["Properties"]["Specification"]["Container"]["ArtifactUrl"]
-                  for s in nested["LoraStack"].values() for a in _adapters_in(s).values())
-    assert urls == [f"s3://cdk-llm-serving-model-weights/lora-adapters/qwen2.5-7b-instruct/{n}/adapter.tar.gz"
-                    for n in ("legal", "sql", "support")]
+    urls = sorted(
+        a["Properties"]["Specification"]["Container"]["ArtifactUrl"]
+        for s in nested["LoraStack"].values()
+        for a in _adapters_in(s).values()
+    )
+    assert urls == [
+        f"s3://cdk-llm-serving-model-weights/lora-adapters/qwen2.5-7b-instruct/{n}/adapter.tar.gz"
+        for n in ("legal", "sql", "support")
+    ]
 
 
 def test_lora_stack_reads_only_a_weights_bucket_of_its_own_account(templates) -> None:
     # The default bucket name is global: whoever creates cdk-llm-serving-model-weights first owns it.
-    statements = [s for s in flat_statements(_policy_statements(templates["LoraStack"]))
-                  if s["Action"] in ("s3:GetObject", "s3:ListBucket")]
+    statements = [
+        s
+        for s in flat_statements(_policy_statements(templates["LoraStack"]))
+        if s["Action"] in ("s3:GetObject", "s3:ListBucket")
+    ]
     assert len(statements) == 4  # base model and adapter store, object reads and listings
     assert all(s["Condition"]["StringEquals"] == {"aws:ResourceAccount": {"Ref": "AWS::AccountId"}} for s in statements)
 
@@ -332,8 +390,12 @@ def test_adapter_artifact_must_be_one_tarball() -> None:
     # botocore InferenceComponentContainerSpecification.ArtifactUrl: "This path must point to a single gzip compressed
     # tar archive (.tar.gz suffix)."; the old default "<name>/" was an S3 folder.
     for artifact in ("support/", "support/adapter.tgz", "s3://weights/adapters/support/"):
-        message = expect_rule("LORA.ADAPTER_ARTIFACT_TARBALL", lambda: _fleet(
-            cdk.Stack(cdk.App(), "S"), [LoraAdapter(name="support", artifact=artifact)]))
+        message = expect_rule(
+            "LORA.ADAPTER_ARTIFACT_TARBALL",
+            lambda artifact=artifact: _fleet(
+                cdk.Stack(cdk.App(), "S"), [LoraAdapter(name="support", artifact=artifact)]
+            ),
+        )
         assert f"artifact {artifact!r} must be one .tar.gz archive" in message
     fleet = _fleet(cdk.Stack(cdk.App(), "S"), [LoraAdapter(name="support")])
     assert fleet.adapter("support").artifact_url.endswith("/adapters/support/adapter.tar.gz")
@@ -346,7 +408,11 @@ def test_adapter_artifact_must_be_one_tarball() -> None:
 def test_lora_stack_gateway_serves_bedrock_and_adapter_aliases(templates, nested, synthesis: Synthesis) -> None:
     stack = templates["LoraStack"]
     targets = {m["alias"]: m["target"] for m in gateway_config(stack)["models"]}
-    deployed = {a["Properties"]["InferenceComponentName"] for s in nested["LoraStack"].values() for a in _adapters_in(s).values()}
+    deployed = {
+        a["Properties"]["InferenceComponentName"]
+        for s in nested["LoraStack"].values()
+        for a in _adapters_in(s).values()
+    }
     endpoint = "LoraStack-Fleet-Base-3061270E"
     lmi = {"type": "sagemaker", "endpointName": endpoint, "containerKind": "lmi"}  # the fleet's LMI container
     assert targets == {
@@ -358,9 +424,13 @@ def test_lora_stack_gateway_serves_bedrock_and_adapter_aliases(templates, nested
     }
     assert {t["inferenceComponentName"] for a, t in targets.items() if a not in ("chat-fast", "lora-base")} == deployed
     # The gateway may invoke exactly this endpoint and these components (ARNs hold lower-cased names).
-    (gateway_policy,) = [p for k, p in _of_type(stack, "AWS::IAM::ManagedPolicy").items() if k.startswith("GatewayPolicy")]
+    (gateway_policy,) = [
+        p for k, p in _of_type(stack, "AWS::IAM::ManagedPolicy").items() if k.startswith("GatewayPolicy")
+    ]
     statements = {s.get("Sid"): s for s in gateway_policy["Properties"]["PolicyDocument"]["Statement"]}
-    components = sorted(cfn_text(r).rsplit("/", 1)[1] for r in statements["InvokeSageMakerInferenceComponents"]["Resource"])
+    components = sorted(
+        cfn_text(r).rsplit("/", 1)[1] for r in statements["InvokeSageMakerInferenceComponents"]["Resource"]
+    )
     assert components == sorted([n.lower() for n in deployed] + [(endpoint + "-ic").lower()])
     assert cfn_text(statements["InvokeSageMakerEndpoints"]["Resource"]).endswith(":endpoint/" + endpoint.lower())
     outputs = stack["Outputs"]
@@ -369,24 +439,43 @@ def test_lora_stack_gateway_serves_bedrock_and_adapter_aliases(templates, nested
 
 
 def test_lora_settings_from_context() -> None:
-    s = LoraSettings.from_context({"adapters": [{"name": "a", "rank": 8}, {"name": "b", "alias": "bee", "gateway": False}],
-                                   "bedrock_models": [{"alias": "fast", "model_id": "amazon.nova-micro-v1:0"}],
-                                   "scale_to_zero": True})
-    assert [(a.name, a.rank, a.gateway_alias, a.gateway) for a in s.adapters] == [("a", 8, "a", True), ("b", None, "bee", False)]
+    s = LoraSettings.from_context(
+        {
+            "adapters": [{"name": "a", "rank": 8}, {"name": "b", "alias": "bee", "gateway": False}],
+            "bedrock_models": [{"alias": "fast", "model_id": "amazon.nova-micro-v1:0"}],
+            "scale_to_zero": True,
+        }
+    )
+    assert [(a.name, a.rank, a.gateway_alias, a.gateway) for a in s.adapters] == [
+        ("a", 8, "a", True),
+        ("b", None, "bee", False),
+    ]
     assert s.bedrock_models[0].alias == "fast" and s.scale_to_zero
     with pytest.raises(PropsValidationError) as err:
-        LoraSettings.from_context({"adapters": [{"name": "x", "size": 1}, {"rank": 8}, {"name": "y", "rank": "8"}],
-                                   "adapter_prefix": "adapters", "max_copies": 0, "flavour": 1})
+        LoraSettings.from_context(
+            {
+                "adapters": [{"name": "x", "size": 1}, {"rank": 8}, {"name": "y", "rank": "8"}],
+                "adapter_prefix": "adapters",
+                "max_copies": 0,
+                "flavour": 1,
+            }
+        )
     text = str(err.value)
-    for fragment in ("adapters[0]: unknown setting 'size'; known settings: alias, artifact, gateway, name, rank",
-                     "adapters[1] must be an object with at least 'name'",
-                     "adapters[2]: setting 'rank' must be int or NoneType, got \"8\"", "unknown setting 'flavour'"):
+    for fragment in (
+        "adapters[0]: unknown setting 'size'; known settings: alias, artifact, gateway, name, rank",
+        "adapters[1] must be an object with at least 'name'",
+        "adapters[2]: setting 'rank' must be int or NoneType, got \"8\"",
+        "unknown setting 'flavour'",
+    ):
         assert fragment in text
     with pytest.raises(PropsValidationError) as err:
         LoraSettings.from_context({"adapter_prefix": "adapters", "max_copies": 0, "base_alias": "chat-fast"})
     text = str(err.value)
-    for fragment in ("setting 'adapter_prefix' must be a folder", "setting 'max_copies' must be between 1 and 100",
-                     "gateway aliases must be unique; used more than once: chat-fast"):
+    for fragment in (
+        "setting 'adapter_prefix' must be a folder",
+        "setting 'max_copies' must be between 1 and 100",
+        "gateway aliases must be unique; used more than once: chat-fast",
+    ):
         assert fragment in text
     with pytest.raises(PropsValidationError, match="must not contain each other"):
         LoraSettings.from_context({"base_model_prefix": "models/", "adapter_prefix": "models/adapters/"})
@@ -430,7 +519,9 @@ def _diff_all(one: tuple, two: tuple) -> dict[str, dict[str, set[str]]]:
     return {k: v for k, v in out.items() if any(v.values())}
 
 
-_TEN = [LoraAdapter(name=f"tenant-{i:02d}") for i in range(10)] + [LoraAdapter(name="legal", artifact="legal/v1/adapter.tar.gz")]
+_TEN = [LoraAdapter(name=f"tenant-{i:02d}") for i in range(10)] + [
+    LoraAdapter(name="legal", artifact="legal/v1/adapter.tar.gz")
+]
 _FLEET = {"adapter_alarms": AdapterAlarmOptions(), "autoscaling": AutoScalingOptions(scale_to_zero=True)}
 
 
@@ -443,12 +534,20 @@ def test_adding_changing_or_removing_one_adapter_changes_only_that_adapter(adapt
     kw = dict(_FLEET, adapter_stacks=adapter_stacks)
     base = _synth(lambda s: _fleet(s, _TEN, **kw))
     added = _synth(lambda s: _fleet(s, [*_TEN[:5], LoraAdapter(name="new-tenant"), *_TEN[5:]], **kw))
-    changed = _synth(lambda s: _fleet(s, [*_TEN[:10], LoraAdapter(name="legal", artifact="legal/v2/adapter.tar.gz")], **kw))
+    changed = _synth(
+        lambda s: _fleet(s, [*_TEN[:10], LoraAdapter(name="legal", artifact="legal/v2/adapter.tar.gz")], **kw)
+    )
     removed = _synth(lambda s: _fleet(s, [*_TEN[:3], *_TEN[4:]], **kw))
 
-    for after, adapter, kind in ((added, "new-tenant", "added"), (changed, "legal", "changed"), (removed, "tenant-03", "removed")):
+    for after, adapter, kind in (
+        (added, "new-tenant", "added"),
+        (changed, "legal", "changed"),
+        (removed, "tenant-03", "removed"),
+    ):
         diff = _diff_all(base, after)
-        adapter_changes = {k: v for k, v in diff.items() if k != "parent"} if adapter_stacks else {"parent": diff["parent"]}
+        adapter_changes = (
+            {k: v for k, v in diff.items() if k != "parent"} if adapter_stacks else {"parent": diff["parent"]}
+        )
         ((where, d),) = adapter_changes.items()
         touched = d["added"] | d["removed"] | d["changed"]
         # Only the adapter's own resources (its component and its alarms), all named after it...
@@ -486,7 +585,11 @@ def test_500_adapters_synthesize_pass_cfn_lint_and_cdk_nag() -> None:
     started = time.perf_counter()
     parent, shards, outdir = _synth(lambda s: _fleet(s, adapters, adapter_alarms=AdapterAlarmOptions()), nag=True)
     elapsed = time.perf_counter() - started
-    report = json.loads((outdir / "validation-report.json").read_text()) if (outdir / "validation-report.json").exists() else {}
+    report = (
+        json.loads((outdir / "validation-report.json").read_text())
+        if (outdir / "validation-report.json").exists()
+        else {}
+    )
     assert not [v for p in report.get("pluginReports", []) for v in p.get("violations", [])]
     assert len(shards) == 4
     assert sum(len(_adapters_in(s)) for s in shards.values()) == 500
@@ -532,7 +635,11 @@ def test_cost_model_derives_the_seed_95_percent_at_100_adapters() -> None:
 def test_cost_table_for_1_10_100_500_adapters() -> None:
     rows = {n: compare_with_dedicated(adapters=n) for n in (1, 10, 100, 500)}
     assert [(r.fleet.copies, r.fleet.instances, r.dedicated_instances) for r in rows.values()] == [
-        (1, 1, 1), (1, 1, 10), (4, 1, 100), (20, 5, 500)]
+        (1, 1, 1),
+        (1, 1, 10),
+        (4, 1, 100),
+        (20, 5, 500),
+    ]
     assert rows[1].savings_percent < 0  # one adapter: a 4-GPU instance costs more than one small endpoint
     assert [round(r.savings_percent, 1) for r in rows.values()] == [-368.0, 53.2, 95.3, 95.3]
     table = cost_table()
@@ -544,7 +651,10 @@ def test_cost_table_for_1_10_100_500_adapters() -> None:
 
 
 def test_cost_model_errors_and_explicit_prices() -> None:
-    with pytest.raises(PriceUnavailableError, match=r"no bundled SageMaker price for ml.g5.12xlarge in eu-west-1 .* pass price_per_hour="):
+    with pytest.raises(
+        PriceUnavailableError,
+        match=r"no bundled SageMaker price for ml.g5.12xlarge in eu-west-1 .* pass price_per_hour=",
+    ):
         estimate_hourly_cost(adapters=10, region="eu-west-1")
     with pytest.raises(PriceUnavailableError, match="pass dedicated_price_per_hour="):
         compare_with_dedicated(adapters=10, region="eu-west-1", price_per_hour=8.0)
@@ -552,7 +662,12 @@ def test_cost_model_errors_and_explicit_prices() -> None:
     assert (r.fleet.price_source, r.fleet.hourly_usd, r.dedicated_hourly_usd) == ("caller", 8.0, pytest.approx(17.0))
     with pytest.raises(PriceUnavailableError, match="pass copies_per_instance"):
         estimate_hourly_cost(adapters=10, instance_type="ml.x9.huge", price_per_hour=1.0)
-    assert estimate_hourly_cost(adapters=10, instance_type="ml.x9.huge", price_per_hour=1.0, copies_per_instance=2).instances == 1
+    assert (
+        estimate_hourly_cost(
+            adapters=10, instance_type="ml.x9.huge", price_per_hour=1.0, copies_per_instance=2
+        ).instances
+        == 1
+    )
     with pytest.raises(ValueError, match="adapters must be a positive integer"):
         estimate_hourly_cost(adapters=0)
     with pytest.raises(ValueError, match="accelerators_per_copy \\(8\\) is more than the 4 of ml.g5.12xlarge"):
@@ -563,10 +678,19 @@ def test_cost_model_errors_and_explicit_prices() -> None:
 
 def test_fleet_cost_methods_use_the_fleet_configuration() -> None:
     stack = cdk.Stack(cdk.App(), "S", env=cdk.Environment(region="us-east-1"))
-    fleet = _fleet(stack, [LoraAdapter(name=f"a{i}") for i in range(100)], instance_type="ml.g6.12xlarge",
-                   autoscaling=AutoScalingOptions(max_capacity=8, target_concurrent_requests=4))
+    fleet = _fleet(
+        stack,
+        [LoraAdapter(name=f"a{i}") for i in range(100)],
+        instance_type="ml.g6.12xlarge",
+        autoscaling=AutoScalingOptions(max_capacity=8, target_concurrent_requests=4),
+    )
     r = fleet.compare_with_dedicated()
-    assert (r.adapters, r.fleet.instance_type, r.fleet.copies, r.fleet.price_per_hour) == (100, "ml.g6.12xlarge", 5, 5.752)
+    assert (r.adapters, r.fleet.instance_type, r.fleet.copies, r.fleet.price_per_hour) == (
+        100,
+        "ml.g6.12xlarge",
+        5,
+        5.752,
+    )
     assert r.fleet.instances == 2 and fleet.estimate_hourly_cost(adapters=8).instances == 1
     assert not r.fleet.region_assumed
     # A Region-agnostic stack (the cdk init default; the README snippet) is priced in us-east-1, and says so (E#9).
@@ -591,12 +715,19 @@ def _problems(**kwargs: Any) -> str:
 
 
 def test_adapter_validation_messages() -> None:
-    text = _problems(adapters=[
-        LoraAdapter(name="bad_name"), LoraAdapter(name="dup"), LoraAdapter(name="DUP"),
-        LoraAdapter(name="x" * 50), LoraAdapter(name="outside", artifact="s3://other-bucket/adapters/x/"),
-        LoraAdapter(name="file", artifact="file/adapter.bin"), LoraAdapter(name="dots", artifact="../escape/"),
-        LoraAdapter(name="high", rank=64), LoraAdapter(name="zero", rank=0),
-    ])
+    text = _problems(
+        adapters=[
+            LoraAdapter(name="bad_name"),
+            LoraAdapter(name="dup"),
+            LoraAdapter(name="DUP"),
+            LoraAdapter(name="x" * 50),
+            LoraAdapter(name="outside", artifact="s3://other-bucket/adapters/x/"),
+            LoraAdapter(name="file", artifact="file/adapter.bin"),
+            LoraAdapter(name="dots", artifact="../escape/"),
+            LoraAdapter(name="high", rank=64),
+            LoraAdapter(name="zero", rank=0),
+        ]
+    )
     for fragment in (
         "invalid LoraAdapterFleet",
         "adapter name 'bad_name' is invalid",
@@ -613,8 +744,14 @@ def test_adapter_validation_messages() -> None:
 
 
 def test_fleet_validation_messages() -> None:
-    text = _problems(container=LlmContainer.tgi(), adapters=[LoraAdapter(name="a")], adapter_store=None,
-                     adapter_stacks=99, component_name_prefix="p" * 41, adapter_alarms=AdapterAlarmOptions(server_errors=0))
+    text = _problems(
+        container=LlmContainer.tgi(),
+        adapters=[LoraAdapter(name="a")],
+        adapter_store=None,
+        adapter_stacks=99,
+        component_name_prefix="p" * 41,
+        adapter_alarms=AdapterAlarmOptions(server_errors=0),
+    )
     for fragment in (
         "container has no LoRA options",
         "adapter inference components need the LMI container (OPTION_ENABLE_LORA) or the vLLM DLC",
@@ -624,17 +761,24 @@ def test_fleet_validation_messages() -> None:
         "adapter_alarms.server_errors must be at least 1",
     ):
         assert fragment in text, fragment
-    assert "prefix must be a folder" in _problems(adapter_store=AdapterStore(s3.Bucket.from_bucket_name(cdk.Stack(cdk.App(), "X"), "B", "bkt"), "/"))
+    assert "prefix must be a folder" in _problems(
+        adapter_store=AdapterStore(s3.Bucket.from_bucket_name(cdk.Stack(cdk.App(), "X"), "B", "bkt"), "/")
+    )
 
 
 def test_static_packaging_validation_messages() -> None:
     stack = cdk.Stack(cdk.App(), "S")
     with pytest.raises(PropsValidationError) as err:
-        LoraAdapterFleet(stack, "Fleet", base_model=ModelSource.hugging_face("Qwen/Qwen2.5-7B-Instruct"),
-                         packaging=AdapterPackaging.MODEL_ARTIFACT, container=LlmContainer.vllm(lora=LoraOptions()),
-                         adapters=[LoraAdapter(name="a", artifact="a/"), LoraAdapter(name="b", rank=32)],
-                         adapter_store=AdapterStore(s3.Bucket.from_bucket_name(stack, "B", "bkt")),
-                         adapter_alarms=AdapterAlarmOptions())
+        LoraAdapterFleet(
+            stack,
+            "Fleet",
+            base_model=ModelSource.hugging_face("Qwen/Qwen2.5-7B-Instruct"),
+            packaging=AdapterPackaging.MODEL_ARTIFACT,
+            container=LlmContainer.vllm(lora=LoraOptions()),
+            adapters=[LoraAdapter(name="a", artifact="a/"), LoraAdapter(name="b", rank=32)],
+            adapter_store=AdapterStore(s3.Bucket.from_bucket_name(stack, "B", "bkt")),
+            adapter_alarms=AdapterAlarmOptions(),
+        )
     text = str(err.value)
     for fragment in (
         "MODEL_ARTIFACT packaging needs the LMI container",
@@ -647,8 +791,12 @@ def test_static_packaging_validation_messages() -> None:
     ):
         assert fragment in text, fragment
     empty = cdk.Stack(cdk.App(), "E")
-    LoraAdapterFleet(empty, "Fleet", base_model=ModelSource.s3_prefix(s3.Bucket.from_bucket_name(empty, "W", "weights"), "m/"),
-                     packaging=AdapterPackaging.MODEL_ARTIFACT)
+    LoraAdapterFleet(
+        empty,
+        "Fleet",
+        base_model=ModelSource.s3_prefix(s3.Bucket.from_bucket_name(empty, "W", "weights"), "m/"),
+        packaging=AdapterPackaging.MODEL_ARTIFACT,
+    )
     with pytest.raises(Exception, match="MODEL_ARTIFACT packaging needs at least one adapter"):
         cdk.App.of(empty).synth()  # type: ignore[union-attr]
 
@@ -659,7 +807,9 @@ def test_add_adapter_validates_and_returns_the_component() -> None:
     component = fleet.add_adapter("b", "b/v2/adapter.tar.gz", rank=8)
     assert component is fleet.adapter("b") and component.inference_component_name == f"{fleet.component_name_prefix}-b"
     assert fleet.adapter_names == ["a", "b"] and fleet.adapter_stack_of("b") is not None
-    assert stack.resolve(component.metric_invocations().dimensions) == {"InferenceComponentName": component.inference_component_name}
+    assert stack.resolve(component.metric_invocations().dimensions) == {
+        "InferenceComponentName": component.inference_component_name
+    }
     with pytest.raises(PropsValidationError, match="adapter 'A' appears more than once"):
         fleet.add_adapter("A")
     with pytest.raises(KeyError, match="no adapter 'c' in this fleet; adapters: a, b"):

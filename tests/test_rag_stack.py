@@ -12,15 +12,6 @@ from harness import Synthesis, flat_statements, one, resources, text
 from stacks import RagSettings
 
 
-
-
-
-
-
-
-
-
-
 @pytest.fixture(scope="module")
 def rag(synthesis: Synthesis) -> dict[str, Any]:
     return synthesis.templates["RagStack"]
@@ -36,11 +27,18 @@ def test_no_internet_path(rag: dict[str, Any]) -> None:
 
 
 def test_vpc_endpoints_cover_what_the_private_path_needs(rag: dict[str, Any]) -> None:
-    services = sorted(text(e["Properties"]["ServiceName"]).rsplit(".", 1)[-1] if "sagemaker" not in text(e["Properties"]["ServiceName"])
-                      else "sagemaker.runtime" for e in resources(rag, "AWS::EC2::VPCEndpoint").values())
+    services = sorted(
+        text(e["Properties"]["ServiceName"]).rsplit(".", 1)[-1]
+        if "sagemaker" not in text(e["Properties"]["ServiceName"])
+        else "sagemaker.runtime"
+        for e in resources(rag, "AWS::EC2::VPCEndpoint").values()
+    )
     assert services == ["bedrock-agent-runtime", "execute-api", "s3", "sagemaker.runtime"]
-    gateway = [e["Properties"] for e in resources(rag, "AWS::EC2::VPCEndpoint").values()
-               if e["Properties"].get("VpcEndpointType") == "Gateway"]
+    gateway = [
+        e["Properties"]
+        for e in resources(rag, "AWS::EC2::VPCEndpoint").values()
+        if e["Properties"].get("VpcEndpointType") == "Gateway"
+    ]
     assert len(gateway) == 1 and text(gateway[0]["ServiceName"]).endswith(".s3")
 
 
@@ -59,10 +57,14 @@ def test_model_runs_isolated_in_the_vpc_with_safe_rollouts(rag: dict[str, Any]) 
     assert one(rag, "AWS::ApplicationAutoScaling::ScalableTarget")["MinCapacity"] == 1
     alarms = endpoint["DeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"]
     assert len(alarms) == 2
-    statements = [s for p in resources(rag, "AWS::IAM::ManagedPolicy").values()
-                  for s in flat_statements(p["Properties"]["PolicyDocument"]["Statement"])]
-    assert {s["Resource"]["Fn::GetAtt"][0] for s in statements if s["Action"] == "cloudwatch:DescribeAlarms"} == \
-        {a["AlarmName"]["Ref"] for a in alarms}
+    statements = [
+        s
+        for p in resources(rag, "AWS::IAM::ManagedPolicy").values()
+        for s in flat_statements(p["Properties"]["PolicyDocument"]["Statement"])
+    ]
+    assert {s["Resource"]["Fn::GetAtt"][0] for s in statements if s["Action"] == "cloudwatch:DescribeAlarms"} == {
+        a["AlarmName"]["Ref"] for a in alarms
+    }
     config = one(rag, "AWS::SageMaker::EndpointConfig")
     assert config["DataCaptureConfig"]["InitialSamplingPercentage"] == 20
     assert one(rag, "AWS::SageMaker::ModelPackageGroup")["ModelPackageGroupName"].startswith("RagStack-")
@@ -70,9 +72,12 @@ def test_model_runs_isolated_in_the_vpc_with_safe_rollouts(rag: dict[str, Any]) 
 
 def test_weights_are_read_only_from_a_bucket_of_this_account(rag: dict[str, Any]) -> None:
     # The default weights_bucket_name is a global name anyone can create first: reads are conditioned on the owner.
-    reads = [s for p in resources(rag, "AWS::IAM::ManagedPolicy").values()
-             for s in flat_statements(p["Properties"]["PolicyDocument"]["Statement"])
-             if s["Action"] in ("s3:GetObject", "s3:ListBucket") and "cdk-llm-serving-model-weights" in text(s["Resource"])]
+    reads = [
+        s
+        for p in resources(rag, "AWS::IAM::ManagedPolicy").values()
+        for s in flat_statements(p["Properties"]["PolicyDocument"]["Statement"])
+        if s["Action"] in ("s3:GetObject", "s3:ListBucket") and "cdk-llm-serving-model-weights" in text(s["Resource"])
+    ]
     assert len(reads) == 2
     assert all(s["Condition"]["StringEquals"] == {"aws:ResourceAccount": {"Ref": "AWS::AccountId"}} for s in reads)
 
@@ -83,8 +88,12 @@ def test_private_api_reaches_only_through_the_vpc_endpoint(rag: dict[str, Any]) 
     statements = api["Policy"]["Statement"]
     deny = [s for s in statements if s["Effect"] == "Deny"]
     assert deny and all("aws:SourceVpce" in json.dumps(s["Condition"]) for s in deny)
-    methods = [m["Properties"] for m in resources(rag, "AWS::ApiGateway::Method").values()
-               if m["Properties"]["HttpMethod"] in ("POST", "GET") and m["Properties"].get("Integration", {}).get("Type") != "MOCK"]
+    methods = [
+        m["Properties"]
+        for m in resources(rag, "AWS::ApiGateway::Method").values()
+        if m["Properties"]["HttpMethod"] in ("POST", "GET")
+        and m["Properties"].get("Integration", {}).get("Type") != "MOCK"
+    ]
     assert methods and all(m["AuthorizationType"] == "AWS_IAM" for m in methods)
     function = one(rag, "AWS::Lambda::Function")
     assert len(function["VpcConfig"]["SubnetIds"]) == 2
@@ -103,24 +112,39 @@ def test_gateway_routes_rag_alias_through_retrieval_to_the_endpoint(rag: dict[st
 
 
 def test_gateway_permissions_are_exactly_the_endpoint_and_the_index(rag: dict[str, Any]) -> None:
-    docs = [p["Properties"]["PolicyDocument"] for p in resources(rag, "AWS::IAM::ManagedPolicy").values()
-            if "allowlist" in p["Properties"].get("Description", "")]
+    docs = [
+        p["Properties"]["PolicyDocument"]
+        for p in resources(rag, "AWS::IAM::ManagedPolicy").values()
+        if "allowlist" in p["Properties"].get("Description", "")
+    ]
     (doc,) = docs
-    actions = {a: s for s in doc["Statement"] for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
+    actions = {
+        a: s for s in doc["Statement"] for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
+    }
     assert not any(a.startswith("bedrock:Invoke") for a in actions)
     endpoint_name = one(rag, "AWS::SageMaker::Endpoint")["EndpointName"]
-    assert text(actions["sagemaker:InvokeEndpointWithResponseStream"]["Resource"]).endswith(f":endpoint/{endpoint_name.lower()}")
+    assert text(actions["sagemaker:InvokeEndpointWithResponseStream"]["Resource"]).endswith(
+        f":endpoint/{endpoint_name.lower()}"
+    )
     (kb_id,) = resources(rag, "AWS::Bedrock::KnowledgeBase")
     assert actions["bedrock:Retrieve"]["Resource"] == {"Fn::GetAtt": [kb_id, "KnowledgeBaseArn"]}
 
 
 def test_dashboard_and_alarms_notify_the_topic(rag: dict[str, Any]) -> None:
     body = text(one(rag, "AWS::CloudWatch::Dashboard")["DashboardBody"])
-    for metric in ("ModelLatency", "Invocation5XXErrors", "GPUMemoryUtilization", "TimeToFirstToken", "ExecutionsFailed"):
+    for metric in (
+        "ModelLatency",
+        "Invocation5XXErrors",
+        "GPUMemoryUtilization",
+        "TimeToFirstToken",
+        "ExecutionsFailed",
+    ):
         assert metric in body, metric
     (topic,) = resources(rag, "AWS::SNS::Topic")
     for alarm in resources(rag, "AWS::CloudWatch::Alarm").values():
-        assert {"Ref": topic} in alarm["Properties"].get("AlarmActions", []), alarm["Properties"].get("AlarmDescription")
+        assert {"Ref": topic} in alarm["Properties"].get("AlarmActions", []), alarm["Properties"].get(
+            "AlarmDescription"
+        )
 
 
 def test_rag_settings_from_context() -> None:
@@ -128,13 +152,26 @@ def test_rag_settings_from_context() -> None:
     custom = RagSettings.from_context({"weights_prefix": "llama-3.1-8b/", "max_instances": 4})
     assert custom.weights_prefix == "llama-3.1-8b/" and custom.max_instances == 4
     with pytest.raises(PropsValidationError) as info:
-        RagSettings.from_context({"weights_prefix": "/x", "max_instances": 0, "max_model_len": 100,
-                                  "ingestion_schedule_hours": -1, "colour": "blue"})
+        RagSettings.from_context(
+            {
+                "weights_prefix": "/x",
+                "max_instances": 0,
+                "max_model_len": 100,
+                "ingestion_schedule_hours": -1,
+                "colour": "blue",
+            }
+        )
     message = str(info.value)
     assert "unknown setting 'colour'" in message
     with pytest.raises(PropsValidationError) as info:
-        RagSettings.from_context({"weights_prefix": "/x", "max_instances": 0, "max_model_len": 100, "ingestion_schedule_hours": -1})
+        RagSettings.from_context(
+            {"weights_prefix": "/x", "max_instances": 0, "max_model_len": 100, "ingestion_schedule_hours": -1}
+        )
     assert len(info.value.problems) == 4
-    for text in ("'weights_prefix' must be a folder", "'max_instances' must be between 1 and 20",
-                 "'max_model_len' must be between 512 and 131072", "'ingestion_schedule_hours' must be 0 (off) or more"):
-        assert text in str(info.value)
+    for expected in (
+        "'weights_prefix' must be a folder",
+        "'max_instances' must be between 1 and 20",
+        "'max_model_len' must be between 512 and 131072",
+        "'ingestion_schedule_hours' must be 0 (off) or more",
+    ):
+        assert expected in str(info.value)

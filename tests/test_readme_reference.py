@@ -30,11 +30,13 @@ HOURS = 730
 def section(title: str) -> str:
     start = README.index(f"\n## {title}")
     end = README.find("\n## ", start + 1)
-    return README[start:end if end != -1 else None]
+    return README[start : end if end != -1 else None]
 
 
 def row(table_section: str, stack: str) -> str:
-    (line,) = [ln for ln in table_section.splitlines() if ln.startswith(f"| {stack} |") or ln.startswith(f"| **{stack}** |")]
+    (line,) = [
+        ln for ln in table_section.splitlines() if ln.startswith(f"| {stack} |") or ln.startswith(f"| **{stack}** |")
+    ]
     return line
 
 
@@ -44,7 +46,9 @@ def test_the_app_stacks_are_the_ones_documented(synthesis: Synthesis) -> None:
 
 @pytest.mark.parametrize("stack", APP_STACKS)
 def test_clean_up_names_every_retained_resource(synthesis: Synthesis, stack: str) -> None:
-    retained = sorted(lid for lid, r in synthesis.templates[stack]["Resources"].items() if r.get("DeletionPolicy") == "Retain")
+    retained = sorted(
+        lid for lid, r in synthesis.templates[stack]["Resources"].items() if r.get("DeletionPolicy") == "Retain"
+    )
     assert retained, stack
     line = row(section("Clean up: what `cdk destroy` leaves behind"), stack)
     missing = [lid for lid in retained if f"`{lid}`" not in line]
@@ -55,8 +59,10 @@ def test_clean_up_names_every_retained_resource(synthesis: Synthesis, stack: str
 
 def _alarm_metrics(template: dict[str, Any]) -> tuple[int, int]:
     alarms = resources(template, "AWS::CloudWatch::Alarm")
-    metrics = sum(len([m for m in a["Properties"]["Metrics"] if "MetricStat" in m]) if "Metrics" in a["Properties"] else 1
-                  for a in alarms.values())
+    metrics = sum(
+        len([m for m in a["Properties"]["Metrics"] if "MetricStat" in m]) if "Metrics" in a["Properties"] else 1
+        for a in alarms.values()
+    )
     return len(alarms), metrics
 
 
@@ -95,8 +101,11 @@ def test_idle_cost_instance_arithmetic_uses_the_repository_prices(synthesis: Syn
     assert props["InstanceTypes"] == ["m7i.xlarge"] and props["ScalingConfig"]["MinSize"] == 2
     assert "2 × m7i.xlarge" in row(text, "InferentiaStack")
     assert len(resources(synthesis.templates["InferentiaStack"], "AWS::EC2::NatGateway")) == 1
-    endpoints = [e for e in resources(synthesis.templates["RagStack"], "AWS::EC2::VPCEndpoint").values()
-                 if e["Properties"].get("VpcEndpointType") == "Interface"]
+    endpoints = [
+        e
+        for e in resources(synthesis.templates["RagStack"], "AWS::EC2::VPCEndpoint").values()
+        if e["Properties"].get("VpcEndpointType") == "Interface"
+    ]
     azs = {len(e["Properties"]["SubnetIds"]) for e in endpoints}
     assert f"{len(endpoints)} interface VPC endpoints × {azs.pop()} AZs" in row(text, "RagStack") and not azs
 
@@ -148,8 +157,16 @@ def test_aws_cli_commands_in_the_readme_exist_in_the_service_models() -> None:
         for flag in (w[2:] for w in words[3:] if w.startswith("--")):
             if flag in _GLOBAL:
                 continue
-            assert flag in params or (flag.startswith("no-") and flag[3:] in booleans), f"aws {service} {operation} --{flag}"
+            assert flag in params or (flag.startswith("no-") and flag[3:] in booleans), (
+                f"aws {service} {operation} --{flag}"
+            )
         checked.add(f"{service} {operation}")
     # the commands this documentation hinges on
-    assert {"cognito-idp admin-create-user", "cognito-idp admin-set-user-password", "kms schedule-key-deletion",
-            "logs delete-log-group", "cognito-idp delete-user-pool", "cloudformation list-stack-resources"} <= checked
+    assert {
+        "cognito-idp admin-create-user",
+        "cognito-idp admin-set-user-password",
+        "kms schedule-key-deletion",
+        "logs delete-log-group",
+        "cognito-idp delete-user-pool",
+        "cloudformation list-stack-resources",
+    } <= checked

@@ -99,7 +99,9 @@ def test_the_check_catches_fixed_names() -> None:
         }
     }
     assert [f.split(" ")[0] for f in fixed_retained_names(before)] == [
-        "GatewayWafLogsC7233BE1", "DocumentsIngestionLogs8C1DE118", "NamedAfterTheStack"
+        "GatewayWafLogsC7233BE1",
+        "DocumentsIngestionLogs8C1DE118",
+        "NamedAfterTheStack",
     ]
 
 
@@ -121,7 +123,11 @@ def test_the_named_retained_log_groups_end_with_the_stack_id(templates: dict[str
     checked = 0
     for template in templates.values():
         for resource in template.get("Resources", {}).values():
-            name = resource.get("Properties", {}).get("LogGroupName") if resource["Type"] == "AWS::Logs::LogGroup" else None
+            name = (
+                resource.get("Properties", {}).get("LogGroupName")
+                if resource["Type"] == "AWS::Logs::LogGroup"
+                else None
+            )
             if not isinstance(name, dict) or "Fn::Join" not in name:
                 continue
             head = name["Fn::Join"][1][0]

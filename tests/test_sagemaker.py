@@ -16,25 +16,21 @@ from cdk_llm_serving.sagemaker_endpoint.containers import LlmContainer, dlc_acco
 from cdk_llm_serving.sagemaker_endpoint.instances import hourly_price, instance_spec, known_instance_types, load_data
 from harness import Synthesis, as_list, flat_statements, one, resources, text
 
-SAGEMAKER_STACKS = ["SageMakerRealTimeStack", "SageMakerComponentStack", "SageMakerServerlessStack",
-                    "SageMakerAsyncStack", "SageMakerTgiStack"]
-
-
-
-
-
-
-
-
-
-
-
-
+SAGEMAKER_STACKS = [
+    "SageMakerRealTimeStack",
+    "SageMakerComponentStack",
+    "SageMakerServerlessStack",
+    "SageMakerAsyncStack",
+    "SageMakerTgiStack",
+]
 
 
 def _policy_statements(template: dict[str, Any]) -> list[dict[str, Any]]:
-    docs = [r["Properties"] for r in resources(template, "AWS::IAM::ManagedPolicy").values()
-            if "SageMaker LLM endpoint needs" in r["Properties"].get("Description", "")]
+    docs = [
+        r["Properties"]
+        for r in resources(template, "AWS::IAM::ManagedPolicy").values()
+        if "SageMaker LLM endpoint needs" in r["Properties"].get("Description", "")
+    ]
     assert len(docs) == 1
     return docs[0]["PolicyDocument"]["Statement"]
 
@@ -58,17 +54,26 @@ def test_no_full_access_and_no_inline_policies(templates: dict[str, dict[str, An
     text = json.dumps(templates[stack_name])
     assert "FullAccess" not in text
     # aws-cdk-lib's own custom-resource provider (restrictDefaultSecurityGroup) is not ours.
-    roles = {k: v for k, v in resources(templates[stack_name], "AWS::IAM::Role").items()
-             if not k.startswith("CustomVpcRestrictDefaultSG")}
+    roles = {
+        k: v
+        for k, v in resources(templates[stack_name], "AWS::IAM::Role").items()
+        if not k.startswith("CustomVpcRestrictDefaultSG")
+    }
     for role in roles.values():
         assert "ManagedPolicyArns" not in role["Properties"] or all(
-            "aws:policy" not in json.dumps(a) for a in role["Properties"]["ManagedPolicyArns"])
+            "aws:policy" not in json.dumps(a) for a in role["Properties"]["ManagedPolicyArns"]
+        )
 
 
 @pytest.mark.parametrize("stack_name", SAGEMAKER_STACKS)
-def test_execution_role_trusts_only_sagemaker_of_this_account(templates: dict[str, dict[str, Any]], stack_name: str) -> None:
-    roles = [r["Properties"] for r in resources(templates[stack_name], "AWS::IAM::Role").values()
-             if "SageMaker execution role" in r["Properties"].get("Description", "")]
+def test_execution_role_trusts_only_sagemaker_of_this_account(
+    templates: dict[str, dict[str, Any]], stack_name: str
+) -> None:
+    roles = [
+        r["Properties"]
+        for r in resources(templates[stack_name], "AWS::IAM::Role").values()
+        if "SageMaker execution role" in r["Properties"].get("Description", "")
+    ]
     assert len(roles) == 1
     (statement,) = roles[0]["AssumeRolePolicyDocument"]["Statement"]
     assert statement["Principal"] == {"Service": "sagemaker.amazonaws.com"}
@@ -89,7 +94,10 @@ def test_endpoint_depends_on_its_permissions(templates: dict[str, dict[str, Any]
 def test_real_time_model_container(templates: dict[str, dict[str, Any]]) -> None:
     model = one(templates["SageMakerRealTimeStack"], "AWS::SageMaker::Model")
     container = model["PrimaryContainer"]
-    assert text(container["Image"]) == "{DLC_ACCOUNT}.dkr.ecr.{AWS::Region}.{AWS::URLSuffix}/djl-inference:0.34.0-lmi16.0.0-cu128"
+    assert (
+        text(container["Image"])
+        == "{DLC_ACCOUNT}.dkr.ecr.{AWS::Region}.{AWS::URLSuffix}/djl-inference:0.34.0-lmi16.0.0-cu128"
+    )
     assert container["Environment"] == {
         "HF_MODEL_ID": "/opt/ml/model",
         "OPTION_ROLLING_BATCH": "vllm",
@@ -129,13 +137,19 @@ def test_real_time_rollout_and_retained_capacity(templates: dict[str, dict[str, 
     assert endpoint["ExcludeRetainedVariantProperties"] == [{"VariantPropertyType": "DataCaptureConfig"}]
     policy = endpoint["DeploymentConfig"]["BlueGreenUpdatePolicy"]
     assert policy["TrafficRoutingConfiguration"] == {
-        "Type": "CANARY", "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 50}, "WaitIntervalInSeconds": 600}
+        "Type": "CANARY",
+        "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 50},
+        "WaitIntervalInSeconds": 600,
+    }
     alarms = {a["AlarmName"]["Ref"] for a in endpoint["DeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"]}
     metrics = {template["Resources"][a]["Properties"]["MetricName"] for a in alarms}
     assert metrics == {"Invocation5XXErrors", "ModelLatency"}
     # SageMaker reads the rollback alarms with the execution role (deployment-guardrails-configuration.html).
-    described = {s["Resource"]["Fn::GetAtt"][0] for s in flat_statements(_policy_statements(template))
-                 if s["Action"] == "cloudwatch:DescribeAlarms"}
+    described = {
+        s["Resource"]["Fn::GetAtt"][0]
+        for s in flat_statements(_policy_statements(template))
+        if s["Action"] == "cloudwatch:DescribeAlarms"
+    }
     assert described == alarms
 
 
@@ -150,21 +164,30 @@ def test_real_time_autoscaling(templates: dict[str, dict[str, Any]]) -> None:
     assert target["ScheduledActions"][0]["ScalableTargetAction"] == {"MaxCapacity": 2}
     (policy,) = resources(template, "AWS::ApplicationAutoScaling::ScalingPolicy").values()
     config = policy["Properties"]["TargetTrackingScalingPolicyConfiguration"]
-    assert config["PredefinedMetricSpecification"]["PredefinedMetricType"] == \
-        "SageMakerVariantConcurrentRequestsPerModelHighResolution"
+    assert (
+        config["PredefinedMetricSpecification"]["PredefinedMetricType"]
+        == "SageMakerVariantConcurrentRequestsPerModelHighResolution"
+    )
     assert (config["TargetValue"], config["ScaleInCooldown"], config["ScaleOutCooldown"]) == (8, 600, 120)
     assert not resources(template, "AWS::IAM::Role") or all(
-        "application-autoscaling" not in json.dumps(r) for r in resources(template, "AWS::IAM::Role").values())
+        "application-autoscaling" not in json.dumps(r) for r in resources(template, "AWS::IAM::Role").values()
+    )
 
 
 def test_real_time_execution_policy_is_exact(templates: dict[str, dict[str, Any]]) -> None:
     statements = _policy_statements(templates["SageMakerRealTimeStack"])
     reads = {text(r) for s in statements if "s3:GetObject" in as_list(s["Action"]) for r in as_list(s["Resource"])}
     # The model object, and the batch pipeline's input prefix (the transform job uses the model's role).
-    assert reads == {"arn:{AWS::Partition}:s3:::example-llm-weights/qwen2.5-7b-instruct/model.tar.gz",
-                     "{LlmArtifactBucketF4187A72.Arn}/batch/input/*"}
+    assert reads == {
+        "arn:{AWS::Partition}:s3:::example-llm-weights/qwen2.5-7b-instruct/model.tar.gz",
+        "{LlmArtifactBucketF4187A72.Arn}/batch/input/*",
+    }
     # The imported weights bucket is read only if this account owns it (bucket names are global).
-    (model_read,) = [s for s in flat_statements(statements) if s["Action"] == "s3:GetObject" and "example-llm-weights" in text(s["Resource"])]
+    (model_read,) = [
+        s
+        for s in flat_statements(statements)
+        if s["Action"] == "s3:GetObject" and "example-llm-weights" in text(s["Resource"])
+    ]
     assert model_read["Condition"] == {"StringEquals": {"aws:ResourceAccount": {"Ref": "AWS::AccountId"}}}
     listings = [s["Condition"] for s in statements if "s3:ListBucket" in as_list(s["Action"])]
     assert listings == [{"StringLike": {"s3:prefix": ["batch/input/*"]}}]
@@ -175,32 +198,48 @@ def test_real_time_execution_policy_is_exact(templates: dict[str, dict[str, Any]
     name = one(templates["SageMakerRealTimeStack"], "AWS::SageMaker::Endpoint")["EndpointName"]
     assert name == "SageMakerRealTimeStack-Llm-D0359BC7"  # generated from the construct path: stable across synths
     assert logs_resources == {
-        "arn:{AWS::Partition}:logs:{AWS::Region}:{AWS::AccountId}:log-group:/aws/sagemaker/Endpoints/SageMakerRealTimeStack-Llm-D0359BC7:*"}
+        "arn:{AWS::Partition}:logs:{AWS::Region}:{AWS::AccountId}:log-group:/aws/sagemaker/Endpoints/SageMakerRealTimeStack-Llm-D0359BC7:*"
+    }
     metrics = _statement(statements, "cloudwatch:PutMetricData")
     assert metrics["Condition"] == {"StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/*", "AWS/SageMaker"]}}
     eni = _statement(statements, "ec2:CreateNetworkInterface")
     assert eni["Resource"] == "*"
     writes = {text(r) for s in statements if "s3:PutObject" in as_list(s["Action"]) for r in as_list(s["Resource"])}
-    assert writes == {"{LlmArtifactBucketF4187A72.Arn}/data-capture/*", "{LlmArtifactBucketF4187A72.Arn}/batch/output/*"}
+    assert writes == {
+        "{LlmArtifactBucketF4187A72.Arn}/data-capture/*",
+        "{LlmArtifactBucketF4187A72.Arn}/batch/output/*",
+    }
     wildcard = [s for s in statements if s["Resource"] == "*"]
     assert {a for s in wildcard for a in as_list(s["Action"])} <= {
-        "ecr:GetAuthorizationToken", "cloudwatch:PutMetricData", "ec2:CreateNetworkInterface",
-        "ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterface", "ec2:DeleteNetworkInterfacePermission",
-        "ec2:DescribeNetworkInterfaces", "ec2:DescribeVpcs", "ec2:DescribeDhcpOptions", "ec2:DescribeSubnets",
-        "ec2:DescribeSecurityGroups"}
+        "ecr:GetAuthorizationToken",
+        "cloudwatch:PutMetricData",
+        "ec2:CreateNetworkInterface",
+        "ec2:CreateNetworkInterfacePermission",
+        "ec2:DeleteNetworkInterface",
+        "ec2:DeleteNetworkInterfacePermission",
+        "ec2:DescribeNetworkInterfaces",
+        "ec2:DescribeVpcs",
+        "ec2:DescribeDhcpOptions",
+        "ec2:DescribeSubnets",
+        "ec2:DescribeSecurityGroups",
+    }
 
 
 def test_real_time_security_group_allows_no_inbound(templates: dict[str, dict[str, Any]]) -> None:
-    groups = [g["Properties"] for g in resources(templates["SageMakerRealTimeStack"], "AWS::EC2::SecurityGroup").values()]
+    groups = [
+        g["Properties"] for g in resources(templates["SageMakerRealTimeStack"], "AWS::EC2::SecurityGroup").values()
+    ]
     (group,) = [g for g in groups if "SageMaker LLM endpoint" in g["GroupDescription"]]
     assert "SecurityGroupIngress" not in group
     assert [(e["IpProtocol"], e["FromPort"], e["ToPort"]) for e in group["SecurityGroupEgress"]] == [("tcp", 443, 443)]
 
 
 def test_alarms_have_correct_dimensions_and_units(templates: dict[str, dict[str, Any]]) -> None:
-    alarms = {a["Properties"]["MetricName"]: a["Properties"]
-              for a in resources(templates["SageMakerRealTimeStack"], "AWS::CloudWatch::Alarm").values()
-              if a["Properties"].get("Namespace", "").startswith(("AWS/SageMaker", "/aws/sagemaker"))}
+    alarms = {
+        a["Properties"]["MetricName"]: a["Properties"]
+        for a in resources(templates["SageMakerRealTimeStack"], "AWS::CloudWatch::Alarm").values()
+        if a["Properties"].get("Namespace", "").startswith(("AWS/SageMaker", "/aws/sagemaker"))
+    }
     assert set(alarms) == {"Invocation5XXErrors", "ModelLatency", "GPUMemoryUtilization", "DiskUtilization"}
     latency = alarms["ModelLatency"]
     assert latency["Threshold"] == 30_000_000 and latency["ExtendedStatistic"] == "p90"  # 30 s in microseconds
@@ -220,7 +259,11 @@ def test_batch_pipeline(templates: dict[str, dict[str, Any]]) -> None:
     assert '"InvocationsTimeoutInSeconds":1800' in definition
     assert '"SplitType":"Line"' in definition and '"BatchStrategy":"SingleRecord"' in definition
     assert machine["TracingConfiguration"] == {"Enabled": True}
-    rule = [r["Properties"] for r in resources(template, "AWS::Events::Rule").values() if "ScheduleExpression" in r["Properties"]]
+    rule = [
+        r["Properties"]
+        for r in resources(template, "AWS::Events::Rule").values()
+        if "ScheduleExpression" in r["Properties"]
+    ]
     assert rule and rule[0]["ScheduleExpression"] == "cron(0 2 * * ? *)"
     statements = _policy_statements(template)
     reads = {text(r) for s in statements if "s3:GetObject" in as_list(s["Action"]) for r in as_list(s["Resource"])}
@@ -244,9 +287,14 @@ def test_component_specification(templates: dict[str, dict[str, Any]]) -> None:
     assert component["InferenceComponentName"].endswith("-ic")
     spec = component["Specification"]
     assert spec["ComputeResourceRequirements"] == {
-        "NumberOfAcceleratorDevicesRequired": 1, "NumberOfCpuCoresRequired": 8, "MinMemoryRequiredInMb": 32768}
-    assert spec["StartupParameters"] == {"ContainerStartupHealthCheckTimeoutInSeconds": 900,
-                                         "ModelDataDownloadTimeoutInSeconds": 900}
+        "NumberOfAcceleratorDevicesRequired": 1,
+        "NumberOfCpuCoresRequired": 8,
+        "MinMemoryRequiredInMb": 32768,
+    }
+    assert spec["StartupParameters"] == {
+        "ContainerStartupHealthCheckTimeoutInSeconds": 900,
+        "ModelDataDownloadTimeoutInSeconds": 900,
+    }
     assert component["RuntimeConfig"] == {"CopyCount": 2}
     rolling = component["DeploymentConfig"]["RollingUpdatePolicy"]
     assert rolling["MaximumBatchSize"] == {"Type": "CAPACITY_PERCENT", "Value": 50}
@@ -263,24 +311,34 @@ def test_component_scale_to_zero(templates: dict[str, dict[str, Any]]) -> None:
     assert target["ResourceId"] == f"inference-component/{component_name}"
     assert target["ScalableDimension"] == "sagemaker:inference-component:DesiredCopyCount"
     assert (target["MinCapacity"], target["MaxCapacity"]) == (0, 8)
-    policies = {k: v["Properties"] for k, v in resources(template, "AWS::ApplicationAutoScaling::ScalingPolicy").items()}
+    policies = {
+        k: v["Properties"] for k, v in resources(template, "AWS::ApplicationAutoScaling::ScalingPolicy").items()
+    }
     tracking = [p for p in policies.values() if p["PolicyType"] == "TargetTrackingScaling"]
     assert tracking[0]["TargetTrackingScalingPolicyConfiguration"]["PredefinedMetricSpecification"] == {
-        "PredefinedMetricType": "SageMakerInferenceComponentConcurrentRequestsPerCopyHighResolution"}
-    wake = [a["Properties"] for a in resources(template, "AWS::CloudWatch::Alarm").values()
-            if a["Properties"]["MetricName"] == "NoCapacityInvocationFailures"]
+        "PredefinedMetricType": "SageMakerInferenceComponentConcurrentRequestsPerCopyHighResolution"
+    }
+    wake = [
+        a["Properties"]
+        for a in resources(template, "AWS::CloudWatch::Alarm").values()
+        if a["Properties"]["MetricName"] == "NoCapacityInvocationFailures"
+    ]
     assert len(wake) == 1
     assert wake[0]["Dimensions"] == [{"Name": "InferenceComponentName", "Value": component_name}]
     assert wake[0]["Threshold"] == 1 and wake[0]["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
     (action,) = wake[0]["AlarmActions"]
     step = policies[action["Ref"]]
-    assert step["StepScalingPolicyConfiguration"]["StepAdjustments"] == [{"MetricIntervalLowerBound": 0, "ScalingAdjustment": 1}]
+    assert step["StepScalingPolicyConfiguration"]["StepAdjustments"] == [
+        {"MetricIntervalLowerBound": 0, "ScalingAdjustment": 1}
+    ]
 
 
 def test_component_alarms_are_per_component(templates: dict[str, dict[str, Any]]) -> None:
     template = templates["SageMakerComponentStack"]
     name = one(template, "AWS::SageMaker::InferenceComponent")["InferenceComponentName"]
-    alarms = {a["Properties"]["MetricName"]: a["Properties"] for a in resources(template, "AWS::CloudWatch::Alarm").values()}
+    alarms = {
+        a["Properties"]["MetricName"]: a["Properties"] for a in resources(template, "AWS::CloudWatch::Alarm").values()
+    }
     assert alarms["Invocation5XXErrors"]["Dimensions"] == [{"Name": "InferenceComponentName", "Value": name}]
     gpu = alarms["GPUMemoryUtilizationNormalized"]
     assert gpu["Namespace"] == "/aws/sagemaker/InferenceComponents" and gpu["Threshold"] == 95
@@ -301,7 +359,10 @@ def test_serverless(templates: dict[str, dict[str, Any]]) -> None:
     assert target["ScalableDimension"] == "sagemaker:variant:DesiredProvisionedConcurrency"
     (policy,) = resources(template, "AWS::ApplicationAutoScaling::ScalingPolicy").values()
     config_tt = policy["Properties"]["TargetTrackingScalingPolicyConfiguration"]
-    assert config_tt["PredefinedMetricSpecification"]["PredefinedMetricType"] == "SageMakerVariantProvisionedConcurrencyUtilization"
+    assert (
+        config_tt["PredefinedMetricSpecification"]["PredefinedMetricType"]
+        == "SageMakerVariantProvisionedConcurrencyUtilization"
+    )
     assert config_tt["TargetValue"] == 0.7
     model = one(template, "AWS::SageMaker::Model")["PrimaryContainer"]
     assert model["Image"] == "111122223333.dkr.ecr.us-east-1.amazonaws.com/tiny-llm-cpu:1.4.0"
@@ -352,8 +413,11 @@ def test_async_scale_to_zero(templates: dict[str, dict[str, Any]]) -> None:
     metric = tracking["TargetTrackingScalingPolicyConfiguration"]["CustomizedMetricSpecification"]
     assert metric["MetricName"] == "ApproximateBacklogSizePerInstance"
     assert [d["Name"] for d in metric["Dimensions"]] == ["EndpointName"]
-    wake = [a["Properties"] for a in resources(template, "AWS::CloudWatch::Alarm").values()
-            if a["Properties"]["MetricName"] == "HasBacklogWithoutCapacity"]
+    wake = [
+        a["Properties"]
+        for a in resources(template, "AWS::CloudWatch::Alarm").values()
+        if a["Properties"]["MetricName"] == "HasBacklogWithoutCapacity"
+    ]
     assert len(wake) == 1 and wake[0]["AlarmActions"]
     # Scale to zero leaves no whole instance for a canary or linear step: blue/green all at once.
     endpoint = one(template, "AWS::SageMaker::Endpoint")
@@ -363,19 +427,32 @@ def test_async_scale_to_zero(templates: dict[str, dict[str, Any]]) -> None:
 def test_tgi_container_and_no_alarms(templates: dict[str, dict[str, Any]]) -> None:
     template = templates["SageMakerTgiStack"]
     container = one(template, "AWS::SageMaker::Model")["PrimaryContainer"]
-    assert text(container["Image"]).endswith("/huggingface-pytorch-tgi-inference:2.7.0-tgi3.3.6-gpu-py311-cu124-ubuntu22.04")
-    assert container["Environment"] == {"HF_MODEL_ID": "/opt/ml/model", "MAX_INPUT_TOKENS": "2048", "MAX_TOTAL_TOKENS": "4096",
-                                        "MAX_BATCH_TOTAL_TOKENS": "8192", "SM_NUM_GPUS": "1"}
+    assert text(container["Image"]).endswith(
+        "/huggingface-pytorch-tgi-inference:2.7.0-tgi3.3.6-gpu-py311-cu124-ubuntu22.04"
+    )
+    assert container["Environment"] == {
+        "HF_MODEL_ID": "/opt/ml/model",
+        "MAX_INPUT_TOKENS": "2048",
+        "MAX_TOTAL_TOKENS": "4096",
+        "MAX_BATCH_TOTAL_TOKENS": "8192",
+        "SM_NUM_GPUS": "1",
+    }
     assert not resources(template, "AWS::CloudWatch::Alarm")
     assert not resources(template, "AWS::ApplicationAutoScaling::ScalableTarget")
     endpoint = one(template, "AWS::SageMaker::Endpoint")
     assert "RetainAllVariantProperties" not in endpoint
     # Linear steps of 50 % of 2 fixed instances: one instance per step; no alarms, so no rollback configuration.
     assert one(template, "AWS::SageMaker::EndpointConfig")["ProductionVariants"][0]["InitialInstanceCount"] == 2
-    assert endpoint["DeploymentConfig"] == {"BlueGreenUpdatePolicy": {
-        "TrafficRoutingConfiguration": {"Type": "LINEAR", "LinearStepSize": {"Type": "CAPACITY_PERCENT", "Value": 50},
-                                        "WaitIntervalInSeconds": 600},
-        "TerminationWaitInSeconds": 300}}
+    assert endpoint["DeploymentConfig"] == {
+        "BlueGreenUpdatePolicy": {
+            "TrafficRoutingConfiguration": {
+                "Type": "LINEAR",
+                "LinearStepSize": {"Type": "CAPACITY_PERCENT", "Value": 50},
+                "WaitIntervalInSeconds": 600,
+            },
+            "TerminationWaitInSeconds": 300,
+        }
+    }
 
 
 # ------------------------------------------------------------- grants & import
@@ -388,15 +465,23 @@ def _stack(region: str | None = None) -> cdk.Stack:
 
 def test_grant_invoke_is_endpoint_scoped() -> None:
     stack = _stack()
-    endpoint = SageMakerLlmEndpoint(stack, "Llm", model=ModelSource.s3_prefix(s3.Bucket(stack, "B"), "m"),
-                                    endpoint_name="My-Endpoint", alarms=AlarmOptions(enabled=False))
+    endpoint = SageMakerLlmEndpoint(
+        stack,
+        "Llm",
+        model=ModelSource.s3_prefix(s3.Bucket(stack, "B"), "m"),
+        endpoint_name="My-Endpoint",
+        alarms=AlarmOptions(enabled=False),
+    )
     role = iam.Role(stack, "Caller", assumed_by=iam.AccountRootPrincipal())
     endpoint.grant_invoke(role)
     policy = Template.from_stack(stack).find_resources("AWS::IAM::Policy")
     (doc,) = [p["Properties"]["PolicyDocument"] for p in policy.values()]
     (statement,) = doc["Statement"]
     assert statement["Action"] == ["sagemaker:InvokeEndpoint", "sagemaker:InvokeEndpointWithResponseStream"]
-    assert text(statement["Resource"]) == "arn:{AWS::Partition}:sagemaker:{AWS::Region}:{AWS::AccountId}:endpoint/my-endpoint"
+    assert (
+        text(statement["Resource"])
+        == "arn:{AWS::Partition}:sagemaker:{AWS::Region}:{AWS::AccountId}:endpoint/my-endpoint"
+    )
 
 
 def test_grant_invoke_on_an_inference_component_covers_the_component_arn() -> None:
@@ -404,47 +489,76 @@ def test_grant_invoke_on_an_inference_component_covers_the_component_arn() -> No
     # resource types endpoint* and inference-component; a call with InferenceComponentName is authorized against both.
     # Before, SageMakerLlmEndpoint.grant_invoke granted only the endpoint ARN in this mode.
     stack = _stack()
-    endpoint = SageMakerLlmEndpoint(stack, "Llm", model=ModelSource.s3_prefix(s3.Bucket(stack, "B"), "m"),
-                                    endpoint_name="My-Endpoint", hosting=HostingMode.inference_component(),
-                                    alarms=AlarmOptions(enabled=False))
+    endpoint = SageMakerLlmEndpoint(
+        stack,
+        "Llm",
+        model=ModelSource.s3_prefix(s3.Bucket(stack, "B"), "m"),
+        endpoint_name="My-Endpoint",
+        hosting=HostingMode.inference_component(),
+        alarms=AlarmOptions(enabled=False),
+    )
     role = iam.Role(stack, "Caller", assumed_by=iam.AccountRootPrincipal())
     endpoint.grant_invoke(role)
-    (doc,) = [p["Properties"]["PolicyDocument"] for p in Template.from_stack(stack).find_resources("AWS::IAM::Policy").values()]
+    (doc,) = [
+        p["Properties"]["PolicyDocument"]
+        for p in Template.from_stack(stack).find_resources("AWS::IAM::Policy").values()
+    ]
     (statement,) = doc["Statement"]
     arn = "arn:{AWS::Partition}:sagemaker:{AWS::Region}:{AWS::AccountId}:"
     assert sorted(text(r) for r in statement["Resource"]) == [
-        arn + "endpoint/my-endpoint", arn + f"inference-component/{endpoint.inference_component_name.lower()}"]  # type: ignore[union-attr]
+        arn + "endpoint/my-endpoint",
+        arn + f"inference-component/{endpoint.inference_component_name.lower()}",  # type: ignore[union-attr]
+    ]
     # The same for an imported endpoint with a component.
     stack = _stack()
     imported = SageMakerLlmEndpoint.from_endpoint_name(stack, "Other", "shared", inference_component_name="Adapter-A")
     imported.grant_invoke(iam.Role(stack, "Caller", assumed_by=iam.AccountRootPrincipal()))
-    (doc,) = [p["Properties"]["PolicyDocument"] for p in Template.from_stack(stack).find_resources("AWS::IAM::Policy").values()]
+    (doc,) = [
+        p["Properties"]["PolicyDocument"]
+        for p in Template.from_stack(stack).find_resources("AWS::IAM::Policy").values()
+    ]
     assert sorted(text(r) for r in doc["Statement"][0]["Resource"]) == [
-        arn + "endpoint/shared", arn + "inference-component/adapter-a"]
+        arn + "endpoint/shared",
+        arn + "inference-component/adapter-a",
+    ]
 
 
 def test_grant_invoke_async() -> None:
     stack = _stack()
-    endpoint = SageMakerLlmEndpoint(stack, "Llm", model=ModelSource.s3_prefix(s3.Bucket(stack, "B"), "m"),
-                                    hosting=HostingMode.async_(notifications=False),
-                                    alarms=AlarmOptions(enabled=False))
+    endpoint = SageMakerLlmEndpoint(
+        stack,
+        "Llm",
+        model=ModelSource.s3_prefix(s3.Bucket(stack, "B"), "m"),
+        hosting=HostingMode.async_(notifications=False),
+        alarms=AlarmOptions(enabled=False),
+    )
     role = iam.Role(stack, "Caller", assumed_by=iam.AccountRootPrincipal())
     endpoint.grant_invoke_async(role)
-    docs = [p["Properties"]["PolicyDocument"] for p in Template.from_stack(stack).find_resources("AWS::IAM::Policy").values()]
+    docs = [
+        p["Properties"]["PolicyDocument"]
+        for p in Template.from_stack(stack).find_resources("AWS::IAM::Policy").values()
+    ]
     actions = {a for d in docs for s in d["Statement"] for a in as_list(s["Action"])}
     assert {"sagemaker:InvokeEndpointAsync", "s3:PutObject", "s3:GetObject", "kms:Decrypt"} <= actions
     assert "sagemaker:InvokeEndpoint" not in actions
     with pytest.raises(ValueError, match="grant_invoke_async needs hosting=HostingMode.async_()"):
-        SageMakerLlmEndpoint(stack, "Rt", model=ModelSource.s3_prefix(s3.Bucket(stack, "B2"), "m"), alarms=AlarmOptions(enabled=False)).grant_invoke_async(role)
+        SageMakerLlmEndpoint(
+            stack, "Rt", model=ModelSource.s3_prefix(s3.Bucket(stack, "B2"), "m"), alarms=AlarmOptions(enabled=False)
+        ).grant_invoke_async(role)
 
 
 def test_imported_endpoint_metrics_and_grant() -> None:
     stack = _stack()
-    imported = SageMakerLlmEndpoint.from_endpoint_name(stack, "Existing", "shared-llm", inference_component_name="adapter-a")
+    imported = SageMakerLlmEndpoint.from_endpoint_name(
+        stack, "Existing", "shared-llm", inference_component_name="adapter-a"
+    )
     assert imported.endpoint_name == "shared-llm"
     metric = stack.resolve(imported.metric_server_errors().dimensions)  # type: ignore[arg-type]
     assert metric == {"InferenceComponentName": "adapter-a"}
-    assert stack.resolve(imported.metric_disk_utilization().dimensions) == {"EndpointName": "shared-llm", "VariantName": "AllTraffic"}
+    assert stack.resolve(imported.metric_disk_utilization().dimensions) == {
+        "EndpointName": "shared-llm",
+        "VariantName": "AllTraffic",
+    }
     from cdk_llm_serving import PropsValidationError
 
     with pytest.raises(PropsValidationError, match="endpoint_name 'bad_name' is invalid"):
@@ -453,7 +567,9 @@ def test_imported_endpoint_metrics_and_grant() -> None:
 
 def test_concrete_region_uses_literal_registry_account() -> None:
     stack = _stack("eu-west-1")
-    SageMakerLlmEndpoint(stack, "Llm", model=ModelSource.s3_prefix(s3.Bucket(stack, "B"), "m"), alarms=AlarmOptions(enabled=False))
+    SageMakerLlmEndpoint(
+        stack, "Llm", model=ModelSource.s3_prefix(s3.Bucket(stack, "B"), "m"), alarms=AlarmOptions(enabled=False)
+    )
     template = Template.from_stack(stack).to_json()
     assert "Mappings" not in template
     (model,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::SageMaker::Model"]
@@ -483,18 +599,42 @@ def test_instance_table_is_consistent() -> None:
 #: Every Region hosting AWS Deep Learning Containers and its registry account: aws/deep-learning-containers
 #: docs/reference/region_availability.md at 19c7d1f1b1f2d4c8e9856c35f2e9ab6ad2ae1ded (2026-08-10), "Deep Learning Containers".
 DLC_REGISTRY_TABLE = {
-    "af-south-1": "626614931356", "ap-east-1": "871362719292", "ap-east-2": "975050140332",
-    "ap-northeast-1": "763104351884", "ap-northeast-2": "763104351884", "ap-northeast-3": "364406365360",
-    "ap-south-1": "763104351884", "ap-south-2": "772153158452", "ap-southeast-1": "763104351884",
-    "ap-southeast-2": "763104351884", "ap-southeast-3": "907027046896", "ap-southeast-4": "457447274322",
-    "ap-southeast-5": "550225433462", "ap-southeast-6": "633930458069", "ap-southeast-7": "590183813437",
-    "ca-central-1": "763104351884", "ca-west-1": "204538143572", "cn-north-1": "727897471807",
-    "cn-northwest-1": "727897471807", "eu-central-1": "763104351884", "eu-central-2": "380420809688",
-    "eu-north-1": "763104351884", "eu-south-1": "692866216735", "eu-south-2": "503227376785",
-    "eu-west-1": "763104351884", "eu-west-2": "763104351884", "eu-west-3": "763104351884",
-    "il-central-1": "780543022126", "me-central-1": "914824155844", "me-south-1": "217643126080",
-    "mx-central-1": "637423239942", "sa-east-1": "763104351884", "us-east-1": "763104351884",
-    "us-east-2": "763104351884", "us-west-1": "763104351884", "us-west-2": "763104351884",
+    "af-south-1": "626614931356",
+    "ap-east-1": "871362719292",
+    "ap-east-2": "975050140332",
+    "ap-northeast-1": "763104351884",
+    "ap-northeast-2": "763104351884",
+    "ap-northeast-3": "364406365360",
+    "ap-south-1": "763104351884",
+    "ap-south-2": "772153158452",
+    "ap-southeast-1": "763104351884",
+    "ap-southeast-2": "763104351884",
+    "ap-southeast-3": "907027046896",
+    "ap-southeast-4": "457447274322",
+    "ap-southeast-5": "550225433462",
+    "ap-southeast-6": "633930458069",
+    "ap-southeast-7": "590183813437",
+    "ca-central-1": "763104351884",
+    "ca-west-1": "204538143572",
+    "cn-north-1": "727897471807",
+    "cn-northwest-1": "727897471807",
+    "eu-central-1": "763104351884",
+    "eu-central-2": "380420809688",
+    "eu-north-1": "763104351884",
+    "eu-south-1": "692866216735",
+    "eu-south-2": "503227376785",
+    "eu-west-1": "763104351884",
+    "eu-west-2": "763104351884",
+    "eu-west-3": "763104351884",
+    "il-central-1": "780543022126",
+    "me-central-1": "914824155844",
+    "me-south-1": "217643126080",
+    "mx-central-1": "637423239942",
+    "sa-east-1": "763104351884",
+    "us-east-1": "763104351884",
+    "us-east-2": "763104351884",
+    "us-west-1": "763104351884",
+    "us-west-2": "763104351884",
 }
 
 
@@ -515,19 +655,26 @@ def test_region_agnostic_stack_asserts_a_dlc_region_before_deploying(templates: 
     assert region == {"Ref": "AWS::Region"}
     assert sorted(regions) == sorted(template["Mappings"]["CdkLlmServingDlcAccounts"])
     assert "LlmContainer.from_image_uri" in assertion["AssertDescription"]
-    assert "Rules" not in templates["SageMakerServerlessStack"] or \
-        "CdkLlmServingDlcRegion" not in templates["SageMakerServerlessStack"]["Rules"]  # a custom image: no lookup
+    assert (
+        "Rules" not in templates["SageMakerServerlessStack"]
+        or "CdkLlmServingDlcRegion" not in templates["SageMakerServerlessStack"]["Rules"]
+    )  # a custom image: no lookup
 
 
 def test_container_env_rendering() -> None:
     lora = LlmContainer.lmi(lora=__import__("cdk_llm_serving").LoraOptions(max_loras=4, max_lora_rank=32))
     env = lora.environment(ModelSource.hugging_face("Qwen/Qwen2.5-7B-Instruct"), instance_spec("ml.g5.12xlarge"))
-    assert env["OPTION_ENABLE_LORA"] == "true" and env["OPTION_MAX_LORAS"] == "4" and env["OPTION_MAX_LORA_RANK"] == "32"
+    assert (
+        env["OPTION_ENABLE_LORA"] == "true" and env["OPTION_MAX_LORAS"] == "4" and env["OPTION_MAX_LORA_RANK"] == "32"
+    )
     assert env["OPTION_ASYNC_MODE"] == "true" and env["HF_MODEL_ID"] == "Qwen/Qwen2.5-7B-Instruct"
     # Async mode needs the rolling batcher off (SAGEMAKER.LMI_ASYNC_ROLLING_BATCH); without LoRA it stays vLLM.
     assert env["OPTION_ROLLING_BATCH"] == "disable"
     assert env["OPTION_ENTRYPOINT"] == "djl_python.lmi_vllm.vllm_async_service"
     assert LlmContainer.lmi().options["OPTION_ROLLING_BATCH"] == "vllm"
     tgi = LlmContainer.tgi(environment={"MAX_CONCURRENT_REQUESTS": "64"})
-    env = tgi.environment(ModelSource.s3_prefix(s3.Bucket.from_bucket_name(_stack(), "B", "weights"), "m"), instance_spec("ml.g5.12xlarge"))
+    env = tgi.environment(
+        ModelSource.s3_prefix(s3.Bucket.from_bucket_name(_stack(), "B", "weights"), "m"),
+        instance_spec("ml.g5.12xlarge"),
+    )
     assert env["SM_NUM_GPUS"] == "4" and env["MAX_CONCURRENT_REQUESTS"] == "64"

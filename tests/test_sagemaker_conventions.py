@@ -63,10 +63,19 @@ def _template(construct: Any) -> dict[str, Any]:
 
 
 def _one_subnet_vpc(stack: cdk.Stack) -> tuple[ec2.Vpc, ec2.SubnetSelection, dict[str, Any]]:
-    vpc = ec2.Vpc(stack, "Vpc", max_azs=2, nat_gateways=0,
-                  subnet_configuration=[ec2.SubnetConfiguration(name="isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)])
+    vpc = ec2.Vpc(
+        stack,
+        "Vpc",
+        max_azs=2,
+        nat_gateways=0,
+        subnet_configuration=[ec2.SubnetConfiguration(name="isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)],
+    )
     one = vpc.isolated_subnets[0]
-    return vpc, ec2.SubnetSelection(subnet_filters=[ec2.SubnetFilter.by_ids([one.subnet_id])]), stack.resolve(one.subnet_id)
+    return (
+        vpc,
+        ec2.SubnetSelection(subnet_filters=[ec2.SubnetFilter.by_ids([one.subnet_id])]),
+        stack.resolve(one.subnet_id),
+    )
 
 
 def test_a_filtered_one_subnet_selection_puts_the_model_in_that_one_subnet() -> None:
@@ -135,8 +144,12 @@ def test_fleet_alarm_topic_reaches_base_and_adapter_alarms() -> None:
 def test_batch_failure_alarm_uses_the_shared_helper_and_the_endpoint_topic() -> None:
     stack = _stack()
     topic = sns.Topic(stack, "Topic")
-    endpoint = _endpoint(stack, model=ModelSource.s3_tarball(_weights(stack), "m/model.tar.gz"), alarm_topic=topic,
-                         alarms=AlarmOptions(enabled=False))
+    endpoint = _endpoint(
+        stack,
+        model=ModelSource.s3_tarball(_weights(stack), "m/model.tar.gz"),
+        alarm_topic=topic,
+        alarms=AlarmOptions(enabled=False),
+    )
     batch = endpoint.add_batch_transform("Batch", input_bucket=s3.Bucket(stack, "In"))
     (props,) = _alarms(_template(endpoint)).values()
     ref = [{"Ref": stack.get_logical_id(topic.node.default_child)}]  # type: ignore[arg-type]
@@ -154,8 +167,10 @@ def test_fleet_autoscaling_none_is_the_default_and_off_is_explicit() -> None:
     fixed = _fleet(autoscaling=AutoScalingOptions(enabled=False))
     assert not resources(_template(fixed), "AWS::ApplicationAutoScaling::ScalableTarget")
     assert fixed.autoscaling is None and fixed.scalable_target is None
-    assert not resources(_template(_endpoint(autoscaling=AutoScalingOptions(enabled=False))),
-                         "AWS::ApplicationAutoScaling::ScalableTarget")
+    assert not resources(
+        _template(_endpoint(autoscaling=AutoScalingOptions(enabled=False))),
+        "AWS::ApplicationAutoScaling::ScalableTarget",
+    )
 
 
 # ------------------------------------------------------------ 4. encryption_key
@@ -164,7 +179,9 @@ def test_fleet_autoscaling_none_is_the_default_and_off_is_explicit() -> None:
 def test_encryption_key_is_used_and_exposed() -> None:
     stack = _stack()
     key = kms.Key(stack, "Mine", enable_key_rotation=True)
-    endpoint = _endpoint(stack, instance_type="ml.inf2.xlarge", encryption_key=key)  # EBS-backed: the volume takes a key
+    endpoint = _endpoint(
+        stack, instance_type="ml.inf2.xlarge", encryption_key=key
+    )  # EBS-backed: the volume takes a key
     (config,) = resources(_template(endpoint), "AWS::SageMaker::EndpointConfig").values()
     assert config["Properties"]["KmsKeyId"] == stack.resolve(key.key_arn)
     assert endpoint.encryption_key is key and not endpoint.node.try_find_child("Key")
@@ -177,7 +194,9 @@ def test_batch_pipeline_without_a_key_gets_its_own_and_cloudwatch_logs_may_use_i
     # CloudWatch Logs encrypts a log group only with a key whose policy allows logs.<region>.amazonaws.com
     # (CloudWatch Logs User Guide, encrypt-log-data-kms.html); the pipeline's log group is encrypted with its key.
     stack = _stack()
-    endpoint = _endpoint(stack, model=ModelSource.s3_tarball(_weights(stack), "m/model.tar.gz"))  # ml.g5: no endpoint key
+    endpoint = _endpoint(
+        stack, model=ModelSource.s3_tarball(_weights(stack), "m/model.tar.gz")
+    )  # ml.g5: no endpoint key
     assert endpoint.encryption_key is None
     batch = endpoint.add_batch_transform("Batch", input_bucket=s3.Bucket(stack, "In"))
     template = _template(endpoint)
@@ -208,22 +227,35 @@ def test_lora_adapters_have_no_instance_or_async_metrics() -> None:
 # ------------------------------------------------------------ 7. clear errors
 
 
-@pytest.mark.parametrize(("build", "message"), [
-    # E-newcomer row 6: each of these was a raw AttributeError/TypeError or a misleading message.
-    (lambda: _endpoint(hosting="serverless"),
-     "hosting must be HostingMode or None, got str 'serverless' (build it with a HostingMode factory, e.g. HostingMode.serverless(...))"),
-    (lambda: _endpoint(hosting=InferenceMode.SERVERLESS), "hosting must be HostingMode or None, got InferenceMode"),
-    (lambda: HostingMode.serverless(memory_size_mb="6144"), "memory_size_mb must be int, got str '6144'"),
-    (lambda: _endpoint(instance_count="2"), "instance_count must be int, got str '2' (pass the number 2 without quotes)"),
-    (lambda: AutoScalingOptions(min_capacity="1"), "min_capacity must be int, got str '1' (pass the number 1 without quotes)"),
-    (lambda: ModelSource.s3_prefix("my-weights-bucket", "qwen/"),
-     "bucket must be aws_s3.IBucket, got str 'my-weights-bucket' (import it: s3.Bucket.from_bucket_name(self, 'Weights', "
-     "'my-weights-bucket'))"),
-    (lambda: AdapterStore("my-adapters"), "bucket must be aws_s3.IBucket, got str 'my-adapters'"),
-    (lambda: LlmContainer.lmi(max_model_len="8192"), "max_model_len must be int or None, got str '8192'"),
-    (lambda: _endpoint(startup_health_check_timeout=600), "(use cdk.Duration.seconds(600))"),
-    (lambda: _fleet(adapters=[LoraAdapter(name="a", rank="16")]), "rank must be int or None, got str '16'"),
-])
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        # E-newcomer row 6: each of these was a raw AttributeError/TypeError or a misleading message.
+        (
+            lambda: _endpoint(hosting="serverless"),
+            "hosting must be HostingMode or None, got str 'serverless' (build it with a HostingMode factory, e.g. HostingMode.serverless(...))",
+        ),
+        (lambda: _endpoint(hosting=InferenceMode.SERVERLESS), "hosting must be HostingMode or None, got InferenceMode"),
+        (lambda: HostingMode.serverless(memory_size_mb="6144"), "memory_size_mb must be int, got str '6144'"),
+        (
+            lambda: _endpoint(instance_count="2"),
+            "instance_count must be int, got str '2' (pass the number 2 without quotes)",
+        ),
+        (
+            lambda: AutoScalingOptions(min_capacity="1"),
+            "min_capacity must be int, got str '1' (pass the number 1 without quotes)",
+        ),
+        (
+            lambda: ModelSource.s3_prefix("my-weights-bucket", "qwen/"),
+            "bucket must be aws_s3.IBucket, got str 'my-weights-bucket' (import it: s3.Bucket.from_bucket_name(self, 'Weights', "
+            "'my-weights-bucket'))",
+        ),
+        (lambda: AdapterStore("my-adapters"), "bucket must be aws_s3.IBucket, got str 'my-adapters'"),
+        (lambda: LlmContainer.lmi(max_model_len="8192"), "max_model_len must be int or None, got str '8192'"),
+        (lambda: _endpoint(startup_health_check_timeout=600), "(use cdk.Duration.seconds(600))"),
+        (lambda: _fleet(adapters=[LoraAdapter(name="a", rank="16")]), "rank must be int or None, got str '16'"),
+    ],
+)
 def test_wrong_types_fail_with_the_prop_the_type_and_a_fix(build: Any, message: str) -> None:
     with pytest.raises(PropsTypeError) as err:
         build()
@@ -242,8 +274,10 @@ def test_errors_name_the_construct_path() -> None:
 
 def test_scale_to_zero_with_min_capacity_zero_is_accepted_and_the_message_does_not_contradict_itself() -> None:
     # E-newcomer row 8: min_capacity=0 + scale_to_zero=True said "use scale_to_zero=True to reach zero".
-    endpoint = _endpoint(hosting=HostingMode.inference_component(),
-                         autoscaling=AutoScalingOptions(min_capacity=0, max_capacity=4, scale_to_zero=True))
+    endpoint = _endpoint(
+        hosting=HostingMode.inference_component(),
+        autoscaling=AutoScalingOptions(min_capacity=0, max_capacity=4, scale_to_zero=True),
+    )
     (target,) = resources(_template(endpoint), "AWS::ApplicationAutoScaling::ScalableTarget").values()
     assert target["Properties"]["MinCapacity"] == 0
     with pytest.raises(PropsValidationError) as err:
@@ -251,7 +285,10 @@ def test_scale_to_zero_with_min_capacity_zero_is_accepted_and_the_message_does_n
     (problem,) = err.value.problems
     assert problem.startswith("autoscaling.min_capacity must be at least 1, got 0; to release every instance")
     with pytest.raises(PropsValidationError, match="autoscaling.max_capacity must be at least 1"):
-        _endpoint(hosting=HostingMode.async_(), autoscaling=AutoScalingOptions(min_capacity=0, max_capacity=0, scale_to_zero=True))
+        _endpoint(
+            hosting=HostingMode.async_(),
+            autoscaling=AutoScalingOptions(min_capacity=0, max_capacity=0, scale_to_zero=True),
+        )
 
 
 def test_an_instance_type_sagemaker_does_not_have_is_an_error() -> None:
@@ -262,21 +299,43 @@ def test_an_instance_type_sagemaker_does_not_have_is_an_error() -> None:
     # A real type without bundled hardware facts is a warning (accelerator and KMS checks skipped), not an error.
     endpoint = _endpoint(instance_type="ml.c7i.xlarge")
     warnings = Annotations.from_stack(cdk.Stack.of(endpoint)).find_warning(
-        "*", Match.string_like_regexp("ml.c7i.xlarge is a SageMaker hosting type but not in the bundled hardware table"))
+        "*", Match.string_like_regexp("ml.c7i.xlarge is a SageMaker hosting type but not in the bundled hardware table")
+    )
     assert warnings and "instance-type-without-hardware-facts" in str(warnings[0].entry.data)
     _endpoint(instance_type="ml.g5.12xlarge")  # in both tables: no warning needed
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    # E-newcomer row 16: nonsense values were accepted silently.
-    ({"container": LlmContainer.lmi(max_model_len=-1)}, "LlmContainer.lmi(max_model_len) must be a positive integer, got -1"),
-    ({"container": LlmContainer.vllm(max_num_seqs=0)}, "LlmContainer.vllm(max_num_seqs) must be a positive integer, got 0"),
-    ({"container": LlmContainer.lmi(gpu_memory_utilization=1.5)}, "LlmContainer.lmi(gpu_memory_utilization) must be a fraction in (0, 1]"),
-    ({"container": LlmContainer.tgi(max_total_tokens=-4)}, "LlmContainer.tgi(max_total_tokens) must be a positive integer"),
-    ({"alarms": AlarmOptions(server_errors=-1)}, "alarms.server_errors must be at least 1, got -1"),
-    ({"alarms": AlarmOptions(gpu_memory_percent=150)}, "alarms.gpu_memory_percent must be a percentage in (0, 100], got 150"),
-    ({"alarms": AlarmOptions(model_latency_p90=cdk.Duration.seconds(0))}, "alarms.model_latency_p90 must be longer than 0"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        # E-newcomer row 16: nonsense values were accepted silently.
+        (
+            {"container": LlmContainer.lmi(max_model_len=-1)},
+            "LlmContainer.lmi(max_model_len) must be a positive integer, got -1",
+        ),
+        (
+            {"container": LlmContainer.vllm(max_num_seqs=0)},
+            "LlmContainer.vllm(max_num_seqs) must be a positive integer, got 0",
+        ),
+        (
+            {"container": LlmContainer.lmi(gpu_memory_utilization=1.5)},
+            "LlmContainer.lmi(gpu_memory_utilization) must be a fraction in (0, 1]",
+        ),
+        (
+            {"container": LlmContainer.tgi(max_total_tokens=-4)},
+            "LlmContainer.tgi(max_total_tokens) must be a positive integer",
+        ),
+        ({"alarms": AlarmOptions(server_errors=-1)}, "alarms.server_errors must be at least 1, got -1"),
+        (
+            {"alarms": AlarmOptions(gpu_memory_percent=150)},
+            "alarms.gpu_memory_percent must be a percentage in (0, 100], got 150",
+        ),
+        (
+            {"alarms": AlarmOptions(model_latency_p90=cdk.Duration.seconds(0))},
+            "alarms.model_latency_p90 must be longer than 0",
+        ),
+    ],
+)
 def test_nonsense_values_are_rejected(kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(PropsValidationError) as err:
         _endpoint(**kwargs)
@@ -285,8 +344,12 @@ def test_nonsense_values_are_rejected(kwargs: dict[str, Any], message: str) -> N
 
 def test_annotation_ids_are_kebab_case() -> None:
     stack = _stack()
-    _endpoint(stack, hosting=HostingMode.serverless(), model=ModelSource.s3_tarball(_weights(stack), "m/model.tar.gz"),
-              container=LlmContainer.from_image_uri("111122223333.dkr.ecr.us-east-1.amazonaws.com/cpu:1"))
+    _endpoint(
+        stack,
+        hosting=HostingMode.serverless(),
+        model=ModelSource.s3_tarball(_weights(stack), "m/model.tar.gz"),
+        container=LlmContainer.from_image_uri("111122223333.dkr.ecr.us-east-1.amazonaws.com/cpu:1"),
+    )
     ids = {str(w.entry.data) for w in Annotations.from_stack(stack).find_warning("*", Match.any_value())}
     assert any("cdk-llm-serving:serverless-small-models-only" in i for i in ids), ids
 
@@ -327,14 +390,19 @@ def test_readme_snippets_of_the_sagemaker_family_synthesize_in_a_region_agnostic
 
     from harness import REPO
 
-    blocks = [b for b in re.findall(r"```python\n(.*?)```", (REPO / "README.md").read_text(), re.S)
-              if "SageMakerLlmEndpoint(self" in b or "LoraAdapterFleet(self" in b]
+    blocks = [
+        b
+        for b in re.findall(r"```python\n(.*?)```", (REPO / "README.md").read_text(), re.S)
+        if "SageMakerLlmEndpoint(self" in b or "LoraAdapterFleet(self" in b
+    ]
     assert len(blocks) == 2
     for code in blocks:
         app = cdk.App()
         stack = cdk.Stack(app, "S")
         names: dict[str, Any] = {
-            "self": stack, "weights_bucket": s3.Bucket(stack, "Weights"), "bucket": s3.Bucket(stack, "Bucket"),
+            "self": stack,
+            "weights_bucket": s3.Bucket(stack, "Weights"),
+            "bucket": s3.Bucket(stack, "Bucket"),
             "my_function": iam.Role(stack, "Fn", assumed_by=iam.AccountRootPrincipal()),
             "tenant_role": iam.Role(stack, "Tenant", assumed_by=iam.AccountRootPrincipal()),
         }

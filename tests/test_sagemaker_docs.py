@@ -58,8 +58,11 @@ def _members(node: ast.ClassDef) -> list[tuple[str, bool, str | None]]:
         if name is None or name.startswith("_"):
             continue
         nxt = body[i + 1] if i + 1 < len(body) else None
-        doc = nxt.value.value if (isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant)
-                                  and isinstance(nxt.value.value, str)) else None
+        doc = (
+            nxt.value.value
+            if (isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant) and isinstance(nxt.value.value, str))
+            else None
+        )
         out.append((name, has_default, doc))
     return out
 
@@ -83,11 +86,24 @@ def _params(func: object) -> dict[str, str]:
     return dict(re.findall(r":param (\w+):(.*?)(?=\n:param |\n:raises |\Z)", doc, re.S))
 
 
-@pytest.mark.parametrize("func", [
-    SageMakerLlmEndpoint.__init__, ImportedLlmEndpoint.__init__, LlmBatchPipeline.__init__, LoraAdapterFleet.__init__,
-    HostingMode.inference_component, HostingMode.serverless, HostingMode.async_,
-    LlmContainer.lmi, LlmContainer.vllm, LlmContainer.tgi, LlmContainer.from_image_uri, ModelSource.hugging_face,
-], ids=lambda f: f.__qualname__)
+@pytest.mark.parametrize(
+    "func",
+    [
+        SageMakerLlmEndpoint.__init__,
+        ImportedLlmEndpoint.__init__,
+        LlmBatchPipeline.__init__,
+        LoraAdapterFleet.__init__,
+        HostingMode.inference_component,
+        HostingMode.serverless,
+        HostingMode.async_,
+        LlmContainer.lmi,
+        LlmContainer.vllm,
+        LlmContainer.tgi,
+        LlmContainer.from_image_uri,
+        ModelSource.hugging_face,
+    ],
+    ids=lambda f: f.__qualname__,
+)
 def test_every_prop_is_documented_and_optional_ones_state_their_default(func: object) -> None:
     signature = inspect.signature(func)  # type: ignore[arg-type]
     params = _params(func)

@@ -30,9 +30,18 @@ class Opts(TypedOptions):
 
 class Thing(Construct):
     @typed_props
-    def __init__(self, scope: Construct, construct_id: str, *, count: int = 1, colour: Colour = Colour.RED,
-                 timeout: cdk.Duration | None = None, opts: Opts | None = None, role: iam.IRole | None = None,
-                 names: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        count: int = 1,
+        colour: Colour = Colour.RED,
+        timeout: cdk.Duration | None = None,
+        opts: Opts | None = None,
+        role: iam.IRole | None = None,
+        names: list[str] | None = None,
+    ) -> None:
         super().__init__(scope, construct_id)
 
 
@@ -71,8 +80,9 @@ def test_subnet_selection_keeps_every_field() -> None:
     chosen = select_subnets(vpc, ec2.SubnetSelection(subnet_filters=[ec2.SubnetFilter.by_ids([one])]))
     assert [stack.resolve(s) for s in chosen.subnet_ids] == [stack.resolve(one)]
     assert len(select_subnets(vpc).subnet_ids) == 2  # default: the private subnets
-    assert set(SUBNET_SELECTION_FIELDS) == {f for f in dir(ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC))
-                                            if not f.startswith("_")}
+    assert set(SUBNET_SELECTION_FIELDS) == {
+        f for f in dir(ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC)) if not f.startswith("_")
+    }
 
 
 def test_problems_name_the_construct_path() -> None:

@@ -54,8 +54,15 @@ def test_wheel_contents(wheel: Path) -> None:
     assert "cdk_llm_serving/py.typed" in names
     assert "cdk_llm_serving/_lambda/gateway/run.sh" in names
     assert "cdk_llm_serving/_lambda/gateway/server.py" in names
-    for data in ("version_matrix.json", "inf2_instances.json", "inf2_prices.json", "helm_values_keys.json", "system_requests.json",
-                 "vllm_neuron_models.json", "ec2_instance_families.json"):
+    for data in (
+        "version_matrix.json",
+        "inf2_instances.json",
+        "inf2_prices.json",
+        "helm_values_keys.json",
+        "system_requests.json",
+        "vllm_neuron_models.json",
+        "ec2_instance_families.json",
+    ):
         assert f"cdk_llm_serving/eks_inferentia/data/{data}" in names
     for data in ("instances.json", "containers.json", "hosting_instance_types.json"):
         assert f"cdk_llm_serving/sagemaker_endpoint/data/{data}" in names
@@ -78,9 +85,7 @@ def test_consumer_app_synthesizes_from_installed_wheel(wheel: Path, tmp_path: Pa
     # The consumer gets cdk.json's recommended feature flags the way the CLI passes them, so
     # library users with a `cdk init` app get the templates we test.
     env = {**os.environ, "PYTHONPATH": str(site), "CDK_CONTEXT_JSON": json.dumps(feature_flags())}
-    done = subprocess.run(
-        [sys.executable, "app.py"], cwd=workdir, env=env, check=True, capture_output=True, text=True
-    )
+    done = subprocess.run([sys.executable, "app.py"], cwd=workdir, env=env, check=True, capture_output=True, text=True)
     info = json.loads(done.stdout.strip().splitlines()[-1])
     assert info["package"].startswith(str(site))
     assert info["flags"] == feature_flags()

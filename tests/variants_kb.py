@@ -54,7 +54,9 @@ class KnowledgeBaseExistingBucketStack(cdk.Stack):
         key = kms.Key.from_key_arn(
             self, "ExistingKey", self.format_arn(service="kms", resource="key", resource_name=EXISTING_KEY_ID)
         )
-        bucket = s3.Bucket.from_bucket_attributes(self, "ExistingBucket", bucket_name=EXISTING_BUCKET_NAME, encryption_key=key)
+        bucket = s3.Bucket.from_bucket_attributes(
+            self, "ExistingBucket", bucket_name=EXISTING_BUCKET_NAME, encryption_key=key
+        )
         alarm_key = kms.Key(self, "AlarmKey", enable_key_rotation=True)
         alarm_key.grant_encrypt_decrypt(iam.ServicePrincipal("cloudwatch.amazonaws.com"))
         self.topic = sns.Topic(self, "AlarmTopic", enforce_ssl=True, master_key=alarm_key)

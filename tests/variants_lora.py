@@ -53,7 +53,9 @@ class LoraComponentsStack(cdk.Stack):
         super().__init__(scope, construct_id)
         weights = s3.Bucket.from_bucket_name(self, "Weights", WEIGHTS_BUCKET)
         adapters = s3.Bucket.from_bucket_attributes(
-            self, "AdapterBucket", bucket_name=ADAPTER_BUCKET,
+            self,
+            "AdapterBucket",
+            bucket_name=ADAPTER_BUCKET,
             encryption_key=kms.Key.from_key_arn(self, "AdapterKey", ADAPTER_KEY_ARN),
         )
         key = kms.Key(self, "TopicKey", enable_key_rotation=True)
@@ -65,12 +67,16 @@ class LoraComponentsStack(cdk.Stack):
             base_model=ModelSource.s3_prefix(weights, "llama-3.1-8b-instruct/"),
             adapter_store=AdapterStore(adapters, "tenants/"),
             adapters=COMPONENT_ADAPTERS,
-            container=LlmContainer.lmi(tensor_parallel_degree=1, max_model_len=8192,
-                                       lora=LoraOptions(max_loras=16, max_lora_rank=32, max_cpu_loras=128,
-                                                        max_adapters_in_memory=256)),
+            container=LlmContainer.lmi(
+                tensor_parallel_degree=1,
+                max_model_len=8192,
+                lora=LoraOptions(max_loras=16, max_lora_rank=32, max_cpu_loras=128, max_adapters_in_memory=256),
+            ),
             instance_type="ml.g5.12xlarge",
             base_component=InferenceComponentOptions(accelerators=1, cpu_cores=8, min_memory_mb=32 * 1024, copies=2),
-            autoscaling=AutoScalingOptions(min_capacity=1, max_capacity=8, target_concurrent_requests=4, scale_to_zero=True),
+            autoscaling=AutoScalingOptions(
+                min_capacity=1, max_capacity=8, target_concurrent_requests=4, scale_to_zero=True
+            ),
             deployment=DeploymentOptions(rolling_batch_percent=50),
             alarm_topic=topic,
             adapter_alarms=AdapterAlarmOptions(server_errors=3),
@@ -83,11 +89,17 @@ class LoraComponentsStack(cdk.Stack):
         self.operator_role = iam.Role(self, "OperatorRole", assumed_by=iam.AccountRootPrincipal())
         self.fleet.grant_invoke(self.operator_role)
         for role in (self.tenant_role, self.operator_role):
-            acknowledge(role, "NIST.800.53.R5::NIST.800.53.R5-IAMNoInlinePolicy",
-                        "Test-only caller role standing in for a consumer's own role; grant_invoke adds to its default policy")
+            acknowledge(
+                role,
+                "NIST.800.53.R5::NIST.800.53.R5-IAMNoInlinePolicy",
+                "Test-only caller role standing in for a consumer's own role; grant_invoke adds to its default policy",
+            )
         wildcard = self.fleet.component_arn(f"{self.fleet.component_name_prefix}-*")
-        acknowledge(self.operator_role, f"AwsSolutions::AwsSolutions-IAM5[Resource::{nag_resource(self, wildcard)}]",
-                    "Test-only operator role: fleet.grant_invoke covers this fleet's adapters, present and future, by their name prefix")
+        acknowledge(
+            self.operator_role,
+            f"AwsSolutions::AwsSolutions-IAM5[Resource::{nag_resource(self, wildcard)}]",
+            "Test-only operator role: fleet.grant_invoke covers this fleet's adapters, present and future, by their name prefix",
+        )
 
 
 class LoraInStackStack(cdk.Stack):
@@ -126,8 +138,9 @@ class LoraStaticStack(cdk.Stack):
             base_model=ModelSource.s3_prefix(weights, "mistral-7b-with-adapters/"),
             packaging=AdapterPackaging.MODEL_ARTIFACT,
             adapters=[LoraAdapter(name="summarize", rank=16), LoraAdapter(name="classify", rank=32)],
-            container=LlmContainer.lmi(tensor_parallel_degree=1,
-                                       lora=LoraOptions(max_loras=2, max_lora_rank=32, max_cpu_loras=4)),
+            container=LlmContainer.lmi(
+                tensor_parallel_degree=1, lora=LoraOptions(max_loras=2, max_lora_rank=32, max_cpu_loras=4)
+            ),
             instance_type="ml.g5.2xlarge",
         )
 

@@ -27,7 +27,6 @@ from cdk_llm_serving import (
     ModelSource,
     SageMakerLlmEndpoint,
     ScheduledCapacity,
-    StepScalingOptions,
     TrafficShift,
     TrafficShiftType,
 )
@@ -48,17 +47,34 @@ class SageMakerRealTimeStack(cdk.Stack):
 
     def __init__(self, scope: cdk.App, construct_id: str) -> None:
         super().__init__(scope, construct_id)
-        vpc = ec2.Vpc(self, "Vpc", max_azs=2, nat_gateways=0,
-                      subnet_configuration=[ec2.SubnetConfiguration(name="isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)],
-                      gateway_endpoints={"S3": ec2.GatewayVpcEndpointOptions(service=ec2.GatewayVpcEndpointAwsService.S3)})
+        vpc = ec2.Vpc(
+            self,
+            "Vpc",
+            max_azs=2,
+            nat_gateways=0,
+            subnet_configuration=[
+                ec2.SubnetConfiguration(name="isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
+            ],
+            gateway_endpoints={"S3": ec2.GatewayVpcEndpointOptions(service=ec2.GatewayVpcEndpointAwsService.S3)},
+        )
         flow_key = kms.Key(self, "FlowLogKey", enable_key_rotation=True)
         flow_key.grant_encrypt_decrypt(iam.ServicePrincipal("logs.amazonaws.com"))
-        flow = vpc.add_flow_log("FlowLogs", destination=ec2.FlowLogDestination.to_cloud_watch_logs(
-            logs.LogGroup(self, "FlowLogGroup", encryption_key=flow_key, retention=logs.RetentionDays.ONE_YEAR)))
-        acknowledge(flow, "NIST.800.53.R5::NIST.800.53.R5-IAMNoInlinePolicy",
-                    "Test-only VPC: CDK's flow-log delivery role, scoped to its log group")
-        acknowledge(vpc, "NIST.800.53.R5::NIST.800.53.R5-VPCDefaultSecurityGroupClosed",
-                    "Test-only VPC: nothing uses the default security group; the endpoint gets its own")
+        flow = vpc.add_flow_log(
+            "FlowLogs",
+            destination=ec2.FlowLogDestination.to_cloud_watch_logs(
+                logs.LogGroup(self, "FlowLogGroup", encryption_key=flow_key, retention=logs.RetentionDays.ONE_YEAR)
+            ),
+        )
+        acknowledge(
+            flow,
+            "NIST.800.53.R5::NIST.800.53.R5-IAMNoInlinePolicy",
+            "Test-only VPC: CDK's flow-log delivery role, scoped to its log group",
+        )
+        acknowledge(
+            vpc,
+            "NIST.800.53.R5::NIST.800.53.R5-VPCDefaultSecurityGroupClosed",
+            "Test-only VPC: nothing uses the default security group; the endpoint gets its own",
+        )
         key = kms.Key(self, "TopicKey", enable_key_rotation=True)
         key.grant_encrypt_decrypt(iam.ServicePrincipal("cloudwatch.amazonaws.com"))  # alarms publish to the topic
         topic = sns.Topic(self, "AlarmTopic", enforce_ssl=True, master_key=key)
@@ -71,16 +87,23 @@ class SageMakerRealTimeStack(cdk.Stack):
             instance_count=2,
             vpc=vpc,
             autoscaling=AutoScalingOptions(
-                min_capacity=2, max_capacity=4, target_concurrent_requests=8,
-                schedules=[ScheduledCapacity(schedule=appscaling.Schedule.cron(hour="19", minute="0", week_day="MON-FRI"),
-                                             max_capacity=2)],
+                min_capacity=2,
+                max_capacity=4,
+                target_concurrent_requests=8,
+                schedules=[
+                    ScheduledCapacity(
+                        schedule=appscaling.Schedule.cron(hour="19", minute="0", week_day="MON-FRI"), max_capacity=2
+                    )
+                ],
             ),
             deployment=DeploymentOptions(traffic=TrafficShift(type=TrafficShiftType.CANARY, percent=50)),
             data_capture=DataCaptureOptions(sampling_percentage=10),
             alarm_topic=topic,
         )
         self.batch = self.endpoint.add_batch_transform(
-            "Batch", input_bucket=self.endpoint.bucket, schedule=events.Schedule.cron(hour="2", minute="0"),
+            "Batch",
+            input_bucket=self.endpoint.bucket,
+            schedule=events.Schedule.cron(hour="2", minute="0"),
         )
 
 
@@ -96,14 +119,19 @@ class SageMakerComponentStack(cdk.Stack):
             container=LlmContainer.vllm(tensor_parallel_size=1, max_model_len=8192),
             hosting=HostingMode.inference_component(accelerators=1, cpu_cores=8, min_memory_mb=32 * 1024, copies=2),
             instance_type="ml.g5.12xlarge",
-            autoscaling=AutoScalingOptions(min_capacity=1, max_capacity=8, target_concurrent_requests=4, scale_to_zero=True),
+            autoscaling=AutoScalingOptions(
+                min_capacity=1, max_capacity=8, target_concurrent_requests=4, scale_to_zero=True
+            ),
             deployment=DeploymentOptions(rolling_batch_percent=50),
         )
         endpoint = self.endpoint
         endpoint.scalable_target.scale_on_metric(  # type: ignore[union-attr]
             "QueueSpike",
             metric=endpoint.metric_concurrent_requests(period=cdk.Duration.minutes(1)),
-            scaling_steps=[appscaling.ScalingInterval(upper=2, change=0), appscaling.ScalingInterval(lower=20, change=+2)],
+            scaling_steps=[
+                appscaling.ScalingInterval(upper=2, change=0),
+                appscaling.ScalingInterval(lower=20, change=+2),
+            ],
         )
 
 
@@ -136,12 +164,12 @@ class SageMakerAsyncStack(cdk.Stack):
             self,
             "Llm",
             model=ModelSource.hugging_face("meta-llama/Llama-3.1-8B-Instruct", revision="0e9e39f", token_secret=token),
-            container=LlmContainer.lmi(tensor_parallel_degree=2, max_model_len=4096,
-                                       tag="0.30.0-neuronx-sdk2.20.1", rolling_batch="auto"),
+            container=LlmContainer.lmi(
+                tensor_parallel_degree=2, max_model_len=4096, tag="0.30.0-neuronx-sdk2.20.1", rolling_batch="auto"
+            ),
             hosting=HostingMode.async_(max_concurrent_invocations_per_instance=8),
             instance_type="ml.inf2.24xlarge",
-            autoscaling=AutoScalingOptions(min_capacity=1, max_capacity=3, scale_to_zero=True,
-                                           step_scaling=None),
+            autoscaling=AutoScalingOptions(min_capacity=1, max_capacity=3, scale_to_zero=True, step_scaling=None),
             deployment=DeploymentOptions(traffic=TrafficShift(type=TrafficShiftType.ALL_AT_ONCE)),
             data_capture=DataCaptureOptions(sampling_percentage=100, capture_output=False),
         )
@@ -156,7 +184,9 @@ class SageMakerTgiStack(cdk.Stack):
             self,
             "Llm",
             model=ModelSource.s3_prefix(_weights(self), "meta-llama-3-8b-instruct/"),
-            container=LlmContainer.tgi(num_gpus=1, max_input_tokens=2048, max_total_tokens=4096, max_batch_total_tokens=8192),
+            container=LlmContainer.tgi(
+                num_gpus=1, max_input_tokens=2048, max_total_tokens=4096, max_batch_total_tokens=8192
+            ),
             instance_type="ml.g5.2xlarge",
             instance_count=2,
             deployment=DeploymentOptions(traffic=TrafficShift(type=TrafficShiftType.LINEAR, percent=50)),

@@ -14,7 +14,6 @@ from .bedrock_gateway import (
     ModelAlias,
     SageMakerModelAlias,
 )
-from .knowledge_base import ChunkingStrategy, DocumentIndex, IDocumentIndex, ImportedDocumentIndex, IngestionTrigger
 from .eks_inferentia import (
     DEFAULT_INF2_NODE_POOLS,
     CostCeiling,
@@ -23,6 +22,7 @@ from .eks_inferentia import (
     ServingMode,
     VllmNeuronModel,
 )
+from .knowledge_base import ChunkingStrategy, DocumentIndex, IDocumentIndex, ImportedDocumentIndex, IngestionTrigger
 from .lora_fleet import (
     AdapterAlarmOptions,
     AdapterPackaging,

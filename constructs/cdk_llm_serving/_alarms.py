@@ -28,7 +28,9 @@ def notify(alarm: cloudwatch.Alarm, topic: sns.ITopic | None, *, topic_prop: str
         alarm.add_alarm_action(cw_actions.SnsAction(topic))
         alarm.add_ok_action(cw_actions.SnsAction(topic))
     else:
-        acknowledge(alarm, "NIST.800.53.R5::NIST.800.53.R5-CloudWatchAlarmAction", _NO_TOPIC_REASON.format(prop=topic_prop))
+        acknowledge(
+            alarm, "NIST.800.53.R5::NIST.800.53.R5-CloudWatchAlarmAction", _NO_TOPIC_REASON.format(prop=topic_prop)
+        )
 
 
 def threshold_alarm(
@@ -44,7 +46,11 @@ def threshold_alarm(
 ) -> cloudwatch.Alarm:
     """An alarm at ``metric >= threshold`` over ``periods`` periods (missing data is not a breach), notified as :func:`notify` does."""
     alarm = cloudwatch.Alarm(
-        scope, construct_id, metric=metric, threshold=threshold, evaluation_periods=periods,
+        scope,
+        construct_id,
+        metric=metric,
+        threshold=threshold,
+        evaluation_periods=periods,
         comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         alarm_description=description,
@@ -67,9 +73,14 @@ def wake_up_alarm(
     scaling step, not a notification.
     """
     alarm = cloudwatch.Alarm(
-        scope, construct_id, metric=signal, threshold=1, evaluation_periods=1,
+        scope,
+        construct_id,
+        metric=signal,
+        threshold=1,
+        evaluation_periods=1,
         comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING, alarm_description=description,
+        treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        alarm_description=description,
     )
     alarm.add_alarm_action(cw_actions.ApplicationScalingAction(action))
     return alarm

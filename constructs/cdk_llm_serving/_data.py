@@ -11,4 +11,5 @@ from typing import Any
 @cache
 def load_json(package: str, name: str) -> dict[str, Any]:
     """``data/<name>`` of ``package``, parsed (works from the repository and from an installed wheel)."""
-    return json.loads(resources.files(package).joinpath("data", name).read_text(encoding="utf-8"))
+    data: dict[str, Any] = json.loads(resources.files(package).joinpath("data", name).read_text(encoding="utf-8"))
+    return data

@@ -23,7 +23,9 @@ def acknowledge(construct: IConstruct, finding: str, reason: str) -> None:
     :param reason: why the finding does not apply or is accepted; shown in the audit trail.
     """
     if "::" not in finding:
-        raise ValueError(f"finding must be a full cdk-nag id like 'AwsSolutions::AwsSolutions-IAM5[...]', got {finding!r}")
+        raise ValueError(
+            f"finding must be a full cdk-nag id like 'AwsSolutions::AwsSolutions-IAM5[...]', got {finding!r}"
+        )
     if len(reason.strip()) < _MIN_REASON:
         raise ValueError(f"acknowledgment of {finding} needs a specific reason, got {reason!r}")
     cdk.Validations.of(construct).acknowledge(cdk.Acknowledgment(id=finding, reason=reason))
@@ -43,6 +45,8 @@ def _render(value: object) -> str:
         if "Fn::GetAtt" in value:
             return "<" + ".".join(value["Fn::GetAtt"]) + ">"
         if "Fn::Join" in value:
+            sep: str
+            parts: list[object]
             sep, parts = value["Fn::Join"]
             return sep.join(_render(p) for p in parts)
     raise ValueError(f"cannot render {value!r} as a cdk-nag resource")

@@ -55,7 +55,9 @@ class RuleSet(Generic[S]):
     family: str
     rules: list[Rule[S]] = field(default_factory=list)
 
-    def rule(self, rule_id: str, summary: str, *, source: str) -> Callable[[Callable[[S], Iterable[str]]], Callable[[S], Iterable[str]]]:
+    def rule(
+        self, rule_id: str, summary: str, *, source: str
+    ) -> Callable[[Callable[[S], Iterable[str]]], Callable[[S], Iterable[str]]]:
         """Register the decorated function as the check of rule ``rule_id``."""
         if not rule_id.startswith(f"{self.family}."):
             raise ValueError(f"rule id {rule_id!r} must start with {self.family + '.'!r}")

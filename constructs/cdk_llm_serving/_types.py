@@ -82,8 +82,17 @@ def matches(value: Any, tp: Any) -> bool:
         return any(matches(value, a) for a in args)
     if origin is typing.Literal:
         return value in args
-    if origin in (list, collections.abc.Sequence, collections.abc.MutableSequence, tuple, set, frozenset,
-                  collections.abc.Set, collections.abc.Iterable, collections.abc.Collection):
+    if origin in (
+        list,
+        collections.abc.Sequence,
+        collections.abc.MutableSequence,
+        tuple,
+        set,
+        frozenset,
+        collections.abc.Set,
+        collections.abc.Iterable,
+        collections.abc.Collection,
+    ):
         container = {list: list, tuple: tuple, set: set, frozenset: frozenset}.get(origin, collections.abc.Iterable)
         if not isinstance(value, container) or isinstance(value, (str, bytes)) and origin is not str:
             return False
@@ -199,8 +208,10 @@ def typed_props(init: F) -> F:
             hints = typing.get_type_hints(init)
         bound = signature.bind(self, scope, construct_id, *args, **kwargs)
         problems = [
-            p for name, value in bound.arguments.items()
-            if name not in ("self", "scope", "construct_id", "id") and name in hints
+            p
+            for name, value in bound.arguments.items()
+            if name not in ("self", "scope", "construct_id", "id")
+            and name in hints
             and (p := problem(name, value, hints[name])) is not None
         ]
         if problems:
@@ -218,7 +229,8 @@ class TypedOptions:
     def __post_init__(self) -> None:
         hints = typing.get_type_hints(type(self))
         problems = [
-            p for f in dataclasses.fields(self)  # type: ignore[arg-type]
+            p
+            for f in dataclasses.fields(self)  # type: ignore[arg-type]
             if f.name in hints and (p := problem(f.name, getattr(self, f.name), hints[f.name])) is not None
         ]
         if problems:

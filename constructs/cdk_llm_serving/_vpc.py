@@ -12,7 +12,14 @@ from typing import Any
 from aws_cdk import aws_ec2 as ec2
 
 #: Every field of ``ec2.SubnetSelection`` (aws-cdk-lib 2.275 ``SubnetSelection`` interface).
-SUBNET_SELECTION_FIELDS = ("availability_zones", "one_per_az", "subnet_filters", "subnet_group_name", "subnet_type", "subnets")
+SUBNET_SELECTION_FIELDS = (
+    "availability_zones",
+    "one_per_az",
+    "subnet_filters",
+    "subnet_group_name",
+    "subnet_type",
+    "subnets",
+)
 
 
 def selection_kwargs(selection: ec2.SubnetSelection) -> dict[str, Any]:

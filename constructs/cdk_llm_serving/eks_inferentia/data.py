@@ -82,8 +82,9 @@ def version_matrix() -> dict[str, ComponentVersions]:
         layer = row["kubectl_layer"]
         out[k8s] = ComponentVersions(
             kubernetes=k8s,
-            kubectl_layer=KubectlLayerPin(pypi=layer["pypi"], version=layer["version"], module=layer["module"],
-                                          class_name=layer["class"]),
+            kubectl_layer=KubectlLayerPin(
+                pypi=layer["pypi"], version=layer["version"], module=layer["module"], class_name=layer["class"]
+            ),
             **{k: v for k, v in row.items() if k != "kubectl_layer"},
         )
     return out

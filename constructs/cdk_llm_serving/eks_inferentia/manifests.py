@@ -72,8 +72,13 @@ class Inf2NodePool(TypedOptions):
 
 
 DEFAULT_INF2_NODE_POOLS: tuple[Inf2NodePool, ...] = (
-    Inf2NodePool(name="inf2-spot", capacity_type="spot", instance_types=("inf2.xlarge", "inf2.8xlarge"), neuron_limit=4,
-                 weight=100),
+    Inf2NodePool(
+        name="inf2-spot",
+        capacity_type="spot",
+        instance_types=("inf2.xlarge", "inf2.8xlarge"),
+        neuron_limit=4,
+        weight=100,
+    ),
     Inf2NodePool(
         name="inf2-on-demand",
         capacity_type="on-demand",
@@ -137,8 +142,9 @@ class VllmNeuronModel(TypedOptions):
 # ---------------------------------------------------------------- builders
 
 
-def ec2_node_class(*, name: str, role_name: str, cluster_name: str, ami_alias: str | None, ami_id: str | None,
-                   root_volume_gib: int) -> dict[str, Any]:
+def ec2_node_class(
+    *, name: str, role_name: str, cluster_name: str, ami_alias: str | None, ami_id: str | None, root_volume_gib: int
+) -> dict[str, Any]:
     ami_terms = [{"id": ami_id}] if ami_id else [{"alias": ami_alias}]
     spec: dict[str, Any] = {
         "role": role_name,
@@ -149,8 +155,12 @@ def ec2_node_class(*, name: str, role_name: str, cluster_name: str, ami_alias: s
         "blockDeviceMappings": [
             {
                 "deviceName": "/dev/xvda",
-                "ebs": {"volumeSize": f"{root_volume_gib}Gi", "volumeType": "gp3", "encrypted": True,
-                        "deleteOnTermination": True},
+                "ebs": {
+                    "volumeSize": f"{root_volume_gib}Gi",
+                    "volumeType": "gp3",
+                    "encrypted": True,
+                    "deleteOnTermination": True,
+                },
             }
         ],
         "metadataOptions": {"httpEndpoint": "enabled", "httpTokens": "required", "httpPutResponseHopLimit": 1},
@@ -183,8 +193,11 @@ def inf2_node_pool(pool: Inf2NodePool) -> dict[str, Any]:
             "template": {
                 "metadata": {"labels": {"llm.aws/accelerator": "neuron"}},
                 "spec": {
-                    "nodeClassRef": {"group": KARPENTER_NODE_CLASS_GROUP, "kind": "EC2NodeClass",
-                                     "name": NEURON_NODE_CLASS},
+                    "nodeClassRef": {
+                        "group": KARPENTER_NODE_CLASS_GROUP,
+                        "kind": "EC2NodeClass",
+                        "name": NEURON_NODE_CLASS,
+                    },
                     "requirements": reqs,
                     "taints": [dict(NEURON_TAINT)],
                     "expireAfter": "720h",
@@ -209,8 +222,11 @@ def general_node_pool(cpu_limit: int) -> dict[str, Any]:
             "weight": 50,
             "template": {
                 "spec": {
-                    "nodeClassRef": {"group": KARPENTER_NODE_CLASS_GROUP, "kind": "EC2NodeClass",
-                                     "name": GENERAL_NODE_CLASS},
+                    "nodeClassRef": {
+                        "group": KARPENTER_NODE_CLASS_GROUP,
+                        "kind": "EC2NodeClass",
+                        "name": GENERAL_NODE_CLASS,
+                    },
                     "requirements": [
                         _req("karpenter.k8s.aws/instance-category", ["c", "m", "r"]),
                         _req("karpenter.k8s.aws/instance-generation", ["5"], "Gt"),
@@ -221,8 +237,11 @@ def general_node_pool(cpu_limit: int) -> dict[str, Any]:
                 }
             },
             "limits": {"cpu": str(cpu_limit)},
-            "disruption": {"consolidationPolicy": "WhenEmptyOrUnderutilized", "consolidateAfter": "1m",
-                           "budgets": [{"nodes": "10%"}]},
+            "disruption": {
+                "consolidationPolicy": "WhenEmptyOrUnderutilized",
+                "consolidateAfter": "1m",
+                "budgets": [{"nodes": "10%"}],
+            },
         },
     }
 
@@ -262,8 +281,15 @@ def vllm_container(model: VllmNeuronModel, *, storage_uri: str, region: str) -> 
     }
 
 
-def inference_service(*, model: VllmNeuronModel, mode: ServingMode, mode_name: str, storage_uri: str, region: str,
-                      scheduler_name: str | None = None) -> dict[str, Any]:
+def inference_service(
+    *,
+    model: VllmNeuronModel,
+    mode: ServingMode,
+    mode_name: str,
+    storage_uri: str,
+    region: str,
+    scheduler_name: str | None = None,
+) -> dict[str, Any]:
     """The InferenceService; ``scheduler_name`` places the pods with the Neuron custom scheduler
     (multi-device replicas)."""
     annotations = {DEPLOYMENT_MODE_ANNOTATION: mode_name}
@@ -281,19 +307,22 @@ def inference_service(*, model: VllmNeuronModel, mode: ServingMode, mode_name: s
     if scheduler_name is not None:
         predictor["schedulerName"] = scheduler_name
     if mode is ServingMode.KNATIVE:
-        annotations.update({
-            "autoscaling.knative.dev/class": "kpa.autoscaling.knative.dev",
-            "autoscaling.knative.dev/scale-to-zero-pod-retention-period": "15m",
-            # cold start = node launch + image pull + Neuron load/compile
-            "serving.knative.dev/progress-deadline": "1800s",
-        })
+        annotations.update(
+            {
+                "autoscaling.knative.dev/class": "kpa.autoscaling.knative.dev",
+                "autoscaling.knative.dev/scale-to-zero-pod-retention-period": "15m",
+                # cold start = node launch + image pull + Neuron load/compile
+                "serving.knative.dev/progress-deadline": "1800s",
+            }
+        )
         # no terminationGracePeriodSeconds: Knative rejects it and uses the revision timeout (300 s default), above
         # spot's 2-minute notice
         predictor.update({"scaleMetric": "concurrency", "scaleTarget": model.concurrency_target})
     else:
         annotations["serving.kserve.io/autoscalerClass"] = "hpa"
-        predictor.update({"scaleMetric": "cpu", "scaleTarget": model.cpu_target_percent,
-                          "terminationGracePeriodSeconds": 120})  # spot notices give two minutes
+        predictor.update(
+            {"scaleMetric": "cpu", "scaleTarget": model.cpu_target_percent, "terminationGracePeriodSeconds": 120}
+        )  # spot notices give two minutes
     return {
         "apiVersion": "serving.kserve.io/v1beta1",
         "kind": "InferenceService",

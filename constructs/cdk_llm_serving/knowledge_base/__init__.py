@@ -25,4 +25,5 @@ __all__ = [
     "IDocumentIndex",
     "ImportedDocumentIndex",
     "IngestionTrigger",
+    "rules",
 ]

@@ -64,7 +64,9 @@ class DocumentIndexBase(Construct):
         needs ``bedrock:RetrieveAndGenerate`` and ``bedrock:InvokeModel`` on the generating model; grant those
         yourself if you use it.
         """
-        return iam.Grant.add_to_principal(grantee=grantee, actions=["bedrock:Retrieve"], resource_arns=[self.knowledge_base_arn])
+        return iam.Grant.add_to_principal(
+            grantee=grantee, actions=["bedrock:Retrieve"], resource_arns=[self.knowledge_base_arn]
+        )
 
     def grant_upload(self, grantee: iam.IGrantable) -> iam.Grant:
         """Allow ``grantee`` to put documents under the document prefix (and use the bucket's key through S3).

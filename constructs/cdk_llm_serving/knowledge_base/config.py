@@ -59,14 +59,18 @@ def embedding_model_problems(model_id: Any, dimensions: Any) -> list[str]:
     """Problems with the embedding model ID and the index dimension derived from it."""
     out: list[str] = []
     if not isinstance(model_id, str) or not model_id:
-        return [f"embedding_model_id must be a Bedrock foundation model ID like {TITAN_TEXT_EMBEDDINGS_V2!r}, got {model_id!r}"]
+        return [
+            f"embedding_model_id must be a Bedrock foundation model ID like {TITAN_TEXT_EMBEDDINGS_V2!r}, got {model_id!r}"
+        ]
     if model_id.startswith("arn:"):
         out.append(
             f"embedding_model_id must be a foundation model ID, not an ARN (the ARN is built with the stack's "
             f"partition and Region), got {model_id!r}"
         )
     elif not _MODEL_ID_RE.match(model_id):
-        out.append(f"embedding_model_id {model_id!r} is not a Bedrock foundation model ID like {TITAN_TEXT_EMBEDDINGS_V2!r}")
+        out.append(
+            f"embedding_model_id {model_id!r} is not a Bedrock foundation model ID like {TITAN_TEXT_EMBEDDINGS_V2!r}"
+        )
     spec = KNOWN_EMBEDDING_MODELS.get(model_id)
     if not _is_int(dimensions):
         out.append(f"dimensions must be an integer, got {dimensions!r}")
@@ -149,7 +153,9 @@ class ChunkingStrategy(TypedOptions):
         :param max_tokens: 1 to 8192 (and at most the embedding model's input limit). Default: 300
         :param overlap_percentage: 1 to 99. Default: 20
         """
-        return ChunkingStrategy(kind=ChunkingKind.FIXED_SIZE, max_tokens=max_tokens, overlap_percentage=overlap_percentage)
+        return ChunkingStrategy(
+            kind=ChunkingKind.FIXED_SIZE, max_tokens=max_tokens, overlap_percentage=overlap_percentage
+        )
 
     @staticmethod
     def semantic(
@@ -201,7 +207,9 @@ class ChunkingStrategy(TypedOptions):
             if not _is_int(value) or not low <= value <= high:
                 out.append(f"chunking.{name} must be between {low} and {high}{why}, got {value!r}")
 
-        model_note = f" (the embedding model's input limit is {max_input_tokens} tokens)" if limit < MAX_CHUNK_TOKENS else ""
+        model_note = (
+            f" (the embedding model's input limit is {max_input_tokens} tokens)" if limit < MAX_CHUNK_TOKENS else ""
+        )
         if self.kind is ChunkingKind.FIXED_SIZE:
             in_range("max_tokens", self.max_tokens, 1, limit, model_note)
             in_range("overlap_percentage", self.overlap_percentage, 1, 99)
@@ -299,7 +307,9 @@ class IngestionTrigger(TypedOptions):
             else:
                 seconds = s.to_seconds()
                 if seconds % 60:
-                    out.append(f"ingestion.schedule must be a whole number of minutes (EventBridge rates), got {seconds} seconds")
+                    out.append(
+                        f"ingestion.schedule must be a whole number of minutes (EventBridge rates), got {seconds} seconds"
+                    )
                 elif seconds < MIN_SCHEDULE.to_seconds():
                     out.append(
                         f"ingestion.schedule must be at least 15 minutes (one ingestion job runs at a time per data "

@@ -26,11 +26,11 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from .._alarms import threshold_alarm
 from .._errors import ProblemCollector
 from .._nag import acknowledge, nag_resource
 from .._retained import RetainedName, stack_id_suffix
 from .._types import typed_props
-from .._alarms import threshold_alarm
 from .base import DocumentIndexBase, ImportedDocumentIndex
 from .config import (
     KNOWN_EMBEDDING_MODELS,
@@ -242,7 +242,9 @@ class DocumentIndex(DocumentIndexBase):
         seconds = timeout.to_seconds()
         if cdk.Token.is_unresolved(seconds) or 3600 <= seconds <= 7 * 24 * 3600:
             return []
-        return [f"ingestion_timeout must be between 1 hour and 7 days (large ingestions take hours), got {seconds} seconds"]
+        return [
+            f"ingestion_timeout must be between 1 hour and 7 days (large ingestions take hours), got {seconds} seconds"
+        ]
 
     # ---------------------------------------------------------------------------------------------------
     # resources
@@ -446,7 +448,9 @@ class DocumentIndex(DocumentIndexBase):
 
     def _key_policy_statements(self) -> list[iam.PolicyStatement]:
         stack = cdk.Stack.of(self)
-        vector_bucket_arn = stack.format_arn(service="s3vectors", resource="bucket", resource_name=self._vector_bucket_name)
+        vector_bucket_arn = stack.format_arn(
+            service="s3vectors", resource="bucket", resource_name=self._vector_bucket_name
+        )
         return [
             iam.PolicyStatement(
                 sid="AllowIngestionLogs",
@@ -650,9 +654,13 @@ class DocumentIndex(DocumentIndexBase):
         )
         # One job per data source at a time: wait for the running one, with exponential backoff and jitter
         # (~45 minutes in total), then give up without failing (see the class docstring).
-        self._retry(start, [_CONFLICT], interval=cdk.Duration.minutes(1), max_attempts=6, max_delay=cdk.Duration.minutes(15))
+        self._retry(
+            start, [_CONFLICT], interval=cdk.Duration.minutes(1), max_attempts=6, max_delay=cdk.Duration.minutes(15)
+        )
         # Account-wide concurrent ingestion jobs (other knowledge bases): wait longer, then fail loudly.
-        self._retry(start, [_QUOTA], interval=cdk.Duration.minutes(1), max_attempts=6, max_delay=cdk.Duration.minutes(15))
+        self._retry(
+            start, [_QUOTA], interval=cdk.Duration.minutes(1), max_attempts=6, max_delay=cdk.Duration.minutes(15)
+        )
         self._retry(start, list(_TRANSIENT), interval=cdk.Duration.seconds(10), max_attempts=5)
         superseded = sfn.Succeed(
             self,
@@ -696,12 +704,16 @@ class DocumentIndex(DocumentIndexBase):
             "file size quota, or unreadable); see the job's statistics and failure reasons",
         )
         # Nested choices: a Choice rule must not read Statistics before knowing it is there.
-        any_failed = sfn.Choice(self, "AnyDocumentFailed").when(
-            sfn.Condition.number_greater_than(failed_documents, 0), documents_failed
-        ).otherwise(complete)
-        has_statistics = sfn.Choice(self, "HasStatistics").when(
-            sfn.Condition.is_present(failed_documents), any_failed
-        ).otherwise(complete)
+        any_failed = (
+            sfn.Choice(self, "AnyDocumentFailed")
+            .when(sfn.Condition.number_greater_than(failed_documents, 0), documents_failed)
+            .otherwise(complete)
+        )
+        has_statistics = (
+            sfn.Choice(self, "HasStatistics")
+            .when(sfn.Condition.is_present(failed_documents), any_failed)
+            .otherwise(complete)
+        )
         return (
             sfn.Choice(self, "JobStatus")
             .when(sfn.Condition.string_equals(status, "COMPLETE"), has_statistics)
@@ -817,7 +829,10 @@ class DocumentIndex(DocumentIndexBase):
             ],
         )
         return targets.SfnStateMachine(
-            machine, role=self.trigger_role.without_policy_updates(), retry_attempts=10, max_event_age=cdk.Duration.hours(2)
+            machine,
+            role=self.trigger_role.without_policy_updates(),
+            retry_attempts=10,
+            max_event_age=cdk.Duration.hours(2),
         )
 
     # ---------------------------------------------------------------------------------------------------
@@ -941,9 +956,21 @@ class DocumentIndex(DocumentIndexBase):
         logs_bucket = self.access_logs_bucket
         if isinstance(logs_bucket, s3.Bucket) and logs_bucket.node.scope is self:
             for finding, reason in (
-                ("AwsSolutions::AwsSolutions-S1", "This is the access-log bucket of the document bucket; logging it to itself would loop"),
-                ("NIST.800.53.R5::NIST.800.53.R5-S3BucketLoggingEnabled", "This is the access-log bucket of the document bucket; logging it to itself would loop"),
-                ("NIST.800.53.R5::NIST.800.53.R5-S3BucketReplicationEnabled", "Access logs are kept 90 days for audit in one Region; cross-Region replication is a deployment choice"),
-                ("NIST.800.53.R5::NIST.800.53.R5-S3DefaultEncryptionKMS", "S3 server access logging can only deliver to SSE-S3 encrypted buckets"),
+                (
+                    "AwsSolutions::AwsSolutions-S1",
+                    "This is the access-log bucket of the document bucket; logging it to itself would loop",
+                ),
+                (
+                    "NIST.800.53.R5::NIST.800.53.R5-S3BucketLoggingEnabled",
+                    "This is the access-log bucket of the document bucket; logging it to itself would loop",
+                ),
+                (
+                    "NIST.800.53.R5::NIST.800.53.R5-S3BucketReplicationEnabled",
+                    "Access logs are kept 90 days for audit in one Region; cross-Region replication is a deployment choice",
+                ),
+                (
+                    "NIST.800.53.R5::NIST.800.53.R5-S3DefaultEncryptionKMS",
+                    "S3 server access logging can only deliver to SSE-S3 encrypted buckets",
+                ),
             ):
                 acknowledge(logs_bucket, finding, reason)

@@ -21,10 +21,10 @@ from .._rules import RuleSet
 _BOTOCORE_AGENT = "botocore bedrock-agent 2023-06-05 service-2.json"
 
 #: Rules over the names of retained resources (subject: :class:`~cdk_llm_serving._retained.RetainedName`).
-RULES: RuleSet = RuleSet("KB")
+RULES: RuleSet[RetainedName] = RuleSet("KB")
 RETAINED_NAMES = RULES
 #: Rules over what CreateKnowledgeBase and CreateDataSource receive (subject: :class:`KnowledgeBaseSettings`).
-KNOWLEDGE_BASE: RuleSet = RuleSet("KB")
+KNOWLEDGE_BASE: RuleSet[KnowledgeBaseSettings] = RuleSet("KB")
 
 
 def _literal(value: object) -> bool:
@@ -89,7 +89,10 @@ def _knowledge_base_name(subject: KnowledgeBaseSettings) -> Iterable[str]:
     "CreateDataSourceRequest.description): min 1, max 200",
 )
 def _description_length(subject: KnowledgeBaseSettings) -> Iterable[str]:
-    for what, text in (("description", subject.description), ("the data source description", subject.data_source_description)):
+    for what, text in (
+        ("description", subject.description),
+        ("the data source description", subject.data_source_description),
+    ):
         if _literal(text) and not 1 <= len(text) <= DESCRIPTION_MAX:
             yield f"{what} must be 1 to {DESCRIPTION_MAX} characters, got {len(text)}"
 
@@ -124,12 +127,14 @@ class KnowledgeBaseReference:
 
 
 #: Rules over the ID and ARN of an imported knowledge base (subject: :class:`KnowledgeBaseReference`).
-KNOWLEDGE_BASE_REFERENCE: RuleSet = RuleSet("KB")
+KNOWLEDGE_BASE_REFERENCE: RuleSet[KnowledgeBaseReference] = RuleSet("KB")
 
 #: ``Id`` (bedrock-agent) of a knowledge base.
 KNOWLEDGE_BASE_ID_RE = re.compile(r"^[0-9a-zA-Z]{10}$")
 #: ``KnowledgeBaseArn`` (bedrock-agent), with the ID captured.
-KNOWLEDGE_BASE_ARN_RE = re.compile(r"^arn:aws(|-cn|-us-gov):bedrock:[a-zA-Z0-9-]*:[0-9]{12}:knowledge-base/(?P<id>[0-9a-zA-Z]+)$")
+KNOWLEDGE_BASE_ARN_RE = re.compile(
+    r"^arn:aws(|-cn|-us-gov):bedrock:[a-zA-Z0-9-]*:[0-9]{12}:knowledge-base/(?P<id>[0-9a-zA-Z]+)$"
+)
 KNOWLEDGE_BASE_ARN_MAX = 128
 
 

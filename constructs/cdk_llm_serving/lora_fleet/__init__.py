@@ -40,4 +40,5 @@ __all__ = [
     "cost_table",
     "default_lora_container",
     "estimate_hourly_cost",
+    "rules",
 ]

@@ -99,11 +99,13 @@ class AdapterStore(TypedOptions):
         name = self.bucket.bucket_name
         if cdk.Token.is_unresolved(name) or match["bucket"] != name or not match["key"].startswith(self.key_prefix):
             return None
-        return match["key"][len(self.key_prefix):]
+        return match["key"][len(self.key_prefix) :]
 
     def problems(self) -> list[str]:
         if self.prefix.strip("/") == "":
-            return ["adapter_store.prefix must be a folder like 'adapters/' (the role reads exactly that prefix), not the whole bucket"]
+            return [
+                "adapter_store.prefix must be a folder like 'adapters/' (the role reads exactly that prefix), not the whole bucket"
+            ]
         if not _KEY_RE.match(self.key_prefix) or ".." in self.key_prefix:
             return [f"adapter_store.prefix {self.prefix!r} has characters outside S3's safe set"]
         return []
@@ -163,11 +165,15 @@ def adapter_problems(
             )
     if packaging is AdapterPackaging.MODEL_ARTIFACT:
         if adapter.artifact is not None:
-            out.append(f"{where}: artifact must be unset with MODEL_ARTIFACT packaging: the adapter is the folder "
-                       f"adapters/{adapter.name}/ inside the base model's S3 folder")
+            out.append(
+                f"{where}: artifact must be unset with MODEL_ARTIFACT packaging: the adapter is the folder "
+                f"adapters/{adapter.name}/ inside the base model's S3 folder"
+            )
         if adapter.rank is None:
-            out.append(f"{where}: rank is required with MODEL_ARTIFACT packaging (a rank above max_lora_rank stops "
-                       "the whole container at start-up)")
+            out.append(
+                f"{where}: rank is required with MODEL_ARTIFACT packaging (a rank above max_lora_rank stops "
+                "the whole container at start-up)"
+            )
         return out
     if store is None:
         return out  # reported once for the fleet
@@ -179,8 +185,10 @@ def adapter_problems(
             "(give a key relative to the store, e.g. 'support/adapter.tar.gz'): the execution role reads exactly that prefix"
         )
     elif relative.startswith("/") or ".." in relative or not _KEY_RE.match(relative):
-        out.append(f"{where}: artifact {artifact!r} must be a key relative to the store like 'support/adapter.tar.gz' "
-                   "(no leading '/', no '..', S3-safe characters)")
+        out.append(
+            f"{where}: artifact {artifact!r} must be a key relative to the store like 'support/adapter.tar.gz' "
+            "(no leading '/', no '..', S3-safe characters)"
+        )
     else:
         out += RULES.problems(AdapterArtifact(adapter=adapter.name, artifact=artifact, relative=relative))
         if len(store.url(relative)) > ARTIFACT_URL_MAX and not cdk.Token.is_unresolved(store.bucket.bucket_name):

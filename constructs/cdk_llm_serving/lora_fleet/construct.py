@@ -80,9 +80,17 @@ class LoraAdapterComponent(LlmEndpointBase):
     ``inference_component_arn`` are what the gateway reads).
     """
 
-    def __init__(self, scope: Construct, construct_id: str, *, fleet: LoraAdapterFleet, adapter: LoraAdapter,
-                 inference_component_name: str, resource: sagemaker.CfnInferenceComponent,
-                 artifact_url: str) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        fleet: LoraAdapterFleet,
+        adapter: LoraAdapter,
+        inference_component_name: str,
+        resource: sagemaker.CfnInferenceComponent,
+        artifact_url: str,
+    ) -> None:
         super().__init__(scope, construct_id)
         self.fleet = fleet
         self.adapter = adapter
@@ -211,20 +219,33 @@ class LoraAdapterFleet(HostedLlmEndpointBase):
         """The base copies' autoscaling (``None``: fixed copies)."""
         self.alarm_topic = alarm_topic
         self.component_name_prefix = (
-            component_name_prefix if component_name_prefix is not None
+            component_name_prefix
+            if component_name_prefix is not None
             else cdk.Names.unique_resource_name(self, max_length=24, separator="-")
         )
         self._adapters: dict[str, LoraAdapter] = {}
         self._components: dict[str, LoraAdapterComponent] = {}
-        self._validate(base_model=base_model, adapters=adapters, adapter_stacks=adapter_stacks,
-                       prefix_given=component_name_prefix)
+        self._validate(
+            base_model=base_model, adapters=adapters, adapter_stacks=adapter_stacks, prefix_given=component_name_prefix
+        )
         self._build_base(
-            base_model=base_model, container=container, instance_type=instance_type, instance_count=instance_count,
-            base_component=base_component, autoscaling=autoscaling, deployment=deployment, alarms=alarms,
+            base_model=base_model,
+            container=container,
+            instance_type=instance_type,
+            instance_count=instance_count,
+            base_component=base_component,
+            autoscaling=autoscaling,
+            deployment=deployment,
+            alarms=alarms,
             alarm_topic=alarm_topic,
-            endpoint_name=endpoint_name, startup_health_check_timeout=startup_health_check_timeout,
-            model_data_download_timeout=model_data_download_timeout, vpc=vpc, vpc_subnets=vpc_subnets,
-            security_groups=security_groups, encryption_key=encryption_key, execution_role=execution_role,
+            endpoint_name=endpoint_name,
+            startup_health_check_timeout=startup_health_check_timeout,
+            model_data_download_timeout=model_data_download_timeout,
+            vpc=vpc,
+            vpc_subnets=vpc_subnets,
+            security_groups=security_groups,
+            encryption_key=encryption_key,
+            execution_role=execution_role,
             inference_ami_version=inference_ami_version,
         )
         self._grant_adapter_store()
@@ -236,14 +257,17 @@ class LoraAdapterFleet(HostedLlmEndpointBase):
 
     # ================================================================ builders
 
-    def _validate(self, *, base_model: ModelSource, adapters: Sequence[LoraAdapter], adapter_stacks: int,
-                  prefix_given: str | None) -> None:
+    def _validate(
+        self, *, base_model: ModelSource, adapters: Sequence[LoraAdapter], adapter_stacks: int, prefix_given: str | None
+    ) -> None:
         p = ProblemCollector.for_construct(self)
-        self._validate_fleet(p, base_model=base_model, adapters=adapters, adapter_stacks=adapter_stacks,
-                             prefix_given=prefix_given)
+        self._validate_fleet(
+            p, base_model=base_model, adapters=adapters, adapter_stacks=adapter_stacks, prefix_given=prefix_given
+        )
         # The base endpoint checks them too, but the user gave them as base_component: say so.
-        for problem in component_problems(self.base_component_options, instance_spec(self.instance_type), self.container,
-                                          prefix="base_component"):
+        for problem in component_problems(
+            self.base_component_options, instance_spec(self.instance_type), self.container, prefix="base_component"
+        ):
             p.add(problem)
         seen: set[str] = set()
         for adapter in adapters:
@@ -253,7 +277,9 @@ class LoraAdapterFleet(HostedLlmEndpointBase):
 
     def _build_base(self, *, base_model: ModelSource, **options: Any) -> None:
         """The base model: a :class:`SageMakerLlmEndpoint` in INFERENCE_COMPONENT mode, and its parts as attributes."""
-        hosting = HostingMode(kind=InferenceMode.INFERENCE_COMPONENT, inference_component_options=options.pop("base_component"))
+        hosting = HostingMode(
+            kind=InferenceMode.INFERENCE_COMPONENT, inference_component_options=options.pop("base_component")
+        )
         self.base = SageMakerLlmEndpoint(self, "Base", model=base_model, hosting=hosting, **options)
         base = self.base
         assert base.inference_component is not None and base.inference_component_name is not None
@@ -289,9 +315,13 @@ class LoraAdapterFleet(HostedLlmEndpointBase):
         if self.packaging is AdapterPackaging.INFERENCE_COMPONENTS:
             if count:
                 for i in range(count):
-                    of_endpoint = "" if cdk.Token.is_unresolved(self.endpoint_name) else f" of endpoint {self.endpoint_name}"
+                    of_endpoint = (
+                        "" if cdk.Token.is_unresolved(self.endpoint_name) else f" of endpoint {self.endpoint_name}"
+                    )
                     shard = cdk.NestedStack(
-                        self, f"AdapterStack{i}", description=f"LoRA adapter components {i + 1}/{count}{of_endpoint}",
+                        self,
+                        f"AdapterStack{i}",
+                        description=f"LoRA adapter components {i + 1}/{count}{of_endpoint}",
                     )
                     # Keeps every shard a valid template (and unchanged) whatever adapters it holds.
                     cdk.CfnWaitConditionHandle(shard, "Anchor")
@@ -304,7 +334,9 @@ class LoraAdapterFleet(HostedLlmEndpointBase):
 
     # ================================================================ adapters
 
-    def add_adapter(self, name: str, artifact: str | None = None, *, rank: int | None = None) -> LoraAdapterComponent | None:
+    def add_adapter(
+        self, name: str, artifact: str | None = None, *, rank: int | None = None
+    ) -> LoraAdapterComponent | None:
         """Add one adapter (same rules as ``adapters``); returns its component (``None`` for MODEL_ARTIFACT).
 
         :param name: the adapter's name (SageMaker name rule).
@@ -352,11 +384,18 @@ class LoraAdapterFleet(HostedLlmEndpointBase):
     def _adapter_problems(self, adapter: LoraAdapter, seen: set[str]) -> list[str]:
         if not isinstance(adapter, LoraAdapter):
             return [f"adapters must be LoraAdapter values, got {type(adapter).__name__}"]
-        out = adapter_problems(adapter, packaging=self.packaging, prefix=self.component_name_prefix,
-                               store=self.adapter_store, lora=self.container.lora)
+        out = adapter_problems(
+            adapter,
+            packaging=self.packaging,
+            prefix=self.component_name_prefix,
+            store=self.adapter_store,
+            lora=self.container.lora,
+        )
         if isinstance(adapter.name, str):
             if adapter.name.lower() in seen:
-                out.append(f"adapter {adapter.name!r} appears more than once (names are case-insensitive); names must be unique")
+                out.append(
+                    f"adapter {adapter.name!r} appears more than once (names are case-insensitive); names must be unique"
+                )
             seen.add(adapter.name.lower())
         return out
 
@@ -374,7 +413,8 @@ class LoraAdapterFleet(HostedLlmEndpointBase):
         url = artifact_url(adapter, self.adapter_store)
         Spec = sagemaker.CfnInferenceComponent
         resource = Spec(
-            home, "Resource",
+            home,
+            "Resource",
             inference_component_name=full_name,
             endpoint_name=self.endpoint.attr_endpoint_name,
             # An adapter component: the base component's copies serve it; no compute, copies or variant of its own.
@@ -384,8 +424,15 @@ class LoraAdapterFleet(HostedLlmEndpointBase):
             ),
         )
         resource.node.add_dependency(self.base_component)
-        component = LoraAdapterComponent(self._handles, adapter.name, fleet=self, adapter=adapter,
-                                         inference_component_name=full_name, resource=resource, artifact_url=url)
+        component = LoraAdapterComponent(
+            self._handles,
+            adapter.name,
+            fleet=self,
+            adapter=adapter,
+            inference_component_name=full_name,
+            resource=resource,
+            artifact_url=url,
+        )
         self._build_adapter_alarms(home, component)
         self._components[adapter.name] = component
         return component
@@ -395,18 +442,28 @@ class LoraAdapterFleet(HostedLlmEndpointBase):
         name, full_name = component.name, component.inference_component_name
         options = self.adapter_alarm_options
         if options is not None:
-            component.alarms.append(threshold_alarm(
-                home, "ServerErrorsAlarm", component.metric_server_errors(), threshold=options.server_errors,
-                description=f"5XX errors of LoRA adapter {name} (component {full_name})",
-                topic=self.alarm_topic,
-            ))
+            component.alarms.append(
+                threshold_alarm(
+                    home,
+                    "ServerErrorsAlarm",
+                    component.metric_server_errors(),
+                    threshold=options.server_errors,
+                    description=f"5XX errors of LoRA adapter {name} (component {full_name})",
+                    topic=self.alarm_topic,
+                )
+            )
         if self.base.wake_up_action is not None:
             # A request to a scaled-to-zero fleet may be counted against the adapter's component rather than the
             # base's: every adapter's no-capacity failures wake the base copies too.
-            component.alarms.append(wake_up_alarm(
-                home, "WakeUpAlarm", component.metric_no_capacity_failures(), self.base.wake_up_action,
-                description=f"Wake-up: a request to LoRA adapter {name} found no base model copy (scale from zero)",
-            ))
+            component.alarms.append(
+                wake_up_alarm(
+                    home,
+                    "WakeUpAlarm",
+                    component.metric_no_capacity_failures(),
+                    self.base.wake_up_action,
+                    description=f"Wake-up: a request to LoRA adapter {name} found no base model copy (scale from zero)",
+                )
+            )
 
     # ================================================================== grants
 
@@ -427,8 +484,14 @@ class LoraAdapterFleet(HostedLlmEndpointBase):
 
     # ==================================================================== cost
 
-    def estimate_hourly_cost(self, *, adapters: int | None = None, region: str | None = None,
-                             traffic: TrafficAssumption | None = None, price_per_hour: float | None = None) -> FleetCostEstimate:
+    def estimate_hourly_cost(
+        self,
+        *,
+        adapters: int | None = None,
+        region: str | None = None,
+        traffic: TrafficAssumption | None = None,
+        price_per_hour: float | None = None,
+    ) -> FleetCostEstimate:
         """Instances and USD per hour this fleet needs for ``adapters`` adapters (default: its own count).
 
         Uses this fleet's instance type, GPUs per copy and autoscaling target; see :mod:`.cost` for the model.
@@ -439,20 +502,30 @@ class LoraAdapterFleet(HostedLlmEndpointBase):
         estimate = estimate_hourly_cost(**options, price_per_hour=price_per_hour)
         return dataclasses.replace(estimate, region_assumed=assumed)
 
-    def compare_with_dedicated(self, *, adapters: int | None = None, region: str | None = None,
-                               traffic: TrafficAssumption | None = None,
-                               dedicated_instance_type: str = DEFAULT_DEDICATED_INSTANCE_TYPE,
-                               price_per_hour: float | None = None,
-                               dedicated_price_per_hour: float | None = None) -> CostComparison:
+    def compare_with_dedicated(
+        self,
+        *,
+        adapters: int | None = None,
+        region: str | None = None,
+        traffic: TrafficAssumption | None = None,
+        dedicated_instance_type: str = DEFAULT_DEDICATED_INSTANCE_TYPE,
+        price_per_hour: float | None = None,
+        dedicated_price_per_hour: float | None = None,
+    ) -> CostComparison:
         """This fleet against one ``dedicated_instance_type`` endpoint per adapter, under the same traffic
         (Region as for :meth:`estimate_hourly_cost`)."""
         options, assumed = self._cost_options(adapters, region, traffic)
-        comparison = compare_with_dedicated(**options, dedicated_instance_type=dedicated_instance_type,
-                                            price_per_hour=price_per_hour, dedicated_price_per_hour=dedicated_price_per_hour)
+        comparison = compare_with_dedicated(
+            **options,
+            dedicated_instance_type=dedicated_instance_type,
+            price_per_hour=price_per_hour,
+            dedicated_price_per_hour=dedicated_price_per_hour,
+        )
         return dataclasses.replace(comparison, fleet=dataclasses.replace(comparison.fleet, region_assumed=assumed))
 
-    def _cost_options(self, adapters: int | None, region: str | None,
-                      traffic: TrafficAssumption | None) -> tuple[dict[str, Any], bool]:
+    def _cost_options(
+        self, adapters: int | None, region: str | None, traffic: TrafficAssumption | None
+    ) -> tuple[dict[str, Any], bool]:
         assumed = False
         if region is None:
             region = cdk.Stack.of(self).region
@@ -470,40 +543,64 @@ class LoraAdapterFleet(HostedLlmEndpointBase):
 
     # =============================================================== dashboard
 
-    def metric_adapters(self, metric_name: str, statistic: str = "Sum", *,
-                        period: cdk.Duration = cdk.Duration.minutes(5), label: str | None = None) -> cloudwatch.MathExpression:
+    def metric_adapters(
+        self,
+        metric_name: str,
+        statistic: str = "Sum",
+        *,
+        period: cdk.Duration | None = None,
+        label: str | None = None,
+    ) -> cloudwatch.MathExpression:
         """``metric_name`` of every adapter of this fleet, one line each (a CloudWatch SEARCH over the
         ``InferenceComponentName`` dimension, matched on the fleet's name prefix; dashboards only, alarms
-        cannot use SEARCH)."""
+        cannot use SEARCH). Default: ``statistic`` over 5 minutes."""
+        period = period or cdk.Duration.minutes(5)
         prefix = f' "{self.component_name_prefix}"' if self.component_name_prefix else ""
-        query = f"{{AWS/SageMaker,InferenceComponentName}} MetricName=\"{metric_name}\"{prefix}"
+        query = f'{{AWS/SageMaker,InferenceComponentName}} MetricName="{metric_name}"{prefix}'
         return cloudwatch.MathExpression(
             expression=f"SEARCH('{query}', '{statistic}', {int(period.to_seconds())})",
-            using_metrics={}, label=label or "", period=period,
+            using_metrics={},
+            label=label or "",
+            period=period,
         )
 
     def _dashboard(self) -> cloudwatch.Dashboard:
         base = self.base
         dashboard = cloudwatch.Dashboard(self, "Dashboard", default_interval=cdk.Duration.hours(6))
         dashboard.add_widgets(
-            cloudwatch.GraphWidget(title="Base model: invocations and 5XX", width=8,
-                                   left=[base.metric_invocations(), base.metric_server_errors()]),
-            cloudwatch.GraphWidget(title="Base model: latency (p90, microseconds)", width=8,
-                                   left=[base.metric_model_latency()]),
-            cloudwatch.GraphWidget(title="Base copies: concurrent requests per copy, no-capacity failures", width=8,
-                                   left=[base.metric_concurrent_requests()], right=[base.metric_no_capacity_failures()]),
+            cloudwatch.GraphWidget(
+                title="Base model: invocations and 5XX",
+                width=8,
+                left=[base.metric_invocations(), base.metric_server_errors()],
+            ),
+            cloudwatch.GraphWidget(
+                title="Base model: latency (p90, microseconds)", width=8, left=[base.metric_model_latency()]
+            ),
+            cloudwatch.GraphWidget(
+                title="Base copies: concurrent requests per copy, no-capacity failures",
+                width=8,
+                left=[base.metric_concurrent_requests()],
+                right=[base.metric_no_capacity_failures()],
+            ),
         )
         if self.packaging is AdapterPackaging.INFERENCE_COMPONENTS:
             dashboard.add_widgets(
-                cloudwatch.GraphWidget(title="Invocations per adapter", width=8,
-                                       left=[self.metric_adapters("Invocations")]),
-                cloudwatch.GraphWidget(title="5XX errors per adapter", width=8,
-                                       left=[self.metric_adapters("Invocation5XXErrors")]),
-                cloudwatch.GraphWidget(title="Model latency per adapter (p90, microseconds)", width=8,
-                                       left=[self.metric_adapters("ModelLatency", "p90")]),
+                cloudwatch.GraphWidget(
+                    title="Invocations per adapter", width=8, left=[self.metric_adapters("Invocations")]
+                ),
+                cloudwatch.GraphWidget(
+                    title="5XX errors per adapter", width=8, left=[self.metric_adapters("Invocation5XXErrors")]
+                ),
+                cloudwatch.GraphWidget(
+                    title="Model latency per adapter (p90, microseconds)",
+                    width=8,
+                    left=[self.metric_adapters("ModelLatency", "p90")],
+                ),
             )
         widgets: list[cloudwatch.IWidget] = [
-            cloudwatch.GraphWidget(title="GPU memory per copy (%)", width=12, left=[base.metric_gpu_memory_utilization()]),
+            cloudwatch.GraphWidget(
+                title="GPU memory per copy (%)", width=12, left=[base.metric_gpu_memory_utilization()]
+            ),
         ]
         if self.alarms:
             widgets.append(cloudwatch.AlarmStatusWidget(title="Base model alarms", width=12, alarms=list(self.alarms)))
@@ -512,32 +609,55 @@ class LoraAdapterFleet(HostedLlmEndpointBase):
 
     # ============================================================== validation
 
-    def _validate_fleet(self, p: ProblemCollector, *, base_model: ModelSource, adapters: Sequence[LoraAdapter],
-                        adapter_stacks: int, prefix_given: str | None) -> None:
+    def _validate_fleet(
+        self,
+        p: ProblemCollector,
+        *,
+        base_model: ModelSource,
+        adapters: Sequence[LoraAdapter],
+        adapter_stacks: int,
+        prefix_given: str | None,
+    ) -> None:
         container, packaging = self.container, self.packaging
         if container.lora is None:
-            p.add("container has no LoRA options: use LlmContainer.lmi(lora=LoraOptions(...)) or "
-                  "LlmContainer.vllm(lora=LoraOptions(...))")
+            p.add(
+                "container has no LoRA options: use LlmContainer.lmi(lora=LoraOptions(...)) or "
+                "LlmContainer.vllm(lora=LoraOptions(...))"
+            )
         if packaging is AdapterPackaging.INFERENCE_COMPONENTS:
-            p.check(container.kind in (ContainerKind.LMI, ContainerKind.VLLM),
-                    "adapter inference components need the LMI container (OPTION_ENABLE_LORA) or the vLLM DLC "
-                    f"(VLLM_ALLOW_RUNTIME_LORA_UPDATING), not {container.kind.name}")
-            p.check(not adapters or self.adapter_store is not None,
-                    "adapter_store is required for adapter inference components: the S3 folder holding the adapter "
-                    "artifacts, which the execution role may read")
-            p.check(isinstance(adapter_stacks, int) and 0 <= adapter_stacks <= MAX_ADAPTER_STACKS,
-                    f"adapter_stacks must be between 0 (adapters in this stack) and {MAX_ADAPTER_STACKS}, got {adapter_stacks!r}")
+            p.check(
+                container.kind in (ContainerKind.LMI, ContainerKind.VLLM),
+                "adapter inference components need the LMI container (OPTION_ENABLE_LORA) or the vLLM DLC "
+                f"(VLLM_ALLOW_RUNTIME_LORA_UPDATING), not {container.kind.name}",
+            )
+            p.check(
+                not adapters or self.adapter_store is not None,
+                "adapter_store is required for adapter inference components: the S3 folder holding the adapter "
+                "artifacts, which the execution role may read",
+            )
+            p.check(
+                isinstance(adapter_stacks, int) and 0 <= adapter_stacks <= MAX_ADAPTER_STACKS,
+                f"adapter_stacks must be between 0 (adapters in this stack) and {MAX_ADAPTER_STACKS}, got {adapter_stacks!r}",
+            )
         else:
-            p.check(container.kind is ContainerKind.LMI,
-                    "MODEL_ARTIFACT packaging needs the LMI container, which loads adapters/<name>/ from the model "
-                    f"folder at start-up; {container.kind.name} does not")
-            p.check(base_model.kind is ModelSourceKind.S3_PREFIX,
-                    "MODEL_ARTIFACT packaging needs base_model=ModelSource.s3_prefix(...): the adapters live in its "
-                    "adapters/ sub-folder")
-            p.check(self.adapter_store is None,
-                    "adapter_store is not used with MODEL_ARTIFACT packaging (adapters are inside the model folder); remove it")
-            p.check(self.adapter_alarm_options is None,
-                    "adapter_alarms need adapter inference components; with MODEL_ARTIFACT use the base model alarms")
+            p.check(
+                container.kind is ContainerKind.LMI,
+                "MODEL_ARTIFACT packaging needs the LMI container, which loads adapters/<name>/ from the model "
+                f"folder at start-up; {container.kind.name} does not",
+            )
+            p.check(
+                base_model.kind is ModelSourceKind.S3_PREFIX,
+                "MODEL_ARTIFACT packaging needs base_model=ModelSource.s3_prefix(...): the adapters live in its "
+                "adapters/ sub-folder",
+            )
+            p.check(
+                self.adapter_store is None,
+                "adapter_store is not used with MODEL_ARTIFACT packaging (adapters are inside the model folder); remove it",
+            )
+            p.check(
+                self.adapter_alarm_options is None,
+                "adapter_alarms need adapter inference components; with MODEL_ARTIFACT use the base model alarms",
+            )
             lora = container.lora
             if lora is not None and lora.max_cpu_loras is not None and len(adapters) > lora.max_cpu_loras:
                 cdk.Annotations.of(self).add_warning_v2(
@@ -551,12 +671,16 @@ class LoraAdapterFleet(HostedLlmEndpointBase):
         if prefix_given:
             for problem in name_problems("component_name_prefix", prefix_given):
                 p.add(problem)
-            p.check(len(prefix_given) <= MAX_PREFIX,
-                    f"component_name_prefix must be at most {MAX_PREFIX} characters (adapter names share its 63), "
-                    f"got {len(prefix_given)}")
+            p.check(
+                len(prefix_given) <= MAX_PREFIX,
+                f"component_name_prefix must be at most {MAX_PREFIX} characters (adapter names share its 63), "
+                f"got {len(prefix_given)}",
+            )
         o = self.adapter_alarm_options
-        p.check(o is None or o.server_errors >= 1,
-                f"adapter_alarms.server_errors must be at least 1, got {o.server_errors if o else None}")
+        p.check(
+            o is None or o.server_errors >= 1,
+            f"adapter_alarms.server_errors must be at least 1, got {o.server_errors if o else None}",
+        )
 
 
 @jsii.implements(IValidation)
@@ -569,9 +693,14 @@ class _StackCapacity:
     def validate(self) -> list[str]:
         fleet = self._fleet
         if fleet.packaging is AdapterPackaging.MODEL_ARTIFACT:
-            return [] if fleet.adapter_names else [
-                "LoraAdapterFleet: MODEL_ARTIFACT packaging needs at least one adapter (declare what the model folder holds)"]
-        stacks = list(fleet.adapter_stacks) or [cdk.Stack.of(fleet)]
+            return (
+                []
+                if fleet.adapter_names
+                else [
+                    "LoraAdapterFleet: MODEL_ARTIFACT packaging needs at least one adapter (declare what the model folder holds)"
+                ]
+            )
+        stacks: list[cdk.Stack] = list(fleet.adapter_stacks) or [cdk.Stack.of(fleet)]
         counts = {s.node.path: 0 for s in stacks}
         for c in cdk.Stack.of(fleet).node.find_all():  # nested stacks are part of their parent's tree
             if isinstance(c, cdk.CfnResource) and cdk.Stack.of(c).node.path in counts:
@@ -579,8 +708,13 @@ class _StackCapacity:
         out = []
         for path, count in counts.items():
             if count > STACK_RESOURCE_LIMIT:
-                advice = ("raise adapter_stacks (choose it before the first deployment)" if fleet.adapter_stacks
-                          else "set adapter_stacks (e.g. 4) to spread the adapters over nested stacks")
-                out.append(f"LoraAdapterFleet: stack {path} would hold {count} resources; CloudFormation allows "
-                           f"{STACK_RESOURCE_LIMIT}: {advice}")
+                advice = (
+                    "raise adapter_stacks (choose it before the first deployment)"
+                    if fleet.adapter_stacks
+                    else "set adapter_stacks (e.g. 4) to spread the adapters over nested stacks"
+                )
+                out.append(
+                    f"LoraAdapterFleet: stack {path} would hold {count} resources; CloudFormation allows "
+                    f"{STACK_RESOURCE_LIMIT}: {advice}"
+                )
         return out

@@ -57,7 +57,9 @@ class TrafficAssumption(TypedOptions):
         if self.concurrent_requests_per_adapter < 0:
             out.append(f"concurrent_requests_per_adapter must be 0 or more, got {self.concurrent_requests_per_adapter}")
         if self.target_concurrent_requests_per_copy <= 0:
-            out.append(f"target_concurrent_requests_per_copy must be positive, got {self.target_concurrent_requests_per_copy}")
+            out.append(
+                f"target_concurrent_requests_per_copy must be positive, got {self.target_concurrent_requests_per_copy}"
+            )
         return out
 
 
@@ -194,9 +196,16 @@ def estimate_hourly_cost(
     in_flight = adapters * traffic.concurrent_requests_per_adapter
     copies = traffic.copies_for(in_flight)
     return FleetCostEstimate(
-        adapters=adapters, instance_type=instance_type, region=region, price_per_hour=price, price_source=source,
-        concurrent_requests=in_flight, copies=copies, accelerators_per_copy=accelerators_per_copy,
-        copies_per_instance=per_instance, instances=max(min_instances, math.ceil(copies / per_instance)),
+        adapters=adapters,
+        instance_type=instance_type,
+        region=region,
+        price_per_hour=price,
+        price_source=source,
+        concurrent_requests=in_flight,
+        copies=copies,
+        accelerators_per_copy=accelerators_per_copy,
+        copies_per_instance=per_instance,
+        instances=max(min_instances, math.ceil(copies / per_instance)),
     )
 
 
@@ -224,14 +233,21 @@ def compare_with_dedicated(
     """
     traffic = traffic or TrafficAssumption()
     fleet = estimate_hourly_cost(
-        adapters=adapters, instance_type=instance_type, region=region, accelerators_per_copy=accelerators_per_copy,
-        traffic=traffic, min_instances=min_instances, copies_per_instance=copies_per_instance,
+        adapters=adapters,
+        instance_type=instance_type,
+        region=region,
+        accelerators_per_copy=accelerators_per_copy,
+        traffic=traffic,
+        min_instances=min_instances,
+        copies_per_instance=copies_per_instance,
         price_per_hour=price_per_hour,
     )
     dedicated_price, _ = _price(dedicated_instance_type, region, dedicated_price_per_hour, "dedicated_price_per_hour")
     per_adapter = traffic.copies_for(traffic.concurrent_requests_per_adapter)
     return CostComparison(
-        fleet=fleet, dedicated_instance_type=dedicated_instance_type, dedicated_price_per_hour=dedicated_price,
+        fleet=fleet,
+        dedicated_instance_type=dedicated_instance_type,
+        dedicated_price_per_hour=dedicated_price,
         dedicated_instances=adapters * per_adapter,
     )
 

@@ -35,11 +35,13 @@ RULES: RuleSet[AdapterArtifact] = RuleSet("LORA")
     "LORA.ADAPTER_ARTIFACT_TARBALL",
     "An adapter inference component's ArtifactUrl must point to a single gzip-compressed tar archive (.tar.gz)",
     source="botocore 1.44.5 data/sagemaker/2017-07-24/service-2.json: InferenceComponentContainerSpecification.ArtifactUrl "
-           "('This path must point to a single gzip compressed tar archive (.tar.gz suffix).'); no AWS documentation found "
-           "that an S3 folder works for adapter inference components",
+    "('This path must point to a single gzip compressed tar archive (.tar.gz suffix).'); no AWS documentation found "
+    "that an S3 folder works for adapter inference components",
 )
 def _adapter_artifact_tarball(a: AdapterArtifact) -> Iterable[str]:
     if not a.relative.endswith(".tar.gz"):
-        yield (f"adapter {a.adapter!r}: artifact {a.artifact!r} must be one .tar.gz archive (adapter_config.json and "
-               "adapter_model.safetensors at its root), e.g. 'support/adapter.tar.gz': SageMaker's ArtifactUrl takes a "
-               "single gzip-compressed tar archive, not a folder")
+        yield (
+            f"adapter {a.adapter!r}: artifact {a.artifact!r} must be one .tar.gz archive (adapter_config.json and "
+            "adapter_model.safetensors at its root), e.g. 'support/adapter.tar.gz': SageMaker's ArtifactUrl takes a "
+            "single gzip-compressed tar archive, not a folder"
+        )

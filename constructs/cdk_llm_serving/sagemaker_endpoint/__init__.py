@@ -51,4 +51,5 @@ __all__ = [
     "TrafficShiftType",
     "hourly_price",
     "instance_spec",
+    "rules",
 ]

@@ -30,8 +30,14 @@ _IMPORT_HINTS = {
 
 def _interfaces(tp: Any) -> list[type]:
     args = typing.get_args(tp) if typing.get_origin(tp) in (typing.Union, types.UnionType) else (tp,)
-    return [a for a in args if isinstance(a, type) and getattr(a, "__jsii_type__", None) is not None
-            and a.__name__.startswith("I") and a.__name__[1:2].isupper()]
+    return [
+        a
+        for a in args
+        if isinstance(a, type)
+        and getattr(a, "__jsii_type__", None) is not None
+        and a.__name__.startswith("I")
+        and a.__name__[1:2].isupper()
+    ]
 
 
 def interface_problem(name: str, value: Any, tp: Any) -> str | None:
@@ -62,7 +68,9 @@ def typed_factory(subject: str) -> Callable[[F], F]:
                 hints = typing.get_type_hints(factory)
             bound = signature.bind(*args, **kwargs)
             problems = [
-                p for name, value in bound.arguments.items() if name in hints
+                p
+                for name, value in bound.arguments.items()
+                if name in hints
                 and (p := problem(name, value, hints[name]) or interface_problem(name, value, hints[name])) is not None
             ]
             if problems:

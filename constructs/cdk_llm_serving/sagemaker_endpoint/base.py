@@ -10,8 +10,8 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from .._errors import ProblemCollector
-from .._types import typed_props
 from .._names import SAGEMAKER_NAME_MAX, SAGEMAKER_NAME_RE, is_sagemaker_name
+from .._types import typed_props
 
 #: SageMaker's name rule for endpoints, endpoint configs, models and inference components.
 NAME_RE = SAGEMAKER_NAME_RE
@@ -26,8 +26,10 @@ def name_problems(what: str, name: str | None) -> list[str]:
     if name is None or cdk.Token.is_unresolved(name):
         return []
     if not is_sagemaker_name(name):
-        return [f"{what} {name!r} is invalid: at most {NAME_MAX} characters, letters, digits and single hyphens, "
-                "starting and ending with a letter or digit"]
+        return [
+            f"{what} {name!r} is invalid: at most {NAME_MAX} characters, letters, digits and single hyphens, "
+            "starting and ending with a letter or digit"
+        ]
     return []
 
 
@@ -54,7 +56,8 @@ class LlmEndpointBase(Construct):
         """ARN of the endpoint (SageMaker stores endpoint names in lower case in ARNs)."""
         name = self.endpoint_name
         return cdk.Stack.of(self).format_arn(
-            service="sagemaker", resource="endpoint",
+            service="sagemaker",
+            resource="endpoint",
             resource_name=name if cdk.Token.is_unresolved(name) else name.lower(),
             arn_format=cdk.ArnFormat.SLASH_RESOURCE_NAME,
         )
@@ -68,7 +71,8 @@ class LlmEndpointBase(Construct):
     def component_arn(self, name: str) -> str:
         """ARN of the inference component ``name`` on this endpoint's account and Region."""
         return cdk.Stack.of(self).format_arn(
-            service="sagemaker", resource="inference-component",
+            service="sagemaker",
+            resource="inference-component",
             resource_name=name if cdk.Token.is_unresolved(name) else name.lower(),
             arn_format=cdk.ArnFormat.SLASH_RESOURCE_NAME,
         )
@@ -95,12 +99,17 @@ class LlmEndpointBase(Construct):
             return {"InferenceComponentName": self.inference_component_name}
         return {"EndpointName": self.endpoint_name, "VariantName": VARIANT_NAME}
 
-    def metric(self, metric_name: str, *, namespace: str = "AWS/SageMaker", per_component: bool = True,
-               **options: Any) -> cloudwatch.Metric:
+    def metric(
+        self, metric_name: str, *, namespace: str = "AWS/SageMaker", per_component: bool = True, **options: Any
+    ) -> cloudwatch.Metric:
         """A metric of this endpoint (per inference component when there is one)."""
         options.setdefault("period", cdk.Duration.minutes(5))
-        return cloudwatch.Metric(namespace=namespace, metric_name=metric_name,
-                                 dimensions_map=self._dimensions(per_component=per_component), **options)
+        return cloudwatch.Metric(
+            namespace=namespace,
+            metric_name=metric_name,
+            dimensions_map=self._dimensions(per_component=per_component),
+            **options,
+        )
 
     def metric_invocations(self, **options: Any) -> cloudwatch.Metric:
         options.setdefault("statistic", "Sum")
@@ -139,7 +148,6 @@ class LlmEndpointBase(Construct):
         return self.metric("ConcurrentRequestsPerModel", **options)
 
 
-
 class HostedLlmEndpointBase(LlmEndpointBase):
     """A target that runs on instances of its own (an endpoint, the base model of a LoRA fleet): adds the
     instance metrics. A LoRA adapter has no compute of its own, so it has none of these."""
@@ -148,13 +156,14 @@ class HostedLlmEndpointBase(LlmEndpointBase):
         """Classic variants: percent × GPUs per instance. Inference components: normalized 0-100."""
         options.setdefault("statistic", "Maximum")
         if self.inference_component_name is not None:
-            return self.metric("GPUMemoryUtilizationNormalized", namespace="/aws/sagemaker/InferenceComponents", **options)
+            return self.metric(
+                "GPUMemoryUtilizationNormalized", namespace="/aws/sagemaker/InferenceComponents", **options
+            )
         return self.metric("GPUMemoryUtilization", namespace="/aws/sagemaker/Endpoints", **options)
 
     def metric_disk_utilization(self, **options: Any) -> cloudwatch.Metric:
         options.setdefault("statistic", "Maximum")
         return self.metric("DiskUtilization", namespace="/aws/sagemaker/Endpoints", per_component=False, **options)
-
 
 
 class SageMakerEndpointBase(HostedLlmEndpointBase):
@@ -164,17 +173,22 @@ class SageMakerEndpointBase(HostedLlmEndpointBase):
     def metric_async_backlog(self, **options: Any) -> cloudwatch.Metric:
         """``ApproximateBacklogSize`` (async endpoints)."""
         options.setdefault("statistic", "Average")
-        return cloudwatch.Metric(namespace="AWS/SageMaker", metric_name="ApproximateBacklogSize",
-                                 dimensions_map={"EndpointName": self.endpoint_name},
-                                 period=options.pop("period", cdk.Duration.minutes(5)), **options)
+        return cloudwatch.Metric(
+            namespace="AWS/SageMaker",
+            metric_name="ApproximateBacklogSize",
+            dimensions_map={"EndpointName": self.endpoint_name},
+            period=options.pop("period", cdk.Duration.minutes(5)),
+            **options,
+        )
 
 
 class ImportedLlmEndpoint(SageMakerEndpointBase):
     """An endpoint created elsewhere; see :meth:`SageMakerLlmEndpoint.from_endpoint_name`."""
 
     @typed_props
-    def __init__(self, scope: Construct, construct_id: str, *, endpoint_name: str,
-                 inference_component_name: str | None = None) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, endpoint_name: str, inference_component_name: str | None = None
+    ) -> None:
         """
         :param endpoint_name: the endpoint's name.
         :param inference_component_name: the inference component to invoke and measure on it.
@@ -182,7 +196,9 @@ class ImportedLlmEndpoint(SageMakerEndpointBase):
         """
         super().__init__(scope, construct_id)
         problems = ProblemCollector.for_construct(self)
-        for p in name_problems("endpoint_name", endpoint_name) + name_problems("inference_component_name", inference_component_name):
+        for p in name_problems("endpoint_name", endpoint_name) + name_problems(
+            "inference_component_name", inference_component_name
+        ):
             problems.add(p)
         problems.raise_if_any()
         self.endpoint_name = endpoint_name

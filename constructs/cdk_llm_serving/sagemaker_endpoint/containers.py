@@ -100,7 +100,9 @@ class ModelSource:
         :param revision: commit or tag to pin. Default: - the Hub's default branch
         :param token_secret: the Hub token, for gated models. Default: - no token
         """
-        return ModelSource(ModelSourceKind.HUGGING_FACE, model_id=model_id, revision=revision, token_secret=token_secret)
+        return ModelSource(
+            ModelSourceKind.HUGGING_FACE, model_id=model_id, revision=revision, token_secret=token_secret
+        )
 
     @property
     def s3_uri(self) -> str | None:
@@ -113,16 +115,24 @@ class ModelSource:
         uri = _URI_RE.match(self.key)
         if uri is not None and self.kind is not ModelSourceKind.HUGGING_FACE:
             method, arg = ("s3_prefix", "prefix") if self.kind is ModelSourceKind.S3_PREFIX else ("s3_tarball", "key")
-            key = self.key[uri.end():].partition("/")[2] if uri["scheme"] == "s3" else ""
+            key = self.key[uri.end() :].partition("/")[2] if uri["scheme"] == "s3" else ""
             out.append(
                 f"model: ModelSource.{method}(bucket, {arg}) takes the key inside the bucket, not a URI: got {arg}={self.key!r}; "
-                + (f"pass {arg}={key!r} (the bucket is the first argument)" if key else f"pass the {arg} relative to the bucket")
+                + (
+                    f"pass {arg}={key!r} (the bucket is the first argument)"
+                    if key
+                    else f"pass the {arg} relative to the bucket"
+                )
             )
             return out
         if self.kind is ModelSourceKind.S3_PREFIX and self.key in ("", "/"):
-            out.append("model: ModelSource.s3_prefix needs a non-empty prefix (the folder holding config.json and the weights)")
+            out.append(
+                "model: ModelSource.s3_prefix needs a non-empty prefix (the folder holding config.json and the weights)"
+            )
         if self.kind is ModelSourceKind.S3_TARBALL and not self.key.endswith((".tar.gz", ".tgz")):
-            out.append(f"model: ModelSource.s3_tarball key must end in .tar.gz, got {self.key!r}; for a folder use ModelSource.s3_prefix")
+            out.append(
+                f"model: ModelSource.s3_tarball key must end in .tar.gz, got {self.key!r}; for a folder use ModelSource.s3_prefix"
+            )
         if self.kind is ModelSourceKind.HUGGING_FACE and not _HF_ID_RE.match(self.model_id):
             out.append(f"model: {self.model_id!r} is not a Hugging Face model ID like 'Qwen/Qwen2.5-7B-Instruct'")
         return out
@@ -130,9 +140,13 @@ class ModelSource:
     def container_fields(self) -> dict[str, Any]:
         """``model_data_source`` / ``model_data_url`` for ``CfnModel.ContainerDefinitionProperty``."""
         if self.kind is ModelSourceKind.S3_PREFIX:
-            return {"model_data_source": sagemaker.CfnModel.ModelDataSourceProperty(
-                s3_data_source=sagemaker.CfnModel.S3DataSourceProperty(
-                    s3_uri=self.s3_uri or "", s3_data_type="S3Prefix", compression_type="None"))}
+            return {
+                "model_data_source": sagemaker.CfnModel.ModelDataSourceProperty(
+                    s3_data_source=sagemaker.CfnModel.S3DataSourceProperty(
+                        s3_uri=self.s3_uri or "", s3_data_type="S3Prefix", compression_type="None"
+                    )
+                )
+            }
         if self.kind is ModelSourceKind.S3_TARBALL:
             return {"model_data_url": self.s3_uri}
         return {}
@@ -150,8 +164,13 @@ class ModelSource:
             return []
         owner = {"aws:ResourceAccount": self.bucket.env.account}
         suffix = "*" if self.kind is ModelSourceKind.S3_PREFIX else ""
-        out = [iam.PolicyStatement(actions=["s3:GetObject"], resources=[self.bucket.arn_for_objects(self.key + suffix)],
-                                   conditions={"StringEquals": owner})]
+        out = [
+            iam.PolicyStatement(
+                actions=["s3:GetObject"],
+                resources=[self.bucket.arn_for_objects(self.key + suffix)],
+                conditions={"StringEquals": owner},
+            )
+        ]
         if self.kind is ModelSourceKind.S3_PREFIX:
             out.append(
                 iam.PolicyStatement(
@@ -183,7 +202,9 @@ class LoraOptions(TypedOptions):
         if not 1 <= self.max_loras <= 256:
             out.append(f"lora.max_loras must be between 1 and 256, got {self.max_loras}")
         if self.max_lora_rank not in (8, 16, 32, 64, 128, 256, 320, 512):
-            out.append(f"lora.max_lora_rank must be one of 8, 16, 32, 64, 128, 256, 320, 512 (vLLM's supported ranks), got {self.max_lora_rank}")
+            out.append(
+                f"lora.max_lora_rank must be one of 8, 16, 32, 64, 128, 256, 320, 512 (vLLM's supported ranks), got {self.max_lora_rank}"
+            )
         if self.max_cpu_loras is not None and self.max_cpu_loras < self.max_loras:
             out.append(f"lora.max_cpu_loras ({self.max_cpu_loras}) must be at least max_loras ({self.max_loras})")
         return out
@@ -280,18 +301,25 @@ class LlmContainer:
             "OPTION_GPU_MEMORY_UTILIZATION": gpu_memory_utilization,
         }
         if lora is not None:
-            options.update({
-                "OPTION_ENABLE_LORA": True,
-                "OPTION_MAX_LORAS": lora.max_loras,
-                "OPTION_MAX_LORA_RANK": lora.max_lora_rank,
-                "OPTION_MAX_CPU_LORAS": lora.max_cpu_loras,
-                "SAGEMAKER_MAX_NUMBER_OF_ADAPTERS_IN_MEMORY": lora.max_adapters_in_memory,
-                "OPTION_ASYNC_MODE": True,
-                "OPTION_ENTRYPOINT": "djl_python.lmi_vllm.vllm_async_service",
-            })
+            options.update(
+                {
+                    "OPTION_ENABLE_LORA": True,
+                    "OPTION_MAX_LORAS": lora.max_loras,
+                    "OPTION_MAX_LORA_RANK": lora.max_lora_rank,
+                    "OPTION_MAX_CPU_LORAS": lora.max_cpu_loras,
+                    "SAGEMAKER_MAX_NUMBER_OF_ADAPTERS_IN_MEMORY": lora.max_adapters_in_memory,
+                    "OPTION_ASYNC_MODE": True,
+                    "OPTION_ENTRYPOINT": "djl_python.lmi_vllm.vllm_async_service",
+                }
+            )
         return LlmContainer(
-            ContainerKind.LMI, repository=pinned["repository"], tag=tag or pinned["tag"], options=_clean(options),
-            tensor_parallel_degree=tensor_parallel_degree, lora=lora, extra_environment=dict(environment or {}),
+            ContainerKind.LMI,
+            repository=pinned["repository"],
+            tag=tag or pinned["tag"],
+            options=_clean(options),
+            tensor_parallel_degree=tensor_parallel_degree,
+            lora=lora,
+            extra_environment=dict(environment or {}),
         )
 
     @staticmethod
@@ -327,17 +355,24 @@ class LlmContainer:
             "SM_VLLM_DTYPE": dtype,
         }
         if lora is not None:
-            options.update({
-                "SM_VLLM_ENABLE_LORA": True,
-                "SM_VLLM_MAX_LORAS": lora.max_loras,
-                "SM_VLLM_MAX_LORA_RANK": lora.max_lora_rank,
-                "SM_VLLM_MAX_CPU_LORAS": lora.max_cpu_loras,
-                # Required for adapter inference components (adapters are loaded at runtime).
-                "VLLM_ALLOW_RUNTIME_LORA_UPDATING": "True",
-            })
+            options.update(
+                {
+                    "SM_VLLM_ENABLE_LORA": True,
+                    "SM_VLLM_MAX_LORAS": lora.max_loras,
+                    "SM_VLLM_MAX_LORA_RANK": lora.max_lora_rank,
+                    "SM_VLLM_MAX_CPU_LORAS": lora.max_cpu_loras,
+                    # Required for adapter inference components (adapters are loaded at runtime).
+                    "VLLM_ALLOW_RUNTIME_LORA_UPDATING": "True",
+                }
+            )
         return LlmContainer(
-            ContainerKind.VLLM, repository=pinned["repository"], tag=tag or pinned["tag"], options=_clean(options),
-            tensor_parallel_degree=tensor_parallel_size, lora=lora, extra_environment=dict(environment or {}),
+            ContainerKind.VLLM,
+            repository=pinned["repository"],
+            tag=tag or pinned["tag"],
+            options=_clean(options),
+            tensor_parallel_degree=tensor_parallel_size,
+            lora=lora,
+            extra_environment=dict(environment or {}),
         )
 
     @staticmethod
@@ -377,8 +412,12 @@ class LlmContainer:
             "HF_MODEL_QUANTIZE": quantize,
         }
         return LlmContainer(
-            ContainerKind.TGI, repository=pinned["repository"], tag=tag or pinned["tag"], options=_clean(options),
-            tensor_parallel_degree=num_gpus, extra_environment=dict(environment or {}),
+            ContainerKind.TGI,
+            repository=pinned["repository"],
+            tag=tag or pinned["tag"],
+            options=_clean(options),
+            tensor_parallel_degree=num_gpus,
+            extra_environment=dict(environment or {}),
         )
 
     @staticmethod
@@ -393,13 +432,19 @@ class LlmContainer:
 
     # ---------------------------------------------------------------- rendering
 
-    def environment(self, model: ModelSource, instance: InstanceSpec | None, *, accelerators: int | None = None) -> dict[str, str]:
+    def environment(
+        self, model: ModelSource, instance: InstanceSpec | None, *, accelerators: int | None = None
+    ) -> dict[str, str]:
         """Every container variable: model location, typed options, then the caller's extras (which win)."""
         env: dict[str, str] = {}
         if model.kind is ModelSourceKind.HUGGING_FACE:
             env["HF_MODEL_ID"] = model.model_id
             if model.revision:
-                env[{ContainerKind.TGI: "HF_MODEL_REVISION", ContainerKind.VLLM: "SM_VLLM_REVISION"}.get(self.kind, "OPTION_REVISION")] = model.revision
+                env[
+                    {ContainerKind.TGI: "HF_MODEL_REVISION", ContainerKind.VLLM: "SM_VLLM_REVISION"}.get(
+                        self.kind, "OPTION_REVISION"
+                    )
+                ] = model.revision
             if model.token_secret is not None:
                 env["HF_TOKEN"] = model.token_secret.secret_value.unsafe_unwrap()
         elif self.kind is not ContainerKind.CUSTOM:
@@ -420,8 +465,10 @@ class LlmContainer:
             if key in _POSITIVE_OPTIONS and not (value.isdigit() and int(value) >= 1):
                 out.append(f"container: LlmContainer.{_POSITIVE_OPTIONS[key]} must be a positive integer, got {value}")
             if key in _FRACTION_OPTIONS and not (_number(value) is not None and 0 < float(value) <= 1):
-                out.append(f"container: LlmContainer.{_FRACTION_OPTIONS[key]} must be a fraction in (0, 1] of the GPU "
-                           f"memory, got {value}")
+                out.append(
+                    f"container: LlmContainer.{_FRACTION_OPTIONS[key]} must be a fraction in (0, 1] of the GPU "
+                    f"memory, got {value}"
+                )
         return out
 
     def image(self, scope: IConstruct) -> tuple[str, str | None]:
@@ -431,14 +478,21 @@ class LlmContainer:
             if match is None:
                 return self.image_uri or "", None
             arn = cdk.Stack.of(scope).format_arn(
-                service="ecr", account=match["account"], region=match["region"], resource="repository",
-                resource_name=match["repo"], arn_format=cdk.ArnFormat.SLASH_RESOURCE_NAME,
+                service="ecr",
+                account=match["account"],
+                region=match["region"],
+                resource="repository",
+                resource_name=match["repo"],
+                arn_format=cdk.ArnFormat.SLASH_RESOURCE_NAME,
             )
             return self.image_uri or "", arn
         account = dlc_account(scope)
         uri = f"{account}.dkr.ecr.{cdk.Aws.REGION}.{cdk.Aws.URL_SUFFIX}/{self.repository}:{self.tag}"
         arn = cdk.Stack.of(scope).format_arn(
-            service="ecr", account=account, resource="repository", resource_name=self.repository,
+            service="ecr",
+            account=account,
+            resource="repository",
+            resource_name=self.repository,
             arn_format=cdk.ArnFormat.SLASH_RESOURCE_NAME,
         )
         return uri, arn
@@ -452,7 +506,9 @@ class LlmContainer:
             )
         for key in {**self.options, **self.extra_environment}:
             if not _ENV_KEY_RE.match(key):
-                out.append(f"container: environment variable name {key!r} is invalid (letters, digits, '_'; not starting with a digit)")
+                out.append(
+                    f"container: environment variable name {key!r} is invalid (letters, digits, '_'; not starting with a digit)"
+                )
         tp = self.tensor_parallel_degree
         if isinstance(tp, str) and tp != "max":
             out.append(f"container: tensor_parallel_degree must be a positive integer or 'max', got {tp!r}")
@@ -467,23 +523,35 @@ class LlmContainer:
         out.extend(self._option_range_problems())
         if self.lora is not None:
             out.extend(self.lora.problems())
-        if self.kind is ContainerKind.TGI and self.options.get("MAX_INPUT_TOKENS") and self.options.get("MAX_TOTAL_TOKENS"):
+        if (
+            self.kind is ContainerKind.TGI
+            and self.options.get("MAX_INPUT_TOKENS")
+            and self.options.get("MAX_TOTAL_TOKENS")
+        ):
             if int(self.options["MAX_INPUT_TOKENS"]) >= int(self.options["MAX_TOTAL_TOKENS"]):
-                out.append("container: TGI max_input_tokens must be less than max_total_tokens (room is needed for the output)")
+                out.append(
+                    "container: TGI max_input_tokens must be less than max_total_tokens (room is needed for the output)"
+                )
         return out
 
 
 #: Typed container options that must be positive integers: environment variable → the factory argument that sets it
 #: (tensor parallel degrees are checked on their own, against the instance's accelerators).
 _POSITIVE_OPTIONS = {
-    "OPTION_MAX_MODEL_LEN": "lmi(max_model_len)", "OPTION_MAX_ROLLING_BATCH_SIZE": "lmi(max_rolling_batch_size)",
-    "SM_VLLM_MAX_MODEL_LEN": "vllm(max_model_len)", "SM_VLLM_MAX_NUM_SEQS": "vllm(max_num_seqs)",
-    "MAX_INPUT_TOKENS": "tgi(max_input_tokens)", "MAX_TOTAL_TOKENS": "tgi(max_total_tokens)",
-    "MAX_BATCH_TOTAL_TOKENS": "tgi(max_batch_total_tokens)", "MAX_BATCH_PREFILL_TOKENS": "tgi(max_batch_prefill_tokens)",
+    "OPTION_MAX_MODEL_LEN": "lmi(max_model_len)",
+    "OPTION_MAX_ROLLING_BATCH_SIZE": "lmi(max_rolling_batch_size)",
+    "SM_VLLM_MAX_MODEL_LEN": "vllm(max_model_len)",
+    "SM_VLLM_MAX_NUM_SEQS": "vllm(max_num_seqs)",
+    "MAX_INPUT_TOKENS": "tgi(max_input_tokens)",
+    "MAX_TOTAL_TOKENS": "tgi(max_total_tokens)",
+    "MAX_BATCH_TOTAL_TOKENS": "tgi(max_batch_total_tokens)",
+    "MAX_BATCH_PREFILL_TOKENS": "tgi(max_batch_prefill_tokens)",
 }
 #: Fractions of GPU memory (vLLM's --gpu-memory-utilization: 0 < value <= 1).
-_FRACTION_OPTIONS = {"OPTION_GPU_MEMORY_UTILIZATION": "lmi(gpu_memory_utilization)",
-                     "SM_VLLM_GPU_MEMORY_UTILIZATION": "vllm(gpu_memory_utilization)"}
+_FRACTION_OPTIONS = {
+    "OPTION_GPU_MEMORY_UTILIZATION": "lmi(gpu_memory_utilization)",
+    "SM_VLLM_GPU_MEMORY_UTILIZATION": "vllm(gpu_memory_utilization)",
+}
 
 
 def dlc_accounts() -> dict[str, str]:
@@ -512,18 +580,23 @@ def dlc_account(scope: IConstruct) -> str:
             return "000000000000"
         return account
     mapping = stack.node.try_find_child(_MAPPING_ID)
-    if mapping is None:
+    if not isinstance(mapping, cdk.CfnMapping):
         accounts = dlc_accounts()
-        mapping = cdk.CfnMapping(stack, _MAPPING_ID, mapping={region: {"account": account} for region, account in accounts.items()})
-        cdk.CfnRule(
-            stack, _REGION_RULE_ID,
-            assertions=[cdk.CfnRuleAssertion(
-                assert_=cdk.Fn.condition_contains(list(accounts), cdk.Aws.REGION),
-                assert_description=(
-                    "cdk-llm-serving: this Region has no AWS Deep Learning Containers registry (the "
-                    f"{_MAPPING_ID} mapping lists the Regions that host the images). Deploy to one of them, or "
-                    "use LlmContainer.from_image_uri with an image in your own ECR repository."
-                ),
-            )],
+        mapping = cdk.CfnMapping(
+            stack, _MAPPING_ID, mapping={region: {"account": account} for region, account in accounts.items()}
         )
-    return mapping.find_in_map(cdk.Aws.REGION, "account")  # type: ignore[union-attr]
+        cdk.CfnRule(
+            stack,
+            _REGION_RULE_ID,
+            assertions=[
+                cdk.CfnRuleAssertion(
+                    assert_=cdk.Fn.condition_contains(list(accounts), cdk.Aws.REGION),
+                    assert_description=(
+                        "cdk-llm-serving: this Region has no AWS Deep Learning Containers registry (the "
+                        f"{_MAPPING_ID} mapping lists the Regions that host the images). Deploy to one of them, or "
+                        "use LlmContainer.from_image_uri with an image in your own ECR repository."
+                    ),
+                )
+            ],
+        )
+    return mapping.find_in_map(cdk.Aws.REGION, "account")

@@ -53,7 +53,8 @@ def known_instance_types() -> list[str]:
 
 def hourly_price(instance_type: str, region: str) -> float | None:
     """On-demand SageMaker real-time price (USD/hour) from the dated table, or ``None``."""
-    return load_data("instances.json")["prices_usd_per_hour"].get(region, {}).get(instance_type)
+    price: float | None = load_data("instances.json")["prices_usd_per_hour"].get(region, {}).get(instance_type)
+    return price
 
 
 def price_table_info() -> tuple[str, str, list[str]]:

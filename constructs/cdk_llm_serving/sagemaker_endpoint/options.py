@@ -35,8 +35,12 @@ class InferenceMode(Enum):
         return f"HostingMode.{_FACTORIES[self]}()"
 
 
-_FACTORIES = {InferenceMode.REAL_TIME: "real_time", InferenceMode.INFERENCE_COMPONENT: "inference_component",
-              InferenceMode.SERVERLESS: "serverless", InferenceMode.ASYNC: "async_"}
+_FACTORIES = {
+    InferenceMode.REAL_TIME: "real_time",
+    InferenceMode.INFERENCE_COMPONENT: "inference_component",
+    InferenceMode.SERVERLESS: "serverless",
+    InferenceMode.ASYNC: "async_",
+}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -108,12 +112,17 @@ class HostingMode:
     """Where requests and results go (``ASYNC`` only). Default: - none"""
 
     def __post_init__(self) -> None:
-        given = {InferenceMode.INFERENCE_COMPONENT: self.inference_component_options,
-                 InferenceMode.SERVERLESS: self.serverless_options, InferenceMode.ASYNC: self.async_options}
+        given = {
+            InferenceMode.INFERENCE_COMPONENT: self.inference_component_options,
+            InferenceMode.SERVERLESS: self.serverless_options,
+            InferenceMode.ASYNC: self.async_options,
+        }
         wrong = [k for k, v in given.items() if (v is not None) != (k is self.kind)]
         if not isinstance(self.kind, InferenceMode) or wrong:
-            raise ValueError(f"HostingMode: use the factory {getattr(self.kind, 'factory', 'HostingMode.real_time()')}, "
-                             "which carries exactly the options of its mode")
+            raise ValueError(
+                f"HostingMode: use the factory {getattr(self.kind, 'factory', 'HostingMode.real_time()')}, "
+                "which carries exactly the options of its mode"
+            )
 
     @staticmethod
     def real_time() -> HostingMode:
@@ -147,15 +156,24 @@ class HostingMode:
             ``max_capacity`` copies (or ``copies``)
         :param environment: per-component container overrides (at most 16). Default: - none
         """
-        return HostingMode(kind=InferenceMode.INFERENCE_COMPONENT, inference_component_options=InferenceComponentOptions(
-            accelerators=accelerators, cpu_cores=cpu_cores, min_memory_mb=min_memory_mb, max_memory_mb=max_memory_mb,
-            copies=copies, max_instances=max_instances, environment=dict(environment or {}),
-        ))
+        return HostingMode(
+            kind=InferenceMode.INFERENCE_COMPONENT,
+            inference_component_options=InferenceComponentOptions(
+                accelerators=accelerators,
+                cpu_cores=cpu_cores,
+                min_memory_mb=min_memory_mb,
+                max_memory_mb=max_memory_mb,
+                copies=copies,
+                max_instances=max_instances,
+                environment=dict(environment or {}),
+            ),
+        )
 
     @staticmethod
     @typed_factory("HostingMode.serverless")
-    def serverless(*, memory_size_mb: int = 6144, max_concurrency: int = 5,
-                   provisioned_concurrency: int | None = None) -> HostingMode:
+    def serverless(
+        *, memory_size_mb: int = 6144, max_concurrency: int = 5, provisioned_concurrency: int | None = None
+    ) -> HostingMode:
         """Serverless: CPU only (give a CPU image), at most 6 GB of memory, no instance type, VPC, network isolation
         or data capture, and no ``ModelDataSource`` (use ``ModelSource.s3_tarball``). Only for small models. The
         fields are those of :class:`ServerlessOptions`.
@@ -164,9 +182,14 @@ class HostingMode:
         :param max_concurrency: 1-200 concurrent invocations. Default: 5
         :param provisioned_concurrency: pre-warmed capacity (billed while idle). Default: - none (cold starts)
         """
-        return HostingMode(kind=InferenceMode.SERVERLESS, serverless_options=ServerlessOptions(
-            memory_size_mb=memory_size_mb, max_concurrency=max_concurrency,
-            provisioned_concurrency=provisioned_concurrency))
+        return HostingMode(
+            kind=InferenceMode.SERVERLESS,
+            serverless_options=ServerlessOptions(
+                memory_size_mb=memory_size_mb,
+                max_concurrency=max_concurrency,
+                provisioned_concurrency=provisioned_concurrency,
+            ),
+        )
 
     @staticmethod
     @typed_factory("HostingMode.async_")
@@ -192,11 +215,18 @@ class HostingMode:
         :param include_response_in_notification: the response in the success notification. Default: false
         :param max_concurrent_invocations_per_instance: 1-1000. Default: 4
         """
-        return HostingMode(kind=InferenceMode.ASYNC, async_options=AsyncInferenceOptions(
-            output_bucket=output_bucket, output_prefix=output_prefix, failure_prefix=failure_prefix,
-            input_prefix=input_prefix, notifications=notifications,
-            include_response_in_notification=include_response_in_notification,
-            max_concurrent_invocations_per_instance=max_concurrent_invocations_per_instance))
+        return HostingMode(
+            kind=InferenceMode.ASYNC,
+            async_options=AsyncInferenceOptions(
+                output_bucket=output_bucket,
+                output_prefix=output_prefix,
+                failure_prefix=failure_prefix,
+                input_prefix=input_prefix,
+                notifications=notifications,
+                include_response_in_notification=include_response_in_notification,
+                max_concurrent_invocations_per_instance=max_concurrent_invocations_per_instance,
+            ),
+        )
 
 
 @dataclass(frozen=True, kw_only=True)

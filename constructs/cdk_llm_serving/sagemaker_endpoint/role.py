@@ -27,58 +27,88 @@ def execution_role(scope: Construct, role: iam.IRole | None) -> tuple[iam.IRole,
             ),
             description="SageMaker execution role of an LLM endpoint (cdk-llm-serving)",
         )
-    policy = iam.ManagedPolicy(scope, "ExecutionPolicy", roles=[role],
-                               description="Exactly what the SageMaker LLM endpoint needs (cdk-llm-serving)")
+    policy = iam.ManagedPolicy(
+        scope,
+        "ExecutionPolicy",
+        roles=[role],
+        description="Exactly what the SageMaker LLM endpoint needs (cdk-llm-serving)",
+    )
     return role, policy
 
 
-def hosting_statements(scope: Construct, *, image_repository_arn: str | None, log_group_names: Sequence[str],
-                       vpc: bool) -> list[iam.PolicyStatement]:
+def hosting_statements(
+    scope: Construct, *, image_repository_arn: str | None, log_group_names: Sequence[str], vpc: bool
+) -> list[iam.PolicyStatement]:
     """Image pull, container logs, metrics and (in a VPC) network interfaces."""
     stack = cdk.Stack.of(scope)
     out: list[iam.PolicyStatement] = []
     if image_repository_arn is not None:
-        out.append(iam.PolicyStatement(
-            actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
-            resources=[image_repository_arn],
-        ))
+        out.append(
+            iam.PolicyStatement(
+                actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
+                resources=[image_repository_arn],
+            )
+        )
         # GetAuthorizationToken has no resource-level permissions: AWS requires "*".
         out.append(iam.PolicyStatement(actions=["ecr:GetAuthorizationToken"], resources=["*"]))
-    out.append(iam.PolicyStatement(
-        actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-        resources=[
-            stack.format_arn(service="logs", resource="log-group", resource_name=f"{name}:*",
-                             arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME)
-            for name in log_group_names
-        ],
-    ))
+    out.append(
+        iam.PolicyStatement(
+            actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+            resources=[
+                stack.format_arn(
+                    service="logs",
+                    resource="log-group",
+                    resource_name=f"{name}:*",
+                    arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+                )
+                for name in log_group_names
+            ],
+        )
+    )
     # PutMetricData has no resource-level permissions; the namespace condition narrows it.
-    out.append(iam.PolicyStatement(
-        actions=["cloudwatch:PutMetricData"], resources=["*"],
-        conditions={"StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/*", "AWS/SageMaker"]}},
-    ))
+    out.append(
+        iam.PolicyStatement(
+            actions=["cloudwatch:PutMetricData"],
+            resources=["*"],
+            conditions={"StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/*", "AWS/SageMaker"]}},
+        )
+    )
     if vpc:
         # EC2 network-interface actions SageMaker uses to attach to your subnets; the Describe* and
         # interface actions do not support resource-level scoping for this use, so AWS requires "*".
-        out.append(iam.PolicyStatement(
-            actions=[
-                "ec2:CreateNetworkInterface", "ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterface",
-                "ec2:DeleteNetworkInterfacePermission", "ec2:DescribeNetworkInterfaces", "ec2:DescribeVpcs",
-                "ec2:DescribeDhcpOptions", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups",
-            ],
-            resources=["*"],
-        ))
+        out.append(
+            iam.PolicyStatement(
+                actions=[
+                    "ec2:CreateNetworkInterface",
+                    "ec2:CreateNetworkInterfacePermission",
+                    "ec2:DeleteNetworkInterface",
+                    "ec2:DeleteNetworkInterfacePermission",
+                    "ec2:DescribeNetworkInterfaces",
+                    "ec2:DescribeVpcs",
+                    "ec2:DescribeDhcpOptions",
+                    "ec2:DescribeSubnets",
+                    "ec2:DescribeSecurityGroups",
+                ],
+                resources=["*"],
+            )
+        )
     return out
 
 
-def acknowledge_hosting_wildcards(policy: iam.ManagedPolicy, *, log_group_names: Sequence[str], vpc: bool,
-                                  image_pull: bool) -> None:
+def acknowledge_hosting_wildcards(
+    policy: iam.ManagedPolicy, *, log_group_names: Sequence[str], vpc: bool, image_pull: bool
+) -> None:
     """The wildcard resources :func:`hosting_statements` needs, acknowledged with AWS's reasons."""
-    actions = (["ecr:GetAuthorizationToken"] if image_pull else []) + ["cloudwatch:PutMetricData (namespace-conditioned)"]
+    actions = (["ecr:GetAuthorizationToken"] if image_pull else []) + [
+        "cloudwatch:PutMetricData (namespace-conditioned)"
+    ]
     if vpc:
         actions.append("the VPC network-interface actions")
-    acknowledge(policy, "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
-                f"{', '.join(actions)} have no resource-level permissions; AWS requires '*'")
+    acknowledge(
+        policy,
+        "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
+        f"{', '.join(actions)} have no resource-level permissions; AWS requires '*'",
+    )
     for name in log_group_names:
         if cdk.Token.is_unresolved(name):
             continue
