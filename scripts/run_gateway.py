@@ -21,7 +21,7 @@ sys.path.insert(0, str(REPO))
 
 def chat_stack_config() -> str:
     """ChatStack's GATEWAY_CONFIG document, from cdk.json's "chat" context."""
-    from cdk_llm_serving.bedrock_gateway.routes import GatewayLimits, runtime_config, runtime_config_json
+    from cdk_llm_serving.bedrock_gateway.aliases import GatewayLimits, runtime_config, runtime_config_json
     from stacks.chat_stack import ChatSettings
 
     settings = ChatSettings.from_context(json.loads((REPO / "cdk.json").read_text())["context"].get("chat"))

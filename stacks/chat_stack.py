@@ -22,7 +22,7 @@ from cdk_llm_serving import (
     GatewayLimits,
     PropsValidationError,
 )
-from cdk_llm_serving.bedrock_gateway.routes import model_problems
+from cdk_llm_serving.bedrock_gateway.aliases import model_problems
 
 from ._common import alarm_topic
 from .settings import settings_from_context

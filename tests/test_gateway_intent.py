@@ -209,7 +209,9 @@ def test_alarms_notify_the_topic(chat: dict[str, Any]) -> None:
     assert len(alarms) == 5
     topic = next(iter(resources(chat, "AWS::SNS::Topic")))
     for alarm in alarms.values():
+        # Convention 2: on-call hears when a problem starts (ALARM) and when it is over (OK).
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic}]
+        assert alarm["Properties"]["OKActions"] == [{"Ref": topic}]
     ttft = next(a["Properties"] for a in alarms.values() if "time to first token" in a["Properties"]["AlarmDescription"])
     assert ttft["Threshold"] == 10000
     expr = next(m for m in ttft["Metrics"] if "Expression" in m)
@@ -565,6 +567,40 @@ def test_private_with_existing_endpoint_and_nat_creates_no_endpoints() -> None:
     ]
 
 
+def test_alarms_without_a_topic_have_no_actions() -> None:
+    template = _unit_template(models=_SAGEMAKER_ONLY, auth=GatewayAuth.iam())
+    alarms = resources(template, "AWS::CloudWatch::Alarm")
+    assert len(alarms) == 5
+    for alarm in alarms.values():
+        assert "AlarmActions" not in alarm["Properties"] and "OKActions" not in alarm["Properties"]
+
+
+def test_private_subnet_filters_are_honoured() -> None:
+    # Convention 1 / review G §0.1: a hand-copied selection once dropped subnet_filters, so a one-subnet
+    # selection synthesized every private subnet. The gateway resolves vpc_subnets through _vpc.select_subnets.
+    stack = cdk.Stack(cdk.App(), "Unit")
+    vpc = ec2.Vpc(stack, "Vpc", max_azs=2, nat_gateways=1)
+    one_subnet = vpc.private_subnets[0]
+    BedrockGatewayApi(
+        stack,
+        "Gw",
+        models=_SAGEMAKER_ONLY,
+        auth=GatewayAuth.iam(),
+        endpoint=GatewayEndpoint.private(
+            vpc=vpc, vpc_subnets=ec2.SubnetSelection(subnet_filters=[ec2.SubnetFilter.by_ids([one_subnet.subnet_id])])
+        ),
+    )
+    template = Template.from_stack(stack).to_json()
+    subnet = stack.resolve(one_subnet.subnet_id)
+    assert _gateway_function(template)["VpcConfig"]["SubnetIds"] == [subnet]
+    for endpoint in resources(template, "AWS::EC2::VPCEndpoint").values():
+        assert endpoint["Properties"]["SubnetIds"] == [subnet]
+    create = next(s for s in _gateway_policy_statements(template) if s["Sid"] == "CreateVpcNetworkInterfaces")
+    subnets = [r for r in _as_list(create["Resource"]) if ":subnet/" in cfn_text(r)]
+    assert [cfn_text(r) for r in subnets] == [cfn_text(stack.resolve(stack.format_arn(
+        service="ec2", resource="subnet", resource_name=one_subnet.subnet_id)))]
+
+
 def test_private_bedrock_gateway_gets_the_bedrock_runtime_endpoint() -> None:
     template = _unit_template(
         models=[BedrockModelAlias(alias="fast", model_id="us.anthropic.claude-haiku-4-5-20251001-v1:0")],
@@ -578,3 +614,63 @@ def test_private_bedrock_gateway_gets_the_bedrock_runtime_endpoint() -> None:
 
 def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
+
+
+# --------------------------------------------------------------------------------------------------
+# Documentation of the public surface (convention 11)
+
+
+def _class_field_docs(module: Any, name: str) -> dict[str, tuple[bool, str | None]]:
+    """``field -> (has a default, its docstring)`` of a dataclass or enum, read from its source."""
+    import ast
+    import inspect
+
+    (node,) = [n for n in ast.parse(inspect.getsource(module)).body if isinstance(n, ast.ClassDef) and n.name == name]
+    out: dict[str, tuple[bool, str | None]] = {}
+    for stmt, after in zip(node.body, [*node.body[1:], None], strict=True):
+        doc = after.value.value if isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant) else None
+        if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
+            out[stmt.target.id] = (stmt.value is not None, doc)
+        elif isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name):
+            out[stmt.targets[0].id] = (False, doc)
+    return out
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["GatewayAuthMode", "GatewayAuth", "GatewayEndpointType", "GatewayEndpoint", "BedrockModelAlias",
+     "SageMakerModelAlias", "KnowledgeBaseRetrieval", "GatewayLimits"],
+)
+def test_every_field_and_enum_member_is_documented_with_its_default(name: str) -> None:
+    import importlib
+
+    import cdk_llm_serving.bedrock_gateway as package
+
+    cls = getattr(package, name)
+    fields = _class_field_docs(importlib.import_module(cls.__module__), name)
+    assert fields
+    for field, (has_default, doc) in fields.items():
+        assert doc, f"{name}.{field} has no docstring"
+        if has_default:
+            assert "Default:" in doc, f"{name}.{field} does not state its default"
+
+
+@pytest.mark.parametrize(
+    "function",
+    [BedrockGatewayApi.__init__, GatewayEndpoint.private, GatewayAuth.cognito, SageMakerModelAlias.for_endpoint],
+)
+def test_every_optional_prop_states_its_default(function: Any) -> None:
+    import inspect
+
+    doc = inspect.getdoc(function) or ""
+    params = inspect.signature(function).parameters
+    for name, param in params.items():
+        if name in ("self", "scope", "construct_id"):
+            continue
+        if param.kind is inspect.Parameter.VAR_KEYWORD:
+            continue
+        entry = doc.split(f":param {name}:", 1)
+        assert len(entry) == 2, f"{function.__qualname__}: no :param {name}:"
+        text = entry[1].split(":param ", 1)[0]
+        if param.default is not inspect.Parameter.empty:
+            assert "Default:" in text, f"{function.__qualname__}: :param {name}: does not state its default"

@@ -14,7 +14,7 @@ from cdk_llm_serving import BedrockGatewayApi, BedrockModelAlias, GatewayAuth, P
 from cdk_llm_serving._retained import RetainedName
 from cdk_llm_serving.bedrock_gateway import rules
 from cdk_llm_serving.bedrock_gateway.catalogue import catalogue
-from cdk_llm_serving.bedrock_gateway.construct import _WAF_MANAGED_GROUPS
+from cdk_llm_serving.bedrock_gateway._waf import WAF_MANAGED_GROUPS
 from cdk_llm_serving.knowledge_base.rules import RULES as KB_RULES
 from harness import expect_rule, flat_statements, one, resources
 from stacks import ChatSettings
@@ -112,7 +112,7 @@ def test_waf_overrides_must_name_rules_of_the_group() -> None:
         "GATEWAY.WAF_RULE_OVERRIDES",
         rules.problems(rules.ManagedRuleOverrides("AWSManagedRulesCommonRuleSets", ("SizeRestrictions_BODY",))),
     )
-    for group, overrides in _WAF_MANAGED_GROUPS:  # the gateway's own overrides are valid
+    for group, overrides in WAF_MANAGED_GROUPS:  # the gateway's own overrides are valid
         assert rules.problems(rules.ManagedRuleOverrides(group, overrides)) == []
 
 

@@ -19,10 +19,10 @@ from cdk_llm_serving import (
     ContainerKind,
     GatewayLimits,
     LlmContainer,
-    PropsValidationError,
     SageMakerModelAlias,
 )
-from cdk_llm_serving.bedrock_gateway.routes import runtime_config, runtime_config_json
+from cdk_llm_serving._types import PropsTypeError
+from cdk_llm_serving.bedrock_gateway.aliases import runtime_config, runtime_config_json
 from cdk_llm_serving.bedrock_gateway.rules import SAGEMAKER_MAX_BODY_BYTES, SAGEMAKER_RULES, SageMakerLimitsSubject
 from harness import REPO, expect_rule
 
@@ -90,9 +90,9 @@ def test_for_endpoint_takes_the_container_kind(container: LlmContainer | None, k
 
 
 def test_container_kind_must_be_a_container_kind() -> None:
-    with pytest.raises(PropsValidationError) as info:
-        _build(models=[SageMakerModelAlias(alias="sm", endpoint_name="e", container_kind="tgi")])  # type: ignore[arg-type]
-    assert "model alias 'sm': container_kind must be a ContainerKind (e.g. ContainerKind.LMI) or None, got 'tgi'" in str(info.value)
+    with pytest.raises(PropsTypeError) as info:
+        SageMakerModelAlias(alias="sm", endpoint_name="e", container_kind="tgi")  # type: ignore[arg-type]
+    assert "container_kind must be ContainerKind or None, got str 'tgi' (use ContainerKind.TGI)" in str(info.value)
 
 
 def test_the_runtime_parses_every_kind_the_construct_renders(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,5 +1,5 @@
 """The construct side of the gateway's OpenAI surface (issue 11): the alias types and the GATEWAY_CONFIG
-renderer in ``bedrock_gateway/routes.py`` (``BedrockEmbeddingAlias``, ``BedrockModelAlias(reasoning=...)``,
+renderer in ``bedrock_gateway/aliases.py`` (``BedrockEmbeddingAlias``, ``BedrockModelAlias(reasoning=...)``,
 ``runtime_config(image_url_hosts=...)``), checked against what the runtime's ``config.py`` parses (the runtime
 side is tested in tests/runtime/)."""
 
@@ -13,7 +13,7 @@ import aws_cdk as cdk
 import pytest
 
 from cdk_llm_serving import BedrockGatewayApi, BedrockModelAlias, GatewayLimits, PropsValidationError
-from cdk_llm_serving.bedrock_gateway.routes import (
+from cdk_llm_serving.bedrock_gateway.aliases import (
     EMBEDDING_MODEL_PREFIXES,
     BedrockEmbeddingAlias,
     image_url_host_problems,

@@ -18,7 +18,8 @@ from cdk_llm_serving import (
     PropsValidationError,
     SageMakerModelAlias,
 )
-from cdk_llm_serving.bedrock_gateway.routes import (
+from cdk_llm_serving._types import PropsTypeError, matches
+from cdk_llm_serving.bedrock_gateway.aliases import (
     MAX_RUNTIME_CONFIG_BYTES,
     TOKEN_PLACEHOLDER_LENGTH,
     runtime_config,
@@ -83,7 +84,6 @@ def _build(**kwargs):  # type: ignore[no-untyped-def]
             "too large for the function's environment",
         ),
         # --- SageMaker aliases
-        ({"models": [GOOD, {"alias": "x"}]}, "models[1] must be a BedrockModelAlias or SageMakerModelAlias, got dict"),
         ({"models": [SM, SM]}, "model alias 'sm' appears more than once"),
         ({"models": [GOOD, SageMakerModelAlias(alias="ok", endpoint_name="e")]}, "model alias 'ok' appears more than once"),
         (_sm(alias="bad alias"), "model alias 'bad alias': alias must match"),
@@ -117,7 +117,6 @@ def _build(**kwargs):  # type: ignore[no-untyped-def]
         (_sm(max_tokens_cap=0, default_max_tokens=0), "model alias 'sm': max_tokens_cap must be between 1 and 1000000, got 0"),
         # --- retrieval (both alias types)
         (_kb(knowledge_base_id="abc"), "retrieval.knowledge_base_id must be 10 letters or digits (like 'ABCDEFGHIJ'), got 'abc'"),
-        (_kb(knowledge_base_id=12), "retrieval.knowledge_base_id must be a string, got int"),
         (_kb(number_of_results=0), "retrieval.number_of_results must be between 1 and 100, got 0"),
         (_kb(number_of_results=101), "retrieval.number_of_results must be between 1 and 100, got 101"),
         (_kb(knowledge_base_arn="ABCDEFGHIJ"), "retrieval.knowledge_base_arn must look like 'arn:aws:bedrock:<region>:<account>:knowledge-base/<id>'"),
@@ -125,19 +124,88 @@ def _build(**kwargs):  # type: ignore[no-untyped-def]
             _kb(knowledge_base_arn="arn:aws:bedrock:us-east-1:123456789012:knowledge-base/KLMNOPQRST"),
             "retrieval.knowledge_base_arn names knowledge base 'KLMNOPQRST', not knowledge_base_id 'ABCDEFGHIJ'",
         ),
-        (_sm(retrieval={"knowledge_base_id": "ABCDEFGHIJ"}), "retrieval must be a KnowledgeBaseRetrieval, got dict"),
         (
             {"models": [BedrockModelAlias(alias="b", model_id=GOOD.model_id, retrieval=KnowledgeBaseRetrieval(knowledge_base_id="x"))]},
             "model alias 'b': retrieval.knowledge_base_id must be 10 letters or digits",
         ),
-        # --- endpoint
-        ({"endpoint": "private"}, "endpoint must be GatewayEndpoint.regional() or GatewayEndpoint.private(vpc=...), got str"),
     ],
 )
 def test_invalid_gateway_props(kwargs, message) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(PropsValidationError) as info:
         _build(**kwargs)
     assert message in str(info.value)
+    assert info.value.subject == "BedrockGatewayApi at S/Gw"  # the construct path, not a fixed string
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        # E-newcomer row 6: a string cap used to read "must be between 1 and 1000000, got 4096" (plus a cascade).
+        (
+            lambda: BedrockModelAlias(alias="a", model_id=GOOD.model_id, max_tokens_cap="4096"),
+            "BedrockModelAlias (1 problem(s)):\n  - max_tokens_cap must be int, got str '4096' (pass the number 4096 without quotes)",
+        ),
+        # E-newcomer row 6: AttributeError: 'str' object has no attribute 'mode'.
+        (
+            lambda: _build(auth="iam"),
+            "auth must be GatewayAuth or None, got str 'iam' (build it with a GatewayAuth factory, e.g. GatewayAuth.iam(...))",
+        ),
+        # E-newcomer row 6: AttributeError: 'int' object has no attribute 'to_seconds'.
+        (
+            lambda: _build(generation_timeout=600),
+            "generation_timeout must be cdk.Duration or None, got int 600 (use cdk.Duration.seconds(600))",
+        ),
+        (
+            lambda: _build(models=[GOOD, {"alias": "x"}]),
+            "models[1] must be BedrockModelAlias or SageMakerModelAlias, got dict {'alias': 'x'}",
+        ),
+        (
+            lambda: _build(endpoint="private"),
+            "endpoint must be GatewayEndpoint or None, got str 'private' (build it with a GatewayEndpoint factory, e.g. "
+            "GatewayEndpoint.private(...))",
+        ),
+        (lambda: _build(memory_size="1024"), "memory_size must be int, got str '1024' (pass the number 1024 without quotes)"),
+        (lambda: _build(log_retention=30), "log_retention must be aws_logs.RetentionDays, got int 30"),
+        (lambda: KnowledgeBaseRetrieval(knowledge_base_id=12), "knowledge_base_id must be str, got int 12"),
+        (
+            lambda: SageMakerModelAlias(alias="sm", endpoint_name="e", retrieval={"knowledge_base_id": "ABCDEFGHIJ"}),
+            "retrieval must be KnowledgeBaseRetrieval or None, got dict",
+        ),
+        (
+            lambda: SageMakerModelAlias(alias="sm", endpoint_name="e", container_kind="lmi"),
+            "container_kind must be ContainerKind or None, got str 'lmi'",
+        ),
+        (lambda: GatewayLimits(max_messages=64.5), "max_messages must be int, got float 64.5"),
+        (
+            lambda: GatewayEndpoint.private(vpc=None, vpc_subnets="private"),  # type: ignore[arg-type]
+            "vpc_subnets must be aws_ec2.SubnetSelection or None, got str 'private'",
+        ),
+    ],
+)
+def test_wrong_types_name_the_prop_the_type_and_a_fix(build, message) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(PropsTypeError) as info:
+        build()
+    assert message in str(info.value)
+
+
+def test_number_tokens_are_ints_for_the_type_check() -> None:
+    # KnowledgeBaseRetrieval(number_of_results=<token>) is supported: a CDK number token is a float at synth.
+    assert matches(cdk.Token.as_number(cdk.Fn.ref("Results")), int)
+    assert not matches(2.5, int) and not matches(True, int)
+
+
+def test_a_bad_token_cap_is_reported_once_not_through_the_default() -> None:
+    # Review G §4 / E: max_tokens_cap=0 also produced "default_max_tokens must be between 1 and max_tokens_cap (0)".
+    with pytest.raises(PropsValidationError) as info:
+        _build(models=[BedrockModelAlias(alias="a", model_id=GOOD.model_id, max_tokens_cap=0)])
+    assert info.value.problems == ["model alias 'a': max_tokens_cap must be between 1 and 1000000, got 0"]
+    number = cdk.Token.as_number(cdk.Fn.ref("Cap"))
+    with pytest.raises(PropsValidationError) as info:
+        _build(models=[BedrockModelAlias(alias="a", model_id=GOOD.model_id, max_tokens_cap=number)])
+    assert info.value.problems == [
+        "model alias 'a': max_tokens_cap must be a literal number, not a CDK token (it is written into the"
+        " function's configuration at synth time)"
+    ]
 
 
 def _private_build(vpc_factory, **private_kwargs):  # type: ignore[no-untyped-def]
@@ -166,8 +234,8 @@ def _vpc_without_cidr(stack: cdk.Stack) -> ec2.IVpc:
     ("vpc_factory", "private_kwargs", "message"),
     [
         (_public_only_vpc, {}, "the VPC has no private or isolated subnets for the function and the VPC endpoints"),
-        (_full_vpc, {"subnets": ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC)}, "subnets must be private or isolated"),
-        (_full_vpc, {"subnets": ec2.SubnetSelection(subnet_group_name="nope")}, "subnets select nothing in the VPC"),
+        (_full_vpc, {"vpc_subnets": ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC)}, "vpc_subnets must be private or isolated"),
+        (_full_vpc, {"vpc_subnets": ec2.SubnetSelection(subnet_group_name="nope")}, "vpc_subnets select nothing in the VPC"),
         (_vpc_without_cidr, {}, "the VPC's CIDR block is unknown; import it with ec2.Vpc.from_vpc_attributes(..., vpc_cidr_block=...)"),
         (lambda stack: None, {}, "endpoint=GatewayEndpoint.private(...) needs a vpc"),
     ],

@@ -103,20 +103,49 @@ def matches(value: Any, tp: Any) -> bool:
     if tp is float:
         return isinstance(value, (int, float)) and not isinstance(value, bool)
     if tp is int:
-        return isinstance(value, int) and not isinstance(value, bool)
+        return isinstance(value, int) and not isinstance(value, bool) or _is_number_token(value)
     return isinstance(value, tp)
+
+
+def _is_number_token(value: Any) -> bool:
+    """A CDK number token (``cdk.Token.as_number(...)``): a float that only CloudFormation resolves."""
+    if not isinstance(value, float):
+        return False
+    import aws_cdk  # only for floats, which may be tokens
+
+    return bool(aws_cdk.Token.is_unresolved(value))
+
+
+def _element_problem(name: str, value: Any, tp: Any) -> str | None:
+    """``name[i] must be ...`` when ``value`` is the right kind of sequence but one of its items is not."""
+    for t in _flat(tp):
+        origin, args = typing.get_origin(t), typing.get_args(t)
+        kind = {list: list, tuple: tuple}.get(origin, (list, tuple))
+        sequences = (list, tuple, collections.abc.Sequence, collections.abc.MutableSequence)
+        if origin not in sequences or not isinstance(value, kind):
+            continue
+        if origin is tuple and args and args[-1] is not Ellipsis:
+            continue
+        for i, item in enumerate(value):
+            if (found := problem(f"{name}[{i}]", item, args[0] if args else Any)) is not None:
+                return found
+    return None
 
 
 def problem(name: str, value: Any, tp: Any) -> str | None:
     """The message for a mismatch, or None."""
     if matches(value, tp):
         return None
+    if (element := _element_problem(name, value, tp)) is not None:
+        return element
     hint = ""
-    if isinstance(value, str) and isinstance(tp, type) and issubclass(tp, enum.Enum):
-        hint = f" (use {tp.__name__}.{value.upper()})" if value.upper() in tp.__members__ else ""
+    enum_type = next((a for a in _flat(tp) if isinstance(a, type) and issubclass(a, enum.Enum)), None)
+    if isinstance(value, str) and enum_type is not None:
+        hint = f" (use {enum_type.__name__}.{value.upper()})" if value.upper() in enum_type.__members__ else ""
     elif isinstance(value, str) and any(isinstance(a, type) and _has_factories(a) for a in _flat(tp)):
         factory = next(a for a in _flat(tp) if isinstance(a, type) and _has_factories(a))
-        hint = f" (build it with a {factory.__name__} factory, e.g. {factory.__name__}.{_factories(factory)[0]}(...))"
+        example = f"{factory.__name__}.{_example_factory(factory, value)}(...)"
+        hint = f" (build it with a {factory.__name__} factory, e.g. {example})"
     elif isinstance(value, (int, float)) and not isinstance(value, bool) and any(
             getattr(a, "__name__", "") == "Duration" for a in _flat(tp)):
         hint = f" (use cdk.Duration.seconds({value}))"
@@ -143,6 +172,12 @@ def _numeric(text: str) -> bool:
 
 def _factories(cls: type) -> list[str]:
     return [n for n, v in vars(cls).items() if isinstance(v, (staticmethod, classmethod)) and not n.startswith("_")]
+
+
+def _example_factory(cls: type, value: str) -> str:
+    """The factory named like ``value`` (``"iam"`` -> ``iam``), else the first one."""
+    names = _factories(cls)
+    return next((n for n in names if n.lower() == value.lower()), names[0])
 
 
 def _has_factories(cls: type) -> bool:

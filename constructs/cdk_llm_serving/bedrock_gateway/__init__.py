@@ -1,10 +1,7 @@
 """BedrockGatewayApi and its types."""
 
 from . import rules
-from .auth import GatewayAuth, GatewayAuthMode
-from .construct import BedrockGatewayApi
-from .endpoint import GatewayEndpoint, GatewayEndpointType
-from .routes import (
+from .aliases import (
     INFERENCE_PROFILE_GEOS,
     BedrockModelAlias,
     GatewayLimits,
@@ -12,6 +9,9 @@ from .routes import (
     ModelAlias,
     SageMakerModelAlias,
 )
+from .auth import GatewayAuth, GatewayAuthMode
+from .construct import BedrockGatewayApi
+from .endpoint import GatewayEndpoint, GatewayEndpointType
 
 __all__ = [
     "INFERENCE_PROFILE_GEOS",

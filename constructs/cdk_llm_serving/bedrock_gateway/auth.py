@@ -7,19 +7,29 @@ from dataclasses import dataclass
 
 from aws_cdk import aws_cognito as cognito
 
+from .._types import TypedOptions
+
 
 class GatewayAuthMode(enum.Enum):
+    """How the gateway's model routes authenticate callers."""
+
     COGNITO = "cognito"
+    """A Cognito user-pool JWT authorizer (the default, ``GatewayAuth.cognito()``): callers send
+    ``Authorization: Bearer <ID token>``."""
     IAM = "iam"
+    """AWS IAM (SigV4) for service callers (``GatewayAuth.iam()``); access with ``BedrockGatewayApi.grant_invoke``."""
     NONE = "none"
+    """No authentication (``GatewayAuth.none_for_development()``), for short-lived development stacks only."""
 
 
 @dataclass(frozen=True)
-class GatewayAuth:
+class GatewayAuth(TypedOptions):
     """Authentication of the gateway's model routes. Use the factory methods."""
 
     mode: GatewayAuthMode
+    """COGNITO, IAM or NONE."""
     user_pool: cognito.IUserPool | None = None
+    """COGNITO only: the user pool whose ID tokens are accepted. Default: - a pool is created"""
 
     @staticmethod
     def cognito(user_pool: cognito.IUserPool | None = None) -> GatewayAuth:

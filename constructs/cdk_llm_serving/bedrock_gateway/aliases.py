@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Union
 
 from .._names import is_sagemaker_name
+from .._types import TypedOptions
 from ..sagemaker_endpoint.containers import ContainerKind
 from . import rules
 
@@ -62,23 +63,28 @@ def _literal_str(value: Any) -> bool:
     return isinstance(value, str) and not is_unresolved(value)
 
 
-def _token_problems(where: str, max_tokens_cap: Any, default_max_tokens: Any) -> list[str]:
-    def is_int(v: Any) -> bool:
-        return isinstance(v, int) and not isinstance(v, bool)
-
-    out: list[str] = []
-    if not is_int(max_tokens_cap) or not 1 <= max_tokens_cap <= 1_000_000:
-        out.append(f"{where}: max_tokens_cap must be between 1 and 1000000, got {max_tokens_cap}")
-    if not is_int(default_max_tokens) or not is_int(max_tokens_cap) or not 1 <= default_max_tokens <= max_tokens_cap:
-        out.append(
+def _token_problems(where: str, max_tokens_cap: int, default_max_tokens: int) -> list[str]:
+    """Problems of the token budget, root causes only: a bad cap is not also reported through the default."""
+    budget = (("max_tokens_cap", max_tokens_cap), ("default_max_tokens", default_max_tokens))
+    tokens = [n for n, v in budget if is_unresolved(v)]
+    if tokens:
+        return [
+            f"{where}: {n} must be a literal number, not a CDK token (it is written into the function's"
+            f" configuration at synth time)"
+            for n in tokens
+        ]
+    if not 1 <= max_tokens_cap <= 1_000_000:
+        return [f"{where}: max_tokens_cap must be between 1 and 1000000, got {max_tokens_cap}"]
+    if not 1 <= default_max_tokens <= max_tokens_cap:
+        return [
             f"{where}: default_max_tokens must be between 1 and max_tokens_cap ({max_tokens_cap}),"
             f" got {default_max_tokens}"
-        )
-    return out
+        ]
+    return []
 
 
 @dataclass(frozen=True, kw_only=True)
-class KnowledgeBaseRetrieval:
+class KnowledgeBaseRetrieval(TypedOptions):
     """Retrieval-augmented generation for one alias: before calling the model, the gateway retrieves
     passages from an Amazon Bedrock knowledge base (``bedrock-agent-runtime`` ``Retrieve``) and adds them
     to the prompt. Works with both :class:`BedrockModelAlias` and :class:`SageMakerModelAlias`.
@@ -101,16 +107,12 @@ class KnowledgeBaseRetrieval:
         """Everything wrong with this retrieval setting, one sentence each, prefixed with ``where``."""
         out: list[str] = []
         kb_id = self.knowledge_base_id
-        if not isinstance(kb_id, str):
-            out.append(f"{where}: retrieval.knowledge_base_id must be a string, got {type(kb_id).__name__}")
-        elif not is_unresolved(kb_id) and not _KNOWLEDGE_BASE_ID_RE.match(kb_id):
+        if not is_unresolved(kb_id) and not _KNOWLEDGE_BASE_ID_RE.match(kb_id):
             out.append(
                 f"{where}: retrieval.knowledge_base_id must be 10 letters or digits (like 'ABCDEFGHIJ'), got {kb_id!r}"
             )
         n = self.number_of_results
-        if not is_unresolved(n) and (
-            not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= 100
-        ):
+        if not is_unresolved(n) and not 1 <= n <= 100:
             out.append(f"{where}: retrieval.number_of_results must be between 1 and 100, got {n!r}")
         arn = self.knowledge_base_arn
         if arn is not None and _literal_str(arn):
@@ -132,7 +134,7 @@ class KnowledgeBaseRetrieval:
 
 
 @dataclass(frozen=True, kw_only=True)
-class BedrockModelAlias:
+class BedrockModelAlias(TypedOptions):
     """One entry of the gateway's model allowlist: an alias clients send as ``model``, served by Bedrock.
 
     The gateway's IAM role is generated from these entries: it can invoke exactly these
@@ -182,7 +184,7 @@ class BedrockModelAlias:
         """Everything wrong with this entry, one sentence each (empty when valid)."""
         out: list[str] = []
         where = f"model alias {self.alias!r}"
-        if not isinstance(self.alias, str) or not _ALIAS_RE.match(self.alias):
+        if not _ALIAS_RE.match(self.alias):
             out.append(f"{where}: alias must match {_ALIAS_RE.pattern} (letters, digits, '.', '_', ':', '-'; at most 64)")
         if self.model_id.startswith("arn:"):
             out.append(f"{where}: model_id must be a model or inference profile ID, not an ARN ({self.model_id!r})")
@@ -193,7 +195,8 @@ class BedrockModelAlias:
                 f" (profile prefixes: {', '.join(INFERENCE_PROFILE_GEOS)})"
             )
         out.extend(_token_problems(where, self.max_tokens_cap, self.default_max_tokens))
-        out.extend(_retrieval_problems(where, self.retrieval))
+        if self.retrieval is not None:
+            out.extend(self.retrieval.problems(where))
         if not isinstance(self.reasoning, bool):
             out.append(f"{where}: reasoning must be True or False, got {self.reasoning!r}")
         elif self.reasoning:
@@ -215,7 +218,7 @@ class BedrockModelAlias:
 
 
 @dataclass(frozen=True, kw_only=True)
-class BedrockEmbeddingAlias:
+class BedrockEmbeddingAlias(TypedOptions):
     """An embedding model clients call with ``POST /v1/embeddings`` (``model`` = the alias), served by Bedrock
     ``InvokeModel``. Chat completions on this alias, and embeddings on a chat alias, are 400s.
 
@@ -255,7 +258,7 @@ class BedrockEmbeddingAlias:
 
 
 @dataclass(frozen=True, kw_only=True)
-class SageMakerModelAlias:
+class SageMakerModelAlias(TypedOptions):
     """One entry of the gateway's model allowlist served by a SageMaker real-time endpoint, optionally
     one inference component on it (e.g. a LoRA adapter of a ``LoraAdapterFleet``).
 
@@ -312,6 +315,8 @@ class SageMakerModelAlias:
         ``SageMakerLlmEndpoint``, a ``LoraAdapterFleet`` adapter, ...); its ``inference_component_name``
         and ``inference_component_arn`` are used too when it has them.
 
+        :param alias: name clients pass as ``model``.
+        :param endpoint: the endpoint (or adapter) construct; its ``endpoint_name`` and ``endpoint_arn`` are used.
         :param inference_component_name: invoke this inference component instead of the endpoint's own.
             Default: - ``endpoint.inference_component_name`` if present, else none
         :param kwargs: the other fields (``max_tokens_cap``, ``default_max_tokens``, ``retrieval``,
@@ -336,31 +341,29 @@ class SageMakerModelAlias:
         """Everything wrong with this entry, one sentence each (empty when valid)."""
         out: list[str] = []
         where = f"model alias {self.alias!r}"
-        if not isinstance(self.alias, str) or not _ALIAS_RE.match(self.alias):
+        if not _ALIAS_RE.match(self.alias):
             out.append(f"{where}: alias must match {_ALIAS_RE.pattern} (letters, digits, '.', '_', ':', '-'; at most 64)")
         out.extend(
-            _sagemaker_name_problems(where, "endpoint", self.endpoint_name, self.endpoint_arn, required=True)
+            _sagemaker_name_problems(where, "endpoint", self.endpoint_name, self.endpoint_arn)
         )
         if self.inference_component_name is not None:
             out.extend(
                 _sagemaker_name_problems(
-                    where, "inference_component", self.inference_component_name, self.inference_component_arn, required=True
+                    where, "inference_component", self.inference_component_name, self.inference_component_arn
                 )
             )
         elif self.inference_component_arn is not None:
             out.append(f"{where}: inference_component_arn is set but inference_component_name is not; set both or neither")
-        if self.container_kind is not None and not isinstance(self.container_kind, ContainerKind):
-            out.append(f"{where}: container_kind must be a ContainerKind (e.g. ContainerKind.LMI) or None,"
-                       f" got {self.container_kind!r}")
         out.extend(_token_problems(where, self.max_tokens_cap, self.default_max_tokens))
-        out.extend(_retrieval_problems(where, self.retrieval))
+        if self.retrieval is not None:
+            out.extend(self.retrieval.problems(where))
         return out
 
     def to_runtime(self) -> dict[str, Any]:
         target: dict[str, Any] = {"type": "sagemaker", "endpointName": self.endpoint_name}
         if self.inference_component_name is not None:
             target["inferenceComponentName"] = self.inference_component_name
-        if isinstance(self.container_kind, ContainerKind):
+        if self.container_kind is not None:
             target["containerKind"] = self.container_kind.value
         entry: dict[str, Any] = {
             "alias": self.alias,
@@ -377,11 +380,11 @@ class SageMakerModelAlias:
 ModelAlias = Union[BedrockModelAlias, SageMakerModelAlias, BedrockEmbeddingAlias]
 
 
-def _sagemaker_name_problems(where: str, field: str, name: Any, arn: str | None, *, required: bool) -> list[str]:
+def _sagemaker_name_problems(where: str, field: str, name: str, arn: str | None) -> list[str]:
     """Problems of ``<field>_name`` / ``<field>_arn`` (field: ``endpoint`` or ``inference_component``)."""
     kind = field.replace("_", "-")
     out: list[str] = []
-    if not isinstance(name, str) or (required and name == ""):
+    if name == "":
         out.append(f"{where}: {field}_name must be a non-empty string, got {name!r}")
         return out
     if is_unresolved(name):
@@ -409,16 +412,8 @@ def _sagemaker_name_problems(where: str, field: str, name: Any, arn: str | None,
     return out
 
 
-def _retrieval_problems(where: str, retrieval: Any) -> list[str]:
-    if retrieval is None:
-        return []
-    if not isinstance(retrieval, KnowledgeBaseRetrieval):
-        return [f"{where}: retrieval must be a KnowledgeBaseRetrieval, got {type(retrieval).__name__}"]
-    return retrieval.problems(where)
-
-
 @dataclass(frozen=True, kw_only=True)
-class GatewayLimits:
+class GatewayLimits(TypedOptions):
     """Request limits the gateway enforces before calling a model."""
 
     max_messages: int = 64

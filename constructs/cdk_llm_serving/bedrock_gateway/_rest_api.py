@@ -1,0 +1,245 @@
+"""The gateway's REST API pieces: OpenAI-shaped gateway responses, the access-log format, method
+authorization (Cognito pool and authorizer) and the three routes. Builders create their constructs under
+``scope`` (the gateway) or the API with the construct IDs the gateway has always used."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_cognito as cognito
+from constructs import Construct
+
+from .aliases import GatewayLimits
+from .auth import GatewayAuth, GatewayAuthMode
+
+
+def _error_template(error_type: str, code: str) -> dict[str, str]:
+    """API Gateway gateway-response body in OpenAI's error shape."""
+    body = (
+        '{"error":{"message":$context.error.messageString,'
+        f'"type":"{error_type}","param":null,"code":"{code}"}}}}'
+    )
+    return {"application/json": body}
+
+
+#: With IAM auth, API Gateway's MISSING_AUTHENTICATION_TOKEN means "unsigned request" as often as "unknown route".
+_IAM_MISSING_TOKEN_MESSAGE = (
+    "Missing authentication token: this API requires requests signed with AWS SigV4 (service execute-api), "
+    "or the method and path do not exist (POST /v1/chat/completions, GET /v1/models, GET /health)"
+)
+
+
+def _iam_missing_token_template() -> dict[str, str]:
+    body = json.dumps(
+        {
+            "error": {
+                "message": _IAM_MISSING_TOKEN_MESSAGE,
+                "type": "invalid_request_error",
+                "param": None,
+                "code": "missing_authentication_token",
+            }
+        },
+        separators=(",", ":"),
+    )
+    return {"application/json": body}
+
+
+# Gateway responses API Gateway produces itself (before the Lambda runs), reshaped for OpenAI clients.
+# MISSING_AUTHENTICATION_TOKEN is added per auth mode (missing_token_response).
+_GATEWAY_RESPONSES: tuple[tuple[str, apigw.ResponseType, str | None, str, str], ...] = (
+    ("BadRequestBody", apigw.ResponseType.BAD_REQUEST_BODY, "400", "invalid_request_error", "invalid_request_body"),
+    ("Unauthorized", apigw.ResponseType.UNAUTHORIZED, "401", "invalid_request_error", "invalid_api_key"),
+    ("AccessDenied", apigw.ResponseType.ACCESS_DENIED, "403", "invalid_request_error", "access_denied"),
+    ("Throttled", apigw.ResponseType.THROTTLED, "429", "rate_limit_exceeded", "rate_limit_exceeded"),
+    ("QuotaExceeded", apigw.ResponseType.QUOTA_EXCEEDED, "429", "rate_limit_exceeded", "quota_exceeded"),
+    ("RequestTooLarge", apigw.ResponseType.REQUEST_TOO_LARGE, "413", "invalid_request_error", "request_too_large"),
+    ("WafFiltered", apigw.ResponseType.WAF_FILTERED, "403", "invalid_request_error", "request_blocked"),
+    ("IntegrationTimeout", apigw.ResponseType.INTEGRATION_TIMEOUT, "504", "timeout", "timeout"),
+    ("Default4xx", apigw.ResponseType.DEFAULT_4_XX, None, "invalid_request_error", "invalid_request"),
+    ("Default5xx", apigw.ResponseType.DEFAULT_5_XX, None, "api_error", "upstream_error"),
+)
+
+
+def missing_token_response(mode: GatewayAuthMode) -> tuple[str, dict[str, str], str]:
+    """(status, templates, code) of MISSING_AUTHENTICATION_TOKEN: an unknown route (404) unless IAM auth
+    makes it ambiguous."""
+    if mode is GatewayAuthMode.IAM:
+        return "403", _iam_missing_token_template(), "missing_authentication_token"
+    return "404", _error_template("invalid_request_error", "not_found"), "not_found"
+
+
+def add_gateway_responses(api: apigw.RestApi, auth_mode: GatewayAuthMode) -> str:
+    """The OpenAI-shaped gateway responses; returns the error code of MISSING_AUTHENTICATION_TOKEN."""
+    for rid, rtype, status, etype, code in _GATEWAY_RESPONSES:
+        api.add_gateway_response(
+            rid,
+            type=rtype,
+            status_code=status,
+            templates=_error_template(etype, code),
+            response_headers={"Retry-After": "'1'"} if status == "429" else None,
+        )
+    missing_status, missing_templates, missing_code = missing_token_response(auth_mode)
+    api.add_gateway_response(
+        "MissingAuthToken",
+        type=apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN,
+        status_code=missing_status,
+        templates=missing_templates,
+    )
+    return missing_code
+
+
+def access_log_format() -> apigw.AccessLogFormat:
+    """One JSON line per request: who called, what, the status and the latencies (never the body)."""
+    return apigw.AccessLogFormat.custom(
+        json.dumps(
+            {
+                "requestId": "$context.requestId",
+                "ip": "$context.identity.sourceIp",
+                "caller": "$context.identity.caller",
+                "user": "$context.authorizer.claims.sub",
+                "requestTime": "$context.requestTime",
+                "httpMethod": "$context.httpMethod",
+                "resourcePath": "$context.resourcePath",
+                "status": "$context.status",
+                "protocol": "$context.protocol",
+                "responseLength": "$context.responseLength",
+                "integrationLatency": "$context.integrationLatency",
+                "responseLatency": "$context.responseLatency",
+                "wafStatus": "$context.waf.status",
+                "error": "$context.error.message",
+            },
+            separators=(",", ":"),
+        )
+    )
+
+
+@dataclass(frozen=True)
+class MethodAuth:
+    """How the model routes are authorized, and the Cognito pool and client behind it (if any)."""
+
+    options: dict[str, Any]
+    user_pool: cognito.IUserPool | None = None
+    user_pool_client: cognito.UserPoolClient | None = None
+
+
+def method_auth(scope: Construct, auth: GatewayAuth) -> MethodAuth:
+    """Authorization of the model routes; for Cognito without a pool, the pool and app client are created."""
+    if auth.mode is GatewayAuthMode.IAM:
+        return MethodAuth({"authorization_type": apigw.AuthorizationType.IAM})
+    if auth.mode is GatewayAuthMode.NONE:
+        cdk.Annotations.of(scope).add_warning_v2(
+            "cdk-llm-serving:gateway-unauthenticated",
+            "BedrockGatewayApi is deployed WITHOUT authentication (GatewayAuth.none_for_development()): "
+            "anyone with the URL can spend your Bedrock budget. Use only for short-lived development stacks.",
+        )
+        return MethodAuth({"authorization_type": apigw.AuthorizationType.NONE})
+    pool = auth.user_pool
+    client: cognito.UserPoolClient | None = None
+    if pool is None:
+        pool, client = _user_pool(scope)
+    authorizer = apigw.CognitoUserPoolsAuthorizer(
+        scope, "Authorizer", cognito_user_pools=[pool], results_cache_ttl=cdk.Duration.minutes(5)
+    )
+    return MethodAuth(
+        {"authorization_type": apigw.AuthorizationType.COGNITO, "authorizer": authorizer},
+        user_pool=pool,
+        user_pool_client=client,
+    )
+
+
+def _user_pool(scope: Construct) -> tuple[cognito.UserPool, cognito.UserPoolClient]:
+    """A pool without self sign-up (TOTP MFA required, 12+ character passwords) and an app client for the
+    SRP and password flows."""
+    pool = cognito.UserPool(
+        scope,
+        "UserPool",
+        self_sign_up_enabled=False,
+        sign_in_aliases=cognito.SignInAliases(email=True),
+        password_policy=cognito.PasswordPolicy(
+            min_length=12, require_digits=True, require_lowercase=True, require_uppercase=True, require_symbols=True
+        ),
+        mfa=cognito.Mfa.REQUIRED,
+        mfa_second_factor=cognito.MfaSecondFactor(otp=True, sms=False),
+        account_recovery=cognito.AccountRecovery.EMAIL_ONLY,
+        feature_plan=cognito.FeaturePlan.ESSENTIALS,
+        removal_policy=cdk.RemovalPolicy.RETAIN,
+    )
+    client = pool.add_client(
+        "Client",
+        auth_flows=cognito.AuthFlow(user_srp=True, user_password=True),
+        generate_secret=False,
+        prevent_user_existence_errors=True,
+        # No hosted UI or OAuth flows: callers sign in with SRP or the password flow and send the ID token.
+        # (CDK would otherwise enable the implicit and code grants with an example.com callback.)
+        disable_o_auth=True,
+        id_token_validity=cdk.Duration.hours(1),
+        access_token_validity=cdk.Duration.hours(1),
+    )
+    return pool, client
+
+
+@dataclass(frozen=True)
+class Routes:
+    """The API's methods."""
+
+    chat_completions: apigw.Method
+    models: apigw.Method
+    health: apigw.Method
+
+
+def _chat_request_model(api: apigw.RestApi, limits: GatewayLimits) -> apigw.Model:
+    """The request body API Gateway checks before the function runs: a model name and 1 to max_messages messages."""
+    return api.add_model(
+        "ChatCompletionRequest",
+        content_type="application/json",
+        schema=apigw.JsonSchema(
+            schema=apigw.JsonSchemaVersion.DRAFT4,
+            title="ChatCompletionRequest",
+            type=apigw.JsonSchemaType.OBJECT,
+            required=["model", "messages"],
+            properties={
+                "model": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, min_length=1, max_length=256),
+                "messages": apigw.JsonSchema(
+                    type=apigw.JsonSchemaType.ARRAY, min_items=1, max_items=limits.max_messages
+                ),
+                "stream": apigw.JsonSchema(type=apigw.JsonSchemaType.BOOLEAN),
+            },
+        ),
+    )
+
+
+def add_routes(
+    api: apigw.RestApi, integration: apigw.Integration, limits: GatewayLimits, method_options: dict[str, Any]
+) -> Routes:
+    """``POST /v1/chat/completions`` (body checked against a small schema), ``GET /v1/models`` and the
+    unauthenticated mock ``GET /health``."""
+    chat_request_model = _chat_request_model(api, limits)
+    validator = api.add_request_validator(
+        "RequestValidator", validate_request_body=True, validate_request_parameters=True
+    )
+    v1 = api.root.add_resource("v1")
+    chat = v1.add_resource("chat").add_resource("completions").add_method(
+        "POST",
+        integration,
+        request_models={"application/json": chat_request_model},
+        request_validator=validator,
+        **method_options,
+    )
+    models = v1.add_resource("models").add_method("GET", integration, request_validator=validator, **method_options)
+    health = api.root.add_resource("health").add_method(
+        "GET",
+        apigw.MockIntegration(
+            request_templates={"application/json": '{"statusCode": 200}'},
+            integration_responses=[
+                apigw.IntegrationResponse(status_code="200", response_templates={"application/json": '{"status":"ok"}'})
+            ],
+        ),
+        method_responses=[apigw.MethodResponse(status_code="200")],
+        authorization_type=apigw.AuthorizationType.NONE,
+        request_validator=validator,
+    )
+    return Routes(chat_completions=chat, models=models, health=health)

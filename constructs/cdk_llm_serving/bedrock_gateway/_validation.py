@@ -1,0 +1,252 @@
+"""Synth-time checks of the gateway: its props (every problem at once), the dated model catalogue's
+warnings, and the upstream rules over the names and settings the gateway generated."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from .._errors import ProblemCollector
+from .._retained import RetainedName
+from . import rules
+from ._rest_api import missing_token_response
+from ._waf import WAF_MANAGED_GROUPS
+from .aliases import (
+    MAX_RUNTIME_CONFIG_BYTES,
+    BedrockModelAlias,
+    GatewayLimits,
+    ModelAlias,
+    SageMakerModelAlias,
+    model_problems,
+    runtime_config,
+    runtime_config_json,
+    runtime_config_size,
+)
+from .auth import GatewayAuthMode
+from .catalogue import catalogue
+from .rules import (
+    EXECUTION_LOG_GROUP_PREFIX,
+    ExecutionLogGroup,
+    ManagedRuleOverrides,
+    ProfileRegion,
+    SageMakerLimitsSubject,
+    UnsignedRequestResponse,
+    WafLogDestination,
+)
+
+MAX_STREAM = cdk.Duration.minutes(15)  # API Gateway's response-streaming limit
+
+
+def rule_problems(
+    bedrock_aliases: Sequence[BedrockModelAlias], marketplace_grants: rules.MarketplaceGrants, region: str | None
+) -> list[str]:
+    """Upstream rules over the props: Marketplace first use and each profile's geography."""
+    return rules.problems(marketplace_grants) + [
+        p for m in bedrock_aliases for p in rules.problems(ProfileRegion(m.alias, m.model_id, m.geo, region))
+    ]
+
+
+def validate_props(
+    scope: Construct,
+    *,
+    network_problems: list[str],
+    rule_problems: list[str],
+    models: list[ModelAlias],
+    limits: GatewayLimits,
+    throttling_rate_limit: float,
+    throttling_burst_limit: int,
+    reserved_concurrency: int | None,
+    generation_timeout: cdk.Duration,
+    memory_size: int,
+    stage_name: str,
+    waf_rate_limit_per_ip: int,
+    metrics_namespace: str,
+    log_content: bool,
+    model_config_error_alarm_threshold: int,
+) -> None:
+    """Raise one PropsValidationError (subject ``BedrockGatewayApi at <path>``) listing every problem of the props."""
+    p = ProblemCollector.for_construct(scope)
+    for problem in [*network_problems, *rule_problems, *model_problems(models), *limits.problems()]:
+        p.add(problem)
+    sagemaker_aliases = tuple(m.alias for m in models if isinstance(m, SageMakerModelAlias))
+    for problem in rules.problems(SageMakerLimitsSubject(limits.max_request_bytes, sagemaker_aliases)):
+        p.add(problem)
+    _check_scalars(
+        p,
+        throttling_rate_limit=throttling_rate_limit,
+        throttling_burst_limit=throttling_burst_limit,
+        reserved_concurrency=reserved_concurrency,
+        generation_timeout=generation_timeout,
+        memory_size=memory_size,
+        stage_name=stage_name,
+        waf_rate_limit_per_ip=waf_rate_limit_per_ip,
+        metrics_namespace=metrics_namespace,
+        model_config_error_alarm_threshold=model_config_error_alarm_threshold,
+    )
+    if not p.problems:
+        p.check(*_config_size(models, limits, log_content=log_content, metrics_namespace=metrics_namespace))
+    p.raise_if_any()
+
+
+def _config_size(
+    models: list[ModelAlias], limits: GatewayLimits, *, log_content: bool, metrics_namespace: str
+) -> tuple[bool, str]:
+    """Whether GATEWAY_CONFIG fits the function's environment; tokens (endpoint names, knowledge base IDs) are
+    counted at their longest resolved length."""
+    size = runtime_config_size(
+        runtime_config_json(
+            runtime_config(
+                models=models,
+                limits=limits,
+                log_content=log_content,
+                metrics_namespace=metrics_namespace,
+                service_name="x" * 64,
+            )
+        )
+    )
+    return size <= MAX_RUNTIME_CONFIG_BYTES, (
+        f"the model allowlist is too large for the function's environment ({size} bytes of configuration,"
+        f" at most {MAX_RUNTIME_CONFIG_BYTES}); use fewer or shorter aliases"
+    )
+
+
+def _check_scalars(
+    p: ProblemCollector,
+    *,
+    throttling_rate_limit: float,
+    throttling_burst_limit: int,
+    reserved_concurrency: int | None,
+    generation_timeout: cdk.Duration,
+    memory_size: int,
+    stage_name: str,
+    waf_rate_limit_per_ip: int,
+    metrics_namespace: str,
+    model_config_error_alarm_threshold: int,
+) -> None:
+    """Range checks of the plain props."""
+    p.check(throttling_rate_limit > 0, f"throttling_rate_limit must be positive, got {throttling_rate_limit}")
+    p.check(
+        0 < throttling_burst_limit <= 5000,
+        f"throttling_burst_limit must be between 1 and 5000 (the account burst quota), got {throttling_burst_limit}",
+    )
+    p.check(
+        reserved_concurrency is None or reserved_concurrency >= 1,
+        f"reserved_concurrency must be at least 1 (or None for unreserved), got {reserved_concurrency}",
+    )
+    _check_generation_timeout(p, generation_timeout)
+    p.check(128 <= memory_size <= 10240, f"memory_size must be between 128 and 10240 MiB, got {memory_size}")
+    p.check(
+        stage_name.replace("_", "").replace("-", "").isalnum() and len(stage_name) <= 128,
+        f"stage_name may contain only letters, digits, '-' and '_', got {stage_name!r}",
+    )
+    p.check(
+        100 <= waf_rate_limit_per_ip <= 2_000_000_000,
+        f"waf_rate_limit_per_ip must be between 100 and 2000000000 requests per 5 minutes, got {waf_rate_limit_per_ip}",
+    )
+    p.check(
+        model_config_error_alarm_threshold >= 1,
+        f"model_config_error_alarm_threshold must be at least 1, got {model_config_error_alarm_threshold}",
+    )
+    p.check(
+        bool(metrics_namespace) and not metrics_namespace.startswith("AWS/") and len(metrics_namespace) <= 255,
+        f"metrics_namespace must be non-empty, at most 255 characters and not start with 'AWS/', got {metrics_namespace!r}",
+    )
+
+
+def _check_generation_timeout(p: ProblemCollector, generation_timeout: cdk.Duration) -> None:
+    if not cdk.Token.is_unresolved(generation_timeout.to_seconds()):
+        seconds = generation_timeout.to_seconds()
+        p.check(
+            30 <= seconds <= MAX_STREAM.to_seconds(),
+            f"generation_timeout must be between 30 seconds and 15 minutes (API Gateway's streaming limit),"
+            f" got {seconds} seconds",
+        )
+
+
+def catalogue_warnings(
+    scope: Construct, models: Sequence[BedrockModelAlias], *, region: str | None, marketplace_subscription: bool
+) -> None:
+    """Synth warnings for model IDs the dated catalogue cannot confirm (errors are rules, see rules.py)."""
+    cat = catalogue()
+    unknown: list[str] = []
+    region_mismatch: list[str] = []
+    unscoped: list[str] = []
+    for m in models:
+        fm = m.foundation_model_id
+        if not cat.is_known_model(fm):
+            unknown.append(f"{m.alias!r} ({m.model_id})")
+            continue
+        profiles = cat.profile_geos(fm)
+        if m.geo is not None and profiles is not None:
+            geos, complete = profiles
+            if m.geo not in geos and complete:
+                unknown.append(f"{m.alias!r} ({m.model_id}: {fm} has {', '.join(g + '.' for g in geos)} profiles)")
+            sources = geos.get(m.geo)
+            if sources and region is not None and region not in sources:
+                region_mismatch.append(f"{m.alias!r} ({m.model_id} from {region})")
+        if marketplace_subscription and cat.is_marketplace_model(fm) and cat.marketplace_product_id(fm) is None:
+            unscoped.append(f"{m.alias!r} ({fm})")
+    _warn(scope, cat.as_of, unknown=unknown, region_mismatch=region_mismatch, unscoped=unscoped)
+
+
+def _warn(scope: Construct, as_of: str, *, unknown: list[str], region_mismatch: list[str], unscoped: list[str]) -> None:
+    annotations = cdk.Annotations.of(scope)
+    if unknown:
+        annotations.add_warning_v2(
+            "cdk-llm-serving:bedrock-model-unknown",
+            f"BedrockGatewayApi: model IDs not in the library's Bedrock catalogue (as of {as_of}): "
+            f"{'; '.join(unknown)}. Check them: a wrong ID passes synth and deploy, then every request fails "
+            "(502 upstream_model_not_found, alarm ModelConfigErrorsAlarm). A model newer than the catalogue is fine.",
+        )
+    if region_mismatch:
+        annotations.add_warning_v2(
+            "cdk-llm-serving:bedrock-profile-region",
+            f"BedrockGatewayApi: the catalogue (as of {as_of}) does not list the stack's Region as a source Region "
+            f"of these inference profiles: {'; '.join(region_mismatch)}. Check the model card before deploying.",
+        )
+    if unscoped:
+        annotations.add_warning_v2(
+            "cdk-llm-serving:bedrock-marketplace-unscoped",
+            f"BedrockGatewayApi: no AWS Marketplace product ID is catalogued for {'; '.join(unscoped)}, so the role "
+            "cannot subscribe the account on first use: call each model once as an identity with "
+            "aws-marketplace:Subscribe (or add a scoped statement with add_to_role_policy) before the first request.",
+        )
+
+
+def check_generated(
+    scope: Construct,
+    *,
+    retained_log_groups: Sequence[tuple[logs.LogGroup, str | None]],
+    api: apigw.RestApi,
+    stage_name: str,
+    auth_mode: GatewayAuthMode,
+    missing_token_code: str,
+    waf_log_name: str | None,
+) -> None:
+    """Run the upstream rules over names and settings the gateway generated (not props)."""
+    stack = cdk.Stack.of(scope)
+    subjects: list[Any] = [
+        RetainedName(group.node.path, "LogGroupName", None if name is None else stack.resolve(name))
+        for group, name in retained_log_groups
+    ]
+    api_logical_id = stack.get_logical_id(api.node.default_child)  # type: ignore[arg-type]
+    subjects.append(
+        ExecutionLogGroup(
+            stack.resolve(f"{EXECUTION_LOG_GROUP_PREFIX}{api.rest_api_id}/{stage_name}"), api_logical_id, stage_name
+        )
+    )
+    missing_status, _, _ = missing_token_response(auth_mode)
+    subjects.append(UnsignedRequestResponse(auth_mode is GatewayAuthMode.IAM, missing_status, missing_token_code))
+    if waf_log_name is not None:
+        subjects.append(WafLogDestination(stack.resolve(waf_log_name)))
+        subjects.extend(ManagedRuleOverrides(group, overrides) for group, overrides in WAF_MANAGED_GROUPS)
+    p = ProblemCollector.for_construct(scope)
+    for subject in subjects:
+        for problem in rules.problems(subject):
+            p.add(problem)
+    p.raise_if_any()
