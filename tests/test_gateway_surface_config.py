@@ -114,8 +114,10 @@ def test_image_url_hosts_entries(hosts: list[str], bad: list[str]) -> None:
 
 
 def test_reasoning_must_be_a_bool() -> None:
-    problems = BedrockModelAlias(alias="a", model_id=HAIKU.model_id, reasoning="yes").problems()  # type: ignore[arg-type]
-    assert problems == ["model alias 'a': reasoning must be True or False, got 'yes'"]
+    from cdk_llm_serving._types import PropsTypeError
+
+    with pytest.raises(PropsTypeError, match=r"reasoning must be bool, got str 'yes'"):
+        BedrockModelAlias(alias="a", model_id=HAIKU.model_id, reasoning="yes")  # type: ignore[arg-type]
 
 
 # --------------------------------------------------------------------------- GATEWAY.REASONING_MODEL

@@ -157,7 +157,7 @@ def test_invalid_gateway_props(kwargs, message) -> None:  # type: ignore[no-unty
         ),
         (
             lambda: _build(models=[GOOD, {"alias": "x"}]),
-            "models[1] must be BedrockModelAlias or SageMakerModelAlias, got dict {'alias': 'x'}",
+            "models[1] must be BedrockModelAlias or SageMakerModelAlias or BedrockEmbeddingAlias, got dict {'alias': 'x'}",
         ),
         (
             lambda: _build(endpoint="private"),
