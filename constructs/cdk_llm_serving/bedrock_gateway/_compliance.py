@@ -131,7 +131,12 @@ def _stage_and_methods(gateway: BedrockGatewayApi, auth_mode: GatewayAuthMode) -
     )
     acknowledge(gateway.health_method, "AwsSolutions::AwsSolutions-APIG4", _HEALTH_REASON)
     acknowledge(gateway.health_method, "AwsSolutions::AwsSolutions-COG4", _HEALTH_REASON)
-    model_methods = (gateway.chat_completions_method, gateway.models_method)
+    model_methods = (
+        gateway.chat_completions_method,
+        gateway.embeddings_method,
+        gateway.models_method,
+        gateway.model_method,
+    )
     if auth_mode is GatewayAuthMode.IAM:
         for method in model_methods:
             acknowledge(

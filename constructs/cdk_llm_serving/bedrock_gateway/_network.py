@@ -13,7 +13,7 @@ from constructs import Construct
 
 from .._nag import acknowledge
 from .._vpc import private_selection, select_subnets
-from .aliases import BedrockModelAlias, ModelAlias, SageMakerModelAlias
+from .aliases import BedrockEmbeddingAlias, BedrockModelAlias, ModelAlias, SageMakerModelAlias, retrievals
 from .auth import GatewayAuthMode
 from .endpoint import GatewayEndpoint, GatewayEndpointType
 
@@ -138,7 +138,7 @@ def private_api_policy(
 def _runtime_services(models: Sequence[ModelAlias]) -> list[tuple[str, str, ec2.InterfaceVpcEndpointAwsService]]:
     """(service, construct ID, endpoint service) of the AWS APIs the allowlist makes the function call."""
     services: list[tuple[str, str, ec2.InterfaceVpcEndpointAwsService]] = []
-    if any(isinstance(m, BedrockModelAlias) for m in models):
+    if any(isinstance(m, (BedrockModelAlias, BedrockEmbeddingAlias)) for m in models):
         services.append(
             ("bedrock-runtime", "BedrockRuntimeEndpoint", ec2.InterfaceVpcEndpointAwsService.BEDROCK_RUNTIME)
         )
@@ -146,7 +146,7 @@ def _runtime_services(models: Sequence[ModelAlias]) -> list[tuple[str, str, ec2.
         services.append(
             ("sagemaker.runtime", "SageMakerRuntimeEndpoint", ec2.InterfaceVpcEndpointAwsService.SAGEMAKER_RUNTIME)
         )
-    if any(m.retrieval is not None for m in models):
+    if retrievals(models):
         services.append(
             (
                 "bedrock-agent-runtime",

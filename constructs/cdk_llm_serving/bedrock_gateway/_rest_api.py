@@ -29,7 +29,8 @@ def _error_template(error_type: str, code: str) -> dict[str, str]:
 #: With IAM auth, API Gateway's MISSING_AUTHENTICATION_TOKEN means "unsigned request" as often as "unknown route".
 _IAM_MISSING_TOKEN_MESSAGE = (
     "Missing authentication token: this API requires requests signed with AWS SigV4 (service execute-api), "
-    "or the method and path do not exist (POST /v1/chat/completions, GET /v1/models, GET /health)"
+    "or the method and path do not exist (POST /v1/chat/completions, POST /v1/embeddings, GET /v1/models, "
+    "GET /v1/models/{model}, GET /health)"
 )
 
 
@@ -187,12 +188,22 @@ class Routes:
     """The API's methods."""
 
     chat_completions: apigw.Method
+    embeddings: apigw.Method
     models: apigw.Method
+    model: apigw.Method
     health: apigw.Method
 
 
+#: Most inputs of one ``POST /v1/embeddings`` request (the runtime's limit, Cohere Embed's ``texts`` maximum).
+MAX_EMBEDDING_INPUTS = 96
+
+
 def _chat_request_model(api: apigw.RestApi, limits: GatewayLimits) -> apigw.Model:
-    """The request body API Gateway checks before the function runs: a model name and 1 to max_messages messages."""
+    """The request body API Gateway checks before the function runs: a model name and 1 to max_messages messages.
+
+    Deliberately permissive beyond that (no ``additionalProperties: false``, no schema for a message): tools,
+    ``response_format``, image content parts and tool messages are checked by the function, which answers in
+    OpenAI's error shape."""
     return api.add_model(
         "ChatCompletionRequest",
         content_type="application/json",
@@ -212,12 +223,39 @@ def _chat_request_model(api: apigw.RestApi, limits: GatewayLimits) -> apigw.Mode
     )
 
 
+def _embeddings_request_model(api: apigw.RestApi) -> apigw.Model:
+    """The ``POST /v1/embeddings`` body API Gateway checks: a model name and one string or up to 96 inputs
+    (the function checks each input and answers emptiness, ranges and token arrays in OpenAI's error shape)."""
+    string = apigw.JsonSchemaType.STRING
+    return api.add_model(
+        "EmbeddingsRequest",
+        content_type="application/json",
+        schema=apigw.JsonSchema(
+            schema=apigw.JsonSchemaVersion.DRAFT4,
+            title="EmbeddingsRequest",
+            type=apigw.JsonSchemaType.OBJECT,
+            required=["model", "input"],
+            properties={
+                "model": apigw.JsonSchema(type=string, min_length=1, max_length=256),
+                "input": apigw.JsonSchema(
+                    type=[string, apigw.JsonSchemaType.ARRAY], max_items=MAX_EMBEDDING_INPUTS
+                ),
+                "dimensions": apigw.JsonSchema(type=apigw.JsonSchemaType.INTEGER),
+                "encoding_format": apigw.JsonSchema(type=string, enum=["float", "base64"]),
+                "input_type": apigw.JsonSchema(type=string),
+                "user": apigw.JsonSchema(type=string),
+            },
+        ),
+    )
+
+
 def add_routes(
     api: apigw.RestApi, integration: apigw.Integration, limits: GatewayLimits, method_options: dict[str, Any]
 ) -> Routes:
-    """``POST /v1/chat/completions`` (body checked against a small schema), ``GET /v1/models`` and the
-    unauthenticated mock ``GET /health``."""
+    """``POST /v1/chat/completions`` and ``POST /v1/embeddings`` (bodies checked against small schemas),
+    ``GET /v1/models``, ``GET /v1/models/{model}`` and the unauthenticated mock ``GET /health``."""
     chat_request_model = _chat_request_model(api, limits)
+    embeddings_request_model = _embeddings_request_model(api)
     validator = api.add_request_validator(
         "RequestValidator", validate_request_body=True, validate_request_parameters=True
     )
@@ -229,7 +267,22 @@ def add_routes(
         request_validator=validator,
         **method_options,
     )
-    models = v1.add_resource("models").add_method("GET", integration, request_validator=validator, **method_options)
+    models_resource = v1.add_resource("models")
+    models = models_resource.add_method("GET", integration, request_validator=validator, **method_options)
+    model = models_resource.add_resource("{model}").add_method(
+        "GET",
+        integration,
+        request_parameters={"method.request.path.model": True},
+        request_validator=validator,
+        **method_options,
+    )
+    embeddings = v1.add_resource("embeddings").add_method(
+        "POST",
+        integration,
+        request_models={"application/json": embeddings_request_model},
+        request_validator=validator,
+        **method_options,
+    )
     health = api.root.add_resource("health").add_method(
         "GET",
         apigw.MockIntegration(
@@ -242,4 +295,4 @@ def add_routes(
         authorization_type=apigw.AuthorizationType.NONE,
         request_validator=validator,
     )
-    return Routes(chat_completions=chat, models=models, health=health)
+    return Routes(chat_completions=chat, embeddings=embeddings, models=models, model=model, health=health)

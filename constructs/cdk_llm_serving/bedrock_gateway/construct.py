@@ -33,10 +33,12 @@ from ._monitoring import gateway_alarms
 from ._validation import catalogue_warnings, check_generated, rule_problems, validate_props
 from ._waf import web_acl as build_web_acl
 from .aliases import (
+    BedrockEmbeddingAlias,
     BedrockModelAlias,
     GatewayLimits,
     ModelAlias,
     SageMakerModelAlias,
+    retrievals,
     runtime_config,
     runtime_config_json,
 )
@@ -52,8 +54,10 @@ class BedrockGatewayApi(Construct):
 
     Routes (under the stage URL):
 
-    - ``POST /v1/chat/completions``: OpenAI chat completions, streamed with API Gateway response streaming.
-    - ``GET /v1/models``: the model aliases of the allowlist.
+    - ``POST /v1/chat/completions``: OpenAI chat completions (tools, structured output, images, reasoning),
+      streamed with API Gateway response streaming.
+    - ``POST /v1/embeddings``: OpenAI embeddings of the ``BedrockEmbeddingAlias`` entries.
+    - ``GET /v1/models`` and ``GET /v1/models/{model}``: the model aliases of the allowlist.
     - ``GET /health``: unauthenticated liveness check (mock integration; the function is not called).
 
     The function runs a small standard-library HTTP app behind the AWS Lambda Web Adapter layer.
@@ -97,8 +101,8 @@ class BedrockGatewayApi(Construct):
     ) -> None:
         """
         :param models: the model allowlist (required, at least one entry): aliases clients may request, each
-            with its token cap; ``BedrockModelAlias`` and ``SageMakerModelAlias`` entries, either with optional
-            ``retrieval``.
+            with its token cap; ``BedrockModelAlias`` and ``SageMakerModelAlias`` entries (chat completions), either
+            with optional ``retrieval``, and ``BedrockEmbeddingAlias`` entries (``POST /v1/embeddings``).
         :param auth: how callers authenticate. Default: - ``GatewayAuth.cognito()`` with a new user pool.
         :param endpoint: where the API is reachable from: ``GatewayEndpoint.regional()`` (internet) or
             ``GatewayEndpoint.private(vpc=...)`` (only through an ``execute-api`` VPC endpoint; the function
@@ -350,9 +354,10 @@ class BedrockGatewayApi(Construct):
         self._policy_statements: list[iam.PolicyStatement] = [
             *_iam.own_logs_and_traces(self.log_group.log_group_arn),
             *_iam.bedrock_statements(self, [m for m in self.models if isinstance(m, BedrockModelAlias)]),
+            *_iam.embedding_statements(self, [m for m in self.models if isinstance(m, BedrockEmbeddingAlias)]),
             *marketplace_statements,
             *_iam.sagemaker_statements(self, [m for m in self.models if isinstance(m, SageMakerModelAlias)]),
-            *_iam.retrieval_statements(self, [m.retrieval for m in self.models if m.retrieval is not None]),
+            *_iam.retrieval_statements(self, retrievals(self.models)),
             *network,
         ]
         self.policy: iam.ManagedPolicy = iam.ManagedPolicy(
@@ -519,8 +524,12 @@ class BedrockGatewayApi(Construct):
         routes = _rest_api.add_routes(self.api, integration, limits, method_auth.options)
         self.chat_completions_method: apigw.Method = routes.chat_completions
         """``POST /v1/chat/completions``."""
+        self.embeddings_method: apigw.Method = routes.embeddings
+        """``POST /v1/embeddings`` (the ``BedrockEmbeddingAlias`` entries)."""
         self.models_method: apigw.Method = routes.models
         """``GET /v1/models``."""
+        self.model_method: apigw.Method = routes.model
+        """``GET /v1/models/{model}`` (one alias; 404 ``model_not_found`` for others)."""
         self.health_method: apigw.Method = routes.health
         """``GET /health`` (unauthenticated mock)."""
         self.url: str = self.api.url
@@ -567,7 +576,8 @@ class BedrockGatewayApi(Construct):
     def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
         """Allow ``grantee`` to call the model routes (IAM auth mode only).
 
-        Grants ``execute-api:Invoke`` on ``POST /v1/chat/completions`` and ``GET /v1/models`` of this stage.
+        Grants ``execute-api:Invoke`` on ``POST /v1/chat/completions``, ``POST /v1/embeddings``, ``GET /v1/models``
+        and ``GET /v1/models/<alias>`` of each allowlisted alias (no path wildcard) of this stage.
         """
         if self.auth_mode is not GatewayAuthMode.IAM:
             raise ValueError(
@@ -578,7 +588,9 @@ class BedrockGatewayApi(Construct):
             actions=["execute-api:Invoke"],
             resource_arns=[
                 self.api.arn_for_execute_api("POST", "/v1/chat/completions", self.stage.stage_name),
+                self.api.arn_for_execute_api("POST", "/v1/embeddings", self.stage.stage_name),
                 self.api.arn_for_execute_api("GET", "/v1/models", self.stage.stage_name),
+                *(self.api.arn_for_execute_api("GET", f"/v1/models/{m.alias}", self.stage.stage_name) for m in self.models),
             ],
         )
 

@@ -1,0 +1,132 @@
+"""BedrockGatewayApi wires the runtime's OpenAI surface: POST /v1/embeddings and GET /v1/models/{model} routes,
+embedding aliases (IAM, VPC endpoints), and a chat request validator that stays permissive for tools, structured
+output and images (GatewaySurfaceStack and ChatStack of the session synthesis)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_ec2 as ec2
+
+import variants
+from cdk_llm_serving import BedrockEmbeddingAlias, BedrockGatewayApi, GatewayAuth, GatewayEndpoint
+from cdk_llm_serving.bedrock_gateway.catalogue import catalogue
+from harness import Synthesis, as_list, cfn_text, flat_statements, resources
+
+
+def _policy_statements(template: dict[str, Any]) -> list[dict[str, Any]]:
+    (policy,) = [
+        r["Properties"]
+        for r in resources(template, "AWS::IAM::ManagedPolicy").values()
+        if "generated from its model allowlist" in r["Properties"].get("Description", "")
+    ]
+    return flat_statements(policy["PolicyDocument"]["Statement"])
+
+
+def _method(template: dict[str, Any], http_method: str, path_part: str) -> dict[str, Any]:
+    parts = {lid: r["Properties"]["PathPart"] for lid, r in resources(template, "AWS::ApiGateway::Resource").items()}
+    (method,) = [
+        m["Properties"]
+        for m in resources(template, "AWS::ApiGateway::Method").values()
+        if m["Properties"]["HttpMethod"] == http_method
+        and parts.get(m["Properties"]["ResourceId"].get("Ref", "")) == path_part
+    ]
+    return method
+
+
+def _model_schema(template: dict[str, Any], method: dict[str, Any]) -> dict[str, Any]:
+    model_id = method["RequestModels"]["application/json"]["Ref"]
+    schema: dict[str, Any] = resources(template, "AWS::ApiGateway::Model")[model_id]["Properties"]["Schema"]
+    return schema
+
+
+@pytest.fixture(scope="module")
+def surface(synthesis: Synthesis) -> dict[str, Any]:
+    return synthesis.templates["GatewaySurfaceStack"]
+
+
+def test_embedding_models_get_invoke_model_only_on_their_own_region_arns(surface: dict[str, Any]) -> None:
+    embedding = [s for s in _policy_statements(surface) if s["Sid"] == "InvokeEmbeddingModels"]
+    assert sorted((s["Action"], cfn_text(s["Resource"])) for s in embedding) == sorted(
+        ("bedrock:InvokeModel", f"arn:{{AWS::Partition}}:bedrock:{{AWS::Region}}::foundation-model/{m.model_id}")
+        for m in variants.EMBEDDING_ALIASES
+    )
+    # No other statement names an embedding model (no streaming action, no other Region).
+    others = [s for s in _policy_statements(surface) if s["Sid"] != "InvokeEmbeddingModels"]
+    for m in variants.EMBEDDING_ALIASES:
+        assert not [s for s in others if m.model_id in cfn_text(s["Resource"])]
+
+
+def test_cohere_embedding_models_are_not_in_the_marketplace_grants(surface: dict[str, Any]) -> None:
+    """The catalogue has no Marketplace product IDs for Cohere Embed (README documents the first-use subscription),
+    so Subscribe stays limited to the chat models' products."""
+    for m in variants.EMBEDDING_ALIASES:
+        assert catalogue().marketplace_product_id(m.model_id) is None
+    subscribe = [s for s in _policy_statements(surface) if s["Action"] == "aws-marketplace:Subscribe"]
+    products = {p for s in subscribe for p in as_list(s["Condition"]["ForAnyValue:StringEquals"]["aws-marketplace:ProductId"])}
+    assert products == {catalogue().marketplace_product_id(variants.GLOBAL_PROFILE.foundation_model_id)}
+
+
+def test_embedding_aliases_reach_the_function_config(surface: dict[str, Any]) -> None:
+    (fn,) = [r["Properties"] for r in resources(surface, "AWS::Lambda::Function").values() if "GATEWAY_CONFIG" in str(r)]
+    config = json.loads(cfn_text(fn["Environment"]["Variables"]["GATEWAY_CONFIG"]))
+    embedding = [m for m in config["models"] if m.get("kind") == "embedding"]
+    assert [(m["alias"], m["target"]["modelId"]) for m in embedding] == [
+        (m.alias, m.model_id) for m in variants.EMBEDDING_ALIASES
+    ]
+
+
+def test_model_by_id_route_requires_its_path_parameter(surface: dict[str, Any]) -> None:
+    method = _method(surface, "GET", "{model}")
+    assert method["RequestParameters"] == {"method.request.path.model": True}
+    assert "RequestValidatorId" in method
+    assert method["AuthorizationType"] == "COGNITO_USER_POOLS"
+    assert method["Integration"]["ResponseTransferMode"] == "STREAM"
+
+
+def test_embeddings_route_checks_its_body(surface: dict[str, Any]) -> None:
+    method = _method(surface, "POST", "embeddings")
+    chat = _method(surface, "POST", "completions")
+    # Same integration and the same authorization as chat completions.
+    for key in ("AuthorizationType", "AuthorizerId", "RequestValidatorId"):
+        assert method[key] == chat[key]
+    assert method["Integration"] == chat["Integration"]
+    schema = _model_schema(surface, method)
+    assert schema["required"] == ["model", "input"]
+    props = schema["properties"]
+    assert props["model"] == {"type": "string", "minLength": 1, "maxLength": 256}
+    assert props["input"] == {"type": ["string", "array"], "maxItems": 96}
+    assert props["dimensions"] == {"type": "integer"}
+    assert props["encoding_format"] == {"type": "string", "enum": ["float", "base64"]}
+    assert props["input_type"] == {"type": "string"} and props["user"] == {"type": "string"}
+
+
+def test_chat_validator_accepts_tools_structured_output_and_images(synthesis: Synthesis) -> None:
+    """The runtime checks tools, response_format, image parts and tool messages itself (OpenAI-shaped errors);
+    API Gateway's model must not reject any of them: no closed objects, no schema for a message."""
+    template = synthesis.templates["ChatStack"]
+    schema = _model_schema(template, _method(template, "POST", "completions"))
+    assert "additionalProperties" not in schema
+    assert set(schema["properties"]) == {"model", "messages", "stream"}
+    messages = schema["properties"]["messages"]
+    assert "items" not in messages and set(messages) == {"type", "minItems", "maxItems"}
+    text = str(schema)
+    assert "additionalProperties" not in text and "enum" not in text
+
+
+def test_private_gateway_with_only_embeddings_gets_a_bedrock_runtime_endpoint() -> None:
+    stack = cdk.Stack(cdk.App(), "S")
+    vpc = ec2.Vpc(stack, "Vpc", max_azs=2, nat_gateways=0, subnet_configuration=[
+        ec2.SubnetConfiguration(name="isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
+    ])
+    gateway = BedrockGatewayApi(
+        stack,
+        "Gw",
+        models=[BedrockEmbeddingAlias(alias="embed", model_id="amazon.titan-embed-text-v2:0")],
+        auth=GatewayAuth.iam(),
+        endpoint=GatewayEndpoint.private(vpc=vpc),
+    )
+    assert set(gateway.runtime_vpc_endpoints) == {"bedrock-runtime"}
