@@ -12,7 +12,7 @@ import pytest
 from aws_cdk import aws_ec2 as ec2
 
 import variants
-from cdk_llm_serving import BedrockEmbeddingAlias, BedrockGatewayApi, GatewayAuth, GatewayEndpoint
+from cdk_llm_serving import BedrockEmbeddingAlias, BedrockGatewayApi, GatewayAuth, GatewayEndpoint, PropsValidationError
 from cdk_llm_serving.bedrock_gateway.catalogue import catalogue
 from harness import Synthesis, as_list, cfn_text, flat_statements, resources
 
@@ -119,14 +119,68 @@ def test_chat_validator_accepts_tools_structured_output_and_images(synthesis: Sy
 
 def test_private_gateway_with_only_embeddings_gets_a_bedrock_runtime_endpoint() -> None:
     stack = cdk.Stack(cdk.App(), "S")
-    vpc = ec2.Vpc(stack, "Vpc", max_azs=2, nat_gateways=0, subnet_configuration=[
-        ec2.SubnetConfiguration(name="isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
-    ])
     gateway = BedrockGatewayApi(
         stack,
         "Gw",
         models=[BedrockEmbeddingAlias(alias="embed", model_id="amazon.titan-embed-text-v2:0")],
         auth=GatewayAuth.iam(),
-        endpoint=GatewayEndpoint.private(vpc=vpc),
+        endpoint=GatewayEndpoint.private(vpc=_vpc(stack)),
     )
     assert set(gateway.runtime_vpc_endpoints) == {"bedrock-runtime"}
+
+
+# --------------------------------------------------------------------------------------------------
+# image_url_hosts
+
+
+def _vpc(stack: cdk.Stack) -> ec2.Vpc:
+    return ec2.Vpc(stack, "Vpc", max_azs=2, nat_gateways=0, subnet_configuration=[
+        ec2.SubnetConfiguration(name="isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
+    ])
+
+
+def _build(**props: Any) -> BedrockGatewayApi:
+    stack = cdk.Stack(cdk.App(), "S")
+    if props.pop("private", None) is not None:
+        props["endpoint"] = GatewayEndpoint.private(
+            vpc=_vpc(stack), add_runtime_vpc_endpoints=props.pop("add_runtime_vpc_endpoints", True)
+        )
+        props["auth"] = GatewayAuth.iam()
+    return BedrockGatewayApi(stack, "Gw", models=[variants.GLOBAL_PROFILE], **props)
+
+
+def test_image_url_hosts_reach_the_function_config(surface: dict[str, Any]) -> None:
+    (fn,) = [r["Properties"] for r in resources(surface, "AWS::Lambda::Function").values() if "GATEWAY_CONFIG" in str(r)]
+    config = json.loads(cfn_text(fn["Environment"]["Variables"]["GATEWAY_CONFIG"]))
+    assert config["imageUrlHosts"] == list(variants.SURFACE_IMAGE_HOSTS)
+
+
+def test_bad_image_url_hosts_are_named() -> None:
+    with pytest.raises(PropsValidationError, match=r"image_url_hosts: 'https://cdn.example.com/images' must be a host"):
+        _build(image_url_hosts=["images.example.com", "https://cdn.example.com/images"])
+
+
+def test_image_url_hosts_count_towards_the_config_size() -> None:
+    hosts = [f"{'h' * 60}{i}.example.com" for i in range(60)]
+    with pytest.raises(PropsValidationError, match="image_url_hosts are too large for the function's environment"):
+        _build(image_url_hosts=hosts)
+
+
+def test_private_gateway_with_runtime_endpoints_cannot_fetch_image_urls() -> None:
+    """Our own egress: with add_runtime_vpc_endpoints the function's group sends HTTPS to the VPC's CIDR only."""
+    with pytest.raises(PropsValidationError, match="unreachable from a PRIVATE gateway with add_runtime_vpc_endpoints"):
+        _build(private=True, image_url_hosts=["images.example.com"])
+
+
+def test_private_gateway_through_nat_fetches_https_on_443_only() -> None:
+    """Without the runtime endpoints the function's group allows egress on TCP 443 only."""
+    with pytest.raises(PropsValidationError) as err:
+        _build(
+            private=True,
+            add_runtime_vpc_endpoints=False,
+            image_url_hosts=["images.example.com", "http://10.0.0.5", "cdn.example.com:8443"],
+        )
+    text = str(err.value)
+    assert "'http://10.0.0.5' uses port 80" in text and "'cdn.example.com:8443' uses port 8443" in text
+    assert "'images.example.com'" not in text
+    _build(private=True, add_runtime_vpc_endpoints=False, image_url_hosts=["images.example.com", "https://x.example.com:443"])

@@ -185,12 +185,21 @@ EMBEDDING_ALIASES = (
 )
 
 
+SURFACE_IMAGE_HOSTS = ("images.example.com",)
+
+
 class GatewaySurfaceStack(cdk.Stack):
-    """The OpenAI surface beyond chat: embedding aliases next to a chat profile (Cognito auth)."""
+    """The OpenAI surface beyond chat: embedding aliases next to a chat profile (Cognito auth) and remote image URLs
+    from one allowlisted host."""
 
     def __init__(self, scope: cdk.App, construct_id: str) -> None:
         super().__init__(scope, construct_id)
-        self.gateway = BedrockGatewayApi(self, "Gateway", models=[GLOBAL_PROFILE, *EMBEDDING_ALIASES])
+        self.gateway = BedrockGatewayApi(
+            self,
+            "Gateway",
+            models=[GLOBAL_PROFILE, *EMBEDDING_ALIASES],
+            image_url_hosts=SURFACE_IMAGE_HOSTS,
+        )
 
 
 VARIANTS = {

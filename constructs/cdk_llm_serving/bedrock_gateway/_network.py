@@ -18,6 +18,32 @@ from .auth import GatewayAuthMode
 from .endpoint import GatewayEndpoint, GatewayEndpointType
 
 
+def _image_host_port(host: str) -> int:
+    """The TCP port the runtime fetches an ``image_url_hosts`` entry on (HTTPS 443 unless ``http://`` or a port)."""
+    scheme, _, rest = host.rpartition("://")
+    _, colon, port = rest.partition(":")
+    return int(port) if colon else 80 if scheme == "http" else 443
+
+
+def image_host_problems(endpoint: GatewayEndpoint, hosts: Sequence[str]) -> list[str]:
+    """``image_url_hosts`` a PRIVATE gateway's function cannot reach: its security group allows HTTPS (443) egress
+    only, and only to the VPC's CIDR when the gateway creates the runtime VPC endpoints."""
+    if endpoint.type is not GatewayEndpointType.PRIVATE or not hosts:
+        return []
+    if endpoint.add_runtime_vpc_endpoints:
+        return [
+            f"image_url_hosts {list(hosts)!r} are unreachable from a PRIVATE gateway with add_runtime_vpc_endpoints=True:"
+            " the function's egress is limited to the VPC endpoints it creates; leave image_url_hosts out (clients"
+            " send data: URLs), or give the VPC a NAT route and pass add_runtime_vpc_endpoints=False"
+        ]
+    return [
+        f"image_url_hosts: {h!r} uses port {_image_host_port(h)}, but a PRIVATE gateway's function may only send"
+        " HTTPS on port 443; use an https host on port 443"
+        for h in hosts
+        if _image_host_port(h) != 443
+    ]
+
+
 def network_problems(endpoint: GatewayEndpoint) -> tuple[list[str], ec2.SubnetSelection | None]:
     """Problems of ``endpoint`` and, for PRIVATE, the subnet selection of the function and the VPC endpoints
     (``vpc_subnets``, default :func:`cdk_llm_serving._vpc.private_selection`)."""

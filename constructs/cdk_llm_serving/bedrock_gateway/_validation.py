@@ -22,6 +22,7 @@ from .aliases import (
     GatewayLimits,
     ModelAlias,
     SageMakerModelAlias,
+    image_url_host_problems,
     model_problems,
     runtime_config,
     runtime_config_json,
@@ -58,6 +59,7 @@ def validate_props(
     rule_problems: list[str],
     models: list[ModelAlias],
     limits: GatewayLimits,
+    image_url_hosts: Sequence[str],
     throttling_rate_limit: float,
     throttling_burst_limit: int,
     reserved_concurrency: int | None,
@@ -71,7 +73,13 @@ def validate_props(
 ) -> None:
     """Raise one PropsValidationError (subject ``BedrockGatewayApi at <path>``) listing every problem of the props."""
     p = ProblemCollector.for_construct(scope)
-    for problem in [*network_problems, *rule_problems, *model_problems(models), *limits.problems()]:
+    for problem in [
+        *network_problems,
+        *rule_problems,
+        *model_problems(models),
+        *limits.problems(),
+        *image_url_host_problems(image_url_hosts),
+    ]:
         p.add(problem)
     sagemaker_aliases = tuple(m.alias for m in models if isinstance(m, SageMakerModelAlias))
     for problem in rules.problems(SageMakerLimitsSubject(limits.max_request_bytes, sagemaker_aliases)):
@@ -89,12 +97,25 @@ def validate_props(
         model_config_error_alarm_threshold=model_config_error_alarm_threshold,
     )
     if not p.problems:
-        p.check(*_config_size(models, limits, log_content=log_content, metrics_namespace=metrics_namespace))
+        p.check(
+            *_config_size(
+                models,
+                limits,
+                log_content=log_content,
+                metrics_namespace=metrics_namespace,
+                image_url_hosts=image_url_hosts,
+            )
+        )
     p.raise_if_any()
 
 
 def _config_size(
-    models: list[ModelAlias], limits: GatewayLimits, *, log_content: bool, metrics_namespace: str
+    models: list[ModelAlias],
+    limits: GatewayLimits,
+    *,
+    log_content: bool,
+    metrics_namespace: str,
+    image_url_hosts: Sequence[str],
 ) -> tuple[bool, str]:
     """Whether GATEWAY_CONFIG fits the function's environment; tokens (endpoint names, knowledge base IDs) are
     counted at their longest resolved length."""
@@ -106,12 +127,13 @@ def _config_size(
                 log_content=log_content,
                 metrics_namespace=metrics_namespace,
                 service_name="x" * 64,
+                image_url_hosts=image_url_hosts,
             )
         )
     )
     return size <= MAX_RUNTIME_CONFIG_BYTES, (
-        f"the model allowlist is too large for the function's environment ({size} bytes of configuration,"
-        f" at most {MAX_RUNTIME_CONFIG_BYTES}); use fewer or shorter aliases"
+        f"the model allowlist and image_url_hosts are too large for the function's environment ({size} bytes of"
+        f" configuration, at most {MAX_RUNTIME_CONFIG_BYTES}); use fewer or shorter aliases or hosts"
     )
 
 

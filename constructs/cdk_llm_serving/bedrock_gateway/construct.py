@@ -77,6 +77,7 @@ class BedrockGatewayApi(Construct):
         auth: GatewayAuth | None = None,
         endpoint: GatewayEndpoint | None = None,
         limits: GatewayLimits | None = None,
+        image_url_hosts: Sequence[str] | None = None,
         marketplace_subscription: bool = True,
         throttling_rate_limit: float = 50,
         throttling_burst_limit: int = 100,
@@ -109,6 +110,10 @@ class BedrockGatewayApi(Construct):
             then runs in the VPC). Default: - ``GatewayEndpoint.regional()``
         :param limits: request limits enforced by the function. Default: - ``GatewayLimits()``
             (64 messages, 200000 characters, 1 MiB body).
+        :param image_url_hosts: hosts the function may fetch ``image_url`` images from (``images.example.com``,
+            ``host:8443`` for HTTPS, ``http://host[:port]`` for plain HTTP; no paths): each fetch has a 5 s timeout,
+            a 3.75 MB cap and no redirects. Not with a PRIVATE gateway's runtime VPC endpoints (the function's
+            egress is limited to them). Default: - remote image URLs are rejected (clients send ``data:`` URLs)
         :param marketplace_subscription: let the function's role subscribe the account to the third-party
             (AWS Marketplace) models of the allowlist: Bedrock subscribes on a model's first call in an account with
             the caller's permissions. Grants ``aws-marketplace:ViewSubscriptions`` and ``aws-marketplace:Subscribe``
@@ -153,6 +158,7 @@ class BedrockGatewayApi(Construct):
         auth = auth or GatewayAuth.cognito()
         endpoint = endpoint or GatewayEndpoint.regional()
         limits = limits or GatewayLimits()
+        image_url_hosts = tuple(image_url_hosts or ())
         generation_timeout = generation_timeout or cdk.Duration.minutes(10)
         architecture = architecture or lambda_.Architecture.ARM_64
         self._log_retention = log_retention
@@ -165,6 +171,7 @@ class BedrockGatewayApi(Construct):
             models=models,
             endpoint=endpoint,
             limits=limits,
+            image_url_hosts=image_url_hosts,
             marketplace_subscription=marketplace_subscription,
             throttling_rate_limit=throttling_rate_limit,
             throttling_burst_limit=throttling_burst_limit,
@@ -199,6 +206,7 @@ class BedrockGatewayApi(Construct):
         self._build_iam(marketplace_statements)
         self._build_function(
             limits=limits,
+            image_url_hosts=image_url_hosts,
             log_content=log_content,
             generation_timeout=generation_timeout,
             memory_size=memory_size,
@@ -240,6 +248,7 @@ class BedrockGatewayApi(Construct):
         models: list[ModelAlias],
         endpoint: GatewayEndpoint,
         limits: GatewayLimits,
+        image_url_hosts: Sequence[str],
         marketplace_subscription: bool,
         **scalars: Any,
     ) -> tuple[ec2.SubnetSelection | None, list[iam.PolicyStatement]]:
@@ -252,10 +261,11 @@ class BedrockGatewayApi(Construct):
         network_problems, subnets = _network.network_problems(endpoint)
         validate_props(
             self,
-            network_problems=network_problems,
+            network_problems=network_problems + _network.image_host_problems(endpoint, image_url_hosts),
             rule_problems=rule_problems(bedrock_aliases, marketplace_grants, self._stack_region),
             models=models,
             limits=limits,
+            image_url_hosts=image_url_hosts,
             **scalars,
         )
         catalogue_warnings(
@@ -373,6 +383,7 @@ class BedrockGatewayApi(Construct):
         self,
         *,
         limits: GatewayLimits,
+        image_url_hosts: Sequence[str],
         log_content: bool,
         generation_timeout: cdk.Duration,
         memory_size: int,
@@ -402,13 +413,20 @@ class BedrockGatewayApi(Construct):
                 lambda_.LayerVersion.from_layer_version_arn(self, "WebAdapterLayer", web_adapter_layer_arn(architecture)),
                 lambda_.LayerVersion.from_layer_version_arn(self, "PowertoolsLayer", powertools_layer_arn(architecture)),
             ],
-            environment=self._environment(limits, log_content=log_content, generation_timeout=generation_timeout),
+            environment=self._environment(
+                limits, image_url_hosts=image_url_hosts, log_content=log_content, generation_timeout=generation_timeout
+            ),
         )
         """The gateway function (role ``role``, permissions in ``policy``)."""
         self.function.node.add_dependency(self.policy)
 
     def _environment(
-        self, limits: GatewayLimits, *, log_content: bool, generation_timeout: cdk.Duration
+        self,
+        limits: GatewayLimits,
+        *,
+        image_url_hosts: Sequence[str],
+        log_content: bool,
+        generation_timeout: cdk.Duration,
     ) -> dict[str, str]:
         """The function's environment: the Lambda Web Adapter's settings and the runtime's GATEWAY_CONFIG."""
         config = runtime_config(
@@ -417,6 +435,7 @@ class BedrockGatewayApi(Construct):
             log_content=log_content,
             metrics_namespace=self.metrics_namespace,
             service_name=self.service_name,
+            image_url_hosts=image_url_hosts,
         )
         return {
             "AWS_LAMBDA_EXEC_WRAPPER": "/opt/bootstrap",
