@@ -10,6 +10,7 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import assertions as _assertions
 
 import variants
 from cdk_llm_serving import BedrockEmbeddingAlias, BedrockGatewayApi, GatewayAuth, GatewayEndpoint, PropsValidationError
@@ -162,7 +163,7 @@ def test_bad_image_url_hosts_are_named() -> None:
 
 def test_image_url_hosts_count_towards_the_config_size() -> None:
     hosts = [f"{'h' * 60}{i}.example.com" for i in range(60)]
-    with pytest.raises(PropsValidationError, match="image_url_hosts are too large for the function's environment"):
+    with pytest.raises(PropsValidationError, match="image_url_hosts and cors_allowed_origins are too large"):
         _build(image_url_hosts=hosts)
 
 
@@ -184,3 +185,89 @@ def test_private_gateway_through_nat_fetches_https_on_443_only() -> None:
     assert "'http://10.0.0.5' uses port 80" in text and "'cdn.example.com:8443' uses port 8443" in text
     assert "'images.example.com'" not in text
     _build(private=True, add_runtime_vpc_endpoints=False, image_url_hosts=["images.example.com", "https://x.example.com:443"])
+
+
+# --------------------------------------------------------------------------------------------------
+# cors_allowed_origins
+
+
+def _preflights(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    parts = {lid: r["Properties"]["PathPart"] for lid, r in resources(template, "AWS::ApiGateway::Resource").items()}
+    return {
+        parts[m["Properties"]["ResourceId"]["Ref"]]: m["Properties"]
+        for m in resources(template, "AWS::ApiGateway::Method").values()
+        if m["Properties"]["HttpMethod"] == "OPTIONS"
+    }
+
+
+def test_each_model_route_has_an_unauthorized_mock_preflight(surface: dict[str, Any]) -> None:
+    preflights = _preflights(surface)
+    assert set(preflights) == {"completions", "embeddings", "models", "{model}"}
+    for path, method in preflights.items():
+        # The authorizer must not run: browsers send preflights without the Authorization header.
+        assert method["AuthorizationType"] == "NONE" and "AuthorizerId" not in method
+        assert method["Integration"]["Type"] == "MOCK"
+        (response,) = method["Integration"]["IntegrationResponses"]
+        params = response["ResponseParameters"]
+        assert params["method.response.header.Access-Control-Allow-Origin"] == f"'{variants.SURFACE_CORS_ORIGIN}'"
+        expected_method = "POST" if path in ("completions", "embeddings") else "GET"
+        assert params["method.response.header.Access-Control-Allow-Methods"] == f"'{expected_method}'"
+        headers = {h.lower() for h in params["method.response.header.Access-Control-Allow-Headers"].strip("'").split(",")}
+        assert {"authorization", "content-type"} <= headers
+
+
+def test_preflight_allows_the_headers_the_openai_sdk_sends(surface: dict[str, Any]) -> None:
+    """The installed openai package's own request headers (platform, async, retry and timeout headers)."""
+    import openai
+
+    client = openai.OpenAI(base_url="https://example.invalid/v1", api_key="x")
+    request = client._build_request(openai._base_client.FinalRequestOptions(method="post", url="/chat/completions"))
+    sent = {h.lower() for h in request.headers if h.lower().startswith("x-stainless") or h.lower() in ("content-type", "authorization")}
+    assert {"x-stainless-lang", "x-stainless-retry-count", "authorization"} <= sent
+    for method in _preflights(surface).values():
+        params = method["Integration"]["IntegrationResponses"][0]["ResponseParameters"]
+        allowed = {h.lower() for h in params["method.response.header.Access-Control-Allow-Headers"].strip("'").split(",")}
+        assert sent <= allowed, sent - allowed
+
+
+def test_single_origin_reaches_gateway_responses_and_the_function(surface: dict[str, Any]) -> None:
+    responses = resources(surface, "AWS::ApiGateway::GatewayResponse")
+    assert responses
+    for r in responses.values():
+        headers = r["Properties"]["ResponseParameters"]
+        assert headers["gatewayresponse.header.Access-Control-Allow-Origin"] == f"'{variants.SURFACE_CORS_ORIGIN}'"
+    (fn,) = [r["Properties"] for r in resources(surface, "AWS::Lambda::Function").values() if "GATEWAY_CONFIG" in str(r)]
+    config = json.loads(cfn_text(fn["Environment"]["Variables"]["GATEWAY_CONFIG"]))
+    assert config["corsAllowOrigins"] == [variants.SURFACE_CORS_ORIGIN]
+
+
+def test_without_cors_there_is_no_preflight(synthesis: Synthesis) -> None:
+    chat = synthesis.templates["ChatStack"]
+    assert not _preflights(chat)
+    for r in resources(chat, "AWS::ApiGateway::GatewayResponse").values():
+        assert "gatewayresponse.header.Access-Control-Allow-Origin" not in r["Properties"].get("ResponseParameters", {})
+
+
+def test_several_origins_leave_gateway_responses_without_the_header() -> None:
+    gateway = _build(cors_allowed_origins=["https://a.example.com", "http://localhost:3000"])
+    template = _assertions.Template.from_stack(cdk.Stack.of(gateway)).to_json()
+    assert len(_preflights(template)) == 4
+    for r in resources(template, "AWS::ApiGateway::GatewayResponse").values():
+        assert "gatewayresponse.header.Access-Control-Allow-Origin" not in r["Properties"].get("ResponseParameters", {})
+
+
+def test_cors_origins_count_towards_the_config_size() -> None:
+    origins = [f"https://{'o' * 60}{i}.example.com" for i in range(60)]
+    with pytest.raises(PropsValidationError, match="image_url_hosts and cors_allowed_origins are too large"):
+        _build(cors_allowed_origins=origins)
+
+
+@pytest.mark.parametrize("origins, message", [
+    (["https://app.example.com/"], "cors_allowed_origins: 'https://app.example.com/' must be an origin"),
+    (["app.example.com"], "cors_allowed_origins: 'app.example.com' must be an origin"),
+    (["*", "https://app.example.com"], "'*' allows every origin and cannot be combined"),
+    ([], "cors_allowed_origins must name at least one origin"),
+])
+def test_bad_cors_origins_are_named(origins: list[str], message: str) -> None:
+    with pytest.raises(PropsValidationError, match=message.replace("*", r"\*")):
+        _build(cors_allowed_origins=origins)

@@ -186,11 +186,12 @@ EMBEDDING_ALIASES = (
 
 
 SURFACE_IMAGE_HOSTS = ("images.example.com",)
+SURFACE_CORS_ORIGIN = "https://app.example.com"
 
 
 class GatewaySurfaceStack(cdk.Stack):
-    """The OpenAI surface beyond chat: embedding aliases next to a chat profile (Cognito auth) and remote image URLs
-    from one allowlisted host."""
+    """The OpenAI surface beyond chat: embedding aliases next to a chat profile (Cognito auth), remote image URLs
+    from one allowlisted host and CORS for one browser origin."""
 
     def __init__(self, scope: cdk.App, construct_id: str) -> None:
         super().__init__(scope, construct_id)
@@ -199,6 +200,7 @@ class GatewaySurfaceStack(cdk.Stack):
             "Gateway",
             models=[GLOBAL_PROFILE, *EMBEDDING_ALIASES],
             image_url_hosts=SURFACE_IMAGE_HOSTS,
+            cors_allowed_origins=[SURFACE_CORS_ORIGIN],
         )
 
 

@@ -14,7 +14,7 @@ from constructs import Construct
 from .._errors import ProblemCollector
 from .._retained import RetainedName
 from . import rules
-from ._rest_api import missing_token_response
+from ._rest_api import cors_origin_problems, missing_token_response
 from ._waf import WAF_MANAGED_GROUPS
 from .aliases import (
     MAX_RUNTIME_CONFIG_BYTES,
@@ -60,6 +60,7 @@ def validate_props(
     models: list[ModelAlias],
     limits: GatewayLimits,
     image_url_hosts: Sequence[str],
+    cors_allowed_origins: Sequence[str] | None,
     throttling_rate_limit: float,
     throttling_burst_limit: int,
     reserved_concurrency: int | None,
@@ -79,6 +80,7 @@ def validate_props(
         *model_problems(models),
         *limits.problems(),
         *image_url_host_problems(image_url_hosts),
+        *(cors_origin_problems(cors_allowed_origins) if cors_allowed_origins is not None else []),
     ]:
         p.add(problem)
     sagemaker_aliases = tuple(m.alias for m in models if isinstance(m, SageMakerModelAlias))
@@ -104,6 +106,7 @@ def validate_props(
                 log_content=log_content,
                 metrics_namespace=metrics_namespace,
                 image_url_hosts=image_url_hosts,
+                cors_allow_origins=cors_allowed_origins or (),
             )
         )
     p.raise_if_any()
@@ -116,6 +119,7 @@ def _config_size(
     log_content: bool,
     metrics_namespace: str,
     image_url_hosts: Sequence[str],
+    cors_allow_origins: Sequence[str],
 ) -> tuple[bool, str]:
     """Whether GATEWAY_CONFIG fits the function's environment; tokens (endpoint names, knowledge base IDs) are
     counted at their longest resolved length."""
@@ -128,12 +132,14 @@ def _config_size(
                 metrics_namespace=metrics_namespace,
                 service_name="x" * 64,
                 image_url_hosts=image_url_hosts,
+                cors_allow_origins=cors_allow_origins,
             )
         )
     )
     return size <= MAX_RUNTIME_CONFIG_BYTES, (
-        f"the model allowlist and image_url_hosts are too large for the function's environment ({size} bytes of"
-        f" configuration, at most {MAX_RUNTIME_CONFIG_BYTES}); use fewer or shorter aliases or hosts"
+        f"the model allowlist, image_url_hosts and cors_allowed_origins are too large for the function's environment"
+        f" ({size} bytes of configuration, at most {MAX_RUNTIME_CONFIG_BYTES}); use fewer or shorter aliases,"
+        f" hosts or origins"
     )
 
 

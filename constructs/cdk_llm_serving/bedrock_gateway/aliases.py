@@ -485,12 +485,16 @@ def runtime_config(
     metrics_namespace: str,
     service_name: str,
     image_url_hosts: Sequence[str] = (),
+    cors_allow_origins: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The ``GATEWAY_CONFIG`` document read by ``lambda/gateway/config.py``.
 
     ``image_url_hosts``: hosts the gateway may fetch ``image_url`` images from (default none: only ``data:`` URLs;
     an allowlisted host is fetched with a 5 s timeout, a 3.75 MB cap and no redirects); rendered as
     ``imageUrlHosts`` only when non-empty.
+
+    ``cors_allow_origins``: browser origins the function answers with ``Access-Control-Allow-Origin`` (``*`` for
+    any); rendered as ``corsAllowOrigins`` only when non-empty.
     """
     config: dict[str, Any] = {
         "models": [m.to_runtime() for m in models],
@@ -505,6 +509,8 @@ def runtime_config(
     }
     if image_url_hosts:
         config["imageUrlHosts"] = list(image_url_hosts)
+    if cors_allow_origins:
+        config["corsAllowOrigins"] = list(cors_allow_origins)
     return config
 
 

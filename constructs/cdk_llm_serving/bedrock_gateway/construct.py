@@ -78,6 +78,7 @@ class BedrockGatewayApi(Construct):
         endpoint: GatewayEndpoint | None = None,
         limits: GatewayLimits | None = None,
         image_url_hosts: Sequence[str] | None = None,
+        cors_allowed_origins: Sequence[str] | None = None,
         marketplace_subscription: bool = True,
         throttling_rate_limit: float = 50,
         throttling_burst_limit: int = 100,
@@ -114,6 +115,10 @@ class BedrockGatewayApi(Construct):
             ``host:8443`` for HTTPS, ``http://host[:port]`` for plain HTTP; no paths): each fetch has a 5 s timeout,
             a 3.75 MB cap and no redirects. Not with a PRIVATE gateway's runtime VPC endpoints (the function's
             egress is limited to them). Default: - remote image URLs are rejected (clients send ``data:`` URLs)
+        :param cors_allowed_origins: browser origins allowed to call the API (``https://app.example.com``, or
+            ``["*"]`` for any): each model route gets a CORS preflight (``OPTIONS``, answered by API Gateway without
+            authorization) and the function adds ``Access-Control-Allow-Origin`` for these origins; with a single
+            origin (or ``*``) API Gateway's own error responses carry it too. Default: - no CORS
         :param marketplace_subscription: let the function's role subscribe the account to the third-party
             (AWS Marketplace) models of the allowlist: Bedrock subscribes on a model's first call in an account with
             the caller's permissions. Grants ``aws-marketplace:ViewSubscriptions`` and ``aws-marketplace:Subscribe``
@@ -159,6 +164,7 @@ class BedrockGatewayApi(Construct):
         endpoint = endpoint or GatewayEndpoint.regional()
         limits = limits or GatewayLimits()
         image_url_hosts = tuple(image_url_hosts or ())
+        cors_origins = tuple(cors_allowed_origins) if cors_allowed_origins is not None else None
         generation_timeout = generation_timeout or cdk.Duration.minutes(10)
         architecture = architecture or lambda_.Architecture.ARM_64
         self._log_retention = log_retention
@@ -172,6 +178,7 @@ class BedrockGatewayApi(Construct):
             endpoint=endpoint,
             limits=limits,
             image_url_hosts=image_url_hosts,
+            cors_allowed_origins=cors_origins,
             marketplace_subscription=marketplace_subscription,
             throttling_rate_limit=throttling_rate_limit,
             throttling_burst_limit=throttling_burst_limit,
@@ -187,6 +194,8 @@ class BedrockGatewayApi(Construct):
 
         self.models: tuple[ModelAlias, ...] = tuple(models)
         """The allowlist, in the order given."""
+        self.cors_allowed_origins: tuple[str, ...] = cors_origins or ()
+        """Browser origins with CORS access (empty: no CORS)."""
         self.auth_mode: GatewayAuthMode = auth.mode
         """How callers authenticate (COGNITO, IAM or NONE)."""
         self.endpoint_type: GatewayEndpointType = endpoint.type
@@ -249,6 +258,7 @@ class BedrockGatewayApi(Construct):
         endpoint: GatewayEndpoint,
         limits: GatewayLimits,
         image_url_hosts: Sequence[str],
+        cors_allowed_origins: Sequence[str] | None,
         marketplace_subscription: bool,
         **scalars: Any,
     ) -> tuple[ec2.SubnetSelection | None, list[iam.PolicyStatement]]:
@@ -266,6 +276,7 @@ class BedrockGatewayApi(Construct):
             models=models,
             limits=limits,
             image_url_hosts=image_url_hosts,
+            cors_allowed_origins=cors_allowed_origins,
             **scalars,
         )
         catalogue_warnings(
@@ -436,6 +447,7 @@ class BedrockGatewayApi(Construct):
             metrics_namespace=self.metrics_namespace,
             service_name=self.service_name,
             image_url_hosts=image_url_hosts,
+            cors_allow_origins=self.cors_allowed_origins,
         )
         return {
             "AWS_LAMBDA_EXEC_WRAPPER": "/opt/bootstrap",
@@ -508,7 +520,7 @@ class BedrockGatewayApi(Construct):
         )
         """API Gateway's execution log group of the stage, created ahead so it has retention and encryption."""
         self.stage.node.add_dependency(self.execution_log_group)
-        self._missing_token_code = _rest_api.add_gateway_responses(self.api, auth.mode)
+        self._missing_token_code = _rest_api.add_gateway_responses(self.api, auth.mode, self.cors_allowed_origins)
 
     def _endpoint_options(
         self, endpoint: GatewayEndpoint, auth_mode: GatewayAuthMode, stage_name: str
@@ -540,7 +552,7 @@ class BedrockGatewayApi(Construct):
             response_transfer_mode=apigw.ResponseTransferMode.STREAM,
             timeout=generation_timeout,
         )
-        routes = _rest_api.add_routes(self.api, integration, limits, method_auth.options)
+        routes = _rest_api.add_routes(self.api, integration, limits, method_auth.options, self.cors_allowed_origins)
         self.chat_completions_method: apigw.Method = routes.chat_completions
         """``POST /v1/chat/completions``."""
         self.embeddings_method: apigw.Method = routes.embeddings
@@ -551,6 +563,8 @@ class BedrockGatewayApi(Construct):
         """``GET /v1/models/{model}`` (one alias; 404 ``model_not_found`` for others)."""
         self.health_method: apigw.Method = routes.health
         """``GET /health`` (unauthenticated mock)."""
+        self.cors_preflight_methods: tuple[apigw.Method, ...] = routes.preflights
+        """The CORS ``OPTIONS`` methods of the model routes (unauthenticated mocks; empty without CORS)."""
         self.url: str = self.api.url
         """Invoke URL of the stage, ending in ``/``."""
         self.openai_base_url: str = f"{self.api.url}v1"
