@@ -106,18 +106,21 @@ def test_direct_foundation_model_is_granted_in_own_region_only(synthesis: Synthe
     ]
 
 
-def test_chat_route_streams_through_lambda(chat: dict[str, Any]) -> None:
-    methods = resources(chat, "AWS::ApiGateway::Method")
-    posts = [m["Properties"] for m in methods.values() if m["Properties"]["HttpMethod"] == "POST"]
-    assert len(posts) == 1
-    integration = posts[0]["Integration"]
-    assert integration["Type"] == "AWS_PROXY"
-    assert integration["ResponseTransferMode"] == "STREAM"
-    assert integration["TimeoutInMillis"] == ChatSettings().generation_timeout_seconds * 1000
-    assert "/response-streaming-invocations" in _flatten(integration["Uri"])
-    # Body validated against the JSON schema model before the function runs.
-    assert set(posts[0]["RequestModels"]) == {"application/json"}
-    assert "RequestValidatorId" in posts[0]
+def test_model_routes_stream_through_lambda(chat: dict[str, Any]) -> None:
+    methods = [m["Properties"] for m in resources(chat, "AWS::ApiGateway::Method").values()]
+    lambda_methods = [m for m in methods if m["Integration"]["Type"] != "MOCK"]
+    # chat completions, embeddings, the model list and one model: one integration, all streamed
+    assert sorted(m["HttpMethod"] for m in lambda_methods) == ["GET", "GET", "POST", "POST"]
+    for m in lambda_methods:
+        integration = m["Integration"]
+        assert integration["Type"] == "AWS_PROXY"
+        assert integration["ResponseTransferMode"] == "STREAM"
+        assert integration["TimeoutInMillis"] == ChatSettings().generation_timeout_seconds * 1000
+        assert "/response-streaming-invocations" in _flatten(integration["Uri"])
+        assert "RequestValidatorId" in m
+    # Bodies validated against their JSON schema models before the function runs.
+    for post in (m for m in lambda_methods if m["HttpMethod"] == "POST"):
+        assert set(post["RequestModels"]) == {"application/json"}
 
 
 def test_routes_and_authorization(chat: dict[str, Any]) -> None:
@@ -129,7 +132,7 @@ def test_routes_and_authorization(chat: dict[str, Any]) -> None:
     health = next(m for m in methods if m.get("AuthorizationType") == "NONE")
     assert health["Integration"]["Type"] == "MOCK"
     paths = {r["Properties"]["PathPart"] for r in resources(chat, "AWS::ApiGateway::Resource").values()}
-    assert paths == {"v1", "chat", "completions", "models", "health"}
+    assert paths == {"v1", "chat", "completions", "embeddings", "models", "{model}", "health"}
 
 
 def test_regional_endpoint_and_stage_limits(chat: dict[str, Any]) -> None:
@@ -233,7 +236,11 @@ def test_iam_variant_grants_execute_api_on_exact_routes(synthesis: Synthesis) ->
     stmt = caller_policy["PolicyDocument"]["Statement"][0]
     assert stmt["Action"] == "execute-api:Invoke"
     routes = sorted(_flatten(r).split("}/", 2)[-1] for r in stmt["Resource"])
-    assert routes == ["GET/v1/models", "POST/v1/chat/completions"]  # no wildcard methods or paths
+    # no wildcard methods or paths: GET /v1/models/{model} is granted for each alias of the allowlist
+    assert routes == sorted(
+        ["GET/v1/models", "POST/v1/chat/completions", "POST/v1/embeddings"]
+        + [f"GET/v1/models/{m.alias}" for m in (variants.DIRECT_MODEL, variants.GLOBAL_PROFILE)]
+    )
     fn = _gateway_function(t)
     assert fn["ReservedConcurrentExecutions"] == 20
 

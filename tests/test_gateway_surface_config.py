@@ -93,14 +93,17 @@ def test_embedding_alias_name_rule() -> None:
     assert "alias must match" in problem
 
 
-def test_the_construct_refuses_embedding_aliases_until_it_routes_them() -> None:
-    """BedrockGatewayApi has no POST /v1/embeddings route and no InvokeModel grant for embedding models yet:
-    an embedding alias would deploy and fail every call, so synth names the problem."""
+def test_embedding_aliases_are_part_of_the_allowlist() -> None:
+    """BedrockGatewayApi routes POST /v1/embeddings and grants InvokeModel on embedding models, so an embedding
+    alias is accepted; it still shares the alias namespace and the per-entry checks with the chat aliases."""
     embed = BedrockEmbeddingAlias(alias="embed", model_id="amazon.titan-embed-text-v2:0")
-    (problem,) = model_problems([HAIKU, embed])
-    assert "'embed'" in problem and "does not serve yet" in problem
-    with pytest.raises(PropsValidationError, match="BedrockEmbeddingAlias"):
-        BedrockGatewayApi(cdk.Stack(cdk.App(), "S"), "Gw", models=[HAIKU, embed])
+    assert model_problems([HAIKU, embed]) == []
+    BedrockGatewayApi(cdk.Stack(cdk.App(), "S"), "Gw", models=[HAIKU, embed])
+    clash = BedrockEmbeddingAlias(alias=HAIKU.alias, model_id="amazon.titan-embed-text-v2:0")
+    assert model_problems([HAIKU, clash]) == [f"model alias {HAIKU.alias!r} appears more than once; aliases must be unique"]
+    bad = BedrockEmbeddingAlias(alias="e", model_id="amazon.titan-embed-text-v1")
+    with pytest.raises(PropsValidationError, match="embedding alias 'e': model_id must be an embedding model"):
+        BedrockGatewayApi(cdk.Stack(cdk.App(), "S"), "Gw", models=[HAIKU, bad])
 
 
 @pytest.mark.parametrize("hosts, bad", [

@@ -17,6 +17,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 
 from cdk_llm_serving import (
+    BedrockEmbeddingAlias,
     BedrockGatewayApi,
     BedrockModelAlias,
     GatewayAuth,
@@ -177,10 +178,37 @@ class GatewayPrivateStack(cdk.Stack):
         )
 
 
+#: Embedding aliases of GatewaySurfaceStack: Titan (Amazon, no Marketplace) and Cohere (a Marketplace product).
+EMBEDDING_ALIASES = (
+    BedrockEmbeddingAlias(alias="embed", model_id="amazon.titan-embed-text-v2:0"),
+    BedrockEmbeddingAlias(alias="embed-multilingual", model_id="cohere.embed-multilingual-v3"),
+)
+
+
+SURFACE_IMAGE_HOSTS = ("images.example.com",)
+SURFACE_CORS_ORIGIN = "https://app.example.com"
+
+
+class GatewaySurfaceStack(cdk.Stack):
+    """The OpenAI surface beyond chat: embedding aliases next to a chat profile (Cognito auth), remote image URLs
+    from one allowlisted host and CORS for one browser origin."""
+
+    def __init__(self, scope: cdk.App, construct_id: str) -> None:
+        super().__init__(scope, construct_id)
+        self.gateway = BedrockGatewayApi(
+            self,
+            "Gateway",
+            models=[GLOBAL_PROFILE, *EMBEDDING_ALIASES],
+            image_url_hosts=SURFACE_IMAGE_HOSTS,
+            cors_allowed_origins=[SURFACE_CORS_ORIGIN],
+        )
+
+
 VARIANTS = {
     "GatewayIamStack": GatewayIamStack,
     "GatewayDevStack": GatewayDevStack,
     "GatewayExistingPoolStack": GatewayExistingPoolStack,
     "GatewaySageMakerStack": GatewaySageMakerStack,
     "GatewayPrivateStack": GatewayPrivateStack,
+    "GatewaySurfaceStack": GatewaySurfaceStack,
 }

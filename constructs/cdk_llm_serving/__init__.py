@@ -3,6 +3,7 @@
 from ._errors import PropsValidationError
 from .bedrock_gateway import (
     INFERENCE_PROFILE_GEOS,
+    BedrockEmbeddingAlias,
     BedrockGatewayApi,
     BedrockModelAlias,
     GatewayAuth,
@@ -59,6 +60,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "INFERENCE_PROFILE_GEOS",
+    "BedrockEmbeddingAlias",
     "BedrockGatewayApi",
     "BedrockModelAlias",
     "GatewayAuth",

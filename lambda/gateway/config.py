@@ -20,6 +20,7 @@ The CDK construct writes a JSON document with exactly these keys::
       ],
       "limits": {"maxMessages": 64, "maxTotalChars": 200000, "maxRequestBytes": 1048576},
       "imageUrlHosts": [],
+      "corsAllowOrigins": ["https://app.example.com"],
       "logContent": false,
       "metricsNamespace": "CdkLlmServing/Gateway",
       "serviceName": "bedrock-gateway"
@@ -30,7 +31,8 @@ embedding alias served by ``POST /v1/embeddings``, Bedrock only, without the tok
 its ``modelId`` must be a supported embedding model, see :data:`EMBEDDING_FAMILIES`) and
 ``reasoning`` (``true``: the Bedrock model takes Anthropic's extended-thinking budget, so
 ``reasoning_effort`` is honoured).  Top-level ``imageUrlHosts`` (default ``[]``) lists the
-hosts image URLs may be fetched from (see :mod:`images`).
+hosts image URLs may be fetched from (see :mod:`images`); ``corsAllowOrigins`` (default ``[]``)
+the browser origins answered with ``Access-Control-Allow-Origin`` (``["*"]`` for any origin).
 
 Targets: ``bedrock`` needs ``modelId``; ``sagemaker`` needs ``endpointName`` and
 optionally ``inferenceComponentName`` (both follow SageMaker's naming rules:
@@ -161,6 +163,7 @@ class GatewayConfig:
     metrics_namespace: str = "CdkLlmServing/Gateway"
     service_name: str = "bedrock-gateway"
     image_url_hosts: tuple[str, ...] = ()
+    cors_allow_origins: tuple[str, ...] = ()
 
     def model(self, alias: str) -> ModelConfig | None:
         """Return the model for ``alias`` or ``None`` if it is not allowlisted."""
@@ -320,7 +323,11 @@ def parse_config(data: Mapping[str, Any]) -> GatewayConfig:
     if not isinstance(hosts, list) or not all(isinstance(h, str) and IMAGE_HOST.fullmatch(h) for h in hosts):
         raise ConfigError(f"{ENV_VAR}: 'imageUrlHosts' must be a list of hosts like 'images.example.com', "
                           f"'host:8443' or 'http://host:8080' (no paths), got {hosts!r}")
-    return GatewayConfig(models, limits, log_content, namespace, service, tuple(hosts))
+    origins = data.get("corsAllowOrigins") or []
+    if not isinstance(origins, list) or not all(isinstance(o, str) and o for o in origins):
+        raise ConfigError(f"{ENV_VAR}: 'corsAllowOrigins' must be a list of origins like "
+                          f"'https://app.example.com' (or ['*']), got {origins!r}")
+    return GatewayConfig(models, limits, log_content, namespace, service, tuple(hosts), tuple(origins))
 
 
 def load_config(environ: Mapping[str, str] | None = None) -> GatewayConfig:

@@ -13,7 +13,9 @@ Run with ``python3 server.py``; ``HOST`` (default 127.0.0.1) and ``PORT``
 Every error, including unexpected ones, is answered in OpenAI's error shape.  An error
 that only a change to the deployment can fix (``errors.DEPLOYMENT_ERROR_CODES``: model
 access, an invalid model ID, IAM) carries ``x-should-retry: false``, which the OpenAI SDKs
-obey instead of retrying the 502.
+obey instead of retrying the 502.  With ``corsAllowOrigins`` configured, every response to a
+request whose ``Origin`` is allowed carries ``Access-Control-Allow-Origin`` (preflights are
+answered by API Gateway).
 """
 
 from __future__ import annotations
@@ -99,6 +101,21 @@ class GatewayHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args) -> None:
         """Silence the default stderr access log; telemetry logs one JSON line per request."""
+
+    def send_response(self, code: int, message: str | None = None) -> None:
+        """Status line and common headers; ``Access-Control-Allow-Origin`` for an allowed browser origin."""
+        super().send_response(code, message)
+        origins = self.server.service.config.cors_allow_origins
+        if not origins:
+            return
+        if "*" in origins:
+            self.send_header("Access-Control-Allow-Origin", "*")
+            return
+        self.send_header("Vary", "Origin")  # the answer depends on the request's Origin (caches must key on it)
+        headers = getattr(self, "headers", None)  # not yet parsed when the request line is bad
+        origin = headers.get("Origin") if headers is not None else None
+        if origin in origins:
+            self.send_header("Access-Control-Allow-Origin", origin)
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """Answer protocol-level errors (bad request line, ...) in OpenAI shape too."""

@@ -3,6 +3,7 @@
 from . import rules
 from .aliases import (
     INFERENCE_PROFILE_GEOS,
+    BedrockEmbeddingAlias,
     BedrockModelAlias,
     GatewayLimits,
     KnowledgeBaseRetrieval,
@@ -15,6 +16,7 @@ from .endpoint import GatewayEndpoint, GatewayEndpointType
 
 __all__ = [
     "INFERENCE_PROFILE_GEOS",
+    "BedrockEmbeddingAlias",
     "BedrockGatewayApi",
     "BedrockModelAlias",
     "GatewayAuth",

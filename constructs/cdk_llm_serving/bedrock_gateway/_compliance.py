@@ -16,6 +16,12 @@ _HEALTH_REASON = (
 )
 
 
+_PREFLIGHT_REASON = (
+    "CORS preflight (OPTIONS, cors_allowed_origins): browsers send it without credentials, so it cannot be "
+    "authorized; a mock integration answers with the allowed origins, methods and headers, no data, no model"
+)
+
+
 def acknowledge_findings(
     gateway: BedrockGatewayApi,
     auth: GatewayAuth,
@@ -131,7 +137,16 @@ def _stage_and_methods(gateway: BedrockGatewayApi, auth_mode: GatewayAuthMode) -
     )
     acknowledge(gateway.health_method, "AwsSolutions::AwsSolutions-APIG4", _HEALTH_REASON)
     acknowledge(gateway.health_method, "AwsSolutions::AwsSolutions-COG4", _HEALTH_REASON)
-    model_methods = (gateway.chat_completions_method, gateway.models_method)
+    for preflight in gateway.cors_preflight_methods:
+        for rule in ("AwsSolutions::AwsSolutions-APIG4", "AwsSolutions::AwsSolutions-COG4"):
+            # Browsers send CORS preflights without credentials (Fetch standard, CORS-preflight request).
+            acknowledge(preflight, rule, _PREFLIGHT_REASON)
+    model_methods = (
+        gateway.chat_completions_method,
+        gateway.embeddings_method,
+        gateway.models_method,
+        gateway.model_method,
+    )
     if auth_mode is GatewayAuthMode.IAM:
         for method in model_methods:
             acknowledge(

@@ -13,7 +13,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from .aliases import BedrockModelAlias, KnowledgeBaseRetrieval, SageMakerModelAlias
+from .aliases import BedrockEmbeddingAlias, BedrockModelAlias, KnowledgeBaseRetrieval, SageMakerModelAlias
 from .catalogue import catalogue
 from .rules import MarketplaceGrants
 
@@ -85,6 +85,21 @@ def bedrock_statements(scope: Construct, models: Sequence[BedrockModelAlias]) ->
             )
         )
     return statements
+
+
+def embedding_statements(scope: Construct, models: Sequence[BedrockEmbeddingAlias]) -> list[iam.PolicyStatement]:
+    """bedrock:InvokeModel (the gateway never streams embeddings) on exactly the allowlisted embedding models in the
+    stack's Region: ``arn:${Partition}:bedrock:${Region}::foundation-model/<model_id>``."""
+    stack = cdk.Stack.of(scope)
+    arns = sorted(
+        {
+            stack.format_arn(service="bedrock", account="", resource="foundation-model", resource_name=m.model_id)
+            for m in models
+        }
+    )
+    if not arns:
+        return []
+    return [iam.PolicyStatement(sid="InvokeEmbeddingModels", actions=["bedrock:InvokeModel"], resources=arns)]
 
 
 def marketplace_statements(

@@ -13,9 +13,35 @@ from constructs import Construct
 
 from .._nag import acknowledge
 from .._vpc import private_selection, select_subnets
-from .aliases import BedrockModelAlias, ModelAlias, SageMakerModelAlias
+from .aliases import BedrockEmbeddingAlias, BedrockModelAlias, ModelAlias, SageMakerModelAlias, retrievals
 from .auth import GatewayAuthMode
 from .endpoint import GatewayEndpoint, GatewayEndpointType
+
+
+def _image_host_port(host: str) -> int:
+    """The TCP port the runtime fetches an ``image_url_hosts`` entry on (HTTPS 443 unless ``http://`` or a port)."""
+    scheme, _, rest = host.rpartition("://")
+    _, colon, port = rest.partition(":")
+    return int(port) if colon else 80 if scheme == "http" else 443
+
+
+def image_host_problems(endpoint: GatewayEndpoint, hosts: Sequence[str]) -> list[str]:
+    """``image_url_hosts`` a PRIVATE gateway's function cannot reach: its security group allows HTTPS (443) egress
+    only, and only to the VPC's CIDR when the gateway creates the runtime VPC endpoints."""
+    if endpoint.type is not GatewayEndpointType.PRIVATE or not hosts:
+        return []
+    if endpoint.add_runtime_vpc_endpoints:
+        return [
+            f"image_url_hosts {list(hosts)!r} are unreachable from a PRIVATE gateway with add_runtime_vpc_endpoints=True:"
+            " the function's egress is limited to the VPC endpoints it creates; leave image_url_hosts out (clients"
+            " send data: URLs), or give the VPC a NAT route and pass add_runtime_vpc_endpoints=False"
+        ]
+    return [
+        f"image_url_hosts: {h!r} uses port {_image_host_port(h)}, but a PRIVATE gateway's function may only send"
+        " HTTPS on port 443; use an https host on port 443"
+        for h in hosts
+        if _image_host_port(h) != 443
+    ]
 
 
 def network_problems(endpoint: GatewayEndpoint) -> tuple[list[str], ec2.SubnetSelection | None]:
@@ -138,7 +164,7 @@ def private_api_policy(
 def _runtime_services(models: Sequence[ModelAlias]) -> list[tuple[str, str, ec2.InterfaceVpcEndpointAwsService]]:
     """(service, construct ID, endpoint service) of the AWS APIs the allowlist makes the function call."""
     services: list[tuple[str, str, ec2.InterfaceVpcEndpointAwsService]] = []
-    if any(isinstance(m, BedrockModelAlias) for m in models):
+    if any(isinstance(m, (BedrockModelAlias, BedrockEmbeddingAlias)) for m in models):
         services.append(
             ("bedrock-runtime", "BedrockRuntimeEndpoint", ec2.InterfaceVpcEndpointAwsService.BEDROCK_RUNTIME)
         )
@@ -146,7 +172,7 @@ def _runtime_services(models: Sequence[ModelAlias]) -> list[tuple[str, str, ec2.
         services.append(
             ("sagemaker.runtime", "SageMakerRuntimeEndpoint", ec2.InterfaceVpcEndpointAwsService.SAGEMAKER_RUNTIME)
         )
-    if any(m.retrieval is not None for m in models):
+    if retrievals(models):
         services.append(
             (
                 "bedrock-agent-runtime",

@@ -5,6 +5,8 @@ authorization (Cognito pool and authorizer) and the three routes. Builders creat
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +31,8 @@ def _error_template(error_type: str, code: str) -> dict[str, str]:
 #: With IAM auth, API Gateway's MISSING_AUTHENTICATION_TOKEN means "unsigned request" as often as "unknown route".
 _IAM_MISSING_TOKEN_MESSAGE = (
     "Missing authentication token: this API requires requests signed with AWS SigV4 (service execute-api), "
-    "or the method and path do not exist (POST /v1/chat/completions, GET /v1/models, GET /health)"
+    "or the method and path do not exist (POST /v1/chat/completions, POST /v1/embeddings, GET /v1/models, "
+    "GET /v1/models/{model}, GET /health)"
 )
 
 
@@ -72,15 +75,20 @@ def missing_token_response(mode: GatewayAuthMode) -> tuple[str, dict[str, str], 
     return "404", _error_template("invalid_request_error", "not_found"), "not_found"
 
 
-def add_gateway_responses(api: apigw.RestApi, auth_mode: GatewayAuthMode) -> str:
-    """The OpenAI-shaped gateway responses; returns the error code of MISSING_AUTHENTICATION_TOKEN."""
+def add_gateway_responses(api: apigw.RestApi, auth_mode: GatewayAuthMode, cors_origins: Sequence[str]) -> str:
+    """The OpenAI-shaped gateway responses; returns the error code of MISSING_AUTHENTICATION_TOKEN.
+
+    With one CORS origin (or ``*``) they carry ``Access-Control-Allow-Origin`` so browsers can read them; a gateway
+    response has static headers, so with several origins they have none (the function's responses do)."""
+    cors = {"Access-Control-Allow-Origin": f"'{cors_origins[0]}'"} if len(cors_origins) == 1 else {}
     for rid, rtype, status, etype, code in _GATEWAY_RESPONSES:
+        headers = {**cors, **({"Retry-After": "'1'"} if status == "429" else {})}
         api.add_gateway_response(
             rid,
             type=rtype,
             status_code=status,
             templates=_error_template(etype, code),
-            response_headers={"Retry-After": "'1'"} if status == "429" else None,
+            response_headers=headers or None,
         )
     missing_status, missing_templates, missing_code = missing_token_response(auth_mode)
     api.add_gateway_response(
@@ -88,8 +96,50 @@ def add_gateway_responses(api: apigw.RestApi, auth_mode: GatewayAuthMode) -> str
         type=apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN,
         status_code=missing_status,
         templates=missing_templates,
+        response_headers=cors or None,
     )
     return missing_code
+
+
+#: Request headers a browser may send: auth, JSON bodies, SigV4 (IAM auth) and the OpenAI SDKs' telemetry and
+#: retry headers (``X-Stainless-*``: openai-python ``_base_client.py`` platform headers, ``_client.py``
+#: ``X-Stainless-Async``, retry count and read timeout; openai-node sends ``x-stainless-timeout``).
+CORS_ALLOW_HEADERS = (
+    "Authorization",
+    "Content-Type",
+    "X-Amz-Date",
+    "X-Amz-Security-Token",
+    "X-Amz-Content-Sha256",
+    "X-Stainless-Lang",
+    "X-Stainless-Package-Version",
+    "X-Stainless-OS",
+    "X-Stainless-Arch",
+    "X-Stainless-Runtime",
+    "X-Stainless-Runtime-Version",
+    "X-Stainless-Async",
+    "X-Stainless-Retry-Count",
+    "X-Stainless-Read-Timeout",
+    "X-Stainless-Timeout",
+)
+
+
+def cors_origin_problems(origins: Sequence[str]) -> list[str]:
+    """Problems of ``cors_allowed_origins``: ``*`` alone, or origins ``https://host[:port]`` (a browser compares
+    ``Access-Control-Allow-Origin`` with its serialized origin: scheme, host, optional port, no path)."""
+    out = [
+        f"cors_allowed_origins: {o!r} must be an origin like 'https://app.example.com' or 'http://localhost:3000'"
+        " (scheme, host, optional port; no path or trailing '/'), or '*' alone"
+        for o in origins
+        if not isinstance(o, str) or (o != "*" and not _ORIGIN_RE.match(o))
+    ]
+    if "*" in origins and len(origins) > 1:
+        out.append(f"cors_allowed_origins: '*' allows every origin and cannot be combined with others, got {list(origins)!r}")
+    if isinstance(origins, (list, tuple)) and len(origins) == 0:
+        out.append("cors_allowed_origins must name at least one origin (or be None for no CORS)")
+    return out
+
+
+_ORIGIN_RE = re.compile(r"^https?://[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?$")
 
 
 def access_log_format() -> apigw.AccessLogFormat:
@@ -187,12 +237,24 @@ class Routes:
     """The API's methods."""
 
     chat_completions: apigw.Method
+    embeddings: apigw.Method
     models: apigw.Method
+    model: apigw.Method
     health: apigw.Method
+    preflights: tuple[apigw.Method, ...] = ()
+    """The CORS ``OPTIONS`` methods of the model routes (empty without ``cors_allowed_origins``)."""
+
+
+#: Most inputs of one ``POST /v1/embeddings`` request (the runtime's limit, Cohere Embed's ``texts`` maximum).
+MAX_EMBEDDING_INPUTS = 96
 
 
 def _chat_request_model(api: apigw.RestApi, limits: GatewayLimits) -> apigw.Model:
-    """The request body API Gateway checks before the function runs: a model name and 1 to max_messages messages."""
+    """The request body API Gateway checks before the function runs: a model name and 1 to max_messages messages.
+
+    Deliberately permissive beyond that (no ``additionalProperties: false``, no schema for a message): tools,
+    ``response_format``, image content parts and tool messages are checked by the function, which answers in
+    OpenAI's error shape."""
     return api.add_model(
         "ChatCompletionRequest",
         content_type="application/json",
@@ -212,12 +274,44 @@ def _chat_request_model(api: apigw.RestApi, limits: GatewayLimits) -> apigw.Mode
     )
 
 
+def _embeddings_request_model(api: apigw.RestApi) -> apigw.Model:
+    """The ``POST /v1/embeddings`` body API Gateway checks: a model name and one string or up to 96 inputs
+    (the function checks each input and answers emptiness, ranges and token arrays in OpenAI's error shape)."""
+    string = apigw.JsonSchemaType.STRING
+    return api.add_model(
+        "EmbeddingsRequest",
+        content_type="application/json",
+        schema=apigw.JsonSchema(
+            schema=apigw.JsonSchemaVersion.DRAFT4,
+            title="EmbeddingsRequest",
+            type=apigw.JsonSchemaType.OBJECT,
+            required=["model", "input"],
+            properties={
+                "model": apigw.JsonSchema(type=string, min_length=1, max_length=256),
+                "input": apigw.JsonSchema(
+                    type=[string, apigw.JsonSchemaType.ARRAY], max_items=MAX_EMBEDDING_INPUTS
+                ),
+                "dimensions": apigw.JsonSchema(type=apigw.JsonSchemaType.INTEGER),
+                "encoding_format": apigw.JsonSchema(type=string, enum=["float", "base64"]),
+                "input_type": apigw.JsonSchema(type=string),
+                "user": apigw.JsonSchema(type=string),
+            },
+        ),
+    )
+
+
 def add_routes(
-    api: apigw.RestApi, integration: apigw.Integration, limits: GatewayLimits, method_options: dict[str, Any]
+    api: apigw.RestApi,
+    integration: apigw.Integration,
+    limits: GatewayLimits,
+    method_options: dict[str, Any],
+    cors_origins: Sequence[str] = (),
 ) -> Routes:
-    """``POST /v1/chat/completions`` (body checked against a small schema), ``GET /v1/models`` and the
-    unauthenticated mock ``GET /health``."""
+    """``POST /v1/chat/completions`` and ``POST /v1/embeddings`` (bodies checked against small schemas),
+    ``GET /v1/models``, ``GET /v1/models/{model}`` and the unauthenticated mock ``GET /health``; with
+    ``cors_origins``, a CORS preflight (``OPTIONS``, mock integration, no authorization) on each model route."""
     chat_request_model = _chat_request_model(api, limits)
+    embeddings_request_model = _embeddings_request_model(api)
     validator = api.add_request_validator(
         "RequestValidator", validate_request_body=True, validate_request_parameters=True
     )
@@ -229,7 +323,22 @@ def add_routes(
         request_validator=validator,
         **method_options,
     )
-    models = v1.add_resource("models").add_method("GET", integration, request_validator=validator, **method_options)
+    models_resource = v1.add_resource("models")
+    models = models_resource.add_method("GET", integration, request_validator=validator, **method_options)
+    model = models_resource.add_resource("{model}").add_method(
+        "GET",
+        integration,
+        request_parameters={"method.request.path.model": True},
+        request_validator=validator,
+        **method_options,
+    )
+    embeddings = v1.add_resource("embeddings").add_method(
+        "POST",
+        integration,
+        request_models={"application/json": embeddings_request_model},
+        request_validator=validator,
+        **method_options,
+    )
     health = api.root.add_resource("health").add_method(
         "GET",
         apigw.MockIntegration(
@@ -242,4 +351,16 @@ def add_routes(
         authorization_type=apigw.AuthorizationType.NONE,
         request_validator=validator,
     )
-    return Routes(chat_completions=chat, models=models, health=health)
+    preflights = tuple(
+        method.resource.add_cors_preflight(
+            allow_origins=list(cors_origins),
+            allow_methods=[method.http_method],
+            allow_headers=list(CORS_ALLOW_HEADERS),
+            max_age=cdk.Duration.hours(1),
+        )
+        for method in (chat, embeddings, models, model)
+        if cors_origins
+    )
+    return Routes(
+        chat_completions=chat, embeddings=embeddings, models=models, model=model, health=health, preflights=preflights
+    )

@@ -15,8 +15,8 @@ from .._errors import ProblemCollector
 from .._retained import RetainedName
 from . import rules
 from ._iam import marketplace_statements
-from ._network import network_problems
-from ._rest_api import missing_token_response
+from ._network import image_host_problems, network_problems
+from ._rest_api import cors_origin_problems, missing_token_response
 from ._waf import WAF_MANAGED_GROUPS
 from .aliases import (
     MAX_RUNTIME_CONFIG_BYTES,
@@ -24,6 +24,7 @@ from .aliases import (
     GatewayLimits,
     ModelAlias,
     SageMakerModelAlias,
+    image_url_host_problems,
     model_problems,
     runtime_config,
     runtime_config_json,
@@ -52,6 +53,8 @@ def value_problems(
     limits: GatewayLimits,
     marketplace_subscription: bool,
     region: str | None,
+    image_url_hosts: Sequence[str],
+    cors_allowed_origins: Sequence[str] | None,
     throttling_rate_limit: float,
     throttling_burst_limit: int,
     reserved_concurrency: int | None,
@@ -72,10 +75,13 @@ def value_problems(
     p = ProblemCollector("BedrockGatewayApi props")
     for problem in [
         *network_problems(endpoint)[0],
+        *image_host_problems(endpoint, image_url_hosts),
         *rules.problems(marketplace_grants),
         *(q for m in bedrock_aliases for q in rules.problems(ProfileRegion(m.alias, m.model_id, m.geo, region))),
         *model_problems(models),
         *limits.problems(),
+        *image_url_host_problems(image_url_hosts),
+        *(cors_origin_problems(cors_allowed_origins) if cors_allowed_origins is not None else []),
     ]:
         p.add(problem)
     sagemaker_aliases = tuple(m.alias for m in models if isinstance(m, SageMakerModelAlias))
@@ -94,12 +100,27 @@ def value_problems(
         model_config_error_alarm_threshold=model_config_error_alarm_threshold,
     )
     if not p.problems:
-        p.check(*_config_size(models, limits, log_content=log_content, metrics_namespace=metrics_namespace))
+        p.check(
+            *_config_size(
+                models,
+                limits,
+                log_content=log_content,
+                metrics_namespace=metrics_namespace,
+                image_url_hosts=image_url_hosts,
+                cors_allow_origins=cors_allowed_origins or (),
+            )
+        )
     return p.problems
 
 
 def _config_size(
-    models: list[ModelAlias], limits: GatewayLimits, *, log_content: bool, metrics_namespace: str
+    models: list[ModelAlias],
+    limits: GatewayLimits,
+    *,
+    log_content: bool,
+    metrics_namespace: str,
+    image_url_hosts: Sequence[str],
+    cors_allow_origins: Sequence[str],
 ) -> tuple[bool, str]:
     """Whether GATEWAY_CONFIG fits the function's environment; tokens (endpoint names, knowledge base IDs) are
     counted at their longest resolved length."""
@@ -111,12 +132,15 @@ def _config_size(
                 log_content=log_content,
                 metrics_namespace=metrics_namespace,
                 service_name="x" * 64,
+                image_url_hosts=image_url_hosts,
+                cors_allow_origins=cors_allow_origins,
             )
         )
     )
     return size <= MAX_RUNTIME_CONFIG_BYTES, (
-        f"the model allowlist is too large for the function's environment ({size} bytes of configuration,"
-        f" at most {MAX_RUNTIME_CONFIG_BYTES}); use fewer or shorter aliases"
+        f"the model allowlist, image_url_hosts and cors_allowed_origins are too large for the function's environment"
+        f" ({size} bytes of configuration, at most {MAX_RUNTIME_CONFIG_BYTES}); use fewer or shorter aliases,"
+        f" hosts or origins"
     )
 
 

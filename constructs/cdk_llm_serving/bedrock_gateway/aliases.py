@@ -444,25 +444,27 @@ def model_problems(models: Sequence[ModelAlias]) -> list[str]:
     """Problems of the allowlist as a whole and of each entry."""
     out: list[str] = []
     if not models:
-        out.append("models must contain at least one BedrockModelAlias or SageMakerModelAlias")
+        out.append("models must contain at least one BedrockModelAlias, SageMakerModelAlias or BedrockEmbeddingAlias")
     seen: set[str] = set()
     for i, m in enumerate(models):
-        if isinstance(m, BedrockEmbeddingAlias):
-            # The runtime serves embedding aliases (runtime_config renders them); BedrockGatewayApi does not route
-            # POST /v1/embeddings nor grant InvokeModel on embedding models yet, so a deployment would fail every call.
+        if not isinstance(m, (BedrockModelAlias, SageMakerModelAlias, BedrockEmbeddingAlias)):
             out.append(
-                f"models[{i}] ({m.alias!r}) is a BedrockEmbeddingAlias, which BedrockGatewayApi does not serve yet"
-                f" (no POST /v1/embeddings route and no InvokeModel permission for {m.model_id!r}); leave it out"
+                f"models[{i}] must be a BedrockModelAlias, SageMakerModelAlias or BedrockEmbeddingAlias,"
+                f" got {type(m).__name__}"
             )
-            continue
-        if not isinstance(m, (BedrockModelAlias, SageMakerModelAlias)):
-            out.append(f"models[{i}] must be a BedrockModelAlias or SageMakerModelAlias, got {type(m).__name__}")
             continue
         if m.alias in seen:
             out.append(f"model alias {m.alias!r} appears more than once; aliases must be unique")
         seen.add(m.alias)
         out.extend(m.problems())
     return out
+
+
+def retrievals(models: Sequence[ModelAlias]) -> list[KnowledgeBaseRetrieval]:
+    """The ``retrieval`` settings of the chat aliases (embedding aliases have none), in allowlist order."""
+    return [
+        m.retrieval for m in models if isinstance(m, (BedrockModelAlias, SageMakerModelAlias)) and m.retrieval is not None
+    ]
 
 
 def image_url_host_problems(hosts: Sequence[str]) -> list[str]:
@@ -483,12 +485,16 @@ def runtime_config(
     metrics_namespace: str,
     service_name: str,
     image_url_hosts: Sequence[str] = (),
+    cors_allow_origins: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The ``GATEWAY_CONFIG`` document read by ``lambda/gateway/config.py``.
 
     ``image_url_hosts``: hosts the gateway may fetch ``image_url`` images from (default none: only ``data:`` URLs;
     an allowlisted host is fetched with a 5 s timeout, a 3.75 MB cap and no redirects); rendered as
     ``imageUrlHosts`` only when non-empty.
+
+    ``cors_allow_origins``: browser origins the function answers with ``Access-Control-Allow-Origin`` (``*`` for
+    any); rendered as ``corsAllowOrigins`` only when non-empty.
     """
     config: dict[str, Any] = {
         "models": [m.to_runtime() for m in models],
@@ -503,6 +509,8 @@ def runtime_config(
     }
     if image_url_hosts:
         config["imageUrlHosts"] = list(image_url_hosts)
+    if cors_allow_origins:
+        config["corsAllowOrigins"] = list(cors_allow_origins)
     return config
 
 

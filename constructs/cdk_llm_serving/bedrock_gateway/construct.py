@@ -37,10 +37,12 @@ from ._monitoring import gateway_alarms
 from ._validation import catalogue_warnings, check_generated, value_problems
 from ._waf import web_acl as build_web_acl
 from .aliases import (
+    BedrockEmbeddingAlias,
     BedrockModelAlias,
     GatewayLimits,
     ModelAlias,
     SageMakerModelAlias,
+    retrievals,
     runtime_config,
     runtime_config_json,
 )
@@ -60,8 +62,10 @@ class BedrockGatewayApi(Construct):
 
     Routes (under the stage URL):
 
-    - ``POST /v1/chat/completions``: OpenAI chat completions, streamed with API Gateway response streaming.
-    - ``GET /v1/models``: the model aliases of the allowlist.
+    - ``POST /v1/chat/completions``: OpenAI chat completions (tools, structured output, images, reasoning),
+      streamed with API Gateway response streaming.
+    - ``POST /v1/embeddings``: OpenAI embeddings of the ``BedrockEmbeddingAlias`` entries.
+    - ``GET /v1/models`` and ``GET /v1/models/{model}``: the model aliases of the allowlist.
     - ``GET /health``: unauthenticated liveness check (mock integration; the function is not called).
 
     The function runs a small standard-library HTTP app behind the AWS Lambda Web Adapter layer.
@@ -81,6 +85,8 @@ class BedrockGatewayApi(Construct):
         auth: GatewayAuth | None = None,
         endpoint: GatewayEndpoint | None = None,
         limits: GatewayLimits | None = None,
+        image_url_hosts: Sequence[str] | None = None,
+        cors_allowed_origins: Sequence[str] | None = None,
         marketplace_subscription: bool = True,
         throttling_rate_limit: float = 50,
         throttling_burst_limit: int = 100,
@@ -105,14 +111,22 @@ class BedrockGatewayApi(Construct):
     ) -> None:
         """
         :param models: the model allowlist (required, at least one entry): aliases clients may request, each
-            with its token cap; ``BedrockModelAlias`` and ``SageMakerModelAlias`` entries, either with optional
-            ``retrieval``.
+            with its token cap; ``BedrockModelAlias`` and ``SageMakerModelAlias`` entries (chat completions), either
+            with optional ``retrieval``, and ``BedrockEmbeddingAlias`` entries (``POST /v1/embeddings``).
         :param auth: how callers authenticate. Default: - ``GatewayAuth.cognito()`` with a new user pool.
         :param endpoint: where the API is reachable from: ``GatewayEndpoint.regional()`` (internet) or
             ``GatewayEndpoint.private(vpc=...)`` (only through an ``execute-api`` VPC endpoint; the function
             then runs in the VPC). Default: - ``GatewayEndpoint.regional()``
         :param limits: request limits enforced by the function. Default: - ``GatewayLimits()``
             (64 messages, 200000 characters, 1 MiB body).
+        :param image_url_hosts: hosts the function may fetch ``image_url`` images from (``images.example.com``,
+            ``host:8443`` for HTTPS, ``http://host[:port]`` for plain HTTP; no paths): each fetch has a 5 s timeout,
+            a 3.75 MB cap and no redirects. Not with a PRIVATE gateway's runtime VPC endpoints (the function's
+            egress is limited to them). Default: - remote image URLs are rejected (clients send ``data:`` URLs)
+        :param cors_allowed_origins: browser origins allowed to call the API (``https://app.example.com``, or
+            ``["*"]`` for any): each model route gets a CORS preflight (``OPTIONS``, answered by API Gateway without
+            authorization) and the function adds ``Access-Control-Allow-Origin`` for these origins; with a single
+            origin (or ``*``) API Gateway's own error responses carry it too. Default: - no CORS
         :param marketplace_subscription: let the function's role subscribe the account to the third-party
             (AWS Marketplace) models of the allowlist: Bedrock subscribes on a model's first call in an account with
             the caller's permissions. Grants ``aws-marketplace:ViewSubscriptions`` and ``aws-marketplace:Subscribe``
@@ -157,6 +171,8 @@ class BedrockGatewayApi(Construct):
         auth = auth or GatewayAuth.cognito()
         endpoint = endpoint or GatewayEndpoint.regional()
         limits = limits or GatewayLimits()
+        image_url_hosts = tuple(image_url_hosts or ())
+        cors_origins = tuple(cors_allowed_origins) if cors_allowed_origins is not None else None
         generation_timeout = generation_timeout or DEFAULT_GENERATION_TIMEOUT
         architecture = architecture or lambda_.Architecture.ARM_64
         self._log_retention = log_retention
@@ -169,6 +185,8 @@ class BedrockGatewayApi(Construct):
             models=models,
             endpoint=endpoint,
             limits=limits,
+            image_url_hosts=image_url_hosts,
+            cors_allowed_origins=cors_origins,
             marketplace_subscription=marketplace_subscription,
             throttling_rate_limit=throttling_rate_limit,
             throttling_burst_limit=throttling_burst_limit,
@@ -184,6 +202,8 @@ class BedrockGatewayApi(Construct):
 
         self.models: tuple[ModelAlias, ...] = tuple(models)
         """The allowlist, in the order given."""
+        self.cors_allowed_origins: tuple[str, ...] = cors_origins or ()
+        """Browser origins with CORS access (empty: no CORS)."""
         self.auth_mode: GatewayAuthMode = auth.mode
         """How callers authenticate (COGNITO, IAM or NONE)."""
         self.endpoint_type: GatewayEndpointType = endpoint.type
@@ -203,6 +223,7 @@ class BedrockGatewayApi(Construct):
         self._build_iam(marketplace_statements)
         self._build_function(
             limits=limits,
+            image_url_hosts=image_url_hosts,
             log_content=log_content,
             generation_timeout=generation_timeout,
             memory_size=memory_size,
@@ -351,9 +372,10 @@ class BedrockGatewayApi(Construct):
         self._policy_statements: list[iam.PolicyStatement] = [
             *_iam.own_logs_and_traces(self.log_group.log_group_arn),
             *_iam.bedrock_statements(self, [m for m in self.models if isinstance(m, BedrockModelAlias)]),
+            *_iam.embedding_statements(self, [m for m in self.models if isinstance(m, BedrockEmbeddingAlias)]),
             *marketplace_statements,
             *_iam.sagemaker_statements(self, [m for m in self.models if isinstance(m, SageMakerModelAlias)]),
-            *_iam.retrieval_statements(self, [m.retrieval for m in self.models if m.retrieval is not None]),
+            *_iam.retrieval_statements(self, retrievals(self.models)),
             *network,
         ]
         self.policy: iam.ManagedPolicy = iam.ManagedPolicy(
@@ -369,6 +391,7 @@ class BedrockGatewayApi(Construct):
         self,
         *,
         limits: GatewayLimits,
+        image_url_hosts: Sequence[str],
         log_content: bool,
         generation_timeout: cdk.Duration,
         memory_size: int,
@@ -398,13 +421,20 @@ class BedrockGatewayApi(Construct):
                 lambda_.LayerVersion.from_layer_version_arn(self, "WebAdapterLayer", web_adapter_layer_arn(architecture)),
                 lambda_.LayerVersion.from_layer_version_arn(self, "PowertoolsLayer", powertools_layer_arn(architecture)),
             ],
-            environment=self._environment(limits, log_content=log_content, generation_timeout=generation_timeout),
+            environment=self._environment(
+                limits, image_url_hosts=image_url_hosts, log_content=log_content, generation_timeout=generation_timeout
+            ),
         )
         """The gateway function (role ``role``, permissions in ``policy``)."""
         self.function.node.add_dependency(self.policy)
 
     def _environment(
-        self, limits: GatewayLimits, *, log_content: bool, generation_timeout: cdk.Duration
+        self,
+        limits: GatewayLimits,
+        *,
+        image_url_hosts: Sequence[str],
+        log_content: bool,
+        generation_timeout: cdk.Duration,
     ) -> dict[str, str]:
         """The function's environment: the Lambda Web Adapter's settings and the runtime's GATEWAY_CONFIG."""
         config = runtime_config(
@@ -413,6 +443,8 @@ class BedrockGatewayApi(Construct):
             log_content=log_content,
             metrics_namespace=self.metrics_namespace,
             service_name=self.service_name,
+            image_url_hosts=image_url_hosts,
+            cors_allow_origins=self.cors_allowed_origins,
         )
         return {
             "AWS_LAMBDA_EXEC_WRAPPER": "/opt/bootstrap",
@@ -485,7 +517,7 @@ class BedrockGatewayApi(Construct):
         )
         """API Gateway's execution log group of the stage, created ahead so it has retention and encryption."""
         self.stage.node.add_dependency(self.execution_log_group)
-        self._missing_token_code = _rest_api.add_gateway_responses(self.api, auth.mode)
+        self._missing_token_code = _rest_api.add_gateway_responses(self.api, auth.mode, self.cors_allowed_origins)
 
     def _endpoint_options(
         self, endpoint: GatewayEndpoint, auth_mode: GatewayAuthMode, stage_name: str
@@ -517,13 +549,19 @@ class BedrockGatewayApi(Construct):
             response_transfer_mode=apigw.ResponseTransferMode.STREAM,
             timeout=generation_timeout,
         )
-        routes = _rest_api.add_routes(self.api, integration, limits, method_auth.options)
+        routes = _rest_api.add_routes(self.api, integration, limits, method_auth.options, self.cors_allowed_origins)
         self.chat_completions_method: apigw.Method = routes.chat_completions
         """``POST /v1/chat/completions``."""
+        self.embeddings_method: apigw.Method = routes.embeddings
+        """``POST /v1/embeddings`` (the ``BedrockEmbeddingAlias`` entries)."""
         self.models_method: apigw.Method = routes.models
         """``GET /v1/models``."""
+        self.model_method: apigw.Method = routes.model
+        """``GET /v1/models/{model}`` (one alias; 404 ``model_not_found`` for others)."""
         self.health_method: apigw.Method = routes.health
         """``GET /health`` (unauthenticated mock)."""
+        self.cors_preflight_methods: tuple[apigw.Method, ...] = routes.preflights
+        """The CORS ``OPTIONS`` methods of the model routes (unauthenticated mocks; empty without CORS)."""
         self.url: str = self.api.url
         """Invoke URL of the stage, ending in ``/``."""
         self.openai_base_url: str = f"{self.api.url}v1"
@@ -568,7 +606,8 @@ class BedrockGatewayApi(Construct):
     def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
         """Allow ``grantee`` to call the model routes (IAM auth mode only).
 
-        Grants ``execute-api:Invoke`` on ``POST /v1/chat/completions`` and ``GET /v1/models`` of this stage.
+        Grants ``execute-api:Invoke`` on ``POST /v1/chat/completions``, ``POST /v1/embeddings``, ``GET /v1/models``
+        and ``GET /v1/models/<alias>`` of each allowlisted alias (no path wildcard) of this stage.
         """
         if self.auth_mode is not GatewayAuthMode.IAM:
             raise ValueError(
@@ -579,7 +618,9 @@ class BedrockGatewayApi(Construct):
             actions=["execute-api:Invoke"],
             resource_arns=[
                 self.api.arn_for_execute_api("POST", "/v1/chat/completions", self.stage.stage_name),
+                self.api.arn_for_execute_api("POST", "/v1/embeddings", self.stage.stage_name),
                 self.api.arn_for_execute_api("GET", "/v1/models", self.stage.stage_name),
+                *(self.api.arn_for_execute_api("GET", f"/v1/models/{m.alias}", self.stage.stage_name) for m in self.models),
             ],
         )
 
@@ -699,6 +740,8 @@ def props_problems(props: Mapping[str, Any], *, region: str | None = None) -> li
         limits=p["limits"] or GatewayLimits(),
         marketplace_subscription=p["marketplace_subscription"],
         region=region,
+        image_url_hosts=tuple(p["image_url_hosts"] or ()),
+        cors_allowed_origins=tuple(p["cors_allowed_origins"]) if p["cors_allowed_origins"] is not None else None,
         generation_timeout=p["generation_timeout"] or DEFAULT_GENERATION_TIMEOUT,
         **{n: p[n] for n in _CHECKED_SCALARS},
     )
