@@ -310,35 +310,3 @@ def test_hosting_mode_factories_carry_exactly_their_options() -> None:
     assert _endpoint().hosting == HostingMode.real_time()  # hosting=None is the default
     endpoint = _endpoint(hosting=HostingMode.async_(output_prefix="out/"))
     assert endpoint.hosting.kind is InferenceMode.ASYNC and endpoint.hosting.async_options.output_prefix == "out/"  # type: ignore[union-attr]
-
-
-# ------------------------------------------------------------ README
-
-
-def test_readme_snippets_of_the_sagemaker_family_synthesize_in_a_region_agnostic_stack() -> None:
-    """The SageMakerLlmEndpoint and LoraAdapterFleet snippets, as written, in the stack ``cdk init`` gives (no env).
-
-    E-newcomer row 9: ``fleet.compare_with_dedicated(adapters=100)`` raised in a Region-agnostic stack; it now prices
-    in us-east-1 and says so (``region_assumed``).
-    """
-    import re
-
-    from aws_cdk import aws_iam as iam
-
-    from harness import REPO
-
-    blocks = [b for b in re.findall(r"```python\n(.*?)```", (REPO / "README.md").read_text(), re.S)
-              if "SageMakerLlmEndpoint(self" in b or "LoraAdapterFleet(self" in b]
-    assert len(blocks) == 2
-    for code in blocks:
-        app = cdk.App()
-        stack = cdk.Stack(app, "S")
-        names: dict[str, Any] = {
-            "self": stack, "weights_bucket": s3.Bucket(stack, "Weights"), "bucket": s3.Bucket(stack, "Bucket"),
-            "my_function": iam.Role(stack, "Fn", assumed_by=iam.AccountRootPrincipal()),
-            "tenant_role": iam.Role(stack, "Tenant", assumed_by=iam.AccountRootPrincipal()),
-        }
-        exec(compile(code, "README.md", "exec"), names)  # noqa: S102 - the README's own code
-        app.synth()
-    comparison = names["fleet"].compare_with_dedicated(adapters=100)
-    assert comparison.fleet.region_assumed and round(comparison.savings_percent, 1) == 95.3
