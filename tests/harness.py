@@ -57,27 +57,40 @@ def synthesize(outdir: Path) -> Synthesis:
     stacks.build_app(app)
     built = {name: cls(app, name) for name, cls in VARIANTS.items()}
     built.update({c.node.id: c for c in app.node.children if isinstance(c, cdk.Stack)})
+    violations, error = synth_with_report(app, outdir)
+    return Synthesis(outdir=outdir, templates=stack_templates(outdir), nag_violations=violations, synth_error=error,
+                     stacks=built)
+
+
+def stack_templates(outdir: Path) -> dict[str, dict[str, Any]]:
+    """The templates of a cloud assembly's stacks (not nested stacks), by stack name."""
+    manifest = json.loads((outdir / "manifest.json").read_text())
+    return {
+        name: json.loads((outdir / art["properties"]["templateFile"]).read_text())
+        for name, art in manifest["artifacts"].items()
+        if art["type"] == "aws:cloudformation:stack"
+    }
+
+
+def synth_with_report(app: cdk.App, outdir: Path) -> tuple[list[dict[str, Any]], str | None]:
+    """Synthesize ``app`` (writing to ``outdir``) and return its validation report's violations and the synth error.
+
+    With findings, ``app.synth()`` raises after writing the assembly and ``validation-report.json``; each violation
+    is ``{"rule", "path", "severity"}``.
+    """
     error = None
     try:
         app.synth()
     except RuntimeError as exc:  # cdk-nag findings; the assembly is written nonetheless
         error = str(exc)
-    manifest = json.loads((outdir / "manifest.json").read_text())
-    templates = {
-        name: json.loads((outdir / art["properties"]["templateFile"]).read_text())
-        for name, art in manifest["artifacts"].items()
-        if art["type"] == "aws:cloudformation:stack"
-    }
     violations: list[dict[str, Any]] = []
     report = outdir / "validation-report.json"
     if report.exists():
         for plugin in json.loads(report.read_text())["pluginReports"]:
             for v in plugin.get("violations", []):
                 for c in v["violatingConstructs"]:
-                    violations.append(
-                        {"rule": v["ruleName"], "path": c["constructPath"], "severity": v.get("severity", "error")}
-                    )
-    return Synthesis(outdir=outdir, templates=templates, nag_violations=violations, synth_error=error, stacks=built)
+                    violations.append({"rule": v["ruleName"], "path": c["constructPath"], "severity": v.get("severity", "error")})
+    return violations, error
 
 
 def scrub(value: Any) -> Any:
