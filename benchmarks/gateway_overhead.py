@@ -40,8 +40,14 @@ from bedrock_standin import BedrockStandIn, Behaviour, ToolUse  # noqa: E402
 
 MODEL_ID = "us.anthropic.claude-haiku-4-5-20251001-v1:0"
 CONFIG = {
-    "models": [{"alias": "bench", "target": {"type": "bedrock", "modelId": MODEL_ID},
-                "maxTokensCap": 4096, "defaultMaxTokens": 1024}],
+    "models": [
+        {
+            "alias": "bench",
+            "target": {"type": "bedrock", "modelId": MODEL_ID},
+            "maxTokensCap": 4096,
+            "defaultMaxTokens": 1024,
+        }
+    ],
     "limits": {"maxMessages": 64, "maxTotalChars": 200000, "maxRequestBytes": 1048576},
     "logContent": False,
     "metricsNamespace": "Bench/Gateway",
@@ -50,17 +56,27 @@ CONFIG = {
 MESSAGES = [{"role": "user", "content": "Say hello in one short sentence."}]
 GATEWAY_BODY = json.dumps({"model": "bench", "messages": MESSAGES}).encode()
 STREAM_BODY = json.dumps({"model": "bench", "messages": MESSAGES, "stream": True}).encode()
-WEATHER = {"type": "function", "function": {
-    "name": "get_weather", "description": "Current weather in a city",
-    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Current weather in a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    },
+}
 TOOL_STREAM_BODY = json.dumps({"model": "bench", "messages": MESSAGES, "stream": True, "tools": [WEATHER]}).encode()
-DIRECT_BODY = json.dumps({"messages": [{"role": "user", "content": [{"text": MESSAGES[0]["content"]}]}],
-                          "inferenceConfig": {"maxTokens": 1024}}).encode()
+DIRECT_BODY = json.dumps(
+    {
+        "messages": [{"role": "user", "content": [{"text": MESSAGES[0]["content"]}]}],
+        "inferenceConfig": {"maxTokens": 1024},
+    }
+).encode()
 HEADERS = {"Content-Type": "application/json"}
 
 
 def free_port() -> int:
     import socket
+
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -70,20 +86,32 @@ def start_gateway(standin_url: str, port: int, python: str) -> subprocess.Popen:
     env = dict(os.environ)
     for key in ("AWS_PROFILE", "AWS_BEARER_TOKEN_BEDROCK", "AWS_ENDPOINT_URL"):
         env.pop(key, None)
-    env.update({
-        "GATEWAY_CONFIG": json.dumps(CONFIG), "HOST": "127.0.0.1", "PORT": str(port),
-        "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": standin_url,
-        "AWS_ACCESS_KEY_ID": "AKIDBENCH", "AWS_SECRET_ACCESS_KEY": "bench",
-        "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
-        "AWS_EC2_METADATA_DISABLED": "true", "PYTHONUNBUFFERED": "1",
-        "PYTHONDONTWRITEBYTECODE": "1",
-        # Lets another interpreter (e.g. python3.13, the Lambda runtime) use this
-        # venv's pure-Python boto3/botocore/powertools.
-        "PYTHONPATH": os.pathsep.join(p for p in sys.path if p.endswith("site-packages")),
-    })
-    proc = subprocess.Popen([python, str(ROOT / "lambda" / "gateway" / "server.py")],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    env.update(
+        {
+            "GATEWAY_CONFIG": json.dumps(CONFIG),
+            "HOST": "127.0.0.1",
+            "PORT": str(port),
+            "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": standin_url,
+            "AWS_ACCESS_KEY_ID": "AKIDBENCH",
+            "AWS_SECRET_ACCESS_KEY": "bench",
+            "AWS_REGION": "us-east-1",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_CONFIG_FILE": "/dev/null",
+            "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "PYTHONUNBUFFERED": "1",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            # Lets another interpreter (e.g. python3.13, the Lambda runtime) use this
+            # venv's pure-Python boto3/botocore/powertools.
+            "PYTHONPATH": os.pathsep.join(p for p in sys.path if p.endswith("site-packages")),
+        }
+    )
+    proc = subprocess.Popen(
+        [python, str(ROOT / "lambda" / "gateway" / "server.py")],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         try:
@@ -126,14 +154,16 @@ def bench_non_streaming(standin: BedrockStandIn, gw_port: int, n: int, warmup: i
         if i >= warmup:
             d_ns.append(d / 1e6)
             g_ns.append(g / 1e6)
-    diffs = [g - d for g, d in zip(g_ns, d_ns)]
+    diffs = [g - d for g, d in zip(g_ns, d_ns, strict=True)]
     print(f"non-streaming, {n} requests after {warmup} warm-up (ms):")
     print(f"  direct to stand-in   p50 {pct(d_ns, 50):7.3f}  p99 {pct(d_ns, 99):7.3f}")
     print(f"  through gateway      p50 {pct(g_ns, 50):7.3f}  p99 {pct(g_ns, 99):7.3f}")
-    print(f"  gateway overhead     p50 {pct(g_ns, 50) - pct(d_ns, 50):7.3f}  "
-          f"p99 {pct(g_ns, 99) - pct(d_ns, 99):7.3f}  "
-          f"(paired differences: p50 {pct(diffs, 50):.3f}, p99 {pct(diffs, 99):.3f}, "
-          f"mean {statistics.fmean(diffs):.3f})")
+    print(
+        f"  gateway overhead     p50 {pct(g_ns, 50) - pct(d_ns, 50):7.3f}  "
+        f"p99 {pct(g_ns, 99) - pct(d_ns, 99):7.3f}  "
+        f"(paired differences: p50 {pct(diffs, 50):.3f}, p99 {pct(diffs, 99):.3f}, "
+        f"mean {statistics.fmean(diffs):.3f})"
+    )
     direct.close()
     via.close()
 
@@ -142,13 +172,19 @@ def bench_botocore(standin: BedrockStandIn, gw_port: int, n: int, warmup: int) -
     """Client-side cost of one boto3 ``converse`` call (serialize, SigV4, urllib3, parse), and the
     gateway's overhead against that baseline: an application calling Bedrock with the SDK directly."""
     sys.path.insert(0, str(ROOT / "lambda" / "gateway"))
-    env = {"AWS_ENDPOINT_URL_BEDROCK_RUNTIME": standin.url, "AWS_ACCESS_KEY_ID": "AKIDBENCH",
-           "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1",
-           "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"}
+    env = {
+        "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": standin.url,
+        "AWS_ACCESS_KEY_ID": "AKIDBENCH",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_CONFIG_FILE": "/dev/null",
+        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+    }
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
         import bedrock  # the gateway's own client factory (same Config)
+
         client = bedrock.make_client()
     finally:
         for k, v in saved.items():
@@ -172,13 +208,17 @@ def bench_botocore(standin: BedrockStandIn, gw_port: int, n: int, warmup: int) -
             b_ns.append(b / 1e6)
             g_ns.append(g / 1e6)
     via.close()
-    print(f"  of which botocore    p50 {pct(b_ns, 50) - pct(d_ns, 50):7.3f}  "
-          f"(boto3 converse p50 {pct(b_ns, 50):.3f} vs raw POST p50 {pct(d_ns, 50):.3f}, "
-          f"same stand-in, this process)")
-    sdk_diffs = [g - b for g, b in zip(g_ns, b_ns)]
-    print(f"  overhead vs SDK call p50 {pct(sdk_diffs, 50):7.3f}  p99 {pct(sdk_diffs, 99):7.3f}  "
-          f"(gateway p50 {pct(g_ns, 50):.3f} vs boto3 converse straight to the stand-in p50 {pct(b_ns, 50):.3f}; "
-          f"paired differences)")
+    print(
+        f"  of which botocore    p50 {pct(b_ns, 50) - pct(d_ns, 50):7.3f}  "
+        f"(boto3 converse p50 {pct(b_ns, 50):.3f} vs raw POST p50 {pct(d_ns, 50):.3f}, "
+        f"same stand-in, this process)"
+    )
+    sdk_diffs = [g - b for g, b in zip(g_ns, b_ns, strict=True)]
+    print(
+        f"  overhead vs SDK call p50 {pct(sdk_diffs, 50):7.3f}  p99 {pct(sdk_diffs, 99):7.3f}  "
+        f"(gateway p50 {pct(g_ns, 50):.3f} vs boto3 converse straight to the stand-in p50 {pct(b_ns, 50):.3f}; "
+        f"paired differences)"
+    )
     direct.close()
 
 
@@ -210,8 +250,10 @@ def bench_streaming(standin: BedrockStandIn, gw_port: int, n: int, warmup: int) 
         if i >= warmup:
             delays.append((received - standin.first_delta_ns[0]) / 1e6)
     print(f"streaming, {n} streams after {warmup} warm-up (ms):")
-    print(f"  stand-in first delta -> client first content chunk  "
-          f"p50 {pct(delays, 50):.3f}  p99 {pct(delays, 99):.3f}  max {max(delays):.3f}")
+    print(
+        f"  stand-in first delta -> client first content chunk  "
+        f"p50 {pct(delays, 50):.3f}  p99 {pct(delays, 99):.3f}  max {max(delays):.3f}"
+    )
     conn.close()
 
 
@@ -230,8 +272,10 @@ def bench_tool_streaming(standin: BedrockStandIn, gw_port: int, n: int, warmup: 
         standin.default = Behaviour()
         conn.close()
     print(f"tool-calling streaming, {n} streams after {warmup} warm-up (ms):")
-    print(f"  stand-in contentBlockStart.toolUse -> client first tool_calls delta  "
-          f"p50 {pct(delays, 50):.3f}  p99 {pct(delays, 99):.3f}  max {max(delays):.3f}")
+    print(
+        f"  stand-in contentBlockStart.toolUse -> client first tool_calls delta  "
+        f"p50 {pct(delays, 50):.3f}  p99 {pct(delays, 99):.3f}  max {max(delays):.3f}"
+    )
 
 
 def main() -> None:
@@ -240,14 +284,16 @@ def main() -> None:
     parser.add_argument("--streams", type=int, default=200)
     parser.add_argument("--tool-streams", type=int, default=200)
     parser.add_argument("--warmup", type=int, default=50)
-    parser.add_argument("--gateway-python", default=sys.executable,
-                        help="interpreter for the gateway process (default: this one)")
+    parser.add_argument(
+        "--gateway-python", default=sys.executable, help="interpreter for the gateway process (default: this one)"
+    )
     args = parser.parse_args()
     standin = BedrockStandIn().start()
     port = free_port()
     gateway = start_gateway(standin.url, port, args.gateway_python)
-    version = subprocess.run([args.gateway_python, "-c", "import sys; print(sys.version.split()[0])"],
-                             capture_output=True, text=True).stdout.strip()
+    version = subprocess.run(
+        [args.gateway_python, "-c", "import sys; print(sys.version.split()[0])"], capture_output=True, text=True
+    ).stdout.strip()
     print(f"gateway interpreter: {args.gateway_python} (Python {version})")
     try:
         bench_non_streaming(standin, port, args.requests, args.warmup)

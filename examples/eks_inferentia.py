@@ -28,6 +28,7 @@ from constructs import Construct
 
 # [start:cluster]
 from cdk_llm_serving import EksInferentiaCluster, ServingMode, VllmNeuronModel
+
 # [end:cluster]
 
 
@@ -35,16 +36,23 @@ class EksInferentiaExample(cdk.Stack):
     def __init__(self, scope: Construct, construct_id: str, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         # [start:cluster]
-        cluster = EksInferentiaCluster(self, "Inferentia",
-            cluster_name="llm-inferentia",                # literal: Karpenter's IAM conditions contain it
-            kubernetes_version="1.34",                    # needs aws-cdk.lambda-layer-kubectl-v34 (the [eks] extra)
-            serving_mode=ServingMode.KNATIVE,             # scale to zero; ServingMode.RAW_DEPLOYMENT keeps 1+ replicas
+        cluster = EksInferentiaCluster(
+            self,
+            "Inferentia",
+            cluster_name="llm-inferentia",  # literal: Karpenter's IAM conditions contain it
+            kubernetes_version="1.34",  # needs aws-cdk.lambda-layer-kubectl-v34 (the [eks] extra)
+            serving_mode=ServingMode.KNATIVE,  # scale to zero; ServingMode.RAW_DEPLOYMENT keeps 1+ replicas
             model=VllmNeuronModel(
                 name="tinyllama-1-1b-chat",
-                model_s3_prefix="models/tinyllama-1.1b-chat-v1.0/",   # upload the Hugging Face snapshot here
-                family="llama-2", parameters_billions=1.1,            # checked against vllm-neuron and device memory
-                tensor_parallel_size=2, max_model_len=2048,
-                min_replicas=0, max_replicas=2))
+                model_s3_prefix="models/tinyllama-1.1b-chat-v1.0/",  # upload the Hugging Face snapshot here
+                family="llama-2",
+                parameters_billions=1.1,  # checked against vllm-neuron and device memory
+                tensor_parallel_size=2,
+                max_model_len=2048,
+                min_replicas=0,
+                max_replicas=2,
+            ),
+        )
         ceiling = cluster.cost_ceiling(region="us-east-1")  # inf2 on-demand worst case at the NodePool limits
         # [end:cluster]
         cdk.CfnOutput(self, "ClusterName", value=cluster.cluster.cluster_name)

@@ -29,19 +29,23 @@ from constructs import Construct
 
 # [start:gateway]
 from cdk_llm_serving import BedrockGatewayApi, BedrockModelAlias, GatewayAuth
+
 # [end:gateway]
 
 
 class GatewayBedrockExample(cdk.Stack):
     def __init__(self, scope: Construct, construct_id: str, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        caller = iam.Role(self, "Caller", assumed_by=iam.AccountRootPrincipal())   # your application's role
+        caller = iam.Role(self, "Caller", assumed_by=iam.AccountRootPrincipal())  # your application's role
         # [start:gateway]
-        gateway = BedrockGatewayApi(self, "Gateway",
+        gateway = BedrockGatewayApi(
+            self,
+            "Gateway",
             models=[BedrockModelAlias(alias="chat", model_id="us.amazon.nova-lite-v1:0", max_tokens_cap=4096)],
-            auth=GatewayAuth.iam())                       # SigV4; GatewayAuth.cognito() is the default
-        gateway.grant_invoke(caller)                      # execute-api:Invoke on the two model routes of this stage
-        cdk.CfnOutput(self, "OpenAIBaseUrl", value=gateway.openai_base_url)   # base_url for OpenAI SDKs
+            auth=GatewayAuth.iam(),
+        )  # SigV4; GatewayAuth.cognito() is the default
+        gateway.grant_invoke(caller)  # execute-api:Invoke on the two model routes of this stage
+        cdk.CfnOutput(self, "OpenAIBaseUrl", value=gateway.openai_base_url)  # base_url for OpenAI SDKs
         # [end:gateway]
         cdk.CfnOutput(self, "AuthMode", value=gateway.auth_mode.value)
 

@@ -32,38 +32,74 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 # [start:gateway]
-from cdk_llm_serving import (AutoScalingOptions, BedrockGatewayApi, DeploymentOptions, DocumentIndex, GatewayAuth,
-                             GatewayEndpoint, KnowledgeBaseRetrieval, LlmContainer, ModelSource, SageMakerLlmEndpoint,
-                             SageMakerModelAlias, TrafficShift, TrafficShiftType)
+from cdk_llm_serving import (
+    AutoScalingOptions,
+    BedrockGatewayApi,
+    DeploymentOptions,
+    DocumentIndex,
+    GatewayAuth,
+    GatewayEndpoint,
+    KnowledgeBaseRetrieval,
+    LlmContainer,
+    ModelSource,
+    SageMakerLlmEndpoint,
+    SageMakerModelAlias,
+    TrafficShift,
+    TrafficShiftType,
+)
+
 # [end:gateway]
 
 
 class GatewayPrivateExample(cdk.Stack):
     def __init__(self, scope: Construct, construct_id: str, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        vpc = ec2.Vpc(self, "Vpc", max_azs=2, nat_gateways=0,        # no internet path at all
-            subnet_configuration=[ec2.SubnetConfiguration(name="isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)],
-            gateway_endpoints={"S3": ec2.GatewayVpcEndpointOptions(service=ec2.GatewayVpcEndpointAwsService.S3)})
+        vpc = ec2.Vpc(
+            self,
+            "Vpc",
+            max_azs=2,
+            nat_gateways=0,  # no internet path at all
+            subnet_configuration=[
+                ec2.SubnetConfiguration(name="isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
+            ],
+            gateway_endpoints={"S3": ec2.GatewayVpcEndpointOptions(service=ec2.GatewayVpcEndpointAwsService.S3)},
+        )
         flow_log_key = kms.Key(self, "FlowLogKey", enable_key_rotation=True)
         flow_log_key.grant_encrypt_decrypt(iam.ServicePrincipal(f"logs.{cdk.Aws.REGION}.amazonaws.com"))
-        vpc.add_flow_log("FlowLog", destination=ec2.FlowLogDestination.to_cloud_watch_logs(
-            logs.LogGroup(self, "FlowLogGroup", encryption_key=flow_log_key, retention=logs.RetentionDays.ONE_YEAR)))
-        weights_bucket = s3.Bucket.from_bucket_name(self, "Weights", "my-llm-weights")   # yours, in this account
+        vpc.add_flow_log(
+            "FlowLog",
+            destination=ec2.FlowLogDestination.to_cloud_watch_logs(
+                logs.LogGroup(self, "FlowLogGroup", encryption_key=flow_log_key, retention=logs.RetentionDays.ONE_YEAR)
+            ),
+        )
+        weights_bucket = s3.Bucket.from_bucket_name(self, "Weights", "my-llm-weights")  # yours, in this account
         # [start:gateway]
-        llm = SageMakerLlmEndpoint(self, "Llm",
-            model=ModelSource.s3_prefix(weights_bucket, "qwen2.5-7b-instruct/"),   # via the S3 gateway endpoint
+        llm = SageMakerLlmEndpoint(
+            self,
+            "Llm",
+            model=ModelSource.s3_prefix(weights_bucket, "qwen2.5-7b-instruct/"),  # via the S3 gateway endpoint
             container=LlmContainer.lmi(tensor_parallel_degree=1, max_model_len=8192),
             vpc=vpc,
             autoscaling=AutoScalingOptions(min_capacity=1, max_capacity=2, target_concurrent_requests=8),
-            deployment=DeploymentOptions(traffic=TrafficShift(type=TrafficShiftType.ALL_AT_ONCE)))  # 1 instance: no canary
+            deployment=DeploymentOptions(traffic=TrafficShift(type=TrafficShiftType.ALL_AT_ONCE)),
+        )  # 1 instance: no canary
         index = DocumentIndex(self, "Documents", document_prefix="documents/")
-        gateway = BedrockGatewayApi(self, "Gateway",
-            models=[SageMakerModelAlias.for_endpoint(alias="rag", endpoint=llm,
-                        retrieval=KnowledgeBaseRetrieval(knowledge_base_id=index.knowledge_base_id,
-                                                         knowledge_base_arn=index.knowledge_base_arn))],
+        gateway = BedrockGatewayApi(
+            self,
+            "Gateway",
+            models=[
+                SageMakerModelAlias.for_endpoint(
+                    alias="rag",
+                    endpoint=llm,
+                    retrieval=KnowledgeBaseRetrieval(
+                        knowledge_base_id=index.knowledge_base_id, knowledge_base_arn=index.knowledge_base_arn
+                    ),
+                )
+            ],
             auth=GatewayAuth.iam(),
-            endpoint=GatewayEndpoint.private(vpc=vpc))   # + execute-api, sagemaker.runtime, bedrock-agent-runtime endpoints
-        cdk.CfnOutput(self, "OpenAIBaseUrl", value=gateway.openai_base_url)   # resolves inside the VPC only
+            endpoint=GatewayEndpoint.private(vpc=vpc),
+        )  # + execute-api, sagemaker.runtime, bedrock-agent-runtime endpoints
+        cdk.CfnOutput(self, "OpenAIBaseUrl", value=gateway.openai_base_url)  # resolves inside the VPC only
         # [end:gateway]
         cdk.CfnOutput(self, "AuthMode", value=gateway.auth_mode.value)
         cdk.CfnOutput(self, "DocumentBucket", value=index.document_bucket.bucket_name)

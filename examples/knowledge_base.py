@@ -27,6 +27,7 @@ from constructs import Construct
 
 # [start:index]
 from cdk_llm_serving import ChunkingStrategy, DocumentIndex, IngestionTrigger
+
 # [end:index]
 
 
@@ -36,19 +37,20 @@ class KnowledgeBaseExample(cdk.Stack):
         topic_key = kms.Key(self, "AlarmTopicKey", enable_key_rotation=True)
         topic_key.grant_encrypt_decrypt(iam.ServicePrincipal("cloudwatch.amazonaws.com"))  # alarms publish to it
         topic = sns.Topic(self, "AlarmTopic", master_key=topic_key, enforce_ssl=True)
-        retriever = iam.Role(self, "Retriever", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))   # your RAG app
-        publisher = iam.Role(self, "Publisher", assumed_by=iam.AccountRootPrincipal())   # whoever uploads documents
+        retriever = iam.Role(self, "Retriever", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))  # your RAG app
+        publisher = iam.Role(self, "Publisher", assumed_by=iam.AccountRootPrincipal())  # whoever uploads documents
         # [start:index]
         index = DocumentIndex(
-            self, "Documents",
+            self,
+            "Documents",
             document_prefix="documents/",
-            chunking=ChunkingStrategy.hierarchical(),            # or .fixed_size(), .semantic(), .none()
+            chunking=ChunkingStrategy.hierarchical(),  # or .fixed_size(), .semantic(), .none()
             ingestion=IngestionTrigger(on_upload=True, schedule=cdk.Duration.hours(24)),
             alarm_topic=topic,
         )
-        index.grant_retrieve(retriever)                          # bedrock:Retrieve on this knowledge base only
-        index.grant_upload(publisher)                            # PutObject under documents/ + the key through S3
-        cdk.CfnOutput(self, "KnowledgeBaseId", value=index.knowledge_base_id)   # for Retrieve / KnowledgeBaseRetrieval
+        index.grant_retrieve(retriever)  # bedrock:Retrieve on this knowledge base only
+        index.grant_upload(publisher)  # PutObject under documents/ + the key through S3
+        cdk.CfnOutput(self, "KnowledgeBaseId", value=index.knowledge_base_id)  # for Retrieve / KnowledgeBaseRetrieval
         # [end:index]
         cdk.CfnOutput(self, "DocumentBucket", value=index.document_bucket.bucket_name)
 

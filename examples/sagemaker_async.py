@@ -26,19 +26,24 @@ from constructs import Construct
 
 # [start:endpoint]
 from cdk_llm_serving import AutoScalingOptions, HostingMode, ModelSource, SageMakerLlmEndpoint
+
 # [end:endpoint]
 
 
 class SageMakerAsyncExample(cdk.Stack):
     def __init__(self, scope: Construct, construct_id: str, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        weights_bucket = s3.Bucket.from_bucket_name(self, "Weights", "my-llm-weights")   # yours, in this account
-        caller = iam.Role(self, "Caller", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))   # your application
+        weights_bucket = s3.Bucket.from_bucket_name(self, "Weights", "my-llm-weights")  # yours, in this account
+        caller = iam.Role(self, "Caller", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))  # your application
         # [start:endpoint]
-        queued = SageMakerLlmEndpoint(self, "Queued", model=ModelSource.s3_prefix(weights_bucket, "qwen2.5-7b-instruct/"),
-            hosting=HostingMode.async_(max_concurrent_invocations_per_instance=4),   # + a new bucket and SNS topics
-            autoscaling=AutoScalingOptions(max_capacity=2, scale_to_zero=True))       # on the backlog, down to 0
-        queued.grant_invoke_async(caller)                # InvokeEndpointAsync + the input/output prefixes + the key
+        queued = SageMakerLlmEndpoint(
+            self,
+            "Queued",
+            model=ModelSource.s3_prefix(weights_bucket, "qwen2.5-7b-instruct/"),
+            hosting=HostingMode.async_(max_concurrent_invocations_per_instance=4),  # + a new bucket and SNS topics
+            autoscaling=AutoScalingOptions(max_capacity=2, scale_to_zero=True),
+        )  # on the backlog, down to 0
+        queued.grant_invoke_async(caller)  # InvokeEndpointAsync + the input/output prefixes + the key
         # [end:endpoint]
         cdk.CfnOutput(self, "EndpointName", value=queued.endpoint_name)
         cdk.CfnOutput(self, "Bucket", value=queued.bucket.bucket_name)

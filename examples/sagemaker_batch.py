@@ -21,26 +21,34 @@ Deploy from the repository root (after ``make setup``; needs AWS credentials and
 from typing import Any
 
 import aws_cdk as cdk
-from aws_cdk import aws_s3 as s3
-from constructs import Construct
 
 # [start:pipeline]
 from aws_cdk import aws_events as events
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
 from cdk_llm_serving import AutoScalingOptions, HostingMode, ModelSource, SageMakerLlmEndpoint
+
 # [end:pipeline]
 
 
 class SageMakerBatchExample(cdk.Stack):
     def __init__(self, scope: Construct, construct_id: str, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        weights_bucket = s3.Bucket.from_bucket_name(self, "Weights", "my-llm-weights")   # yours, in this account
+        weights_bucket = s3.Bucket.from_bucket_name(self, "Weights", "my-llm-weights")  # yours, in this account
         # [start:pipeline]
-        llm = SageMakerLlmEndpoint(self, "Llm",
-            model=ModelSource.s3_tarball(weights_bucket, "qwen2.5-7b-instruct/model.tar.gz"),   # batch needs a tarball
+        llm = SageMakerLlmEndpoint(
+            self,
+            "Llm",
+            model=ModelSource.s3_tarball(weights_bucket, "qwen2.5-7b-instruct/model.tar.gz"),  # batch needs a tarball
             hosting=HostingMode.async_(),
-            autoscaling=AutoScalingOptions(max_capacity=1, scale_to_zero=True))
-        nightly = llm.add_batch_transform("Nightly", input_bucket=llm.bucket,   # batch/input/ -> batch/output/<job>/
-                                          schedule=events.Schedule.cron(hour="2", minute="0"))
+            autoscaling=AutoScalingOptions(max_capacity=1, scale_to_zero=True),
+        )
+        nightly = llm.add_batch_transform(
+            "Nightly",
+            input_bucket=llm.bucket,  # batch/input/ -> batch/output/<job>/
+            schedule=events.Schedule.cron(hour="2", minute="0"),
+        )
         # [end:pipeline]
         cdk.CfnOutput(self, "Bucket", value=llm.bucket.bucket_name)
         cdk.CfnOutput(self, "StateMachineArn", value=nightly.state_machine.state_machine_arn)

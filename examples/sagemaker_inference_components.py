@@ -26,18 +26,23 @@ from constructs import Construct
 
 # [start:endpoint]
 from cdk_llm_serving import AutoScalingOptions, HostingMode, ModelSource, SageMakerLlmEndpoint
+
 # [end:endpoint]
 
 
 class SageMakerInferenceComponentsExample(cdk.Stack):
     def __init__(self, scope: Construct, construct_id: str, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        weights_bucket = s3.Bucket.from_bucket_name(self, "Weights", "my-llm-weights")   # yours, in this account
+        weights_bucket = s3.Bucket.from_bucket_name(self, "Weights", "my-llm-weights")  # yours, in this account
         # [start:endpoint]
-        shared = SageMakerLlmEndpoint(self, "Shared", model=ModelSource.s3_prefix(weights_bucket, "qwen2.5-7b-instruct/"),
+        shared = SageMakerLlmEndpoint(
+            self,
+            "Shared",
+            model=ModelSource.s3_prefix(weights_bucket, "qwen2.5-7b-instruct/"),
             hosting=HostingMode.inference_component(accelerators=1, min_memory_mb=16 * 1024, copies=1),
-            instance_type="ml.g5.12xlarge",                 # 4 GPUs: up to 4 copies per instance
-            autoscaling=AutoScalingOptions(min_capacity=0, max_capacity=4, scale_to_zero=True))
+            instance_type="ml.g5.12xlarge",  # 4 GPUs: up to 4 copies per instance
+            autoscaling=AutoScalingOptions(min_capacity=0, max_capacity=4, scale_to_zero=True),
+        )
         # [end:endpoint]
         cdk.CfnOutput(self, "EndpointName", value=shared.endpoint_name)
         cdk.CfnOutput(self, "InferenceComponentName", value=str(shared.inference_component_name))

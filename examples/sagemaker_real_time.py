@@ -25,30 +25,43 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from cdk_llm_serving import (AutoScalingOptions, DeploymentOptions, LlmContainer, ModelSource, SageMakerLlmEndpoint,
-                             TrafficShift)
+from cdk_llm_serving import (
+    AutoScalingOptions,
+    DeploymentOptions,
+    LlmContainer,
+    ModelSource,
+    SageMakerLlmEndpoint,
+    TrafficShift,
+)
 
 
 class SageMakerRealTimeExample(cdk.Stack):
     def __init__(self, scope: Construct, construct_id: str, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        weights_bucket = s3.Bucket.from_bucket_name(self, "Weights", "my-llm-weights")   # yours, in this account
+        weights_bucket = s3.Bucket.from_bucket_name(self, "Weights", "my-llm-weights")  # yours, in this account
         topic_key = kms.Key(self, "AlarmTopicKey", enable_key_rotation=True)
         topic_key.grant_encrypt_decrypt(iam.ServicePrincipal("cloudwatch.amazonaws.com"))  # alarms publish to it
         topic = sns.Topic(self, "AlarmTopic", master_key=topic_key, enforce_ssl=True)
 
         # [start:endpoint]
-        llm = SageMakerLlmEndpoint(self, "Llm",
+        llm = SageMakerLlmEndpoint(
+            self,
+            "Llm",
             model=ModelSource.s3_prefix(weights_bucket, "qwen2.5-7b-instruct/"),
             container=LlmContainer.lmi(tensor_parallel_degree=1, max_model_len=8192),
             instance_type="ml.g5.2xlarge",
             autoscaling=AutoScalingOptions(min_capacity=2, max_capacity=4, target_concurrent_requests=8),
-            deployment=DeploymentOptions(traffic=TrafficShift(percent=50)),   # canary: 1 of the (at least) 2 new instances
-            alarm_topic=topic)                                                # ALARM and OK of every endpoint alarm
-        caller = iam.Role(self, "Caller", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))   # your application
-        llm.grant_invoke(caller)                          # InvokeEndpoint + InvokeEndpointWithResponseStream, this endpoint
+            deployment=DeploymentOptions(
+                traffic=TrafficShift(percent=50)
+            ),  # canary: 1 of the (at least) 2 new instances
+            alarm_topic=topic,
+        )  # ALARM and OK of every endpoint alarm
+        caller = iam.Role(self, "Caller", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))  # your application
+        llm.grant_invoke(caller)  # InvokeEndpoint + InvokeEndpointWithResponseStream, this endpoint
         # [end:endpoint]
         cdk.CfnOutput(self, "EndpointName", value=llm.endpoint_name)
+
+
 # [end:stack]
 
 

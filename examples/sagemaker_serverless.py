@@ -24,19 +24,23 @@ from constructs import Construct
 
 # [start:endpoint]
 from cdk_llm_serving import HostingMode, LlmContainer, ModelSource, SageMakerLlmEndpoint
+
 # [end:endpoint]
 
 
 class SageMakerServerlessExample(cdk.Stack):
     def __init__(self, scope: Construct, construct_id: str, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        weights_bucket = s3.Bucket.from_bucket_name(self, "Weights", "my-llm-weights")   # yours, in this account
+        weights_bucket = s3.Bucket.from_bucket_name(self, "Weights", "my-llm-weights")  # yours, in this account
         # [start:endpoint]
-        small = SageMakerLlmEndpoint(self, "Small",
-            model=ModelSource.s3_tarball(weights_bucket, "qwen2.5-0.5b-instruct/model.tar.gz"),   # no s3_prefix here
+        small = SageMakerLlmEndpoint(
+            self,
+            "Small",
+            model=ModelSource.s3_tarball(weights_bucket, "qwen2.5-0.5b-instruct/model.tar.gz"),  # no s3_prefix here
             # Your CPU serving image, in the Region you deploy to (a literal URI: synth scopes the ECR pull to it).
             container=LlmContainer.from_image_uri("111122223333.dkr.ecr.us-east-1.amazonaws.com/tiny-llm-cpu:1.0"),
-            hosting=HostingMode.serverless(memory_size_mb=6144, max_concurrency=20))              # no instance_type
+            hosting=HostingMode.serverless(memory_size_mb=6144, max_concurrency=20),
+        )  # no instance_type
         # [end:endpoint]
         cdk.CfnOutput(self, "EndpointName", value=small.endpoint_name)
 

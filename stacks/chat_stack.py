@@ -54,8 +54,16 @@ _AUTH_MODES = {m.value: m for m in GatewayAuthMode}
 _RETENTION = {
     d: getattr(logs.RetentionDays, n)
     for d, n in {
-        1: "ONE_DAY", 3: "THREE_DAYS", 5: "FIVE_DAYS", 7: "ONE_WEEK", 14: "TWO_WEEKS", 30: "ONE_MONTH",
-        60: "TWO_MONTHS", 90: "THREE_MONTHS", 180: "SIX_MONTHS", 365: "ONE_YEAR",
+        1: "ONE_DAY",
+        3: "THREE_DAYS",
+        5: "FIVE_DAYS",
+        7: "ONE_WEEK",
+        14: "TWO_WEEKS",
+        30: "ONE_MONTH",
+        60: "TWO_MONTHS",
+        90: "THREE_MONTHS",
+        180: "SIX_MONTHS",
+        365: "ONE_YEAR",
     }.items()
 }
 
@@ -157,7 +165,7 @@ _SETTING_NAMES = (
 def _in_setting_terms(problem: str) -> str:
     for prop, setting in _SETTING_NAMES:
         if problem.startswith(f"{prop} "):
-            return f"{setting}{problem[len(prop):]}"
+            return f"{setting}{problem[len(prop) :]}"
     return problem
 
 
@@ -187,8 +195,12 @@ def parse_bedrock_models(raw: Any, problems: list[str]) -> tuple[BedrockModelAli
 class ChatStack(cdk.Stack):
     """Public chat: an OpenAI-compatible streaming API over Bedrock with caps, throttles, WAF and alarms."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, settings: ChatSettings | None = None, **kwargs: Any) -> None:
-        kwargs.setdefault("description", "cdk-llm-serving: public chat API (OpenAI-compatible, streaming) over Amazon Bedrock")
+    def __init__(
+        self, scope: Construct, construct_id: str, *, settings: ChatSettings | None = None, **kwargs: Any
+    ) -> None:
+        kwargs.setdefault(
+            "description", "cdk-llm-serving: public chat API (OpenAI-compatible, streaming) over Amazon Bedrock"
+        )
         super().__init__(scope, construct_id, **kwargs)
         settings = settings or ChatSettings()
         problems = settings.problems()  # settings built in code skip from_context: check them here too

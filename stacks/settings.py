@@ -20,7 +20,9 @@ T = TypeVar("T")
 
 
 def _type_name(tp: Any) -> str:
-    return " or ".join(getattr(a, "__name__", str(a)) for a in typing.get_args(tp)) if typing.get_args(tp) else tp.__name__
+    return (
+        " or ".join(getattr(a, "__name__", str(a)) for a in typing.get_args(tp)) if typing.get_args(tp) else tp.__name__
+    )
 
 
 def _coerce(value: Any, tp: Any) -> tuple[bool, Any]:
@@ -29,13 +31,17 @@ def _coerce(value: Any, tp: Any) -> tuple[bool, Any]:
     if typing.get_origin(tp) in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
             return True, None
-        return next(((True, v) for a in args if a is not type(None) for ok, v in [_coerce(value, a)] if ok), (False, value))
+        return next(
+            ((True, v) for a in args if a is not type(None) for ok, v in [_coerce(value, a)] if ok), (False, value)
+        )
     if tp is bool:
         return isinstance(value, bool), value
     if tp is int:
         return isinstance(value, int) and not isinstance(value, bool), value
     if tp is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool), float(value) if isinstance(value, (int, float)) else value
+        return isinstance(value, (int, float)) and not isinstance(value, bool), float(value) if isinstance(
+            value, (int, float)
+        ) else value
     if tp is str:
         return isinstance(value, str), value
     return True, value

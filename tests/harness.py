@@ -58,8 +58,9 @@ def synthesize(outdir: Path) -> Synthesis:
     built = {name: cls(app, name) for name, cls in VARIANTS.items()}
     built.update({c.node.id: c for c in app.node.children if isinstance(c, cdk.Stack)})
     violations, error = synth_with_report(app, outdir)
-    return Synthesis(outdir=outdir, templates=stack_templates(outdir), nag_violations=violations, synth_error=error,
-                     stacks=built)
+    return Synthesis(
+        outdir=outdir, templates=stack_templates(outdir), nag_violations=violations, synth_error=error, stacks=built
+    )
 
 
 def stack_templates(outdir: Path) -> dict[str, dict[str, Any]]:
@@ -89,7 +90,9 @@ def synth_with_report(app: cdk.App, outdir: Path) -> tuple[list[dict[str, Any]],
         for plugin in json.loads(report.read_text())["pluginReports"]:
             for v in plugin.get("violations", []):
                 for c in v["violatingConstructs"]:
-                    violations.append({"rule": v["ruleName"], "path": c["constructPath"], "severity": v.get("severity", "error")})
+                    violations.append(
+                        {"rule": v["ruleName"], "path": c["constructPath"], "severity": v.get("severity", "error")}
+                    )
     return violations, error
 
 

@@ -58,8 +58,10 @@ EXPECTED_WARNINGS = {
     ("SageMakerServerlessExample/Small", "Annotation::cdk-llm-serving:serverless-small-models-only"),
 }
 
-_STAND_IN = ("stands in for the consumer's own role (the example's caller, tenant, uploader or retriever); its grants "
-             "land in the role's default policy, which is the consumer's choice to keep inline or not")
+_STAND_IN = (
+    "stands in for the consumer's own role (the example's caller, tenant, uploader or retriever); its grants "
+    "land in the role's default policy, which is the consumer's choice to keep inline or not"
+)
 
 
 def _acknowledge_intended_findings(stacks: dict[str, cdk.Stack]) -> None:
@@ -68,30 +70,46 @@ def _acknowledge_intended_findings(stacks: dict[str, cdk.Stack]) -> None:
     The examples stay free of cdk-nag code; the findings are acknowledged here, each by its exact id.
     """
     nist_inline = "NIST.800.53.R5::NIST.800.53.R5-IAMNoInlinePolicy"
-    for stack_name, role_id in (("SageMakerRealTimeExample", "Caller"), ("SageMakerAsyncExample", "Caller"),
-                                ("LoraFleetExample", "TenantRole"), ("KnowledgeBaseExample", "Retriever"),
-                                ("KnowledgeBaseExample", "Publisher"), ("GatewayBedrockExample", "Caller")):
+    for stack_name, role_id in (
+        ("SageMakerRealTimeExample", "Caller"),
+        ("SageMakerAsyncExample", "Caller"),
+        ("LoraFleetExample", "TenantRole"),
+        ("KnowledgeBaseExample", "Retriever"),
+        ("KnowledgeBaseExample", "Publisher"),
+        ("GatewayBedrockExample", "Caller"),
+    ):
         acknowledge(stacks[stack_name].node.find_child(role_id), nist_inline, f"Example role that {_STAND_IN}")
 
     async_stack = stacks["SageMakerAsyncExample"]
     bucket = async_stack.node.find_child("Queued").bucket
     caller = async_stack.node.find_child("Caller")
     for prefix in ("async/input/*", "async/output/*", "async/failure/*"):
-        acknowledge(caller, f"AwsSolutions::AwsSolutions-IAM5[Resource::{nag_resource(async_stack, bucket.arn_for_objects(prefix))}]",
-                    "grant_invoke_async: requests are uploaded and results read under the endpoint's async prefixes")
+        acknowledge(
+            caller,
+            f"AwsSolutions::AwsSolutions-IAM5[Resource::{nag_resource(async_stack, bucket.arn_for_objects(prefix))}]",
+            "grant_invoke_async: requests are uploaded and results read under the endpoint's async prefixes",
+        )
     for action in ("kms:GenerateDataKey*", "kms:ReEncrypt*"):
-        acknowledge(caller, f"AwsSolutions::AwsSolutions-IAM5[Action::{action}]",
-                    "grant_invoke_async: Key.grant_encrypt_decrypt on the endpoint's own key, for the async payloads")
+        acknowledge(
+            caller,
+            f"AwsSolutions::AwsSolutions-IAM5[Action::{action}]",
+            "grant_invoke_async: Key.grant_encrypt_decrypt on the endpoint's own key, for the async payloads",
+        )
 
     kb_stack = stacks["KnowledgeBaseExample"]
     documents = kb_stack.node.find_child("Documents").document_bucket.arn_for_objects("documents/*")
-    acknowledge(kb_stack.node.find_child("Publisher"),
-                f"AwsSolutions::AwsSolutions-IAM5[Resource::{nag_resource(kb_stack, documents)}]",
-                "grant_upload: the uploader writes any document under the index prefix; object ARNs need a wildcard")
+    acknowledge(
+        kb_stack.node.find_child("Publisher"),
+        f"AwsSolutions::AwsSolutions-IAM5[Resource::{nag_resource(kb_stack, documents)}]",
+        "grant_upload: the uploader writes any document under the index prefix; object ARNs need a wildcard",
+    )
 
     flow_log = stacks["GatewayPrivateExample"].node.find_child("Vpc").node.find_child("FlowLog")
-    acknowledge(flow_log, nist_inline,
-                "CDK's flow-log delivery role of the example VPC; its only policy writes to the flow-log group")
+    acknowledge(
+        flow_log,
+        nist_inline,
+        "CDK's flow-log delivery role of the example VPC; its only policy writes to the flow-log group",
+    )
 
 
 # ----------------------------------------------------------------- loading and running
@@ -126,8 +144,9 @@ class Runs:
     def _run(self, stem: str) -> Run:
         outdir = self._tmp / stem
         env = {**os.environ, "CDK_OUTDIR": str(outdir), "CDK_CONTEXT_JSON": json.dumps(feature_flags())}
-        done = subprocess.run([sys.executable, f"examples/{stem}.py"], cwd=REPO, env=env, capture_output=True, text=True,
-                              timeout=600)
+        done = subprocess.run(
+            [sys.executable, f"examples/{stem}.py"], cwd=REPO, env=env, capture_output=True, text=True, timeout=600
+        )
         return Run(outdir=outdir, returncode=done.returncode, output=done.stdout + done.stderr)
 
     def close(self) -> None:
@@ -153,8 +172,9 @@ def nagged(runs: Runs, tmp_path_factory: pytest.TempPathFactory) -> Synthesis:
         stacks[built.stack_name] = built
     _acknowledge_intended_findings(stacks)
     violations, error = synth_with_report(app, outdir)
-    return Synthesis(outdir=outdir, templates=stack_templates(outdir), nag_violations=violations, synth_error=error,
-                     stacks=stacks)
+    return Synthesis(
+        outdir=outdir, templates=stack_templates(outdir), nag_violations=violations, synth_error=error, stacks=stacks
+    )
 
 
 # ----------------------------------------------------------------- the examples themselves
@@ -221,8 +241,9 @@ def test_example_synthesizes_on_its_own(runs: Runs, stem: str) -> None:
 
 
 _MARKER = re.compile(r"^# \[(start|end):([\w-]+)\]$")
-_BLOCK = re.compile(r"<!-- example: examples/(?P<file>[\w-]+\.py)(?:#(?P<tag>[\w-]+))? -->\n```python\n(?P<code>.*?)\n```",
-                    re.DOTALL)
+_BLOCK = re.compile(
+    r"<!-- example: examples/(?P<file>[\w-]+\.py)(?:#(?P<tag>[\w-]+))? -->\n```python\n(?P<code>.*?)\n```", re.DOTALL
+)
 
 
 def excerpt(path: Path, tag: str | None) -> str:
@@ -268,7 +289,7 @@ def test_readme_block_is_the_example(block: re.Match[str]) -> None:
 
 def test_readme_examples_section_lists_every_example() -> None:
     text = README.read_text()
-    section = text[text.index("\n## Examples\n"):text.index("\n## Feature flags\n")]
+    section = text[text.index("\n## Examples\n") : text.index("\n## Feature flags\n")]
     for stem in EXAMPLES:
         assert f"[`examples/{stem}.py`](examples/{stem}.py)" in section
 
@@ -276,8 +297,10 @@ def test_readme_examples_section_lists_every_example() -> None:
 def test_excerpt_markers(tmp_path: Path) -> None:
     """Regions of one tag are joined; marker lines of other tags are dropped; an unclosed region fails."""
     sample = tmp_path / "sample.py"
-    sample.write_text("import a\n# [start:t]\nimport b\n# [end:t]\n\ndef f():\n    # [start:t]\n    x = 1\n"
-                      "    # [start:u]\n    y = 2\n    # [end:u]\n    # [end:t]\n")
+    sample.write_text(
+        "import a\n# [start:t]\nimport b\n# [end:t]\n\ndef f():\n    # [start:t]\n    x = 1\n"
+        "    # [start:u]\n    y = 2\n    # [end:u]\n    # [end:t]\n"
+    )
     assert excerpt(sample, "t") == "import b\n\nx = 1\ny = 2"
     assert excerpt(sample, "u") == "y = 2"
     assert excerpt(sample, None).splitlines()[:2] == ["import a", "import b"]
@@ -286,4 +309,3 @@ def test_excerpt_markers(tmp_path: Path) -> None:
     sample.write_text("# [start:t]\nx = 1\n")
     with pytest.raises(AssertionError, match="no closed"):
         excerpt(sample, "t")
-

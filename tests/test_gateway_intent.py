@@ -22,7 +22,6 @@ from cdk_llm_serving.bedrock_gateway.layers import POWERTOOLS_LAYER_VERSION, WEB
 from harness import Synthesis, cfn_text, lambda_functions, one, resources
 from stacks import DEFAULT_CHAT_MODELS, ChatSettings
 
-
 _flatten = cfn_text  # CloudFormation strings with {Ref} placeholders
 
 
@@ -73,7 +72,12 @@ def test_bedrock_permissions_are_exactly_the_allowlist(chat: dict[str, Any]) -> 
 
 #: Statements that AWS requires on "*" (no resource-level permissions): X-Ray, EC2 Describe* for VPC functions, and
 #: AWS Marketplace (first call of a third-party model; Subscribe is limited by aws-marketplace:ProductId).
-_WILDCARD_SIDS = {"WriteTraces", "DescribeVpcNetworkInterfaces", "ViewMarketplaceSubscriptions", "SubscribeToAllowlistedModelsOnFirstUse"}
+_WILDCARD_SIDS = {
+    "WriteTraces",
+    "DescribeVpcNetworkInterfaces",
+    "ViewMarketplaceSubscriptions",
+    "SubscribeToAllowlistedModelsOnFirstUse",
+}
 
 
 def test_only_xray_and_ec2_describe_use_a_wildcard_resource(synthesis: Synthesis) -> None:
@@ -196,8 +200,18 @@ def test_waf_rate_limits_per_ip_and_tolerates_large_chat_bodies(chat: dict[str, 
 
 
 def test_gateway_errors_are_openai_shaped(chat: dict[str, Any]) -> None:
-    responses = {r["Properties"]["ResponseType"]: r["Properties"] for r in resources(chat, "AWS::ApiGateway::GatewayResponse").values()}
-    assert {"BAD_REQUEST_BODY", "UNAUTHORIZED", "THROTTLED", "DEFAULT_4XX", "DEFAULT_5XX", "MISSING_AUTHENTICATION_TOKEN"} <= set(responses)
+    responses = {
+        r["Properties"]["ResponseType"]: r["Properties"]
+        for r in resources(chat, "AWS::ApiGateway::GatewayResponse").values()
+    }
+    assert {
+        "BAD_REQUEST_BODY",
+        "UNAUTHORIZED",
+        "THROTTLED",
+        "DEFAULT_4XX",
+        "DEFAULT_5XX",
+        "MISSING_AUTHENTICATION_TOKEN",
+    } <= set(responses)
     for rtype, props in responses.items():
         rendered = props["ResponseTemplates"]["application/json"].replace("$context.error.messageString", '"msg"')
         body = json.loads(rendered)
@@ -215,14 +229,18 @@ def test_alarms_notify_the_topic(chat: dict[str, Any]) -> None:
         # Convention 2: on-call hears when a problem starts (ALARM) and when it is over (OK).
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic}]
         assert alarm["Properties"]["OKActions"] == [{"Ref": topic}]
-    ttft = next(a["Properties"] for a in alarms.values() if "time to first token" in a["Properties"]["AlarmDescription"])
+    ttft = next(
+        a["Properties"] for a in alarms.values() if "time to first token" in a["Properties"]["AlarmDescription"]
+    )
     assert ttft["Threshold"] == 10000
     expr = next(m for m in ttft["Metrics"] if "Expression" in m)
     assert expr["Expression"] == "MAX([m0,m1,m2])"
 
 
 def test_outputs_tell_how_to_call(chat: dict[str, Any]) -> None:
-    assert {"ApiUrl", "OpenAIBaseUrl", "AuthMode", "UserPoolId", "UserPoolClientId", "AlarmTopicArn"} <= set(chat["Outputs"])
+    assert {"ApiUrl", "OpenAIBaseUrl", "AuthMode", "UserPoolId", "UserPoolClientId", "AlarmTopicArn"} <= set(
+        chat["Outputs"]
+    )
 
 
 def test_iam_variant_grants_execute_api_on_exact_routes(synthesis: Synthesis) -> None:
@@ -230,9 +248,7 @@ def test_iam_variant_grants_execute_api_on_exact_routes(synthesis: Synthesis) ->
     methods = [m["Properties"] for m in resources(t, "AWS::ApiGateway::Method").values()]
     assert {m["AuthorizationType"] for m in methods if m["HttpMethod"] == "POST"} == {"AWS_IAM"}
     assert not resources(t, "AWS::Cognito::UserPool")
-    caller_policy = next(
-        p["Properties"] for p in resources(t, "AWS::IAM::Policy").values()
-    )
+    caller_policy = next(p["Properties"] for p in resources(t, "AWS::IAM::Policy").values())
     stmt = caller_policy["PolicyDocument"]["Statement"][0]
     assert stmt["Action"] == "execute-api:Invoke"
     routes = sorted(_flatten(r).split("}/", 2)[-1] for r in stmt["Resource"])
@@ -378,14 +394,20 @@ def test_runtime_accepts_the_synthesized_config(synthesis: Synthesis, stack_name
 
 
 def test_mixed_backends_keep_throttle_alarm_meaningful(synthesis: Synthesis) -> None:
-    alarms = [a["Properties"] for a in resources(synthesis.templates["GatewaySageMakerStack"], "AWS::CloudWatch::Alarm").values()]
+    alarms = [
+        a["Properties"]
+        for a in resources(synthesis.templates["GatewaySageMakerStack"], "AWS::CloudWatch::Alarm").values()
+    ]
     throttles = next(a for a in alarms if "throttled the gateway's calls" in a["AlarmDescription"])
     assert "SageMaker" in throttles["AlarmDescription"]
     expr = next(m for m in throttles["Metrics"] if "Expression" in m)
     assert expr["Expression"] == "SUM([m0,m1,m2,m3])"
     names = {m["MetricStat"]["Metric"]["MetricName"] for m in throttles["Metrics"] if "MetricStat" in m}
     aliases = {
-        d["Value"] for m in throttles["Metrics"] if "MetricStat" in m for d in m["MetricStat"]["Metric"]["Dimensions"]
+        d["Value"]
+        for m in throttles["Metrics"]
+        if "MetricStat" in m
+        for d in m["MetricStat"]["Metric"]["Dimensions"]
         if d["Name"] == "ModelAlias"
     }
     assert names == {"Throttles"} and aliases == {"haiku-global", "rag", "adapter-a", "adapter-b"}
@@ -417,13 +439,19 @@ def test_private_api_accepts_only_its_vpc_endpoint(private: dict[str, Any]) -> N
     assert set(statements) == {"InvokeThroughVpcEndpoint", "HealthCheckThroughVpcEndpoint", "DenyOutsideVpcEndpoint"}
     for s in statements.values():
         assert s["Action"] == "execute-api:Invoke"
-    allow, health, deny = (statements[k] for k in ("InvokeThroughVpcEndpoint", "HealthCheckThroughVpcEndpoint", "DenyOutsideVpcEndpoint"))
+    allow, health, deny = (
+        statements[k] for k in ("InvokeThroughVpcEndpoint", "HealthCheckThroughVpcEndpoint", "DenyOutsideVpcEndpoint")
+    )
     # IAM auth: the Allow names this account, so callers still need grant_invoke (identity policy).
     assert (allow["Effect"], allow["Resource"]) == ("Allow", "execute-api:/*")
     assert _flatten(allow["Principal"]["AWS"]) == "arn:{AWS::Partition}:iam::{AWS::AccountId}:root"
     assert allow["Condition"] == {"StringEquals": {"aws:SourceVpce": {"Ref": vpce}}}
     # The unauthenticated health check, also only through the endpoint.
-    assert (health["Effect"], health["Principal"], health["Resource"]) == ("Allow", {"AWS": "*"}, "execute-api:/prod/GET/health")
+    assert (health["Effect"], health["Principal"], health["Resource"]) == (
+        "Allow",
+        {"AWS": "*"},
+        "execute-api:/prod/GET/health",
+    )
     assert health["Condition"] == allow["Condition"]
     # Everything not through our endpoint is denied, whoever asks.
     assert (deny["Effect"], deny["Principal"], deny["Resource"]) == ("Deny", {"AWS": "*"}, "execute-api:/*")
@@ -452,7 +480,13 @@ def test_private_vpc_endpoints_and_security_groups(private: dict[str, Any]) -> N
     # The function: no ingress, egress HTTPS to the VPC only (an inline rule, so no default allow-all egress).
     assert "SecurityGroupIngress" not in groups[fn_sg]["Properties"]
     assert groups[fn_sg]["Properties"]["SecurityGroupEgress"] == [
-        {"CidrIp": vpc_cidr, "Description": "HTTPS to the gateway's VPC endpoints", "FromPort": 443, "IpProtocol": "tcp", "ToPort": 443}
+        {
+            "CidrIp": vpc_cidr,
+            "Description": "HTTPS to the gateway's VPC endpoints",
+            "FromPort": 443,
+            "IpProtocol": "tcp",
+            "ToPort": 443,
+        }
     ]
     # The runtime endpoints admit HTTPS from the function's group only.
     ingress = [r["Properties"] for r in resources(private, "AWS::EC2::SecurityGroupIngress").values()]
@@ -462,9 +496,9 @@ def test_private_vpc_endpoints_and_security_groups(private: dict[str, Any]) -> N
     assert endpoints["sagemaker.runtime"]["SecurityGroupIds"] == [{"Fn::GetAtt": [endpoints_sg, "GroupId"]}]
     # The execute-api endpoint admits HTTPS from the VPC's clients.
     assert endpoints["execute-api"]["SecurityGroupIds"] == [{"Fn::GetAtt": [api_sg, "GroupId"]}]
-    assert [(r["CidrIp"], r["FromPort"], r["ToPort"]) for r in groups[api_sg]["Properties"]["SecurityGroupIngress"]] == [
-        (vpc_cidr, 443, 443)
-    ]
+    assert [
+        (r["CidrIp"], r["FromPort"], r["ToPort"]) for r in groups[api_sg]["Properties"]["SecurityGroupIngress"]
+    ] == [(vpc_cidr, 443, 443)]
     assert not resources(private, "AWS::EC2::SecurityGroupEgress")
 
 
@@ -476,18 +510,21 @@ def test_private_function_runs_in_the_isolated_subnets(private: dict[str, Any]) 
     assert sorted(s["Ref"] for s in fn["VpcConfig"]["SubnetIds"]) == isolated
     # Network-interface permissions come from our managed policy, not an AWS managed one or an inline policy.
     role = next(
-        r["Properties"] for r in resources(private, "AWS::IAM::Role").values()
+        r["Properties"]
+        for r in resources(private, "AWS::IAM::Role").values()
         if r["Properties"].get("Description", "").startswith("Bedrock gateway function")
     )
     assert "ManagedPolicyArns" not in role and "Policies" not in role
     by_sid = _statements_by_sid(private)
     assert _as_list(by_sid["CreateVpcNetworkInterfaces"]["Action"]) == ["ec2:CreateNetworkInterface"]
     assert _resource_texts(by_sid["CreateVpcNetworkInterfaces"]) == sorted(
-        [_ARN % ("ec2", "network-interface/*"), _ARN % ("ec2", "security-group/{%s.GroupId}" % fn_sg)]
-        + [_ARN % ("ec2", "subnet/{%s}" % subnet) for subnet in isolated]
+        [_ARN % ("ec2", "network-interface/*"), _ARN % ("ec2", f"security-group/{{{fn_sg}.GroupId}}")]
+        + [_ARN % ("ec2", f"subnet/{{{subnet}}}") for subnet in isolated]
     )
     assert sorted(_as_list(by_sid["ManageVpcNetworkInterfaces"]["Action"])) == [
-        "ec2:AssignPrivateIpAddresses", "ec2:DeleteNetworkInterface", "ec2:UnassignPrivateIpAddresses"
+        "ec2:AssignPrivateIpAddresses",
+        "ec2:DeleteNetworkInterface",
+        "ec2:UnassignPrivateIpAddresses",
     ]
     assert _resource_texts(by_sid["ManageVpcNetworkInterfaces"]) == [_ARN % ("ec2", "network-interface/*")]
 
@@ -500,10 +537,15 @@ def test_private_sagemaker_only_gateway_has_no_bedrock_model_statements(private:
     assert _resource_texts(by_sid["RetrieveFromKnowledgeBases"]) == [
         _ARN % ("bedrock", f"knowledge-base/<import:{variants.SHARED_KNOWLEDGE_BASE_EXPORT}>")
     ]
-    assert _resource_texts(by_sid["InvokeSageMakerEndpoints"]) == [_ARN % ("sagemaker", f"endpoint/{variants.PRIVATE_ENDPOINT_NAME}")]
+    assert _resource_texts(by_sid["InvokeSageMakerEndpoints"]) == [
+        _ARN % ("sagemaker", f"endpoint/{variants.PRIVATE_ENDPOINT_NAME}")
+    ]
     assert "InvokeSageMakerInferenceComponents" not in by_sid
     (model,) = _gateway_config(private)["models"]
-    assert model["retrieval"] == {"knowledgeBaseId": f"<import:{variants.SHARED_KNOWLEDGE_BASE_EXPORT}>", "numberOfResults": 5}
+    assert model["retrieval"] == {
+        "knowledgeBaseId": f"<import:{variants.SHARED_KNOWLEDGE_BASE_EXPORT}>",
+        "numberOfResults": 5,
+    }
     assert model["target"] == {"type": "sagemaker", "endpointName": variants.PRIVATE_ENDPOINT_NAME}
 
 
@@ -539,7 +581,8 @@ def test_no_bedrock_statements_without_bedrock_aliases() -> None:
     assert "VpcConfig" not in fn  # REGIONAL: the function stays outside any VPC
     assert one(template, "AWS::ApiGateway::RestApi")["EndpointConfiguration"] == {"Types": ["REGIONAL"]}
     throttles = next(
-        a["Properties"] for a in resources(template, "AWS::CloudWatch::Alarm").values()
+        a["Properties"]
+        for a in resources(template, "AWS::CloudWatch::Alarm").values()
         if "throttled" in a["Properties"]["AlarmDescription"] and "function" not in a["Properties"]["AlarmDescription"]
     )
     assert "SageMaker" in throttles["AlarmDescription"]
@@ -565,12 +608,22 @@ def test_private_with_existing_endpoint_and_nat_creates_no_endpoints() -> None:
     }
     # Private subnets with egress are preferred; without our endpoints the function may send HTTPS anywhere (NAT).
     fn = _gateway_function(template)
-    private_subnets = sorted(k for k in template["Resources"] if "PrivateSubnet" in k and template["Resources"][k]["Type"] == "AWS::EC2::Subnet")
+    private_subnets = sorted(
+        k
+        for k in template["Resources"]
+        if "PrivateSubnet" in k and template["Resources"][k]["Type"] == "AWS::EC2::Subnet"
+    )
     assert sorted(s["Ref"] for s in fn["VpcConfig"]["SubnetIds"]) == private_subnets
     fn_sg = resources(template, "AWS::EC2::SecurityGroup")
     (group,) = fn_sg.values()
     assert group["Properties"]["SecurityGroupEgress"] == [
-        {"CidrIp": "0.0.0.0/0", "Description": "HTTPS to AWS APIs through the VPC's NAT or endpoints", "FromPort": 443, "IpProtocol": "tcp", "ToPort": 443}
+        {
+            "CidrIp": "0.0.0.0/0",
+            "Description": "HTTPS to AWS APIs through the VPC's NAT or endpoints",
+            "FromPort": 443,
+            "IpProtocol": "tcp",
+            "ToPort": 443,
+        }
     ]
 
 
@@ -604,8 +657,9 @@ def test_private_subnet_filters_are_honoured() -> None:
         assert endpoint["Properties"]["SubnetIds"] == [subnet]
     create = next(s for s in _gateway_policy_statements(template) if s["Sid"] == "CreateVpcNetworkInterfaces")
     subnets = [r for r in _as_list(create["Resource"]) if ":subnet/" in cfn_text(r)]
-    assert [cfn_text(r) for r in subnets] == [cfn_text(stack.resolve(stack.format_arn(
-        service="ec2", resource="subnet", resource_name=one_subnet.subnet_id)))]
+    assert [cfn_text(r) for r in subnets] == [
+        cfn_text(stack.resolve(stack.format_arn(service="ec2", resource="subnet", resource_name=one_subnet.subnet_id)))
+    ]
 
 
 def test_private_bedrock_gateway_gets_the_bedrock_runtime_endpoint() -> None:
@@ -645,8 +699,16 @@ def _class_field_docs(module: Any, name: str) -> dict[str, tuple[bool, str | Non
 
 @pytest.mark.parametrize(
     "name",
-    ["GatewayAuthMode", "GatewayAuth", "GatewayEndpointType", "GatewayEndpoint", "BedrockModelAlias",
-     "SageMakerModelAlias", "KnowledgeBaseRetrieval", "GatewayLimits"],
+    [
+        "GatewayAuthMode",
+        "GatewayAuth",
+        "GatewayEndpointType",
+        "GatewayEndpoint",
+        "BedrockModelAlias",
+        "SageMakerModelAlias",
+        "KnowledgeBaseRetrieval",
+        "GatewayLimits",
+    ],
 )
 def test_every_field_and_enum_member_is_documented_with_its_default(name: str) -> None:
     import importlib

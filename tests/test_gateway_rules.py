@@ -13,8 +13,8 @@ from aws_cdk.assertions import Annotations, Match, Template
 from cdk_llm_serving import BedrockGatewayApi, BedrockModelAlias, GatewayAuth, PropsValidationError
 from cdk_llm_serving._retained import RetainedName
 from cdk_llm_serving.bedrock_gateway import rules
-from cdk_llm_serving.bedrock_gateway.catalogue import catalogue
 from cdk_llm_serving.bedrock_gateway._waf import WAF_MANAGED_GROUPS
+from cdk_llm_serving.bedrock_gateway.catalogue import catalogue
 from cdk_llm_serving.knowledge_base.rules import RULES as KB_RULES
 from harness import expect_rule, flat_statements, one, resources
 from stacks import ChatSettings
@@ -34,7 +34,8 @@ def _template(gw: BedrockGatewayApi) -> dict[str, Any]:
 
 def _statements(template: dict[str, Any]) -> list[dict[str, Any]]:
     (policy,) = [
-        r["Properties"] for r in resources(template, "AWS::IAM::ManagedPolicy").values()
+        r["Properties"]
+        for r in resources(template, "AWS::IAM::ManagedPolicy").values()
         if "allowlist" in r["Properties"]["Description"]
     ]
     return flat_statements(policy["PolicyDocument"]["Statement"])
@@ -121,12 +122,19 @@ def test_body_inspecting_managed_rules_count_instead_of_block() -> None:
     acl = one(template, "AWS::WAFv2::WebACL")
     overrides = {
         r["Name"]: sorted(o["Name"] for o in r["Statement"]["ManagedRuleGroupStatement"].get("RuleActionOverrides", []))
-        for r in acl["Rules"] if "ManagedRuleGroupStatement" in r["Statement"]
+        for r in acl["Rules"]
+        if "ManagedRuleGroupStatement" in r["Statement"]
     }
     assert overrides == {
         "AWSManagedRulesAmazonIpReputationList": [],
         "AWSManagedRulesCommonRuleSet": sorted(
-            ["SizeRestrictions_BODY", "CrossSiteScripting_BODY", "GenericLFI_BODY", "GenericRFI_BODY", "EC2MetaDataSSRF_BODY"]
+            [
+                "SizeRestrictions_BODY",
+                "CrossSiteScripting_BODY",
+                "GenericLFI_BODY",
+                "GenericRFI_BODY",
+                "EC2MetaDataSSRF_BODY",
+            ]
         ),
         "AWSManagedRulesKnownBadInputsRuleSet": ["JavaDeserializationRCE_BODY", "Log4JRCE_BODY"],
     }
@@ -136,7 +144,10 @@ def test_body_inspecting_managed_rules_count_instead_of_block() -> None:
         assert names == sorted(n for n in catalogued[group] if n.endswith("_BODY"))
     for r in acl["Rules"]:
         if "ManagedRuleGroupStatement" in r["Statement"]:
-            assert all(o["ActionToUse"] == {"Count": {}} for o in r["Statement"]["ManagedRuleGroupStatement"].get("RuleActionOverrides", []))
+            assert all(
+                o["ActionToUse"] == {"Count": {}}
+                for o in r["Statement"]["ManagedRuleGroupStatement"].get("RuleActionOverrides", [])
+            )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -146,7 +157,9 @@ def test_body_inspecting_managed_rules_count_instead_of_block() -> None:
 def test_iam_mode_must_not_answer_unsigned_requests_with_not_found() -> None:
     # API Gateway 'Gateway response types' + Knowledge Center: unsigned calls to AWS_IAM methods get
     # MISSING_AUTHENTICATION_TOKEN, the response type of unknown routes.
-    expect_rule("GATEWAY.IAM_MISSING_TOKEN_RESPONSE", rules.problems(rules.UnsignedRequestResponse(True, "404", "not_found")))
+    expect_rule(
+        "GATEWAY.IAM_MISSING_TOKEN_RESPONSE", rules.problems(rules.UnsignedRequestResponse(True, "404", "not_found"))
+    )
     assert rules.problems(rules.UnsignedRequestResponse(False, "404", "not_found")) == []  # Cognito/none: unknown route
     assert rules.problems(rules.UnsignedRequestResponse(True, "403", "missing_authentication_token")) == []
 
@@ -158,7 +171,8 @@ def test_iam_mode_must_not_answer_unsigned_requests_with_not_found() -> None:
 def test_missing_token_response_per_auth_mode(auth: GatewayAuth, status: str, code: str) -> None:
     template = _template(_gateway([BedrockModelAlias(alias="a", model_id=HAIKU_US)], auth=auth))
     (resp,) = [
-        r["Properties"] for r in resources(template, "AWS::ApiGateway::GatewayResponse").values()
+        r["Properties"]
+        for r in resources(template, "AWS::ApiGateway::GatewayResponse").values()
         if r["Properties"]["ResponseType"] == "MISSING_AUTHENTICATION_TOKEN"
     ]
     assert resp["StatusCode"] == status
@@ -306,7 +320,9 @@ def test_first_party_models_or_opt_out_get_no_marketplace_grants() -> None:
 
 def test_third_party_model_without_a_catalogued_product_id_warns() -> None:
     gw = _gateway([BedrockModelAlias(alias="cmd", model_id="cohere.command-r-plus-v1:0")])
-    Annotations.from_stack(cdk.Stack.of(gw)).has_warning("/S/Gw", Match.string_like_regexp("no AWS Marketplace product ID"))
+    Annotations.from_stack(cdk.Stack.of(gw)).has_warning(
+        "/S/Gw", Match.string_like_regexp("no AWS Marketplace product ID")
+    )
     actions = {s["Action"] for s in _statements(_template(gw))}
     assert "aws-marketplace:ViewSubscriptions" in actions and "aws-marketplace:Subscribe" not in actions
 
@@ -339,9 +355,12 @@ def test_cognito_client_has_no_oauth_flows() -> None:
 
 
 def test_model_config_error_alarm() -> None:
-    template = _template(_gateway([BedrockModelAlias(alias="a", model_id=HAIKU_US), BedrockModelAlias(alias="b", model_id=NOVA_LITE_US)]))
+    template = _template(
+        _gateway([BedrockModelAlias(alias="a", model_id=HAIKU_US), BedrockModelAlias(alias="b", model_id=NOVA_LITE_US)])
+    )
     (alarm,) = [
-        a["Properties"] for a in resources(template, "AWS::CloudWatch::Alarm").values()
+        a["Properties"]
+        for a in resources(template, "AWS::CloudWatch::Alarm").values()
         if "cannot use a model" in a["Properties"]["AlarmDescription"]
     ]
     assert alarm["Threshold"] == 1 and alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
@@ -367,6 +386,10 @@ def test_chat_context_reports_every_problem_at_once() -> None:
         )
     text = str(info.value)
     assert "4 problem(s)" in text
-    for part in ("setting 'throttling_rate_limit' must be float", "unknown setting 'max_tokens'",
-                 "setting 'auth' must be one of cognito, iam, none, got 'IAM'", "model alias 'x y': alias must match"):
+    for part in (
+        "setting 'throttling_rate_limit' must be float",
+        "unknown setting 'max_tokens'",
+        "setting 'auth' must be one of cognito, iam, none, got 'IAM'",
+        "model alias 'x y': alias must match",
+    ):
         assert part in text

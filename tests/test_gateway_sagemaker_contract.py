@@ -36,6 +36,7 @@ def _build(**kwargs):  # type: ignore[no-untyped-def]
 
 # --------------------------------------------------------------------------- GATEWAY.SAGEMAKER_BODY_LIMIT
 
+
 def test_body_limit_rule_rejects_more_than_invoke_endpoint_accepts() -> None:
     # botocore sagemaker-runtime 2017-05-13 service-2.json: BodyBlob {max: 6291456} is the Body of
     # InvokeEndpoint and InvokeEndpointWithResponseStream (serverless: 4 MB, SageMaker Developer Guide).
@@ -44,7 +45,9 @@ def test_body_limit_rule_rejects_more_than_invoke_endpoint_accepts() -> None:
         lambda: _build(models=[BEDROCK, SM], limits=GatewayLimits(max_request_bytes=SAGEMAKER_MAX_BODY_BYTES + 1)),
     )
     assert "'sm'" in message and "6291457" in message and "max_request_bytes=...) to 6291456 or less" in message
-    expect_rule("GATEWAY.SAGEMAKER_BODY_LIMIT", SAGEMAKER_RULES.problems(SageMakerLimitsSubject(10_485_760, ("a", "b"))))
+    expect_rule(
+        "GATEWAY.SAGEMAKER_BODY_LIMIT", SAGEMAKER_RULES.problems(SageMakerLimitsSubject(10_485_760, ("a", "b")))
+    )
 
 
 def test_body_limit_rule_accepts_the_limit_and_bedrock_only_gateways() -> None:
@@ -66,6 +69,7 @@ def test_body_limit_is_botocores_and_the_runtimes() -> None:
 
 # --------------------------------------------------------------------------- container kind
 
+
 @dataclass(frozen=True)
 class _Endpoint:
     container: LlmContainer | None = None
@@ -73,19 +77,24 @@ class _Endpoint:
     endpoint_arn: str = "arn:aws:sagemaker:us-east-1:123456789012:endpoint/my-endpoint"
 
 
-@pytest.mark.parametrize(("container", "kind"), [
-    (LlmContainer.lmi(), ContainerKind.LMI),
-    (LlmContainer.tgi(), ContainerKind.TGI),
-    (LlmContainer.vllm(), ContainerKind.VLLM),
-    (None, None),  # an object without a container (e.g. ImportedLlmEndpoint): unknown
-])
+@pytest.mark.parametrize(
+    ("container", "kind"),
+    [
+        (LlmContainer.lmi(), ContainerKind.LMI),
+        (LlmContainer.tgi(), ContainerKind.TGI),
+        (LlmContainer.vllm(), ContainerKind.VLLM),
+        (None, None),  # an object without a container (e.g. ImportedLlmEndpoint): unknown
+    ],
+)
 def test_for_endpoint_takes_the_container_kind(container: LlmContainer | None, kind: ContainerKind | None) -> None:
     alias = SageMakerModelAlias.for_endpoint(alias="a", endpoint=_Endpoint(container))
     assert alias.container_kind is kind
     target = alias.to_runtime()["target"]
     assert target.get("containerKind") == (kind.value if kind else None)
     # An explicit kind wins over the endpoint's.
-    explicit = SageMakerModelAlias.for_endpoint(alias="a", endpoint=_Endpoint(container), container_kind=ContainerKind.CUSTOM)
+    explicit = SageMakerModelAlias.for_endpoint(
+        alias="a", endpoint=_Endpoint(container), container_kind=ContainerKind.CUSTOM
+    )
     assert explicit.to_runtime()["target"]["containerKind"] == "custom"
 
 
@@ -102,8 +111,16 @@ def test_the_runtime_parses_every_kind_the_construct_renders(monkeypatch: pytest
     monkeypatch.setitem(sys.modules, spec.name, gateway_config)  # dataclasses look their module up
     spec.loader.exec_module(gateway_config)
     models = [SageMakerModelAlias(alias=k.value, endpoint_name="ep", container_kind=k) for k in ContainerKind]
-    document = runtime_config_json(runtime_config(models=[*models, SM], limits=GatewayLimits(), log_content=False,
-                                                  metrics_namespace="n", service_name="s"))
+    document = runtime_config_json(
+        runtime_config(
+            models=[*models, SM], limits=GatewayLimits(), log_content=False, metrics_namespace="n", service_name="s"
+        )
+    )
     parsed = gateway_config.parse_config(json.loads(document))
     assert {m.alias: m.target.container_kind for m in parsed.models} == {
-        "lmi": "lmi", "tgi": "tgi", "vllm": "vllm", "custom": "custom", "sm": None}
+        "lmi": "lmi",
+        "tgi": "tgi",
+        "vllm": "vllm",
+        "custom": "custom",
+        "sm": None,
+    }

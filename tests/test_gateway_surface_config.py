@@ -39,11 +39,22 @@ def gateway_config(monkeypatch: pytest.MonkeyPatch):
 
 
 def _document(models, **kwargs) -> dict:  # type: ignore[no-untyped-def]
-    return json.loads(runtime_config_json(runtime_config(models=models, limits=GatewayLimits(), log_content=False,
-                                                         metrics_namespace="n", service_name="s", **kwargs)))
+    return json.loads(
+        runtime_config_json(
+            runtime_config(
+                models=models,
+                limits=GatewayLimits(),
+                log_content=False,
+                metrics_namespace="n",
+                service_name="s",
+                **kwargs,
+            )
+        )
+    )
 
 
 # --------------------------------------------------------------------------- rendering and the runtime contract
+
 
 def test_defaults_render_exactly_as_before() -> None:
     """No new keys unless asked for: templates of existing gateways do not change."""
@@ -59,14 +70,20 @@ def test_the_runtime_parses_the_new_alias_kinds_and_fields(gateway_config) -> No
         BedrockEmbeddingAlias(alias="embed-co", model_id="cohere.embed-multilingual-v3"),
     ]
     document = _document(models, image_url_hosts=["images.example.com", "http://10.0.0.5:8080"])
-    assert document["models"][2] == {"alias": "embed", "kind": "embedding",
-                                     "target": {"type": "bedrock", "modelId": "amazon.titan-embed-text-v2:0"}}
+    assert document["models"][2] == {
+        "alias": "embed",
+        "kind": "embedding",
+        "target": {"type": "bedrock", "modelId": "amazon.titan-embed-text-v2:0"},
+    }
     assert document["models"][1]["reasoning"] is True
     assert document["imageUrlHosts"] == ["images.example.com", "http://10.0.0.5:8080"]
     parsed = gateway_config.parse_config(document)
     assert [(m.alias, m.kind, m.reasoning) for m in parsed.models] == [
-        ("fast", "chat", False), ("think", "chat", True), ("embed", "embedding", False),
-        ("embed-co", "embedding", False)]
+        ("fast", "chat", False),
+        ("think", "chat", True),
+        ("embed", "embedding", False),
+        ("embed-co", "embedding", False),
+    ]
     assert [m.embedding_family for m in parsed.models[2:]] == ["titan-v2", "cohere-v3"]
     assert parsed.image_url_hosts == ("images.example.com", "http://10.0.0.5:8080")
 
@@ -80,6 +97,7 @@ def test_construct_and_runtime_agree_on_the_embedding_models(gateway_config) -> 
 
 
 # --------------------------------------------------------------------------- prop checks
+
 
 @pytest.mark.parametrize("model_id", ["amazon.titan-embed-text-v1", "cohere.embed-v4:0", "amazon.titan-embed-text-v20"])
 def test_embedding_alias_needs_a_model_the_runtime_can_call(model_id: str) -> None:
@@ -100,20 +118,25 @@ def test_embedding_aliases_are_part_of_the_allowlist() -> None:
     assert model_problems([HAIKU, embed]) == []
     BedrockGatewayApi(cdk.Stack(cdk.App(), "S"), "Gw", models=[HAIKU, embed])
     clash = BedrockEmbeddingAlias(alias=HAIKU.alias, model_id="amazon.titan-embed-text-v2:0")
-    assert model_problems([HAIKU, clash]) == [f"model alias {HAIKU.alias!r} appears more than once; aliases must be unique"]
+    assert model_problems([HAIKU, clash]) == [
+        f"model alias {HAIKU.alias!r} appears more than once; aliases must be unique"
+    ]
     bad = BedrockEmbeddingAlias(alias="e", model_id="amazon.titan-embed-text-v1")
     with pytest.raises(PropsValidationError, match="embedding alias 'e': model_id must be an embedding model"):
         BedrockGatewayApi(cdk.Stack(cdk.App(), "S"), "Gw", models=[HAIKU, bad])
 
 
-@pytest.mark.parametrize("hosts, bad", [
-    (["images.example.com", "host:8443", "http://10.0.0.5:8080", "https://cdn.example.com"], []),
-    (["https://cdn.example.com/images"], ["https://cdn.example.com/images"]),
-    (["ftp://x.example.com", ""], ["ftp://x.example.com", ""]),
-])
+@pytest.mark.parametrize(
+    "hosts, bad",
+    [
+        (["images.example.com", "host:8443", "http://10.0.0.5:8080", "https://cdn.example.com"], []),
+        (["https://cdn.example.com/images"], ["https://cdn.example.com/images"]),
+        (["ftp://x.example.com", ""], ["ftp://x.example.com", ""]),
+    ],
+)
 def test_image_url_hosts_entries(hosts: list[str], bad: list[str]) -> None:
     problems = image_url_host_problems(hosts)
-    assert len(problems) == len(bad) and all(repr(b) in p for b, p in zip(bad, problems))
+    assert len(problems) == len(bad) and all(repr(b) in p for b, p in zip(bad, problems, strict=True))
 
 
 def test_reasoning_must_be_a_bool() -> None:
@@ -125,17 +148,25 @@ def test_reasoning_must_be_a_bool() -> None:
 
 # --------------------------------------------------------------------------- GATEWAY.REASONING_MODEL
 
+
 def test_reasoning_rule_rejects_models_without_extended_thinking() -> None:
     # Bedrock User Guide 'Extended thinking' (supported models) and Anthropic's extended-thinking page: only these
     # Claude models take thinking {type: enabled, budget_tokens}; Claude 4.7+ answer it with a 400.
     message = expect_rule(
         "GATEWAY.REASONING_MODEL",
-        lambda: BedrockGatewayApi(cdk.Stack(cdk.App(), "S"), "Gw", models=[
-            BedrockModelAlias(alias="nova", model_id="us.amazon.nova-pro-v1:0", reasoning=True)]),
+        lambda: BedrockGatewayApi(
+            cdk.Stack(cdk.App(), "S"),
+            "Gw",
+            models=[BedrockModelAlias(alias="nova", model_id="us.amazon.nova-pro-v1:0", reasoning=True)],
+        ),
     )
     assert "'nova'" in message and "amazon.nova-pro-v1:0" in message and "Drop reasoning=True" in message
-    for model in ("anthropic.claude-opus-4-7", "anthropic.claude-sonnet-4-7-20260101-v1:0",
-                  "anthropic.claude-3-5-sonnet-20241022-v2:0", "meta.llama3-70b-instruct-v1:0"):
+    for model in (
+        "anthropic.claude-opus-4-7",
+        "anthropic.claude-sonnet-4-7-20260101-v1:0",
+        "anthropic.claude-3-5-sonnet-20241022-v2:0",
+        "meta.llama3-70b-instruct-v1:0",
+    ):
         expect_rule("GATEWAY.REASONING_MODEL", REASONING.problems(ReasoningAlias("a", model)))
 
 

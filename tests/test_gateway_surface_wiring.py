@@ -9,8 +9,8 @@ from typing import Any
 
 import aws_cdk as cdk
 import pytest
-from aws_cdk import aws_ec2 as ec2
 from aws_cdk import assertions as _assertions
+from aws_cdk import aws_ec2 as ec2
 
 import variants
 from cdk_llm_serving import BedrockEmbeddingAlias, BedrockGatewayApi, GatewayAuth, GatewayEndpoint, PropsValidationError
@@ -67,12 +67,16 @@ def test_cohere_embedding_models_are_not_in_the_marketplace_grants(surface: dict
     for m in variants.EMBEDDING_ALIASES:
         assert catalogue().marketplace_product_id(m.model_id) is None
     subscribe = [s for s in _policy_statements(surface) if s["Action"] == "aws-marketplace:Subscribe"]
-    products = {p for s in subscribe for p in as_list(s["Condition"]["ForAnyValue:StringEquals"]["aws-marketplace:ProductId"])}
+    products = {
+        p for s in subscribe for p in as_list(s["Condition"]["ForAnyValue:StringEquals"]["aws-marketplace:ProductId"])
+    }
     assert products == {catalogue().marketplace_product_id(variants.GLOBAL_PROFILE.foundation_model_id)}
 
 
 def test_embedding_aliases_reach_the_function_config(surface: dict[str, Any]) -> None:
-    (fn,) = [r["Properties"] for r in resources(surface, "AWS::Lambda::Function").values() if "GATEWAY_CONFIG" in str(r)]
+    (fn,) = [
+        r["Properties"] for r in resources(surface, "AWS::Lambda::Function").values() if "GATEWAY_CONFIG" in str(r)
+    ]
     config = json.loads(cfn_text(fn["Environment"]["Variables"]["GATEWAY_CONFIG"]))
     embedding = [m for m in config["models"] if m.get("kind") == "embedding"]
     assert [(m["alias"], m["target"]["modelId"]) for m in embedding] == [
@@ -135,9 +139,13 @@ def test_private_gateway_with_only_embeddings_gets_a_bedrock_runtime_endpoint() 
 
 
 def _vpc(stack: cdk.Stack) -> ec2.Vpc:
-    return ec2.Vpc(stack, "Vpc", max_azs=2, nat_gateways=0, subnet_configuration=[
-        ec2.SubnetConfiguration(name="isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
-    ])
+    return ec2.Vpc(
+        stack,
+        "Vpc",
+        max_azs=2,
+        nat_gateways=0,
+        subnet_configuration=[ec2.SubnetConfiguration(name="isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)],
+    )
 
 
 def _build(**props: Any) -> BedrockGatewayApi:
@@ -151,7 +159,9 @@ def _build(**props: Any) -> BedrockGatewayApi:
 
 
 def test_image_url_hosts_reach_the_function_config(surface: dict[str, Any]) -> None:
-    (fn,) = [r["Properties"] for r in resources(surface, "AWS::Lambda::Function").values() if "GATEWAY_CONFIG" in str(r)]
+    (fn,) = [
+        r["Properties"] for r in resources(surface, "AWS::Lambda::Function").values() if "GATEWAY_CONFIG" in str(r)
+    ]
     config = json.loads(cfn_text(fn["Environment"]["Variables"]["GATEWAY_CONFIG"]))
     assert config["imageUrlHosts"] == list(variants.SURFACE_IMAGE_HOSTS)
 
@@ -184,7 +194,11 @@ def test_private_gateway_through_nat_fetches_https_on_443_only() -> None:
     text = str(err.value)
     assert "'http://10.0.0.5' uses port 80" in text and "'cdn.example.com:8443' uses port 8443" in text
     assert "'images.example.com'" not in text
-    _build(private=True, add_runtime_vpc_endpoints=False, image_url_hosts=["images.example.com", "https://x.example.com:443"])
+    _build(
+        private=True,
+        add_runtime_vpc_endpoints=False,
+        image_url_hosts=["images.example.com", "https://x.example.com:443"],
+    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -212,7 +226,9 @@ def test_each_model_route_has_an_unauthorized_mock_preflight(surface: dict[str, 
         assert params["method.response.header.Access-Control-Allow-Origin"] == f"'{variants.SURFACE_CORS_ORIGIN}'"
         expected_method = "POST" if path in ("completions", "embeddings") else "GET"
         assert params["method.response.header.Access-Control-Allow-Methods"] == f"'{expected_method}'"
-        headers = {h.lower() for h in params["method.response.header.Access-Control-Allow-Headers"].strip("'").split(",")}
+        headers = {
+            h.lower() for h in params["method.response.header.Access-Control-Allow-Headers"].strip("'").split(",")
+        }
         assert {"authorization", "content-type"} <= headers
 
 
@@ -222,11 +238,17 @@ def test_preflight_allows_the_headers_the_openai_sdk_sends(surface: dict[str, An
 
     client = openai.OpenAI(base_url="https://example.invalid/v1", api_key="x")
     request = client._build_request(openai._base_client.FinalRequestOptions(method="post", url="/chat/completions"))
-    sent = {h.lower() for h in request.headers if h.lower().startswith("x-stainless") or h.lower() in ("content-type", "authorization")}
+    sent = {
+        h.lower()
+        for h in request.headers
+        if h.lower().startswith("x-stainless") or h.lower() in ("content-type", "authorization")
+    }
     assert {"x-stainless-lang", "x-stainless-retry-count", "authorization"} <= sent
     for method in _preflights(surface).values():
         params = method["Integration"]["IntegrationResponses"][0]["ResponseParameters"]
-        allowed = {h.lower() for h in params["method.response.header.Access-Control-Allow-Headers"].strip("'").split(",")}
+        allowed = {
+            h.lower() for h in params["method.response.header.Access-Control-Allow-Headers"].strip("'").split(",")
+        }
         assert sent <= allowed, sent - allowed
 
 
@@ -236,7 +258,9 @@ def test_single_origin_reaches_gateway_responses_and_the_function(surface: dict[
     for r in responses.values():
         headers = r["Properties"]["ResponseParameters"]
         assert headers["gatewayresponse.header.Access-Control-Allow-Origin"] == f"'{variants.SURFACE_CORS_ORIGIN}'"
-    (fn,) = [r["Properties"] for r in resources(surface, "AWS::Lambda::Function").values() if "GATEWAY_CONFIG" in str(r)]
+    (fn,) = [
+        r["Properties"] for r in resources(surface, "AWS::Lambda::Function").values() if "GATEWAY_CONFIG" in str(r)
+    ]
     config = json.loads(cfn_text(fn["Environment"]["Variables"]["GATEWAY_CONFIG"]))
     assert config["corsAllowOrigins"] == [variants.SURFACE_CORS_ORIGIN]
 
@@ -262,12 +286,15 @@ def test_cors_origins_count_towards_the_config_size() -> None:
         _build(cors_allowed_origins=origins)
 
 
-@pytest.mark.parametrize("origins, message", [
-    (["https://app.example.com/"], "cors_allowed_origins: 'https://app.example.com/' must be an origin"),
-    (["app.example.com"], "cors_allowed_origins: 'app.example.com' must be an origin"),
-    (["*", "https://app.example.com"], "'*' allows every origin and cannot be combined"),
-    ([], "cors_allowed_origins must name at least one origin"),
-])
+@pytest.mark.parametrize(
+    "origins, message",
+    [
+        (["https://app.example.com/"], "cors_allowed_origins: 'https://app.example.com/' must be an origin"),
+        (["app.example.com"], "cors_allowed_origins: 'app.example.com' must be an origin"),
+        (["*", "https://app.example.com"], "'*' allows every origin and cannot be combined"),
+        ([], "cors_allowed_origins must name at least one origin"),
+    ],
+)
 def test_bad_cors_origins_are_named(origins: list[str], message: str) -> None:
     with pytest.raises(PropsValidationError, match=message.replace("*", r"\*")):
         _build(cors_allowed_origins=origins)

@@ -64,13 +64,23 @@ def _build(**kwargs):  # type: ignore[no-untyped-def]
         ),
         ({"models": [BedrockModelAlias(alias="a", model_id="claude")]}, "is not a Bedrock model ID like"),
         (
-            {"models": [BedrockModelAlias(alias="a", model_id=GOOD.model_id, max_tokens_cap=100, default_max_tokens=200)]},
+            {
+                "models": [
+                    BedrockModelAlias(alias="a", model_id=GOOD.model_id, max_tokens_cap=100, default_max_tokens=200)
+                ]
+            },
             "default_max_tokens must be between 1 and max_tokens_cap (100), got 200",
         ),
-        ({"models": [BedrockModelAlias(alias="a", model_id=GOOD.model_id, max_tokens_cap=0)]}, "max_tokens_cap must be between 1"),
+        (
+            {"models": [BedrockModelAlias(alias="a", model_id=GOOD.model_id, max_tokens_cap=0)]},
+            "max_tokens_cap must be between 1",
+        ),
         ({"limits": GatewayLimits(max_request_bytes=20_000_000)}, "API Gateway's 10 MB payload limit"),
         ({"limits": GatewayLimits(max_messages=0)}, "limits.max_messages must be between 1 and 10000, got 0"),
-        ({"generation_timeout": cdk.Duration.minutes(20)}, "generation_timeout must be between 30 seconds and 15 minutes"),
+        (
+            {"generation_timeout": cdk.Duration.minutes(20)},
+            "generation_timeout must be between 30 seconds and 15 minutes",
+        ),
         ({"generation_timeout": cdk.Duration.seconds(5)}, "got 5 seconds"),
         ({"throttling_rate_limit": 0}, "throttling_rate_limit must be positive"),
         ({"throttling_burst_limit": 10_000}, "throttling_burst_limit must be between 1 and 5000"),
@@ -80,30 +90,46 @@ def _build(**kwargs):  # type: ignore[no-untyped-def]
         ({"waf_rate_limit_per_ip": 10}, "waf_rate_limit_per_ip must be between 100"),
         ({"metrics_namespace": "AWS/Bedrock"}, "not start with 'AWS/'"),
         (
-            {"models": [BedrockModelAlias(alias=f"alias-{i:03d}-" + "x" * 40, model_id=GOOD.model_id) for i in range(40)]},
+            {
+                "models": [
+                    BedrockModelAlias(alias=f"alias-{i:03d}-" + "x" * 40, model_id=GOOD.model_id) for i in range(40)
+                ]
+            },
             "too large for the function's environment",
         ),
         # --- SageMaker aliases
         ({"models": [SM, SM]}, "model alias 'sm' appears more than once"),
-        ({"models": [GOOD, SageMakerModelAlias(alias="ok", endpoint_name="e")]}, "model alias 'ok' appears more than once"),
+        (
+            {"models": [GOOD, SageMakerModelAlias(alias="ok", endpoint_name="e")]},
+            "model alias 'ok' appears more than once",
+        ),
         (_sm(alias="bad alias"), "model alias 'bad alias': alias must match"),
         (_sm(endpoint_name=""), "endpoint_name must be a non-empty string, got ''"),
         (_sm(endpoint_name="my_endpoint"), "endpoint_name must be 1-63 letters, digits and single hyphens"),
         (_sm(endpoint_name="e" * 64), "endpoint_name must be 1-63 letters"),
         (_sm(endpoint_name=TOKEN), "endpoint_name is a CDK token, so pass endpoint_arn too"),
-        (_sm(endpoint_arn="my-endpoint"), "endpoint_arn must look like 'arn:aws:sagemaker:<region>:<account>:endpoint/<name>'"),
+        (
+            _sm(endpoint_arn="my-endpoint"),
+            "endpoint_arn must look like 'arn:aws:sagemaker:<region>:<account>:endpoint/<name>'",
+        ),
         (_sm(endpoint_arn=COMPONENT_ARN), "endpoint_arn must look like"),
         (
             _sm(endpoint_name="other-endpoint", endpoint_arn=ENDPOINT_ARN),
             "endpoint_arn names endpoint 'my-endpoint', not endpoint_name 'other-endpoint'",
         ),
         (
-            _sm(endpoint_name="My-Endpoint", endpoint_arn="arn:aws:sagemaker:us-east-1:123456789012:endpoint/My-Endpoint"),
+            _sm(
+                endpoint_name="My-Endpoint",
+                endpoint_arn="arn:aws:sagemaker:us-east-1:123456789012:endpoint/My-Endpoint",
+            ),
             "(SageMaker ARNs hold the lower-cased name)",
         ),
         (_sm(inference_component_name="adapter_a"), "inference_component_name must be 1-63 letters"),
         (_sm(inference_component_name=""), "inference_component_name must be a non-empty string"),
-        (_sm(inference_component_name=TOKEN), "inference_component_name is a CDK token, so pass inference_component_arn too"),
+        (
+            _sm(inference_component_name=TOKEN),
+            "inference_component_name is a CDK token, so pass inference_component_arn too",
+        ),
         (
             _sm(inference_component_name="adapter-a", inference_component_arn=ENDPOINT_ARN),
             "inference_component_arn must look like 'arn:aws:sagemaker:<region>:<account>:inference-component/<name>'",
@@ -112,20 +138,41 @@ def _build(**kwargs):  # type: ignore[no-untyped-def]
             _sm(inference_component_name="adapter-b", inference_component_arn=COMPONENT_ARN),
             "inference_component_arn names inference-component 'adapter-a', not inference_component_name 'adapter-b'",
         ),
-        (_sm(inference_component_arn=COMPONENT_ARN), "inference_component_arn is set but inference_component_name is not"),
-        (_sm(max_tokens_cap=100), "model alias 'sm': default_max_tokens must be between 1 and max_tokens_cap (100), got 512"),
-        (_sm(max_tokens_cap=0, default_max_tokens=0), "model alias 'sm': max_tokens_cap must be between 1 and 1000000, got 0"),
+        (
+            _sm(inference_component_arn=COMPONENT_ARN),
+            "inference_component_arn is set but inference_component_name is not",
+        ),
+        (
+            _sm(max_tokens_cap=100),
+            "model alias 'sm': default_max_tokens must be between 1 and max_tokens_cap (100), got 512",
+        ),
+        (
+            _sm(max_tokens_cap=0, default_max_tokens=0),
+            "model alias 'sm': max_tokens_cap must be between 1 and 1000000, got 0",
+        ),
         # --- retrieval (both alias types)
-        (_kb(knowledge_base_id="abc"), "retrieval.knowledge_base_id must be 10 letters or digits (like 'ABCDEFGHIJ'), got 'abc'"),
+        (
+            _kb(knowledge_base_id="abc"),
+            "retrieval.knowledge_base_id must be 10 letters or digits (like 'ABCDEFGHIJ'), got 'abc'",
+        ),
         (_kb(number_of_results=0), "retrieval.number_of_results must be between 1 and 100, got 0"),
         (_kb(number_of_results=101), "retrieval.number_of_results must be between 1 and 100, got 101"),
-        (_kb(knowledge_base_arn="ABCDEFGHIJ"), "retrieval.knowledge_base_arn must look like 'arn:aws:bedrock:<region>:<account>:knowledge-base/<id>'"),
+        (
+            _kb(knowledge_base_arn="ABCDEFGHIJ"),
+            "retrieval.knowledge_base_arn must look like 'arn:aws:bedrock:<region>:<account>:knowledge-base/<id>'",
+        ),
         (
             _kb(knowledge_base_arn="arn:aws:bedrock:us-east-1:123456789012:knowledge-base/KLMNOPQRST"),
             "retrieval.knowledge_base_arn names knowledge base 'KLMNOPQRST', not knowledge_base_id 'ABCDEFGHIJ'",
         ),
         (
-            {"models": [BedrockModelAlias(alias="b", model_id=GOOD.model_id, retrieval=KnowledgeBaseRetrieval(knowledge_base_id="x"))]},
+            {
+                "models": [
+                    BedrockModelAlias(
+                        alias="b", model_id=GOOD.model_id, retrieval=KnowledgeBaseRetrieval(knowledge_base_id="x")
+                    )
+                ]
+            },
             "model alias 'b': retrieval.knowledge_base_id must be 10 letters or digits",
         ),
     ],
@@ -164,7 +211,10 @@ def test_invalid_gateway_props(kwargs, message) -> None:  # type: ignore[no-unty
             "endpoint must be GatewayEndpoint or None, got str 'private' (build it with a GatewayEndpoint factory, e.g. "
             "GatewayEndpoint.private(...))",
         ),
-        (lambda: _build(memory_size="1024"), "memory_size must be int, got str '1024' (pass the number 1024 without quotes)"),
+        (
+            lambda: _build(memory_size="1024"),
+            "memory_size must be int, got str '1024' (pass the number 1024 without quotes)",
+        ),
         (lambda: _build(log_retention=30), "log_retention must be aws_logs.RetentionDays, got int 30"),
         (lambda: KnowledgeBaseRetrieval(knowledge_base_id=12), "knowledge_base_id must be str, got int 12"),
         (
@@ -216,7 +266,10 @@ def _private_build(vpc_factory, **private_kwargs):  # type: ignore[no-untyped-de
 
 def _public_only_vpc(stack: cdk.Stack) -> ec2.Vpc:
     return ec2.Vpc(
-        stack, "Vpc", max_azs=2, subnet_configuration=[ec2.SubnetConfiguration(name="pub", subnet_type=ec2.SubnetType.PUBLIC)]
+        stack,
+        "Vpc",
+        max_azs=2,
+        subnet_configuration=[ec2.SubnetConfiguration(name="pub", subnet_type=ec2.SubnetType.PUBLIC)],
     )
 
 
@@ -234,9 +287,21 @@ def _vpc_without_cidr(stack: cdk.Stack) -> ec2.IVpc:
     ("vpc_factory", "private_kwargs", "message"),
     [
         (_public_only_vpc, {}, "the VPC has no private or isolated subnets for the function and the VPC endpoints"),
-        (_full_vpc, {"vpc_subnets": ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC)}, "vpc_subnets must be private or isolated"),
-        (_full_vpc, {"vpc_subnets": ec2.SubnetSelection(subnet_group_name="nope")}, "vpc_subnets select nothing in the VPC"),
-        (_vpc_without_cidr, {}, "the VPC's CIDR block is unknown; import it with ec2.Vpc.from_vpc_attributes(..., vpc_cidr_block=...)"),
+        (
+            _full_vpc,
+            {"vpc_subnets": ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC)},
+            "vpc_subnets must be private or isolated",
+        ),
+        (
+            _full_vpc,
+            {"vpc_subnets": ec2.SubnetSelection(subnet_group_name="nope")},
+            "vpc_subnets select nothing in the VPC",
+        ),
+        (
+            _vpc_without_cidr,
+            {},
+            "the VPC's CIDR block is unknown; import it with ec2.Vpc.from_vpc_attributes(..., vpc_cidr_block=...)",
+        ),
         (lambda stack: None, {}, "endpoint=GatewayEndpoint.private(...) needs a vpc"),
     ],
 )
@@ -258,22 +323,31 @@ def test_tokens_are_accepted_where_they_can_be_resolved_later() -> None:
                 inference_component_arn=cdk.Fn.import_value("ComponentArn"),
                 retrieval=KnowledgeBaseRetrieval(knowledge_base_id=TOKEN, number_of_results=number),
             ),
-            BedrockModelAlias(alias="b", model_id=GOOD.model_id, retrieval=KnowledgeBaseRetrieval(knowledge_base_id=TOKEN)),
+            BedrockModelAlias(
+                alias="b", model_id=GOOD.model_id, retrieval=KnowledgeBaseRetrieval(knowledge_base_id=TOKEN)
+            ),
         ]
     )
 
 
 def test_tokens_count_at_their_longest_in_the_environment_size() -> None:
-    config = '{"endpointName":"%s"}' % TOKEN
+    config = '{"endpointName":"' + TOKEN + '"}'
     assert runtime_config_size(config) == len('{"endpointName":""}') + TOKEN_PLACEHOLDER_LENGTH
     many = [
-        SageMakerModelAlias(alias=f"adapter-{i:02d}", endpoint_name=TOKEN, endpoint_arn=TOKEN, inference_component_name=TOKEN,
-                            inference_component_arn=TOKEN)
+        SageMakerModelAlias(
+            alias=f"adapter-{i:02d}",
+            endpoint_name=TOKEN,
+            endpoint_arn=TOKEN,
+            inference_component_name=TOKEN,
+            inference_component_arn=TOKEN,
+        )
         for i in range(16)
     ]
     # The raw document (tokens as "${Token[...]}") would fit; the deployed one may not.
     raw = runtime_config_json(
-        runtime_config(models=many, limits=GatewayLimits(), log_content=False, metrics_namespace="n", service_name="x" * 64)
+        runtime_config(
+            models=many, limits=GatewayLimits(), log_content=False, metrics_namespace="n", service_name="x" * 64
+        )
     )
     assert len(raw) < MAX_RUNTIME_CONFIG_BYTES < runtime_config_size(raw)
     with pytest.raises(PropsValidationError, match="too large for the function's environment"):
@@ -297,14 +371,19 @@ class _Endpoint:
 def test_for_endpoint_is_duck_typed() -> None:
     plain = SageMakerModelAlias.for_endpoint(alias="a", endpoint=_Endpoint(), max_tokens_cap=1024)
     assert (plain.endpoint_name, plain.endpoint_arn, plain.inference_component_name, plain.max_tokens_cap) == (
-        "fleet", _Endpoint.endpoint_arn, None, 1024
+        "fleet",
+        _Endpoint.endpoint_arn,
+        None,
+        1024,
     )
     adapter = SageMakerModelAlias.for_endpoint(alias="a", endpoint=_Adapter())
     assert (adapter.inference_component_name, adapter.inference_component_arn) == ("adapter-a", COMPONENT_ARN)
     # Naming another component drops the object's component ARN (it would name the wrong one).
     other = SageMakerModelAlias.for_endpoint(alias="b", endpoint=_Adapter(), inference_component_name="adapter-b")
     assert (other.inference_component_name, other.inference_component_arn) == ("adapter-b", None)
-    on_endpoint = SageMakerModelAlias.for_endpoint(alias="c", endpoint=_Endpoint(), inference_component_name="adapter-c")
+    on_endpoint = SageMakerModelAlias.for_endpoint(
+        alias="c", endpoint=_Endpoint(), inference_component_name="adapter-c"
+    )
     assert (on_endpoint.inference_component_name, on_endpoint.inference_component_arn) == ("adapter-c", None)
 
 
@@ -413,10 +492,14 @@ def test_chat_context_reports_every_kind_of_problem_in_one_synth() -> None:
 
 def test_chat_context_model_entries_with_wrong_types_are_named() -> None:
     with pytest.raises(PropsValidationError) as info:
-        ChatSettings.from_context({"models": [
-            {"alias": "a", "model_id": "amazon.nova-lite-v1:0", "max_tokens_cap": "4096"},
-            {"alias": "b", "model_id": 7},
-        ]})
+        ChatSettings.from_context(
+            {
+                "models": [
+                    {"alias": "a", "model_id": "amazon.nova-lite-v1:0", "max_tokens_cap": "4096"},
+                    {"alias": "b", "model_id": 7},
+                ]
+            }
+        )
     first, second = info.value.problems
     assert first == "models[0].max_tokens_cap must be int, got str '4096' (pass the number 4096 without quotes)"
     assert second.startswith("models[1].model_id must be str, got int 7")

@@ -27,7 +27,9 @@ from cdk_llm_serving import (
 )
 from cdk_llm_serving._nag import acknowledge
 
-DIRECT_MODEL = BedrockModelAlias(alias="titan", model_id="amazon.titan-text-express-v1", max_tokens_cap=2048, default_max_tokens=512)
+DIRECT_MODEL = BedrockModelAlias(
+    alias="titan", model_id="amazon.titan-text-express-v1", max_tokens_cap=2048, default_max_tokens=512
+)
 GLOBAL_PROFILE = BedrockModelAlias(alias="haiku-global", model_id="global.anthropic.claude-haiku-4-5-20251001-v1:0")
 
 
@@ -121,8 +123,12 @@ class GatewaySageMakerStack(cdk.Stack):
                     default_max_tokens=512,
                     retrieval=KnowledgeBaseRetrieval(knowledge_base_id=LITERAL_KNOWLEDGE_BASE_ID, number_of_results=4),
                 ),
-                SageMakerModelAlias.for_endpoint(alias="adapter-a", endpoint=shared, inference_component_name="adapter-a"),
-                SageMakerModelAlias.for_endpoint(alias="adapter-b", endpoint=shared, inference_component_name="adapter-b"),
+                SageMakerModelAlias.for_endpoint(
+                    alias="adapter-a", endpoint=shared, inference_component_name="adapter-a"
+                ),
+                SageMakerModelAlias.for_endpoint(
+                    alias="adapter-b", endpoint=shared, inference_component_name="adapter-b"
+                ),
             ],
             auth=GatewayAuth.iam(),
         )

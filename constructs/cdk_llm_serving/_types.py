@@ -155,8 +155,11 @@ def problem(name: str, value: Any, tp: Any) -> str | None:
         factory = next(a for a in _flat(tp) if isinstance(a, type) and _has_factories(a))
         example = f"{factory.__name__}.{_example_factory(factory, value)}(...)"
         hint = f" (build it with a {factory.__name__} factory, e.g. {example})"
-    elif isinstance(value, (int, float)) and not isinstance(value, bool) and any(
-            getattr(a, "__name__", "") == "Duration" for a in _flat(tp)):
+    elif (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and any(getattr(a, "__name__", "") == "Duration" for a in _flat(tp))
+    ):
         hint = f" (use cdk.Duration.seconds({value}))"
     elif isinstance(value, str) and any(a in (int, float) for a in _flat(tp)):
         hint = f" (pass the number {value} without quotes)" if _numeric(value) else ""

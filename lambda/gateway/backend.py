@@ -17,12 +17,12 @@ in by implementing this protocol and registering in :data:`BACKENDS`.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator, Protocol
+from typing import Protocol
 
 from config import EMBEDDING, GatewayConfig
 from openai_compat import ToolCall
-
 
 #: Where a token count comes from (:class:`Usage` ``input_source``/``output_source``).
 REPORTED = "reported"

@@ -42,11 +42,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
+
+from botocore.exceptions import ClientError
 
 import upstream
-from botocore.exceptions import ClientError
 from backend import Completion, Embeddings, ReasoningDelta, ToolCallDelta, Usage
 from errors import GatewayError, invalid_request
 from images import Image
@@ -54,9 +56,12 @@ from openai_compat import TOOL_ROLE, Text, ToolCall
 from upstream import ErrorSpec
 
 MODEL_NOT_FOUND = ErrorSpec(
-    502, "api_error", "upstream_model_not_found",
+    502,
+    "api_error",
+    "upstream_model_not_found",
     "The gateway cannot use {target} in this account/region (check model access and the model id): {detail} "
-    "This is a deployment problem, not a problem with your request.")
+    "This is a deployment problem, not a problem with your request.",
+)
 
 # Bedrock error code (lower-cased) -> how clients see it.
 _ERRORS: dict[str, ErrorSpec] = {
@@ -87,8 +92,10 @@ MIN_THINKING_BUDGET = 1024
 #: Anthropic accepts thinking only with temperature 1 (or unset) and top_p >= 0.95 (or unset).
 THINKING_MIN_TOP_P = 0.95
 #: Description of the forced structured-output tool.
-RESPONSE_TOOL_DESCRIPTION = ("Give your final answer by calling this tool: its input is the complete answer, "
-                             "a JSON object that follows the schema.")
+RESPONSE_TOOL_DESCRIPTION = (
+    "Give your final answer by calling this tool: its input is the complete answer, "
+    "a JSON object that follows the schema."
+)
 #: Cohere Embed on Bedrock takes at most 96 texts per call (Bedrock User Guide, model-parameters-embed).
 COHERE_MAX_TEXTS = 96
 #: InvokeModel reports the input token count in this response header (Cohere's body has none).
@@ -120,6 +127,7 @@ def map_error(exc: Exception, model_id: str) -> GatewayError:
 
 # --------------------------------------------------------------------------- requests
 
+
 def tool_use_id(call_id: str) -> str:
     """``call_id`` if Converse accepts it as a ``toolUseId``, else a stable replacement."""
     if TOOL_USE_ID.fullmatch(call_id):
@@ -143,8 +151,9 @@ def _assistant_blocks(message, tools_offered: bool) -> list[dict]:
     blocks = [{"text": message.text}] if message.text else []
     for call in message.tool_calls:
         if tools_offered:
-            blocks.append({"toolUse": {"toolUseId": tool_use_id(call.id), "name": call.name,
-                                       "input": json.loads(call.arguments)}})
+            blocks.append(
+                {"toolUse": {"toolUseId": tool_use_id(call.id), "name": call.name, "input": json.loads(call.arguments)}}
+            )
         else:
             blocks.append({"text": f"[Called tool {call.name} (call id {call.id}) with arguments {call.arguments}]"})
     return blocks
@@ -180,8 +189,11 @@ def _tool_spec(name: str, description: str | None, schema: dict) -> dict:
 
 def _tools(request) -> tuple[list[dict], dict | None, str | None]:
     """(Converse tools, toolChoice or None for auto, name of the forced response tool or None)."""
-    offered = [] if request.tool_choice == "none" else [
-        _tool_spec(t.name, t.description, t.parameters) for t in request.tools]
+    offered = (
+        []
+        if request.tool_choice == "none"
+        else [_tool_spec(t.name, t.description, t.parameters) for t in request.tools]
+    )
     if request.tool_choice == "required":
         return offered, {"any": {}}, None
     if request.tool_choice == "function":
@@ -206,15 +218,23 @@ def _thinking(request, choice: dict | None, messages: list[dict]) -> dict | None
         raise invalid_request(
             f"'reasoning_effort' cannot be combined with forced tool use on model '{alias}' (Anthropic's extended "
             f"thinking rejects it; structured output is forced tool use here): drop '{param}' or 'reasoning_effort'.",
-            param=param, code="invalid_value")
+            param=param,
+            code="invalid_value",
+        )
     if request.temperature is not None and request.temperature != 1:
-        raise invalid_request(f"With 'reasoning_effort', 'temperature' must be 1 or unset on model '{alias}' "
-                              f"(Anthropic's extended thinking rejects other values).",
-                              param="temperature", code="invalid_value")
+        raise invalid_request(
+            f"With 'reasoning_effort', 'temperature' must be 1 or unset on model '{alias}' "
+            f"(Anthropic's extended thinking rejects other values).",
+            param="temperature",
+            code="invalid_value",
+        )
     if request.top_p is not None and request.top_p < THINKING_MIN_TOP_P:
-        raise invalid_request(f"With 'reasoning_effort', 'top_p' must be at least {THINKING_MIN_TOP_P} or unset on "
-                              f"model '{alias}' (Anthropic's extended thinking rejects lower values).",
-                              param="top_p", code="invalid_value")
+        raise invalid_request(
+            f"With 'reasoning_effort', 'top_p' must be at least {THINKING_MIN_TOP_P} or unset on "
+            f"model '{alias}' (Anthropic's extended thinking rejects lower values).",
+            param="top_p",
+            code="invalid_value",
+        )
     last_assistant = next((t for t in reversed(messages) if t["role"] == "assistant"), None)
     if last_assistant is not None and any("toolUse" in b for b in last_assistant["content"]):
         return None  # inside a tool loop: the signed thinking block of that turn would be required
@@ -223,7 +243,10 @@ def _thinking(request, choice: dict | None, messages: list[dict]) -> dict | None
         raise invalid_request(
             f"'reasoning_effort' needs 'max_tokens' of at least {2 * MIN_THINKING_BUDGET} on model '{alias}' "
             f"(reasoning gets half of it, and Anthropic's smallest thinking budget is {MIN_THINKING_BUDGET} "
-            f"tokens); got {request.max_tokens}.", param="max_tokens", code="invalid_value")
+            f"tokens); got {request.max_tokens}.",
+            param="max_tokens",
+            code="invalid_value",
+        )
     return {"type": "enabled", "budget_tokens": budget}
 
 
@@ -271,6 +294,7 @@ def converse_params(request) -> dict:
 
 # --------------------------------------------------------------------------- responses
 
+
 def _usage(raw: dict | None) -> Usage:
     raw = raw or {}
     return Usage(int(raw.get("inputTokens", 0)), int(raw.get("outputTokens", 0)))
@@ -305,8 +329,7 @@ def parse_output(resp: dict, how: Plan) -> Completion:
         texts = [answer] if answer is not None else []
         if stop == "tool_use" and not calls:
             stop = "end_turn"
-    return Completion("".join(texts), stop, _usage(resp.get("usage")), tuple(calls),
-                      "".join(reasoning) or None)
+    return Completion("".join(texts), stop, _usage(resp.get("usage")), tuple(calls), "".join(reasoning) or None)
 
 
 _JSON_BLOCK = -1  # a content block carrying the structured answer
@@ -398,6 +421,7 @@ class BedrockBackend:
 
 # --------------------------------------------------------------------------- embeddings
 
+
 def embedding_bodies(request) -> list[dict]:
     """The InvokeModel bodies for an :class:`embeddings.EmbeddingRequest` (one per call)."""
     family = request.model.embedding_family
@@ -405,13 +429,20 @@ def embedding_bodies(request) -> list[dict]:
         extra = {"dimensions": request.dimensions} if request.dimensions is not None else {}
         return [{"inputText": text, **extra, "normalize": True} for text in request.inputs]
     texts = list(request.inputs)
-    return [{"texts": texts[i:i + COHERE_MAX_TEXTS], "input_type": request.input_type,
-             "embedding_types": ["float"]} for i in range(0, len(texts), COHERE_MAX_TEXTS)]
+    return [
+        {"texts": texts[i : i + COHERE_MAX_TEXTS], "input_type": request.input_type, "embedding_types": ["float"]}
+        for i in range(0, len(texts), COHERE_MAX_TEXTS)
+    ]
 
 
 def _bad_embedding(model_id: str, why: str) -> GatewayError:
-    return GatewayError(502, f"Model '{model_id}' returned embeddings the gateway could not read ({why}).",
-                        type="api_error", code="upstream_bad_response", metric_type="BadModelResponse")
+    return GatewayError(
+        502,
+        f"Model '{model_id}' returned embeddings the gateway could not read ({why}).",
+        type="api_error",
+        code="upstream_bad_response",
+        metric_type="BadModelResponse",
+    )
 
 
 def _vectors(family: str, data: Any, model_id: str) -> list[list[float]]:
@@ -440,8 +471,12 @@ class BedrockEmbeddingBackend:
         tokens = 0
         for body in embedding_bodies(request):
             with upstream.mapped_errors(lambda exc: map_error(exc, model_id)):
-                resp = self.client.invoke_model(modelId=model_id, body=json.dumps(body).encode(),
-                                                contentType="application/json", accept="application/json")
+                resp = self.client.invoke_model(
+                    modelId=model_id,
+                    body=json.dumps(body).encode(),
+                    contentType="application/json",
+                    accept="application/json",
+                )
                 raw = resp["body"].read()
             try:
                 data = json.loads(raw)

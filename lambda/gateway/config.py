@@ -52,8 +52,9 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 ENV_VAR = "GATEWAY_CONFIG"
 
@@ -194,8 +195,7 @@ def _positive_int(obj: Mapping[str, Any], key: str, where: str, default: int | N
 def _check_keys(obj: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> None:
     unknown = sorted(set(obj) - set(allowed))
     if unknown:
-        raise ConfigError(f"{ENV_VAR}: unknown key(s) {unknown} in '{where}' "
-                          f"(allowed: {', '.join(allowed)})")
+        raise ConfigError(f"{ENV_VAR}: unknown key(s) {unknown} in '{where}' (allowed: {', '.join(allowed)})")
 
 
 def _sagemaker_name(obj: Mapping[str, Any], key: str, where: str) -> str:
@@ -204,7 +204,8 @@ def _sagemaker_name(obj: Mapping[str, Any], key: str, where: str) -> str:
         raise ConfigError(
             f"{ENV_VAR}: '{where}{key}' ({value!r}) is not a valid SageMaker name "
             f"(letters, digits and hyphens, starting and ending with a letter or digit; "
-            f"at most {SAGEMAKER_NAME_MAX} characters)")
+            f"at most {SAGEMAKER_NAME_MAX} characters)"
+        )
     return value
 
 
@@ -232,10 +233,10 @@ def _parse_target(raw: Mapping[str, Any], alias: str, where: str) -> Target:
     if target.get("containerKind") is not None:
         kind = _require(target, "containerKind", str, where)
         if kind not in CONTAINER_KINDS:
-            raise ConfigError(f"{ENV_VAR}: '{where}containerKind' ({kind!r}) must be one of "
-                              f"{', '.join(CONTAINER_KINDS)}")
-    return Target(ttype, endpoint_name=endpoint, inference_component_name=component,
-                  container_kind=kind)
+            raise ConfigError(
+                f"{ENV_VAR}: '{where}containerKind' ({kind!r}) must be one of {', '.join(CONTAINER_KINDS)}"
+            )
+    return Target(ttype, endpoint_name=endpoint, inference_component_name=component, container_kind=kind)
 
 
 def _parse_retrieval(raw: Mapping[str, Any], where: str) -> Retrieval | None:
@@ -246,14 +247,15 @@ def _parse_retrieval(raw: Mapping[str, Any], where: str) -> Retrieval | None:
     _check_keys(settings, ("knowledgeBaseId", "numberOfResults"), where[:-1])
     kb_id = _require(settings, "knowledgeBaseId", str, where)
     if not KNOWLEDGE_BASE_ID.fullmatch(kb_id):
-        raise ConfigError(f"{ENV_VAR}: '{where}knowledgeBaseId' ({kb_id!r}) must be a knowledge base "
-                          f"id of exactly 10 letters and digits")
+        raise ConfigError(
+            f"{ENV_VAR}: '{where}knowledgeBaseId' ({kb_id!r}) must be a knowledge base "
+            f"id of exactly 10 letters and digits"
+        )
     count = Retrieval.number_of_results
     if settings.get("numberOfResults") is not None:
         count = _positive_int(settings, "numberOfResults", where)
         if count > MAX_NUMBER_OF_RESULTS:
-            raise ConfigError(f"{ENV_VAR}: '{where}numberOfResults' must be between 1 and "
-                              f"{MAX_NUMBER_OF_RESULTS}")
+            raise ConfigError(f"{ENV_VAR}: '{where}numberOfResults' must be between 1 and {MAX_NUMBER_OF_RESULTS}")
     return Retrieval(kb_id, count)
 
 
@@ -262,7 +264,8 @@ def _parse_embedding(raw: Mapping[str, Any], alias: str, target: Target, where: 
     if target.type != "bedrock" or embedding_family(target.model_id) is None:
         raise ConfigError(
             f"{ENV_VAR}: embedding model '{alias}' must target a Bedrock embedding model "
-            f"({', '.join(EMBEDDING_FAMILIES)}), got {target.display_id!r}")
+            f"({', '.join(EMBEDDING_FAMILIES)}), got {target.display_id!r}"
+        )
     return ModelConfig(alias, target, 0, 0, kind=EMBEDDING)
 
 
@@ -288,8 +291,7 @@ def _parse_model(raw: Any, index: int) -> ModelConfig:
         raise ConfigError(f"{ENV_VAR}: '{where}reasoning' must be a boolean")
     if reasoning and target.type != "bedrock":
         raise ConfigError(f"{ENV_VAR}: '{where}reasoning' is only supported on Bedrock targets")
-    return ModelConfig(alias, target, cap, min(default, cap), _parse_retrieval(raw, where),
-                       reasoning=reasoning)
+    return ModelConfig(alias, target, cap, min(default, cap), _parse_retrieval(raw, where), reasoning=reasoning)
 
 
 def parse_config(data: Mapping[str, Any]) -> GatewayConfig:
@@ -321,12 +323,16 @@ def parse_config(data: Mapping[str, Any]) -> GatewayConfig:
         raise ConfigError(f"{ENV_VAR}: 'metricsNamespace' and 'serviceName' must be non-empty strings")
     hosts = data.get("imageUrlHosts") or []
     if not isinstance(hosts, list) or not all(isinstance(h, str) and IMAGE_HOST.fullmatch(h) for h in hosts):
-        raise ConfigError(f"{ENV_VAR}: 'imageUrlHosts' must be a list of hosts like 'images.example.com', "
-                          f"'host:8443' or 'http://host:8080' (no paths), got {hosts!r}")
+        raise ConfigError(
+            f"{ENV_VAR}: 'imageUrlHosts' must be a list of hosts like 'images.example.com', "
+            f"'host:8443' or 'http://host:8080' (no paths), got {hosts!r}"
+        )
     origins = data.get("corsAllowOrigins") or []
     if not isinstance(origins, list) or not all(isinstance(o, str) and o for o in origins):
-        raise ConfigError(f"{ENV_VAR}: 'corsAllowOrigins' must be a list of origins like "
-                          f"'https://app.example.com' (or ['*']), got {origins!r}")
+        raise ConfigError(
+            f"{ENV_VAR}: 'corsAllowOrigins' must be a list of origins like "
+            f"'https://app.example.com' (or ['*']), got {origins!r}"
+        )
     return GatewayConfig(models, limits, log_content, namespace, service, tuple(hosts), tuple(origins))
 
 

@@ -53,25 +53,38 @@ def _inputs(raw: Any, config: GatewayConfig, family: str) -> tuple[str, ...]:
         raise invalid_request("'input' is required.", param="input", code="missing_required_parameter")
     items = [raw] if isinstance(raw, str) else raw
     if not isinstance(items, list) or not items:
-        raise invalid_request("'input' must be a non-empty string or a non-empty array of strings.",
-                              param="input", code="invalid_type")
+        raise invalid_request(
+            "'input' must be a non-empty string or a non-empty array of strings.", param="input", code="invalid_type"
+        )
     if len(items) > MAX_INPUTS:
-        raise invalid_request(f"'input' may hold at most {MAX_INPUTS} texts on this gateway; got {len(items)}.",
-                              param="input", code="too_many_inputs")
+        raise invalid_request(
+            f"'input' may hold at most {MAX_INPUTS} texts on this gateway; got {len(items)}.",
+            param="input",
+            code="too_many_inputs",
+        )
     for i, item in enumerate(items):
         if not isinstance(item, str):
-            raise invalid_request("'input' must be text: token arrays are not supported by this gateway.",
-                                  param="input", code="unsupported_parameter")
+            raise invalid_request(
+                "'input' must be text: token arrays are not supported by this gateway.",
+                param="input",
+                code="unsupported_parameter",
+            )
         if not item.strip():
             raise invalid_request(f"'input[{i}]' must not be empty.", param="input", code="empty_content")
         if family == "cohere-v3" and len(item) > COHERE_MAX_CHARS:
-            raise invalid_request(f"'input[{i}]' has {len(item)} characters; Cohere Embed accepts at most "
-                                  f"{COHERE_MAX_CHARS} per text.", param="input", code="input_too_long")
+            raise invalid_request(
+                f"'input[{i}]' has {len(item)} characters; Cohere Embed accepts at most {COHERE_MAX_CHARS} per text.",
+                param="input",
+                code="input_too_long",
+            )
     total = sum(map(len, items))
     if total > config.limits.max_total_chars:
-        raise invalid_request(f"The inputs total {total} characters, more than this gateway's limit of "
-                              f"{config.limits.max_total_chars}.", param="input", code="request_too_large",
-                              status=413)
+        raise invalid_request(
+            f"The inputs total {total} characters, more than this gateway's limit of {config.limits.max_total_chars}.",
+            param="input",
+            code="request_too_large",
+            status=413,
+        )
     return tuple(items)
 
 
@@ -81,8 +94,11 @@ def parse_embedding_request(body: Any, config: GatewayConfig) -> EmbeddingReques
         raise invalid_request("The request body must be a JSON object.", code="invalid_json")
     for name, value in body.items():
         if name not in SUPPORTED_FIELDS and value is not None:
-            raise invalid_request(f"Unsupported parameter: '{name}' is not supported by this gateway.",
-                                  param=name, code="unsupported_parameter")
+            raise invalid_request(
+                f"Unsupported parameter: '{name}' is not supported by this gateway.",
+                param=name,
+                code="unsupported_parameter",
+            )
     model = lookup_model(body, config, EMBEDDING)
     family = model.embedding_family
     inputs = _inputs(body.get("input"), config, family)
@@ -90,22 +106,30 @@ def parse_embedding_request(body: Any, config: GatewayConfig) -> EmbeddingReques
     if dimensions is not None:
         allowed = DIMENSIONS[family]
         if not isinstance(dimensions, int) or isinstance(dimensions, bool) or dimensions not in allowed:
-            raise invalid_request(f"'dimensions' must be one of {', '.join(map(str, allowed))} for model "
-                                  f"'{model.alias}'.", param="dimensions", code="invalid_value")
+            raise invalid_request(
+                f"'dimensions' must be one of {', '.join(map(str, allowed))} for model '{model.alias}'.",
+                param="dimensions",
+                code="invalid_value",
+            )
     encoding = body.get("encoding_format") or "float"
     if encoding not in ("float", "base64"):
-        raise invalid_request("'encoding_format' must be 'float' or 'base64'.", param="encoding_format",
-                              code="invalid_value")
+        raise invalid_request(
+            "'encoding_format' must be 'float' or 'base64'.", param="encoding_format", code="invalid_value"
+        )
     user = body.get("user")
     if user is not None and not isinstance(user, str):
         raise invalid_request("'user' must be a string.", param="user", code="invalid_type")
     input_type = body.get("input_type") or "search_document"
     if family != "cohere-v3" and body.get("input_type") is not None:
-        raise invalid_request(f"'input_type' is only supported on Cohere Embed models, not '{model.alias}'.",
-                              param="input_type", code="unsupported_parameter")
+        raise invalid_request(
+            f"'input_type' is only supported on Cohere Embed models, not '{model.alias}'.",
+            param="input_type",
+            code="unsupported_parameter",
+        )
     if input_type not in COHERE_INPUT_TYPES:
-        raise invalid_request(f"'input_type' must be one of {', '.join(COHERE_INPUT_TYPES)}.",
-                              param="input_type", code="invalid_value")
+        raise invalid_request(
+            f"'input_type' must be one of {', '.join(COHERE_INPUT_TYPES)}.", param="input_type", code="invalid_value"
+        )
     return EmbeddingRequest(model, inputs, dimensions, encoding, input_type)
 
 
@@ -119,8 +143,10 @@ def response(request: EmbeddingRequest, vectors: list[list[float]], input_tokens
     """The OpenAI ``CreateEmbeddingResponse``."""
     return {
         "object": "list",
-        "data": [{"object": "embedding", "index": i, "embedding": _encode(v, request.encoding_format)}
-                 for i, v in enumerate(vectors)],
+        "data": [
+            {"object": "embedding", "index": i, "embedding": _encode(v, request.encoding_format)}
+            for i, v in enumerate(vectors)
+        ],
         "model": request.alias,
         "usage": {"prompt_tokens": input_tokens, "total_tokens": input_tokens},
     }

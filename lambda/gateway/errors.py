@@ -10,11 +10,13 @@ from __future__ import annotations
 #: Error codes that mean the deployment cannot use its configured backend (wrong or unavailable model ID,
 #: missing model access or Marketplace subscription, IAM, unknown endpoint or knowledge base): every request
 #: to the alias fails until the deployment is fixed.  Counted in the ``ModelConfigErrors`` metric.
-DEPLOYMENT_ERROR_CODES = frozenset({
-    "upstream_access_denied",
-    "upstream_model_not_found",
-    "upstream_knowledge_base_not_found",
-})
+DEPLOYMENT_ERROR_CODES = frozenset(
+    {
+        "upstream_access_denied",
+        "upstream_model_not_found",
+        "upstream_knowledge_base_not_found",
+    }
+)
 
 
 class GatewayError(Exception):
@@ -61,7 +63,8 @@ class GatewayError(Exception):
         return f"GatewayError({self.status}, {self.type!r}, {self.code!r}, {self.message!r})"
 
 
-def invalid_request(message: str, *, param: str | None = None, code: str | None = None,
-                    status: int = 400) -> GatewayError:
+def invalid_request(
+    message: str, *, param: str | None = None, code: str | None = None, status: int = 400
+) -> GatewayError:
     """Shorthand for a caller error (``invalid_request_error``)."""
     return GatewayError(status, message, type="invalid_request_error", code=code, param=param)

@@ -34,8 +34,7 @@ MAX_IMAGE_BYTES = 3_750_000
 MAX_IMAGE_PIXELS = 8000
 MAX_IMAGES = 20
 #: MIME types accepted in data: URLs and remote responses (``image/jpg`` is a common misspelling).
-MIME_TYPES = {"image/png": "png", "image/jpeg": "jpeg", "image/jpg": "jpeg", "image/gif": "gif",
-              "image/webp": "webp"}
+MIME_TYPES = {"image/png": "png", "image/jpeg": "jpeg", "image/jpg": "jpeg", "image/gif": "gif", "image/webp": "webp"}
 #: Seconds allowed for connecting to and reading from an allowlisted image host.
 FETCH_TIMEOUT = 5.0
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -84,12 +83,12 @@ def _jpeg_size(data: bytes) -> tuple[int, int] | None:
         if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:  # no length
             i += 2
             continue
-        (length,) = struct.unpack(">H", data[i + 2:i + 4])
+        (length,) = struct.unpack(">H", data[i + 2 : i + 4])
         # SOF0..SOF15 except DHT (C4), JPG (C8) and DAC (CC): precision, height, width.
         if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
             if i + 9 > len(data):
                 return None
-            height, width = struct.unpack(">HH", data[i + 5:i + 9])
+            height, width = struct.unpack(">HH", data[i + 5 : i + 9])
             return width, height
         i += 2 + length
     return None
@@ -126,20 +125,31 @@ def check(data: bytes, param: str) -> Image:
     if len(data) > MAX_IMAGE_BYTES:
         raise invalid_request(
             f"The image in '{param}' is {len(data)} bytes; images may be at most {MAX_IMAGE_BYTES} bytes "
-            f"(3.75 MB). Resize or compress it.", param=param, code="image_too_large", status=413)
+            f"(3.75 MB). Resize or compress it.",
+            param=param,
+            code="image_too_large",
+            status=413,
+        )
     fmt = sniff_format(data)
     if fmt is None:
-        raise invalid_request(f"The image in '{param}' is not a PNG, JPEG, GIF or WebP image.",
-                              param=param, code="invalid_image_format")
+        raise invalid_request(
+            f"The image in '{param}' is not a PNG, JPEG, GIF or WebP image.", param=param, code="invalid_image_format"
+        )
     size = dimensions(fmt, data)
     if size is None:
-        raise invalid_request(f"The {fmt.upper()} image in '{param}' is damaged (its size cannot be read).",
-                              param=param, code="invalid_image")
+        raise invalid_request(
+            f"The {fmt.upper()} image in '{param}' is damaged (its size cannot be read).",
+            param=param,
+            code="invalid_image",
+        )
     width, height = size
     if not (0 < width <= MAX_IMAGE_PIXELS and 0 < height <= MAX_IMAGE_PIXELS):
         raise invalid_request(
             f"The image in '{param}' is {width}x{height} pixels; width and height may be at most "
-            f"{MAX_IMAGE_PIXELS} pixels. Resize it.", param=param, code="invalid_image_size")
+            f"{MAX_IMAGE_PIXELS} pixels. Resize it.",
+            param=param,
+            code="invalid_image_size",
+        )
     return Image(fmt, data, width, height)
 
 
@@ -148,22 +158,31 @@ def decode_data_url(url: str, param: str) -> Image:
     header, sep, payload = url[5:].partition(",")
     media, _, encoding = header.partition(";")
     if not sep or encoding.lower() != "base64":
-        raise invalid_request(f"'{param}' must be a base64 data URL like 'data:image/png;base64,...'.",
-                              param=param, code="invalid_image_url")
+        raise invalid_request(
+            f"'{param}' must be a base64 data URL like 'data:image/png;base64,...'.",
+            param=param,
+            code="invalid_image_url",
+        )
     if media.lower() not in MIME_TYPES:
         raise invalid_request(
             f"'{param}' has media type {media!r}; supported are image/png, image/jpeg, image/gif and image/webp.",
-            param=param, code="invalid_image_format")
+            param=param,
+            code="invalid_image_format",
+        )
     # Strict decoding; the decoded size bounds the work (the body size limit bounds the input).
     if len(payload) > (MAX_IMAGE_BYTES + 2) // 3 * 4 + 4:
         raise invalid_request(
             f"The image in '{param}' is larger than {MAX_IMAGE_BYTES} bytes (3.75 MB). Resize or compress it.",
-            param=param, code="image_too_large", status=413)
+            param=param,
+            code="image_too_large",
+            status=413,
+        )
     try:
         data = base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError):
-        raise invalid_request(f"The data URL in '{param}' is not valid base64.", param=param,
-                              code="invalid_image_url") from None
+        raise invalid_request(
+            f"The data URL in '{param}' is not valid base64.", param=param, code="invalid_image_url"
+        ) from None
     return check(data, param)
 
 
@@ -192,14 +211,19 @@ def remote_ref(url: str, param: str, origins: frozenset) -> ImageRef:
     parsed = urllib.parse.urlsplit(url)
     scheme = parsed.scheme.lower()
     if scheme not in DEFAULT_PORTS:
-        raise invalid_request(f"'{param}' must be a data: URL (or an http(s) URL on an allowlisted host).",
-                              param=param, code="invalid_image_url")
+        raise invalid_request(
+            f"'{param}' must be a data: URL (or an http(s) URL on an allowlisted host).",
+            param=param,
+            code="invalid_image_url",
+        )
     origin = _origin(scheme, parsed.netloc.rpartition("@")[2])
     if parsed.username is not None or parsed.password is not None or origin is None or origin not in origins:
         raise invalid_request(
             f"'{param}' is a remote URL; this gateway accepts images as base64 data: URLs "
             f"('data:image/png;base64,...')" + (" or from its allowlisted hosts." if origins else "."),
-            param=param, code="image_url_not_allowed")
+            param=param,
+            code="image_url_not_allowed",
+        )
     return ImageRef(url, param)
 
 
@@ -218,11 +242,12 @@ def fetch(ref: ImageRef, timeout: float | None = None) -> Image:
         with _OPENER.open(request, timeout=timeout or FETCH_TIMEOUT) as resp:
             data = resp.read(MAX_IMAGE_BYTES + 1)
     except urllib.error.HTTPError as exc:
-        raise invalid_request(f"Fetching the image in '{ref.param}' failed: HTTP {exc.code}.",
-                              param=ref.param, code="image_fetch_failed") from None
+        raise invalid_request(
+            f"Fetching the image in '{ref.param}' failed: HTTP {exc.code}.", param=ref.param, code="image_fetch_failed"
+        ) from None
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise invalid_request(f"Fetching the image in '{ref.param}' failed: {reason}.",
-                              param=ref.param, code="image_fetch_failed") from None
+        raise invalid_request(
+            f"Fetching the image in '{ref.param}' failed: {reason}.", param=ref.param, code="image_fetch_failed"
+        ) from None
     return check(data, ref.param)
-

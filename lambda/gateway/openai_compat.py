@@ -54,19 +54,36 @@ import json
 import os
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import images
 from config import CHAT, GatewayConfig, ModelConfig
 from errors import GatewayError, invalid_request
 
-SUPPORTED_FIELDS = frozenset({
-    "model", "messages", "stream", "stream_options", "max_tokens",
-    "max_completion_tokens", "temperature", "top_p", "stop", "n", "user",
-    "tools", "tool_choice", "parallel_tool_calls", "response_format", "reasoning_effort",
-    "metadata", "seed",
-})
+SUPPORTED_FIELDS = frozenset(
+    {
+        "model",
+        "messages",
+        "stream",
+        "stream_options",
+        "max_tokens",
+        "max_completion_tokens",
+        "temperature",
+        "top_p",
+        "stop",
+        "n",
+        "user",
+        "tools",
+        "tool_choice",
+        "parallel_tool_calls",
+        "response_format",
+        "reasoning_effort",
+        "metadata",
+        "seed",
+    }
+)
 #: Unsupported fields accepted when they carry OpenAI's default value (name -> is-default test).
 HARMLESS_DEFAULTS: dict[str, Callable[[Any], bool]] = {
     "frequency_penalty": lambda v: _is_number(v) and v == 0,
@@ -135,8 +152,7 @@ class ToolCall:
 
     def to_dict(self) -> dict:
         """The OpenAI ``tool_calls`` entry."""
-        return {"id": self.id, "type": "function",
-                "function": {"name": self.name, "arguments": self.arguments}}
+        return {"id": self.id, "type": "function", "function": {"name": self.name, "arguments": self.arguments}}
 
 
 @dataclass(frozen=True)
@@ -224,6 +240,7 @@ class ChatRequest:
 
 # --------------------------------------------------------------------------- validation
 
+
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -241,7 +258,8 @@ def _check_fields(body: dict) -> None:
             continue
         raise invalid_request(
             f"Unsupported parameter: '{name}' is not supported by this gateway.",
-            param=name, code="unsupported_parameter",
+            param=name,
+            code="unsupported_parameter",
         )
 
 
@@ -258,17 +276,17 @@ def _text_parts(content: Any, param: str, allow_empty: bool = False) -> str:
             if part.get("type") != "text":
                 raise invalid_request(
                     f"Only text content parts are supported here; got type {part.get('type')!r}.",
-                    param=f"{where}.type", code="unsupported_parameter")
+                    param=f"{where}.type",
+                    code="unsupported_parameter",
+                )
             if not isinstance(part.get("text"), str):
-                raise invalid_request(f"'{where}.text' must be a string.", param=f"{where}.text",
-                                      code="invalid_type")
+                raise invalid_request(f"'{where}.text' must be a string.", param=f"{where}.text", code="invalid_type")
             pieces.append(part["text"])
         text = "".join(pieces)
     elif content is None:
         raise invalid_request(f"'{param}' is required.", param=param, code="missing_required_parameter")
     else:
-        raise invalid_request(f"'{param}' must be a string or a list of text parts.",
-                              param=param, code="invalid_type")
+        raise invalid_request(f"'{param}' must be a string or a list of text parts.", param=param, code="invalid_type")
     if not allow_empty and not text.strip():
         raise invalid_request(f"'{param}' must not be empty.", param=param, code="empty_content")
     return text
@@ -284,18 +302,25 @@ class _ImageContext:
     def part(self, part: dict, param: str):
         self.count += 1
         if self.count > images.MAX_IMAGES:
-            raise invalid_request(f"Too many images: a request may carry at most {images.MAX_IMAGES}.",
-                                  param=param, code="too_many_images")
+            raise invalid_request(
+                f"Too many images: a request may carry at most {images.MAX_IMAGES}.",
+                param=param,
+                code="too_many_images",
+            )
         image_url = part.get("image_url")
         if isinstance(image_url, str):  # some clients send the URL directly
             image_url = {"url": image_url}
         if not isinstance(image_url, dict) or not isinstance(image_url.get("url"), str):
-            raise invalid_request(f"'{param}.image_url.url' must be a string.", param=f"{param}.image_url.url",
-                                  code="invalid_type")
+            raise invalid_request(
+                f"'{param}.image_url.url' must be a string.", param=f"{param}.image_url.url", code="invalid_type"
+            )
         detail = image_url.get("detail")
         if detail is not None and detail not in ("auto", "low", "high", "original"):
-            raise invalid_request(f"'{param}.image_url.detail' must be auto, low, high or original.",
-                                  param=f"{param}.image_url.detail", code="invalid_value")
+            raise invalid_request(
+                f"'{param}.image_url.detail' must be auto, low, high or original.",
+                param=f"{param}.image_url.detail",
+                code="invalid_value",
+            )
         url = image_url["url"].strip()
         where = f"{param}.image_url.url"
         if url[:5].lower() == "data:":
@@ -317,8 +342,7 @@ def _user_parts(content: Any, param: str, ctx: _ImageContext) -> tuple[list, int
         kind = part.get("type")
         if kind == "text":
             if not isinstance(part.get("text"), str):
-                raise invalid_request(f"'{where}.text' must be a string.", param=f"{where}.text",
-                                      code="invalid_type")
+                raise invalid_request(f"'{where}.text' must be a string.", param=f"{where}.text", code="invalid_type")
             chars += len(part["text"])
             if parts and isinstance(parts[-1], Text):
                 parts[-1] = Text(parts[-1].text + part["text"])
@@ -329,7 +353,9 @@ def _user_parts(content: Any, param: str, ctx: _ImageContext) -> tuple[list, int
         else:
             raise invalid_request(
                 f"Content parts of type {kind!r} are not supported; use 'text' or 'image_url'.",
-                param=f"{where}.type", code="unsupported_parameter")
+                param=f"{where}.type",
+                code="unsupported_parameter",
+            )
     parts = [p for p in parts if not (isinstance(p, Text) and not p.text.strip())]
     if not parts:
         raise invalid_request(f"'{param}' must not be empty.", param=param, code="empty_content")
@@ -345,31 +371,43 @@ def _tool_calls(raw: Any, param: str) -> tuple[ToolCall, ...]:
         if not isinstance(call, dict):
             raise invalid_request(f"'{where}' must be an object.", param=where, code="invalid_type")
         if call.get("type", "function") != "function":
-            raise invalid_request(f"Only function tool calls are supported; got type {call.get('type')!r}.",
-                                  param=f"{where}.type", code="unsupported_parameter")
+            raise invalid_request(
+                f"Only function tool calls are supported; got type {call.get('type')!r}.",
+                param=f"{where}.type",
+                code="unsupported_parameter",
+            )
         call_id, function = call.get("id"), call.get("function")
         if not isinstance(call_id, str) or not call_id:
-            raise invalid_request(f"'{where}.id' must be a non-empty string.", param=f"{where}.id",
-                                  code="invalid_type")
+            raise invalid_request(f"'{where}.id' must be a non-empty string.", param=f"{where}.id", code="invalid_type")
         if not isinstance(function, dict) or not isinstance(function.get("name"), str):
-            raise invalid_request(f"'{where}.function.name' must be a string.", param=f"{where}.function.name",
-                                  code="invalid_type")
+            raise invalid_request(
+                f"'{where}.function.name' must be a string.", param=f"{where}.function.name", code="invalid_type"
+            )
         if not TOOL_NAME.fullmatch(function["name"]):
-            raise invalid_request(f"'{where}.function.name' must match ^[a-zA-Z0-9_-]{{1,64}}$.",
-                                  param=f"{where}.function.name", code="invalid_value")
+            raise invalid_request(
+                f"'{where}.function.name' must match ^[a-zA-Z0-9_-]{{1,64}}$.",
+                param=f"{where}.function.name",
+                code="invalid_value",
+            )
         arguments = function.get("arguments")
         if arguments is None or (isinstance(arguments, str) and not arguments.strip()):
             arguments = "{}"
         if not isinstance(arguments, str):
-            raise invalid_request(f"'{where}.function.arguments' must be a string (JSON).",
-                                  param=f"{where}.function.arguments", code="invalid_type")
+            raise invalid_request(
+                f"'{where}.function.arguments' must be a string (JSON).",
+                param=f"{where}.function.arguments",
+                code="invalid_type",
+            )
         try:
             decoded = json.loads(arguments)
         except (ValueError, RecursionError):
             decoded = None
         if not isinstance(decoded, dict):
-            raise invalid_request(f"'{where}.function.arguments' must be a JSON object encoded as a string.",
-                                  param=f"{where}.function.arguments", code="invalid_value")
+            raise invalid_request(
+                f"'{where}.function.arguments' must be a JSON object encoded as a string.",
+                param=f"{where}.function.arguments",
+                code="invalid_value",
+            )
         calls.append(ToolCall(call_id, function["name"], arguments))
     return tuple(calls)
 
@@ -386,17 +424,18 @@ def _merge(previous: Message, parts: list, tool_calls: tuple) -> Message:
 def _parse_messages(raw: Any, config: GatewayConfig) -> tuple[tuple[str, ...], tuple[Message, ...], int]:
     """Validate ``messages``; return (system prompts, merged turns, total characters)."""
     if raw is None:
-        raise invalid_request("'messages' is required.", param="messages",
-                              code="missing_required_parameter")
+        raise invalid_request("'messages' is required.", param="messages", code="missing_required_parameter")
     if not isinstance(raw, list):
         raise invalid_request("'messages' must be an array.", param="messages", code="invalid_type")
     if not raw:
-        raise invalid_request("'messages' must contain at least one message.", param="messages",
-                              code="empty_array")
+        raise invalid_request("'messages' must contain at least one message.", param="messages", code="empty_array")
     limit = config.limits.max_messages
     if len(raw) > limit:
-        raise invalid_request(f"Too many messages: {len(raw)} (this gateway allows at most {limit}).",
-                              param="messages", code="too_many_messages")
+        raise invalid_request(
+            f"Too many messages: {len(raw)} (this gateway allows at most {limit}).",
+            param="messages",
+            code="too_many_messages",
+        )
     ctx = _ImageContext(config)
     system: list[str] = []
     turns: list[Message] = []
@@ -408,7 +447,10 @@ def _parse_messages(raw: Any, config: GatewayConfig) -> tuple[tuple[str, ...], t
             raise invalid_request(
                 "An assistant message with 'tool_calls' must be followed by tool messages responding to "
                 f"each 'tool_call_id'. The following tool_call_ids did not have response messages: "
-                f"{', '.join(pending)}", param=param, code="invalid_value")
+                f"{', '.join(pending)}",
+                param=param,
+                code="invalid_value",
+            )
 
     for i, msg in enumerate(raw):
         param = f"messages[{i}]"
@@ -417,12 +459,15 @@ def _parse_messages(raw: Any, config: GatewayConfig) -> tuple[tuple[str, ...], t
         role = msg.get("role")
         if role not in MESSAGE_KEYS:
             raise invalid_request(
-                f"Invalid role {role!r} in '{param}'; supported roles are system, developer, user, "
-                f"assistant and tool.", param=f"{param}.role", code="invalid_value")
+                f"Invalid role {role!r} in '{param}'; supported roles are system, developer, user, assistant and tool.",
+                param=f"{param}.role",
+                code="invalid_value",
+            )
         for key in msg:
             if key not in MESSAGE_KEYS[role] and msg[key] is not None:
-                raise invalid_request(f"Unsupported parameter: '{param}.{key}'.",
-                                      param=f"{param}.{key}", code="unsupported_parameter")
+                raise invalid_request(
+                    f"Unsupported parameter: '{param}.{key}'.", param=f"{param}.{key}", code="unsupported_parameter"
+                )
         if role in SYSTEM_ROLES:
             text = _text_parts(msg.get("content"), f"{param}.content")
             total += len(text)
@@ -431,13 +476,18 @@ def _parse_messages(raw: Any, config: GatewayConfig) -> tuple[tuple[str, ...], t
         if role == TOOL_ROLE:
             call_id = msg.get("tool_call_id")
             if not isinstance(call_id, str) or not call_id:
-                raise invalid_request(f"'{param}.tool_call_id' must be a non-empty string.",
-                                      param=f"{param}.tool_call_id", code="missing_required_parameter")
+                raise invalid_request(
+                    f"'{param}.tool_call_id' must be a non-empty string.",
+                    param=f"{param}.tool_call_id",
+                    code="missing_required_parameter",
+                )
             if call_id not in pending:
                 raise invalid_request(
                     f"Invalid parameter: messages with role 'tool' must be a response to a preceding message "
                     f"with 'tool_calls' (no pending call has id {call_id!r}).",
-                    param=f"{param}.tool_call_id", code="invalid_value")
+                    param=f"{param}.tool_call_id",
+                    code="invalid_value",
+                )
             del pending[call_id]
             text = _text_parts(msg.get("content"), f"{param}.content", allow_empty=True)
             total += len(text)
@@ -446,14 +496,20 @@ def _parse_messages(raw: Any, config: GatewayConfig) -> tuple[tuple[str, ...], t
         require_answers(param)
         tool_calls: tuple[ToolCall, ...] = ()
         if role == "assistant":
-            tool_calls = _tool_calls(msg["tool_calls"], f"{param}.tool_calls") if msg.get("tool_calls") is not None else ()
+            tool_calls = (
+                _tool_calls(msg["tool_calls"], f"{param}.tool_calls") if msg.get("tool_calls") is not None else ()
+            )
             annotations, reasoning = msg.get("annotations"), msg.get("reasoning_content")
             if annotations is not None and not isinstance(annotations, list):
-                raise invalid_request(f"'{param}.annotations' must be an array.", param=f"{param}.annotations",
-                                      code="invalid_type")
+                raise invalid_request(
+                    f"'{param}.annotations' must be an array.", param=f"{param}.annotations", code="invalid_type"
+                )
             if reasoning is not None and not isinstance(reasoning, str):
-                raise invalid_request(f"'{param}.reasoning_content' must be a string.",
-                                      param=f"{param}.reasoning_content", code="invalid_type")
+                raise invalid_request(
+                    f"'{param}.reasoning_content' must be a string.",
+                    param=f"{param}.reasoning_content",
+                    code="invalid_type",
+                )
             content = msg.get("content")
             if tool_calls:  # the text is optional next to tool calls
                 text = "" if content is None else _text_parts(content, f"{param}.content", allow_empty=True)
@@ -463,8 +519,9 @@ def _parse_messages(raw: Any, config: GatewayConfig) -> tuple[tuple[str, ...], t
             total += sum(len(p.text) for p in parts) + sum(len(c.arguments) for c in tool_calls)
             pending = {c.id: c.name for c in tool_calls}
             if len(pending) != len(tool_calls):
-                raise invalid_request(f"'{param}.tool_calls' has duplicate ids.", param=f"{param}.tool_calls",
-                                      code="invalid_value")
+                raise invalid_request(
+                    f"'{param}.tool_calls' has duplicate ids.", param=f"{param}.tool_calls", code="invalid_value"
+                )
         else:
             parts, chars = _user_parts(msg.get("content"), f"{param}.content", ctx)
             total += chars
@@ -473,18 +530,22 @@ def _parse_messages(raw: Any, config: GatewayConfig) -> tuple[tuple[str, ...], t
         else:
             if not turns and role != "user":
                 raise invalid_request(
-                    "The first non-system message must have role 'user'.",
-                    param=f"{param}.role", code="invalid_value")
+                    "The first non-system message must have role 'user'.", param=f"{param}.role", code="invalid_value"
+                )
             turns.append(Message(role, tuple(parts), tool_calls))
     require_answers("messages")
     if not turns:
-        raise invalid_request("'messages' must contain at least one user message.",
-                              param="messages", code="invalid_value")
+        raise invalid_request(
+            "'messages' must contain at least one user message.", param="messages", code="invalid_value"
+        )
     if total > config.limits.max_total_chars:
         raise invalid_request(
             f"The messages total {total} characters, more than this gateway's limit of "
             f"{config.limits.max_total_chars}.",
-            param="messages", code="request_too_large", status=413)
+            param="messages",
+            code="request_too_large",
+            status=413,
+        )
     return tuple(system), tuple(turns), total
 
 
@@ -498,7 +559,10 @@ def _object_schema(schema: Any, param: str, what: str) -> dict:
     if kind != "object":
         raise invalid_request(
             f"Invalid schema for {what}: schema must be a JSON Schema of 'type: \"object\"', got "
-            f"'type: {json.dumps(kind)}'.", param=param, code="invalid_value")
+            f"'type: {json.dumps(kind)}'.",
+            param=param,
+            code="invalid_value",
+        )
     return schema if "type" in schema else {"type": "object", **schema}
 
 
@@ -508,45 +572,59 @@ def _parse_tools(raw: Any) -> tuple[Tool, ...]:
     if not isinstance(raw, list):
         raise invalid_request("'tools' must be an array.", param="tools", code="invalid_type")
     if len(raw) > MAX_TOOLS:
-        raise invalid_request(f"'tools' may list at most {MAX_TOOLS} tools.", param="tools",
-                              code="too_many_tools")
+        raise invalid_request(f"'tools' may list at most {MAX_TOOLS} tools.", param="tools", code="too_many_tools")
     tools: list[Tool] = []
     for i, tool in enumerate(raw):
         param = f"tools[{i}]"
         if not isinstance(tool, dict):
             raise invalid_request(f"'{param}' must be an object.", param=param, code="invalid_type")
         if tool.get("type") != "function":
-            raise invalid_request(f"Only function tools are supported; got type {tool.get('type')!r}.",
-                                  param=f"{param}.type", code="unsupported_parameter")
+            raise invalid_request(
+                f"Only function tools are supported; got type {tool.get('type')!r}.",
+                param=f"{param}.type",
+                code="unsupported_parameter",
+            )
         function = tool.get("function")
         if not isinstance(function, dict):
-            raise invalid_request(f"'{param}.function' is required.", param=f"{param}.function",
-                                  code="missing_required_parameter")
+            raise invalid_request(
+                f"'{param}.function' is required.", param=f"{param}.function", code="missing_required_parameter"
+            )
         name = function.get("name")
         if not isinstance(name, str) or not TOOL_NAME.fullmatch(name):
             raise invalid_request(
                 f"Invalid '{param}.function.name': {name!r}. Expected a string that matches the pattern "
-                f"'^[a-zA-Z0-9_-]{{1,64}}$'.", param=f"{param}.function.name", code="invalid_value")
+                f"'^[a-zA-Z0-9_-]{{1,64}}$'.",
+                param=f"{param}.function.name",
+                code="invalid_value",
+            )
         if any(t.name == name for t in tools):
-            raise invalid_request(f"Tool names must be unique; {name!r} appears more than once.",
-                                  param=f"{param}.function.name", code="invalid_value")
+            raise invalid_request(
+                f"Tool names must be unique; {name!r} appears more than once.",
+                param=f"{param}.function.name",
+                code="invalid_value",
+            )
         description = function.get("description")
         if description is not None and not isinstance(description, str):
-            raise invalid_request(f"'{param}.function.description' must be a string.",
-                                  param=f"{param}.function.description", code="invalid_type")
+            raise invalid_request(
+                f"'{param}.function.description' must be a string.",
+                param=f"{param}.function.description",
+                code="invalid_type",
+            )
         strict = function.get("strict")
         if strict is not None and not isinstance(strict, bool):
-            raise invalid_request(f"'{param}.function.strict' must be a boolean.",
-                                  param=f"{param}.function.strict", code="invalid_type")
+            raise invalid_request(
+                f"'{param}.function.strict' must be a boolean.", param=f"{param}.function.strict", code="invalid_type"
+            )
         for key in function:
             if key not in ("name", "description", "parameters", "strict") and function[key] is not None:
-                raise invalid_request(f"Unsupported parameter: '{param}.function.{key}'.",
-                                      param=f"{param}.function.{key}", code="unsupported_parameter")
-        parameters = _object_schema(function.get("parameters"), f"{param}.function.parameters",
-                                    f"function '{name}'")
+                raise invalid_request(
+                    f"Unsupported parameter: '{param}.function.{key}'.",
+                    param=f"{param}.function.{key}",
+                    code="unsupported_parameter",
+                )
+        parameters = _object_schema(function.get("parameters"), f"{param}.function.parameters", f"function '{name}'")
         # Bedrock's ToolSpecification.description has min length 1: an empty one is left out.
-        tools.append(Tool(name, description if description and description.strip() else None,
-                          parameters, strict))
+        tools.append(Tool(name, description if description and description.strip() else None, parameters, strict))
     return tuple(tools)
 
 
@@ -555,24 +633,39 @@ def _parse_tool_choice(raw: Any, tools: tuple[Tool, ...]) -> tuple[str, str | No
         return "auto", None
     if isinstance(raw, str):
         if raw not in TOOL_CHOICES:
-            raise invalid_request(f"'tool_choice' must be one of {', '.join(TOOL_CHOICES)} or a named function.",
-                                  param="tool_choice", code="invalid_value")
+            raise invalid_request(
+                f"'tool_choice' must be one of {', '.join(TOOL_CHOICES)} or a named function.",
+                param="tool_choice",
+                code="invalid_value",
+            )
         if raw == "required" and not tools:
-            raise invalid_request("Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' "
-                                  "are specified.", param="tool_choice", code="invalid_value")
+            raise invalid_request(
+                "Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are specified.",
+                param="tool_choice",
+                code="invalid_value",
+            )
         return raw, None
     if not isinstance(raw, dict) or raw.get("type") != "function":
-        raise invalid_request("'tool_choice' must be 'auto', 'none', 'required' or "
-                              "{\"type\": \"function\", \"function\": {\"name\": ...}}.",
-                              param="tool_choice", code="unsupported_parameter")
+        raise invalid_request(
+            "'tool_choice' must be 'auto', 'none', 'required' or "
+            '{"type": "function", "function": {"name": ...}}.',
+            param="tool_choice",
+            code="unsupported_parameter",
+        )
     function = raw.get("function")
     name = function.get("name") if isinstance(function, dict) else None
     if not isinstance(name, str):
-        raise invalid_request("'tool_choice.function.name' is required.", param="tool_choice.function.name",
-                              code="missing_required_parameter")
+        raise invalid_request(
+            "'tool_choice.function.name' is required.",
+            param="tool_choice.function.name",
+            code="missing_required_parameter",
+        )
     if not any(t.name == name for t in tools):
-        raise invalid_request(f"Invalid 'tool_choice': function {name!r} is not in 'tools'.",
-                              param="tool_choice.function.name", code="invalid_value")
+        raise invalid_request(
+            f"Invalid 'tool_choice': function {name!r} is not in 'tools'.",
+            param="tool_choice.function.name",
+            code="invalid_value",
+        )
     return "function", name
 
 
@@ -589,28 +682,45 @@ def _parse_response_format(raw: Any, tools: tuple[Tool, ...]) -> ResponseFormat 
     elif kind == "json_schema":
         spec = raw.get("json_schema")
         if not isinstance(spec, dict):
-            raise invalid_request("'response_format.json_schema' is required.", param="response_format.json_schema",
-                                  code="missing_required_parameter")
+            raise invalid_request(
+                "'response_format.json_schema' is required.",
+                param="response_format.json_schema",
+                code="missing_required_parameter",
+            )
         name = spec.get("name")
         if not isinstance(name, str) or not TOOL_NAME.fullmatch(name):
-            raise invalid_request("'response_format.json_schema.name' must match ^[a-zA-Z0-9_-]{1,64}$.",
-                                  param="response_format.json_schema.name", code="invalid_value")
+            raise invalid_request(
+                "'response_format.json_schema.name' must match ^[a-zA-Z0-9_-]{1,64}$.",
+                param="response_format.json_schema.name",
+                code="invalid_value",
+            )
         strict, description = spec.get("strict"), spec.get("description")
         if strict is not None and not isinstance(strict, bool):
-            raise invalid_request("'response_format.json_schema.strict' must be a boolean.",
-                                  param="response_format.json_schema.strict", code="invalid_type")
+            raise invalid_request(
+                "'response_format.json_schema.strict' must be a boolean.",
+                param="response_format.json_schema.strict",
+                code="invalid_type",
+            )
         if description is not None and not isinstance(description, str):
-            raise invalid_request("'response_format.json_schema.description' must be a string.",
-                                  param="response_format.json_schema.description", code="invalid_type")
-        schema = _object_schema(spec.get("schema"), "response_format.json_schema.schema",
-                                f"response format '{name}'")
+            raise invalid_request(
+                "'response_format.json_schema.description' must be a string.",
+                param="response_format.json_schema.description",
+                code="invalid_type",
+            )
+        schema = _object_schema(spec.get("schema"), "response_format.json_schema.schema", f"response format '{name}'")
         result = ResponseFormat("json_schema", name, schema, description or None, strict)
     else:
-        raise invalid_request(f"'response_format.type' must be text, json_object or json_schema; got {kind!r}.",
-                              param="response_format.type", code="invalid_value")
+        raise invalid_request(
+            f"'response_format.type' must be text, json_object or json_schema; got {kind!r}.",
+            param="response_format.type",
+            code="invalid_value",
+        )
     if any(t.name == result.name for t in tools):
-        raise invalid_request(f"The response format name {result.name!r} is also the name of a tool; rename one.",
-                              param="response_format", code="invalid_value")
+        raise invalid_request(
+            f"The response format name {result.name!r} is also the name of a tool; rename one.",
+            param="response_format",
+            code="invalid_value",
+        )
     return result
 
 
@@ -619,12 +729,17 @@ def _reasoning_effort(body: dict, model: ModelConfig) -> str | None:
     if effort is None or effort == "none":
         return None
     if effort not in REASONING_EFFORTS:
-        raise invalid_request(f"'reasoning_effort' must be one of {', '.join(REASONING_EFFORTS)}.",
-                              param="reasoning_effort", code="invalid_value")
+        raise invalid_request(
+            f"'reasoning_effort' must be one of {', '.join(REASONING_EFFORTS)}.",
+            param="reasoning_effort",
+            code="invalid_value",
+        )
     if not model.reasoning:
         raise invalid_request(
-            f"Model '{model.alias}' does not support 'reasoning_effort' (its alias is not configured for "
-            f"reasoning).", param="reasoning_effort", code="unsupported_parameter")
+            f"Model '{model.alias}' does not support 'reasoning_effort' (its alias is not configured for reasoning).",
+            param="reasoning_effort",
+            code="unsupported_parameter",
+        )
     return effort
 
 
@@ -635,8 +750,7 @@ def _optional_number(body: dict, name: str, low: float, high: float) -> float | 
     if not _is_number(value):
         raise invalid_request(f"'{name}' must be a number.", param=name, code="invalid_type")
     if not low <= value <= high:
-        raise invalid_request(f"'{name}' must be between {low:g} and {high:g}.", param=name,
-                              code="invalid_value")
+        raise invalid_request(f"'{name}' must be between {low:g} and {high:g}.", param=name, code="invalid_value")
     return value
 
 
@@ -653,7 +767,9 @@ def _max_tokens(body: dict, model: ModelConfig, reasoning: bool) -> tuple[int, b
         if requested is not None and value != requested:
             raise invalid_request(
                 "'max_tokens' and 'max_completion_tokens' were both given with different values.",
-                param=name, code="invalid_value")
+                param=name,
+                code="invalid_value",
+            )
         requested = value
     default = model.max_tokens_cap if reasoning else model.default_max_tokens
     return min(requested or default, model.max_tokens_cap), requested is not None
@@ -664,11 +780,16 @@ def _stop(body: dict) -> tuple[str, ...]:
     if value is None:
         return ()
     items = [value] if isinstance(value, str) else value
-    if (not isinstance(items, list) or len(items) > MAX_STOP_SEQUENCES
-            or not all(isinstance(s, str) and s for s in items)):
+    if (
+        not isinstance(items, list)
+        or len(items) > MAX_STOP_SEQUENCES
+        or not all(isinstance(s, str) and s for s in items)
+    ):
         raise invalid_request(
             f"'stop' must be a non-empty string or a list of at most {MAX_STOP_SEQUENCES} non-empty strings.",
-            param="stop", code="invalid_value")
+            param="stop",
+            code="invalid_value",
+        )
     return tuple(items)
 
 
@@ -682,23 +803,25 @@ def _stream_flags(body: dict) -> tuple[bool, bool]:
     if options is None:
         return stream, False
     if not isinstance(options, dict):
-        raise invalid_request("'stream_options' must be an object.", param="stream_options",
-                              code="invalid_type")
+        raise invalid_request("'stream_options' must be an object.", param="stream_options", code="invalid_type")
     if not stream:
-        raise invalid_request("'stream_options' is only allowed when 'stream' is true.",
-                              param="stream_options", code="invalid_value")
+        raise invalid_request(
+            "'stream_options' is only allowed when 'stream' is true.", param="stream_options", code="invalid_value"
+        )
     include = options.get("include_usage", False)
     if not isinstance(include, bool):
-        raise invalid_request("'stream_options.include_usage' must be a boolean.",
-                              param="stream_options.include_usage", code="invalid_type")
+        raise invalid_request(
+            "'stream_options.include_usage' must be a boolean.",
+            param="stream_options.include_usage",
+            code="invalid_type",
+        )
     return stream, include
 
 
 def _ignored_fields(body: dict) -> None:
     """``metadata`` and ``seed`` are accepted (and ignored) when well-formed."""
     metadata, seed = body.get("metadata"), body.get("seed")
-    if metadata is not None and not (isinstance(metadata, dict)
-                                     and all(isinstance(v, str) for v in metadata.values())):
+    if metadata is not None and not (isinstance(metadata, dict) and all(isinstance(v, str) for v in metadata.values())):
         raise invalid_request("'metadata' must be an object of strings.", param="metadata", code="invalid_type")
     if seed is not None and not _is_int(seed):
         raise invalid_request("'seed' must be an integer.", param="seed", code="invalid_type")
@@ -714,13 +837,20 @@ def lookup_model(body: dict, config: GatewayConfig, kind: str) -> ModelConfig:
     model = config.model(alias)
     if model is None:
         raise GatewayError(
-            404, f"The model '{alias}' does not exist or you do not have access to it.",
-            type="invalid_request_error", code="model_not_found", param="model")
+            404,
+            f"The model '{alias}' does not exist or you do not have access to it.",
+            type="invalid_request_error",
+            code="model_not_found",
+            param="model",
+        )
     if model.kind != kind:
         endpoint = "/v1/embeddings" if model.kind != CHAT else "/v1/chat/completions"
         raise invalid_request(
             f"Model '{alias}' is a{'n' if model.kind[0] in 'aeiou' else ''} {model.kind} model; "
-            f"use it with {endpoint}.", param="model", code="wrong_model_kind")
+            f"use it with {endpoint}.",
+            param="model",
+            code="wrong_model_kind",
+        )
     return model
 
 
@@ -746,8 +876,9 @@ def parse_chat_request(body: Any, config: GatewayConfig) -> ChatRequest:
     tool_choice, tool_name = _parse_tool_choice(body.get("tool_choice"), tools)
     parallel = body.get("parallel_tool_calls")
     if parallel is not None and not isinstance(parallel, bool):
-        raise invalid_request("'parallel_tool_calls' must be a boolean.", param="parallel_tool_calls",
-                              code="invalid_type")
+        raise invalid_request(
+            "'parallel_tool_calls' must be a boolean.", param="parallel_tool_calls", code="invalid_type"
+        )
     effort = _reasoning_effort(body, model)
     max_tokens, requested = _max_tokens(body, model, effort is not None)
     return ChatRequest(
@@ -773,6 +904,7 @@ def parse_chat_request(body: Any, config: GatewayConfig) -> ChatRequest:
 
 
 # --------------------------------------------------------------------------- responses
+
 
 def finish_reason(stop_reason: str | None) -> str:
     """Map a backend stop reason (Bedrock vocabulary) to an OpenAI finish_reason."""
@@ -804,10 +936,17 @@ def usage_dict(input_tokens: int, output_tokens: int, token_source: dict | None 
     return usage
 
 
-def completion(alias: str, text: str, stop_reason: str | None,
-               input_tokens: int, output_tokens: int, citations: list | None = None,
-               token_source: dict | None = None, tool_calls: tuple[ToolCall, ...] = (),
-               reasoning: str | None = None) -> dict:
+def completion(
+    alias: str,
+    text: str,
+    stop_reason: str | None,
+    input_tokens: int,
+    output_tokens: int,
+    citations: list | None = None,
+    token_source: dict | None = None,
+    tool_calls: tuple[ToolCall, ...] = (),
+    reasoning: str | None = None,
+) -> dict:
     """Build a non-streaming ``chat.completion`` object (``citations`` added when given).
 
     With tool calls the message carries ``tool_calls`` (and ``content`` is ``null`` when the
@@ -823,12 +962,14 @@ def completion(alias: str, text: str, stop_reason: str | None,
         "object": "chat.completion",
         "created": int(time.time()),
         "model": alias,
-        "choices": [{
-            "index": 0,
-            "message": message,
-            "logprobs": None,
-            "finish_reason": finish_reason(stop_reason),
-        }],
+        "choices": [
+            {
+                "index": 0,
+                "message": message,
+                "logprobs": None,
+                "finish_reason": finish_reason(stop_reason),
+            }
+        ],
         "usage": usage_dict(input_tokens, output_tokens, token_source),
     }
     if citations is not None:

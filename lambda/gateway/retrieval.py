@@ -57,13 +57,16 @@ NO_SOURCES = (
 _ERRORS: dict[str, ErrorSpec] = {
     "throttlingexception": upstream.THROTTLED,
     "servicequotaexceededexception": upstream.QUOTA_EXCEEDED,
-    "validationexception": ErrorSpec(400, "invalid_request_error", "invalid_request",
-                                     "The knowledge base rejected the query: {detail}"),
+    "validationexception": ErrorSpec(
+        400, "invalid_request_error", "invalid_request", "The knowledge base rejected the query: {detail}"
+    ),
     "accessdeniedexception": upstream.ACCESS_DENIED,
     "resourcenotfoundexception": ErrorSpec(
-        502, "api_error", "upstream_knowledge_base_not_found",
-        "The gateway cannot find {target}. This is a deployment problem, not a problem with "
-        "your request."),
+        502,
+        "api_error",
+        "upstream_knowledge_base_not_found",
+        "The gateway cannot find {target}. This is a deployment problem, not a problem with your request.",
+    ),
 }
 
 
@@ -78,8 +81,7 @@ class Passage:
 
 def map_error(exc: Exception, knowledge_base_id: str) -> GatewayError:
     """Translate a botocore exception from Retrieve into a :class:`GatewayError`."""
-    return upstream.map_error(exc, _ERRORS, f"knowledge base '{knowledge_base_id}'", SERVICE,
-                              metric_prefix="Retrieve")
+    return upstream.map_error(exc, _ERRORS, f"knowledge base '{knowledge_base_id}'", SERVICE, metric_prefix="Retrieve")
 
 
 def query_text(request) -> str:
@@ -93,8 +95,7 @@ def retrieve_params(settings: Retrieval, query: str) -> dict:
     return {
         "knowledgeBaseId": settings.knowledge_base_id,
         "retrievalQuery": {"text": query},
-        "retrievalConfiguration": {
-            "vectorSearchConfiguration": {"numberOfResults": settings.number_of_results}},
+        "retrievalConfiguration": {"vectorSearchConfiguration": {"numberOfResults": settings.number_of_results}},
     }
 
 
@@ -119,8 +120,7 @@ def _text(content: Any) -> str:
         return text.strip()
     row = content.get("row")  # structured data sources: a list of columns
     if isinstance(row, list):
-        return "; ".join(f"{c.get('columnName')}: {c.get('columnValue')}"
-                         for c in row if isinstance(c, dict))
+        return "; ".join(f"{c.get('columnName')}: {c.get('columnValue')}" for c in row if isinstance(c, dict))
     return ""
 
 
@@ -134,8 +134,7 @@ def parse_results(response: dict) -> list[Passage]:
         if not text:
             continue
         score = result.get("score")
-        passages.append(Passage(text, _source(result),
-                                float(score) if isinstance(score, (int, float)) else None))
+        passages.append(Passage(text, _source(result), float(score) if isinstance(score, (int, float)) else None))
     return passages
 
 
@@ -143,8 +142,7 @@ def context_prompt(passages: list[Passage]) -> str:
     """The system prompt that carries the passages (or says that there are none)."""
     if not passages:
         return NO_SOURCES
-    sources = "\n\n".join(f"[{i}] (source: {p.source or 'unknown'})\n{p.text}"
-                          for i, p in enumerate(passages, 1))
+    sources = "\n\n".join(f"[{i}] (source: {p.source or 'unknown'})\n{p.text}" for i, p in enumerate(passages, 1))
     return f"{INSTRUCTIONS}\n\nSources:\n\n{sources}"
 
 

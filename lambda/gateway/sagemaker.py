@@ -95,7 +95,8 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -148,24 +149,40 @@ TGI_STREAM_ERRORS = (
     ("Stream event serialization error", 500),
 )
 
-NO_CAPACITY = ErrorSpec(503, "service_unavailable", "model_scaling_up",
-                        "The model has no capacity right now (it may be scaling up from zero); "
-                        "retry in a minute.", WAKE_RETRY_AFTER)
-NOT_FOUND = ErrorSpec(502, "api_error", "upstream_model_not_found",
-                      "The gateway cannot find {target}. This is a deployment problem, "
-                      "not a problem with your request.")
-ENVELOPE_REJECTED = ErrorSpec(502, "api_error", "upstream_rejected",
-                              "SageMaker rejected the gateway's call to {target}. This is a "
-                              "deployment problem, not a problem with your request.")
-MODEL_FAILED = ErrorSpec(502, "api_error", "upstream_model_error",
-                         "The model on {target} failed to handle the request; retry the request.")
-GENERATION_ABORTED = ErrorSpec(502, "api_error", "upstream_model_error",
-                               "The model on {target} stopped before finishing the answer "
-                               "(finish_reason '{detail}'); retry the request.")
-TOO_LARGE = ErrorSpec(413, "invalid_request_error", "request_too_large",
-                      "The request is too large for the model: {detail}")
-STREAM_TIMED_OUT = ErrorSpec(504, "timeout", "upstream_timeout",
-                             "The model took too long to stream its answer; ask for fewer tokens.")
+NO_CAPACITY = ErrorSpec(
+    503,
+    "service_unavailable",
+    "model_scaling_up",
+    "The model has no capacity right now (it may be scaling up from zero); retry in a minute.",
+    WAKE_RETRY_AFTER,
+)
+NOT_FOUND = ErrorSpec(
+    502,
+    "api_error",
+    "upstream_model_not_found",
+    "The gateway cannot find {target}. This is a deployment problem, not a problem with your request.",
+)
+ENVELOPE_REJECTED = ErrorSpec(
+    502,
+    "api_error",
+    "upstream_rejected",
+    "SageMaker rejected the gateway's call to {target}. This is a deployment problem, not a problem with your request.",
+)
+MODEL_FAILED = ErrorSpec(
+    502, "api_error", "upstream_model_error", "The model on {target} failed to handle the request; retry the request."
+)
+GENERATION_ABORTED = ErrorSpec(
+    502,
+    "api_error",
+    "upstream_model_error",
+    "The model on {target} stopped before finishing the answer (finish_reason '{detail}'); retry the request.",
+)
+TOO_LARGE = ErrorSpec(
+    413, "invalid_request_error", "request_too_large", "The request is too large for the model: {detail}"
+)
+STREAM_TIMED_OUT = ErrorSpec(
+    504, "timeout", "upstream_timeout", "The model took too long to stream its answer; ask for fewer tokens."
+)
 
 # SageMaker Runtime error code (lower-cased) -> how clients see it (ModelError and
 # ValidationError are classified by their content in map_error).
@@ -183,6 +200,7 @@ def make_client(**overrides):
 
 
 # --------------------------------------------------------------------------- errors
+
 
 def _target(display_id: str) -> str:
     return f"SageMaker endpoint '{display_id}'"
@@ -219,8 +237,7 @@ def _status(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def container_error(status: int | None, detail: str, display_id: str,
-                    metric_type: str = "ModelError") -> GatewayError:
+def container_error(status: int | None, detail: str, display_id: str, metric_type: str = "ModelError") -> GatewayError:
     """The error for a container that answered ``status`` with ``detail`` (see table above)."""
     if ADAPTER_NOT_REGISTERED in detail:
         return NOT_FOUND.error(_target(display_id), "", detail, "AdapterNotFound")
@@ -266,8 +283,7 @@ def map_error(exc: Exception, display_id: str) -> GatewayError:
             status = _status(exc.response.get("OriginalStatusCode"))
             if not status and "timed out" in message.lower():
                 return container_error(None, message, display_id)
-            return container_error(status, container_message(original) if original else message,
-                                   display_id)
+            return container_error(status, container_message(original) if original else message, display_id)
         if code == "ValidationError":
             lowered = message.lower()
             if "no capacity" in lowered:
@@ -280,9 +296,13 @@ def map_error(exc: Exception, display_id: str) -> GatewayError:
 
 
 def _bad_response(display_id: str, why: str) -> GatewayError:
-    return GatewayError(502, f"{_target(display_id)} returned a response the gateway could not "
-                             f"understand ({why}).", type="api_error", code="upstream_bad_response",
-                        metric_type="BadModelResponse")
+    return GatewayError(
+        502,
+        f"{_target(display_id)} returned a response the gateway could not understand ({why}).",
+        type="api_error",
+        code="upstream_bad_response",
+        metric_type="BadModelResponse",
+    )
 
 
 def _tgi_stream_status(message: str) -> int:
@@ -317,6 +337,7 @@ def _check_finish(finish: Any, display_id: str) -> None:
 
 # --------------------------------------------------------------------------- requests
 
+
 def _top_p(request) -> float | None:
     """``top_p`` as the alias's container accepts it (see :data:`POSITIVE_TOP_P_KINDS`)."""
     top_p, kind = request.top_p, request.model.target.container_kind
@@ -326,7 +347,9 @@ def _top_p(request) -> float | None:
         raise invalid_request(
             f"'top_p' must be greater than 0 for model '{request.alias}' (its serving container, "
             f"{POSITIVE_TOP_P_KINDS[kind]}, rejects 0); for greedy decoding set 'temperature' to 0.",
-            param="top_p", code="invalid_value")
+            param="top_p",
+            code="invalid_value",
+        )
     if kind == "tgi" and top_p >= 1:
         return None  # TGI rejects 1.0; leaving it out is TGI's default, no nucleus filtering
     return top_p
@@ -360,7 +383,10 @@ def _unsupported(request, field: str, kinds: dict[str, str]) -> GatewayError:
     where = f"its serving container ({kind})" if kind else "its serving container (unknown to the gateway)"
     return invalid_request(
         f"'{field}' is not supported on model '{request.alias}': {where} is not one the gateway forwards "
-        f"{field} to ({', '.join(kinds.values())}).", param=field, code="unsupported_parameter")
+        f"{field} to ({', '.join(kinds.values())}).",
+        param=field,
+        code="unsupported_parameter",
+    )
 
 
 def _tool_fields(request) -> dict[str, Any]:
@@ -431,7 +457,10 @@ def invoke_params(request, stream: bool) -> dict:
         raise invalid_request(
             f"The request is {len(body)} bytes once sent to model '{request.alias}'; SageMaker accepts "
             f"at most {MAX_BODY_BYTES} bytes. Send fewer or shorter messages.",
-            param="messages", code="request_too_large", status=413)
+            param="messages",
+            code="request_too_large",
+            status=413,
+        )
     params = {
         "EndpointName": target.endpoint_name,
         "Body": body,
@@ -445,6 +474,7 @@ def invoke_params(request, stream: bool) -> dict:
 
 # --------------------------------------------------------------------------- responses
 
+
 def estimate_tokens(chars: int) -> int:
     """Tokens in ``chars`` characters of text at :data:`CHARS_PER_TOKEN` (rounded up)."""
     return -(-chars // CHARS_PER_TOKEN)
@@ -452,8 +482,11 @@ def estimate_tokens(chars: int) -> int:
 
 def prompt_chars(request) -> int:
     """Characters of message text sent to the container (system prompts and tool calls included)."""
-    return (sum(map(len, request.system)) + sum(len(m.text) for m in request.messages)
-            + sum(len(c.arguments) for m in request.messages for c in m.tool_calls))
+    return (
+        sum(map(len, request.system))
+        + sum(len(m.text) for m in request.messages)
+        + sum(len(c.arguments) for m in request.messages for c in m.tool_calls)
+    )
 
 
 def _usage(raw: dict) -> Usage:

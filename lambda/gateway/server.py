@@ -24,8 +24,8 @@ import json
 import os
 import sys
 import threading
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable, Iterator
 from urllib.parse import unquote
 
 from config import ConfigError, GatewayConfig, load_config
@@ -150,19 +150,22 @@ class GatewayHandler(BaseHTTPRequestHandler):
         if not (path in BODY_ROUTES and self.command == "POST"):
             self._skip_body()  # only chat completions and embeddings read a body
         if method is None:
-            self._send_error(GatewayError(404, f"Unknown route {self.command} {path}.",
-                                          code="unknown_url"))
+            self._send_error(GatewayError(404, f"Unknown route {self.command} {path}.", code="unknown_url"))
         elif method != self.command:
-            self._send_json(405, GatewayError(405, f"Method {self.command} is not allowed on {path}.",
-                                              code="method_not_allowed").to_dict(),
-                            {"Allow": method})
+            self._send_json(
+                405,
+                GatewayError(
+                    405, f"Method {self.command} is not allowed on {path}.", code="method_not_allowed"
+                ).to_dict(),
+                {"Allow": method},
+            )
         elif path == "/health":
             self._send_json(200, {"status": "ok"})
         elif path == "/v1/models":
             self._send_json(200, self.server.service.list_models())
         elif path.startswith(MODEL_PREFIX):
             try:
-                self._send_json(200, self.server.service.retrieve_model(unquote(path[len(MODEL_PREFIX):])))
+                self._send_json(200, self.server.service.retrieve_model(unquote(path[len(MODEL_PREFIX) :])))
             except GatewayError as err:
                 self._send_error(err)
         elif path == EMBEDDINGS_PATH:
@@ -201,23 +204,28 @@ class GatewayHandler(BaseHTTPRequestHandler):
         length = self.headers.get("Content-Length")
         if length is None:
             self.close_connection = True
-            raise invalid_request("A Content-Length header is required.", code="length_required",
-                                  status=411)
+            raise invalid_request("A Content-Length header is required.", code="length_required", status=411)
         if not length.isdigit():
             self.close_connection = True
             raise invalid_request("Invalid Content-Length header.", code="invalid_request")
         size = int(length)
         if size > max_bytes:
             self._skip_body()
-            raise invalid_request(f"Request body is {size} bytes; the limit is {max_bytes}.",
-                                  code="request_too_large", status=413)
+            raise invalid_request(
+                f"Request body is {size} bytes; the limit is {max_bytes}.", code="request_too_large", status=413
+            )
         return self.rfile.read(size)
 
     def _internal_error(self, exc: Exception) -> GatewayError:
         """Log an unexpected exception (with traceback) and wrap it for the client."""
         self.server.service.telemetry.logger.exception("unhandled error serving request")
-        return GatewayError(500, "The gateway hit an internal error.", type="server_error",
-                            code="internal_error", metric_type=type(exc).__name__)
+        return GatewayError(
+            500,
+            "The gateway hit an internal error.",
+            type="server_error",
+            code="internal_error",
+            metric_type=type(exc).__name__,
+        )
 
     def _chat(self, body: bytes, record: RequestRecord) -> dict | None:
         """Serve one chat completion: the ``chat.completion`` dict, or ``None`` once a stream was sent."""
@@ -327,8 +335,9 @@ class GatewayServer(ThreadingHTTPServer):
         super().__init__(address, GatewayHandler)
 
 
-def make_server(config: GatewayConfig, host: str = "127.0.0.1", port: int = 0,
-                service: ChatService | None = None) -> GatewayServer:
+def make_server(
+    config: GatewayConfig, host: str = "127.0.0.1", port: int = 0, service: ChatService | None = None
+) -> GatewayServer:
     """Create (bind, not yet serve) a gateway server; ``port=0`` picks a free port."""
     return GatewayServer((host, port), service or ChatService(config))
 
@@ -351,8 +360,9 @@ def main() -> int:
     port = int(os.environ.get("PORT", "8080"))
     server = make_server(config, host, port)
     server.service.telemetry.logger.info(
-        "gateway listening", extra={"host": host, "port": server.server_address[1],
-                                    "models": [m.alias for m in config.models]})
+        "gateway listening",
+        extra={"host": host, "port": server.server_address[1], "models": [m.alias for m in config.models]},
+    )
     try:
         server.serve_forever()
     except KeyboardInterrupt:  # pragma: no cover

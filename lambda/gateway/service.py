@@ -13,7 +13,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import embeddings
 import images
@@ -29,16 +30,19 @@ from telemetry import RequestRecord, Telemetry
 class ChatService:
     """Serves chat completions for the aliases allowlisted in ``config``."""
 
-    def __init__(self, config: GatewayConfig, backends: dict[str, Backend] | None = None,
-                 telemetry: Telemetry | None = None,
-                 retriever: retrieval.Retriever | None = None) -> None:
+    def __init__(
+        self,
+        config: GatewayConfig,
+        backends: dict[str, Backend] | None = None,
+        telemetry: Telemetry | None = None,
+        retriever: retrieval.Retriever | None = None,
+    ) -> None:
         self.config = config
         self.backends = backends if backends is not None else make_backends(config)
         self.telemetry = telemetry or Telemetry(config)
         self.retriever = retriever if retriever is not None else retrieval.make_retriever(config)
         self._model_objects = {
-            m.alias: {"id": m.alias, "object": "model", "created": 0, "owned_by": m.target.type}
-            for m in config.models
+            m.alias: {"id": m.alias, "object": "model", "created": 0, "owned_by": m.target.type} for m in config.models
         }
         self._models = {"object": "list", "data": list(self._model_objects.values())}
 
@@ -50,8 +54,13 @@ class ChatService:
         """The ``/v1/models/{alias}`` response; 404 ``model_not_found`` for an unknown alias."""
         model = self._model_objects.get(alias)
         if model is None:
-            raise GatewayError(404, f"The model '{alias}' does not exist or you do not have access to it.",
-                               type="invalid_request_error", code="model_not_found", param="model")
+            raise GatewayError(
+                404,
+                f"The model '{alias}' does not exist or you do not have access to it.",
+                type="invalid_request_error",
+                code="model_not_found",
+                param="model",
+            )
         return model
 
     @staticmethod
@@ -71,8 +80,10 @@ class ChatService:
         record.model_id = request.model.target.display_id
         record.stream = request.stream
         if self.config.log_content:
-            record.prompt = {"system": list(request.system),
-                             "messages": [{"role": m.role, "content": m.text} for m in request.messages]}
+            record.prompt = {
+                "system": list(request.system),
+                "messages": [{"role": m.role, "content": m.text} for m in request.messages],
+            }
         return resolve_images(request)
 
     def embed(self, body: bytes, record: RequestRecord) -> dict:
@@ -109,9 +120,17 @@ class ChatService:
         record.tool_calls = len(result.tool_calls)
         if self.config.log_content:
             record.completion = result.text
-        return openai_compat.completion(request.alias, result.text, result.stop_reason,
-                                        result.usage.input_tokens, result.usage.output_tokens, cited,
-                                        token_source(result.usage), result.tool_calls, result.reasoning)
+        return openai_compat.completion(
+            request.alias,
+            result.text,
+            result.stop_reason,
+            result.usage.input_tokens,
+            result.usage.output_tokens,
+            cited,
+            token_source(result.usage),
+            result.tool_calls,
+            result.reasoning,
+        )
 
     def stream(self, request: ChatRequest, record: RequestRecord) -> Iterator[dict]:
         """Start a streamed completion.
@@ -126,8 +145,9 @@ class ChatService:
         upstream = self.backends[request.alias].stream(request)
         return self._chunks(request, upstream, record, cited)
 
-    def _chunks(self, request: ChatRequest, upstream: CompletionStream,
-                record: RequestRecord, cited: list | None) -> Iterator[dict]:
+    def _chunks(
+        self, request: ChatRequest, upstream: CompletionStream, record: RequestRecord, cited: list | None
+    ) -> Iterator[dict]:
         builder = openai_compat.ChunkBuilder(request.alias, request.include_usage)
         pieces: list[str] | None = [] if self.config.log_content else None
         try:
@@ -162,9 +182,9 @@ def resolve_images(request: ChatRequest) -> ChatRequest:
     if not any(isinstance(p, images.ImageRef) for m in request.messages for p in m.parts):
         return request
     messages = tuple(
-        dataclasses.replace(m, parts=tuple(images.fetch(p) if isinstance(p, images.ImageRef) else p
-                                           for p in m.parts))
-        for m in request.messages)
+        dataclasses.replace(m, parts=tuple(images.fetch(p) if isinstance(p, images.ImageRef) else p for p in m.parts))
+        for m in request.messages
+    )
     return dataclasses.replace(request, messages=messages)
 
 

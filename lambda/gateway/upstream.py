@@ -30,9 +30,9 @@ never reported as the gateway's own 500.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable, Iterator
 
 import boto3
 import botocore
@@ -71,8 +71,12 @@ def setting(name: str, default: float) -> float:
     return default
 
 
-def make_client(service: str, connect_timeout: float | None = None, read_timeout: float | None = None,
-                max_attempts: int | None = None):
+def make_client(
+    service: str,
+    connect_timeout: float | None = None,
+    read_timeout: float | None = None,
+    max_attempts: int | None = None,
+):
     """Create a boto3 client for ``service`` with gateway-appropriate timeouts and retries."""
     config = Config(
         connect_timeout=connect_timeout or setting("CONNECT_TIMEOUT", DEFAULT_CONNECT_TIMEOUT),
@@ -94,6 +98,7 @@ def make_client(service: str, connect_timeout: float | None = None, read_timeout
 
 # --------------------------------------------------------------------------- errors
 
+
 @dataclass(frozen=True)
 class ErrorSpec:
     """How one upstream error is shown to clients.
@@ -111,27 +116,49 @@ class ErrorSpec:
     def error(self, target: str, service: str, detail: str, metric_type: str) -> GatewayError:
         """Build the :class:`GatewayError` for one occurrence."""
         text = self.message.format(target=target, service=service, detail=detail)
-        return GatewayError(self.status, text, type=self.type, code=self.code,
-                            retry_after=self.retry_after, metric_type=metric_type)
+        return GatewayError(
+            self.status, text, type=self.type, code=self.code, retry_after=self.retry_after, metric_type=metric_type
+        )
 
 
-THROTTLED = ErrorSpec(429, "rate_limit_exceeded", "rate_limit_exceeded",
-                      "Rate limit reached for {target}; retry after a short wait.", THROTTLE_RETRY_AFTER)
-QUOTA_EXCEEDED = ErrorSpec(429, "rate_limit_exceeded", "rate_limit_exceeded",
-                           "Service quota for {target} exceeded; retry after a short wait.",
-                           THROTTLE_RETRY_AFTER)
-REJECTED = ErrorSpec(400, "invalid_request_error", "invalid_request",
-                     "The model rejected the request: {detail}")
-ACCESS_DENIED = ErrorSpec(502, "api_error", "upstream_access_denied",
-                          "The gateway's IAM role is not allowed to call {target}. "
-                          "This is a deployment problem, not a problem with your request.")
-NOT_READY = ErrorSpec(503, "service_unavailable", "model_not_ready",
-                      "The model is not ready to serve requests; retry later.", UNAVAILABLE_RETRY_AFTER)
-UNAVAILABLE = ErrorSpec(503, "service_unavailable", "service_unavailable",
-                        "{service} is temporarily unavailable; retry later.", UNAVAILABLE_RETRY_AFTER)
+THROTTLED = ErrorSpec(
+    429,
+    "rate_limit_exceeded",
+    "rate_limit_exceeded",
+    "Rate limit reached for {target}; retry after a short wait.",
+    THROTTLE_RETRY_AFTER,
+)
+QUOTA_EXCEEDED = ErrorSpec(
+    429,
+    "rate_limit_exceeded",
+    "rate_limit_exceeded",
+    "Service quota for {target} exceeded; retry after a short wait.",
+    THROTTLE_RETRY_AFTER,
+)
+REJECTED = ErrorSpec(400, "invalid_request_error", "invalid_request", "The model rejected the request: {detail}")
+ACCESS_DENIED = ErrorSpec(
+    502,
+    "api_error",
+    "upstream_access_denied",
+    "The gateway's IAM role is not allowed to call {target}. "
+    "This is a deployment problem, not a problem with your request.",
+)
+NOT_READY = ErrorSpec(
+    503,
+    "service_unavailable",
+    "model_not_ready",
+    "The model is not ready to serve requests; retry later.",
+    UNAVAILABLE_RETRY_AFTER,
+)
+UNAVAILABLE = ErrorSpec(
+    503,
+    "service_unavailable",
+    "service_unavailable",
+    "{service} is temporarily unavailable; retry later.",
+    UNAVAILABLE_RETRY_AFTER,
+)
 TIMED_OUT = ErrorSpec(504, "timeout", "upstream_timeout", "The model took too long to respond.")
-UPSTREAM_ERROR = ErrorSpec(502, "api_error", "upstream_error",
-                           "{service} returned an error; retry the request.")
+UPSTREAM_ERROR = ErrorSpec(502, "api_error", "upstream_error", "{service} returned an error; retry the request.")
 
 
 def metric_name(code: str) -> str:
@@ -146,8 +173,13 @@ def client_error_parts(exc: ClientError) -> tuple[str, str]:
     return code, str(err.get("Message") or code)
 
 
-def map_error(exc: Exception, table: dict[str, ErrorSpec], target: str,
-              service: str = "The model service", metric_prefix: str = "") -> GatewayError:
+def map_error(
+    exc: Exception,
+    table: dict[str, ErrorSpec],
+    target: str,
+    service: str = "The model service",
+    metric_prefix: str = "",
+) -> GatewayError:
     """Translate a botocore/urllib3 exception into a :class:`GatewayError` using ``table``."""
     if isinstance(exc, ClientError):
         code, detail = client_error_parts(exc)
@@ -155,14 +187,28 @@ def map_error(exc: Exception, table: dict[str, ErrorSpec], target: str,
         return spec.error(target, service, detail, metric_prefix + metric_name(code))
     noun = service[:1].lower() + service[1:]
     if isinstance(exc, (ReadTimeoutError, ConnectTimeoutError, urllib3.exceptions.TimeoutError)):
-        return GatewayError(504, f"Timed out waiting for {noun}.", type="timeout",
-                            code="upstream_timeout", metric_type=metric_prefix + type(exc).__name__)
+        return GatewayError(
+            504,
+            f"Timed out waiting for {noun}.",
+            type="timeout",
+            code="upstream_timeout",
+            metric_type=metric_prefix + type(exc).__name__,
+        )
     if isinstance(exc, EndpointConnectionError):
-        return GatewayError(502, f"Could not connect to {noun}.", type="api_error",
-                            code="upstream_unreachable",
-                            metric_type=metric_prefix + "EndpointConnectionError")
-    return GatewayError(502, f"Error while calling {noun}.", type="api_error",
-                        code="upstream_error", metric_type=metric_prefix + type(exc).__name__)
+        return GatewayError(
+            502,
+            f"Could not connect to {noun}.",
+            type="api_error",
+            code="upstream_unreachable",
+            metric_type=metric_prefix + "EndpointConnectionError",
+        )
+    return GatewayError(
+        502,
+        f"Error while calling {noun}.",
+        type="api_error",
+        code="upstream_error",
+        metric_type=metric_prefix + type(exc).__name__,
+    )
 
 
 @contextmanager

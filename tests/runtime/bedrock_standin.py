@@ -86,6 +86,7 @@ def exception(exception_type: str, message: str) -> bytes:
 
 # --------------------------------------------------------------------------- behaviours
 
+
 @dataclass
 class ToolUse:
     """A tool call the scripted model makes; ``fragments`` are the streamed pieces of its input JSON."""
@@ -100,7 +101,7 @@ class ToolUse:
             return self.fragments
         text = json.dumps(self.input)
         third = max(1, len(text) // 3)
-        return [text[i:i + third] for i in range(0, len(text), third)]
+        return [text[i : i + third] for i in range(0, len(text), third)]
 
 
 @dataclass
@@ -151,6 +152,7 @@ class Rejected(Exception):
 
 # --------------------------------------------------------------------------- validation
 
+
 def image_kind(data: bytes) -> str | None:
     """What the bytes are (by signature), independently of the gateway's own reader."""
     for signature, kind in ((b"\x89PNG\r\n\x1a\n", "png"), (b"\xff\xd8", "jpeg"), (b"GIF8", "gif")):
@@ -196,8 +198,10 @@ def _image(block: dict, where: str, role: str) -> None:
     if actual != fmt:
         # Anthropic's wording, seen through Bedrock: "The image was specified using the image/png media type,
         # but the image appears to be a image/jpeg image"
-        raise Rejected(f"{where}.image.source: The image was specified using the image/{fmt} media type, but "
-                       f"the image appears to be a image/{actual} image")
+        raise Rejected(
+            f"{where}.image.source: The image was specified using the image/{fmt} media type, but "
+            f"the image appears to be a image/{actual} image"
+        )
     size = image_size(fmt, data)
     if size is None or max(size) > MAX_IMAGE_PIXELS:
         raise Rejected(f"{where}.image: image dimensions exceed max allowed size: {MAX_IMAGE_PIXELS} pixels")
@@ -217,11 +221,13 @@ def _tool_config(body: dict) -> tuple[dict, list[str]]:
             raise Rejected(f"toolConfig.tools.{i}: exactly one of toolSpec, systemTool, cachePoint is required")
         name = spec.get("name")
         if not isinstance(name, str) or not TOOL_NAME.fullmatch(name):
-            raise Rejected(f"toolConfig.tools.{i}.toolSpec.name: Member must satisfy regular expression pattern: "
-                           f"[a-zA-Z0-9_-]+")
+            raise Rejected(
+                f"toolConfig.tools.{i}.toolSpec.name: Member must satisfy regular expression pattern: [a-zA-Z0-9_-]+"
+            )
         if "description" in spec and not (isinstance(spec["description"], str) and spec["description"]):
-            raise Rejected(f"toolConfig.tools.{i}.toolSpec.description: Member must have length greater than or "
-                           f"equal to 1")
+            raise Rejected(
+                f"toolConfig.tools.{i}.toolSpec.description: Member must have length greater than or equal to 1"
+            )
         schema = (spec.get("inputSchema") or {}).get("json")
         if not isinstance(schema, dict) or schema.get("type") != "object":
             raise Rejected(f"tools.{i}.custom.input_schema.type: Input should be 'object'")
@@ -240,18 +246,24 @@ def _tool_config(body: dict) -> tuple[dict, list[str]]:
 def _messages(body: dict) -> None:
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
-        raise Rejected("A conversation must start with a user message. Try again with a conversation that "
-                       "starts with a user message.")
+        raise Rejected(
+            "A conversation must start with a user message. Try again with a conversation that "
+            "starts with a user message."
+        )
     if messages[0].get("role") != "user":
-        raise Rejected("A conversation must start with a user message. Try again with a conversation that "
-                       "starts with a user message.")
+        raise Rejected(
+            "A conversation must start with a user message. Try again with a conversation that "
+            "starts with a user message."
+        )
     images = 0
     tool_blocks = False
     for i, message in enumerate(messages):
         role = message.get("role")
         if i and role == messages[i - 1].get("role"):
-            raise Rejected("A conversation must alternate between user and assistant roles. Make sure the "
-                           "conversation alternates between user and assistant roles and try again.")
+            raise Rejected(
+                "A conversation must alternate between user and assistant roles. Make sure the "
+                "conversation alternates between user and assistant roles and try again."
+            )
         content = message.get("content")
         if not isinstance(content, list) or not content:
             raise Rejected(f"messages.{i}.content: Member must have length greater than or equal to 1")
@@ -259,11 +271,13 @@ def _messages(body: dict) -> None:
             where = f"messages.{i}.content.{j}"
             if not isinstance(block, dict) or len(block) != 1:
                 raise Rejected(f"{where}: exactly one member of ContentBlock must be set")
-            (kind, value), = block.items()
+            ((kind, value),) = block.items()
             if kind == "text":
                 if not value.strip():
-                    raise Rejected(f"The text field in the ContentBlock object at {where} is blank. Add text "
-                                   f"to the text field, and try again.")
+                    raise Rejected(
+                        f"The text field in the ContentBlock object at {where} is blank. Add text "
+                        f"to the text field, and try again."
+                    )
             elif kind == "image":
                 images += 1
                 _image(value, where, role)
@@ -279,8 +293,10 @@ def _messages(body: dict) -> None:
                     raise Rejected(f"{where}: toolResult blocks are only allowed in user messages")
                 for k, part in enumerate(value.get("content") or []):
                     if "text" in part and not part["text"].strip():
-                        raise Rejected(f"The text field in the ContentBlock object at {where}.toolResult.content.{k} "
-                                       f"is blank. Add text to the text field, and try again.")
+                        raise Rejected(
+                            f"The text field in the ContentBlock object at {where}.toolResult.content.{k} "
+                            f"is blank. Add text to the text field, and try again."
+                        )
             elif kind != "reasoningContent":
                 raise Rejected(f"{where}: content block {kind} is not supported by this stand-in")
     if images > MAX_IMAGES:
@@ -294,16 +310,20 @@ def _messages(body: dict) -> None:
         missing = [u for u in uses if u not in answered]
         if uses and missing and i + 1 < len(messages):
             # Anthropic's wording (see e.g. RooCodeInc/Roo-Code reports of this error)
-            raise Rejected(f"messages.{i + 1}: `tool_use` ids were found without `tool_result` blocks immediately "
-                           f"after: {', '.join(missing)}. Each `tool_use` block must have a corresponding "
-                           f"`tool_result` block in the next message.")
+            raise Rejected(
+                f"messages.{i + 1}: `tool_use` ids were found without `tool_result` blocks immediately "
+                f"after: {', '.join(missing)}. Each `tool_use` block must have a corresponding "
+                f"`tool_result` block in the next message."
+            )
         results = [b["toolResult"]["toolUseId"] for b in message["content"] if "toolResult" in b]
         previous = {b["toolUse"]["toolUseId"] for b in messages[i - 1]["content"] if "toolUse" in b} if i else set()
         stray = [r for r in results if r not in previous]
         if stray:
-            raise Rejected(f"messages.{i}.content: unexpected `tool_use_id` found in `tool_result` blocks: "
-                           f"{stray[0]}. Each `tool_result` block must have a corresponding `tool_use` block in "
-                           f"the previous message.")
+            raise Rejected(
+                f"messages.{i}.content: unexpected `tool_use_id` found in `tool_result` blocks: "
+                f"{stray[0]}. Each `tool_result` block must have a corresponding `tool_use` block in "
+                f"the previous message."
+            )
 
 
 def _thinking(body: dict) -> bool:
@@ -328,9 +348,11 @@ def _thinking(body: dict) -> bool:
         raise Rejected("Thinking may not be enabled when tool_choice forces tool use.")
     last = next((m for m in reversed(body["messages"]) if m["role"] == "assistant"), None)
     if last and any("toolUse" in b for b in last["content"]) and "reasoningContent" not in last["content"][0]:
-        raise Rejected("messages.1.content.0.type: Expected `thinking` or `redacted_thinking`, but found "
-                       "`tool_use`. When `thinking` is enabled, a final `assistant` message must start with a "
-                       "thinking block (preceeding the lastmost set of `tool_use` and `tool_result` blocks).")
+        raise Rejected(
+            "messages.1.content.0.type: Expected `thinking` or `redacted_thinking`, but found "
+            "`tool_use`. When `thinking` is enabled, a final `assistant` message must start with a "
+            "thinking block (preceeding the lastmost set of `tool_use` and `tool_result` blocks)."
+        )
     return True
 
 
@@ -342,6 +364,7 @@ def validate_converse(body: dict) -> tuple[dict, list[str], bool]:
 
 
 # --------------------------------------------------------------------------- answers
+
 
 @dataclass
 class Answer:
@@ -374,12 +397,12 @@ def answer(b: Behaviour, config: dict, names: list[str], thinking: bool) -> Answ
 
 def _vector(text: str, dims: int) -> list[float]:
     seed = hashlib.sha256(text.encode()).digest()
-    raw = (seed * (dims * 4 // len(seed) + 1))[:dims * 4]
+    raw = (seed * (dims * 4 // len(seed) + 1))[: dims * 4]
     return [round(v / 2**32, 6) for v in struct.unpack(f"<{dims}I", raw)]
 
 
 class _Handler(StandInHandler):
-    standin: "BedrockStandIn"
+    standin: BedrockStandIn
     prefix = "model"
     operations = ("converse", "converse-stream", "invoke")
     error_status = ERROR_STATUS
@@ -405,18 +428,24 @@ class _Handler(StandInHandler):
     def _converse(self, b: Behaviour, said: Answer) -> None:
         content: list[dict] = []
         if said.reasoning:
-            content.append({"reasoningContent": {"reasoningText": {"text": "".join(said.reasoning),
-                                                                   "signature": SIGNATURE}}})
+            content.append(
+                {"reasoningContent": {"reasoningText": {"text": "".join(said.reasoning), "signature": SIGNATURE}}}
+            )
         if said.chunks:
             content.append({"text": "".join(said.chunks)})
         content += [{"toolUse": {"toolUseId": u.id, "name": u.name, "input": u.input}} for u in said.tool_uses]
-        self.send_json({
-            "output": {"message": {"role": "assistant", "content": content}},
-            "stopReason": said.stop_reason,
-            "usage": {"inputTokens": b.input_tokens, "outputTokens": b.output_tokens,
-                      "totalTokens": b.input_tokens + b.output_tokens},
-            "metrics": {"latencyMs": 1},
-        })
+        self.send_json(
+            {
+                "output": {"message": {"role": "assistant", "content": content}},
+                "stopReason": said.stop_reason,
+                "usage": {
+                    "inputTokens": b.input_tokens,
+                    "outputTokens": b.output_tokens,
+                    "totalTokens": b.input_tokens + b.output_tokens,
+                },
+                "metrics": {"latencyMs": 1},
+            }
+        )
 
     def _converse_stream(self, b: Behaviour, said: Answer) -> None:
         self.start_event_stream()
@@ -424,10 +453,18 @@ class _Handler(StandInHandler):
         index = 0
         if said.reasoning:
             for piece in said.reasoning:
-                self.write_chunk(event("contentBlockDelta", {"contentBlockIndex": index,
-                                                             "delta": {"reasoningContent": {"text": piece}}}))
-            self.write_chunk(event("contentBlockDelta", {"contentBlockIndex": index,
-                                                         "delta": {"reasoningContent": {"signature": SIGNATURE}}}))
+                self.write_chunk(
+                    event(
+                        "contentBlockDelta",
+                        {"contentBlockIndex": index, "delta": {"reasoningContent": {"text": piece}}},
+                    )
+                )
+            self.write_chunk(
+                event(
+                    "contentBlockDelta",
+                    {"contentBlockIndex": index, "delta": {"reasoningContent": {"signature": SIGNATURE}}},
+                )
+            )
             self.write_chunk(event("contentBlockStop", {"contentBlockIndex": index}))
             index += 1
         for i, text in enumerate(said.chunks):
@@ -447,23 +484,35 @@ class _Handler(StandInHandler):
             self.write_chunk(event("contentBlockStop", {"contentBlockIndex": index}))
             index += 1
         for n, use in enumerate(said.tool_uses):
-            frame = event("contentBlockStart", {"contentBlockIndex": index,
-                                                "start": {"toolUse": {"toolUseId": use.id, "name": use.name}}})
+            frame = event(
+                "contentBlockStart",
+                {"contentBlockIndex": index, "start": {"toolUse": {"toolUseId": use.id, "name": use.name}}},
+            )
             if n == 0:
                 self.standin.first_tool_ns.append(time.perf_counter_ns())
             self.write_chunk(frame)
             for piece in use.pieces():
                 if b.tool_stall:
                     time.sleep(b.tool_stall)
-                self.write_chunk(event("contentBlockDelta", {"contentBlockIndex": index,
-                                                             "delta": {"toolUse": {"input": piece}}}))
+                self.write_chunk(
+                    event("contentBlockDelta", {"contentBlockIndex": index, "delta": {"toolUse": {"input": piece}}})
+                )
             self.write_chunk(event("contentBlockStop", {"contentBlockIndex": index}))
             index += 1
         self.write_chunk(event("messageStop", {"stopReason": said.stop_reason}))
-        self.write_chunk(event("metadata", {
-            "usage": {"inputTokens": b.input_tokens, "outputTokens": b.output_tokens,
-                      "totalTokens": b.input_tokens + b.output_tokens},
-            "metrics": {"latencyMs": 1}}))
+        self.write_chunk(
+            event(
+                "metadata",
+                {
+                    "usage": {
+                        "inputTokens": b.input_tokens,
+                        "outputTokens": b.output_tokens,
+                        "totalTokens": b.input_tokens + b.output_tokens,
+                    },
+                    "metrics": {"latencyMs": 1},
+                },
+            )
+        )
         self.end_event_stream()
 
     def _invoke(self, received: Received) -> None:
@@ -481,9 +530,10 @@ class _Handler(StandInHandler):
                 raise Rejected("Malformed input request: #/dimensions: 300 is not a valid enum value")
             vector = _vector(text, dims)
             tokens = len(text.split())
-            self.send_json({"embedding": vector, "inputTextTokenCount": tokens,
-                            "embeddingsByType": {"float": vector}},
-                           extra={"X-Amzn-Bedrock-Input-Token-Count": str(tokens)})
+            self.send_json(
+                {"embedding": vector, "inputTextTokenCount": tokens, "embeddingsByType": {"float": vector}},
+                extra={"X-Amzn-Bedrock-Input-Token-Count": str(tokens)},
+            )
         elif model.startswith("cohere.embed-"):
             texts = body.get("texts")
             if not isinstance(texts, list) or len(texts) > 96 or not all(isinstance(t, str) for t in texts):

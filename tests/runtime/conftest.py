@@ -85,8 +85,14 @@ def knowledge_base(knowledge_base_server):
 @pytest.fixture(scope="session")
 def gateway_server(standin_server, sagemaker_server, knowledge_base_server):
     with pytest.MonkeyPatch.context() as mp:
-        srv = make_gateway(standin_server, TEST_CONFIG, mp, stream=SINK, sagemaker=sagemaker_server,
-                           knowledge_base=knowledge_base_server)
+        srv = make_gateway(
+            standin_server,
+            TEST_CONFIG,
+            mp,
+            stream=SINK,
+            sagemaker=sagemaker_server,
+            knowledge_base=knowledge_base_server,
+        )
         yield srv
         srv.shutdown()
         srv.server_close()

@@ -25,58 +25,101 @@ RAG_BEDROCK_KB = "KB12345678"
 #: inference components of one endpoint) and two retrieval (RAG) aliases.
 TEST_CONFIG = {
     "models": [
-        {"alias": "chat-fast",
-         "target": {"type": "bedrock", "modelId": "us.anthropic.claude-haiku-4-5-20251001-v1:0"},
-         "maxTokensCap": 4096, "defaultMaxTokens": 1024},
-        {"alias": "chat-small",
-         "target": {"type": "bedrock", "modelId": "amazon.nova-micro-v1:0"},
-         "maxTokensCap": 256, "defaultMaxTokens": 128},
-        {"alias": "sm-chat",
-         "target": {"type": "sagemaker", "endpointName": "llm-endpoint"},
-         "maxTokensCap": 2048, "defaultMaxTokens": 512},
-        {"alias": "sm-adapter-a",
-         "target": {"type": "sagemaker", "endpointName": "lora-endpoint",
-                    "inferenceComponentName": "adapter-a"},
-         "maxTokensCap": 1024, "defaultMaxTokens": 256},
-        {"alias": "sm-adapter-b",
-         "target": {"type": "sagemaker", "endpointName": "lora-endpoint",
-                    "inferenceComponentName": "adapter-b"},
-         "maxTokensCap": 1024, "defaultMaxTokens": 256},
-        {"alias": "rag",
-         "target": {"type": "sagemaker", "endpointName": "lora-endpoint",
-                    "inferenceComponentName": "adapter-a"},
-         "maxTokensCap": 2048, "defaultMaxTokens": 512,
-         "retrieval": {"knowledgeBaseId": RAG_KB, "numberOfResults": 3}},
-        {"alias": "rag-bedrock",
-         "target": {"type": "bedrock", "modelId": "us.anthropic.claude-haiku-4-5-20251001-v1:0"},
-         "maxTokensCap": 4096, "defaultMaxTokens": 1024,
-         "retrieval": {"knowledgeBaseId": RAG_BEDROCK_KB}},
+        {
+            "alias": "chat-fast",
+            "target": {"type": "bedrock", "modelId": "us.anthropic.claude-haiku-4-5-20251001-v1:0"},
+            "maxTokensCap": 4096,
+            "defaultMaxTokens": 1024,
+        },
+        {
+            "alias": "chat-small",
+            "target": {"type": "bedrock", "modelId": "amazon.nova-micro-v1:0"},
+            "maxTokensCap": 256,
+            "defaultMaxTokens": 128,
+        },
+        {
+            "alias": "sm-chat",
+            "target": {"type": "sagemaker", "endpointName": "llm-endpoint"},
+            "maxTokensCap": 2048,
+            "defaultMaxTokens": 512,
+        },
+        {
+            "alias": "sm-adapter-a",
+            "target": {"type": "sagemaker", "endpointName": "lora-endpoint", "inferenceComponentName": "adapter-a"},
+            "maxTokensCap": 1024,
+            "defaultMaxTokens": 256,
+        },
+        {
+            "alias": "sm-adapter-b",
+            "target": {"type": "sagemaker", "endpointName": "lora-endpoint", "inferenceComponentName": "adapter-b"},
+            "maxTokensCap": 1024,
+            "defaultMaxTokens": 256,
+        },
+        {
+            "alias": "rag",
+            "target": {"type": "sagemaker", "endpointName": "lora-endpoint", "inferenceComponentName": "adapter-a"},
+            "maxTokensCap": 2048,
+            "defaultMaxTokens": 512,
+            "retrieval": {"knowledgeBaseId": RAG_KB, "numberOfResults": 3},
+        },
+        {
+            "alias": "rag-bedrock",
+            "target": {"type": "bedrock", "modelId": "us.anthropic.claude-haiku-4-5-20251001-v1:0"},
+            "maxTokensCap": 4096,
+            "defaultMaxTokens": 1024,
+            "retrieval": {"knowledgeBaseId": RAG_BEDROCK_KB},
+        },
         # One alias per container kind (the stand-in plays the kind named in STANDIN_CONTAINERS).
-        {"alias": "sm-lmi",
-         "target": {"type": "sagemaker", "endpointName": "lmi-endpoint", "containerKind": "lmi"},
-         "maxTokensCap": 2048, "defaultMaxTokens": 512},
-        {"alias": "sm-lmi-async",
-         "target": {"type": "sagemaker", "endpointName": "lmi-async-endpoint", "containerKind": "lmi"},
-         "maxTokensCap": 2048, "defaultMaxTokens": 512},
-        {"alias": "sm-tgi",
-         "target": {"type": "sagemaker", "endpointName": "tgi-endpoint", "containerKind": "tgi"},
-         "maxTokensCap": 2048, "defaultMaxTokens": 512},
-        {"alias": "sm-vllm",
-         "target": {"type": "sagemaker", "endpointName": "vllm-endpoint", "containerKind": "vllm"},
-         "maxTokensCap": 2048, "defaultMaxTokens": 512},
+        {
+            "alias": "sm-lmi",
+            "target": {"type": "sagemaker", "endpointName": "lmi-endpoint", "containerKind": "lmi"},
+            "maxTokensCap": 2048,
+            "defaultMaxTokens": 512,
+        },
+        {
+            "alias": "sm-lmi-async",
+            "target": {"type": "sagemaker", "endpointName": "lmi-async-endpoint", "containerKind": "lmi"},
+            "maxTokensCap": 2048,
+            "defaultMaxTokens": 512,
+        },
+        {
+            "alias": "sm-tgi",
+            "target": {"type": "sagemaker", "endpointName": "tgi-endpoint", "containerKind": "tgi"},
+            "maxTokensCap": 2048,
+            "defaultMaxTokens": 512,
+        },
+        {
+            "alias": "sm-vllm",
+            "target": {"type": "sagemaker", "endpointName": "vllm-endpoint", "containerKind": "vllm"},
+            "maxTokensCap": 2048,
+            "defaultMaxTokens": 512,
+        },
         # vLLM started without --enable-auto-tool-choice (not in STANDIN_TOOL_PARSERS).
-        {"alias": "sm-vllm-plain",
-         "target": {"type": "sagemaker", "endpointName": "vllm-plain-endpoint", "containerKind": "vllm"},
-         "maxTokensCap": 2048, "defaultMaxTokens": 512},
+        {
+            "alias": "sm-vllm-plain",
+            "target": {"type": "sagemaker", "endpointName": "vllm-plain-endpoint", "containerKind": "vllm"},
+            "maxTokensCap": 2048,
+            "defaultMaxTokens": 512,
+        },
         # A Bedrock alias configured for reasoning (Anthropic extended thinking).
-        {"alias": "chat-think", "reasoning": True,
-         "target": {"type": "bedrock", "modelId": "us.anthropic.claude-sonnet-4-5-20250929-v1:0"},
-         "maxTokensCap": 8192, "defaultMaxTokens": 1024},
+        {
+            "alias": "chat-think",
+            "reasoning": True,
+            "target": {"type": "bedrock", "modelId": "us.anthropic.claude-sonnet-4-5-20250929-v1:0"},
+            "maxTokensCap": 8192,
+            "defaultMaxTokens": 1024,
+        },
         # Embedding aliases.
-        {"alias": "embed-titan", "kind": "embedding",
-         "target": {"type": "bedrock", "modelId": "amazon.titan-embed-text-v2:0"}},
-        {"alias": "embed-cohere", "kind": "embedding",
-         "target": {"type": "bedrock", "modelId": "cohere.embed-multilingual-v3"}},
+        {
+            "alias": "embed-titan",
+            "kind": "embedding",
+            "target": {"type": "bedrock", "modelId": "amazon.titan-embed-text-v2:0"},
+        },
+        {
+            "alias": "embed-cohere",
+            "kind": "embedding",
+            "target": {"type": "bedrock", "modelId": "cohere.embed-multilingual-v3"},
+        },
     ],
     "limits": {"maxMessages": 8, "maxTotalChars": 2000, "maxRequestBytes": 16384},
     "logContent": False,
@@ -86,8 +129,13 @@ TEST_CONFIG = {
 
 #: Container behind each stand-in endpoint (``lmi``: LMI rolling batch, the default ``LlmContainer.lmi()``;
 #: ``lmi-async``: LMI's async vLLM handler, ``LlmContainer.lmi(lora=...)``); other endpoints run vLLM.
-STANDIN_CONTAINERS = {"lmi-endpoint": "lmi", "lmi-async-endpoint": "lmi-async", "tgi-endpoint": "tgi",
-                      "vllm-endpoint": "vllm", "vllm-plain-endpoint": "vllm"}
+STANDIN_CONTAINERS = {
+    "lmi-endpoint": "lmi",
+    "lmi-async-endpoint": "lmi-async",
+    "tgi-endpoint": "tgi",
+    "vllm-endpoint": "vllm",
+    "vllm-plain-endpoint": "vllm",
+}
 #: Endpoints whose container has tool parsing on (vLLM --enable-auto-tool-choice --tool-call-parser,
 #: LMI OPTION_ENABLE_AUTO_TOOL_CHOICE/OPTION_TOOL_CALL_PARSER).
 STANDIN_TOOL_PARSERS = {"vllm-endpoint", "lmi-endpoint", "lmi-async-endpoint"}
@@ -134,9 +182,15 @@ class LineSink:
 SINK = LineSink()
 
 
-def make_gateway(standin: BedrockStandIn, config: dict, mp: pytest.MonkeyPatch, stream=None, *,
-                 sagemaker: SageMakerStandIn | None = None,
-                 knowledge_base: KnowledgeBaseStandIn | None = None):
+def make_gateway(
+    standin: BedrockStandIn,
+    config: dict,
+    mp: pytest.MonkeyPatch,
+    stream=None,
+    *,
+    sagemaker: SageMakerStandIn | None = None,
+    knowledge_base: KnowledgeBaseStandIn | None = None,
+):
     """Start a real gateway server (ephemeral port) whose boto3 clients target the stand-ins.
 
     ``standin`` serves Bedrock; ``sagemaker`` and ``knowledge_base`` (optional)
@@ -158,8 +212,7 @@ def make_gateway(standin: BedrockStandIn, config: dict, mp: pytest.MonkeyPatch, 
     if knowledge_base is not None:
         mp.setenv("AWS_ENDPOINT_URL_BEDROCK_AGENT_RUNTIME", knowledge_base.url)
     cfg = parse_config(config)
-    srv = gateway_server.make_server(cfg, "127.0.0.1", 0,
-                                     service=ChatService(cfg, telemetry=Telemetry(cfg, stream)))
+    srv = gateway_server.make_server(cfg, "127.0.0.1", 0, service=ChatService(cfg, telemetry=Telemetry(cfg, stream)))
     gateway_server.start_in_thread(srv)
     return srv
 

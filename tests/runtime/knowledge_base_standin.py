@@ -37,9 +37,11 @@ def s3_result(text: str, uri: str, score: float) -> dict:
         "content": {"type": "TEXT", "text": text},
         "location": {"type": "S3", "s3Location": {"uri": uri}},
         "score": score,
-        "metadata": {"x-amz-bedrock-kb-source-uri": uri,
-                     "x-amz-bedrock-kb-chunk-id": "1%3A0%3Achunk",
-                     "x-amz-bedrock-kb-data-source-id": "DS12345678"},
+        "metadata": {
+            "x-amz-bedrock-kb-source-uri": uri,
+            "x-amz-bedrock-kb-chunk-id": "1%3A0%3Achunk",
+            "x-amz-bedrock-kb-data-source-id": "DS12345678",
+        },
     }
 
 
@@ -70,7 +72,7 @@ class Received:
 
 
 class _Handler(StandInHandler):
-    standin: "KnowledgeBaseStandIn"
+    standin: KnowledgeBaseStandIn
     prefix = "knowledgebases"
     operations = ("retrieve",)
     error_status = ERROR_STATUS
@@ -80,7 +82,7 @@ class _Handler(StandInHandler):
 
     def respond(self, received: Received, behaviour: Behaviour) -> None:
         config = received.body.get("retrievalConfiguration", {}).get("vectorSearchConfiguration", {})
-        self.send_json({"retrievalResults": behaviour.results[:config.get("numberOfResults", 5)]})
+        self.send_json({"retrievalResults": behaviour.results[: config.get("numberOfResults", 5)]})
 
 
 class KnowledgeBaseStandIn(ScriptedStandIn):

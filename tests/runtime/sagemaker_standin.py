@@ -92,7 +92,8 @@ ERROR_STATUS = {
 NO_CAPACITY_MESSAGE = (
     "Inference Component has no capacity to process this request. ApplicationAutoScaling may be "
     "in-progress (if configured) or try to increase the capacity by invoking "
-    "UpdateInferenceComponentRuntimeConfig API.")
+    "UpdateInferenceComponentRuntimeConfig API."
+)
 #: ModelStreamError wording for ErrorCode ModelInvocationTimeExceeded, as quoted from AWS re:Post in
 #: review-2026-12/I §F5 (not verified against a real endpoint).
 STREAM_TIMEOUT_MESSAGE = "Model did not complete sending the inference response in the allotted time."
@@ -158,8 +159,11 @@ class Received:
 
 
 def _usage(b: Behaviour) -> dict:
-    return {"prompt_tokens": b.prompt_tokens, "completion_tokens": b.completion_tokens,
-            "total_tokens": b.prompt_tokens + b.completion_tokens}
+    return {
+        "prompt_tokens": b.prompt_tokens,
+        "completion_tokens": b.completion_tokens,
+        "total_tokens": b.prompt_tokens + b.completion_tokens,
+    }
 
 
 def _finish(b: Behaviour, kind: str) -> str | None:
@@ -177,9 +181,16 @@ def generation_failure(kind: str, message: str = "CUDA out of memory") -> dict:
 
 # --------------------------------------------------------------------------- chunk objects
 
+
 def _vllm_chunk(choices: list, with_usage: bool, **extra) -> dict:
-    obj = {"id": "chatcmpl-standin", "object": "chat.completion.chunk", "created": 0,
-           "model": "standin-model", "choices": choices, **extra}
+    obj = {
+        "id": "chatcmpl-standin",
+        "object": "chat.completion.chunk",
+        "created": 0,
+        "model": "standin-model",
+        "choices": choices,
+        **extra,
+    }
     if with_usage and "usage" not in obj:
         obj["usage"] = None  # vLLM sends "usage": null until the usage chunk
     return obj
@@ -191,6 +202,7 @@ def _call_id(n: int) -> str:
 
 def vllm_objects(b: Behaviour, kind: str, include_usage: bool) -> list[dict]:
     """vLLM (DLC or LMI async): role chunk, one chunk per token, tool call chunks, finish chunk, usage chunk."""
+
     def chunk(delta: dict, finish: str | None = None) -> dict:
         return _vllm_chunk([{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}], include_usage)
 
@@ -199,11 +211,23 @@ def vllm_objects(b: Behaviour, kind: str, include_usage: bool) -> list[dict]:
         objs.append(chunk({"reasoning_content": b.reasoning}))
     objs += [chunk({"content": t}) for t in b.chunks]
     for n, call in enumerate(b.tool_calls):
-        objs.append(chunk({"tool_calls": [{"index": n, "id": _call_id(n), "type": "function",
-                                           "function": {"name": call["name"], "arguments": ""}}]}))
+        objs.append(
+            chunk(
+                {
+                    "tool_calls": [
+                        {
+                            "index": n,
+                            "id": _call_id(n),
+                            "type": "function",
+                            "function": {"name": call["name"], "arguments": ""},
+                        }
+                    ]
+                }
+            )
+        )
         arguments = call["arguments"]
         for i in range(0, len(arguments), 8):
-            objs.append(chunk({"tool_calls": [{"index": n, "function": {"arguments": arguments[i:i + 8]}}]}))
+            objs.append(chunk({"tool_calls": [{"index": n, "function": {"arguments": arguments[i : i + 8]}}]}))
     objs.append(chunk({}, "tool_calls" if b.tool_calls else _finish(b, kind)))
     if include_usage and b.send_usage:
         objs.append(_vllm_chunk([], True, usage=_usage(b)))
@@ -212,12 +236,19 @@ def vllm_objects(b: Behaviour, kind: str, include_usage: bool) -> list[dict]:
 
 def tgi_objects(b: Behaviour, include_usage: bool) -> list[dict]:
     """TGI: one chunk per token, the end-of-sequence token (empty content) with finish_reason, usage."""
+
     def chunk(text: str, finish: str | None) -> dict:
-        return {"object": "chat.completion.chunk", "id": "", "created": 0, "model": "standin-model",
-                "system_fingerprint": "3.3.6-sha-standin",
-                "choices": [{"index": 0, "delta": {"role": "assistant", "content": text}, "logprobs": None,
-                             "finish_reason": finish}],
-                "usage": None}
+        return {
+            "object": "chat.completion.chunk",
+            "id": "",
+            "created": 0,
+            "model": "standin-model",
+            "system_fingerprint": "3.3.6-sha-standin",
+            "choices": [
+                {"index": 0, "delta": {"role": "assistant", "content": text}, "logprobs": None, "finish_reason": finish}
+            ],
+            "usage": None,
+        }
 
     finish = _finish(b, "tgi")
     objs = [chunk(t, None) for t in b.chunks]
@@ -226,8 +257,17 @@ def tgi_objects(b: Behaviour, include_usage: bool) -> list[dict]:
     else:
         objs.append(chunk("", finish))
     if include_usage and b.send_usage:
-        objs.append({"object": "chat.completion.chunk", "id": "", "created": 0, "model": "standin-model",
-                     "system_fingerprint": "3.3.6-sha-standin", "choices": [], "usage": _usage(b)})
+        objs.append(
+            {
+                "object": "chat.completion.chunk",
+                "id": "",
+                "created": 0,
+                "model": "standin-model",
+                "system_fingerprint": "3.3.6-sha-standin",
+                "choices": [],
+                "usage": _usage(b),
+            }
+        )
     return objs
 
 
@@ -242,9 +282,21 @@ def lmi_objects(b: Behaviour) -> list[dict]:
         delta = {"content": text}
         if i == 0:
             delta["role"] = "assistant"
-        objs.append({"id": "chatcmpl-140000000000", "object": "chat.completion.chunk", "created": 0,
-                     "choices": [{"index": 0, "delta": delta, "logprobs": None,
-                                  "finish_reason": finish if i == len(tokens) - 1 else None}]})
+        objs.append(
+            {
+                "id": "chatcmpl-140000000000",
+                "object": "chat.completion.chunk",
+                "created": 0,
+                "choices": [
+                    {
+                        "index": 0,
+                        "delta": delta,
+                        "logprobs": None,
+                        "finish_reason": finish if i == len(tokens) - 1 else None,
+                    }
+                ],
+            }
+        )
     return objs
 
 
@@ -281,12 +333,17 @@ def completion_body(b: Behaviour, kind: str) -> dict:
         message["reasoning_content"] = b.reasoning
     if b.tool_calls:
         message["content"] = None if kind != "lmi" else ""
-        message["tool_calls"] = [{"id": _call_id(n), "type": "function",
-                                  "function": {"name": c["name"], "arguments": c["arguments"]}}
-                                 for n, c in enumerate(b.tool_calls)]
+        message["tool_calls"] = [
+            {"id": _call_id(n), "type": "function", "function": {"name": c["name"], "arguments": c["arguments"]}}
+            for n, c in enumerate(b.tool_calls)
+        ]
         finish = "eos_token" if kind == "lmi" else "tool_calls"
-    body = {"id": "chatcmpl-standin", "object": "chat.completion", "created": 0,
-            "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}]}
+    body = {
+        "id": "chatcmpl-standin",
+        "object": "chat.completion",
+        "created": 0,
+        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
+    }
     if kind != "lmi":
         body["model"] = "standin-model"
     if b.send_usage:
@@ -301,8 +358,9 @@ def rejection(kind: str, request: dict, tool_parser: bool = False) -> tuple[int,
     """(status, body) when container ``kind`` rejects the request's parameters before generating."""
     if request.get("tools") and request.get("tool_choice", "auto") == "auto" and not tool_parser:
         if kind == "vllm":  # vllm/entrypoints/openai/serving_chat.py
-            return 400, {"error": {"message": AUTO_TOOL_CHOICE_ERROR, "type": "BadRequestError", "param": None,
-                                   "code": 400}}
+            return 400, {
+                "error": {"message": AUTO_TOOL_CHOICE_ERROR, "type": "BadRequestError", "param": None, "code": 400}
+            }
         if kind.startswith("lmi"):
             return 400, {"code": 400, "error": AUTO_TOOL_CHOICE_ERROR}
     top_p = request.get("top_p")
@@ -329,22 +387,23 @@ def model_error_body(status: int | None, message: str, original: str | None = No
     return {
         "ErrorCode": f"{kind.upper()}_ERROR_FROM_MODEL",
         "LogStreamArn": LOG_STREAM_ARN,
-        "Message": f'Received {kind} error ({status}) from primary with message '
-                   f'"{original}". See the endpoint logs for more information.',
+        "Message": f"Received {kind} error ({status}) from primary with message "
+        f'"{original}". See the endpoint logs for more information.',
         "OriginalMessage": original,
         "OriginalStatusCode": status,
     }
 
 
 class _Handler(StandInHandler):
-    standin: "SageMakerStandIn"
+    standin: SageMakerStandIn
     prefix = "endpoints"
     operations = ("invocations", "invocations-response-stream")
     error_status = ERROR_STATUS
 
     def received(self, operation: str, name: str, body: dict) -> Received:
-        return Received(operation, name, self.headers.get("X-Amzn-SageMaker-Inference-Component"),
-                        body, dict(self.headers))
+        return Received(
+            operation, name, self.headers.get("X-Amzn-SageMaker-Inference-Component"), body, dict(self.headers)
+        )
 
     def send_scripted_error(self, behaviour: Behaviour) -> None:
         if behaviour.error == "ModelError":
@@ -372,8 +431,9 @@ class _Handler(StandInHandler):
         if b.body is not None:
             self.send_body(200, "application/json", b.body)
         else:
-            self.send_json(b.container_error or completion_body(b, kind),
-                           extra={"x-Amzn-Invoked-Production-Variant": "AllTraffic"})
+            self.send_json(
+                b.container_error or completion_body(b, kind), extra={"x-Amzn-Invoked-Production-Variant": "AllTraffic"}
+            )
 
     def _segments(self, b: Behaviour, kind: str, request: dict, rejected: tuple | None) -> list[bytes]:
         if b.lines is not None:
@@ -385,7 +445,7 @@ class _Handler(StandInHandler):
         include_usage = kind != "lmi" and bool((request.get("stream_options") or {}).get("include_usage"))
         objs = stream_objects(b, kind, include_usage)
         if b.container_error is not None or b.stream_error:
-            objs = objs[:_leading(kind) + b.error_after]
+            objs = objs[: _leading(kind) + b.error_after]
         lines = [encode_line(o, kind) for o in objs]
         if b.container_error is not None:
             if kind == "lmi":  # Request.java replaces the chunk; no newline after it
@@ -400,17 +460,17 @@ class _Handler(StandInHandler):
         segments = self._segments(b, kind, request, rejected)
         if b.part_size:
             data = b"".join(segments)
-            segments = [data[i:i + b.part_size] for i in range(0, len(data), b.part_size)]
+            segments = [data[i : i + b.part_size] for i in range(0, len(data), b.part_size)]
         content_type = "application/jsonlines" if kind.startswith("lmi") else "text/event-stream"
-        self.start_event_stream({"X-Amzn-SageMaker-Content-Type": content_type,
-                                 "x-Amzn-Invoked-Production-Variant": "AllTraffic"})
+        self.start_event_stream(
+            {"X-Amzn-SageMaker-Content-Type": content_type, "x-Amzn-Invoked-Production-Variant": "AllTraffic"}
+        )
         for i, segment in enumerate(segments):
             if b.stall_after is not None and i == _leading(kind) + b.stall_after:
                 time.sleep(b.stall)
             self.write_chunk(event("PayloadPart", segment, "application/octet-stream"))
         if b.stream_error:
-            self.write_chunk(exception(b.stream_error, {"Message": b.error_message,
-                                                        "ErrorCode": b.stream_error_code}))
+            self.write_chunk(exception(b.stream_error, {"Message": b.error_message, "ErrorCode": b.stream_error_code}))
         self.end_event_stream()
 
 

@@ -20,14 +20,16 @@ import threading
 import time
 import zlib
 from collections import deque
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import unquote
 
 REQUEST_ID = "00000000-0000-0000-0000-000000000000"
 
 
 # --------------------------------------------------------------------------- event stream
+
 
 def encode_headers(headers: dict[str, str]) -> bytes:
     """Encode string-typed (type 7) event-stream headers."""
@@ -49,20 +51,19 @@ def encode_message(headers: dict[str, str], payload: bytes) -> bytes:
 
 def event(event_type: str, payload: bytes, content_type: str = "application/json") -> bytes:
     """An ``:message-type: event`` message carrying ``payload``."""
-    return encode_message(
-        {":event-type": event_type, ":content-type": content_type, ":message-type": "event"},
-        payload)
+    return encode_message({":event-type": event_type, ":content-type": content_type, ":message-type": "event"}, payload)
 
 
 def exception(exception_type: str, body: dict) -> bytes:
     """An ``:message-type: exception`` message with a JSON body."""
     return encode_message(
-        {":exception-type": exception_type, ":content-type": "application/json",
-         ":message-type": "exception"},
-        json.dumps(body).encode())
+        {":exception-type": exception_type, ":content-type": "application/json", ":message-type": "exception"},
+        json.dumps(body).encode(),
+    )
 
 
 # --------------------------------------------------------------------------- server
+
 
 class StandInHandler(BaseHTTPRequestHandler):
     """Base request handler for ``POST /{prefix}/{name}/{operation}`` routes.
@@ -74,7 +75,7 @@ class StandInHandler(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True
-    standin: "ScriptedStandIn"
+    standin: ScriptedStandIn
     prefix: str
     operations: tuple[str, ...]
     error_status: dict[str, int] = {}
@@ -92,8 +93,9 @@ class StandInHandler(BaseHTTPRequestHandler):
 
     def send_scripted_error(self, behaviour: Any) -> None:
         """Answer with ``behaviour.error`` (``{"message": ...}`` body)."""
-        self.send_aws_error(behaviour.error, self.error_status.get(behaviour.error, 400),
-                            {"message": behaviour.error_message})
+        self.send_aws_error(
+            behaviour.error, self.error_status.get(behaviour.error, 400), {"message": behaviour.error_message}
+        )
 
     def do_POST(self) -> None:
         parts = self.path.split("?", 1)[0].split("/")  # ['', prefix, name, operation]

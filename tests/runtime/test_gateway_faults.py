@@ -25,8 +25,11 @@ def retrying(gateway):
 
 DEPLOYMENT_ERRORS = [
     ("AccessDeniedException", "User is not authorized to perform: bedrock:InvokeModel", "upstream_access_denied"),
-    ("ResourceNotFoundException", "Model use case details have not been submitted for this account.",
-     "upstream_model_not_found"),
+    (
+        "ResourceNotFoundException",
+        "Model use case details have not been submitted for this account.",
+        "upstream_model_not_found",
+    ),
     ("ValidationException", "The provided model identifier is invalid.", "upstream_model_not_found"),
 ]
 
@@ -65,8 +68,11 @@ def test_unknown_knowledge_base_is_not_retried(retrying, standin, knowledge_base
 
 
 def test_unknown_sagemaker_endpoint_is_not_retried(retrying, sagemaker):
-    sagemaker.script(SageMakerBehaviour(error="ValidationError", error_message="Endpoint llm-endpoint of account "
-                                                                               "123456789012 not found."))
+    sagemaker.script(
+        SageMakerBehaviour(
+            error="ValidationError", error_message="Endpoint llm-endpoint of account 123456789012 not found."
+        )
+    )
     with pytest.raises(openai.APIStatusError) as info:
         retrying.chat.completions.create(model="sm-chat", messages=USER)
     assert info.value.response.headers["x-should-retry"] == "false" and len(sagemaker.requests) == 1
@@ -75,6 +81,10 @@ def test_unknown_sagemaker_endpoint_is_not_retried(retrying, sagemaker):
 @pytest.mark.parametrize("error, status", [("ThrottlingException", 429), ("ValidationException", 400)])
 def test_other_errors_carry_no_retry_verdict(gateway, standin, error, status):
     standin.script(Behaviour(error=error, error_message="temperature must be <= 1"))
-    got, headers, _ = raw(gateway, "POST", "/v1/chat/completions",
-                          b'{"model": "chat-fast", "messages": [{"role": "user", "content": "hi"}]}')
+    got, headers, _ = raw(
+        gateway,
+        "POST",
+        "/v1/chat/completions",
+        b'{"model": "chat-fast", "messages": [{"role": "user", "content": "hi"}]}',
+    )
     assert got == status and "x-should-retry" not in headers

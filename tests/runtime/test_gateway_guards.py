@@ -68,7 +68,8 @@ def _finish_before_last_write(log: list) -> dict:
     kinds = [kind for kind, _ in log]
     assert kinds.count("finish") == 1, kinds
     assert kinds[-1] == "write" and kinds.index("finish") < len(kinds) - 1, (
-        f"telemetry must be finished before the last write (Lambda may freeze right after it): {kinds}")
+        f"telemetry must be finished before the last write (Lambda may freeze right after it): {kinds}"
+    )
     return log[kinds.index("finish")][1]  # type: ignore[return-value]
 
 

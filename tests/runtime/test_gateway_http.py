@@ -21,8 +21,14 @@ HAIKU = "us.anthropic.claude-haiku-4-5-20251001-v1:0"
 USER = [{"role": "user", "content": "Say hello"}]
 
 
-def raw(base: str, method: str, path: str, body: bytes | None = None,
-        headers: dict | None = None, content_length: bool = True):
+def raw(
+    base: str,
+    method: str,
+    path: str,
+    body: bytes | None = None,
+    headers: dict | None = None,
+    content_length: bool = True,
+):
     """Send one raw HTTP request; return (status, headers, parsed JSON or raw bytes)."""
     u = urlparse(base)
     conn = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
@@ -58,11 +64,11 @@ def assert_openai_error(data, etype=None, param=None, code=None):
 
 # --------------------------------------------------------------------------- happy paths
 
+
 def test_non_streaming_completion(client, standin):
     resp = client.chat.completions.create(
-        model="chat-fast",
-        messages=[{"role": "system", "content": "be brief"}, *USER],
-        temperature=0.3, stop=["END"])
+        model="chat-fast", messages=[{"role": "system", "content": "be brief"}, *USER], temperature=0.3, stop=["END"]
+    )
     assert resp.object == "chat.completion" and resp.id.startswith("chatcmpl-")
     assert resp.model == "chat-fast"
     assert resp.choices[0].message.role == "assistant"
@@ -80,32 +86,40 @@ def test_non_streaming_completion(client, standin):
     }
 
 
-@pytest.mark.parametrize("stop_reason, finish", [
-    ("max_tokens", "length"), ("guardrail_intervened", "content_filter"),
-    ("content_filtered", "content_filter"), ("stop_sequence", "stop"),
-])
+@pytest.mark.parametrize(
+    "stop_reason, finish",
+    [
+        ("max_tokens", "length"),
+        ("guardrail_intervened", "content_filter"),
+        ("content_filtered", "content_filter"),
+        ("stop_sequence", "stop"),
+    ],
+)
 def test_finish_reasons(client, standin, stop_reason, finish):
     standin.script(Behaviour(stop_reason=stop_reason))
     resp = client.chat.completions.create(model="chat-fast", messages=USER)
     assert resp.choices[0].finish_reason == finish
 
 
-@pytest.mark.parametrize("alias, kwargs, sent", [
-    ("chat-fast", {"max_tokens": 100000}, 4096),
-    ("chat-fast", {"max_completion_tokens": 77}, 77),
-    ("chat-fast", {}, 1024),
-    ("chat-small", {"max_tokens": 5000}, 256),
-])
+@pytest.mark.parametrize(
+    "alias, kwargs, sent",
+    [
+        ("chat-fast", {"max_tokens": 100000}, 4096),
+        ("chat-fast", {"max_completion_tokens": 77}, 77),
+        ("chat-fast", {}, 1024),
+        ("chat-small", {"max_tokens": 5000}, 256),
+    ],
+)
 def test_max_tokens_is_capped_upstream(client, standin, alias, kwargs, sent):
     client.chat.completions.create(model=alias, messages=USER, **kwargs)
     assert standin.requests[-1].body["inferenceConfig"]["maxTokens"] == sent
 
 
 def test_streaming_with_usage(client, standin):
-    standin.script(Behaviour(chunks=["Hel", "lo", " there"], stop_reason="max_tokens",
-                             input_tokens=7, output_tokens=3))
-    stream = client.chat.completions.create(model="chat-fast", messages=USER, stream=True,
-                                            stream_options={"include_usage": True})
+    standin.script(Behaviour(chunks=["Hel", "lo", " there"], stop_reason="max_tokens", input_tokens=7, output_tokens=3))
+    stream = client.chat.completions.create(
+        model="chat-fast", messages=USER, stream=True, stream_options={"include_usage": True}
+    )
     chunks = list(stream)
     assert chunks[0].choices[0].delta.role == "assistant"
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
@@ -120,8 +134,7 @@ def test_streaming_with_usage(client, standin):
 
 def test_streaming_wire_format(gateway, standin):
     body = json.dumps({"model": "chat-fast", "messages": USER, "stream": True}).encode()
-    status, headers, data = raw(gateway, "POST", "/v1/chat/completions", body,
-                                {"Content-Type": "application/json"})
+    status, headers, data = raw(gateway, "POST", "/v1/chat/completions", body, {"Content-Type": "application/json"})
     assert status == 200
     assert headers["Content-Type"] == "text/event-stream"
     assert headers["Cache-Control"] == "no-cache"
@@ -137,14 +150,22 @@ def test_streaming_wire_format(gateway, standin):
 def test_models_list(client):
     models = client.models.list()
     assert [(m.id, m.object, m.owned_by) for m in models.data] == [
-        ("chat-fast", "model", "bedrock"), ("chat-small", "model", "bedrock"),
-        ("sm-chat", "model", "sagemaker"), ("sm-adapter-a", "model", "sagemaker"),
-        ("sm-adapter-b", "model", "sagemaker"), ("rag", "model", "sagemaker"),
-        ("rag-bedrock", "model", "bedrock"), ("sm-lmi", "model", "sagemaker"),
-        ("sm-lmi-async", "model", "sagemaker"), ("sm-tgi", "model", "sagemaker"),
-        ("sm-vllm", "model", "sagemaker"), ("sm-vllm-plain", "model", "sagemaker"),
-        ("chat-think", "model", "bedrock"), ("embed-titan", "model", "bedrock"),
-        ("embed-cohere", "model", "bedrock")]
+        ("chat-fast", "model", "bedrock"),
+        ("chat-small", "model", "bedrock"),
+        ("sm-chat", "model", "sagemaker"),
+        ("sm-adapter-a", "model", "sagemaker"),
+        ("sm-adapter-b", "model", "sagemaker"),
+        ("rag", "model", "sagemaker"),
+        ("rag-bedrock", "model", "bedrock"),
+        ("sm-lmi", "model", "sagemaker"),
+        ("sm-lmi-async", "model", "sagemaker"),
+        ("sm-tgi", "model", "sagemaker"),
+        ("sm-vllm", "model", "sagemaker"),
+        ("sm-vllm-plain", "model", "sagemaker"),
+        ("chat-think", "model", "bedrock"),
+        ("embed-titan", "model", "bedrock"),
+        ("embed-cohere", "model", "bedrock"),
+    ]
 
 
 def test_health_and_keep_alive(gateway):
@@ -154,14 +175,19 @@ def test_health_and_keep_alive(gateway):
         conn.request("GET", "/health")
         resp = conn.getresponse()
         assert resp.status == 200 and json.loads(resp.read()) == {"status": "ok"}
-    conn.request("POST", "/v1/chat/completions", json.dumps({"model": "chat-fast", "messages": USER}),
-                 {"Content-Type": "application/json"})
+    conn.request(
+        "POST",
+        "/v1/chat/completions",
+        json.dumps({"model": "chat-fast", "messages": USER}),
+        {"Content-Type": "application/json"},
+    )
     resp = conn.getresponse()
     assert resp.status == 200 and json.loads(resp.read())["choices"][0]["message"]["content"]
     conn.close()
 
 
 # --------------------------------------------------------------------------- caller errors
+
 
 def test_unknown_model_is_404(client, standin):
     with pytest.raises(openai.NotFoundError) as info:
@@ -180,8 +206,7 @@ def test_unsupported_parameter_via_sdk(client, standin):
 
 def test_oversize_body_via_sdk_is_413(client, standin):
     with pytest.raises(openai.APIStatusError) as info:
-        client.chat.completions.create(model="chat-fast",
-                                       messages=[{"role": "user", "content": "x" * 20000}])
+        client.chat.completions.create(model="chat-fast", messages=[{"role": "user", "content": "x" * 20000}])
     assert info.value.status_code == 413
     assert standin.requests == []
 
@@ -189,23 +214,32 @@ def test_oversize_body_via_sdk_is_413(client, standin):
 DEEP = b"[" * 100000 + b"]" * 100000
 
 
-@pytest.mark.parametrize("method, path, body, headers, status, code", [
-    ("POST", "/v1/chat/completions", b"{not json", {}, 400, "invalid_json"),
-    ("POST", "/v1/chat/completions", b"\xff\xfe\x00garbage", {}, 400, "invalid_json"),
-    ("POST", "/v1/chat/completions", DEEP[:4000] + DEEP[-4000:], {}, 400, "invalid_json"),
-    ("POST", "/v1/chat/completions", b"[1, 2]", {}, 400, "invalid_json"),
-    ("POST", "/v1/chat/completions", b'"hello"', {}, 400, "invalid_json"),
-    ("POST", "/v1/chat/completions", b"", {}, 400, "invalid_json"),
-    ("POST", "/v1/chat/completions", b'{"model": "chat-fast", "messages": [{"role": "user"}]}', {},
-     400, "missing_required_parameter"),
-    ("POST", "/v1/chat/completions", b"{}", {"Content-Length": "1000000000"}, 413, "request_too_large"),
-    ("POST", "/v1/chat/completions", b"{}", {"Content-Length": "-5"}, 400, "invalid_request"),
-    ("POST", "/v1/chat/completions", None, {}, 411, "length_required"),
-    ("GET", "/v1/chat/completions", None, {}, 405, "method_not_allowed"),
-    ("POST", "/v1/models", b"{}", {}, 405, "method_not_allowed"),
-    ("GET", "/v1/nope", None, {}, 404, "unknown_url"),
-    ("DELETE", "/", None, {}, 404, "unknown_url"),
-])
+@pytest.mark.parametrize(
+    "method, path, body, headers, status, code",
+    [
+        ("POST", "/v1/chat/completions", b"{not json", {}, 400, "invalid_json"),
+        ("POST", "/v1/chat/completions", b"\xff\xfe\x00garbage", {}, 400, "invalid_json"),
+        ("POST", "/v1/chat/completions", DEEP[:4000] + DEEP[-4000:], {}, 400, "invalid_json"),
+        ("POST", "/v1/chat/completions", b"[1, 2]", {}, 400, "invalid_json"),
+        ("POST", "/v1/chat/completions", b'"hello"', {}, 400, "invalid_json"),
+        ("POST", "/v1/chat/completions", b"", {}, 400, "invalid_json"),
+        (
+            "POST",
+            "/v1/chat/completions",
+            b'{"model": "chat-fast", "messages": [{"role": "user"}]}',
+            {},
+            400,
+            "missing_required_parameter",
+        ),
+        ("POST", "/v1/chat/completions", b"{}", {"Content-Length": "1000000000"}, 413, "request_too_large"),
+        ("POST", "/v1/chat/completions", b"{}", {"Content-Length": "-5"}, 400, "invalid_request"),
+        ("POST", "/v1/chat/completions", None, {}, 411, "length_required"),
+        ("GET", "/v1/chat/completions", None, {}, 405, "method_not_allowed"),
+        ("POST", "/v1/models", b"{}", {}, 405, "method_not_allowed"),
+        ("GET", "/v1/nope", None, {}, 404, "unknown_url"),
+        ("DELETE", "/", None, {}, 404, "unknown_url"),
+    ],
+)
 def test_malformed_http_requests_never_5xx(gateway, standin, method, path, body, headers, status, code):
     got, _, data = raw(gateway, method, path, body, headers)
     assert got == status
@@ -239,18 +273,22 @@ def test_oversize_drained_body_keeps_connection_usable(gateway):
 
 # --------------------------------------------------------------------------- upstream faults
 
-@pytest.mark.parametrize("error, status, etype, retry_after", [
-    ("ThrottlingException", 429, "rate_limit_exceeded", "2"),
-    ("ServiceQuotaExceededException", 429, "rate_limit_exceeded", "2"),
-    ("ValidationException", 400, "invalid_request_error", None),
-    ("AccessDeniedException", 502, "api_error", None),
-    ("ResourceNotFoundException", 502, "api_error", None),
-    ("ModelNotReadyException", 503, "service_unavailable", "5"),
-    ("ServiceUnavailableException", 503, "service_unavailable", "5"),
-    ("ModelTimeoutException", 504, "timeout", None),
-    ("InternalServerException", 502, "api_error", None),
-    ("ModelErrorException", 502, "api_error", None),
-])
+
+@pytest.mark.parametrize(
+    "error, status, etype, retry_after",
+    [
+        ("ThrottlingException", 429, "rate_limit_exceeded", "2"),
+        ("ServiceQuotaExceededException", 429, "rate_limit_exceeded", "2"),
+        ("ValidationException", 400, "invalid_request_error", None),
+        ("AccessDeniedException", 502, "api_error", None),
+        ("ResourceNotFoundException", 502, "api_error", None),
+        ("ModelNotReadyException", 503, "service_unavailable", "5"),
+        ("ServiceUnavailableException", 503, "service_unavailable", "5"),
+        ("ModelTimeoutException", 504, "timeout", None),
+        ("InternalServerException", 502, "api_error", None),
+        ("ModelErrorException", 502, "api_error", None),
+    ],
+)
 @pytest.mark.parametrize("stream", [False, True])
 def test_upstream_errors_are_mapped(client, standin, error, status, etype, retry_after, stream):
     standin.script(Behaviour(error=error, error_message="temperature must be <= 1"))
@@ -279,11 +317,13 @@ def test_unreachable_backend_is_502(standin, monkeypatch):
     srv = make_gateway(standin, cfg, monkeypatch, stream=SINK)
     monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", "http://127.0.0.1:9")  # discard port
     import bedrock
+
     srv.service.backends["chat-fast"].client = bedrock.make_client()
     try:
         base = f"http://127.0.0.1:{srv.server_address[1]}"
-        status, _, data = raw(base, "POST", "/v1/chat/completions",
-                              json.dumps({"model": "chat-fast", "messages": USER}).encode())
+        status, _, data = raw(
+            base, "POST", "/v1/chat/completions", json.dumps({"model": "chat-fast", "messages": USER}).encode()
+        )
         assert status == 502
         assert_openai_error(data, etype="api_error", code="upstream_unreachable")
     finally:
@@ -299,11 +339,14 @@ def stream_frames(gateway: str, model: str = "chat-fast", messages: list = USER,
     return [f for f in data.decode().split("\n\n") if f]
 
 
-@pytest.mark.parametrize("exception, etype", [
-    ("modelStreamErrorException", "api_error"),
-    ("throttlingException", "rate_limit_exceeded"),
-    ("internalServerException", "api_error"),
-])
+@pytest.mark.parametrize(
+    "exception, etype",
+    [
+        ("modelStreamErrorException", "api_error"),
+        ("throttlingException", "rate_limit_exceeded"),
+        ("internalServerException", "api_error"),
+    ],
+)
 def test_mid_stream_exception_becomes_error_frame(gateway, standin, exception, etype):
     standin.script(Behaviour(chunks=["a", "b", "c"], stream_exception=exception, exception_after=2))
     frames = stream_frames(gateway)
@@ -315,8 +358,7 @@ def test_mid_stream_exception_becomes_error_frame(gateway, standin, exception, e
 
 
 def test_mid_stream_exception_via_sdk(client, standin):
-    standin.script(Behaviour(chunks=["a", "b"], stream_exception="modelStreamErrorException",
-                             exception_after=1))
+    standin.script(Behaviour(chunks=["a", "b"], stream_exception="modelStreamErrorException", exception_after=1))
     received = []
     with pytest.raises(openai.APIError):
         for chunk in client.chat.completions.create(model="chat-fast", messages=USER, stream=True):
@@ -346,9 +388,12 @@ def test_internal_bug_is_openai_shaped_500(standin, monkeypatch, telemetry_lines
     srv = gateway_server.make_server(cfg, service=service)
     gateway_server.start_in_thread(srv)
     try:
-        status, _, data = raw(f"http://127.0.0.1:{srv.server_address[1]}", "POST",
-                              "/v1/chat/completions",
-                              json.dumps({"model": "chat-fast", "messages": USER}).encode())
+        status, _, data = raw(
+            f"http://127.0.0.1:{srv.server_address[1]}",
+            "POST",
+            "/v1/chat/completions",
+            json.dumps({"model": "chat-fast", "messages": USER}).encode(),
+        )
         assert status == 500
         assert_openai_error(data, etype="server_error", code="internal_error")
         assert "boom" not in json.dumps(data) and "Traceback" not in json.dumps(data)
@@ -362,20 +407,21 @@ def test_client_disconnect_mid_stream_closes_upstream(gateway, standin, telemetr
     standin.script(Behaviour(chunks=["a", "b", "c"], stall_after=1, stall=0.3))
     u = urlparse(gateway)
     conn = http.client.HTTPConnection(u.hostname, u.port, timeout=5)
-    conn.request("POST", "/v1/chat/completions",
-                 json.dumps({"model": "chat-fast", "messages": USER, "stream": True}))
+    conn.request("POST", "/v1/chat/completions", json.dumps({"model": "chat-fast", "messages": USER, "stream": True}))
     resp = conn.getresponse()
     assert resp.status == 200
     assert b'"content":""' in resp.read1(65536)
     conn.sock.close()  # hang up before the stream finishes
     conn.close()
-    lines = telemetry_lines.wait_for(lambda d: d.get("message") == "request"
-                                  and d.get("error_type") == "ClientDisconnected")
+    lines = telemetry_lines.wait_for(
+        lambda d: d.get("message") == "request" and d.get("error_type") == "ClientDisconnected"
+    )
     assert lines and lines[0]["status"] == 499
     assert telemetry_lines.wait_for(lambda d: "_aws" in d and d.get("ErrorType") == "ClientDisconnected")
 
 
 # --------------------------------------------------------------------------- telemetry
+
 
 def test_emf_metrics_and_request_log(client, standin, telemetry_lines):
     secret = "purple-elephant-4711"
@@ -424,10 +470,10 @@ def test_log_content_opt_in_goes_to_stdout(standin, monkeypatch, stdout_lines):
     cfg["serviceName"] = "test-gateway-content"  # own Powertools logger, default stdout
     srv = make_gateway(standin, cfg, monkeypatch)
     try:
-        body = json.dumps({"model": "chat-fast",
-                           "messages": [{"role": "user", "content": "opt-in-prompt-42"}]}).encode()
-        status, _, _ = raw(f"http://127.0.0.1:{srv.server_address[1]}", "POST",
-                           "/v1/chat/completions", body)
+        body = json.dumps(
+            {"model": "chat-fast", "messages": [{"role": "user", "content": "opt-in-prompt-42"}]}
+        ).encode()
+        status, _, _ = raw(f"http://127.0.0.1:{srv.server_address[1]}", "POST", "/v1/chat/completions", body)
         assert status == 200
         assert stdout_lines.wait_for(lambda d: "_aws" in d)  # EMF is written after the log line
         (log,) = stdout_lines.wait_for(lambda d: d.get("message") == "request")
@@ -457,21 +503,48 @@ def test_connection_reset_between_requests_is_not_a_traceback(gateway_server, ca
 
 # --------------------------------------------------------------------------- what clients send by default
 
+
 def test_default_values_clients_send_are_accepted(client, standin):
     """Agent frameworks and SDK helpers send OpenAI's defaults explicitly; none of them may turn into a 400,
     nor change what Bedrock receives.  ``seed`` and ``metadata`` are accepted and ignored."""
-    history = [*USER, {"role": "assistant", "content": "Hi!", "annotations": [], "refusal": None,
-                       "tool_calls": [], "function_call": None, "audio": None},
-               {"role": "user", "content": "Again"}]
+    history = [
+        *USER,
+        {
+            "role": "assistant",
+            "content": "Hi!",
+            "annotations": [],
+            "refusal": None,
+            "tool_calls": [],
+            "function_call": None,
+            "audio": None,
+        },
+        {"role": "user", "content": "Again"},
+    ]
     resp = client.chat.completions.create(
-        model="chat-fast", messages=history, response_format={"type": "text"}, tools=[], tool_choice="none",
-        parallel_tool_calls=True, top_logprobs=0, logprobs=False, service_tier="auto", store=False,
-        metadata={"app": "tests"}, seed=7, n=1, frequency_penalty=0, presence_penalty=0,
-        reasoning_effort="none", user="u-1")
+        model="chat-fast",
+        messages=history,
+        response_format={"type": "text"},
+        tools=[],
+        tool_choice="none",
+        parallel_tool_calls=True,
+        top_logprobs=0,
+        logprobs=False,
+        service_tier="auto",
+        store=False,
+        metadata={"app": "tests"},
+        seed=7,
+        n=1,
+        frequency_penalty=0,
+        presence_penalty=0,
+        reasoning_effort="none",
+        user="u-1",
+    )
     assert resp.choices[0].message.content == "Hello, world!"
     assert standin.requests[-1].body == {
-        "messages": [{"role": "user", "content": [{"text": "Say hello"}]},
-                     {"role": "assistant", "content": [{"text": "Hi!"}]},
-                     {"role": "user", "content": [{"text": "Again"}]}],
+        "messages": [
+            {"role": "user", "content": [{"text": "Say hello"}]},
+            {"role": "assistant", "content": [{"text": "Hi!"}]},
+            {"role": "user", "content": [{"text": "Again"}]},
+        ],
         "inferenceConfig": {"maxTokens": 1024},
     }

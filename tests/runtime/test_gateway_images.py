@@ -31,8 +31,12 @@ def png(width: int, height: int) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     pixels = b"".join(b"\x00" + b"\x7f" * width * 3 for _ in range(height)) if width * height <= 4096 else b"\x00"
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(pixels)) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(pixels))
+        + chunk(b"IEND", b"")
+    )
 
 
 def gif(width: int, height: int) -> bytes:
@@ -46,8 +50,13 @@ def jpeg(width: int, height: int) -> bytes:
 
 
 def webp(width: int, height: int) -> bytes:
-    vp8x = b"VP8X" + struct.pack("<I", 10) + b"\x00\x00\x00\x00" + (width - 1).to_bytes(3, "little") \
+    vp8x = (
+        b"VP8X"
+        + struct.pack("<I", 10)
+        + b"\x00\x00\x00\x00"
+        + (width - 1).to_bytes(3, "little")
         + (height - 1).to_bytes(3, "little")
+    )
     return b"RIFF" + struct.pack("<I", 4 + len(vp8x)) + b"WEBP" + vp8x
 
 
@@ -62,15 +71,20 @@ def ask(*urls: str, text: str = "What is in the picture?") -> list[dict]:
 
 # --------------------------------------------------------------------------- data URLs
 
-@pytest.mark.parametrize("make, fmt, mime", [(png, "png", "image/png"), (jpeg, "jpeg", "image/jpeg"),
-                                             (gif, "gif", "image/gif"), (webp, "webp", "image/webp")])
+
+@pytest.mark.parametrize(
+    "make, fmt, mime",
+    [(png, "png", "image/png"), (jpeg, "jpeg", "image/jpeg"), (gif, "gif", "image/gif"), (webp, "webp", "image/webp")],
+)
 def test_data_urls_become_converse_image_blocks(client, standin, make, fmt, mime):
     data = make(64, 48)
     resp = client.chat.completions.create(model="chat-fast", messages=ask(data_url(data, mime)))
     assert resp.choices[0].message.content == "Hello, world!"
     (message,) = standin.requests[-1].body["messages"]
-    assert message["content"] == [{"text": "What is in the picture?"},
-                                  {"image": {"format": fmt, "source": {"bytes": base64.b64encode(data).decode()}}}]
+    assert message["content"] == [
+        {"text": "What is in the picture?"},
+        {"image": {"format": fmt, "source": {"bytes": base64.b64encode(data).decode()}}},
+    ]
 
 
 def test_the_format_comes_from_the_bytes_not_the_declared_type(client, standin):
@@ -78,17 +92,20 @@ def test_the_format_comes_from_the_bytes_not_the_declared_type(client, standin):
     assert standin.requests[-1].body["messages"][0]["content"][1]["image"]["format"] == "png"
 
 
-@pytest.mark.parametrize("url, code", [
-    (data_url(b"not an image at all"), "invalid_image_format"),
-    (data_url(png(8, 8), "image/bmp"), "invalid_image_format"),
-    ("data:image/png;base64,@@@@", "invalid_image_url"),
-    ("data:image/png,rawbytes", "invalid_image_url"),
-    (data_url(png(8, 8)[:20]), "invalid_image"),                 # truncated header
-    (data_url(png(8001, 2)), "invalid_image_size"),              # Bedrock: at most 8000 px
-    (data_url(gif(10, 9000), "image/gif"), "invalid_image_size"),
-    ("https://example.com/cat.png", "image_url_not_allowed"),   # no allowlist: never fetched (SSRF)
-    ("ftp://example.com/cat.png", "invalid_image_url"),
-])
+@pytest.mark.parametrize(
+    "url, code",
+    [
+        (data_url(b"not an image at all"), "invalid_image_format"),
+        (data_url(png(8, 8), "image/bmp"), "invalid_image_format"),
+        ("data:image/png;base64,@@@@", "invalid_image_url"),
+        ("data:image/png,rawbytes", "invalid_image_url"),
+        (data_url(png(8, 8)[:20]), "invalid_image"),  # truncated header
+        (data_url(png(8001, 2)), "invalid_image_size"),  # Bedrock: at most 8000 px
+        (data_url(gif(10, 9000), "image/gif"), "invalid_image_size"),
+        ("https://example.com/cat.png", "image_url_not_allowed"),  # no allowlist: never fetched (SSRF)
+        ("ftp://example.com/cat.png", "invalid_image_url"),
+    ],
+)
 def test_bad_images_are_400s_before_any_call(gateway, standin, url, code):
     body = json.dumps({"model": "chat-fast", "messages": ask(url)}).encode()
     status, _, data = raw(gateway, "POST", "/v1/chat/completions", body)
@@ -104,16 +121,27 @@ def test_too_many_images(gateway, standin):
     assert status == 400 and data["error"]["code"] == "too_many_images" and standin.requests == []
 
 
-@pytest.mark.parametrize("message, param", [
-    ({"role": "system", "content": [{"type": "image_url", "image_url": {"url": "data:image/gif;base64,R0lG"}}]},
-     "messages[0].content[0].type"),
-    ({"role": "assistant", "content": [{"type": "image_url", "image_url": {"url": "data:image/gif;base64,R0lG"}}]},
-     "messages[1].content[0].type"),
-])
+@pytest.mark.parametrize(
+    "message, param",
+    [
+        (
+            {"role": "system", "content": [{"type": "image_url", "image_url": {"url": "data:image/gif;base64,R0lG"}}]},
+            "messages[0].content[0].type",
+        ),
+        (
+            {
+                "role": "assistant",
+                "content": [{"type": "image_url", "image_url": {"url": "data:image/gif;base64,R0lG"}}],
+            },
+            "messages[1].content[0].type",
+        ),
+    ],
+)
 def test_images_only_in_user_messages(gateway, standin, message, param):
     messages = [message, *ask()] if message["role"] == "system" else [*ask(), message]
-    status, _, data = raw(gateway, "POST", "/v1/chat/completions",
-                          json.dumps({"model": "chat-fast", "messages": messages}).encode())
+    status, _, data = raw(
+        gateway, "POST", "/v1/chat/completions", json.dumps({"model": "chat-fast", "messages": messages}).encode()
+    )
     assert status == 400 and data["error"]["param"] == param
 
 
@@ -151,10 +179,12 @@ def test_standin_checks_images_like_bedrock():
         return {"messages": [{"role": "user", "content": [{"text": "q"}]}, {"role": "assistant", "content": [block]}]}
 
     validate_converse(body(png(8000, 8000)))
-    for request, message in [(body(png(8, 8), "jpeg"), "appears to be a image/png"),
-                             (body(png(8001, 1)), "dimensions"),
-                             (body(png(1, 1), role="assistant"), "only include images"),
-                             (body(b"\x89PNG\r\n\x1a\n" + b"\x00" * 3_750_001), "3.75 MB")]:
+    for request, message in [
+        (body(png(8, 8), "jpeg"), "appears to be a image/png"),
+        (body(png(8001, 1)), "dimensions"),
+        (body(png(1, 1), role="assistant"), "only include images"),
+        (body(b"\x89PNG\r\n\x1a\n" + b"\x00" * 3_750_001), "3.75 MB"),
+    ]:
         with pytest.raises(Rejected, match=message):
             validate_converse(request)
 
@@ -163,12 +193,17 @@ def test_images_reach_sagemaker_as_data_urls(client, sagemaker):
     data = png(4, 4)
     client.chat.completions.create(model="sm-vllm", messages=ask(data_url(data, "image/jpeg")))
     (message,) = sagemaker.requests[-1].body["messages"]
-    assert message == {"role": "user", "content": [
-        {"type": "text", "text": "What is in the picture?"},
-        {"type": "image_url", "image_url": {"url": data_url(data, "image/png")}}]}
+    assert message == {
+        "role": "user",
+        "content": [
+            {"type": "text", "text": "What is in the picture?"},
+            {"type": "image_url", "image_url": {"url": data_url(data, "image/png")}},
+        ],
+    }
 
 
 # --------------------------------------------------------------------------- allowlisted remote images
+
 
 class _ImageHost(BaseHTTPRequestHandler):
     """Serves /cat.png, /big.png, /redirect (to another host), /slow and 404 for anything else."""
@@ -189,9 +224,13 @@ class _ImageHost(BaseHTTPRequestHandler):
             return
         if self.path == "/slow":
             import time
+
             time.sleep(1.0)
-        body = {"/cat.png": png(32, 32), "/slow": png(2, 2),
-                "/big.png": png(2, 2) + b"\x00" * (images.MAX_IMAGE_BYTES + 10)}.get(self.path)
+        body = {
+            "/cat.png": png(32, 32),
+            "/slow": png(2, 2),
+            "/big.png": png(2, 2) + b"\x00" * (images.MAX_IMAGE_BYTES + 10),
+        }.get(self.path)
         if body is None:
             self.send_response(404)
             self.send_header("Content-Length", "0")
@@ -243,12 +282,15 @@ def test_allowlisted_host_is_fetched(allowlisted, standin, image_host):
     assert _ImageHost.hits == ["/cat.png"]
 
 
-@pytest.mark.parametrize("path, status, code", [
-    ("/redirect", 400, "image_fetch_failed"),   # redirects are not followed
-    ("/missing.png", 400, "image_fetch_failed"),
-    ("/big.png", 413, "image_too_large"),       # read stops at the cap
-    ("/slow", 400, "image_fetch_failed"),       # timed out
-])
+@pytest.mark.parametrize(
+    "path, status, code",
+    [
+        ("/redirect", 400, "image_fetch_failed"),  # redirects are not followed
+        ("/missing.png", 400, "image_fetch_failed"),
+        ("/big.png", 413, "image_too_large"),  # read stops at the cap
+        ("/slow", 400, "image_fetch_failed"),  # timed out
+    ],
+)
 def test_allowlisted_fetch_failures(allowlisted, standin, image_host, path, status, code):
     with pytest.raises(openai.APIStatusError) as info:
         allowlisted.chat.completions.create(model="chat-fast", messages=ask(f"{image_host}{path}"))
@@ -256,11 +298,14 @@ def test_allowlisted_fetch_failures(allowlisted, standin, image_host, path, stat
     assert standin.requests == [] and _ImageHost.hits == [path]
 
 
-@pytest.mark.parametrize("url", [
-    "http://127.0.0.1:9/cat.png",            # another port of an allowlisted host
-    "http://images.example.com/cat.png",     # a bare entry allows HTTPS only
-    "https://user:pw@images.example.com/cat.png",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:9/cat.png",  # another port of an allowlisted host
+        "http://images.example.com/cat.png",  # a bare entry allows HTTPS only
+        "https://user:pw@images.example.com/cat.png",
+    ],
+)
 def test_urls_outside_the_allowlist_are_not_fetched(allowlisted, standin, url):
     with pytest.raises(openai.BadRequestError) as info:
         allowlisted.chat.completions.create(model="chat-fast", messages=ask(url))
@@ -273,14 +318,17 @@ def test_image_url_hosts_config_is_checked():
     with pytest.raises(ConfigError, match="imageUrlHosts"):
         parse_config({**TEST_CONFIG, "imageUrlHosts": ["https://host/path"]})
     cfg = parse_config({**TEST_CONFIG, "imageUrlHosts": ["img.example.com", "http://10.0.0.5:8080"]})
-    assert images.allowed_origins(cfg.image_url_hosts) == {("https", "img.example.com", 443),
-                                                         ("http", "10.0.0.5", 8080)}
+    assert images.allowed_origins(cfg.image_url_hosts) == {
+        ("https", "img.example.com", 443),
+        ("http", "10.0.0.5", 8080),
+    }
 
 
 def test_image_headers_are_read_for_every_format():
     for make, fmt in [(png, "png"), (jpeg, "jpeg"), (gif, "gif"), (webp, "webp")]:
         image = images.check(make(1234, 567), "p")
         assert (image.format, image.width, image.height) == (fmt, 1234, 567)
-    parsed = openai_compat.parse_chat_request({"model": "chat-fast", "messages": ask(data_url(png(3, 2)))},
-                                              parse_config(TEST_CONFIG))
+    parsed = openai_compat.parse_chat_request(
+        {"model": "chat-fast", "messages": ask(data_url(png(3, 2)))}, parse_config(TEST_CONFIG)
+    )
     assert parsed.messages[0].images[0].width == 3

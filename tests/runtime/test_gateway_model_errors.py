@@ -51,8 +51,11 @@ def test_other_validation_errors_still_blame_the_request(client, standin):
     "error, message",
     [
         ("ValidationException", "The provided model identifier is invalid."),
-        ("AccessDeniedException", "Model access is denied due to IAM user or service role is not authorized to "
-                                  "perform the required AWS Marketplace actions"),
+        (
+            "AccessDeniedException",
+            "Model access is denied due to IAM user or service role is not authorized to "
+            "perform the required AWS Marketplace actions",
+        ),
         ("ResourceNotFoundException", "Model use case details have not been submitted for this account."),
     ],
 )

@@ -31,20 +31,24 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.mark.parametrize("config, message", [
-    (None, "GATEWAY_CONFIG is not set"),
-    ("{broken", "not valid JSON"),
-    (json.dumps({**TEST_CONFIG, "models": [{**TEST_CONFIG["models"][0],
-                                            "target": {"type": "vertex"}}]}),
-     "unsupported target.type 'vertex'"),
-    (json.dumps({**TEST_CONFIG, "models": [{**TEST_CONFIG["models"][0],
-                                            "target": {"type": "sagemaker"}}]}),
-     "missing required key 'models[0].target.endpointName'"),
-])
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        (None, "GATEWAY_CONFIG is not set"),
+        ("{broken", "not valid JSON"),
+        (
+            json.dumps({**TEST_CONFIG, "models": [{**TEST_CONFIG["models"][0], "target": {"type": "vertex"}}]}),
+            "unsupported target.type 'vertex'",
+        ),
+        (
+            json.dumps({**TEST_CONFIG, "models": [{**TEST_CONFIG["models"][0], "target": {"type": "sagemaker"}}]}),
+            "missing required key 'models[0].target.endpointName'",
+        ),
+    ],
+)
 def test_startup_fails_clearly_on_bad_config(config, message):
     env = _env() if config is None else _env(GATEWAY_CONFIG=config)
-    proc = subprocess.run([str(GATEWAY_DIR / "run.sh")], env=env, capture_output=True, text=True,
-                          timeout=30)
+    proc = subprocess.run([str(GATEWAY_DIR / "run.sh")], env=env, capture_output=True, text=True, timeout=30)
     assert proc.returncode == 2
     assert message in proc.stderr
     assert "Traceback" not in proc.stderr
@@ -52,11 +56,9 @@ def test_startup_fails_clearly_on_bad_config(config, message):
 
 def test_run_sh_serves_health_and_models(standin):
     port = _free_port()
-    env = _env(GATEWAY_CONFIG=json.dumps(TEST_CONFIG), PORT=str(port),
-               AWS_ENDPOINT_URL_BEDROCK_RUNTIME=standin.url)
+    env = _env(GATEWAY_CONFIG=json.dumps(TEST_CONFIG), PORT=str(port), AWS_ENDPOINT_URL_BEDROCK_RUNTIME=standin.url)
     env.pop("HOST", None)  # defaults to 127.0.0.1
-    proc = subprocess.Popen([str(GATEWAY_DIR / "run.sh")], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+    proc = subprocess.Popen([str(GATEWAY_DIR / "run.sh")], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 20
         while True:
@@ -70,8 +72,11 @@ def test_run_sh_serves_health_and_models(standin):
                 assert time.monotonic() < deadline, "gateway did not start"
                 time.sleep(0.05)
         assert resp.status == 200 and json.loads(resp.read()) == {"status": "ok"}
-        conn.request("POST", "/v1/chat/completions",
-                     json.dumps({"model": "chat-fast", "messages": [{"role": "user", "content": "hi"}]}))
+        conn.request(
+            "POST",
+            "/v1/chat/completions",
+            json.dumps({"model": "chat-fast", "messages": [{"role": "user", "content": "hi"}]}),
+        )
         resp = conn.getresponse()
         assert resp.status == 200
         assert json.loads(resp.read())["choices"][0]["message"]["content"] == "Hello, world!"

@@ -17,9 +17,14 @@ from test_gateway_tools import ASK, WEATHER
 
 EVENT = {"name": "Launch", "date": "2027-01-15", "attendees": ["Ana", "Bo"]}
 #: ``parse`` only accepts strict function tools (openai lib/_parsing/_completions.py validate_input_tools).
-STRICT_WEATHER = {"type": "function", "function": {
-    **WEATHER["function"], "strict": True,
-    "parameters": {**WEATHER["function"]["parameters"], "additionalProperties": False}}}
+STRICT_WEATHER = {
+    "type": "function",
+    "function": {
+        **WEATHER["function"],
+        "strict": True,
+        "parameters": {**WEATHER["function"]["parameters"], "additionalProperties": False},
+    },
+}
 
 
 class CalendarEvent(pydantic.BaseModel):
@@ -30,8 +35,9 @@ class CalendarEvent(pydantic.BaseModel):
 
 def test_parse_round_trips_a_pydantic_model(client, standin):
     standin.script(Behaviour(forced_input=EVENT))
-    resp = client.chat.completions.parse(model="chat-fast", messages=[{"role": "user", "content": "Extract it"}],
-                                         response_format=CalendarEvent)
+    resp = client.chat.completions.parse(
+        model="chat-fast", messages=[{"role": "user", "content": "Extract it"}], response_format=CalendarEvent
+    )
     message = resp.choices[0].message
     assert message.parsed == CalendarEvent(**EVENT)
     assert json.loads(message.content) == EVENT and not message.tool_calls
@@ -56,15 +62,28 @@ def test_json_object_is_a_forced_open_object_tool(client, standin):
 
 
 def test_streamed_structured_output_arrives_as_content_deltas(client, standin):
-    standin.script(Behaviour(tool_uses=[ToolUse("CalendarEvent", EVENT, fragments=['{"name": "Launch", ',
-                                                                                   '"date": "2027-01-15", ',
-                                                                                   '"attendees": ["Ana", "Bo"]}'])]))
-    fmt = {"type": "json_schema", "json_schema": {"name": "CalendarEvent", "strict": True,
-                                                  "schema": CalendarEvent.model_json_schema()}}
+    standin.script(
+        Behaviour(
+            tool_uses=[
+                ToolUse(
+                    "CalendarEvent",
+                    EVENT,
+                    fragments=['{"name": "Launch", ', '"date": "2027-01-15", ', '"attendees": ["Ana", "Bo"]}'],
+                )
+            ]
+        )
+    )
+    fmt = {
+        "type": "json_schema",
+        "json_schema": {"name": "CalendarEvent", "strict": True, "schema": CalendarEvent.model_json_schema()},
+    }
     chunks = list(client.chat.completions.create(model="chat-fast", messages=ASK, response_format=fmt, stream=True))
     deltas = [c.choices[0].delta for c in chunks if c.choices]
     assert [d.content for d in deltas[1:] if d.content] == [
-        '{"name": "Launch", ', '"date": "2027-01-15", ', '"attendees": ["Ana", "Bo"]}']
+        '{"name": "Launch", ',
+        '"date": "2027-01-15", ',
+        '"attendees": ["Ana", "Bo"]}',
+    ]
     assert not any(d.tool_calls for d in deltas)
     assert chunks[-1].choices[0].finish_reason == "stop"
 
@@ -79,8 +98,9 @@ def test_sdk_stream_helper_parses_the_streamed_answer(client, standin):
 def test_structured_output_next_to_tools_lets_the_model_call_them(client, standin):
     """With tools the format tool joins them and ``any`` is forced: the model either calls a tool or answers."""
     standin.script(Behaviour(chunks=[], tool_uses=[ToolUse("get_weather", {"city": "Oslo"})]))
-    resp = client.chat.completions.parse(model="chat-fast", messages=ASK, response_format=CalendarEvent,
-                                         tools=[STRICT_WEATHER])
+    resp = client.chat.completions.parse(
+        model="chat-fast", messages=ASK, response_format=CalendarEvent, tools=[STRICT_WEATHER]
+    )
     config = standin.requests[-1].body["toolConfig"]
     assert config["toolChoice"] == {"any": {}}
     assert [t["toolSpec"]["name"] for t in config["tools"]] == ["get_weather", "CalendarEvent"]
@@ -89,14 +109,20 @@ def test_structured_output_next_to_tools_lets_the_model_call_them(client, standi
     assert call.function.name == "get_weather" and call.function.parsed_arguments == {"city": "Oslo"}
     assert resp.choices[0].message.parsed is None
     standin.script(Behaviour(tool_uses=[ToolUse("CalendarEvent", EVENT)]))
-    answer = client.chat.completions.parse(model="chat-fast", messages=ASK, response_format=CalendarEvent,
-                                           tools=[STRICT_WEATHER])
+    answer = client.chat.completions.parse(
+        model="chat-fast", messages=ASK, response_format=CalendarEvent, tools=[STRICT_WEATHER]
+    )
     assert answer.choices[0].message.parsed == CalendarEvent(**EVENT) and not answer.choices[0].message.tool_calls
 
 
 def test_required_tool_choice_does_not_offer_the_format_tool(client, standin):
-    client.chat.completions.create(model="chat-fast", messages=ASK, tools=[WEATHER], tool_choice="required",
-                                   response_format={"type": "json_object"})
+    client.chat.completions.create(
+        model="chat-fast",
+        messages=ASK,
+        tools=[WEATHER],
+        tool_choice="required",
+        response_format={"type": "json_object"},
+    )
     config = standin.requests[-1].body["toolConfig"]
     assert config["toolChoice"] == {"any": {}} and [t["toolSpec"]["name"] for t in config["tools"]] == ["get_weather"]
 
@@ -112,14 +138,24 @@ def test_response_format_text_is_the_default(client, standin):
     assert resp.choices[0].message.content == "Hello, world!" and "toolConfig" not in standin.requests[-1].body
 
 
-@pytest.mark.parametrize("fmt, param", [
-    ({"type": "json_schema", "json_schema": {"name": "get_weather", "schema": {"type": "object"}}}, "response_format"),
-    ({"type": "json_schema", "json_schema": {"name": "bad name", "schema": {"type": "object"}}},
-     "response_format.json_schema.name"),
-    ({"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "array"}}},
-     "response_format.json_schema.schema"),
-    ({"type": "json_schema"}, "response_format.json_schema"),
-])
+@pytest.mark.parametrize(
+    "fmt, param",
+    [
+        (
+            {"type": "json_schema", "json_schema": {"name": "get_weather", "schema": {"type": "object"}}},
+            "response_format",
+        ),
+        (
+            {"type": "json_schema", "json_schema": {"name": "bad name", "schema": {"type": "object"}}},
+            "response_format.json_schema.name",
+        ),
+        (
+            {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "array"}}},
+            "response_format.json_schema.schema",
+        ),
+        ({"type": "json_schema"}, "response_format.json_schema"),
+    ],
+)
 def test_invalid_response_formats_are_400s(client, standin, fmt, param):
     with pytest.raises(openai.BadRequestError) as info:
         client.chat.completions.create(model="chat-fast", messages=ASK, tools=[WEATHER], response_format=fmt)

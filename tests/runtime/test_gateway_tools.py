@@ -19,11 +19,22 @@ import pytest
 from bedrock_standin import Behaviour, ToolUse
 from test_gateway_http import assert_openai_error, raw
 
-WEATHER = {"type": "function", "function": {
-    "name": "get_weather", "description": "Current weather in a city",
-    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}
-TIME = {"type": "function", "function": {"name": "get_time", "description": "",  # empty: never forwarded
-                                         "parameters": {"properties": {"tz": {"type": "string"}}}}}
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Current weather in a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    },
+}
+TIME = {
+    "type": "function",
+    "function": {
+        "name": "get_time",
+        "description": "",  # empty: never forwarded
+        "parameters": {"properties": {"tz": {"type": "string"}}},
+    },
+}
 ASK = [{"role": "user", "content": "Weather in Paris and Oslo?"}]
 
 
@@ -32,6 +43,7 @@ def tool_config(standin) -> dict:
 
 
 # --------------------------------------------------------------------------- requests and answers
+
 
 def test_tool_call_round_trip_non_streaming(client, standin):
     standin.script(Behaviour(chunks=["Let me check."], tool_uses=[ToolUse("get_weather", {"city": "Paris"})]))
@@ -43,13 +55,26 @@ def test_tool_call_round_trip_non_streaming(client, standin):
     assert (call.type, call.function.name) == ("function", "get_weather")
     assert call.id == "tooluse_standin0000"
     assert json.loads(call.function.arguments) == {"city": "Paris"}  # a JSON string, as OpenAI sends it
-    assert tool_config(standin) == {"tools": [
-        {"toolSpec": {"name": "get_weather", "description": "Current weather in a city", "inputSchema": {"json": {
-            "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}},
-        # the empty description is left out (Converse: NonEmptyString), the missing type filled in
-        {"toolSpec": {"name": "get_time", "inputSchema": {"json": {
-            "type": "object", "properties": {"tz": {"type": "string"}}}}}},
-    ]}  # tool_choice auto: no toolChoice, Converse's default
+    assert tool_config(standin) == {
+        "tools": [
+            {
+                "toolSpec": {
+                    "name": "get_weather",
+                    "description": "Current weather in a city",
+                    "inputSchema": {
+                        "json": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+                    },
+                }
+            },
+            # the empty description is left out (Converse: NonEmptyString), the missing type filled in
+            {
+                "toolSpec": {
+                    "name": "get_time",
+                    "inputSchema": {"json": {"type": "object", "properties": {"tz": {"type": "string"}}}},
+                }
+            },
+        ]
+    }  # tool_choice auto: no toolChoice, Converse's default
 
 
 def test_only_tool_calls_means_null_content(client, standin):
@@ -59,19 +84,31 @@ def test_only_tool_calls_means_null_content(client, standin):
 
 
 def test_streamed_tool_calls_follow_openais_delta_shape(client, standin):
-    standin.script(Behaviour(chunks=["Checking"], tool_uses=[
-        ToolUse("get_weather", {"city": "Paris"}, fragments=['{"ci', 'ty": "Pa', 'ris"}']),
-        ToolUse("get_weather", {"city": "Oslo"}, fragments=['{"city": "Oslo"}'])]))
-    chunks = list(client.chat.completions.create(model="chat-fast", messages=ASK, tools=[WEATHER], stream=True,
-                                                 stream_options={"include_usage": True}))
+    standin.script(
+        Behaviour(
+            chunks=["Checking"],
+            tool_uses=[
+                ToolUse("get_weather", {"city": "Paris"}, fragments=['{"ci', 'ty": "Pa', 'ris"}']),
+                ToolUse("get_weather", {"city": "Oslo"}, fragments=['{"city": "Oslo"}']),
+            ],
+        )
+    )
+    chunks = list(
+        client.chat.completions.create(
+            model="chat-fast", messages=ASK, tools=[WEATHER], stream=True, stream_options={"include_usage": True}
+        )
+    )
     deltas = [c.choices[0].delta for c in chunks if c.choices]
     calls = [d.tool_calls[0] for d in deltas if d.tool_calls]
     # first the call's index, id, type and name with empty arguments, then the argument fragments
     assert [(c.index, c.id, c.type, c.function.name, c.function.arguments) for c in calls] == [
         (0, "tooluse_standin0000", "function", "get_weather", ""),
-        (0, None, None, None, '{"ci'), (0, None, None, None, 'ty": "Pa'), (0, None, None, None, 'ris"}'),
+        (0, None, None, None, '{"ci'),
+        (0, None, None, None, 'ty": "Pa'),
+        (0, None, None, None, 'ris"}'),
         (1, "tooluse_standin0001", "function", "get_weather", ""),
-        (1, None, None, None, '{"city": "Oslo"}')]
+        (1, None, None, None, '{"city": "Oslo"}'),
+    ]
     assert "".join(d.content or "" for d in deltas) == "Checking"
     assert [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason] == ["tool_calls"]
     assert chunks[-1].usage.total_tokens == 15
@@ -82,13 +119,21 @@ def test_streamed_tool_call_is_not_buffered(gateway, standin):
     import http.client
     from urllib.parse import urlparse
 
-    standin.script(Behaviour(chunks=[], tool_stall=0.4, tool_uses=[
-        ToolUse("get_weather", {"city": "Paris"}, fragments=['{"city"', ': "Paris"}'])]))
+    standin.script(
+        Behaviour(
+            chunks=[],
+            tool_stall=0.4,
+            tool_uses=[ToolUse("get_weather", {"city": "Paris"}, fragments=['{"city"', ': "Paris"}'])],
+        )
+    )
     u = urlparse(gateway)
     conn = http.client.HTTPConnection(u.hostname, u.port, timeout=5)
     start = time.monotonic()
-    conn.request("POST", "/v1/chat/completions", json.dumps(
-        {"model": "chat-fast", "messages": ASK, "tools": [WEATHER], "stream": True}))
+    conn.request(
+        "POST",
+        "/v1/chat/completions",
+        json.dumps({"model": "chat-fast", "messages": ASK, "tools": [WEATHER], "stream": True}),
+    )
     resp = conn.getresponse()
     seen = b""
     while b'"tool_calls"' not in seen:
@@ -103,45 +148,78 @@ def test_streamed_tool_call_is_not_buffered(gateway, standin):
 
 def test_full_tool_loop_with_parallel_calls(client, standin):
     """call -> results -> answer: consecutive tool messages become one user turn of toolResult blocks."""
-    standin.script(Behaviour(chunks=[], tool_uses=[ToolUse("get_weather", {"city": "Paris"}),
-                                                    ToolUse("get_weather", {"city": "Oslo"})]))
+    standin.script(
+        Behaviour(
+            chunks=[], tool_uses=[ToolUse("get_weather", {"city": "Paris"}), ToolUse("get_weather", {"city": "Oslo"})]
+        )
+    )
     first = client.chat.completions.create(model="chat-fast", messages=ASK, tools=[WEATHER])
     calls = first.choices[0].message.tool_calls
     assert [json.loads(c.function.arguments)["city"] for c in calls] == ["Paris", "Oslo"]
-    history = [*ASK, first.choices[0].message.model_dump(exclude_none=True),
-               {"role": "tool", "tool_call_id": calls[0].id, "content": "18 C, sunny"},
-               {"role": "tool", "tool_call_id": calls[1].id, "content": ""}]
+    history = [
+        *ASK,
+        first.choices[0].message.model_dump(exclude_none=True),
+        {"role": "tool", "tool_call_id": calls[0].id, "content": "18 C, sunny"},
+        {"role": "tool", "tool_call_id": calls[1].id, "content": ""},
+    ]
     standin.script(Behaviour(chunks=["Paris is sunny; Oslo did not answer."]))
     final = client.chat.completions.create(model="chat-fast", messages=history, tools=[WEATHER])
     assert final.choices[0].finish_reason == "stop"
     assert final.choices[0].message.content == "Paris is sunny; Oslo did not answer."
     assert standin.requests[-1].body["messages"] == [
         {"role": "user", "content": [{"text": "Weather in Paris and Oslo?"}]},
-        {"role": "assistant", "content": [
-            {"toolUse": {"toolUseId": "tooluse_standin0000", "name": "get_weather", "input": {"city": "Paris"}}},
-            {"toolUse": {"toolUseId": "tooluse_standin0001", "name": "get_weather", "input": {"city": "Oslo"}}}]},
-        {"role": "user", "content": [
-            {"toolResult": {"toolUseId": "tooluse_standin0000", "content": [{"text": "18 C, sunny"}]}},
-            # Converse rejects blank text blocks: an empty result is sent as a placeholder
-            {"toolResult": {"toolUseId": "tooluse_standin0001", "content": [{"text": "(no output)"}]}}]},
+        {
+            "role": "assistant",
+            "content": [
+                {"toolUse": {"toolUseId": "tooluse_standin0000", "name": "get_weather", "input": {"city": "Paris"}}},
+                {"toolUse": {"toolUseId": "tooluse_standin0001", "name": "get_weather", "input": {"city": "Oslo"}}},
+            ],
+        },
+        {
+            "role": "user",
+            "content": [
+                {"toolResult": {"toolUseId": "tooluse_standin0000", "content": [{"text": "18 C, sunny"}]}},
+                # Converse rejects blank text blocks: an empty result is sent as a placeholder
+                {"toolResult": {"toolUseId": "tooluse_standin0001", "content": [{"text": "(no output)"}]}},
+            ],
+        },
     ]
 
 
 def test_user_text_after_tool_results_joins_their_turn(client, standin):
-    history = [*ASK, {"role": "assistant", "content": None, "tool_calls": [
-        {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"Oslo"}'}}]},
+    history = [
+        *ASK,
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "call_1",
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": '{"city":"Oslo"}'},
+                }
+            ],
+        },
         {"role": "tool", "tool_call_id": "call_1", "content": "rain"},
-        {"role": "user", "content": "And tomorrow?"}]
+        {"role": "user", "content": "And tomorrow?"},
+    ]
     client.chat.completions.create(model="chat-fast", messages=history, tools=[WEATHER])
-    assert standin.requests[-1].body["messages"][2] == {"role": "user", "content": [
-        {"toolResult": {"toolUseId": "call_1", "content": [{"text": "rain"}]}}, {"text": "And tomorrow?"}]}
+    assert standin.requests[-1].body["messages"][2] == {
+        "role": "user",
+        "content": [{"toolResult": {"toolUseId": "call_1", "content": [{"text": "rain"}]}}, {"text": "And tomorrow?"}],
+    }
 
 
 def test_call_ids_converse_rejects_are_replaced_consistently(client, standin):
     odd = "call/with spaces#1"  # outside ToolUseId's [a-zA-Z0-9_.:-]+
-    history = [*ASK, {"role": "assistant", "tool_calls": [
-        {"id": odd, "type": "function", "function": {"name": "get_weather", "arguments": ""}}]},
-        {"role": "tool", "tool_call_id": odd, "content": "rain"}]
+    history = [
+        *ASK,
+        {
+            "role": "assistant",
+            "tool_calls": [{"id": odd, "type": "function", "function": {"name": "get_weather", "arguments": ""}}],
+        },
+        {"role": "tool", "tool_call_id": odd, "content": "rain"},
+    ]
     client.chat.completions.create(model="chat-fast", messages=history, tools=[WEATHER])
     sent = standin.requests[-1].body["messages"]
     use, result = sent[1]["content"][0]["toolUse"], sent[2]["content"][0]["toolResult"]
@@ -149,10 +227,13 @@ def test_call_ids_converse_rejects_are_replaced_consistently(client, standin):
     assert use["input"] == {}  # empty arguments are an empty object
 
 
-@pytest.mark.parametrize("choice, expected", [
-    ("required", {"any": {}}),
-    ({"type": "function", "function": {"name": "get_time"}}, {"tool": {"name": "get_time"}}),
-])
+@pytest.mark.parametrize(
+    "choice, expected",
+    [
+        ("required", {"any": {}}),
+        ({"type": "function", "function": {"name": "get_time"}}, {"tool": {"name": "get_time"}}),
+    ],
+)
 def test_forcing_tool_choices(client, standin, choice, expected):
     resp = client.chat.completions.create(model="chat-fast", messages=ASK, tools=[WEATHER, TIME], tool_choice=choice)
     assert tool_config(standin)["toolChoice"] == expected
@@ -169,25 +250,44 @@ def test_tool_choice_none_withholds_the_tools(client, standin):
 def test_tool_history_without_offered_tools_is_sent_as_text(client, standin, tools):
     """Converse rejects toolUse/toolResult blocks without a toolConfig and has no "none" choice, so
     when no tools are offered the earlier calls and results go as text."""
-    history = [*ASK, {"role": "assistant", "content": "", "tool_calls": [
-        {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"Oslo"}'}}]},
-        {"role": "tool", "tool_call_id": "call_1", "content": "rain"}]
+    history = [
+        *ASK,
+        {
+            "role": "assistant",
+            "content": "",
+            "tool_calls": [
+                {
+                    "id": "call_1",
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": '{"city":"Oslo"}'},
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": "call_1", "content": "rain"},
+    ]
     resp = client.chat.completions.create(model="chat-fast", messages=history, **tools)
     assert resp.choices[0].message.content == "Hello, world!"
     body = standin.requests[-1].body
     assert "toolConfig" not in body
     assert body["messages"][1:] == [
-        {"role": "assistant", "content": [
-            {"text": '[Called tool get_weather (call id call_1) with arguments {"city":"Oslo"}]'}]},
-        {"role": "user", "content": [{"text": "[Result of tool call call_1]\nrain"}]}]
+        {
+            "role": "assistant",
+            "content": [{"text": '[Called tool get_weather (call id call_1) with arguments {"city":"Oslo"}]'}],
+        },
+        {"role": "user", "content": [{"text": "[Result of tool call call_1]\nrain"}]},
+    ]
 
 
 @pytest.mark.parametrize("stream", [False, True])
 def test_parallel_tool_calls_false_keeps_the_first_call(client, standin, stream):
-    standin.script(Behaviour(chunks=[], tool_uses=[ToolUse("get_weather", {"city": "Paris"}),
-                                                    ToolUse("get_weather", {"city": "Oslo"})]))
-    resp = client.chat.completions.create(model="chat-fast", messages=ASK, tools=[WEATHER],
-                                          parallel_tool_calls=False, stream=stream)
+    standin.script(
+        Behaviour(
+            chunks=[], tool_uses=[ToolUse("get_weather", {"city": "Paris"}), ToolUse("get_weather", {"city": "Oslo"})]
+        )
+    )
+    resp = client.chat.completions.create(
+        model="chat-fast", messages=ASK, tools=[WEATHER], parallel_tool_calls=False, stream=stream
+    )
     if stream:
         calls = [d.tool_calls[0] for c in resp if c.choices and (d := c.choices[0].delta).tool_calls]
         assert {c.index for c in calls} == {0} and calls[0].id == "tooluse_standin0000"
@@ -202,25 +302,59 @@ def test_parallel_tool_calls_false_keeps_the_first_call(client, standin, stream)
 BAD = [
     ({"tools": [{"type": "function", "function": {"name": "get weather"}}]}, "tools[0].function.name"),
     ({"tools": [{"type": "function", "function": {"name": "x" * 65}}]}, "tools[0].function.name"),
-    ({"tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "string"}}}]},
-     "tools[0].function.parameters"),
+    (
+        {"tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "string"}}}]},
+        "tools[0].function.parameters",
+    ),
     ({"tools": [{"type": "function", "function": {"name": "f", "parameters": []}}]}, "tools[0].function.parameters"),
     ({"tools": [WEATHER, WEATHER]}, "tools[1].function.name"),
     ({"tools": [{"type": "custom", "custom": {"name": "f"}}]}, "tools[0].type"),
-    ({"tools": [WEATHER], "tool_choice": {"type": "function", "function": {"name": "nope"}}},
-     "tool_choice.function.name"),
+    (
+        {"tools": [WEATHER], "tool_choice": {"type": "function", "function": {"name": "nope"}}},
+        "tool_choice.function.name",
+    ),
     ({"tool_choice": "required"}, "tool_choice"),
     ({"tools": [WEATHER], "tool_choice": "sometimes"}, "tool_choice"),
     ({"tools": [WEATHER], "parallel_tool_calls": "yes"}, "parallel_tool_calls"),
     ({"messages": [*ASK, {"role": "tool", "tool_call_id": "call_9", "content": "x"}]}, "messages[1].tool_call_id"),
-    ({"messages": [*ASK, {"role": "assistant", "tool_calls": [
-        {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
-        {"role": "user", "content": "hello?"}]}, "messages[2]"),
-    ({"messages": [*ASK, {"role": "assistant", "tool_calls": [
-        {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]}]}, "messages"),
-    ({"messages": [*ASK, {"role": "assistant", "tool_calls": [
-        {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "[1]"}}]},
-        {"role": "tool", "tool_call_id": "c1", "content": "x"}]}, "messages[1].tool_calls[0].function.arguments"),
+    (
+        {
+            "messages": [
+                *ASK,
+                {
+                    "role": "assistant",
+                    "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}],
+                },
+                {"role": "user", "content": "hello?"},
+            ]
+        },
+        "messages[2]",
+    ),
+    (
+        {
+            "messages": [
+                *ASK,
+                {
+                    "role": "assistant",
+                    "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}],
+                },
+            ]
+        },
+        "messages",
+    ),
+    (
+        {
+            "messages": [
+                *ASK,
+                {
+                    "role": "assistant",
+                    "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "[1]"}}],
+                },
+                {"role": "tool", "tool_call_id": "c1", "content": "x"},
+            ]
+        },
+        "messages[1].tool_calls[0].function.arguments",
+    ),
     ({"messages": [*ASK, {"role": "assistant", "content": "x", "refusal": "I won't"}]}, "messages[1].refusal"),
 ]
 
@@ -235,10 +369,17 @@ def test_invalid_tool_requests_are_clear_400s(gateway, standin, fields, param):
 
 
 def test_unanswered_call_names_the_missing_ids(client, standin):
-    history = [*ASK, {"role": "assistant", "tool_calls": [
-        {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}},
-        {"id": "c2", "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
-        {"role": "tool", "tool_call_id": "c1", "content": "x"}]
+    history = [
+        *ASK,
+        {
+            "role": "assistant",
+            "tool_calls": [
+                {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}},
+                {"id": "c2", "type": "function", "function": {"name": "f", "arguments": "{}"}},
+            ],
+        },
+        {"role": "tool", "tool_call_id": "c1", "content": "x"},
+    ]
     with pytest.raises(openai.BadRequestError) as info:
         client.chat.completions.create(model="chat-fast", messages=history)
     assert "did not have response messages: c2" in info.value.message
@@ -249,8 +390,12 @@ def test_bedrock_tool_rejection_is_a_400_with_bedrocks_words(client, standin):
     message = "This model doesn't support the toolConfig.toolChoice.tool field. Remove toolConfig.toolChoice.tool and try again."
     standin.script(Behaviour(error="ValidationException", error_message=message))
     with pytest.raises(openai.BadRequestError) as info:
-        client.chat.completions.create(model="chat-small", messages=ASK, tools=[WEATHER],
-                                       tool_choice={"type": "function", "function": {"name": "get_weather"}})
+        client.chat.completions.create(
+            model="chat-small",
+            messages=ASK,
+            tools=[WEATHER],
+            tool_choice={"type": "function", "function": {"name": "get_weather"}},
+        )
     assert info.value.body["code"] == "invalid_request" and message in info.value.message
 
 
@@ -261,20 +406,46 @@ def test_the_standin_rejects_what_bedrock_rejects():
     use = {"toolUse": {"toolUseId": "t1", "name": "f", "input": {}}}
     config = {"tools": [{"toolSpec": {"name": "f", "inputSchema": {"json": {"type": "object"}}}}]}
     cases = [
-        ({"messages": [{"role": "user", "content": [{"text": "q"}]}, {"role": "assistant", "content": [use]},
-                       {"role": "user", "content": [{"toolResult": {"toolUseId": "t1", "content": [{"text": "r"}]}}]}]},
-         "toolConfig field must be defined"),
-        ({"messages": [{"role": "user", "content": [{"text": "q"}]}, {"role": "assistant", "content": [use]},
-                       {"role": "user", "content": [{"text": "r"}]}], "toolConfig": config},
-         "`tool_use` ids were found without `tool_result` blocks"),
+        (
+            {
+                "messages": [
+                    {"role": "user", "content": [{"text": "q"}]},
+                    {"role": "assistant", "content": [use]},
+                    {"role": "user", "content": [{"toolResult": {"toolUseId": "t1", "content": [{"text": "r"}]}}]},
+                ]
+            },
+            "toolConfig field must be defined",
+        ),
+        (
+            {
+                "messages": [
+                    {"role": "user", "content": [{"text": "q"}]},
+                    {"role": "assistant", "content": [use]},
+                    {"role": "user", "content": [{"text": "r"}]},
+                ],
+                "toolConfig": config,
+            },
+            "`tool_use` ids were found without `tool_result` blocks",
+        ),
         ({"messages": [{"role": "user", "content": [{"text": " "}]}]}, "is blank"),
-        ({"messages": [{"role": "user", "content": [{"text": "q"}]}, {"role": "user", "content": [{"text": "q"}]}]},
-         "must alternate"),
-        ({"messages": [{"role": "user", "content": [{"text": "q"}]}],
-          "toolConfig": {"tools": [{"toolSpec": {"name": "f", "description": "", "inputSchema": {"json": {}}}}]}},
-         "description"),
-        ({"messages": [{"role": "user", "content": [{"text": "q"}]}],
-          "toolConfig": {**config, "toolChoice": {"tool": {"name": "g"}}}}, "not found"),
+        (
+            {"messages": [{"role": "user", "content": [{"text": "q"}]}, {"role": "user", "content": [{"text": "q"}]}]},
+            "must alternate",
+        ),
+        (
+            {
+                "messages": [{"role": "user", "content": [{"text": "q"}]}],
+                "toolConfig": {"tools": [{"toolSpec": {"name": "f", "description": "", "inputSchema": {"json": {}}}}]},
+            },
+            "description",
+        ),
+        (
+            {
+                "messages": [{"role": "user", "content": [{"text": "q"}]}],
+                "toolConfig": {**config, "toolChoice": {"tool": {"name": "g"}}},
+            },
+            "not found",
+        ),
     ]
     for body, message in cases:
         with pytest.raises(Rejected, match=message):
@@ -283,22 +454,41 @@ def test_the_standin_rejects_what_bedrock_rejects():
 
 # --------------------------------------------------------------------------- SageMaker (OpenAI-format containers)
 
+
 def test_sagemaker_vllm_gets_the_tools_and_answers_with_tool_calls(client, sagemaker):
     from sagemaker_standin import Behaviour as SageMakerBehaviour
 
-    sagemaker.script(SageMakerBehaviour(chunks=[], tool_calls=[{"name": "get_weather", "arguments": '{"city": "Oslo"}'}]))
-    resp = client.chat.completions.create(model="sm-vllm", messages=ASK, tools=[WEATHER, TIME],
-                                          tool_choice="auto", parallel_tool_calls=False)
+    sagemaker.script(
+        SageMakerBehaviour(chunks=[], tool_calls=[{"name": "get_weather", "arguments": '{"city": "Oslo"}'}])
+    )
+    resp = client.chat.completions.create(
+        model="sm-vllm", messages=ASK, tools=[WEATHER, TIME], tool_choice="auto", parallel_tool_calls=False
+    )
     (call,) = resp.choices[0].message.tool_calls
     assert (call.id, call.function.name, call.function.arguments) == (
-        "chatcmpl-tool-standin0", "get_weather", '{"city": "Oslo"}')
+        "chatcmpl-tool-standin0",
+        "get_weather",
+        '{"city": "Oslo"}',
+    )
     assert resp.choices[0].finish_reason == "tool_calls" and resp.choices[0].message.content is None
     body = sagemaker.requests[-1].body
     assert body["tools"] == [
-        {"type": "function", "function": {"name": "get_weather", "parameters": WEATHER["function"]["parameters"],
-                                          "description": "Current weather in a city"}},
-        {"type": "function", "function": {"name": "get_time", "parameters": {
-            "type": "object", "properties": {"tz": {"type": "string"}}}}}]
+        {
+            "type": "function",
+            "function": {
+                "name": "get_weather",
+                "parameters": WEATHER["function"]["parameters"],
+                "description": "Current weather in a city",
+            },
+        },
+        {
+            "type": "function",
+            "function": {
+                "name": "get_time",
+                "parameters": {"type": "object", "properties": {"tz": {"type": "string"}}},
+            },
+        },
+    ]
     assert (body["tool_choice"], body["parallel_tool_calls"]) == ("auto", False)
 
 
@@ -306,8 +496,13 @@ def test_sagemaker_vllm_streams_tool_call_deltas(client, sagemaker):
     from sagemaker_standin import Behaviour as SageMakerBehaviour
 
     arguments = '{"city": "Paris", "unit": "celsius"}'
-    sagemaker.script(SageMakerBehaviour(chunks=[], part_size=7,  # parts split lines anywhere
-                                        tool_calls=[{"name": "get_weather", "arguments": arguments}]))
+    sagemaker.script(
+        SageMakerBehaviour(
+            chunks=[],
+            part_size=7,  # parts split lines anywhere
+            tool_calls=[{"name": "get_weather", "arguments": arguments}],
+        )
+    )
     chunks = list(client.chat.completions.create(model="sm-vllm", messages=ASK, tools=[WEATHER], stream=True))
     calls = [d.tool_calls[0] for c in chunks if c.choices and (d := c.choices[0].delta).tool_calls]
     assert (calls[0].index, calls[0].id, calls[0].function.name) == (0, "chatcmpl-tool-standin0", "get_weather")
@@ -316,14 +511,36 @@ def test_sagemaker_vllm_streams_tool_call_deltas(client, sagemaker):
 
 
 def test_sagemaker_tool_history_is_forwarded_in_openai_shape(client, sagemaker):
-    history = [*ASK, {"role": "assistant", "content": None, "tool_calls": [
-        {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"Oslo"}'}}]},
-        {"role": "tool", "tool_call_id": "call_1", "content": "rain"}]
+    history = [
+        *ASK,
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "call_1",
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": '{"city":"Oslo"}'},
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": "call_1", "content": "rain"},
+    ]
     client.chat.completions.create(model="sm-vllm", messages=history, tools=[WEATHER])
     assert sagemaker.requests[-1].body["messages"][1:] == [
-        {"role": "assistant", "content": None, "tool_calls": [
-            {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"Oslo"}'}}]},
-        {"role": "tool", "tool_call_id": "call_1", "content": "rain"}]
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "call_1",
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": '{"city":"Oslo"}'},
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": "call_1", "content": "rain"},
+    ]
 
 
 def test_lmi_eos_token_next_to_tool_calls_is_tool_calls(client, sagemaker):
@@ -369,30 +586,50 @@ def test_every_accepted_tool_conversation_is_a_converse_call_bedrock_accepts():
 
     config = parse_config(TEST_CONFIG)
     plain = {"type": "function", "function": {"name": "g", "description": ""}}
-    calls = [{"id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}},
-             {"id": "c/2", "type": "function", "function": {"name": "g", "arguments": ""}}]
+    calls = [
+        {"id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}},
+        {"id": "c/2", "type": "function", "function": {"name": "g", "arguments": ""}},
+    ]
     histories = [
         [],
         [{"role": "assistant", "content": "x"}, {"role": "user", "content": "y"}],
-        [{"role": "assistant", "tool_calls": calls}, {"role": "tool", "tool_call_id": "c1", "content": ""},
-         {"role": "tool", "tool_call_id": "c/2", "content": "z"}],
-        [{"role": "assistant", "content": "t", "tool_calls": calls[:1]},
-         {"role": "tool", "tool_call_id": "c1", "content": "r"}, {"role": "user", "content": "more"}],
-        [{"role": "assistant", "tool_calls": calls[:1]}, {"role": "tool", "tool_call_id": "c1", "content": "r"},
-         {"role": "assistant", "content": "done"}, {"role": "user", "content": "again"}],
+        [
+            {"role": "assistant", "tool_calls": calls},
+            {"role": "tool", "tool_call_id": "c1", "content": ""},
+            {"role": "tool", "tool_call_id": "c/2", "content": "z"},
+        ],
+        [
+            {"role": "assistant", "content": "t", "tool_calls": calls[:1]},
+            {"role": "tool", "tool_call_id": "c1", "content": "r"},
+            {"role": "user", "content": "more"},
+        ],
+        [
+            {"role": "assistant", "tool_calls": calls[:1]},
+            {"role": "tool", "tool_call_id": "c1", "content": "r"},
+            {"role": "assistant", "content": "done"},
+            {"role": "user", "content": "again"},
+        ],
     ]
     rng = random.Random(11)
     accepted = 0
     for _ in range(600):
-        body = {"model": rng.choice(["chat-fast", "chat-think"]),
-                "messages": [{"role": "system", "content": "s"}, *ASK, *rng.choice(histories)],
-                "tools": rng.choice([None, [], [WEATHER], [WEATHER, plain]]),
-                "tool_choice": rng.choice([None, "auto", "none", "required",
-                                           {"type": "function", "function": {"name": "get_weather"}}]),
-                "response_format": rng.choice([None, {"type": "json_object"}, {"type": "json_schema", "json_schema": {
-                    "name": "R", "schema": {"type": "object"}}}]),
-                "reasoning_effort": rng.choice([None, "low", "high"]),
-                "parallel_tool_calls": rng.choice([None, False])}
+        body = {
+            "model": rng.choice(["chat-fast", "chat-think"]),
+            "messages": [{"role": "system", "content": "s"}, *ASK, *rng.choice(histories)],
+            "tools": rng.choice([None, [], [WEATHER], [WEATHER, plain]]),
+            "tool_choice": rng.choice(
+                [None, "auto", "none", "required", {"type": "function", "function": {"name": "get_weather"}}]
+            ),
+            "response_format": rng.choice(
+                [
+                    None,
+                    {"type": "json_object"},
+                    {"type": "json_schema", "json_schema": {"name": "R", "schema": {"type": "object"}}},
+                ]
+            ),
+            "reasoning_effort": rng.choice([None, "low", "high"]),
+            "parallel_tool_calls": rng.choice([None, False]),
+        }
         try:
             params = bedrock.plan(openai_compat.parse_chat_request(body, config)).params
         except GatewayError as err:

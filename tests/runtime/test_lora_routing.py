@@ -28,7 +28,6 @@ def lora_stack():
     from aws_cdk.assertions import Template
 
     from stacks import LoraSettings, LoraStack
-
     from test_lora_fleet import gateway_config  # tests/ (the infrastructure tests) is on sys.path
 
     context = json.loads((REPO / "cdk.json").read_text())["context"]
@@ -49,8 +48,9 @@ class FleetStandIn(SageMakerStandIn):
         if received.endpoint_name != self.endpoint_name:
             return Behaviour(error="ValidationError", error_message=f"Endpoint {received.endpoint_name} not found.")
         if received.inference_component not in self.components:
-            return Behaviour(error="ValidationError",
-                             error_message=f"Inference Component {received.inference_component} not found.")
+            return Behaviour(
+                error="ValidationError", error_message=f"Inference Component {received.inference_component} not found."
+            )
         # The fleet's container is LMI with the async vLLM handler (LlmContainer.lmi(lora=...)).
         return Behaviour(chunks=["Hello from ", received.inference_component], container="lmi-async")
 
@@ -58,8 +58,9 @@ class FleetStandIn(SageMakerStandIn):
 @pytest.fixture(scope="module")
 def fleet(lora_stack):
     stack, _ = lora_stack
-    server = FleetStandIn(stack.fleet.endpoint_name,
-                          {stack.fleet.inference_component_name, *stack.fleet.adapter_component_names.values()}).start()
+    server = FleetStandIn(
+        stack.fleet.endpoint_name, {stack.fleet.inference_component_name, *stack.fleet.adapter_component_names.values()}
+    ).start()
     yield server
     server.stop()
 
@@ -95,8 +96,12 @@ def test_deployed_config_routes_every_adapter_alias_to_its_component(lora_stack)
     stack, config = lora_stack
     targets = {m["alias"]: m["target"] for m in config["models"]}
     for alias, component in _adapter_aliases(stack).items():
-        assert targets[alias] == {"type": "sagemaker", "endpointName": stack.fleet.endpoint_name,
-                                  "inferenceComponentName": component, "containerKind": "lmi"}
+        assert targets[alias] == {
+            "type": "sagemaker",
+            "endpointName": stack.fleet.endpoint_name,
+            "inferenceComponentName": component,
+            "containerKind": "lmi",
+        }
     assert targets[stack.settings.base_alias]["inferenceComponentName"] == stack.fleet.inference_component_name
     bedrock = {m.alias for m in stack.settings.bedrock_models}
     assert bedrock and all(targets[a]["type"] == "bedrock" for a in bedrock)
@@ -125,9 +130,14 @@ def test_bedrock_and_adapter_aliases_side_by_side(lora_stack, lora_client, fleet
     stack, _ = lora_stack
     bedrock_alias = stack.settings.bedrock_models[0].alias
     adapter_alias, component = next(iter(_adapter_aliases(stack).items()))
-    assert lora_client.chat.completions.create(model=bedrock_alias, messages=USER).choices[0].message.content == "Hello, world!"
-    assert lora_client.chat.completions.create(model=adapter_alias, messages=USER).choices[0].message.content \
+    assert (
+        lora_client.chat.completions.create(model=bedrock_alias, messages=USER).choices[0].message.content
+        == "Hello, world!"
+    )
+    assert (
+        lora_client.chat.completions.create(model=adapter_alias, messages=USER).choices[0].message.content
         == f"Hello from {component}"
+    )
     base = lora_client.chat.completions.create(model=stack.settings.base_alias, messages=USER)
     assert base.choices[0].message.content == f"Hello from {stack.fleet.inference_component_name}"
     (bedrock_request,) = standin.requests

@@ -31,10 +31,18 @@ CONVERSATION = [
     {"role": "user", "content": QUESTION},
 ]
 EXPECTED_CITATIONS = [
-    {"index": 1, "source": "s3://docs/returns.pdf",
-     "text": "Returns are accepted within 30 days of delivery.", "score": 0.83},
-    {"index": 2, "source": "s3://docs/refunds.md",
-     "text": "Refunds are paid to the original payment method.", "score": 0.61},
+    {
+        "index": 1,
+        "source": "s3://docs/returns.pdf",
+        "text": "Returns are accepted within 30 days of delivery.",
+        "score": 0.83,
+    },
+    {
+        "index": 2,
+        "source": "s3://docs/refunds.md",
+        "text": "Refunds are paid to the original payment method.",
+        "score": 0.61,
+    },
 ]
 
 
@@ -45,6 +53,7 @@ def _system(sagemaker_request) -> str:
 
 
 # --------------------------------------------------------------------------- happy paths
+
 
 def test_rag_on_sagemaker_non_streaming(client, sagemaker, knowledge_base, standin):
     resp = client.chat.completions.create(model="rag", messages=CONVERSATION)
@@ -74,8 +83,11 @@ def test_rag_on_sagemaker_non_streaming(client, sagemaker, knowledge_base, stand
 
 def test_rag_on_sagemaker_streaming_citations_on_first_chunk(client, sagemaker, knowledge_base):
     sagemaker.script(SageMakerBehaviour(chunks=["See", " [1]."], part_size=4))
-    chunks = list(client.chat.completions.create(model="rag", messages=CONVERSATION, stream=True,
-                                                 stream_options={"include_usage": True}))
+    chunks = list(
+        client.chat.completions.create(
+            model="rag", messages=CONVERSATION, stream=True, stream_options={"include_usage": True}
+        )
+    )
     assert chunks[0].choices[0].delta.role == "assistant"
     assert chunks[0].model_extra["citations"] == EXPECTED_CITATIONS
     assert all("citations" not in (c.model_extra or {}) for c in chunks[1:])
@@ -119,23 +131,37 @@ def test_no_results_answers_without_sources(client, sagemaker, knowledge_base):
     resp = client.chat.completions.create(model="rag", messages=[{"role": "user", "content": QUESTION}])
     assert resp.model_extra["citations"] == []
     assert sagemaker.requests[0].body["messages"] == [
-        {"role": "system", "content": retrieval.NO_SOURCES}, {"role": "user", "content": QUESTION}]
+        {"role": "system", "content": retrieval.NO_SOURCES},
+        {"role": "user", "content": QUESTION},
+    ]
 
 
 def test_citation_sources_and_truncation(client, standin, knowledge_base):
     long_text = "word " * 300
-    knowledge_base.script(Behaviour(results=[
-        s3_result(long_text, "s3://docs/long.txt", 0.9),
-        {"content": {"type": "IMAGE", "byteContent": "data:image/png;base64,AAAA"},
-         "location": {"type": "S3", "s3Location": {"uri": "s3://docs/image.png"}}, "score": 0.5},
-        {"content": {"type": "TEXT", "text": "From the web."},
-         "location": {"type": "WEB", "webLocation": {"url": "https://example.com/faq"}}},
-        {"content": {"type": "TEXT", "text": "No location."}, "score": 0.1},
-    ]))
+    knowledge_base.script(
+        Behaviour(
+            results=[
+                s3_result(long_text, "s3://docs/long.txt", 0.9),
+                {
+                    "content": {"type": "IMAGE", "byteContent": "data:image/png;base64,AAAA"},
+                    "location": {"type": "S3", "s3Location": {"uri": "s3://docs/image.png"}},
+                    "score": 0.5,
+                },
+                {
+                    "content": {"type": "TEXT", "text": "From the web."},
+                    "location": {"type": "WEB", "webLocation": {"url": "https://example.com/faq"}},
+                },
+                {"content": {"type": "TEXT", "text": "No location."}, "score": 0.1},
+            ]
+        )
+    )
     resp = client.chat.completions.create(model="rag-bedrock", messages=[{"role": "user", "content": QUESTION}])
     cited = resp.model_extra["citations"]
     assert [(c["index"], c["source"], c["score"]) for c in cited] == [
-        (1, "s3://docs/long.txt", 0.9), (2, "https://example.com/faq", None), (3, None, 0.1)]
+        (1, "s3://docs/long.txt", 0.9),
+        (2, "https://example.com/faq", None),
+        (3, None, 0.1),
+    ]
     assert len(cited[0]["text"]) <= 503 and cited[0]["text"].endswith("...")
     (system,) = [block["text"] for block in standin.requests[0].body["system"]]
     assert long_text.strip() in system  # the model sees the whole passage
@@ -144,20 +170,25 @@ def test_citation_sources_and_truncation(client, standin, knowledge_base):
 
 # --------------------------------------------------------------------------- faults
 
-@pytest.mark.parametrize("error, status, etype, retry_after", [
-    ("ThrottlingException", 429, "rate_limit_exceeded", "2"),
-    ("ServiceQuotaExceededException", 429, "rate_limit_exceeded", "2"),
-    ("ValidationException", 400, "invalid_request_error", None),
-    ("AccessDeniedException", 502, "api_error", None),
-    ("ResourceNotFoundException", 502, "api_error", None),
-    ("DependencyFailedException", 502, "api_error", None),
-    ("BadGatewayException", 502, "api_error", None),
-    ("InternalServerException", 502, "api_error", None),
-    ("ConflictException", 502, "api_error", None),
-])
+
+@pytest.mark.parametrize(
+    "error, status, etype, retry_after",
+    [
+        ("ThrottlingException", 429, "rate_limit_exceeded", "2"),
+        ("ServiceQuotaExceededException", 429, "rate_limit_exceeded", "2"),
+        ("ValidationException", 400, "invalid_request_error", None),
+        ("AccessDeniedException", 502, "api_error", None),
+        ("ResourceNotFoundException", 502, "api_error", None),
+        ("DependencyFailedException", 502, "api_error", None),
+        ("BadGatewayException", 502, "api_error", None),
+        ("InternalServerException", 502, "api_error", None),
+        ("ConflictException", 502, "api_error", None),
+    ],
+)
 @pytest.mark.parametrize("stream", [False, True])
-def test_retrieve_errors_are_mapped_before_the_model_is_called(client, sagemaker, knowledge_base, error,
-                                                               status, etype, retry_after, stream):
+def test_retrieve_errors_are_mapped_before_the_model_is_called(
+    client, sagemaker, knowledge_base, error, status, etype, retry_after, stream
+):
     knowledge_base.script(Behaviour(error=error, error_message="query is too long for the embedding model"))
     with pytest.raises(openai.APIStatusError) as info:
         result = client.chat.completions.create(model="rag", messages=CONVERSATION, stream=stream)
@@ -181,8 +212,9 @@ def test_retrieve_timeout_is_504(client, sagemaker, knowledge_base):
 
 
 def test_model_errors_after_retrieval_still_map(client, sagemaker, knowledge_base):
-    sagemaker.script(SageMakerBehaviour(error="ModelError", original_status=400,
-                                        original_message='{"message": "context too long"}'))
+    sagemaker.script(
+        SageMakerBehaviour(error="ModelError", original_status=400, original_message='{"message": "context too long"}')
+    )
     with pytest.raises(openai.BadRequestError) as info:
         client.chat.completions.create(model="rag", messages=CONVERSATION)
     assert "context too long" in info.value.message and len(knowledge_base.requests) == 1
@@ -197,6 +229,7 @@ def test_mid_stream_error_after_citations(gateway, sagemaker, knowledge_base):
 
 
 # --------------------------------------------------------------------------- telemetry
+
 
 def test_request_log_and_metrics_record_retrieval(client, sagemaker, knowledge_base, telemetry_lines):
     client.chat.completions.create(model="rag", messages=CONVERSATION)
@@ -278,33 +311,51 @@ def test_retrieve_params():
     }
 
 
-@pytest.mark.parametrize("result, source", [
-    ({"location": {"type": "S3", "s3Location": {"uri": "s3://b/k"}}}, "s3://b/k"),
-    ({"location": {"type": "WEB", "webLocation": {"url": "https://w"}}}, "https://w"),
-    ({"location": {"type": "CONFLUENCE", "confluenceLocation": {"url": "https://c"}}}, "https://c"),
-    ({"location": {"type": "SHAREPOINT", "sharePointLocation": {"url": "https://sp"}}}, "https://sp"),
-    ({"location": {"type": "KENDRA", "kendraDocumentLocation": {"uri": "kendra://d"}}}, "kendra://d"),
-    ({"location": {"type": "CUSTOM", "customDocumentLocation": {"id": "doc-7"}}}, "doc-7"),
-    ({"location": {"type": "SQL", "sqlLocation": {"query": "SELECT 1"}},
-      "metadata": {"x-amz-bedrock-kb-source-uri": "s3://meta"}}, "s3://meta"),
-    ({"metadata": {"x-amz-bedrock-kb-source-uri": 5}}, None),
-    ({}, None),
-])
+@pytest.mark.parametrize(
+    "result, source",
+    [
+        ({"location": {"type": "S3", "s3Location": {"uri": "s3://b/k"}}}, "s3://b/k"),
+        ({"location": {"type": "WEB", "webLocation": {"url": "https://w"}}}, "https://w"),
+        ({"location": {"type": "CONFLUENCE", "confluenceLocation": {"url": "https://c"}}}, "https://c"),
+        ({"location": {"type": "SHAREPOINT", "sharePointLocation": {"url": "https://sp"}}}, "https://sp"),
+        ({"location": {"type": "KENDRA", "kendraDocumentLocation": {"uri": "kendra://d"}}}, "kendra://d"),
+        ({"location": {"type": "CUSTOM", "customDocumentLocation": {"id": "doc-7"}}}, "doc-7"),
+        (
+            {
+                "location": {"type": "SQL", "sqlLocation": {"query": "SELECT 1"}},
+                "metadata": {"x-amz-bedrock-kb-source-uri": "s3://meta"},
+            },
+            "s3://meta",
+        ),
+        ({"metadata": {"x-amz-bedrock-kb-source-uri": 5}}, None),
+        ({}, None),
+    ],
+)
 def test_sources_from_locations(result, source):
-    (passage,) = retrieval.parse_results({"retrievalResults": [
-        {"content": {"text": "t"}, "score": 1, **result}]})
+    (passage,) = retrieval.parse_results({"retrievalResults": [{"content": {"text": "t"}, "score": 1, **result}]})
     assert passage.source == source and passage.score == 1.0
 
 
 def test_parse_results_skips_results_without_text_and_renders_rows():
-    passages = retrieval.parse_results({"retrievalResults": [
-        {"content": {"type": "IMAGE", "byteContent": "..."}},
-        {"content": {"type": "TEXT", "text": "  "}},
-        {"content": {"type": "ROW", "row": [{"columnName": "sku", "columnValue": "A1", "type": "STRING"},
-                                           {"columnName": "price", "columnValue": "9", "type": "NUMBER"}]}},
-        "garbage",
-        {"content": {"type": "TEXT", "text": " kept "}, "score": "high"},
-    ]})
+    passages = retrieval.parse_results(
+        {
+            "retrievalResults": [
+                {"content": {"type": "IMAGE", "byteContent": "..."}},
+                {"content": {"type": "TEXT", "text": "  "}},
+                {
+                    "content": {
+                        "type": "ROW",
+                        "row": [
+                            {"columnName": "sku", "columnValue": "A1", "type": "STRING"},
+                            {"columnName": "price", "columnValue": "9", "type": "NUMBER"},
+                        ],
+                    }
+                },
+                "garbage",
+                {"content": {"type": "TEXT", "text": " kept "}, "score": "high"},
+            ]
+        }
+    )
     assert [(p.text, p.score) for p in passages] == [("sku: A1; price: 9", None), ("kept", None)]
     assert retrieval.parse_results({}) == [] and retrieval.parse_results({"retrievalResults": None}) == []
 
@@ -312,8 +363,9 @@ def test_parse_results_skips_results_without_text_and_renders_rows():
 def test_context_prompt_and_citations():
     passages = [retrieval.Passage("alpha", "s3://a", 0.5), retrieval.Passage("x" * 600, None, None)]
     prompt = retrieval.context_prompt(passages)
-    assert prompt == (f"{retrieval.INSTRUCTIONS}\n\nSources:\n\n[1] (source: s3://a)\nalpha\n\n"
-                      f"[2] (source: unknown)\n{'x' * 600}")
+    assert prompt == (
+        f"{retrieval.INSTRUCTIONS}\n\nSources:\n\n[1] (source: s3://a)\nalpha\n\n[2] (source: unknown)\n{'x' * 600}"
+    )
     assert retrieval.context_prompt([]) == retrieval.NO_SOURCES
     cited = retrieval.citations(passages)
     assert cited[0] == {"index": 1, "source": "s3://a", "text": "alpha", "score": 0.5}
@@ -322,8 +374,9 @@ def test_context_prompt_and_citations():
 
 def test_augment_appends_one_system_prompt():
     request = _request(CONVERSATION)
-    augmented = retrieval.augment(request, default_passages := retrieval.parse_results(
-        {"retrievalResults": default_results()}))
+    augmented = retrieval.augment(
+        request, default_passages := retrieval.parse_results({"retrievalResults": default_results()})
+    )
     assert augmented.system == (*request.system, retrieval.context_prompt(default_passages))
     assert augmented.messages == request.messages and request.system == ("You are the shop assistant.",)
 
@@ -332,14 +385,21 @@ def _error(code: str) -> ClientError:
     return ClientError({"Error": {"Code": code, "Message": "kb says no"}}, "Retrieve")
 
 
-@pytest.mark.parametrize("exc, status, code, metric", [
-    (_error("ThrottlingException"), 429, "rate_limit_exceeded", "RetrieveThrottlingException"),
-    (_error("ValidationException"), 400, "invalid_request", "RetrieveValidationException"),
-    (_error("ResourceNotFoundException"), 502, "upstream_knowledge_base_not_found",
-     "RetrieveResourceNotFoundException"),
-    (_error("DependencyFailedException"), 502, "upstream_error", "RetrieveDependencyFailedException"),
-    (ReadTimeoutError(endpoint_url="http://x"), 504, "upstream_timeout", "RetrieveReadTimeoutError"),
-])
+@pytest.mark.parametrize(
+    "exc, status, code, metric",
+    [
+        (_error("ThrottlingException"), 429, "rate_limit_exceeded", "RetrieveThrottlingException"),
+        (_error("ValidationException"), 400, "invalid_request", "RetrieveValidationException"),
+        (
+            _error("ResourceNotFoundException"),
+            502,
+            "upstream_knowledge_base_not_found",
+            "RetrieveResourceNotFoundException",
+        ),
+        (_error("DependencyFailedException"), 502, "upstream_error", "RetrieveDependencyFailedException"),
+        (ReadTimeoutError(endpoint_url="http://x"), 504, "upstream_timeout", "RetrieveReadTimeoutError"),
+    ],
+)
 def test_retrieve_error_mapping(exc, status, code, metric):
     err = retrieval.map_error(exc, "ABCDEFGHIJ")
     assert (err.status, err.code, err.metric_type) == (status, code, metric)

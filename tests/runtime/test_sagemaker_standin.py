@@ -25,10 +25,17 @@ def runtime(sagemaker, monkeypatch):
 
 
 def _stream(runtime, endpoint: str, **body) -> bytes:
-    payload = json.dumps({"messages": [{"role": "user", "content": "hi"}], "stream": True,
-                          "stream_options": {"include_usage": True}, **body}).encode()
-    resp = runtime.invoke_endpoint_with_response_stream(EndpointName=endpoint, Body=payload,
-                                                        ContentType="application/json")
+    payload = json.dumps(
+        {
+            "messages": [{"role": "user", "content": "hi"}],
+            "stream": True,
+            "stream_options": {"include_usage": True},
+            **body,
+        }
+    ).encode()
+    resp = runtime.invoke_endpoint_with_response_stream(
+        EndpointName=endpoint, Body=payload, ContentType="application/json"
+    )
     return b"".join(e["PayloadPart"]["Bytes"] for e in resp["Body"] if "PayloadPart" in e)
 
 
@@ -43,8 +50,13 @@ def test_lmi_rolling_batch_streams_token_lines_without_usage_or_done(runtime, sa
 
 
 def test_lmi_rolling_batch_failure_replaces_the_chunk_without_newline(runtime, sagemaker):
-    sagemaker.script(Behaviour(chunks=["a", "b"], error_after=1,
-                               container_error={"code": 424, "error": "exception occurred during rolling batch inference"}))
+    sagemaker.script(
+        Behaviour(
+            chunks=["a", "b"],
+            error_after=1,
+            container_error={"code": 424, "error": "exception occurred during rolling batch inference"},
+        )
+    )
     data = _stream(runtime, "lmi-endpoint")
     assert data.endswith(b'"exception occurred during rolling batch inference"}')
 
@@ -61,23 +73,33 @@ def test_tgi_streams_sse_with_a_usage_chunk_and_done(runtime, sagemaker):
     assert frames[-2:] == ["data: [DONE]", ""]
     objs = [json.loads(f[6:]) for f in frames[:-2]]
     assert all(o["choices"][0]["delta"]["role"] == "assistant" for o in objs[:-1])
-    assert objs[-2]["choices"][0] == {"index": 0, "delta": {"role": "assistant", "content": ""}, "logprobs": None,
-                                      "finish_reason": "stop"}
+    assert objs[-2]["choices"][0] == {
+        "index": 0,
+        "delta": {"role": "assistant", "content": ""},
+        "logprobs": None,
+        "finish_reason": "stop",
+    }
     assert objs[-1]["choices"] == [] and objs[-1]["usage"]["total_tokens"] == 13
 
 
 def test_tgi_rejects_top_p_one_in_the_stream_and_as_422(runtime, sagemaker):
     frames = _stream(runtime, "tgi-endpoint", top_p=1.0).decode().split("\n\n")
-    assert json.loads(frames[0][6:]) == {"error": {"message": "Input validation error: `top_p` must be > 0.0 and < 1.0",
-                                                   "http_status_code": 422}}
+    assert json.loads(frames[0][6:]) == {
+        "error": {"message": "Input validation error: `top_p` must be > 0.0 and < 1.0", "http_status_code": 422}
+    }
     assert frames[1] == "data: [DONE]"
     with pytest.raises(ClientError) as info:
-        runtime.invoke_endpoint(EndpointName="tgi-endpoint", ContentType="application/json",
-                                Body=json.dumps({"messages": [], "top_p": 1.0}).encode())
+        runtime.invoke_endpoint(
+            EndpointName="tgi-endpoint",
+            ContentType="application/json",
+            Body=json.dumps({"messages": [], "top_p": 1.0}).encode(),
+        )
     assert info.value.response["OriginalStatusCode"] == 422
 
 
-@pytest.mark.parametrize("endpoint, status", [("vllm-endpoint", 400), ("lmi-async-endpoint", 400), ("lmi-endpoint", 424)])
+@pytest.mark.parametrize(
+    "endpoint, status", [("vllm-endpoint", 400), ("lmi-async-endpoint", 400), ("lmi-endpoint", 424)]
+)
 def test_vllm_engines_reject_top_p_zero(runtime, endpoint, status):
     with pytest.raises(ClientError) as info:
         _stream(runtime, endpoint, top_p=0)

@@ -15,6 +15,7 @@ from .construct import BedrockGatewayApi
 from .endpoint import GatewayEndpoint, GatewayEndpointType
 
 __all__ = [
+    "rules",
     "INFERENCE_PROFILE_GEOS",
     "BedrockEmbeddingAlias",
     "BedrockGatewayApi",

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import typing
 from typing import TYPE_CHECKING
+
+from constructs import IConstruct
 
 from .._nag import acknowledge
 from .aliases import BedrockModelAlias
@@ -54,9 +57,9 @@ def _account_and_pool(gateway: BedrockGatewayApi) -> None:
             "AmazonAPIGatewayPushToCloudWatchLogs]",
             "API Gateway's account-level logging role; AWS documents this service-role policy for execution logs",
         )
-    if gateway.user_pool_client is not None:  # we created the pool
+    if gateway.user_pool_client is not None and gateway.user_pool is not None:  # we created the pool
         acknowledge(
-            gateway.user_pool.node.default_child or gateway.user_pool,  # type: ignore[union-attr]
+            typing.cast(IConstruct, gateway.user_pool.node.default_child or gateway.user_pool),
             "AwsSolutions::AwsSolutions-COG8",
             "The Plus feature plan (threat protection) is billed per monthly active user; MFA is required instead. "
             "Pass your own Plus-tier pool with GatewayAuth.cognito(pool) to get it",

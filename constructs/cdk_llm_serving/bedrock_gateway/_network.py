@@ -67,7 +67,7 @@ def network_problems(endpoint: GatewayEndpoint) -> tuple[list[str], ec2.SubnetSe
     if not selected.subnets:
         return ["endpoint=GatewayEndpoint.private(...): vpc_subnets select no subnet of the VPC"], None
     try:
-        vpc.vpc_cidr_block  # security group rules of the VPC endpoints and the function use it
+        _ = vpc.vpc_cidr_block  # security group rules of the VPC endpoints and the function use it
     except Exception:
         return [
             "endpoint=GatewayEndpoint.private(...): the VPC's CIDR block is unknown; import it with"

@@ -21,10 +21,7 @@ from .auth import GatewayAuth, GatewayAuthMode
 
 def _error_template(error_type: str, code: str) -> dict[str, str]:
     """API Gateway gateway-response body in OpenAI's error shape."""
-    body = (
-        '{"error":{"message":$context.error.messageString,'
-        f'"type":"{error_type}","param":null,"code":"{code}"}}}}'
-    )
+    body = f'{{"error":{{"message":$context.error.messageString,"type":"{error_type}","param":null,"code":"{code}"}}}}'
     return {"application/json": body}
 
 
@@ -133,7 +130,9 @@ def cors_origin_problems(origins: Sequence[str]) -> list[str]:
         if not isinstance(o, str) or (o != "*" and not _ORIGIN_RE.match(o))
     ]
     if "*" in origins and len(origins) > 1:
-        out.append(f"cors_allowed_origins: '*' allows every origin and cannot be combined with others, got {list(origins)!r}")
+        out.append(
+            f"cors_allowed_origins: '*' allows every origin and cannot be combined with others, got {list(origins)!r}"
+        )
     if isinstance(origins, (list, tuple)) and len(origins) == 0:
         out.append("cors_allowed_origins must name at least one origin (or be None for no CORS)")
     return out
@@ -288,9 +287,7 @@ def _embeddings_request_model(api: apigw.RestApi) -> apigw.Model:
             required=["model", "input"],
             properties={
                 "model": apigw.JsonSchema(type=string, min_length=1, max_length=256),
-                "input": apigw.JsonSchema(
-                    type=[string, apigw.JsonSchemaType.ARRAY], max_items=MAX_EMBEDDING_INPUTS
-                ),
+                "input": apigw.JsonSchema(type=[string, apigw.JsonSchemaType.ARRAY], max_items=MAX_EMBEDDING_INPUTS),
                 "dimensions": apigw.JsonSchema(type=apigw.JsonSchemaType.INTEGER),
                 "encoding_format": apigw.JsonSchema(type=string, enum=["float", "base64"]),
                 "input_type": apigw.JsonSchema(type=string),
@@ -316,12 +313,16 @@ def add_routes(
         "RequestValidator", validate_request_body=True, validate_request_parameters=True
     )
     v1 = api.root.add_resource("v1")
-    chat = v1.add_resource("chat").add_resource("completions").add_method(
-        "POST",
-        integration,
-        request_models={"application/json": chat_request_model},
-        request_validator=validator,
-        **method_options,
+    chat = (
+        v1.add_resource("chat")
+        .add_resource("completions")
+        .add_method(
+            "POST",
+            integration,
+            request_models={"application/json": chat_request_model},
+            request_validator=validator,
+            **method_options,
+        )
     )
     models_resource = v1.add_resource("models")
     models = models_resource.add_method("GET", integration, request_validator=validator, **method_options)

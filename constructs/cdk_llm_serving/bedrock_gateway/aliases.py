@@ -13,7 +13,7 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 from .._names import is_sagemaker_name
 from .._types import TypedOptions
@@ -31,7 +31,9 @@ _SAGEMAKER_ARN_RE = re.compile(
 )
 #: Bedrock knowledge base IDs (Retrieve API: ``^[0-9a-zA-Z]{10}$``).
 _KNOWLEDGE_BASE_ID_RE = re.compile(r"^[0-9a-zA-Z]{10}$")
-_KNOWLEDGE_BASE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:bedrock:[a-z0-9-]+:\d{12}:knowledge-base/(?P<id>[0-9a-zA-Z]{10})$")
+_KNOWLEDGE_BASE_ARN_RE = re.compile(
+    r"^arn:aws[a-z-]*:bedrock:[a-z0-9-]+:\d{12}:knowledge-base/(?P<id>[0-9a-zA-Z]{10})$"
+)
 
 #: Bedrock embedding models the gateway runtime can call (its InvokeModel body per family; the runtime's
 #: ``config.EMBEDDING_FAMILIES`` lists the same prefixes): an ID matches a prefix exactly or continues it with ``:``.
@@ -185,7 +187,9 @@ class BedrockModelAlias(TypedOptions):
         out: list[str] = []
         where = f"model alias {self.alias!r}"
         if not _ALIAS_RE.match(self.alias):
-            out.append(f"{where}: alias must match {_ALIAS_RE.pattern} (letters, digits, '.', '_', ':', '-'; at most 64)")
+            out.append(
+                f"{where}: alias must match {_ALIAS_RE.pattern} (letters, digits, '.', '_', ':', '-'; at most 64)"
+            )
         if self.model_id.startswith("arn:"):
             out.append(f"{where}: model_id must be a model or inference profile ID, not an ARN ({self.model_id!r})")
         elif not _FOUNDATION_MODEL_RE.match(self.foundation_model_id):
@@ -243,7 +247,9 @@ class BedrockEmbeddingAlias(TypedOptions):
         out: list[str] = []
         where = f"embedding alias {self.alias!r}"
         if not isinstance(self.alias, str) or not _ALIAS_RE.match(self.alias):
-            out.append(f"{where}: alias must match {_ALIAS_RE.pattern} (letters, digits, '.', '_', ':', '-'; at most 64)")
+            out.append(
+                f"{where}: alias must match {_ALIAS_RE.pattern} (letters, digits, '.', '_', ':', '-'; at most 64)"
+            )
         if not isinstance(self.model_id, str) or not any(
             self.model_id == p or self.model_id.startswith(p + ":") for p in EMBEDDING_MODEL_PREFIXES
         ):
@@ -342,10 +348,10 @@ class SageMakerModelAlias(TypedOptions):
         out: list[str] = []
         where = f"model alias {self.alias!r}"
         if not _ALIAS_RE.match(self.alias):
-            out.append(f"{where}: alias must match {_ALIAS_RE.pattern} (letters, digits, '.', '_', ':', '-'; at most 64)")
-        out.extend(
-            _sagemaker_name_problems(where, "endpoint", self.endpoint_name, self.endpoint_arn)
-        )
+            out.append(
+                f"{where}: alias must match {_ALIAS_RE.pattern} (letters, digits, '.', '_', ':', '-'; at most 64)"
+            )
+        out.extend(_sagemaker_name_problems(where, "endpoint", self.endpoint_name, self.endpoint_arn))
         if self.inference_component_name is not None:
             out.extend(
                 _sagemaker_name_problems(
@@ -353,7 +359,9 @@ class SageMakerModelAlias(TypedOptions):
                 )
             )
         elif self.inference_component_arn is not None:
-            out.append(f"{where}: inference_component_arn is set but inference_component_name is not; set both or neither")
+            out.append(
+                f"{where}: inference_component_arn is set but inference_component_name is not; set both or neither"
+            )
         out.extend(_token_problems(where, self.max_tokens_cap, self.default_max_tokens))
         if self.retrieval is not None:
             out.extend(self.retrieval.problems(where))
@@ -377,7 +385,7 @@ class SageMakerModelAlias(TypedOptions):
 
 
 #: Any entry of the allowlist.
-ModelAlias = Union[BedrockModelAlias, SageMakerModelAlias, BedrockEmbeddingAlias]
+ModelAlias = BedrockModelAlias | SageMakerModelAlias | BedrockEmbeddingAlias
 
 
 def _sagemaker_name_problems(where: str, field: str, name: str, arn: str | None) -> list[str]:
@@ -463,7 +471,9 @@ def model_problems(models: Sequence[ModelAlias]) -> list[str]:
 def retrievals(models: Sequence[ModelAlias]) -> list[KnowledgeBaseRetrieval]:
     """The ``retrieval`` settings of the chat aliases (embedding aliases have none), in allowlist order."""
     return [
-        m.retrieval for m in models if isinstance(m, (BedrockModelAlias, SageMakerModelAlias)) and m.retrieval is not None
+        m.retrieval
+        for m in models
+        if isinstance(m, (BedrockModelAlias, SageMakerModelAlias)) and m.retrieval is not None
     ]
 
 

@@ -51,7 +51,6 @@ from .endpoint import GatewayEndpoint, GatewayEndpointType
 from .layers import GATEWAY_RUNTIME, powertools_layer_arn, web_adapter_layer_arn
 from .rules import EXECUTION_LOG_GROUP_PREFIX
 
-
 #: Default of ``generation_timeout``.
 DEFAULT_GENERATION_TIMEOUT = cdk.Duration.minutes(10)
 
@@ -418,8 +417,12 @@ class BedrockGatewayApi(Construct):
             vpc_subnets=self._subnets,
             security_groups=[self.function_security_group] if self.function_security_group else None,
             layers=[
-                lambda_.LayerVersion.from_layer_version_arn(self, "WebAdapterLayer", web_adapter_layer_arn(architecture)),
-                lambda_.LayerVersion.from_layer_version_arn(self, "PowertoolsLayer", powertools_layer_arn(architecture)),
+                lambda_.LayerVersion.from_layer_version_arn(
+                    self, "WebAdapterLayer", web_adapter_layer_arn(architecture)
+                ),
+                lambda_.LayerVersion.from_layer_version_arn(
+                    self, "PowertoolsLayer", powertools_layer_arn(architecture)
+                ),
             ],
             environment=self._environment(
                 limits, image_url_hosts=image_url_hosts, log_content=log_content, generation_timeout=generation_timeout
@@ -620,7 +623,10 @@ class BedrockGatewayApi(Construct):
                 self.api.arn_for_execute_api("POST", "/v1/chat/completions", self.stage.stage_name),
                 self.api.arn_for_execute_api("POST", "/v1/embeddings", self.stage.stage_name),
                 self.api.arn_for_execute_api("GET", "/v1/models", self.stage.stage_name),
-                *(self.api.arn_for_execute_api("GET", f"/v1/models/{m.alias}", self.stage.stage_name) for m in self.models),
+                *(
+                    self.api.arn_for_execute_api("GET", f"/v1/models/{m.alias}", self.stage.stage_name)
+                    for m in self.models
+                ),
             ],
         )
 
@@ -745,4 +751,3 @@ def props_problems(props: Mapping[str, Any], *, region: str | None = None) -> li
         generation_timeout=p["generation_timeout"] or DEFAULT_GENERATION_TIMEOUT,
         **{n: p[n] for n in _CHECKED_SCALARS},
     )
-

@@ -19,21 +19,21 @@ from .._rules import RuleSet
 from .catalogue import catalogue
 
 #: Rules over the names of retained resources (subject: RetainedName).
-RETAINED_NAMES: RuleSet = RuleSet("GATEWAY")
+RETAINED_NAMES: RuleSet[RetainedName] = RuleSet("GATEWAY")
 #: Rules over the WAF logging destination (subject: WafLogDestination).
-WAF_LOGGING: RuleSet = RuleSet("GATEWAY")
+WAF_LOGGING: RuleSet[WafLogDestination] = RuleSet("GATEWAY")
 #: Rules over the execution log group (subject: ExecutionLogGroup).
-EXECUTION_LOGGING: RuleSet = RuleSet("GATEWAY")
+EXECUTION_LOGGING: RuleSet[ExecutionLogGroup] = RuleSet("GATEWAY")
 #: Rules over the managed rule groups' overrides (subject: ManagedRuleOverrides).
-WAF_OVERRIDES: RuleSet = RuleSet("GATEWAY")
+WAF_OVERRIDES: RuleSet[ManagedRuleOverrides] = RuleSet("GATEWAY")
 #: Rules over API Gateway's own responses (subject: UnsignedRequestResponse).
-GATEWAY_RESPONSES: RuleSet = RuleSet("GATEWAY")
+GATEWAY_RESPONSES: RuleSet[UnsignedRequestResponse] = RuleSet("GATEWAY")
 #: Rules over Bedrock model IDs and the stack Region (subject: ProfileRegion).
-BEDROCK_MODELS: RuleSet = RuleSet("GATEWAY")
+BEDROCK_MODELS: RuleSet[ProfileRegion] = RuleSet("GATEWAY")
 #: Rules over the role's AWS Marketplace permissions (subject: MarketplaceGrants).
-MARKETPLACE: RuleSet = RuleSet("GATEWAY")
+MARKETPLACE: RuleSet[MarketplaceGrants] = RuleSet("GATEWAY")
 #: Rules over aliases configured for reasoning (subject: ReasoningAlias).
-REASONING: RuleSet = RuleSet("GATEWAY")
+REASONING: RuleSet[ReasoningAlias] = RuleSet("GATEWAY")
 
 __all__ = [
     "BEDROCK_MODELS",
@@ -81,12 +81,12 @@ def _leading_literal(resolved: Any) -> str:
         return resolved
     if isinstance(resolved, dict) and "Fn::Join" in resolved:
         sep, parts = resolved["Fn::Join"]
-        head = []
+        head: list[str] = []
         for part in parts:
             if not isinstance(part, str):
                 break
             head.append(part)
-        return sep.join(head)
+        return str(sep).join(head)
     return ""
 
 
@@ -133,7 +133,9 @@ EXECUTION_LOG_GROUP_PREFIX = "API-Gateway-Execution-Logs_"
     "named API-Gateway-Execution-Logs_{rest-api-id}/{stage_name}')",
 )
 def _execution_log_group(subject: ExecutionLogGroup) -> Iterable[str]:
-    expected = {"Fn::Join": ["", [EXECUTION_LOG_GROUP_PREFIX, {"Ref": subject.rest_api_logical_id}, f"/{subject.stage_name}"]]}
+    expected = {
+        "Fn::Join": ["", [EXECUTION_LOG_GROUP_PREFIX, {"Ref": subject.rest_api_logical_id}, f"/{subject.stage_name}"]]
+    }
     if subject.resolved_name != expected:
         yield (
             f"the execution log group must be named {EXECUTION_LOG_GROUP_PREFIX}<rest api id>/{subject.stage_name}, "
@@ -332,7 +334,7 @@ def _reasoning_model(subject: ReasoningAlias) -> Iterable[str]:
     )
 
 
-_BY_SUBJECT: dict[type, RuleSet] = {
+_BY_SUBJECT: dict[type, RuleSet[Any]] = {
     RetainedName: RETAINED_NAMES,
     WafLogDestination: WAF_LOGGING,
     ExecutionLogGroup: EXECUTION_LOGGING,
@@ -366,7 +368,7 @@ class SageMakerLimitsSubject:
 
 
 #: Rules about SageMaker Runtime limits (same GATEWAY family, its own subject).
-SAGEMAKER_RULES: RuleSet = RuleSet("GATEWAY")
+SAGEMAKER_RULES: RuleSet[SageMakerLimitsSubject] = RuleSet("GATEWAY")
 
 
 @SAGEMAKER_RULES.rule(
