@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import typing
 from typing import TYPE_CHECKING
-
-from constructs import IConstruct
 
 from .._nag import acknowledge
 from .aliases import BedrockModelAlias
@@ -59,7 +56,7 @@ def _account_and_pool(gateway: BedrockGatewayApi) -> None:
         )
     if gateway.user_pool_client is not None and gateway.user_pool is not None:  # we created the pool
         acknowledge(
-            typing.cast(IConstruct, gateway.user_pool.node.default_child or gateway.user_pool),
+            gateway.user_pool.node.default_child or gateway.user_pool,
             "AwsSolutions::AwsSolutions-COG8",
             "The Plus feature plan (threat protection) is billed per monthly active user; MFA is required instead. "
             "Pass your own Plus-tier pool with GatewayAuth.cognito(pool) to get it",
