@@ -17,8 +17,8 @@ from constructs import Construct
 from ._nag import acknowledge
 
 _NO_TOPIC_REASON = (
-    "No alarm topic was passed ({prop}): the alarm is visible in CloudWatch and can roll back deployments, "
-    "but notifies no one"
+    "No alarm topic was passed ({prop}): the alarm is visible in CloudWatch (and still acts where it is wired, "
+    "e.g. a deployment rollback) but notifies no one"
 )
 
 

@@ -12,7 +12,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from ._alarms import notify, threshold_alarm
+from .._alarms import notify, threshold_alarm
 from .aliases import BedrockModelAlias, ModelAlias
 
 
