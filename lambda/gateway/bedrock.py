@@ -49,7 +49,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 import upstream
-from backend import Completion, Embeddings, ReasoningDelta, ToolCallDelta, Usage
+from backend import Completion, Embeddings, ReasoningDelta, StreamItem, ToolCallDelta, Usage
 from errors import GatewayError, invalid_request
 from images import Image
 from openai_compat import TOOL_ROLE, Text, ToolCall
@@ -136,7 +136,7 @@ def tool_use_id(call_id: str) -> str:
 
 
 def _user_blocks(message) -> list[dict]:
-    blocks = []
+    blocks: list[dict[str, Any]] = []
     for part in message.parts:
         if isinstance(part, Text):
             blocks.append({"text": part.text})
@@ -148,7 +148,7 @@ def _user_blocks(message) -> list[dict]:
 
 
 def _assistant_blocks(message, tools_offered: bool) -> list[dict]:
-    blocks = [{"text": message.text}] if message.text else []
+    blocks: list[dict[str, Any]] = [{"text": message.text}] if message.text else []
     for call in message.tool_calls:
         if tools_offered:
             blocks.append(
@@ -163,6 +163,7 @@ def converse_messages(request, tools_offered: bool) -> list[dict]:
     """The Converse ``messages`` of ``request`` (see the module docstring)."""
     turns: list[dict] = []
     for m in request.messages:
+        blocks: list[dict[str, Any]]
         if m.role == TOOL_ROLE:
             role, text = "user", m.text if m.text.strip() else EMPTY_TOOL_RESULT
             if tools_offered:
@@ -355,7 +356,7 @@ class BedrockStream(upstream.UpstreamStream):
     def _map_error(self, exc: Exception) -> GatewayError:
         return map_error(exc, self._model_id)
 
-    def _texts(self) -> Iterator:
+    def _texts(self) -> Iterator[StreamItem]:
         structured = self._structured
         for event in self._events:
             delta = event.get("contentBlockDelta")
@@ -449,7 +450,7 @@ def _vectors(family: str, data: Any, model_id: str) -> list[list[float]]:
     if not isinstance(data, dict):
         raise _bad_embedding(model_id, "not a JSON object")
     if family == "titan-v2":
-        vectors = [data.get("embedding")]
+        vectors: Any = [data.get("embedding")]  # unvalidated JSON until the check below
     else:
         embeddings = data.get("embeddings")
         vectors = embeddings.get("float") if isinstance(embeddings, dict) else embeddings

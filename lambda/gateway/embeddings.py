@@ -48,7 +48,7 @@ class EmbeddingRequest:
         return self.model.alias
 
 
-def _inputs(raw: Any, config: GatewayConfig, family: str) -> tuple[str, ...]:
+def _inputs(raw: Any, config: GatewayConfig, family: str | None) -> tuple[str, ...]:
     if raw is None:
         raise invalid_request("'input' is required.", param="input", code="missing_required_parameter")
     items = [raw] if isinstance(raw, str) else raw
@@ -104,6 +104,8 @@ def parse_embedding_request(body: Any, config: GatewayConfig) -> EmbeddingReques
     inputs = _inputs(body.get("input"), config, family)
     dimensions = body.get("dimensions")
     if dimensions is not None:
+        if family is None:  # lookup_model(..., EMBEDDING) returns embedding aliases, which always have a family
+            raise KeyError(family)
         allowed = DIMENSIONS[family]
         if not isinstance(dimensions, int) or isinstance(dimensions, bool) or dimensions not in allowed:
             raise invalid_request(
@@ -139,7 +141,7 @@ def _encode(vector: list[float], encoding: str) -> list[float] | str:
     return vector
 
 
-def response(request: EmbeddingRequest, vectors: list[list[float]], input_tokens: int) -> dict:
+def response(request: EmbeddingRequest, vectors: list[list[float]], input_tokens: int) -> dict[str, Any]:
     """The OpenAI ``CreateEmbeddingResponse``."""
     return {
         "object": "list",

@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import email.message
 import struct
 import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
+from typing import IO
 
 from errors import invalid_request
 
@@ -206,7 +208,7 @@ def allowed_origins(hosts: tuple[str, ...]) -> frozenset[tuple[str, str, int]]:
     return frozenset(out)
 
 
-def remote_ref(url: str, param: str, origins: frozenset) -> ImageRef:
+def remote_ref(url: str, param: str, origins: frozenset[tuple[str, str, int]]) -> ImageRef:
     """Check a remote image URL against the allowlist; the image is fetched later (:func:`fetch`)."""
     parsed = urllib.parse.urlsplit(url)
     scheme = parsed.scheme.lower()
@@ -228,7 +230,15 @@ def remote_ref(url: str, param: str, origins: frozenset) -> ImageRef:
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: ANN001 (urllib signature)
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: IO[bytes],
+        code: int,
+        msg: str,
+        headers: email.message.Message,
+        newurl: str,
+    ) -> urllib.request.Request | None:
         return None  # a redirect becomes an HTTPError: an allowlisted host cannot send us elsewhere
 
 

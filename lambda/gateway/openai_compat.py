@@ -926,7 +926,7 @@ def new_completion_id() -> str:
 def usage_dict(input_tokens: int, output_tokens: int, token_source: dict | None = None) -> dict:
     """OpenAI ``usage`` object; ``token_source`` (added when given) says how the gateway got counts
     the model did not report, e.g. ``{"prompt_tokens": "estimated", "completion_tokens": "counted"}``."""
-    usage = {
+    usage: dict[str, Any] = {
         "prompt_tokens": input_tokens,
         "completion_tokens": output_tokens,
         "total_tokens": input_tokens + output_tokens,

@@ -101,7 +101,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 import upstream
-from backend import COUNTED, ESTIMATED, Completion, ReasoningDelta, ToolCallDelta, Usage
+from backend import COUNTED, ESTIMATED, Completion, ReasoningDelta, StreamItem, ToolCallDelta, Usage
 from errors import GatewayError, invalid_request
 from images import Image
 from openai_compat import TOOL_ROLE, Text, ToolCall, backend_stop_reason
@@ -626,7 +626,7 @@ class SageMakerStream(upstream.UpstreamStream):
     def _map_error(self, exc: Exception) -> GatewayError:
         return map_error(exc, self._display_id)
 
-    def _texts(self) -> Iterator[str]:
+    def _texts(self) -> Iterator[StreamItem]:
         lines = LineSplitter()
         for event in self._events:
             part = event.get("PayloadPart")
@@ -638,7 +638,7 @@ class SageMakerStream(upstream.UpstreamStream):
         if self.usage is None:  # e.g. LMI rolling batch: one JSON line per token, no usage
             self.usage = Usage(estimate_tokens(self._prompt_chars), self._text_chunks, ESTIMATED, COUNTED)
 
-    def _line(self, line: bytes) -> Iterator[str]:
+    def _line(self, line: bytes) -> Iterator[StreamItem]:
         if self._done:
             return
         chunk = parse_line(line, self._display_id)
@@ -674,7 +674,8 @@ class SageMakerStream(upstream.UpstreamStream):
         for entry in raw:
             if not isinstance(entry, dict) or not isinstance(entry.get("index", 0), int):
                 raise _bad_response(self._display_id, "a tool call delta has no index")
-            function = entry.get("function") if isinstance(entry.get("function"), dict) else {}
+            raw_function = entry.get("function")
+            function = raw_function if isinstance(raw_function, dict) else {}
             arguments = function.get("arguments") or ""
             self._text_chunks += 1
             if entry.get("id"):

@@ -24,7 +24,7 @@ import json
 import os
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote
 
@@ -73,8 +73,8 @@ def _request_id(header: str | None) -> str | None:
         return None
 
 
-def _error_headers(err: GatewayError) -> dict | None:
-    headers = {}
+def _error_headers(err: GatewayError) -> dict[str, str] | None:
+    headers: dict[str, str] = {}
     if err.retry_after is not None:
         headers["Retry-After"] = str(err.retry_after)
     if err.is_deployment_problem:
@@ -96,6 +96,10 @@ class GatewayHandler(BaseHTTPRequestHandler):
     server_version = "llm-gateway/1"
     sys_version = ""
     disable_nagle_algorithm = True  # TCP_NODELAY: SSE frames leave immediately.
+    #: Annotations only (no runtime effect): the server is always a :class:`GatewayServer`, and
+    #: typeshed does not declare the header buffer that ``send_header`` fills.
+    server: GatewayServer
+    _headers_buffer: list[bytes]
 
     # -- plumbing ----------------------------------------------------------------
 
@@ -114,7 +118,7 @@ class GatewayHandler(BaseHTTPRequestHandler):
         self.send_header("Vary", "Origin")  # the answer depends on the request's Origin (caches must key on it)
         headers = getattr(self, "headers", None)  # not yet parsed when the request line is bad
         origin = headers.get("Origin") if headers is not None else None
-        if origin in origins:
+        if origin is not None and origin in origins:
             self.send_header("Access-Control-Allow-Origin", origin)
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
@@ -125,7 +129,7 @@ class GatewayHandler(BaseHTTPRequestHandler):
         etype = "invalid_request_error" if code < 500 else "server_error"
         self._send_json(code, GatewayError(code, message or "Bad request", type=etype).to_dict())
 
-    def _send_json(self, status: int, obj: object, headers: dict | None = None) -> None:
+    def _send_json(self, status: int, obj: object, headers: dict[str, str] | None = None) -> None:
         body = _dumps(obj)
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -229,7 +233,7 @@ class GatewayHandler(BaseHTTPRequestHandler):
 
     def _chat(self, body: bytes, record: RequestRecord) -> dict | None:
         """Serve one chat completion: the ``chat.completion`` dict, or ``None`` once a stream was sent."""
-        service: ChatService = self.server.service
+        service = self.server.service
         request = service.parse(body, record)
         if request.stream:
             chunks = service.stream(request, record)  # upstream errors raise before any byte
@@ -244,7 +248,7 @@ class GatewayHandler(BaseHTTPRequestHandler):
         Lambda the execution environment may be frozen as soon as the response is
         complete, so anything written afterwards could be delayed or lost.
         """
-        service: ChatService = self.server.service
+        service = self.server.service
         record = RequestRecord(_request_id(self.headers.get("x-amzn-lambda-context")))
         try:
             body = self._read_body(service.config.limits.max_request_bytes)
@@ -256,10 +260,10 @@ class GatewayHandler(BaseHTTPRequestHandler):
             record.fail(err)
             status, payload, headers = err.status, err.to_dict(), _error_headers(err)
         except Exception as exc:  # our bug: answer in OpenAI shape, never with a traceback
-            err = self._internal_error(exc)
-            record.fail(err)
+            internal = self._internal_error(exc)
+            record.fail(internal)
             self.close_connection = True
-            status, payload, headers = err.status, err.to_dict(), None
+            status, payload, headers = internal.status, internal.to_dict(), None
         finally:
             service.telemetry.finish(record)  # idempotent: a no-op if already finished
         try:
@@ -273,7 +277,7 @@ class GatewayHandler(BaseHTTPRequestHandler):
         except OSError as exc:
             raise _ClientDisconnected from exc
 
-    def _write_stream(self, chunks: Iterator[dict], record: RequestRecord) -> None:
+    def _write_stream(self, chunks: Generator[dict, None, None], record: RequestRecord) -> None:
         """Send ``chunks`` as Server-Sent Events (one HTTP chunk per frame).
 
         Once the 200 header is out, a failure becomes a final ``data: {"error": ...}``

@@ -13,14 +13,23 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Generator
+from typing import Any, cast
 
 import embeddings
 import images
 import openai_compat
 import retrieval
-from backend import REPORTED, Backend, CompletionStream, ReasoningDelta, ToolCallDelta, Usage, make_backends
+from backend import (
+    REPORTED,
+    Backend,
+    CompletionStream,
+    EmbeddingBackend,
+    ReasoningDelta,
+    ToolCallDelta,
+    Usage,
+    make_backends,
+)
 from config import GatewayConfig
 from errors import GatewayError, invalid_request
 from openai_compat import ChatRequest
@@ -33,12 +42,14 @@ class ChatService:
     def __init__(
         self,
         config: GatewayConfig,
-        backends: dict[str, Backend] | None = None,
+        backends: dict[str, Backend | EmbeddingBackend] | None = None,
         telemetry: Telemetry | None = None,
         retriever: retrieval.Retriever | None = None,
     ) -> None:
         self.config = config
-        self.backends = backends if backends is not None else make_backends(config)
+        self.backends: dict[str, Backend | EmbeddingBackend] = (
+            backends if backends is not None else make_backends(config)
+        )
         self.telemetry = telemetry or Telemetry(config)
         self.retriever = retriever if retriever is not None else retrieval.make_retriever(config)
         self._model_objects = {
@@ -62,6 +73,18 @@ class ChatService:
                 param="model",
             )
         return model
+
+    def _chat_backend(self, alias: str) -> Backend:
+        """The backend of chat alias ``alias``.
+
+        ``parse_chat_request`` only accepts chat aliases, and ``make_backends`` gives those a
+        :class:`Backend`; the cast records that (it checks nothing at run time).
+        """
+        return cast(Backend, self.backends[alias])
+
+    def _embedding_backend(self, alias: str) -> EmbeddingBackend:
+        """The backend of embedding alias ``alias`` (``parse_embedding_request`` only accepts those)."""
+        return cast(EmbeddingBackend, self.backends[alias])
 
     @staticmethod
     def _decode(body: bytes) -> Any:
@@ -91,7 +114,7 @@ class ChatService:
         request = embeddings.parse_embedding_request(self._decode(body), self.config)
         record.alias = request.alias
         record.model_id = request.model.target.display_id
-        result = self.backends[request.alias].embed(request)
+        result = self._embedding_backend(request.alias).embed(request)
         record.set_usage(Usage(result.input_tokens, 0))
         return embeddings.response(request, result.vectors, result.input_tokens)
 
@@ -102,6 +125,8 @@ class ChatService:
             return request, None
         start = time.perf_counter_ns()
         try:
+            if self.retriever is None:  # make_retriever creates one whenever an alias has retrieval settings
+                raise AttributeError("'NoneType' object has no attribute 'retrieve'")
             passages = self.retriever.retrieve(settings, retrieval.query_text(request))
         finally:
             record.retrieval_ms = (time.perf_counter_ns() - start) / 1e6
@@ -114,7 +139,7 @@ class ChatService:
     def complete(self, request: ChatRequest, record: RequestRecord) -> dict:
         """Run a non-streaming completion and return the ``chat.completion`` dict."""
         request, cited = self._retrieve(request, record)
-        result = self.backends[request.alias].complete(request)
+        result = self._chat_backend(request.alias).complete(request)
         record.stop_reason = result.stop_reason
         record.set_usage(result.usage)
         record.tool_calls = len(result.tool_calls)
@@ -132,7 +157,7 @@ class ChatService:
             result.reasoning,
         )
 
-    def stream(self, request: ChatRequest, record: RequestRecord) -> Iterator[dict]:
+    def stream(self, request: ChatRequest, record: RequestRecord) -> Generator[dict, None, None]:
         """Start a streamed completion.
 
         Retrieval and upstream errors that happen before the stream exists raise
@@ -142,12 +167,12 @@ class ChatService:
         early closes the upstream stream.
         """
         request, cited = self._retrieve(request, record)
-        upstream = self.backends[request.alias].stream(request)
+        upstream = self._chat_backend(request.alias).stream(request)
         return self._chunks(request, upstream, record, cited)
 
     def _chunks(
         self, request: ChatRequest, upstream: CompletionStream, record: RequestRecord, cited: list | None
-    ) -> Iterator[dict]:
+    ) -> Generator[dict, None, None]:
         builder = openai_compat.ChunkBuilder(request.alias, request.include_usage)
         pieces: list[str] | None = [] if self.config.log_content else None
         try:

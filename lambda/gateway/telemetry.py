@@ -170,7 +170,7 @@ class Telemetry:
             m.add_metric("RetrievalLatency", MetricUnit.Milliseconds, round(record.retrieval_ms, 3))
             m.add_metric("RetrievalResults", MetricUnit.Count, record.retrieval_results or 0)
         docs = [m.serialize_metric_set()]
-        if failed:
+        if record.error_type is not None:  # i.e. failed
             e = self._metrics(alias, ErrorType=record.error_type)
             e.add_metric("Errors", MetricUnit.Count, 1)
             docs.append(e.serialize_metric_set())
@@ -183,7 +183,7 @@ class Telemetry:
         record.finished = True
         try:
             latency_ms = record.elapsed_ms()
-            fields = {
+            fields: dict[str, object] = {
                 "request_id": record.request_id,
                 "alias": record.alias,
                 "model_id": record.model_id,

@@ -33,11 +33,15 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import boto3
 import botocore
 import urllib3.exceptions
 from botocore.config import Config
+
+if TYPE_CHECKING:
+    from backend import StreamItem, Usage
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
@@ -231,15 +235,15 @@ class UpstreamStream:
     def __init__(self, events) -> None:
         self._events = events
         self.stop_reason: str | None = None
-        self.usage = None
+        self.usage: Usage | None = None
 
-    def _texts(self) -> Iterator[str]:  # pragma: no cover - abstract
+    def _texts(self) -> Iterator[StreamItem]:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def _map_error(self, exc: Exception) -> GatewayError:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def __iter__(self) -> Iterator[str]:
+    def __iter__(self) -> Iterator[StreamItem]:
         try:
             with mapped_errors(self._map_error):
                 yield from self._texts()
