@@ -70,20 +70,9 @@ def test_mypy_library() -> None:
     _assert_mypy_clean(_run("mypy"))
 
 
-#: mypy errors the gateway runtime still has (issue 15 §3: fixed, the runtime is mypy-clean). A ratchet: the
-#: count may only go down; at 0 the runtime must stay clean.
-RUNTIME_MYPY_KNOWN_ERRORS = 0
-
-
 @pytest.mark.slow
 def test_mypy_runtime() -> None:
-    result = _run("mypy", RUNTIME)
-    errors = [line for line in result.stdout.splitlines() if ": error:" in line]
-    if RUNTIME_MYPY_KNOWN_ERRORS == 0:
-        _assert_mypy_clean(result)
-    else:
-        assert result.returncode in (0, 1), _report(result)
-        assert len(errors) <= RUNTIME_MYPY_KNOWN_ERRORS, _report(result)
+    _assert_mypy_clean(_run("mypy", RUNTIME))
 
 
 def test_runtime_mypy_override_names_every_runtime_module() -> None:
