@@ -42,9 +42,9 @@ class GatewayBedrockExample(cdk.Stack):
             self,
             "Gateway",
             models=[BedrockModelAlias(alias="chat", model_id="us.amazon.nova-lite-v1:0", max_tokens_cap=4096)],
-            auth=GatewayAuth.iam(),
-        )  # SigV4; GatewayAuth.cognito() is the default
-        gateway.grant_invoke(caller)  # execute-api:Invoke on the two model routes of this stage
+            auth=GatewayAuth.iam(),  # SigV4; the default is GatewayAuth.cognito() (a new pool, or pass yours)
+        )
+        gateway.grant_invoke(caller)  # execute-api:Invoke on the model routes of this stage, nothing else
         cdk.CfnOutput(self, "OpenAIBaseUrl", value=gateway.openai_base_url)  # base_url for OpenAI SDKs
         # [end:gateway]
         cdk.CfnOutput(self, "AuthMode", value=gateway.auth_mode.value)

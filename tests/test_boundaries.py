@@ -22,6 +22,7 @@ from cdk_llm_serving import (
     DataCaptureOptions,
     DeploymentOptions,
     EksInferentiaCluster,
+    GatewayAlarmOptions,
     GatewayLimits,
     HostingMode,
     Inf2NodePool,
@@ -81,6 +82,18 @@ GATEWAY: list[tuple[str, dict[str, Any]]] = [
     ("waf_rate_limit_per_ip=2000000000", {"waf_rate_limit_per_ip": 2_000_000_000}),
     ("metrics_namespace of 1 character", {"metrics_namespace": "N"}),
     ("metrics_namespace of 255 characters", {"metrics_namespace": "N" * 255}),
+    (
+        "alarm thresholds of 1 (and 1 ms to first token)",
+        {
+            "alarms": GatewayAlarmOptions(
+                server_errors=1,
+                model_throttles=1,
+                model_config_errors=1,
+                time_to_first_token_p90=cdk.Duration.millis(1),
+            )
+        },
+    ),
+    ("alarms switched off: thresholds not checked", {"alarms": GatewayAlarmOptions(enabled=False, server_errors=0)}),
     ("alias of 1 character", {"models": [BedrockModelAlias(alias="a", model_id=GOOD.model_id)]}),
     (
         "alias of 64 characters",

@@ -442,60 +442,61 @@ def test_required_attributes_are_asked_for_with_the_new_password() -> None:
     assert prompter.asked == ["new_password", "attribute:given_name"]
 
 
-def test_a_rejected_totp_code_stops_with_a_hint() -> None:
+#: ``(operation, response)`` of the stubbed Cognito calls; a ``(code, message)`` tuple is a client error.
+_TOTP = ("initiate_auth", {"ChallengeName": "SOFTWARE_TOKEN_MFA", "Session": SESSION[0], "ChallengeParameters": {}})
+_MFA_SETUP = (
+    "initiate_auth",
+    {
+        "ChallengeName": "MFA_SETUP",
+        "Session": SESSION[0],
+        "ChallengeParameters": {"MFAS_CAN_SETUP": '["SOFTWARE_TOKEN_MFA"]'},
+    },
+)
+
+
+@pytest.mark.parametrize(
+    ("calls", "codes", "message"),
+    [
+        pytest.param(
+            [_TOTP, ("respond_to_auth_challenge", ("CodeMismatchException", "Invalid code received for user"))],
+            ["000000"],
+            "CodeMismatchException.*wait for the next one",
+            id="a rejected TOTP code stops with a hint",
+        ),
+        pytest.param(
+            [
+                _MFA_SETUP,
+                ("associate_software_token", {"SecretCode": SECRET, "Session": SESSION[1]}),
+                ("verify_software_token", {"Status": "ERROR"}),
+            ],
+            ["111111"],
+            "did not accept the code",
+            id="an unverified TOTP setup stops",
+        ),
+        pytest.param(
+            [("initiate_auth", {"ChallengeName": "SMS_MFA", "Session": SESSION[0], "ChallengeParameters": {}})],
+            [],
+            "'SMS_MFA'",
+            id="an unknown challenge is named",
+        ),
+        pytest.param(
+            [("initiate_auth", ("NotAuthorizedException", "Incorrect username or password."))],
+            [],
+            "NotAuthorizedException.*RESEND",
+            id="a wrong password says what to check",
+        ),
+    ],
+)
+def test_sign_in_stops_with_a_clear_error(calls: list[tuple[str, Any]], codes: list[str], message: str) -> None:
     idp = _idp()
     stub = Stubber(idp)
-    stub.add_response(
-        "initiate_auth", {"ChallengeName": "SOFTWARE_TOKEN_MFA", "Session": SESSION[0], "ChallengeParameters": {}}
-    )
-    stub.add_client_error("respond_to_auth_challenge", "CodeMismatchException", "Invalid code received for user")
-    with stub, pytest.raises(cg.SignInError, match="CodeMismatchException.*wait for the next one"):
-        cg.sign_in(
-            idp,
-            client_id=CLIENT_ID,
-            username=USER,
-            password="Passw0rd!long",
-            prompter=ScriptedPrompter(codes=["000000"]),
-        )
-
-
-def test_an_unverified_totp_setup_stops() -> None:
-    idp = _idp()
-    stub = Stubber(idp)
-    stub.add_response(
-        "initiate_auth",
-        {
-            "ChallengeName": "MFA_SETUP",
-            "Session": SESSION[0],
-            "ChallengeParameters": {"MFAS_CAN_SETUP": '["SOFTWARE_TOKEN_MFA"]'},
-        },
-    )
-    stub.add_response("associate_software_token", {"SecretCode": SECRET, "Session": SESSION[1]})
-    stub.add_response("verify_software_token", {"Status": "ERROR"})
-    with stub, pytest.raises(cg.SignInError, match="did not accept the code"):
-        cg.sign_in(
-            idp,
-            client_id=CLIENT_ID,
-            username=USER,
-            password="Passw0rd!long",
-            prompter=ScriptedPrompter(codes=["111111"]),
-        )
-
-
-def test_an_unknown_challenge_is_named() -> None:
-    idp = _idp()
-    stub = Stubber(idp)
-    stub.add_response("initiate_auth", {"ChallengeName": "SMS_MFA", "Session": SESSION[0], "ChallengeParameters": {}})
-    with stub, pytest.raises(cg.SignInError, match="'SMS_MFA'"):
-        cg.sign_in(idp, client_id=CLIENT_ID, username=USER, password="Passw0rd!long", prompter=ScriptedPrompter([]))
-
-
-def test_wrong_password_says_what_to_check() -> None:
-    idp = _idp()
-    stub = Stubber(idp)
-    stub.add_client_error("initiate_auth", "NotAuthorizedException", "Incorrect username or password.")
-    with stub, pytest.raises(cg.SignInError, match="NotAuthorizedException.*RESEND"):
-        cg.sign_in(idp, client_id=CLIENT_ID, username=USER, password="nope", prompter=ScriptedPrompter([]))
+    for operation, answer in calls:
+        if isinstance(answer, tuple):
+            stub.add_client_error(operation, *answer)
+        else:
+            stub.add_response(operation, answer)
+    with stub, pytest.raises(cg.SignInError, match=message):
+        cg.sign_in(idp, client_id=CLIENT_ID, username=USER, password="Passw0rd!long", prompter=ScriptedPrompter(codes))
 
 
 def test_cognito_token_is_sent_as_bearer(cognito_gateway: FakeGateway) -> None:

@@ -51,6 +51,7 @@ EXAMPLES: dict[str, set[str]] = {
     "knowledge_base": {"KnowledgeBaseExample"},
     "gateway_bedrock": {"GatewayBedrockExample"},
     "gateway_private": {"GatewayPrivateExample"},
+    "gateway_routing": {"GatewayRoutingExample"},
 }
 
 #: The warnings the library emits on purpose in an example (see test_compliance.EXPECTED_WARNINGS).
@@ -270,15 +271,45 @@ def _readme_blocks() -> list[re.Match[str]]:
     return list(_BLOCK.finditer(README.read_text()))
 
 
-#: Examples whose code the README's construct sections show (the BedrockGatewayApi section's snippets are not marked
-#: yet; both gateway examples are listed in the Examples section).
-SHOWN_IN_README = set(EXAMPLES) - {"gateway_bedrock", "gateway_private"}
+#: Examples whose code the README's construct sections show: all of them.
+SHOWN_IN_README = set(EXAMPLES)
+
+#: The README's python blocks that are deliberately not example excerpts, each found by a line only it has, and why.
+#: They are client code for a deployed API (placeholders for its URL and token), not CDK apps; the helper they use,
+#: ``scripts/call_gateway.py``'s ``SigV4Auth``, is tested in tests/test_call_gateway.py.
+NOT_EXCERPTS = {
+    'client = OpenAI(base_url="<OpenAIBaseUrl output>", api_key="<Cognito ID token>")': (
+        "ChatStack: calling the deployed API with a Cognito ID token (needs a deployed stack and a signed-in user)"
+    ),
+    'http_client=openai.DefaultHttpxClient(auth=SigV4Auth(credentials, "us-east-1")),': (
+        "ChatStack with auth iam: calling the deployed API with SigV4 (needs a deployed stack and AWS credentials)"
+    ),
+    'client.chat.completions.create(model="support", messages=[{"role": "user", "content": "Reset my password"}])': (
+        "LoraStack: calling the deployed API with SigV4 (needs a deployed stack and AWS credentials)"
+    ),
+}
 
 
 def test_readme_marks_blocks() -> None:
     markers = re.findall(r"^<!-- example:.*$", README.read_text(), re.MULTILINE)
     assert len(markers) == len(_readme_blocks()), f"a marker not right before a ```python fence: {markers}"
     assert {m["file"].removesuffix(".py") for m in _readme_blocks()} >= SHOWN_IN_README
+
+
+def test_every_readme_python_block_is_an_excerpt_or_excused() -> None:
+    """A python block is either an example excerpt (marked) or one of NOT_EXCERPTS, which each match one block."""
+    text = README.read_text()
+    marked = {m.start("code") for m in _readme_blocks()}
+    blocks = re.finditer(r"^```python\n(?P<code>.*?)\n```", text, re.MULTILINE | re.DOTALL)
+    unmarked = {
+        m["code"]: {line.strip() for line in m["code"].splitlines()} for m in blocks if m.start("code") not in marked
+    }
+    found = {line: sum(line in lines for lines in unmarked.values()) for line in NOT_EXCERPTS}
+    assert all(n == 1 for n in found.values()), f"each NOT_EXCERPTS line must be in exactly one block: {found}"
+    strays = [code for code, lines in unmarked.items() if not lines & set(NOT_EXCERPTS)]
+    assert not strays, "README python blocks that are neither marked example excerpts nor in NOT_EXCERPTS:\n" + (
+        "\n---\n".join(strays)
+    )
 
 
 @pytest.mark.parametrize("block", _readme_blocks(), ids=lambda m: f"{m['file']}#{m['tag'] or ''}")

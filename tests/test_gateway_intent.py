@@ -708,6 +708,7 @@ def _class_field_docs(module: Any, name: str) -> dict[str, tuple[bool, str | Non
         "SageMakerModelAlias",
         "KnowledgeBaseRetrieval",
         "GatewayLimits",
+        "GatewayAlarmOptions",
     ],
 )
 def test_every_field_and_enum_member_is_documented_with_its_default(name: str) -> None:

@@ -10,7 +10,13 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Annotations, Match, Template
 
-from cdk_llm_serving import BedrockGatewayApi, BedrockModelAlias, GatewayAuth, PropsValidationError
+from cdk_llm_serving import (
+    BedrockGatewayApi,
+    BedrockModelAlias,
+    GatewayAlarmOptions,
+    GatewayAuth,
+    PropsValidationError,
+)
 from cdk_llm_serving._retained import RetainedName
 from cdk_llm_serving.bedrock_gateway import rules
 from cdk_llm_serving.bedrock_gateway._waf import WAF_MANAGED_GROUPS
@@ -366,8 +372,29 @@ def test_model_config_error_alarm() -> None:
     assert alarm["Threshold"] == 1 and alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
     names = {m["MetricStat"]["Metric"]["MetricName"] for m in alarm["Metrics"] if "MetricStat" in m}
     assert names == {"ModelConfigErrors"}
-    with pytest.raises(PropsValidationError, match="model_config_error_alarm_threshold must be at least 1"):
-        _gateway([BedrockModelAlias(alias="a", model_id=HAIKU_US)], model_config_error_alarm_threshold=0)
+    with pytest.raises(PropsValidationError, match="alarms.model_config_errors must be at least 1"):
+        _gateway([BedrockModelAlias(alias="a", model_id=HAIKU_US)], alarms=GatewayAlarmOptions(model_config_errors=0))
+
+
+def test_alarm_options_set_the_thresholds_or_switch_the_alarms_off() -> None:
+    models = [BedrockModelAlias(alias="a", model_id=HAIKU_US)]
+    options = GatewayAlarmOptions(
+        server_errors=7, model_throttles=3, model_config_errors=2, time_to_first_token_p90=cdk.Duration.seconds(4)
+    )
+    gw = _gateway(models, alarms=options)
+    alarms = resources(_template(gw), "AWS::CloudWatch::Alarm")
+    by_id = {k[:-8]: v["Properties"]["Threshold"] for k, v in alarms.items()}  # logical ID without its hash
+    assert len(gw.alarms) == 5 and by_id == {
+        "GwServerErrorsAlarm": 7,
+        "GwFunctionThrottlesAlarm": 1,  # no option: any throttle of the function
+        "GwModelThrottlesAlarm": 3,
+        "GwModelConfigErrorsAlarm": 2,
+        "GwTimeToFirstTokenAlarm": 4000,
+    }
+    # enabled=False: no alarm at all (None means the documented default, never "off": convention 3).
+    off = _gateway(models, alarms=GatewayAlarmOptions(enabled=False))
+    assert off.alarms == [] and resources(_template(off), "AWS::CloudWatch::Alarm") == {}
+    assert len(_gateway(models, alarms=None).alarms) == 5
 
 
 # --------------------------------------------------------------------------------------------------

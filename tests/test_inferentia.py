@@ -593,43 +593,25 @@ def test_rule_neuron_scheduler_mode() -> None:
     assert "no such scheduler is installed" in expect_rule("EKS.NEURON_SCHEDULER_MODE", RULES.problems(dangling))
 
 
-def test_rule_neuron_scheduler_skew() -> None:
-    # Kubernetes version-skew policy: kube-scheduler not newer than kube-apiserver, at most one minor older; the chart's
-    # default custom scheduler image is kube-scheduler v1.28.5.
+@pytest.mark.parametrize(
+    ("tag", "problem"),
+    [
+        (None, "kube-scheduler 1.28 on a Kubernetes 1.34 cluster"),  # the chart's default image, kube-scheduler v1.28.5
+        ("v1.35.0", "kube-scheduler 1.35 on a Kubernetes 1.34 cluster"),  # newer than the API server
+        ("v1.33.9", None),  # one minor older: allowed
+    ],
+)
+def test_rule_neuron_scheduler_skew(tag: str | None, problem: str | None) -> None:
+    # Kubernetes version-skew policy: kube-scheduler not newer than kube-apiserver, at most one minor older.
     plan = EksInferentiaCluster(cdk.Stack(cdk.App(), "S"), "C", **_multi_device_kwargs()).plan
-    chart_default = _with_values(
-        plan, "neuron-helm-chart", {"scheduler": {"enabled": True, "customScheduler": {"enabled": True}}}
+    image = {"image": {"repository": "registry.k8s.io/kube-scheduler", "tag": tag}} if tag else {}
+    scheduler = _with_values(
+        plan, "neuron-helm-chart", {"scheduler": {"enabled": True, "customScheduler": {"enabled": True, **image}}}
     )
-    msg = expect_rule("EKS.NEURON_SCHEDULER_SKEW", RULES.problems(chart_default))
-    assert "kube-scheduler 1.28 on a Kubernetes 1.34 cluster" in msg
-    newer = _with_values(
-        plan,
-        "neuron-helm-chart",
-        {
-            "scheduler": {
-                "enabled": True,
-                "customScheduler": {
-                    "enabled": True,
-                    "image": {"repository": "registry.k8s.io/kube-scheduler", "tag": "v1.35.0"},
-                },
-            }
-        },
-    )
-    expect_rule("EKS.NEURON_SCHEDULER_SKEW", RULES.problems(newer))
-    one_older = _with_values(
-        plan,
-        "neuron-helm-chart",
-        {
-            "scheduler": {
-                "enabled": True,
-                "customScheduler": {
-                    "enabled": True,
-                    "image": {"repository": "registry.k8s.io/kube-scheduler", "tag": "v1.33.9"},
-                },
-            }
-        },
-    )
-    assert not [p for p in RULES.problems(one_older) if "SKEW" in p]
+    if problem is None:
+        assert not [p for p in RULES.problems(scheduler) if "SKEW" in p]
+    else:
+        assert problem in expect_rule("EKS.NEURON_SCHEDULER_SKEW", RULES.problems(scheduler))
 
 
 def test_rule_helm_values_keys(synthesis: Synthesis, template: dict[str, Any]) -> None:

@@ -15,6 +15,7 @@ from cdk_llm_serving import AlarmOptions, HostingMode, ModelSource, SageMakerLlm
 from cdk_llm_serving.sagemaker_endpoint.containers import LlmContainer, dlc_accounts
 from cdk_llm_serving.sagemaker_endpoint.instances import hourly_price, instance_spec, known_instance_types, load_data
 from harness import Synthesis, as_list, flat_statements, one, resources, text
+from test_intent_guards import WILDCARD_ACTIONS
 
 SAGEMAKER_STACKS = [
     "SageMakerRealTimeStack",
@@ -210,19 +211,10 @@ def test_real_time_execution_policy_is_exact(templates: dict[str, dict[str, Any]
         "{LlmArtifactBucketF4187A72.Arn}/batch/output/*",
     }
     wildcard = [s for s in statements if s["Resource"] == "*"]
-    assert {a for s in wildcard for a in as_list(s["Action"])} <= {
-        "ecr:GetAuthorizationToken",
-        "cloudwatch:PutMetricData",
-        "ec2:CreateNetworkInterface",
-        "ec2:CreateNetworkInterfacePermission",
-        "ec2:DeleteNetworkInterface",
-        "ec2:DeleteNetworkInterfacePermission",
-        "ec2:DescribeNetworkInterfaces",
-        "ec2:DescribeVpcs",
-        "ec2:DescribeDhcpOptions",
-        "ec2:DescribeSubnets",
-        "ec2:DescribeSecurityGroups",
-    }
+    # Only the actions AWS requires "*" for (the table test_intent_guards checks on every stack).
+    assert {a for s in wildcard for a in as_list(s["Action"])} <= WILDCARD_ACTIONS[
+        ("SageMakerLlmEndpoint", "ExecutionPolicy")
+    ]
 
 
 def test_real_time_security_group_allows_no_inbound(templates: dict[str, dict[str, Any]]) -> None:
@@ -463,63 +455,53 @@ def _stack(region: str | None = None) -> cdk.Stack:
     return cdk.Stack(cdk.App(), "S", env=env)
 
 
-def test_grant_invoke_is_endpoint_scoped() -> None:
-    stack = _stack()
-    endpoint = SageMakerLlmEndpoint(
+def _endpoint(stack: cdk.Stack, **kwargs: Any) -> SageMakerLlmEndpoint:
+    return SageMakerLlmEndpoint(
         stack,
         "Llm",
         model=ModelSource.s3_prefix(s3.Bucket(stack, "B"), "m"),
         endpoint_name="My-Endpoint",
         alarms=AlarmOptions(enabled=False),
-    )
-    role = iam.Role(stack, "Caller", assumed_by=iam.AccountRootPrincipal())
-    endpoint.grant_invoke(role)
-    policy = Template.from_stack(stack).find_resources("AWS::IAM::Policy")
-    (doc,) = [p["Properties"]["PolicyDocument"] for p in policy.values()]
-    (statement,) = doc["Statement"]
-    assert statement["Action"] == ["sagemaker:InvokeEndpoint", "sagemaker:InvokeEndpointWithResponseStream"]
-    assert (
-        text(statement["Resource"])
-        == "arn:{AWS::Partition}:sagemaker:{AWS::Region}:{AWS::AccountId}:endpoint/my-endpoint"
+        **kwargs,
     )
 
 
-def test_grant_invoke_on_an_inference_component_covers_the_component_arn() -> None:
+@pytest.mark.parametrize(
+    ("target", "resources"),
+    [
+        pytest.param(_endpoint, ["endpoint/my-endpoint"], id="real-time endpoint: its ARN only"),
+        # Before, SageMakerLlmEndpoint.grant_invoke granted only the endpoint ARN in this mode.
+        pytest.param(
+            lambda stack: _endpoint(stack, hosting=HostingMode.inference_component()),
+            ["endpoint/my-endpoint", "inference-component/{component}"],
+            id="inference component: the endpoint and the component",
+        ),
+        pytest.param(
+            lambda stack: SageMakerLlmEndpoint.from_endpoint_name(
+                stack, "Other", "shared", inference_component_name="Adapter-A"
+            ),
+            ["endpoint/shared", "inference-component/adapter-a"],
+            id="imported endpoint with a component",
+        ),
+    ],
+)
+def test_grant_invoke_covers_the_arns_sagemaker_authorizes(target: Any, resources: list[str]) -> None:
     # Service Authorization Reference (SageMaker AI): InvokeEndpoint and InvokeEndpointWithResponseStream take the
     # resource types endpoint* and inference-component; a call with InferenceComponentName is authorized against both.
-    # Before, SageMakerLlmEndpoint.grant_invoke granted only the endpoint ARN in this mode.
+    # SageMaker ARNs hold the lower-cased names.
     stack = _stack()
-    endpoint = SageMakerLlmEndpoint(
-        stack,
-        "Llm",
-        model=ModelSource.s3_prefix(s3.Bucket(stack, "B"), "m"),
-        endpoint_name="My-Endpoint",
-        hosting=HostingMode.inference_component(),
-        alarms=AlarmOptions(enabled=False),
-    )
-    role = iam.Role(stack, "Caller", assumed_by=iam.AccountRootPrincipal())
-    endpoint.grant_invoke(role)
+    built = target(stack)
+    built.grant_invoke(iam.Role(stack, "Caller", assumed_by=iam.AccountRootPrincipal()))
     (doc,) = [
         p["Properties"]["PolicyDocument"]
         for p in Template.from_stack(stack).find_resources("AWS::IAM::Policy").values()
     ]
     (statement,) = doc["Statement"]
+    assert statement["Action"] == ["sagemaker:InvokeEndpoint", "sagemaker:InvokeEndpointWithResponseStream"]
     arn = "arn:{AWS::Partition}:sagemaker:{AWS::Region}:{AWS::AccountId}:"
-    assert sorted(text(r) for r in statement["Resource"]) == [
-        arn + "endpoint/my-endpoint",
-        arn + f"inference-component/{endpoint.inference_component_name.lower()}",  # type: ignore[union-attr]
-    ]
-    # The same for an imported endpoint with a component.
-    stack = _stack()
-    imported = SageMakerLlmEndpoint.from_endpoint_name(stack, "Other", "shared", inference_component_name="Adapter-A")
-    imported.grant_invoke(iam.Role(stack, "Caller", assumed_by=iam.AccountRootPrincipal()))
-    (doc,) = [
-        p["Properties"]["PolicyDocument"]
-        for p in Template.from_stack(stack).find_resources("AWS::IAM::Policy").values()
-    ]
-    assert sorted(text(r) for r in doc["Statement"][0]["Resource"]) == [
-        arn + "endpoint/shared",
-        arn + "inference-component/adapter-a",
+    component = str(built.inference_component_name).lower()
+    assert sorted(text(r) for r in as_list(statement["Resource"])) == [
+        arn + r.format(component=component) for r in resources
     ]
 
 

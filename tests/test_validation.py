@@ -11,6 +11,7 @@ from aws_cdk import aws_ec2 as ec2
 from cdk_llm_serving import (
     BedrockGatewayApi,
     BedrockModelAlias,
+    GatewayAlarmOptions,
     GatewayAuth,
     GatewayEndpoint,
     GatewayLimits,
@@ -89,6 +90,13 @@ def _build(**kwargs):  # type: ignore[no-untyped-def]
         ({"stage_name": "prod v1"}, "stage_name may contain only letters"),
         ({"waf_rate_limit_per_ip": 10}, "waf_rate_limit_per_ip must be between 100"),
         ({"metrics_namespace": "AWS/Bedrock"}, "not start with 'AWS/'"),
+        ({"alarms": GatewayAlarmOptions(server_errors=0)}, "alarms.server_errors must be at least 1, got 0"),
+        ({"alarms": GatewayAlarmOptions(model_throttles=-1)}, "alarms.model_throttles must be at least 1, got -1"),
+        ({"alarms": GatewayAlarmOptions(model_config_errors=0)}, "alarms.model_config_errors must be at least 1"),
+        (
+            {"alarms": GatewayAlarmOptions(time_to_first_token_p90=cdk.Duration.seconds(0))},
+            "alarms.time_to_first_token_p90 must be longer than 0 milliseconds",
+        ),
         (
             {
                 "models": [

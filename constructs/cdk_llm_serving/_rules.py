@@ -21,9 +21,12 @@ rule and fails when a rule has none.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeGuard, TypeVar
+
+import aws_cdk as cdk
 
 S = TypeVar("S")
 
@@ -83,6 +86,25 @@ class RuleSet(Generic[S]):
 
 
 _ALL: list[Rule[Any]] = []
+
+
+# ---------------------------------------------------------------- checks many rules share
+
+
+def literal(value: object) -> TypeGuard[str]:
+    """A string synth can check: not ``None`` and not a CDK token (a token resolves only at deploy time, so rules
+    skip it)."""
+    return isinstance(value, str) and not cdk.Token.is_unresolved(value)
+
+
+def breaks_pattern(value: object, pattern: re.Pattern[str], *, max_length: int | None = None) -> bool:
+    """``value`` is a literal (:func:`literal`) that does not match ``pattern`` or is longer than ``max_length``."""
+    return literal(value) and (pattern.match(value) is None or (max_length is not None and len(value) > max_length))
+
+
+def breaks_length(value: object, min_length: int, max_length: int) -> bool:
+    """``value`` is a literal (:func:`literal`) whose length is outside ``min_length``..``max_length``."""
+    return literal(value) and not min_length <= len(value) <= max_length
 
 
 def all_rules() -> list[Rule[Any]]:

@@ -1,6 +1,7 @@
 """BedrockGatewayApi and its types."""
 
 from . import rules
+from .alarms import GatewayAlarmOptions
 from .aliases import (
     INFERENCE_PROFILE_GEOS,
     BedrockEmbeddingAlias,
@@ -20,6 +21,7 @@ __all__ = [
     "BedrockEmbeddingAlias",
     "BedrockGatewayApi",
     "BedrockModelAlias",
+    "GatewayAlarmOptions",
     "GatewayAuth",
     "GatewayAuthMode",
     "GatewayEndpoint",

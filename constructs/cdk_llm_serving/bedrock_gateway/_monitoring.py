@@ -13,6 +13,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from .._alarms import notify, threshold_alarm
+from .alarms import GatewayAlarmOptions
 from .aliases import BedrockModelAlias, ModelAlias
 
 
@@ -42,21 +43,19 @@ def gateway_alarms(
     model_throttles: Callable[[str], cloudwatch.Metric],
     model_config_errors: Callable[[str], cloudwatch.Metric],
     time_to_first_token: Callable[[str], cloudwatch.Metric],
-    server_error_threshold: int,
-    model_throttle_threshold: int,
-    model_config_error_threshold: int,
-    time_to_first_token_threshold: cdk.Duration,
+    thresholds: GatewayAlarmOptions,
     topic: sns.ITopic | None,
 ) -> list[cloudwatch.Alarm]:
     """The alarms, in a fixed order (their construct IDs are part of the template), each notifying ``topic``
-    on ALARM and OK. The count alarms fire when their metric reaches the threshold in one 5-minute period."""
+    on ALARM and OK, at the ``thresholds``. The count alarms fire when their metric reaches the threshold in one
+    5-minute period."""
     throttle_label, throttle_description = _throttle_text(models)
     alarms = [
         threshold_alarm(
             scope,
             "ServerErrorsAlarm",
             server_errors,
-            threshold=server_error_threshold,
+            threshold=thresholds.server_errors,
             description="The Bedrock gateway returned 5XX responses",
             topic=topic,
         ),
@@ -72,7 +71,7 @@ def gateway_alarms(
             scope,
             "ModelThrottlesAlarm",
             across_aliases(models, model_throttles, "SUM", throttle_label),
-            threshold=model_throttle_threshold,
+            threshold=thresholds.model_throttles,
             description=throttle_description,
             topic=topic,
         ),
@@ -80,7 +79,7 @@ def gateway_alarms(
             scope,
             "ModelConfigErrorsAlarm",
             across_aliases(models, model_config_errors, "SUM", "Model configuration errors (all aliases)"),
-            threshold=model_config_error_threshold,
+            threshold=thresholds.model_config_errors,
             description="The gateway cannot use a model of its allowlist (invalid or unavailable model ID, access "
             "denied, Marketplace subscription or Anthropic use-case form missing, unknown endpoint): every request "
             "to that alias fails with 502 until the deployment is fixed",
@@ -88,7 +87,7 @@ def gateway_alarms(
         ),
     ]
     worst_ttft = across_aliases(models, time_to_first_token, "MAX", "p90 time to first token, worst alias (ms)")
-    alarms.append(_ttft_alarm(scope, worst_ttft, time_to_first_token_threshold, topic))
+    alarms.append(_ttft_alarm(scope, worst_ttft, thresholds.time_to_first_token_p90, topic))
     return alarms
 
 

@@ -18,6 +18,7 @@ from ._iam import marketplace_statements
 from ._network import image_host_problems, network_problems
 from ._rest_api import cors_origin_problems, missing_token_response
 from ._waf import WAF_MANAGED_GROUPS
+from .alarms import GatewayAlarmOptions
 from .aliases import (
     MAX_RUNTIME_CONFIG_BYTES,
     BedrockModelAlias,
@@ -64,7 +65,7 @@ def value_problems(
     waf_rate_limit_per_ip: int,
     metrics_namespace: str,
     log_content: bool,
-    model_config_error_alarm_threshold: int,
+    alarms: GatewayAlarmOptions,
 ) -> list[str]:
     """Every problem of the (correctly typed, defaults applied) props, in a fixed order: the PRIVATE network, the
     upstream rules on the props (``region`` ``None`` skips the profile-geography rule), the allowlist, the limits,
@@ -80,6 +81,7 @@ def value_problems(
         *(q for m in bedrock_aliases for q in rules.problems(ProfileRegion(m.alias, m.model_id, m.geo, region))),
         *model_problems(models),
         *limits.problems(),
+        *alarms.problems(),
         *image_url_host_problems(image_url_hosts),
         *(cors_origin_problems(cors_allowed_origins) if cors_allowed_origins is not None else []),
     ]:
@@ -97,7 +99,6 @@ def value_problems(
         stage_name=stage_name,
         waf_rate_limit_per_ip=waf_rate_limit_per_ip,
         metrics_namespace=metrics_namespace,
-        model_config_error_alarm_threshold=model_config_error_alarm_threshold,
     )
     if not p.problems:
         p.check(
@@ -155,7 +156,6 @@ def _check_scalars(
     stage_name: str,
     waf_rate_limit_per_ip: int,
     metrics_namespace: str,
-    model_config_error_alarm_threshold: int,
 ) -> None:
     """Range checks of the plain props."""
     p.check(throttling_rate_limit > 0, f"throttling_rate_limit must be positive, got {throttling_rate_limit}")
@@ -176,10 +176,6 @@ def _check_scalars(
     p.check(
         100 <= waf_rate_limit_per_ip <= 2_000_000_000,
         f"waf_rate_limit_per_ip must be between 100 and 2000000000 requests per 5 minutes, got {waf_rate_limit_per_ip}",
-    )
-    p.check(
-        model_config_error_alarm_threshold >= 1,
-        f"model_config_error_alarm_threshold must be at least 1, got {model_config_error_alarm_threshold}",
     )
     p.check(
         bool(metrics_namespace) and not metrics_namespace.startswith("AWS/") and len(metrics_namespace) <= 255,

@@ -36,6 +36,7 @@ from ._compliance import acknowledge_findings
 from ._monitoring import gateway_alarms
 from ._validation import catalogue_warnings, check_generated, value_problems
 from ._waf import web_acl as build_web_acl
+from .alarms import GatewayAlarmOptions
 from .aliases import (
     BedrockEmbeddingAlias,
     BedrockModelAlias,
@@ -103,10 +104,7 @@ class BedrockGatewayApi(Construct):
         encryption_key: kms.IKey | None = None,
         metrics_namespace: str = "CdkLlmServing/Gateway",
         alarm_topic: sns.ITopic | None = None,
-        server_error_alarm_threshold: int = 5,
-        model_throttle_alarm_threshold: int = 10,
-        model_config_error_alarm_threshold: int = 1,
-        time_to_first_token_alarm_threshold: cdk.Duration | None = None,
+        alarms: GatewayAlarmOptions | None = None,
     ) -> None:
         """
         :param models: the model allowlist (required, at least one entry): aliases clients may request, each
@@ -157,14 +155,9 @@ class BedrockGatewayApi(Construct):
         :param metrics_namespace: CloudWatch namespace of the gateway's EMF metrics. Default: "CdkLlmServing/Gateway"
         :param alarm_topic: SNS topic the alarms notify when they go to ALARM and back to OK.
             Default: - the alarms have no actions
-        :param server_error_alarm_threshold: 5XX responses in 5 minutes that raise an alarm. Default: 5
-        :param model_throttle_alarm_threshold: model throttles (Bedrock quota, SageMaker capacity; HTTP 429 to
-            the client) in 5 minutes that raise an alarm. Default: 10
-        :param model_config_error_alarm_threshold: requests in 5 minutes that fail because the gateway cannot use its
-            model (invalid or unavailable model ID, access denied, Marketplace subscription missing; HTTP 502 to the
-            client) that raise an alarm. Default: 1
-        :param time_to_first_token_alarm_threshold: p90 time to first token (any alias, 5 minutes) that raises
-            an alarm. Default: - 10 seconds
+        :param alarms: thresholds of the default alarms (5XX responses, model throttles, model configuration errors,
+            p90 time to first token; the function-throttles alarm has none); ``GatewayAlarmOptions(enabled=False)``
+            creates none. Default: - ``GatewayAlarmOptions()``
         """
         super().__init__(scope, construct_id)
         auth = auth or GatewayAuth.cognito()
@@ -174,6 +167,7 @@ class BedrockGatewayApi(Construct):
         cors_origins = tuple(cors_allowed_origins) if cors_allowed_origins is not None else None
         generation_timeout = generation_timeout or DEFAULT_GENERATION_TIMEOUT
         architecture = architecture or lambda_.Architecture.ARM_64
+        alarms = alarms or GatewayAlarmOptions()
         self._log_retention = log_retention
         self._retained_log_groups: list[tuple[logs.LogGroup, str | None]] = []
         self._waf_log_name: str | None = None
@@ -196,7 +190,7 @@ class BedrockGatewayApi(Construct):
             waf_rate_limit_per_ip=waf_rate_limit_per_ip,
             metrics_namespace=metrics_namespace,
             log_content=log_content,
-            model_config_error_alarm_threshold=model_config_error_alarm_threshold,
+            alarms=alarms,
         )
 
         self.models: tuple[ModelAlias, ...] = tuple(models)
@@ -244,14 +238,9 @@ class BedrockGatewayApi(Construct):
         """The web ACL's log group (``aws-waf-logs-*``), or ``None`` with ``web_acl=False``."""
         self.web_acl: wafv2.CfnWebACL | None = self._build_web_acl(waf_rate_limit_per_ip) if web_acl else None
         """The stage's AWS WAF web ACL, or ``None`` with ``web_acl=False``."""
-        self.alarms: list[cloudwatch.Alarm] = self._build_alarms(
-            server_error_alarm_threshold,
-            model_throttle_alarm_threshold,
-            model_config_error_alarm_threshold,
-            time_to_first_token_alarm_threshold or cdk.Duration.seconds(10),
-            alarm_topic,
-        )
-        """The alarms: ServerErrors, FunctionThrottles, ModelThrottles, ModelConfigErrors, TimeToFirstToken."""
+        self.alarms: list[cloudwatch.Alarm] = self._build_alarms(alarms, alarm_topic) if alarms.enabled else []
+        """The alarms: ServerErrors, FunctionThrottles, ModelThrottles, ModelConfigErrors, TimeToFirstToken (empty
+        with ``GatewayAlarmOptions(enabled=False)``)."""
         self._check_generated(auth.mode, stage_name)
         acknowledge_findings(self, auth, reserved_concurrency, web_acl=web_acl)
 
@@ -579,14 +568,7 @@ class BedrockGatewayApi(Construct):
         self.waf_log_group = acl.log_group
         return acl.acl
 
-    def _build_alarms(
-        self,
-        server_errors: int,
-        throttles: int,
-        config_errors: int,
-        ttft: cdk.Duration,
-        alarm_topic: sns.ITopic | None,
-    ) -> list[cloudwatch.Alarm]:
+    def _build_alarms(self, alarms: GatewayAlarmOptions, alarm_topic: sns.ITopic | None) -> list[cloudwatch.Alarm]:
         """The gateway's alarms, notifying ``alarm_topic`` on ALARM and OK when given."""
         return gateway_alarms(
             self,
@@ -596,10 +578,7 @@ class BedrockGatewayApi(Construct):
             model_throttles=self.metric_model_throttles,
             model_config_errors=self.metric_model_config_errors,
             time_to_first_token=self.metric_time_to_first_token,
-            server_error_threshold=server_errors,
-            model_throttle_threshold=throttles,
-            model_config_error_threshold=config_errors,
-            time_to_first_token_threshold=ttft,
+            thresholds=alarms,
             topic=alarm_topic,
         )
 
@@ -715,7 +694,6 @@ _CHECKED_SCALARS = (
     "waf_rate_limit_per_ip",
     "metrics_namespace",
     "log_content",
-    "model_config_error_alarm_threshold",
 )
 
 
@@ -749,5 +727,6 @@ def props_problems(props: Mapping[str, Any], *, region: str | None = None) -> li
         image_url_hosts=tuple(p["image_url_hosts"] or ()),
         cors_allowed_origins=tuple(p["cors_allowed_origins"]) if p["cors_allowed_origins"] is not None else None,
         generation_timeout=p["generation_timeout"] or DEFAULT_GENERATION_TIMEOUT,
+        alarms=p["alarms"] or GatewayAlarmOptions(),
         **{n: p[n] for n in _CHECKED_SCALARS},
     )

@@ -45,6 +45,20 @@ from .data import (
 from .manifests import DEFAULT_INF2_NODE_POOLS, Inf2NodePool, ServingMode, VllmNeuronModel
 from .rules import RULES, EksPlan, HelmRelease, SystemNodeGroup, knative_features_needed, predictor_pod_spec
 
+
+@dataclass(frozen=True)
+class _Chart:
+    """One Helm release the cluster installs: construct ID, chart, repository, pinned version, namespace."""
+
+    construct_id: str
+    chart: str
+    repository: str
+    version: str
+    namespace: str = "kube-system"
+    skip_crds: bool = False
+    wait: bool = True
+
+
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _CLUSTER_NAME = re.compile(r"^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$")
 _AMI_ALIAS = re.compile(r"^(al2023|bottlerocket)@(v\d{8}|v\d+\.\d+\.\d+|latest)$")
@@ -530,8 +544,8 @@ class EksInferentiaCluster(Construct):
                 ami_type=system_nodes.ami_type,
             ),  # the CloudFormation value
             helm_releases=tuple(
-                HelmRelease(chart=c, version=ver, values=self.helm_values.get(c))
-                for c, ver in self._chart_versions().items()
+                HelmRelease(chart=c.chart, version=c.version, values=self.helm_values.get(c.chart))
+                for c in self._charts()
             ),
             manifests=(
                 *self.ec2_node_class_manifests,
@@ -584,18 +598,26 @@ class EksInferentiaCluster(Construct):
             },
         }
 
-    def _chart_versions(self) -> dict[str, str]:
-        """Chart → pinned version of every Helm release, in install order."""
-        v = self.versions
-        return {
-            "karpenter-crd": v.karpenter,
-            "karpenter": v.karpenter,
-            "neuron-helm-chart": v.neuron_chart,
-            "cert-manager": v.cert_manager,
-            "kserve-crd": v.kserve,
-            self._modes["controller_chart"]: v.kserve,
-            **({"knative-operator": v.knative_operator} if self.serving_mode is ServingMode.KNATIVE else {}),
-        }
+    def _charts(self) -> list[_Chart]:
+        """Every Helm release, in install order (the KServe controller last: it needs Knative's CRD in Knative mode)."""
+        v, controller = self.versions, self._modes["controller_chart"]
+        ecr, kserve = "oci://public.ecr.aws", "oci://ghcr.io/kserve/charts"
+        knative = _Chart(
+            "KnativeOperatorChart",
+            "knative-operator",
+            "https://knative.github.io/operator",
+            v.knative_operator,
+            "knative-operator",
+        )
+        return [
+            _Chart("KarpenterCrdChart", "karpenter-crd", f"{ecr}/karpenter/karpenter-crd", v.karpenter),
+            _Chart("KarpenterChart", "karpenter", f"{ecr}/karpenter/karpenter", v.karpenter, skip_crds=True),
+            _Chart("NeuronChart", "neuron-helm-chart", f"{ecr}/neuron/neuron-helm-chart", v.neuron_chart, wait=False),
+            _Chart("CertManagerChart", "cert-manager", "https://charts.jetstack.io", v.cert_manager, "cert-manager"),
+            _Chart("KServeCrdChart", "kserve-crd", f"{kserve}/kserve-crd", v.kserve, "kserve"),
+            *([knative] if self.serving_mode is ServingMode.KNATIVE else []),
+            _Chart("KServeChart", controller, f"{kserve}/{controller}", v.kserve, "kserve"),
+        ]
 
     def _check_plan(self) -> None:
         """The upstream rules of :mod:`.rules` on what the cluster is about to install, all reported at once."""
@@ -607,102 +629,47 @@ class EksInferentiaCluster(Construct):
     # ------------------------------------------------------------------ Helm releases, in order
 
     def _build_helm_releases(self) -> None:
-        v, cluster, values = self.versions, self.cluster, self.helm_values
-        timeout = cdk.Duration.minutes(15)
-        self.karpenter_crd_chart = cluster.add_helm_chart(
-            "KarpenterCrdChart",
-            chart="karpenter-crd",
-            repository="oci://public.ecr.aws/karpenter/karpenter-crd",
-            version=v.karpenter,
-            namespace="kube-system",
-            wait=True,
-            timeout=timeout,
-        )
-        self.karpenter_chart = cluster.add_helm_chart(
-            "KarpenterChart",
-            chart="karpenter",
-            repository="oci://public.ecr.aws/karpenter/karpenter",
-            version=v.karpenter,
-            namespace="kube-system",
-            skip_crds=True,
-            wait=True,
-            timeout=timeout,
-            values=values["karpenter"],
-        )
+        """The Helm releases of :meth:`_charts`, in order, each waiting for what it needs (15 minutes at most)."""
+        charts: dict[str, eks.HelmChart] = {}
+        for c in self._charts():
+            charts[c.construct_id] = self.cluster.add_helm_chart(
+                c.construct_id,
+                chart=c.chart,
+                repository=c.repository,
+                version=c.version,
+                namespace=c.namespace,  # created if missing (HelmChart's createNamespace defaults to true)
+                skip_crds=c.skip_crds,
+                wait=c.wait,
+                timeout=cdk.Duration.minutes(15),
+                values=self.helm_values.get(c.chart),
+            )
+        self.karpenter_crd_chart = charts["KarpenterCrdChart"]
+        self.karpenter_chart = charts["KarpenterChart"]
+        self.neuron_chart = charts["NeuronChart"]
+        self.cert_manager_chart = charts["CertManagerChart"]
+        self.kserve_crd_chart = charts["KServeCrdChart"]
+        self.kserve_chart = charts["KServeChart"]
         self.karpenter_chart.node.add_dependency(
             self.karpenter_crd_chart, self.karpenter_service_account, self.system_nodes
         )
-        self.neuron_chart = cluster.add_helm_chart(
-            "NeuronChart",
-            chart="neuron-helm-chart",
-            repository="oci://public.ecr.aws/neuron/neuron-helm-chart",
-            version=v.neuron_chart,
-            namespace="kube-system",
-            wait=False,
-            timeout=timeout,
-            values=values["neuron-helm-chart"],
-        )
-        self.neuron_chart.node.add_dependency(self.system_nodes)
-        self.cert_manager_chart = cluster.add_helm_chart(
-            "CertManagerChart",
-            chart="cert-manager",
-            repository="https://charts.jetstack.io",
-            version=v.cert_manager,
-            namespace="cert-manager",
-            create_namespace=True,
-            wait=True,
-            timeout=timeout,
-            values=values["cert-manager"],
-        )
-        self.cert_manager_chart.node.add_dependency(self.system_nodes)
-        self.kserve_crd_chart = cluster.add_helm_chart(
-            "KServeCrdChart",
-            chart="kserve-crd",
-            repository="oci://ghcr.io/kserve/charts/kserve-crd",
-            version=v.kserve,
-            namespace="kserve",
-            create_namespace=True,
-            wait=True,
-            timeout=timeout,
-        )
+        for chart in (self.neuron_chart, self.cert_manager_chart):
+            chart.node.add_dependency(self.system_nodes)
         self.kserve_crd_chart.node.add_dependency(self.cert_manager_chart)
-        self._build_knative(timeout)
-        controller_chart = self._modes["controller_chart"]
-        self.kserve_chart = cluster.add_helm_chart(
-            "KServeChart",
-            chart=controller_chart,
-            repository=f"oci://ghcr.io/kserve/charts/{controller_chart}",
-            version=v.kserve,
-            namespace="kserve",
-            create_namespace=True,
-            wait=True,
-            timeout=timeout,
-            values=values[controller_chart],
-        )
+        self._build_knative(charts.get("KnativeOperatorChart"))
         self.kserve_chart.node.add_dependency(
             self.kserve_crd_chart, *([self.knative_service_crd] if self.knative_service_crd else [])
         )
 
-    def _build_knative(self, timeout: cdk.Duration) -> None:
-        """Knative mode: the operator, the KnativeServing CR, and a wait until the Knative Service CRD exists."""
-        self.knative_operator_chart: eks.HelmChart | None = None
+    def _build_knative(self, operator_chart: eks.HelmChart | None) -> None:
+        """Knative mode (``operator_chart`` given): the KnativeServing CR, and a wait until the Knative Service CRD exists."""
+        self.knative_operator_chart: eks.HelmChart | None = operator_chart
         self.knative_serving: eks.KubernetesManifest | None = None
         self.knative_service_crd: eks.KubernetesObjectValue | None = None
-        if self.serving_mode is not ServingMode.KNATIVE:
+        if operator_chart is None:
             return
-        self.knative_operator_chart = self.cluster.add_helm_chart(
-            "KnativeOperatorChart",
-            chart="knative-operator",
-            repository="https://knative.github.io/operator",
-            version=self.versions.knative_operator,
-            namespace="knative-operator",
-            create_namespace=True,
-            wait=True,
-            timeout=timeout,
-        )
-        self.knative_operator_chart.node.add_dependency(self.system_nodes)
+        operator_chart.node.add_dependency(self.system_nodes)
         self.knative_serving = self.cluster.add_manifest("KnativeServing", *self.knative_serving_manifests)
-        self.knative_serving.node.add_dependency(self.knative_operator_chart)
+        self.knative_serving.node.add_dependency(operator_chart)
         # The KnativeServing CR only asks the operator to install Serving. KServe's controller looks for the Knative
         # Service CRD when it starts (controller.go SetupWithManager) and rejects InferenceServices for good if it is
         # missing, so wait until the CRD is Established: the reason InitialNamesAccepted is set only with status True

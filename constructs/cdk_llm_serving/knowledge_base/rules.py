@@ -13,10 +13,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-import aws_cdk as cdk
-
 from .._retained import RetainedName, fixed_name_problem
-from .._rules import RuleSet
+from .._rules import RuleSet, breaks_length, breaks_pattern, literal
 
 _BOTOCORE_AGENT = "botocore bedrock-agent 2023-06-05 service-2.json"
 
@@ -25,10 +23,6 @@ RULES: RuleSet[RetainedName] = RuleSet("KB")
 RETAINED_NAMES = RULES
 #: Rules over what CreateKnowledgeBase and CreateDataSource receive (subject: :class:`KnowledgeBaseSettings`).
 KNOWLEDGE_BASE: RuleSet[KnowledgeBaseSettings] = RuleSet("KB")
-
-
-def _literal(value: object) -> bool:
-    return isinstance(value, str) and not cdk.Token.is_unresolved(value)
 
 
 @RULES.rule(
@@ -75,7 +69,7 @@ INCLUSION_PREFIX_MAX = 300
     source=f"{_BOTOCORE_AGENT} shape Name (CreateKnowledgeBaseRequest.name): pattern ([0-9a-zA-Z][_-]?){{1,100}}",
 )
 def _knowledge_base_name(subject: KnowledgeBaseSettings) -> Iterable[str]:
-    if _literal(subject.name) and not NAME_RE.match(subject.name):
+    if breaks_pattern(subject.name, NAME_RE):
         yield (
             "knowledge_base_name must be 1 to 100 letters or digits, each optionally followed by one '-' or '_' "
             f"(pattern {NAME_RE.pattern}), got {subject.name!r}"
@@ -93,7 +87,7 @@ def _description_length(subject: KnowledgeBaseSettings) -> Iterable[str]:
         ("description", subject.description),
         ("the data source description", subject.data_source_description),
     ):
-        if _literal(text) and not 1 <= len(text) <= DESCRIPTION_MAX:
+        if breaks_length(text, 1, DESCRIPTION_MAX):
             yield f"{what} must be 1 to {DESCRIPTION_MAX} characters, got {len(text)}"
 
 
@@ -105,10 +99,10 @@ def _description_length(subject: KnowledgeBaseSettings) -> Iterable[str]:
 )
 def _inclusion_prefix_length(subject: KnowledgeBaseSettings) -> Iterable[str]:
     prefix = subject.inclusion_prefix
-    if _literal(prefix) and not 1 <= len(prefix) <= INCLUSION_PREFIX_MAX:  # type: ignore[arg-type]
+    if breaks_length(prefix, 1, INCLUSION_PREFIX_MAX):
         yield (
             f"document_prefix must be 1 to {INCLUSION_PREFIX_MAX} characters (the data source's inclusion prefix), "
-            f"got {len(prefix)} characters"  # type: ignore[arg-type]
+            f"got {len(prefix or '')} characters"
         )
 
 
@@ -146,7 +140,7 @@ KNOWLEDGE_BASE_ARN_MAX = 128
 )
 def _knowledge_base_id(subject: KnowledgeBaseReference) -> Iterable[str]:
     kb_id = subject.knowledge_base_id
-    if _literal(kb_id) and not KNOWLEDGE_BASE_ID_RE.match(kb_id):
+    if breaks_pattern(kb_id, KNOWLEDGE_BASE_ID_RE):
         yield f"knowledge_base_id must be 10 letters or digits (like 'ABCDEFGHIJ'), got {kb_id!r}"
 
 
@@ -159,12 +153,12 @@ def _knowledge_base_id(subject: KnowledgeBaseReference) -> Iterable[str]:
 )
 def _knowledge_base_arn(subject: KnowledgeBaseReference) -> Iterable[str]:
     arn = subject.knowledge_base_arn
-    if not _literal(arn):
+    if not literal(arn):
         return
-    match = KNOWLEDGE_BASE_ARN_RE.match(arn)  # type: ignore[arg-type]
-    if match is None or len(arn) > KNOWLEDGE_BASE_ARN_MAX:  # type: ignore[arg-type]
+    match = KNOWLEDGE_BASE_ARN_RE.match(arn)
+    if match is None or len(arn) > KNOWLEDGE_BASE_ARN_MAX:
         yield f"knowledge_base_arn must look like 'arn:aws:bedrock:<region>:<account>:knowledge-base/<id>', got {arn!r}"
-    elif _literal(subject.knowledge_base_id) and match.group("id") != subject.knowledge_base_id:
+    elif literal(subject.knowledge_base_id) and match.group("id") != subject.knowledge_base_id:
         yield (
             f"knowledge_base_arn names knowledge base {match.group('id')!r}, not knowledge_base_id "
             f"{subject.knowledge_base_id!r}"

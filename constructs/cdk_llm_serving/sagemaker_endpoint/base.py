@@ -10,7 +10,8 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from .._errors import ProblemCollector
-from .._names import SAGEMAKER_NAME_MAX, SAGEMAKER_NAME_RE, is_sagemaker_name
+from .._names import SAGEMAKER_NAME_MAX, SAGEMAKER_NAME_RE
+from .._rules import breaks_pattern
 from .._types import typed_props
 
 #: SageMaker's name rule for endpoints, endpoint configs, models and inference components.
@@ -23,9 +24,7 @@ INVOKE_ACTIONS = ["sagemaker:InvokeEndpoint", "sagemaker:InvokeEndpointWithRespo
 
 def name_problems(what: str, name: str | None) -> list[str]:
     """Problems of a SageMaker resource name (tokens are not checked)."""
-    if name is None or cdk.Token.is_unresolved(name):
-        return []
-    if not is_sagemaker_name(name):
+    if breaks_pattern(name, SAGEMAKER_NAME_RE, max_length=NAME_MAX):
         return [
             f"{what} {name!r} is invalid: at most {NAME_MAX} characters, letters, digits and single hyphens, "
             "starting and ending with a letter or digit"

@@ -1124,24 +1124,28 @@ class SageMakerLlmEndpoint(SageMakerEndpointBase):
                 ),
             )
         else:
-            if a.target_concurrent_requests is not None:
-                target.scale_to_track_metric(
+            # (construct ID, target, metric per inference-component copy, metric per variant instance)
+            for construct_id, target_value, per_copy, per_instance in (
+                (
                     "ConcurrencyTracking",
-                    target_value=a.target_concurrent_requests,
-                    **cooldowns,
-                    predefined_metric=P.SAGEMAKER_INFERENCE_COMPONENT_CONCURRENT_REQUESTS_PER_COPY_HIGH_RESOLUTION
-                    if components
-                    else P.SAGEMAKER_VARIANT_CONCURRENT_REQUESTS_PER_MODEL_HIGH_RESOLUTION,
-                )
-            if a.target_invocations_per_instance is not None:
-                target.scale_to_track_metric(
+                    a.target_concurrent_requests,
+                    P.SAGEMAKER_INFERENCE_COMPONENT_CONCURRENT_REQUESTS_PER_COPY_HIGH_RESOLUTION,
+                    P.SAGEMAKER_VARIANT_CONCURRENT_REQUESTS_PER_MODEL_HIGH_RESOLUTION,
+                ),
+                (
                     "InvocationsTracking",
-                    target_value=a.target_invocations_per_instance,
-                    **cooldowns,
-                    predefined_metric=P.SAGEMAKER_INFERENCE_COMPONENT_INVOCATIONS_PER_COPY
-                    if components
-                    else P.SAGEMAKER_VARIANT_INVOCATIONS_PER_INSTANCE,
-                )
+                    a.target_invocations_per_instance,
+                    P.SAGEMAKER_INFERENCE_COMPONENT_INVOCATIONS_PER_COPY,
+                    P.SAGEMAKER_VARIANT_INVOCATIONS_PER_INSTANCE,
+                ),
+            ):
+                if target_value is not None:
+                    target.scale_to_track_metric(
+                        construct_id,
+                        target_value=target_value,
+                        **cooldowns,
+                        predefined_metric=per_copy if components else per_instance,
+                    )
 
     def _wake_up(self, target: appscaling.ScalableTarget) -> None:
         """Scale from zero: a +1 step action run by an alarm on the signal that requests found no capacity."""
