@@ -16,6 +16,7 @@ from cdk_llm_serving import (
     BedrockModelAlias,
     GatewayAuth,
     GatewayEndpoint,
+    GatewayGuardrail,
     SageMakerModelAlias,
 )
 from cdk_llm_serving.bedrock_gateway.layers import POWERTOOLS_LAYER_VERSION, WEB_ADAPTER_LAYER_VERSION
@@ -708,6 +709,16 @@ def _class_field_docs(module: Any, name: str) -> dict[str, tuple[bool, str | Non
         "SageMakerModelAlias",
         "KnowledgeBaseRetrieval",
         "GatewayLimits",
+        "ContentFilterType",
+        "FilterStrength",
+        "PiiAction",
+        "GuardrailTrace",
+        "StreamProcessingMode",
+        "ContentFilter",
+        "DeniedTopic",
+        "PiiEntity",
+        "GuardrailPolicy",
+        "GatewayGuardrail",
     ],
 )
 def test_every_field_and_enum_member_is_documented_with_its_default(name: str) -> None:
@@ -726,7 +737,14 @@ def test_every_field_and_enum_member_is_documented_with_its_default(name: str) -
 
 @pytest.mark.parametrize(
     "function",
-    [BedrockGatewayApi.__init__, GatewayEndpoint.private, GatewayAuth.cognito, SageMakerModelAlias.for_endpoint],
+    [
+        BedrockGatewayApi.__init__,
+        GatewayEndpoint.private,
+        GatewayAuth.cognito,
+        SageMakerModelAlias.for_endpoint,
+        GatewayGuardrail.create,
+        GatewayGuardrail.existing,
+    ],
 )
 def test_every_optional_prop_states_its_default(function: Any) -> None:
     import inspect

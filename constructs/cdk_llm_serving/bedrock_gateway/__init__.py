@@ -13,6 +13,18 @@ from .aliases import (
 from .auth import GatewayAuth, GatewayAuthMode
 from .construct import BedrockGatewayApi
 from .endpoint import GatewayEndpoint, GatewayEndpointType
+from .guardrails import (
+    ContentFilter,
+    ContentFilterType,
+    DeniedTopic,
+    FilterStrength,
+    GatewayGuardrail,
+    GuardrailPolicy,
+    GuardrailTrace,
+    PiiAction,
+    PiiEntity,
+    StreamProcessingMode,
+)
 
 __all__ = [
     "rules",
@@ -28,4 +40,14 @@ __all__ = [
     "KnowledgeBaseRetrieval",
     "ModelAlias",
     "SageMakerModelAlias",
+    "ContentFilter",
+    "ContentFilterType",
+    "DeniedTopic",
+    "FilterStrength",
+    "GatewayGuardrail",
+    "GuardrailPolicy",
+    "GuardrailTrace",
+    "PiiAction",
+    "PiiEntity",
+    "StreamProcessingMode",
 ]

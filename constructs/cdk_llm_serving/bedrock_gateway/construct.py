@@ -15,6 +15,7 @@ from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_bedrock as bedrock
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_ec2 as ec2
@@ -32,6 +33,7 @@ from .._types import problem as type_problem
 from .._types import typed_props
 from .._vpc import select_subnets
 from . import _iam, _network, _rest_api
+from . import guardrails as guardrails_module
 from ._compliance import acknowledge_findings
 from ._monitoring import gateway_alarms
 from ._validation import catalogue_warnings, check_generated, value_problems
@@ -219,6 +221,7 @@ class BedrockGatewayApi(Construct):
         self.access_log_group = self._log_group("AccessLogs")
         """The stage's access log group (one JSON line per request, never the body)."""
         self._build_network(endpoint, subnets)
+        self._build_guardrails()
         self._build_iam(marketplace_statements)
         self._build_function(
             limits=limits,
@@ -355,6 +358,17 @@ class BedrockGatewayApi(Construct):
                 allow_all_outbound=False,
             )
 
+    def _build_guardrails(self) -> None:
+        """The guardrails of the aliases (``GatewayGuardrail.create``: a guardrail and a content-hashed version)."""
+        named, _ = guardrails_module.distinct(
+            [m.guardrail for m in self.models if isinstance(m, BedrockModelAlias) and m.guardrail is not None]
+        )
+        self._guardrails = guardrails_module.build(self, named)
+        self.guardrails: dict[str, bedrock.CfnGuardrail] = self._guardrails.guardrails
+        """The guardrails the gateway created, by ``GatewayGuardrail.name`` (empty without ``create()`` guardrails)."""
+        self.guardrail_versions: dict[str, bedrock.CfnGuardrailVersion] = self._guardrails.versions
+        """The published version of each created guardrail, by name (a new one whenever its policy changes)."""
+
     def _build_iam(self, marketplace_statements: Sequence[iam.PolicyStatement]) -> None:
         """The function's role and its one managed policy, generated from the allowlist."""
         self.role: iam.Role = iam.Role(
@@ -370,7 +384,9 @@ class BedrockGatewayApi(Construct):
             network = _iam.network_interface_statements(self, subnet_ids, self.function_security_group)
         self._policy_statements: list[iam.PolicyStatement] = [
             *_iam.own_logs_and_traces(self.log_group.log_group_arn),
-            *_iam.bedrock_statements(self, [m for m in self.models if isinstance(m, BedrockModelAlias)]),
+            *_iam.bedrock_statements(
+                self, [m for m in self.models if isinstance(m, BedrockModelAlias)], self._guardrails.refs
+            ),
             *_iam.embedding_statements(self, [m for m in self.models if isinstance(m, BedrockEmbeddingAlias)]),
             *marketplace_statements,
             *_iam.sagemaker_statements(self, [m for m in self.models if isinstance(m, SageMakerModelAlias)]),
@@ -448,6 +464,7 @@ class BedrockGatewayApi(Construct):
             service_name=self.service_name,
             image_url_hosts=image_url_hosts,
             cors_allow_origins=self.cors_allowed_origins,
+            guardrails=self._guardrails.refs,
         )
         return {
             "AWS_LAMBDA_EXEC_WRAPPER": "/opt/bootstrap",
