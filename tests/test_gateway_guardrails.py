@@ -325,3 +325,66 @@ def test_fallback_to_another_alias_is_rendered() -> None:
         "GATEWAY_CONFIG"
     ]
     assert '"fallback":["b"]' in json.dumps(env).replace("\\", "")
+
+
+# --------------------------------------------------------------------------------------------------
+# Application inference profiles
+
+
+def _profiled(**options: Any) -> BedrockGatewayApi:
+    from cdk_llm_serving import ApplicationInferenceProfile
+
+    return _gateway(
+        [
+            BedrockModelAlias(
+                alias="chat-fast",
+                model_id=HAIKU_US,
+                application_inference_profile=ApplicationInferenceProfile(**{"tags": {"team": "search"}, **options}),
+            ),
+            BedrockModelAlias(alias="lite", model_id=NOVA_LITE),
+        ]
+    )
+
+
+def test_inference_profile_tag_rules() -> None:
+    # botocore bedrock 2023-04-20 TagList {max 200}, TagKey {1-128, [a-zA-Z0-9\s._:/=+@-]*}; 'aws:' is reserved.
+    expect_rule("GATEWAY.INFERENCE_PROFILE_TAGS", lambda: _profiled(tags={"aws:team": "x"}))
+    expect_rule("GATEWAY.INFERENCE_PROFILE_TAGS", lambda: _profiled(tags={"team": "a,b"}))
+    expect_rule("GATEWAY.INFERENCE_PROFILE_TAGS", lambda: _profiled(tags={}))
+    expect_rule("GATEWAY.INFERENCE_PROFILE_TAGS", lambda: _profiled(tags={f"k{i}": "v" for i in range(201)}))
+
+
+def test_inference_profile_description_rule() -> None:
+    # botocore bedrock 2023-04-20 InferenceProfileDescription {1-200, ([0-9a-zA-Z:.][ _-]?)+}: no commas.
+    expect_rule("GATEWAY.INFERENCE_PROFILE_DESCRIPTION", lambda: _profiled(description="Search team, prod"))
+    _profiled(description="Search team prod")
+
+
+def test_alias_routes_through_its_tagged_profile() -> None:
+    t = _template(_profiled())
+    ((pid, profile),) = resources(t, "AWS::Bedrock::ApplicationInferenceProfile").items()
+    props = profile["Properties"]
+    assert props["Tags"] == [{"Key": "team", "Value": "search"}]
+    copy_from = json.dumps(props["ModelSource"]["CopyFrom"])
+    assert f"inference-profile/{HAIKU_US}" in copy_from  # copied from the system (cross-Region) profile
+    assert len(props["InferenceProfileName"]) <= 64
+    env = next(iter(lambda_functions(t).values()))["Properties"]["Environment"]["Variables"]["GATEWAY_CONFIG"]
+    rendered = json.dumps(env)
+    assert (
+        "application-inference-profile/" in rendered
+        and json.dumps({"Fn::GetAtt": [pid, "InferenceProfileId"]}) in rendered
+    )
+    assert f'\\"modelId\\":\\"{NOVA_LITE}\\"' in rendered  # the other alias is unchanged
+
+
+def test_profile_iam_covers_the_profile_and_the_models_it_routes_to() -> None:
+    t = _template(_profiled())
+    pid = next(iter(resources(t, "AWS::Bedrock::ApplicationInferenceProfile")))
+    statements = _statements(t)
+    profile_grants = [s for s in statements if "application-inference-profile/" in json.dumps(s["Resource"])]
+    assert {s["Action"] for s in profile_grants} == {"bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"}
+    assert all(pid in json.dumps(s["Resource"]) for s in profile_grants)
+    routed = [s for s in statements if ":bedrock:*::foundation-model/" in json.dumps(s["Resource"])]
+    assert routed and all(
+        pid in json.dumps(s["Condition"]["StringEquals"]["bedrock:InferenceProfileArn"]) for s in routed
+    )

@@ -719,6 +719,7 @@ def _class_field_docs(module: Any, name: str) -> dict[str, tuple[bool, str | Non
         "PiiEntity",
         "GuardrailPolicy",
         "GatewayGuardrail",
+        "ApplicationInferenceProfile",
     ],
 )
 def test_every_field_and_enum_member_is_documented_with_its_default(name: str) -> None:

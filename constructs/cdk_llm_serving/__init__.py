@@ -3,6 +3,7 @@
 from ._errors import PropsValidationError
 from .bedrock_gateway import (
     INFERENCE_PROFILE_GEOS,
+    ApplicationInferenceProfile,
     BedrockEmbeddingAlias,
     BedrockGatewayApi,
     BedrockModelAlias,
@@ -69,6 +70,7 @@ from .sagemaker_endpoint import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "ApplicationInferenceProfile",
     "INFERENCE_PROFILE_GEOS",
     "BedrockEmbeddingAlias",
     "BedrockGatewayApi",

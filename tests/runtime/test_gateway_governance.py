@@ -15,6 +15,7 @@ from bedrock_standin import GUARDRAIL_BLOCKED, Behaviour
 from gateway_harness import LineSink, OutputLines, make_gateway
 
 GUARDRAIL_ARN = "arn:aws:bedrock:us-east-1:123456789012:guardrail/abcd1234efgh"
+PROFILE_ARN = "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/a1b2c3d4e5f6"
 GUARDED = {"identifier": GUARDRAIL_ARN, "version": "3", "trace": "disabled", "streamProcessingMode": "sync"}
 CONFIG = {
     "models": [
@@ -46,6 +47,12 @@ CONFIG = {
             "maxTokensCap": 1024,
             "defaultMaxTokens": 512,
             "fallback": ["plain-backup-1", "plain-backup-2"],
+        },
+        {
+            "alias": "profiled",
+            "target": {"type": "bedrock", "modelId": PROFILE_ARN},
+            "maxTokensCap": 1024,
+            "defaultMaxTokens": 256,
         },
         {
             "alias": "plain-backup-1",
@@ -241,3 +248,13 @@ def test_the_fallback_alias_applies_its_own_cap_and_guardrail(client, standin):
     assert first.body["inferenceConfig"]["maxTokens"] == 4000
     assert second.body["inferenceConfig"]["maxTokens"] == 512  # guarded-backup's cap
     assert second.body["guardrailConfig"]["guardrailIdentifier"] == GUARDRAIL_ARN
+
+
+# --------------------------------------------------------------------------- application inference profiles
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_an_alias_with_a_profile_calls_converse_with_the_profile_arn(client, standin, stream):
+    resp = client.chat.completions.create(model="profiled", messages=USER, stream=stream)
+    list(resp) if stream else None
+    assert standin.requests[0].model_id == PROFILE_ARN  # botocore sends it URL-encoded in the path

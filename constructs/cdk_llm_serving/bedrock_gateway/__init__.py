@@ -3,6 +3,7 @@
 from . import rules
 from .aliases import (
     INFERENCE_PROFILE_GEOS,
+    ApplicationInferenceProfile,
     BedrockEmbeddingAlias,
     BedrockModelAlias,
     GatewayLimits,
@@ -27,6 +28,7 @@ from .guardrails import (
 )
 
 __all__ = [
+    "ApplicationInferenceProfile",
     "rules",
     "INFERENCE_PROFILE_GEOS",
     "BedrockEmbeddingAlias",

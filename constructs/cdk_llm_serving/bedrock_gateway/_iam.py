@@ -50,22 +50,30 @@ def bedrock_statements(
     scope: Construct,
     models: Sequence[BedrockModelAlias],
     guardrails: Mapping[str, GuardrailRef] | None = None,
+    profiles: Mapping[str, str] | None = None,
 ) -> list[iam.PolicyStatement]:
     """InvokeModel* on exactly the allowlisted inference profiles and the foundation models behind them.
 
     Aliases with a guardrail get their own statements, allowed only with their guardrails
     (``bedrock:GuardrailIdentifier`` = ``<guardrail ARN>:<version>``), an explicit deny of those models without
     them, and ``bedrock:ApplyGuardrail`` on the guardrails.
+
+    ``profiles`` (alias -> application inference profile ARN): such an alias may invoke its profile, and the
+    models behind it as its source does (a system profile: the profile and the model in any Region, pinned by
+    ``bedrock:InferenceProfileArn``; a foundation model: the model in the stack's Region).
     """
     guardrails = guardrails or {}
+    profiles = profiles or {}
     open_aliases = [m for m in models if m.guardrail is None]
     guarded = [m for m in models if m.guardrail is not None]
-    statements = _invoke_statements(scope, open_aliases, sid_suffix="", guardrail_values=[])
+    statements = _invoke_statements(scope, open_aliases, profiles, sid_suffix="", guardrail_values=[])
     if not guarded:
         return statements
     refs = [guardrails[n] for n in sorted({m.guardrail.name for m in guarded if m.guardrail is not None})]
     values = [r.condition_value for r in refs]
-    guarded_statements = _invoke_statements(scope, guarded, sid_suffix="WithGuardrail", guardrail_values=values)
+    guarded_statements = _invoke_statements(
+        scope, guarded, profiles, sid_suffix="WithGuardrail", guardrail_values=values
+    )
     statements.extend(guarded_statements)
     statements.append(
         iam.PolicyStatement(
@@ -98,9 +106,18 @@ GUARDRAIL_CONDITION_KEY = "bedrock:GuardrailIdentifier"
 
 
 def _invoke_statements(
-    scope: Construct, models: Sequence[BedrockModelAlias], *, sid_suffix: str, guardrail_values: list[str]
+    scope: Construct,
+    models: Sequence[BedrockModelAlias],
+    profiles: Mapping[str, str],
+    *,
+    sid_suffix: str,
+    guardrail_values: list[str],
 ) -> list[iam.PolicyStatement]:
     stack = cdk.Stack.of(scope)
+    app_profiles = sorted({profiles[m.alias] for m in models if m.alias in profiles})
+    # Requests through an application profile copied from a system profile are routed like the system profile's:
+    # the foundation model grant below accepts either profile ARN as bedrock:InferenceProfileArn.
+    routed_app_profiles = sorted({profiles[m.alias] for m in models if m.alias in profiles and m.is_inference_profile})
     profile_arns = sorted(
         {
             stack.format_arn(service="bedrock", resource="inference-profile", resource_name=m.model_id)
@@ -112,6 +129,15 @@ def _invoke_statements(
     direct_models = sorted({m.model_id for m in models if not m.is_inference_profile})
     guard = {GUARDRAIL_CONDITION_KEY: guardrail_values} if guardrail_values else {}
     statements: list[iam.PolicyStatement] = []
+    if app_profiles:
+        statements.append(
+            iam.PolicyStatement(
+                sid=f"InvokeApplicationInferenceProfiles{sid_suffix}",
+                actions=INVOKE_ACTIONS,
+                resources=app_profiles,
+                conditions={"StringEquals": guard} if guard else None,
+            )
+        )
     if profile_arns:
         statements.append(
             iam.PolicyStatement(
@@ -129,7 +155,9 @@ def _invoke_statements(
                 # Region), chosen by AWS per request; AWS requires the foundation model in every one of
                 # them, so the Region is a wildcard. The condition pins these grants to our profiles.
                 resources=[routed_model_arn(fm) for fm in routed_models],
-                conditions={"StringEquals": {"bedrock:InferenceProfileArn": profile_arns, **guard}},
+                conditions={
+                    "StringEquals": {"bedrock:InferenceProfileArn": [*profile_arns, *routed_app_profiles], **guard}
+                },
             )
         )
     if direct_models:

@@ -137,6 +137,23 @@ class KnowledgeBaseRetrieval(TypedOptions):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ApplicationInferenceProfile(TypedOptions):
+    """An application inference profile for one alias (``AWS::Bedrock::ApplicationInferenceProfile``), copied from
+    the alias's system inference profile or foundation model. The gateway sends the alias's requests to the
+    profile, so Bedrock meters them under its tags (cost allocation: activate the tag keys in Billing)."""
+
+    tags: Mapping[str, str]
+    """Cost-allocation tags of the profile, e.g. ``{"team": "search", "cost-center": "1234"}`` (at most 200)."""
+    description: str | None = None
+    """Description of the profile: 1-200 letters, digits and ``:.``, single ``' _-'`` between them.
+    Default: - none"""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "tags", dict(self.tags))
+
+
+@dataclass(frozen=True, kw_only=True)
 class BedrockModelAlias(TypedOptions):
     """One entry of the gateway's model allowlist: an alias clients send as ``model``, served by Bedrock.
 
@@ -183,6 +200,11 @@ class BedrockModelAlias(TypedOptions):
     """Other chat aliases of the allowlist tried in order when this alias's model is throttled, unavailable, not
     ready or times out, only before the first byte reaches the client (never after a stream began).
     Default: - no fallback"""
+
+    application_inference_profile: ApplicationInferenceProfile | None = None
+    """Route this alias through its own application inference profile with cost-allocation tags (created by the
+    gateway from ``model_id``); the role may invoke the profile and the models it routes to.
+    Default: - the alias calls ``model_id`` directly"""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -231,14 +253,23 @@ class BedrockModelAlias(TypedOptions):
             out.extend(self.guardrail.problems(where))
         if self.prompt_caching:
             out.extend(rules.problems(rules.PromptCachingAlias(self.alias, self.foundation_model_id)))
+        if self.application_inference_profile is not None:
+            p = self.application_inference_profile
+            out.extend(rules.problems(rules.InferenceProfileSubject(self.alias, p.tags, p.description)))
         return out
 
-    def to_runtime(self, guardrails: Mapping[str, GuardrailRef] | None = None) -> dict[str, Any]:
-        """This alias's GATEWAY_CONFIG entry; ``guardrails`` maps guardrail names to what the gateway built
-        (placeholders when not given, for size checks)."""
+    def to_runtime(
+        self, guardrails: Mapping[str, GuardrailRef] | None = None, profiles: Mapping[str, str] | None = None
+    ) -> dict[str, Any]:
+        """This alias's GATEWAY_CONFIG entry; ``guardrails`` maps guardrail names to what the gateway built and
+        ``profiles`` aliases to their application inference profile ARNs (placeholders when not given, for size
+        checks)."""
+        model_id = self.model_id
+        if self.application_inference_profile is not None:
+            model_id = (profiles or {}).get(self.alias) or PROFILE_ARN_PLACEHOLDER
         entry: dict[str, Any] = {
             "alias": self.alias,
-            "target": {"type": "bedrock", "modelId": self.model_id},
+            "target": {"type": "bedrock", "modelId": model_id},
             "maxTokensCap": self.max_tokens_cap,
             "defaultMaxTokens": self.default_max_tokens,
         }
@@ -419,6 +450,10 @@ class SageMakerModelAlias(TypedOptions):
         return entry
 
 
+#: A profile ARN before the profile exists (``arn:${Partition}:bedrock:${Region}:${Account}:application-inference-
+#: profile/${Id}``: four tokens, as the gateway renders it), for the config-size check.
+PROFILE_ARN_PLACEHOLDER = "arn:${Token[p]}:bedrock:${Token[r]}:${Token[a]}:application-inference-profile/${Token[i]}"
+
 #: Any entry of the allowlist.
 ModelAlias = BedrockModelAlias | SageMakerModelAlias | BedrockEmbeddingAlias
 
@@ -582,11 +617,13 @@ def runtime_config(
     image_url_hosts: Sequence[str] = (),
     cors_allow_origins: Sequence[str] = (),
     guardrails: Mapping[str, GuardrailRef] | None = None,
+    profiles: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The ``GATEWAY_CONFIG`` document read by ``lambda/gateway/config.py``.
 
     ``guardrails``: the guardrails the gateway built or references, by name (see :mod:`.guardrails`); without it,
-    guardrails are rendered with token placeholders (enough for the size check).
+    guardrails are rendered with token placeholders (enough for the size check). ``profiles``: the application
+    inference profile ARN of each alias that has one (placeholders when not given).
 
     ``image_url_hosts``: hosts the gateway may fetch ``image_url`` images from (default none: only ``data:`` URLs;
     an allowlisted host is fetched with a 5 s timeout, a 3.75 MB cap and no redirects); rendered as
@@ -596,7 +633,9 @@ def runtime_config(
     any); rendered as ``corsAllowOrigins`` only when non-empty.
     """
     config: dict[str, Any] = {
-        "models": [m.to_runtime(guardrails) if isinstance(m, BedrockModelAlias) else m.to_runtime() for m in models],
+        "models": [
+            m.to_runtime(guardrails, profiles) if isinstance(m, BedrockModelAlias) else m.to_runtime() for m in models
+        ],
         "limits": {
             "maxMessages": limits.max_messages,
             "maxTotalChars": limits.max_total_chars,

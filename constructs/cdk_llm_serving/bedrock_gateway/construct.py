@@ -32,7 +32,7 @@ from .._errors import ProblemCollector
 from .._types import problem as type_problem
 from .._types import typed_props
 from .._vpc import select_subnets
-from . import _iam, _network, _rest_api
+from . import _iam, _network, _profiles, _rest_api
 from . import guardrails as guardrails_module
 from ._compliance import acknowledge_findings
 from ._monitoring import gateway_alarms
@@ -222,6 +222,7 @@ class BedrockGatewayApi(Construct):
         """The stage's access log group (one JSON line per request, never the body)."""
         self._build_network(endpoint, subnets)
         self._build_guardrails()
+        self._build_inference_profiles()
         self._build_iam(marketplace_statements)
         self._build_function(
             limits=limits,
@@ -369,6 +370,14 @@ class BedrockGatewayApi(Construct):
         self.guardrail_versions: dict[str, bedrock.CfnGuardrailVersion] = self._guardrails.versions
         """The published version of each created guardrail, by name (a new one whenever its policy changes)."""
 
+    def _build_inference_profiles(self) -> None:
+        """The application inference profiles of the aliases that ask for one (``application_inference_profile``)."""
+        self.inference_profiles: dict[str, bedrock.CfnApplicationInferenceProfile] = _profiles.build(
+            self, [m for m in self.models if isinstance(m, BedrockModelAlias)]
+        )
+        """The application inference profiles the gateway created, by alias."""
+        self._profile_arns = {alias: _profiles.profile_arn(p) for alias, p in self.inference_profiles.items()}
+
     def _build_iam(self, marketplace_statements: Sequence[iam.PolicyStatement]) -> None:
         """The function's role and its one managed policy, generated from the allowlist."""
         self.role: iam.Role = iam.Role(
@@ -385,7 +394,10 @@ class BedrockGatewayApi(Construct):
         self._policy_statements: list[iam.PolicyStatement] = [
             *_iam.own_logs_and_traces(self.log_group.log_group_arn),
             *_iam.bedrock_statements(
-                self, [m for m in self.models if isinstance(m, BedrockModelAlias)], self._guardrails.refs
+                self,
+                [m for m in self.models if isinstance(m, BedrockModelAlias)],
+                self._guardrails.refs,
+                self._profile_arns,
             ),
             *_iam.embedding_statements(self, [m for m in self.models if isinstance(m, BedrockEmbeddingAlias)]),
             *marketplace_statements,
@@ -465,6 +477,7 @@ class BedrockGatewayApi(Construct):
             image_url_hosts=image_url_hosts,
             cors_allow_origins=self.cors_allowed_origins,
             guardrails=self._guardrails.refs,
+            profiles=self._profile_arns,
         )
         return {
             "AWS_LAMBDA_EXEC_WRAPPER": "/opt/bootstrap",

@@ -9,6 +9,7 @@ subject has its own rule set, and :func:`problems` applies the one that matches 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +38,8 @@ REASONING: RuleSet[ReasoningAlias] = RuleSet("GATEWAY")
 
 __all__ = [
     "BEDROCK_MODELS",
+    "INFERENCE_PROFILES",
+    "InferenceProfileSubject",
     "GUARDRAILS",
     "GUARDRAIL_PII_TYPES",
     "PROMPT_CACHING",
@@ -565,3 +568,60 @@ def _prompt_caching_model(subject: PromptCachingAlias) -> Iterable[str]:
         f"not in the table (data/prompt_caching.json: {', '.join(models)}); every request would fail. Drop "
         f"prompt_caching or pick one of those models"
     )
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Application inference profiles (subject: InferenceProfileSubject).
+
+_TAG_RE = re.compile(r"^[a-zA-Z0-9\s._:/=+@-]*$")
+_PROFILE_DESCRIPTION_RE = re.compile(r"^([0-9a-zA-Z:.][ _-]?)+$")
+
+
+@dataclass(frozen=True)
+class InferenceProfileSubject:
+    """An alias's application inference profile: its tags and description."""
+
+    alias: str
+    tags: Any
+    description: str | None
+
+
+#: Rules over the application inference profiles the gateway creates (subject: InferenceProfileSubject).
+INFERENCE_PROFILES: RuleSet[InferenceProfileSubject] = RuleSet("GATEWAY")
+_BY_SUBJECT[InferenceProfileSubject] = INFERENCE_PROFILES
+
+
+@INFERENCE_PROFILES.rule(
+    "GATEWAY.INFERENCE_PROFILE_TAGS",
+    "An application inference profile takes at most 200 tags; a key is 1-128 and a value 0-256 characters of "
+    "letters, digits, spaces and ._:/=+@-, and keys starting with 'aws:' are reserved",
+    source="botocore bedrock 2023-04-20 service-2.json CreateInferenceProfileRequest.tags: TagList {max 200}, TagKey "
+    "{min 1, max 128, pattern [a-zA-Z0-9\\s._:/=+@-]*}, TagValue {max 256, same pattern}; AWS Tagging Best Practices "
+    "'Tag naming limits and requirements' (the aws: prefix is reserved for AWS use)",
+)
+def _profile_tags(subject: InferenceProfileSubject) -> Iterable[str]:
+    where = f"model alias {subject.alias!r}: application_inference_profile.tags"
+    if not subject.tags:
+        yield f"{where} is empty; give the profile at least one cost-allocation tag (that is what it is for)"
+    if len(subject.tags) > 200:
+        yield f"{where} has {len(subject.tags)} tags, at most 200 are allowed"
+    for key, value in sorted(subject.tags.items()):
+        if not 1 <= len(key) <= 128 or not _TAG_RE.match(key) or key.lower().startswith("aws:"):
+            yield f"{where}: key {key!r} must be 1-128 letters, digits, spaces or ._:/=+@- and not start with 'aws:'"
+        if not isinstance(value, str) or len(value) > 256 or not _TAG_RE.match(value):
+            yield f"{where}: value of {key!r} must be at most 256 letters, digits, spaces or ._:/=+@-, got {value!r}"
+
+
+@INFERENCE_PROFILES.rule(
+    "GATEWAY.INFERENCE_PROFILE_DESCRIPTION",
+    "An application inference profile's description is 1-200 characters matching ([0-9a-zA-Z:.][ _-]?)+",
+    source="botocore bedrock 2023-04-20 service-2.json InferenceProfileDescription {min 1, max 200, pattern "
+    "([0-9a-zA-Z:.][ _-]?)+}",
+)
+def _profile_description(subject: InferenceProfileSubject) -> Iterable[str]:
+    d = subject.description
+    if d is not None and (not 1 <= len(d) <= 200 or not _PROFILE_DESCRIPTION_RE.match(d)):
+        yield (
+            f"model alias {subject.alias!r}: application_inference_profile.description must be 1-200 letters, digits,"
+            f" ':' and '.', with single spaces, '_' or '-' between them (no commas or other punctuation), got {d!r}"
+        )
