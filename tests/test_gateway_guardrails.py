@@ -388,3 +388,43 @@ def test_profile_iam_covers_the_profile_and_the_models_it_routes_to() -> None:
     assert routed and all(
         pid in json.dumps(s["Condition"]["StringEquals"]["bedrock:InferenceProfileArn"]) for s in routed
     )
+
+
+# --------------------------------------------------------------------------------------------------
+# Account-level enforcement
+
+
+def _enforce(**props: Any) -> dict[str, Any]:
+    from cdk_llm_serving import AccountGuardrailEnforcement
+
+    stack = cdk.Stack(cdk.App(), "S")
+    AccountGuardrailEnforcement(stack, "Enforce", **{"guardrail_arn": EXISTING_ARN, "guardrail_version": "3", **props})
+    return Template.from_stack(stack).to_json()
+
+
+def test_enforced_guardrail_rules() -> None:
+    # CloudFormation AWS::Bedrock::EnforcedGuardrailConfiguration: GuardrailVersion 'Numerical guardrail version (not
+    # DRAFT)'; ModelEnforcement IncludedModels (min 1) and ExcludedModels are both required.
+    expect_rule("GATEWAY.ENFORCED_GUARDRAIL_CONFIG", lambda: _enforce(guardrail_version="DRAFT"))
+    expect_rule("GATEWAY.ENFORCED_GUARDRAIL_CONFIG", lambda: _enforce(excluded_models=["amazon.titan-embed-text-v2:0"]))
+    expect_rule("GATEWAY.ENFORCED_GUARDRAIL_CONFIG", lambda: _enforce(included_models=[]))
+
+
+def test_enforced_guardrail_renders_one_configuration() -> None:
+    from cdk_llm_serving import SelectiveGuarding
+
+    t = _enforce(
+        included_models=[NOVA_LITE],
+        excluded_models=["amazon.titan-embed-text-v2:0"],
+        messages=SelectiveGuarding.SELECTIVE,
+    )
+    ((_, res),) = resources(t, "AWS::Bedrock::EnforcedGuardrailConfiguration").items()
+    assert res["Properties"] == {
+        "GuardrailIdentifier": EXISTING_ARN,
+        "GuardrailVersion": "3",
+        "ModelEnforcement": {"IncludedModels": [NOVA_LITE], "ExcludedModels": ["amazon.titan-embed-text-v2:0"]},
+        "SelectiveContentGuarding": {"Messages": "SELECTIVE"},
+    }
+    # Without model lists the configuration applies to every model (ModelEnforcement left out).
+    ((_, every),) = resources(_enforce(), "AWS::Bedrock::EnforcedGuardrailConfiguration").items()
+    assert "ModelEnforcement" not in every["Properties"]

@@ -12,6 +12,7 @@ from aws_cdk.assertions import Template
 
 import variants
 from cdk_llm_serving import (
+    AccountGuardrailEnforcement,
     BedrockGatewayApi,
     BedrockModelAlias,
     GatewayAuth,
@@ -720,6 +721,7 @@ def _class_field_docs(module: Any, name: str) -> dict[str, tuple[bool, str | Non
         "GuardrailPolicy",
         "GatewayGuardrail",
         "ApplicationInferenceProfile",
+        "SelectiveGuarding",
     ],
 )
 def test_every_field_and_enum_member_is_documented_with_its_default(name: str) -> None:
@@ -745,6 +747,7 @@ def test_every_field_and_enum_member_is_documented_with_its_default(name: str) -
         SageMakerModelAlias.for_endpoint,
         GatewayGuardrail.create,
         GatewayGuardrail.existing,
+        AccountGuardrailEnforcement.__init__,
     ],
 )
 def test_every_optional_prop_states_its_default(function: Any) -> None:

@@ -3,6 +3,7 @@
 from ._errors import PropsValidationError
 from .bedrock_gateway import (
     INFERENCE_PROFILE_GEOS,
+    AccountGuardrailEnforcement,
     ApplicationInferenceProfile,
     BedrockEmbeddingAlias,
     BedrockGatewayApi,
@@ -24,6 +25,7 @@ from .bedrock_gateway import (
     PiiAction,
     PiiEntity,
     SageMakerModelAlias,
+    SelectiveGuarding,
     StreamProcessingMode,
 )
 from .eks_inferentia import (
@@ -70,6 +72,8 @@ from .sagemaker_endpoint import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "AccountGuardrailEnforcement",
+    "SelectiveGuarding",
     "ApplicationInferenceProfile",
     "INFERENCE_PROFILE_GEOS",
     "BedrockEmbeddingAlias",

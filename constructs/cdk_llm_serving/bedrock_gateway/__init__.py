@@ -14,6 +14,7 @@ from .aliases import (
 from .auth import GatewayAuth, GatewayAuthMode
 from .construct import BedrockGatewayApi
 from .endpoint import GatewayEndpoint, GatewayEndpointType
+from .enforcement import AccountGuardrailEnforcement, SelectiveGuarding
 from .guardrails import (
     ContentFilter,
     ContentFilterType,
@@ -28,6 +29,8 @@ from .guardrails import (
 )
 
 __all__ = [
+    "AccountGuardrailEnforcement",
+    "SelectiveGuarding",
     "ApplicationInferenceProfile",
     "rules",
     "INFERENCE_PROFILE_GEOS",

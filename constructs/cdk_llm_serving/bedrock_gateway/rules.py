@@ -38,6 +38,8 @@ REASONING: RuleSet[ReasoningAlias] = RuleSet("GATEWAY")
 
 __all__ = [
     "BEDROCK_MODELS",
+    "ENFORCED_GUARDRAILS",
+    "EnforcedGuardrailSubject",
     "INFERENCE_PROFILES",
     "InferenceProfileSubject",
     "GUARDRAILS",
@@ -625,3 +627,40 @@ def _profile_description(subject: InferenceProfileSubject) -> Iterable[str]:
             f"model alias {subject.alias!r}: application_inference_profile.description must be 1-200 letters, digits,"
             f" ':' and '.', with single spaces, '_' or '-' between them (no commas or other punctuation), got {d!r}"
         )
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Account-level enforced guardrails (subject: EnforcedGuardrailSubject).
+
+
+@dataclass(frozen=True)
+class EnforcedGuardrailSubject:
+    """What ``AccountGuardrailEnforcement`` renders: the version and the model lists (``None``: all models)."""
+
+    version: str
+    included_models: tuple[str, ...] | None
+    excluded_models: tuple[str, ...]
+
+
+#: Rules over AWS::Bedrock::EnforcedGuardrailConfiguration (subject: EnforcedGuardrailSubject).
+ENFORCED_GUARDRAILS: RuleSet[EnforcedGuardrailSubject] = RuleSet("GATEWAY")
+_BY_SUBJECT[EnforcedGuardrailSubject] = ENFORCED_GUARDRAILS
+
+
+@ENFORCED_GUARDRAILS.rule(
+    "GATEWAY.ENFORCED_GUARDRAIL_CONFIG",
+    "An enforced guardrail configuration names a numeric guardrail version (not DRAFT), and its ModelEnforcement "
+    "requires IncludedModels (at least 1) and ExcludedModels (may be empty)",
+    source="CloudFormation Template Reference AWS::Bedrock::EnforcedGuardrailConfiguration (GuardrailVersion: "
+    "'Numerical guardrail version (not DRAFT)'; aws-properties-bedrock-enforcedguardrailconfiguration-modelenforcement: "
+    "IncludedModels Required, Minimum 1; ExcludedModels Required, Minimum 0); aws-cdk-lib 2.275 "
+    "CfnEnforcedGuardrailConfigurationProps",
+)
+def _enforced_guardrail(subject: EnforcedGuardrailSubject) -> Iterable[str]:
+    v = subject.version
+    if "${Token[" not in v and not (v.isdigit() and not v.startswith("0") and len(v) <= 8):
+        yield f"guardrail_version must be a published version number like '1' (DRAFT cannot be enforced), got {v!r}"
+    if subject.included_models is not None and not subject.included_models:
+        yield "included_models must list at least one model ID (leave it out to enforce on every model)"
+    if subject.excluded_models and subject.included_models is None:
+        yield "excluded_models needs included_models too (CloudFormation's ModelEnforcement requires both lists)"
