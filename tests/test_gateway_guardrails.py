@@ -428,3 +428,42 @@ def test_enforced_guardrail_renders_one_configuration() -> None:
     # Without model lists the configuration applies to every model (ModelEnforcement left out).
     ((_, every),) = resources(_enforce(), "AWS::Bedrock::EnforcedGuardrailConfiguration").items()
     assert "ModelEnforcement" not in every["Properties"]
+
+
+# --------------------------------------------------------------------------------------------------
+# ChatStack: a guardrail by default
+
+
+def test_chat_settings_guard_every_alias_by_default() -> None:
+    from stacks import ChatSettings
+    from stacks.chat_stack import DEFAULT_CHAT_GUARDRAIL
+
+    models = ChatSettings().guarded_models()
+    assert models and all(m.guardrail is DEFAULT_CHAT_GUARDRAIL for m in models)
+    assert all(m.guardrail is None for m in ChatSettings.from_context({"guardrail": False}).guarded_models())
+    # The default policy passes the guardrail rules; e-mail and phone are anonymized in answers only.
+    assert DEFAULT_CHAT_GUARDRAIL.policy is not None
+    assert rules.problems(rules.GuardrailPolicySubject("Chat", DEFAULT_CHAT_GUARDRAIL.policy)) == []
+    assert {(e.type, e.action, e.input_action) for e in DEFAULT_CHAT_GUARDRAIL.policy.pii_entities} == {
+        ("EMAIL", PiiAction.ANONYMIZE, PiiAction.NONE),
+        ("PHONE", PiiAction.ANONYMIZE, PiiAction.NONE),
+    }
+
+
+def test_chat_guardrail_setting_is_typed() -> None:
+    from stacks import ChatSettings
+
+    with pytest.raises(PropsValidationError) as info:
+        ChatSettings.from_context({"guardrail": "yes", "auth": "x"})
+    assert any("'guardrail' must be bool" in p for p in info.value.problems)
+    assert any("'auth'" in p for p in info.value.problems)  # reported together, in one pass
+
+
+def test_chat_stack_ships_its_guardrail(synthesis: Any) -> None:
+    chat = synthesis.templates["ChatStack"]
+    ((_, guardrail),) = resources(chat, "AWS::Bedrock::Guardrail").items()
+    assert {f["Type"] for f in guardrail["Properties"]["ContentPolicyConfig"]["FiltersConfig"]} >= {
+        "HATE",
+        "PROMPT_ATTACK",
+    }
+    assert len(resources(chat, "AWS::Bedrock::GuardrailVersion")) == 1

@@ -136,9 +136,27 @@ class PiiEntity(TypedOptions):
     """A ``GuardrailPiiEntityType`` such as ``"EMAIL"``, ``"PHONE"``, ``"US_SOCIAL_SECURITY_NUMBER"``."""
     action: PiiAction = PiiAction.ANONYMIZE
     """What happens to a detected entity. Default: ANONYMIZE"""
+    input_action: PiiAction | None = None
+    """Action on prompts only (``inputAction``), e.g. NONE to let the model see the entity and anonymize it in
+    answers. Default: - ``action``"""
+    output_action: PiiAction | None = None
+    """Action on responses only (``outputAction``). Default: - ``action``"""
 
     def to_cfn(self) -> bedrock.CfnGuardrail.PiiEntityConfigProperty:
-        return bedrock.CfnGuardrail.PiiEntityConfigProperty(type=self.type, action=self.action.value)
+        return bedrock.CfnGuardrail.PiiEntityConfigProperty(
+            type=self.type,
+            action=self.action.value,
+            input_action=self.input_action.value if self.input_action else None,
+            output_action=self.output_action.value if self.output_action else None,
+        )
+
+    def fingerprint(self) -> list[str | None]:
+        return [
+            self.type,
+            self.action.value,
+            self.input_action.value if self.input_action else None,
+            self.output_action.value if self.output_action else None,
+        ]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -220,7 +238,7 @@ class GuardrailPolicy(TypedOptions):
                 [f.type.value, f.input_strength.value, f.output_strength.value] for f in self.content_filters
             ],
             "deniedTopics": [[t.name, t.definition, list(t.examples)] for t in self.denied_topics],
-            "piiEntities": [[e.type, e.action.value] for e in self.pii_entities],
+            "piiEntities": [e.fingerprint() for e in self.pii_entities],
             "blockedWords": list(self.blocked_words),
             "managedProfanity": self.managed_profanity,
         }
