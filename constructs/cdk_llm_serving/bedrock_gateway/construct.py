@@ -679,7 +679,9 @@ class BedrockGatewayApi(Construct):
         """One of the gateway's EMF metrics for one model alias.
 
         Metric names: ``Requests``, ``Errors``, ``Throttles``, ``ModelConfigErrors``, ``InputTokens``,
-        ``OutputTokens``, ``TimeToFirstToken`` (ms), ``Latency`` (ms). Default: sum over 5 minutes.
+        ``OutputTokens``, ``TimeToFirstToken`` (ms), ``Latency`` (ms); ``GuardrailIntervened`` for aliases with a
+        guardrail, ``CacheReadInputTokens``/``CacheWriteInputTokens`` with prompt caching (``Fallback`` carries an
+        extra ``FallbackReason`` dimension, so build it with ``cloudwatch.Metric``). Default: sum over 5 minutes.
         """
         return cloudwatch.Metric(
             namespace=self.metrics_namespace,
