@@ -258,3 +258,42 @@ def test_an_alias_with_a_profile_calls_converse_with_the_profile_arn(client, sta
     resp = client.chat.completions.create(model="profiled", messages=USER, stream=stream)
     list(resp) if stream else None
     assert standin.requests[0].model_id == PROFILE_ARN  # botocore sends it URL-encoded in the path
+
+
+# --------------------------------------------------------------------------- GATEWAY_CONFIG contract
+
+
+def _config_with(**entry):
+    base = {"alias": "x", "target": {"type": "bedrock", "modelId": "amazon.nova-micro-v1:0"}, "maxTokensCap": 64}
+    return {"models": [{**base, **entry}, {**base, "alias": "y"}]}
+
+
+@pytest.mark.parametrize(
+    "entry, fragment",
+    [
+        ({"guardrail": {"identifier": "Bad Id", "version": "1"}}, "guardrail ID or ARN"),
+        ({"guardrail": {"identifier": "abc123", "version": "v1"}}, "a number or DRAFT"),
+        ({"guardrail": {"identifier": "abc123", "version": "1", "trace": "on"}}, "'models[0].guardrail.trace'"),
+        ({"guardrail": {"identifier": "abc123", "version": "1", "mode": "sync"}}, "unknown key(s) ['mode']"),
+        ({"promptCaching": "yes"}, "'models[0].promptCaching' must be a boolean"),
+        ({"fallback": ["nope"]}, "fallback of 'x' names ['nope']"),
+        ({"fallback": ["x"]}, "fallback of 'x' names ['x']"),
+    ],
+)
+def test_invalid_governance_config_fails_start_up(entry, fragment):
+    from config import ConfigError, parse_config
+
+    with pytest.raises(ConfigError) as info:
+        parse_config(_config_with(**entry))
+    assert fragment in str(info.value)
+
+
+def test_governance_config_is_parsed():
+    from config import Guardrail, parse_config
+
+    parsed = parse_config(
+        _config_with(guardrail={"identifier": GUARDRAIL_ARN, "version": "2"}, promptCaching=True, fallback=["y"])
+    )
+    model = parsed.model("x")
+    assert model.guardrail == Guardrail(GUARDRAIL_ARN, "2", "disabled", "sync")
+    assert model.prompt_caching is True and model.fallback == ("y",)
