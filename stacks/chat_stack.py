@@ -6,6 +6,7 @@ rate limiting and token caps to manage cost.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -17,9 +18,16 @@ from constructs import Construct
 from cdk_llm_serving import (
     BedrockGatewayApi,
     BedrockModelAlias,
+    ContentFilter,
+    ContentFilterType,
+    FilterStrength,
     GatewayAuth,
     GatewayAuthMode,
+    GatewayGuardrail,
     GatewayLimits,
+    GuardrailPolicy,
+    PiiAction,
+    PiiEntity,
     PropsValidationError,
 )
 from cdk_llm_serving._types import PropsTypeError
@@ -47,6 +55,38 @@ DEFAULT_CHAT_MODELS: tuple[BedrockModelAlias, ...] = (
         model_id="us.amazon.nova-lite-v1:0",
         max_tokens_cap=4096,
         default_max_tokens=1024,
+    ),
+)
+
+#: ChatStack's default guardrail (setting ``guardrail``): harmful-content and prompt-attack filters on prompts and
+#: answers, e-mail addresses and phone numbers seen by the model but anonymized in its answers.
+DEFAULT_CHAT_GUARDRAIL = GatewayGuardrail.create(
+    name="Chat",
+    policy=GuardrailPolicy(
+        blocked_input_messaging="Sorry, I can't help with that request.",
+        blocked_outputs_messaging="Sorry, I can't provide that response.",
+        description="ChatStack default guardrail: content filters, prompt attacks, PII in answers",
+        content_filters=[
+            *(
+                ContentFilter(type=t, input_strength=FilterStrength.MEDIUM, output_strength=FilterStrength.MEDIUM)
+                for t in (
+                    ContentFilterType.SEXUAL,
+                    ContentFilterType.VIOLENCE,
+                    ContentFilterType.HATE,
+                    ContentFilterType.INSULTS,
+                    ContentFilterType.MISCONDUCT,
+                )
+            ),
+            # Prompt attacks are an input-only filter: its output strength stays NONE.
+            ContentFilter(
+                type=ContentFilterType.PROMPT_ATTACK,
+                input_strength=FilterStrength.HIGH,
+                output_strength=FilterStrength.NONE,
+            ),
+        ],
+        pii_entities=[
+            PiiEntity(type=t, action=PiiAction.ANONYMIZE, input_action=PiiAction.NONE) for t in ("EMAIL", "PHONE")
+        ],
     ),
 )
 
@@ -95,6 +135,10 @@ class ChatSettings:
     """Retention of function and access logs (1, 3, 5, 7, 14, 30, 60, 90, 180, 365). Default: 30"""
     log_content: bool = False
     """Log prompts and completions. Default: false"""
+    guardrail: bool = True
+    """Apply :data:`DEFAULT_CHAT_GUARDRAIL` (a Bedrock guardrail the stack creates, required by the gateway's IAM
+    policy) to every model alias that has no guardrail of its own; ``false`` serves the models unguarded.
+    Default: true"""
 
     def problems(self) -> list[str]:
         """Allowed values, and the gateway's own props checks on the props these settings give it (the model
@@ -134,7 +178,7 @@ class ChatSettings:
     def _checked_props(self) -> dict[str, Any]:
         """The props whose values the gateway checks (``auth`` and ``log_retention_days`` are checked here)."""
         return {
-            "models": self.models,
+            "models": self.guarded_models(),
             "limits": GatewayLimits(max_messages=self.max_messages, max_total_chars=self.max_total_chars),
             "throttling_rate_limit": self.throttling_rate_limit,
             "throttling_burst_limit": self.throttling_burst_limit,
@@ -143,6 +187,15 @@ class ChatSettings:
             "generation_timeout": cdk.Duration.seconds(self.generation_timeout_seconds),
             "log_content": self.log_content,
         }
+
+    def guarded_models(self) -> tuple[BedrockModelAlias, ...]:
+        """``models``, each with :data:`DEFAULT_CHAT_GUARDRAIL` unless it has a guardrail (or ``guardrail`` is false)."""
+        if self.guardrail is not True:
+            return tuple(self.models)
+        return tuple(
+            m if m.guardrail is not None else dataclasses.replace(m, guardrail=DEFAULT_CHAT_GUARDRAIL)
+            for m in self.models
+        )
 
     @property
     def gateway_auth(self) -> GatewayAuth:

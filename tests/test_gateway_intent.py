@@ -12,10 +12,12 @@ from aws_cdk.assertions import Template
 
 import variants
 from cdk_llm_serving import (
+    AccountGuardrailEnforcement,
     BedrockGatewayApi,
     BedrockModelAlias,
     GatewayAuth,
     GatewayEndpoint,
+    GatewayGuardrail,
     SageMakerModelAlias,
 )
 from cdk_llm_serving.bedrock_gateway.layers import POWERTOOLS_LAYER_VERSION, WEB_ADAPTER_LAYER_VERSION
@@ -48,11 +50,22 @@ def chat(synthesis: Synthesis) -> dict[str, Any]:
 def test_bedrock_permissions_are_exactly_the_allowlist(chat: dict[str, Any]) -> None:
     statements = _gateway_policy_statements(chat)
     bedrock = [s for s in statements if any(a.startswith("bedrock:") for a in _as_list(s["Action"]))]
-    # Only the two invoke actions, nothing else of Bedrock (no List*, no wildcard actions).
+    # ChatStack guards every alias with its default guardrail: the two invoke actions (allowed only with the
+    # guardrail, denied without it) and ApplyGuardrail on that guardrail; nothing else of Bedrock.
+    apply = [s for s in bedrock if _as_list(s["Action"]) == ["bedrock:ApplyGuardrail"]]
+    assert len(apply) == 1 and "GuardrailArn" in json.dumps(apply[0]["Resource"])
+    bedrock = [s for s in bedrock if s not in apply]
     for s in bedrock:
         assert sorted(_as_list(s["Action"])) == ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
-    by_sid = {s["Sid"]: s for s in bedrock}
-    assert set(by_sid) == {"InvokeInferenceProfiles", "InvokeModelsThroughProfiles"}
+    by_sid = {s["Sid"].removesuffix("WithGuardrail"): s for s in bedrock}
+    assert set(by_sid) == {
+        "InvokeInferenceProfiles",
+        "InvokeModelsThroughProfiles",
+        "DenyGuardedModelsWithoutGuardrail",
+    }
+    for sid in ("InvokeInferenceProfiles", "InvokeModelsThroughProfiles"):
+        assert "bedrock:GuardrailIdentifier" in by_sid[sid]["Condition"]["StringEquals"]
+    assert by_sid["DenyGuardedModelsWithoutGuardrail"]["Effect"] == "Deny"
 
     profiles = sorted(_flatten(r) for r in _as_list(by_sid["InvokeInferenceProfiles"]["Resource"]))
     expected_profiles = sorted(
@@ -164,7 +177,7 @@ def test_function_runs_the_web_adapter_with_the_allowlist(chat: dict[str, Any]) 
     # Non-streamed calls may last the whole generation; the function times out at the same bound.
     assert env["GATEWAY_BEDROCK_READ_TIMEOUT"] == str(ChatSettings().generation_timeout_seconds)
     assert fn["Timeout"] == ChatSettings().generation_timeout_seconds
-    config = json.loads(env["GATEWAY_CONFIG"])
+    config = _gateway_config(chat)  # a Fn::Join: the default guardrail's ARN and version are attributes
     assert [(m["alias"], m["target"]["modelId"], m["maxTokensCap"]) for m in config["models"]] == [
         (m.alias, m.model_id, m.max_tokens_cap) for m in DEFAULT_CHAT_MODELS
     ]
@@ -381,14 +394,30 @@ def _runtime_config_module() -> Any:
     return module
 
 
-@pytest.mark.parametrize("stack_name", ["GatewaySageMakerStack", "GatewayPrivateStack", "ChatStack"])
+#: Plausible deploy-time values of the attributes GATEWAY_CONFIG embeds (``{LogicalId.Attribute}`` once flattened).
+_DEPLOYED_ATTRIBUTES = {
+    "GuardrailArn": "arn:aws:bedrock:us-east-1:123456789012:guardrail/abcd1234efgh",
+    "Version": "1",
+    "InferenceProfileId": "a1b2c3d4e5f6",
+}
+_PSEUDO = {"{AWS::Partition}": "aws", "{AWS::Region}": "us-east-1", "{AWS::AccountId}": "123456789012"}
+
+
+@pytest.mark.parametrize(
+    "stack_name", ["GatewaySageMakerStack", "GatewayPrivateStack", "ChatStack", "GatewayGovernanceStack"]
+)
 def test_runtime_accepts_the_synthesized_config(synthesis: Synthesis, stack_name: str) -> None:
     """The contract end to end: what the construct writes, the function's parser reads (tokens resolved
     to plausible deploy-time values)."""
+    import re
+
     runtime = _runtime_config_module()
     text = json.dumps(_gateway_config(synthesis.templates[stack_name]))
     text = text.replace(f"<import:{variants.SHARED_ENDPOINT_NAME_EXPORT}>", "lora-fleet-endpoint")
     text = text.replace(f"<import:{variants.SHARED_KNOWLEDGE_BASE_EXPORT}>", "KLMNOPQRST")
+    for pseudo, value in _PSEUDO.items():
+        text = text.replace(pseudo, value)
+    text = re.sub(r"\{[A-Za-z0-9]+\.([A-Za-z]+)\}", lambda m: _DEPLOYED_ATTRIBUTES[m.group(1)], text)
     parsed = runtime.parse_config(json.loads(text))
     assert [m.alias for m in parsed.models] == [m["alias"] for m in json.loads(text)["models"]]
 
@@ -709,6 +738,18 @@ def _class_field_docs(module: Any, name: str) -> dict[str, tuple[bool, str | Non
         "KnowledgeBaseRetrieval",
         "GatewayLimits",
         "GatewayAlarmOptions",
+        "ContentFilterType",
+        "FilterStrength",
+        "PiiAction",
+        "GuardrailTrace",
+        "StreamProcessingMode",
+        "ContentFilter",
+        "DeniedTopic",
+        "PiiEntity",
+        "GuardrailPolicy",
+        "GatewayGuardrail",
+        "ApplicationInferenceProfile",
+        "SelectiveGuarding",
     ],
 )
 def test_every_field_and_enum_member_is_documented_with_its_default(name: str) -> None:
@@ -727,7 +768,15 @@ def test_every_field_and_enum_member_is_documented_with_its_default(name: str) -
 
 @pytest.mark.parametrize(
     "function",
-    [BedrockGatewayApi.__init__, GatewayEndpoint.private, GatewayAuth.cognito, SageMakerModelAlias.for_endpoint],
+    [
+        BedrockGatewayApi.__init__,
+        GatewayEndpoint.private,
+        GatewayAuth.cognito,
+        SageMakerModelAlias.for_endpoint,
+        GatewayGuardrail.create,
+        GatewayGuardrail.existing,
+        AccountGuardrailEnforcement.__init__,
+    ],
 )
 def test_every_optional_prop_states_its_default(function: Any) -> None:
     import inspect

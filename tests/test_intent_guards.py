@@ -105,6 +105,14 @@ STATEFUL: dict[str, dict[str, tuple[str, str]]] = {
         "GatewayUserPoolAC9C51BE": (USER_POOL, RETAIN),
         "GatewayWafLogsC7233BE1": (LOG_GROUP, RETAIN),
     },
+    "GatewayGovernanceStack": {
+        "GatewayLogsKeyF46DA240": (KEY, RETAIN),
+        "GatewayFunctionLogsF769E71D": (LOG_GROUP, RETAIN),
+        "GatewayAccessLogs87AA0EC3": (LOG_GROUP, RETAIN),
+        "GatewayExecutionLogs3B1DE207": (LOG_GROUP, RETAIN),
+        "GatewayUserPoolAC9C51BE": (USER_POOL, RETAIN),
+        "GatewayWafLogsC7233BE1": (LOG_GROUP, RETAIN),
+    },
     "GatewaySageMakerStack": {
         "GatewayLogsKeyF46DA240": (KEY, RETAIN),
         "GatewayFunctionLogsF769E71D": (LOG_GROUP, RETAIN),

@@ -17,13 +17,23 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 
 from cdk_llm_serving import (
+    AccountGuardrailEnforcement,
+    ApplicationInferenceProfile,
     BedrockEmbeddingAlias,
     BedrockGatewayApi,
     BedrockModelAlias,
+    ContentFilter,
+    ContentFilterType,
+    DeniedTopic,
+    FilterStrength,
     GatewayAuth,
     GatewayEndpoint,
+    GatewayGuardrail,
+    GuardrailPolicy,
     KnowledgeBaseRetrieval,
+    PiiEntity,
     SageMakerModelAlias,
+    SelectiveGuarding,
 )
 from cdk_llm_serving._nag import acknowledge
 
@@ -210,6 +220,62 @@ class GatewaySurfaceStack(cdk.Stack):
         )
 
 
+#: An existing guardrail managed outside the stack (shared by another team).
+CENTRAL_GUARDRAIL_ARN = "arn:aws:bedrock:us-east-1:123456789012:guardrail/centralguard01"
+
+
+class GatewayGovernanceStack(cdk.Stack):
+    """Governance options: a created guardrail shared by two aliases with a fallback between them, an existing
+    guardrail, prompt caching, an application inference profile with cost tags, and account-level enforcement of
+    the created guardrail (one per account and Region)."""
+
+    def __init__(self, scope: cdk.App, construct_id: str) -> None:
+        super().__init__(scope, construct_id)
+        safety = GatewayGuardrail.create(
+            name="Safety",
+            policy=GuardrailPolicy(
+                content_filters=[
+                    ContentFilter(type=ContentFilterType.HATE),
+                    ContentFilter(type=ContentFilterType.PROMPT_ATTACK, output_strength=FilterStrength.NONE),
+                ],
+                denied_topics=[DeniedTopic(name="Legal advice", definition="Advice on a specific legal case.")],
+                pii_entities=[PiiEntity(type="EMAIL"), PiiEntity(type="PHONE")],
+                managed_profanity=True,
+            ),
+        )
+        central = GatewayGuardrail.existing(name="Central", guardrail_arn=CENTRAL_GUARDRAIL_ARN, version="2")
+        self.gateway = BedrockGatewayApi(
+            self,
+            "Gateway",
+            models=[
+                BedrockModelAlias(
+                    alias="chat",
+                    model_id="us.anthropic.claude-haiku-4-5-20251001-v1:0",
+                    guardrail=safety,
+                    prompt_caching=True,
+                    fallback=["chat-backup"],
+                ),
+                BedrockModelAlias(alias="chat-backup", model_id="us.amazon.nova-lite-v1:0", guardrail=safety),
+                BedrockModelAlias(alias="regulated", model_id="us.amazon.nova-pro-v1:0", guardrail=central),
+                BedrockModelAlias(
+                    alias="search-team",
+                    model_id="us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+                    application_inference_profile=ApplicationInferenceProfile(
+                        tags={"team": "search", "cost-center": "1234"}
+                    ),
+                ),
+            ],
+        )
+        self.enforcement = AccountGuardrailEnforcement(
+            self,
+            "AccountGuardrail",
+            guardrail_arn=self.gateway.guardrails["Safety"].attr_guardrail_arn,
+            guardrail_version=self.gateway.guardrail_versions["Safety"].attr_version,
+            system_prompts=SelectiveGuarding.COMPREHENSIVE,
+            messages=SelectiveGuarding.COMPREHENSIVE,
+        )
+
+
 VARIANTS = {
     "GatewayIamStack": GatewayIamStack,
     "GatewayDevStack": GatewayDevStack,
@@ -217,4 +283,5 @@ VARIANTS = {
     "GatewaySageMakerStack": GatewaySageMakerStack,
     "GatewayPrivateStack": GatewayPrivateStack,
     "GatewaySurfaceStack": GatewaySurfaceStack,
+    "GatewayGovernanceStack": GatewayGovernanceStack,
 }

@@ -41,6 +41,9 @@ class Usage:
     output_tokens: int = 0
     input_source: str = REPORTED
     output_source: str = REPORTED
+    #: Prompt-cache tokens (Bedrock ``cacheReadInputTokens`` / ``cacheWriteInputTokens``), not in ``input_tokens``.
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
 
 
 @dataclass(frozen=True)

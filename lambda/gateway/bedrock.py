@@ -35,6 +35,10 @@ Translation (botocore bedrock-runtime 2023-09-30 shapes):
   Anthropic then requires that turn's signed thinking block, which OpenAI clients do not send
   back.  ``reasoningContent`` blocks come back as ``reasoning_content``.
 * ``parallel_tool_calls: false``: only the first tool call is returned.
+* an alias with a ``guardrail``: ``guardrailConfig {guardrailIdentifier, guardrailVersion, trace}`` on every call
+  (ConverseStream: plus ``streamProcessingMode``); a blocked prompt or answer stops with ``guardrail_intervened``.
+* ``promptCaching``: a ``cachePoint`` block after the system prompt and after the tools; ``usage``
+  ``cacheReadInputTokens`` / ``cacheWriteInputTokens`` are read into :class:`backend.Usage`.
 """
 
 from __future__ import annotations
@@ -285,7 +289,32 @@ def plan(request) -> Plan:
     thinking = _thinking(request, choice, messages)
     if thinking is not None:
         params["additionalModelRequestFields"] = {"thinking": thinking}
+    model = request.model
+    if model.prompt_caching:
+        if "system" in params:
+            params["system"].append(CACHE_POINT)
+        if tools:
+            params["toolConfig"]["tools"] = [*tools, CACHE_POINT]
+    if model.guardrail is not None:
+        params["guardrailConfig"] = guardrail_config(model.guardrail, request.stream)
     return Plan(params, structured, not request.parallel_tool_calls)
+
+
+#: A prompt-cache checkpoint (botocore ``CachePointBlock``: ``type`` ``default``; the default TTL is 5 minutes).
+CACHE_POINT = {"cachePoint": {"type": "default"}}
+
+
+def guardrail_config(guardrail, stream: bool) -> dict:
+    """Converse ``guardrailConfig`` (``GuardrailConfiguration``), or ConverseStream's
+    (``GuardrailStreamConfiguration``, which adds ``streamProcessingMode``)."""
+    config = {
+        "guardrailIdentifier": guardrail.identifier,
+        "guardrailVersion": guardrail.version,
+        "trace": guardrail.trace,
+    }
+    if stream:
+        config["streamProcessingMode"] = guardrail.stream_processing_mode
+    return config
 
 
 def converse_params(request) -> dict:
@@ -298,7 +327,12 @@ def converse_params(request) -> dict:
 
 def _usage(raw: dict | None) -> Usage:
     raw = raw or {}
-    return Usage(int(raw.get("inputTokens", 0)), int(raw.get("outputTokens", 0)))
+    return Usage(
+        int(raw.get("inputTokens", 0)),
+        int(raw.get("outputTokens", 0)),
+        cache_read_tokens=int(raw.get("cacheReadInputTokens") or 0),
+        cache_write_tokens=int(raw.get("cacheWriteInputTokens") or 0),
+    )
 
 
 def _arguments(value: Any) -> str:

@@ -30,7 +30,11 @@ Optional keys of a model entry: ``kind`` (``chat``, the default, or ``embedding`
 embedding alias served by ``POST /v1/embeddings``, Bedrock only, without the token keys;
 its ``modelId`` must be a supported embedding model, see :data:`EMBEDDING_FAMILIES`) and
 ``reasoning`` (``true``: the Bedrock model takes Anthropic's extended-thinking budget, so
-``reasoning_effort`` is honoured).  Top-level ``imageUrlHosts`` (default ``[]``) lists the
+``reasoning_effort`` is honoured), ``guardrail`` (Bedrock only: ``{"identifier": <guardrail ID or ARN>,
+"version": <number or DRAFT>, "trace"?: enabled|disabled|enabled_full, "streamProcessingMode"?: sync|async}``,
+sent as ``guardrailConfig`` on every Converse call), ``promptCaching`` (Bedrock only: ``true`` adds
+``cachePoint`` blocks after the system prompt and the tools) and ``fallback`` (other chat aliases tried in
+order when the model is throttled, unavailable or times out before any byte was sent, see :mod:`fallback`).  Top-level ``imageUrlHosts`` (default ``[]``) lists the
 hosts image URLs may be fetched from (see :mod:`images`); ``corsAllowOrigins`` (default ``[]``)
 the browser origins answered with ``Access-Control-Allow-Origin`` (``["*"]`` for any origin).
 
@@ -120,6 +124,26 @@ class Retrieval:
 
 
 @dataclass(frozen=True)
+class Guardrail:
+    """A Bedrock guardrail applied to every Converse call of an alias (``guardrailConfig``)."""
+
+    identifier: str
+    version: str
+    trace: str = "disabled"
+    stream_processing_mode: str = "sync"
+
+
+#: botocore bedrock-runtime 2023-09-30: GuardrailTrace and GuardrailStreamProcessingMode enums.
+GUARDRAIL_TRACES = ("enabled", "disabled", "enabled_full")
+STREAM_PROCESSING_MODES = ("sync", "async")
+#: GuardrailIdentifier (an ID or a guardrail ARN) and GuardrailVersion (a number or DRAFT).
+GUARDRAIL_IDENTIFIER = re.compile(
+    r"([a-z0-9]+)|(arn:aws(-[^:]+)?:bedrock:[a-z0-9-]{1,20}:[0-9]{12}:guardrail/[a-z0-9]+)"
+)
+GUARDRAIL_VERSION = re.compile(r"([1-9][0-9]{0,7})|(DRAFT)")
+
+
+@dataclass(frozen=True)
 class ModelConfig:
     """One allowlisted model alias (``kind`` :data:`CHAT` or :data:`EMBEDDING`)."""
 
@@ -130,6 +154,9 @@ class ModelConfig:
     retrieval: Retrieval | None = None
     kind: str = CHAT
     reasoning: bool = False
+    guardrail: Guardrail | None = None
+    prompt_caching: bool = False
+    fallback: tuple[str, ...] = ()
 
     @property
     def embedding_family(self) -> str | None:
@@ -291,7 +318,49 @@ def _parse_model(raw: Any, index: int) -> ModelConfig:
         raise ConfigError(f"{ENV_VAR}: '{where}reasoning' must be a boolean")
     if reasoning and target.type != "bedrock":
         raise ConfigError(f"{ENV_VAR}: '{where}reasoning' is only supported on Bedrock targets")
-    return ModelConfig(alias, target, cap, min(default, cap), _parse_retrieval(raw, where), reasoning=reasoning)
+    guardrail = _parse_guardrail(raw, where)
+    caching = raw.get("promptCaching") or False
+    if not isinstance(caching, bool):
+        raise ConfigError(f"{ENV_VAR}: '{where}promptCaching' must be a boolean")
+    if (guardrail is not None or caching) and target.type != "bedrock":
+        raise ConfigError(f"{ENV_VAR}: '{where}guardrail' and 'promptCaching' are only supported on Bedrock targets")
+    fallback = raw.get("fallback") or []
+    if not isinstance(fallback, list) or not all(isinstance(f, str) and f for f in fallback):
+        raise ConfigError(f"{ENV_VAR}: '{where}fallback' must be a list of alias names")
+    return ModelConfig(
+        alias,
+        target,
+        cap,
+        min(default, cap),
+        _parse_retrieval(raw, where),
+        reasoning=reasoning,
+        guardrail=guardrail,
+        prompt_caching=caching,
+        fallback=tuple(fallback),
+    )
+
+
+def _parse_guardrail(raw: Mapping[str, Any], where: str) -> Guardrail | None:
+    if raw.get("guardrail") is None:
+        return None
+    settings = _require(raw, "guardrail", dict, where)
+    where += "guardrail."
+    _check_keys(settings, ("identifier", "version", "trace", "streamProcessingMode"), where[:-1])
+    identifier = _require(settings, "identifier", str, where)
+    version = _require(settings, "version", str, where)
+    if not GUARDRAIL_IDENTIFIER.fullmatch(identifier) or not GUARDRAIL_VERSION.fullmatch(version):
+        raise ConfigError(
+            f"{ENV_VAR}: '{where}identifier' must be a guardrail ID or ARN and '{where}version' a number or DRAFT,"
+            f" got {identifier!r} and {version!r}"
+        )
+    trace = settings.get("trace") or "disabled"
+    mode = settings.get("streamProcessingMode") or "sync"
+    if trace not in GUARDRAIL_TRACES or mode not in STREAM_PROCESSING_MODES:
+        raise ConfigError(
+            f"{ENV_VAR}: '{where}trace' must be one of {', '.join(GUARDRAIL_TRACES)} and"
+            f" '{where}streamProcessingMode' one of {', '.join(STREAM_PROCESSING_MODES)}"
+        )
+    return Guardrail(identifier, version, trace, mode)
 
 
 def parse_config(data: Mapping[str, Any]) -> GatewayConfig:
@@ -305,6 +374,11 @@ def parse_config(data: Mapping[str, Any]) -> GatewayConfig:
     aliases = [m.alias for m in models]
     if len(set(aliases)) != len(aliases):
         raise ConfigError(f"{ENV_VAR}: duplicate model alias in {aliases}")
+    chat = {m.alias for m in models if m.kind == CHAT}
+    for m in models:
+        unknown = [f for f in m.fallback if f not in chat or f == m.alias]
+        if unknown:
+            raise ConfigError(f"{ENV_VAR}: fallback of '{m.alias}' names {unknown}, which are not other chat aliases")
     raw_limits = data.get("limits", {})
     if not isinstance(raw_limits, dict):
         raise ConfigError(f"{ENV_VAR}: 'limits' must be an object")

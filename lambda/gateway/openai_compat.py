@@ -923,14 +923,24 @@ def new_completion_id() -> str:
     return "chatcmpl-" + os.urandom(12).hex()
 
 
-def usage_dict(input_tokens: int, output_tokens: int, token_source: dict | None = None) -> dict:
+def usage_dict(
+    input_tokens: int, output_tokens: int, token_source: dict | None = None, cache: tuple[int, int] | None = None
+) -> dict:
     """OpenAI ``usage`` object; ``token_source`` (added when given) says how the gateway got counts
-    the model did not report, e.g. ``{"prompt_tokens": "estimated", "completion_tokens": "counted"}``."""
+    the model did not report, e.g. ``{"prompt_tokens": "estimated", "completion_tokens": "counted"}``.
+
+    ``cache`` (prompt-cache ``(read, write)`` tokens, which Bedrock reports apart from ``inputTokens``): OpenAI's
+    ``prompt_tokens`` counts cached tokens too, so both are added to it, and ``prompt_tokens_details`` carries
+    ``cached_tokens`` (read) and ``cache_write_tokens`` (both fields of the openai SDK's ``PromptTokensDetails``)."""
+    read, write = cache or (0, 0)
+    prompt = input_tokens + read + write
     usage: dict[str, Any] = {
-        "prompt_tokens": input_tokens,
+        "prompt_tokens": prompt,
         "completion_tokens": output_tokens,
-        "total_tokens": input_tokens + output_tokens,
+        "total_tokens": prompt + output_tokens,
     }
+    if cache is not None:
+        usage["prompt_tokens_details"] = {"cached_tokens": read, "cache_write_tokens": write}
     if token_source is not None:
         usage["token_source"] = token_source
     return usage
@@ -946,6 +956,7 @@ def completion(
     token_source: dict | None = None,
     tool_calls: tuple[ToolCall, ...] = (),
     reasoning: str | None = None,
+    cache: tuple[int, int] | None = None,
 ) -> dict:
     """Build a non-streaming ``chat.completion`` object (``citations`` added when given).
 
@@ -970,7 +981,7 @@ def completion(
                 "finish_reason": finish_reason(stop_reason),
             }
         ],
-        "usage": usage_dict(input_tokens, output_tokens, token_source),
+        "usage": usage_dict(input_tokens, output_tokens, token_source, cache),
     }
     if citations is not None:
         result["citations"] = citations
@@ -1038,6 +1049,12 @@ class ChunkBuilder:
         """Final choice chunk: empty delta plus finish_reason."""
         return self.delta({}, finish_reason(stop_reason))
 
-    def usage(self, input_tokens: int, output_tokens: int, token_source: dict | None = None) -> dict:
+    def usage(
+        self,
+        input_tokens: int,
+        output_tokens: int,
+        token_source: dict | None = None,
+        cache: tuple[int, int] | None = None,
+    ) -> dict:
         """Trailing usage chunk (only sent when include_usage was requested)."""
-        return self._chunk([], usage_dict(input_tokens, output_tokens, token_source))
+        return self._chunk([], usage_dict(input_tokens, output_tokens, token_source, cache))

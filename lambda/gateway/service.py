@@ -5,7 +5,9 @@ The HTTP server (and any future transport) feeds it raw request bodies and a
 iterator of chunk dicts for streams) and raises :class:`errors.GatewayError`
 for anything the caller should see as an error.  Aliases with retrieval
 settings first query their knowledge base (see :mod:`retrieval`); its latency
-and result count go on the record, and the citations into the response.
+and result count go on the record, and the citations into the response.  The
+backend call goes through :func:`fallback.call` (an alias's fallback list, before
+any byte was sent).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections.abc import Generator
 from typing import Any, cast
 
 import embeddings
+import fallback
 import images
 import openai_compat
 import retrieval
@@ -102,6 +105,7 @@ class ChatService:
         record.alias = request.alias
         record.model_id = request.model.target.display_id
         record.stream = request.stream
+        record.guarded = request.model.guardrail is not None
         if self.config.log_content:
             record.prompt = {
                 "system": list(request.system),
@@ -139,7 +143,7 @@ class ChatService:
     def complete(self, request: ChatRequest, record: RequestRecord) -> dict:
         """Run a non-streaming completion and return the ``chat.completion`` dict."""
         request, cited = self._retrieve(request, record)
-        result = self._chat_backend(request.alias).complete(request)
+        request, result = fallback.call(request, self.config, record, lambda r: self._chat_backend(r.alias).complete(r))
         record.stop_reason = result.stop_reason
         record.set_usage(result.usage)
         record.tool_calls = len(result.tool_calls)
@@ -155,6 +159,7 @@ class ChatService:
             token_source(result.usage),
             result.tool_calls,
             result.reasoning,
+            cache_tokens(request, result.usage),
         )
 
     def stream(self, request: ChatRequest, record: RequestRecord) -> Generator[dict, None, None]:
@@ -167,7 +172,7 @@ class ChatService:
         early closes the upstream stream.
         """
         request, cited = self._retrieve(request, record)
-        upstream = self._chat_backend(request.alias).stream(request)
+        request, upstream = fallback.call(request, self.config, record, lambda r: self._chat_backend(r.alias).stream(r))
         return self._chunks(request, upstream, record, cited)
 
     def _chunks(
@@ -193,7 +198,9 @@ class ChatService:
             yield builder.finish(upstream.stop_reason)
             if request.include_usage:
                 usage = upstream.usage or Usage()
-                yield builder.usage(usage.input_tokens, usage.output_tokens, token_source(usage))
+                yield builder.usage(
+                    usage.input_tokens, usage.output_tokens, token_source(usage), cache_tokens(request, usage)
+                )
         finally:
             upstream.close()
             if upstream.usage is not None:
@@ -211,6 +218,14 @@ def resolve_images(request: ChatRequest) -> ChatRequest:
         for m in request.messages
     )
     return dataclasses.replace(request, messages=messages)
+
+
+def cache_tokens(request: ChatRequest, usage: Usage) -> tuple[int, int] | None:
+    """Prompt-cache ``(read, write)`` tokens for the client's ``usage``: on aliases with prompt caching, or
+    whenever the model reported some."""
+    if request.model.prompt_caching or usage.cache_read_tokens or usage.cache_write_tokens:
+        return usage.cache_read_tokens, usage.cache_write_tokens
+    return None
 
 
 def token_source(usage: Usage) -> dict | None:

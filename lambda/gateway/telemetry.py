@@ -16,8 +16,12 @@
   EstimatedInputTokens and EstimatedOutputTokens (estimated tokens, emitted
   only when there are some),
   Latency (ms), for streams TimeToFirstToken (ms), and for aliases with
-  retrieval RetrievalLatency (ms) and RetrievalResults.  Errors are also
-  emitted with an extra ``ErrorType`` dimension.
+  retrieval RetrievalLatency (ms) and RetrievalResults, for aliases with a
+  guardrail GuardrailIntervened (1 when the guardrail blocked the prompt or
+  answer), CacheReadInputTokens and CacheWriteInputTokens when the model
+  reported prompt-cache tokens.  Errors are also emitted with an extra
+  ``ErrorType`` dimension; each fallback (see :mod:`fallback`) as
+  ``Fallback`` with an extra ``FallbackReason`` dimension.
 
 All output shares one lock, so concurrent requests never interleave lines.
 """
@@ -83,6 +87,14 @@ class RequestRecord:
         self.retrieval_results: int | None = None
         self.citations: list | None = None
         self.finished = False
+        #: The alias has a Bedrock guardrail (GuardrailIntervened is emitted for it).
+        self.guarded = False
+        #: ``(alias, reason)`` of each alias that failed before the one that served (see :mod:`fallback`).
+        self.fallbacks: list[tuple[str, str]] = []
+        #: The fallback alias that served the request (``None``: the requested alias did).
+        self.served_by: str | None = None
+        self.cache_read_tokens = 0
+        self.cache_write_tokens = 0
 
     def elapsed_ms(self) -> float:
         """Milliseconds since the request started."""
@@ -97,6 +109,7 @@ class RequestRecord:
         """Record token counts and where they come from."""
         self.input_tokens, self.output_tokens = usage.input_tokens, usage.output_tokens
         self.input_tokens_source, self.output_tokens_source = usage.input_source, usage.output_source
+        self.cache_read_tokens, self.cache_write_tokens = usage.cache_read_tokens, usage.cache_write_tokens
 
     def fail(self, err: GatewayError) -> None:
         """Record a gateway error (status, type, message)."""
@@ -169,7 +182,18 @@ class Telemetry:
         if record.retrieval_ms is not None:
             m.add_metric("RetrievalLatency", MetricUnit.Milliseconds, round(record.retrieval_ms, 3))
             m.add_metric("RetrievalResults", MetricUnit.Count, record.retrieval_results or 0)
+        if record.guarded:
+            m.add_metric(
+                "GuardrailIntervened", MetricUnit.Count, 1 if record.stop_reason == "guardrail_intervened" else 0
+            )
+        if record.cache_read_tokens or record.cache_write_tokens:
+            m.add_metric("CacheReadInputTokens", MetricUnit.Count, record.cache_read_tokens)
+            m.add_metric("CacheWriteInputTokens", MetricUnit.Count, record.cache_write_tokens)
         docs = [m.serialize_metric_set()]
+        for _failed_alias, reason in record.fallbacks:
+            f = self._metrics(alias, FallbackReason=reason)
+            f.add_metric("Fallback", MetricUnit.Count, 1)
+            docs.append(f.serialize_metric_set())
         if record.error_type is not None:  # i.e. failed
             e = self._metrics(alias, ErrorType=record.error_type)
             e.add_metric("Errors", MetricUnit.Count, 1)
@@ -201,6 +225,12 @@ class Telemetry:
             }
             if record.error_message:
                 fields["error_message"] = record.error_message
+            if record.fallbacks:
+                fields["fallbacks"] = [{"alias": a, "reason": r} for a, r in record.fallbacks]
+                fields["served_by"] = record.served_by
+            if record.cache_read_tokens or record.cache_write_tokens:
+                fields["cache_read_tokens"] = record.cache_read_tokens
+                fields["cache_write_tokens"] = record.cache_write_tokens
             if record.retrieval_ms is not None:
                 fields["retrieval_ms"] = round(record.retrieval_ms, 3)
                 fields["retrieval_results"] = record.retrieval_results

@@ -116,7 +116,10 @@ class Behaviour:
     (only when the request enables thinking); ``forced_input``: the input of a tool
     the request forces when no tool use is scripted; ``tool_stall``: seconds to pause before each
     tool-input fragment.  ``stop_reason`` ``end_turn``
-    becomes ``tool_use`` when the answer calls tools.
+    becomes ``tool_use`` when the answer calls tools.  ``guardrail_intervenes``: the request's guardrail
+    blocks it (the answer is :data:`GUARDRAIL_BLOCKED` with stop reason ``guardrail_intervened``; the request
+    must carry a ``guardrailConfig``).  ``cache_read_tokens``/``cache_write_tokens``: reported in ``usage``
+    when set.
     """
 
     chunks: list[str] = field(default_factory=lambda: ["Hello", ", ", "world", "!"])
@@ -134,6 +137,9 @@ class Behaviour:
     reasoning: list[str] = field(default_factory=list)
     forced_input: dict = field(default_factory=dict)
     tool_stall: float = 0.0
+    guardrail_intervenes: bool = False
+    cache_read_tokens: int | None = None
+    cache_write_tokens: int | None = None
 
 
 @dataclass
@@ -216,6 +222,9 @@ def _tool_config(body: dict) -> tuple[dict, list[str]]:
         raise Rejected("toolConfig.tools: Member must have length greater than or equal to 1")
     names = []
     for i, tool in enumerate(tools):
+        if isinstance(tool, dict) and set(tool) == {"cachePoint"}:
+            _cache_point(tool["cachePoint"], f"toolConfig.tools.{i}")
+            continue
         spec = tool.get("toolSpec") if isinstance(tool, dict) else None
         if not isinstance(spec, dict) or set(tool) != {"toolSpec"}:
             raise Rejected(f"toolConfig.tools.{i}: exactly one of toolSpec, systemTool, cachePoint is required")
@@ -356,10 +365,57 @@ def _thinking(body: dict) -> bool:
     return True
 
 
-def validate_converse(body: dict) -> tuple[dict, list[str], bool]:
+def _cache_point(block: object, where: str) -> None:
+    """botocore ``CachePointBlock``: ``type`` ``default`` (required), ``ttl`` ``5m`` or ``1h``."""
+    if not isinstance(block, dict) or block.get("type") != "default" or set(block) - {"type", "ttl"}:
+        raise Rejected(f"{where}.cachePoint.type: Member must satisfy enum value set: [default]")
+    if block.get("ttl", "5m") not in ("5m", "1h"):
+        raise Rejected(f"{where}.cachePoint.ttl: Member must satisfy enum value set: [5m, 1h]")
+
+
+def _system(body: dict) -> None:
+    for i, block in enumerate(body.get("system") or []):
+        if not isinstance(block, dict) or len(block) != 1 or next(iter(block)) not in ("text", "cachePoint"):
+            raise Rejected(f"system.{i}: exactly one of text, guardContent, cachePoint is required")
+        if "cachePoint" in block:
+            _cache_point(block["cachePoint"], f"system.{i}")
+
+
+#: botocore bedrock-runtime 2023-09-30: GuardrailConfiguration (Converse) and GuardrailStreamConfiguration
+#: (ConverseStream, which adds streamProcessingMode).
+GUARDRAIL_KEYS = {"converse": {"guardrailIdentifier", "guardrailVersion", "trace"}}
+GUARDRAIL_KEYS["converse-stream"] = GUARDRAIL_KEYS["converse"] | {"streamProcessingMode"}
+GUARDRAIL_IDENTIFIER = re.compile(
+    r"([a-z0-9]+)|(arn:aws(-[^:]+)?:bedrock:[a-z0-9-]{1,20}:[0-9]{12}:guardrail/[a-z0-9]+)"
+)
+GUARDRAIL_VERSION = re.compile(r"([1-9][0-9]{0,7})|(DRAFT)")
+#: The blocked message of the stand-in's guardrails.
+GUARDRAIL_BLOCKED = "Sorry, I can't help with that request."
+
+
+def _guardrail(body: dict, operation: str) -> None:
+    config = body.get("guardrailConfig")
+    if config is None:
+        return
+    extra = set(config) - GUARDRAIL_KEYS[operation]
+    if extra:
+        raise Rejected(f"guardrailConfig: unknown member(s) {sorted(extra)}")
+    if not GUARDRAIL_IDENTIFIER.fullmatch(config.get("guardrailIdentifier", "")):
+        raise Rejected("guardrailConfig.guardrailIdentifier: Member must satisfy regular expression pattern")
+    if not GUARDRAIL_VERSION.fullmatch(config.get("guardrailVersion", "")):
+        raise Rejected("guardrailConfig.guardrailVersion: Member must satisfy regular expression pattern")
+    if config.get("trace", "disabled") not in ("enabled", "disabled", "enabled_full"):
+        raise Rejected("guardrailConfig.trace: Member must satisfy enum value set: [enabled, disabled, enabled_full]")
+    if config.get("streamProcessingMode", "sync") not in ("sync", "async"):
+        raise Rejected("guardrailConfig.streamProcessingMode: Member must satisfy enum value set: [sync, async]")
+
+
+def validate_converse(body: dict, operation: str = "converse") -> tuple[dict, list[str], bool]:
     """Validate a Converse body as Bedrock does; (toolConfig, tool names, thinking enabled)."""
     config, names = _tool_config(body)
+    _system(body)
     _messages(body)
+    _guardrail(body, operation)
     return config, names, _thinking(body)
 
 
@@ -395,6 +451,20 @@ def answer(b: Behaviour, config: dict, names: list[str], thinking: bool) -> Answ
     return Answer(list(b.reasoning) if thinking else [], chunks, uses, stop)
 
 
+def usage(b: Behaviour) -> dict:
+    """``TokenUsage`` of a scripted answer (cache counts only when scripted)."""
+    out = {"inputTokens": b.input_tokens, "outputTokens": b.output_tokens}
+    cached = 0
+    if b.cache_read_tokens is not None:
+        out["cacheReadInputTokens"] = b.cache_read_tokens
+        cached += b.cache_read_tokens
+    if b.cache_write_tokens is not None:
+        out["cacheWriteInputTokens"] = b.cache_write_tokens
+        cached += b.cache_write_tokens
+    out["totalTokens"] = b.input_tokens + b.output_tokens + cached
+    return out
+
+
 def _vector(text: str, dims: int) -> list[float]:
     seed = hashlib.sha256(text.encode()).digest()
     raw = (seed * (dims * 4 // len(seed) + 1))[: dims * 4]
@@ -415,11 +485,15 @@ class _Handler(StandInHandler):
             if received.operation == "invoke":
                 self._invoke(received)
                 return
-            config, names, thinking = validate_converse(received.body)
+            config, names, thinking = validate_converse(received.body, received.operation)
+            if behaviour.guardrail_intervenes and "guardrailConfig" not in received.body:
+                raise AssertionError("guardrail_intervenes is scripted, but the request carries no guardrailConfig")
         except Rejected as exc:
             self.send_aws_error("ValidationException", 400, {"message": str(exc)})
             return
         said = answer(behaviour, config, names, thinking)
+        if behaviour.guardrail_intervenes:
+            said = Answer([], [GUARDRAIL_BLOCKED], [], "guardrail_intervened")
         if received.operation == "converse":
             self._converse(behaviour, said)
         else:
@@ -438,11 +512,7 @@ class _Handler(StandInHandler):
             {
                 "output": {"message": {"role": "assistant", "content": content}},
                 "stopReason": said.stop_reason,
-                "usage": {
-                    "inputTokens": b.input_tokens,
-                    "outputTokens": b.output_tokens,
-                    "totalTokens": b.input_tokens + b.output_tokens,
-                },
+                "usage": usage(b),
                 "metrics": {"latencyMs": 1},
             }
         )
@@ -503,14 +573,7 @@ class _Handler(StandInHandler):
         self.write_chunk(
             event(
                 "metadata",
-                {
-                    "usage": {
-                        "inputTokens": b.input_tokens,
-                        "outputTokens": b.output_tokens,
-                        "totalTokens": b.input_tokens + b.output_tokens,
-                    },
-                    "metrics": {"latencyMs": 1},
-                },
+                {"usage": usage(b), "metrics": {"latencyMs": 1}},
             )
         )
         self.end_event_stream()

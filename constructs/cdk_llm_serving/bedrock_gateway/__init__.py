@@ -4,6 +4,7 @@ from . import rules
 from .alarms import GatewayAlarmOptions
 from .aliases import (
     INFERENCE_PROFILE_GEOS,
+    ApplicationInferenceProfile,
     BedrockEmbeddingAlias,
     BedrockModelAlias,
     GatewayLimits,
@@ -14,8 +15,24 @@ from .aliases import (
 from .auth import GatewayAuth, GatewayAuthMode
 from .construct import BedrockGatewayApi
 from .endpoint import GatewayEndpoint, GatewayEndpointType
+from .enforcement import AccountGuardrailEnforcement, SelectiveGuarding
+from .guardrails import (
+    ContentFilter,
+    ContentFilterType,
+    DeniedTopic,
+    FilterStrength,
+    GatewayGuardrail,
+    GuardrailPolicy,
+    GuardrailTrace,
+    PiiAction,
+    PiiEntity,
+    StreamProcessingMode,
+)
 
 __all__ = [
+    "AccountGuardrailEnforcement",
+    "SelectiveGuarding",
+    "ApplicationInferenceProfile",
     "rules",
     "INFERENCE_PROFILE_GEOS",
     "BedrockEmbeddingAlias",
@@ -30,4 +47,14 @@ __all__ = [
     "KnowledgeBaseRetrieval",
     "ModelAlias",
     "SageMakerModelAlias",
+    "ContentFilter",
+    "ContentFilterType",
+    "DeniedTopic",
+    "FilterStrength",
+    "GatewayGuardrail",
+    "GuardrailPolicy",
+    "GuardrailTrace",
+    "PiiAction",
+    "PiiEntity",
+    "StreamProcessingMode",
 ]

@@ -6,7 +6,7 @@ used to format ARNs in the stack's partition, Region and account.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
@@ -15,6 +15,7 @@ from constructs import Construct
 
 from .aliases import BedrockEmbeddingAlias, BedrockModelAlias, KnowledgeBaseRetrieval, SageMakerModelAlias
 from .catalogue import catalogue
+from .guardrails import GuardrailRef
 from .rules import MarketplaceGrants
 
 INVOKE_ACTIONS = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
@@ -45,9 +46,78 @@ def routed_model_arn(foundation_model_id: str) -> str:
     return f"arn:{cdk.Aws.PARTITION}:bedrock:*::foundation-model/{foundation_model_id}"
 
 
-def bedrock_statements(scope: Construct, models: Sequence[BedrockModelAlias]) -> list[iam.PolicyStatement]:
-    """InvokeModel* on exactly the allowlisted inference profiles and the foundation models behind them."""
+def bedrock_statements(
+    scope: Construct,
+    models: Sequence[BedrockModelAlias],
+    guardrails: Mapping[str, GuardrailRef] | None = None,
+    profiles: Mapping[str, str] | None = None,
+) -> list[iam.PolicyStatement]:
+    """InvokeModel* on exactly the allowlisted inference profiles and the foundation models behind them.
+
+    Aliases with a guardrail get their own statements, allowed only with their guardrails
+    (``bedrock:GuardrailIdentifier`` = ``<guardrail ARN>:<version>``), an explicit deny of those models without
+    them, and ``bedrock:ApplyGuardrail`` on the guardrails.
+
+    ``profiles`` (alias -> application inference profile ARN): such an alias may invoke its profile, and the
+    models behind it as its source does (a system profile: the profile and the model in any Region, pinned by
+    ``bedrock:InferenceProfileArn``; a foundation model: the model in the stack's Region).
+    """
+    guardrails = guardrails or {}
+    profiles = profiles or {}
+    open_aliases = [m for m in models if m.guardrail is None]
+    guarded = [m for m in models if m.guardrail is not None]
+    statements = _invoke_statements(scope, open_aliases, profiles, sid_suffix="", guardrail_values=[])
+    if not guarded:
+        return statements
+    refs = [guardrails[n] for n in sorted({m.guardrail.name for m in guarded if m.guardrail is not None})]
+    values = [r.condition_value for r in refs]
+    guarded_statements = _invoke_statements(
+        scope, guarded, profiles, sid_suffix="WithGuardrail", guardrail_values=values
+    )
+    statements.extend(guarded_statements)
+    statements.append(
+        iam.PolicyStatement(
+            sid="DenyGuardedModelsWithoutGuardrail",
+            effect=iam.Effect.DENY,
+            actions=INVOKE_ACTIONS,
+            resources=sorted({r for st in guarded_statements for r in st.resources}),
+            # Bedrock User Guide 'Enforce the use of specific guardrails in model inference requests'
+            # (guardrails-permissions-id, example 1): an explicit deny for any other GuardrailIdentifier (or none;
+            # StringNotEquals matches when the key is absent), whatever else the role may be granted.
+            conditions={"StringNotEquals": {GUARDRAIL_CONDITION_KEY: values}},
+        )
+    )
+    statements.append(
+        iam.PolicyStatement(
+            sid="ApplyGuardrails",
+            actions=["bedrock:ApplyGuardrail"],
+            # Bedrock User Guide 'Set up permissions to use guardrails' (guardrails-permissions-invoke): inference
+            # with a guardrail needs bedrock:ApplyGuardrail on arn:aws:bedrock:<region>:<account>:guardrail/<id>.
+            resources=sorted({r.arn for r in refs}),
+        )
+    )
+    return statements
+
+
+#: Condition key of the guardrail a Bedrock inference request carries; its value is
+#: ``arn:aws:bedrock:<region>:<account>:guardrail/<id>:<version>`` (Bedrock User Guide, guardrails-permissions-id;
+#: Service Authorization Reference 'Actions, resources, and condition keys for Amazon Bedrock').
+GUARDRAIL_CONDITION_KEY = "bedrock:GuardrailIdentifier"
+
+
+def _invoke_statements(
+    scope: Construct,
+    models: Sequence[BedrockModelAlias],
+    profiles: Mapping[str, str],
+    *,
+    sid_suffix: str,
+    guardrail_values: list[str],
+) -> list[iam.PolicyStatement]:
     stack = cdk.Stack.of(scope)
+    app_profiles = sorted({profiles[m.alias] for m in models if m.alias in profiles})
+    # Requests through an application profile copied from a system profile are routed like the system profile's:
+    # the foundation model grant below accepts either profile ARN as bedrock:InferenceProfileArn.
+    routed_app_profiles = sorted({profiles[m.alias] for m in models if m.alias in profiles and m.is_inference_profile})
     profile_arns = sorted(
         {
             stack.format_arn(service="bedrock", resource="inference-profile", resource_name=m.model_id)
@@ -57,31 +127,49 @@ def bedrock_statements(scope: Construct, models: Sequence[BedrockModelAlias]) ->
     )
     routed_models = sorted({m.foundation_model_id for m in models if m.is_inference_profile})
     direct_models = sorted({m.model_id for m in models if not m.is_inference_profile})
+    guard = {GUARDRAIL_CONDITION_KEY: guardrail_values} if guardrail_values else {}
     statements: list[iam.PolicyStatement] = []
+    if app_profiles:
+        statements.append(
+            iam.PolicyStatement(
+                sid=f"InvokeApplicationInferenceProfiles{sid_suffix}",
+                actions=INVOKE_ACTIONS,
+                resources=app_profiles,
+                conditions={"StringEquals": guard} if guard else None,
+            )
+        )
     if profile_arns:
         statements.append(
-            iam.PolicyStatement(sid="InvokeInferenceProfiles", actions=INVOKE_ACTIONS, resources=profile_arns)
+            iam.PolicyStatement(
+                sid=f"InvokeInferenceProfiles{sid_suffix}",
+                actions=INVOKE_ACTIONS,
+                resources=profile_arns,
+                conditions={"StringEquals": guard} if guard else None,
+            )
         )
         statements.append(
             iam.PolicyStatement(
-                sid="InvokeModelsThroughProfiles",
+                sid=f"InvokeModelsThroughProfiles{sid_suffix}",
                 actions=INVOKE_ACTIONS,
                 # A cross-Region profile may route to any Region of its geography (global profiles to any
                 # Region), chosen by AWS per request; AWS requires the foundation model in every one of
                 # them, so the Region is a wildcard. The condition pins these grants to our profiles.
                 resources=[routed_model_arn(fm) for fm in routed_models],
-                conditions={"StringEquals": {"bedrock:InferenceProfileArn": profile_arns}},
+                conditions={
+                    "StringEquals": {"bedrock:InferenceProfileArn": [*profile_arns, *routed_app_profiles], **guard}
+                },
             )
         )
     if direct_models:
         statements.append(
             iam.PolicyStatement(
-                sid="InvokeFoundationModels",
+                sid=f"InvokeFoundationModels{sid_suffix}",
                 actions=INVOKE_ACTIONS,
                 resources=[
                     stack.format_arn(service="bedrock", account="", resource="foundation-model", resource_name=fm)
                     for fm in direct_models
                 ],
+                conditions={"StringEquals": guard} if guard else None,
             )
         )
     return statements

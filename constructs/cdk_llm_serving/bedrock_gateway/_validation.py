@@ -34,9 +34,11 @@ from .aliases import (
 from .auth import GatewayAuthMode
 from .catalogue import catalogue
 from .endpoint import GatewayEndpoint
+from .guardrails import GatewayGuardrail
 from .rules import (
     EXECUTION_LOG_GROUP_PREFIX,
     ExecutionLogGroup,
+    GuardrailPolicySubject,
     ManagedRuleOverrides,
     ProfileRegion,
     SageMakerLimitsSubject,
@@ -86,6 +88,8 @@ def value_problems(
         *(cors_origin_problems(cors_allowed_origins) if cors_allowed_origins is not None else []),
     ]:
         p.add(problem)
+    for problem in _guardrail_rule_problems(bedrock_aliases):
+        p.add(problem)
     sagemaker_aliases = tuple(m.alias for m in models if isinstance(m, SageMakerModelAlias))
     for problem in rules.problems(SageMakerLimitsSubject(limits.max_request_bytes, sagemaker_aliases)):
         p.add(problem)
@@ -112,6 +116,18 @@ def value_problems(
             )
         )
     return p.problems
+
+
+def _guardrail_rule_problems(models: Sequence[BedrockModelAlias]) -> list[str]:
+    """The upstream rules over each guardrail the gateway creates (once per guardrail name)."""
+    policies = {
+        m.guardrail.name: m.guardrail.policy
+        for m in models
+        if m.guardrail is not None and isinstance(m.guardrail, GatewayGuardrail) and m.guardrail.policy is not None
+    }
+    return [
+        q for name, policy in sorted(policies.items()) for q in rules.problems(GuardrailPolicySubject(name, policy))
+    ]
 
 
 def _config_size(

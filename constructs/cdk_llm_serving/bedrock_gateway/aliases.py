@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +19,7 @@ from .._names import is_sagemaker_name
 from .._types import TypedOptions
 from ..sagemaker_endpoint.containers import ContainerKind
 from . import rules
+from .guardrails import GatewayGuardrail, GuardrailRef, placeholder_ref
 
 #: Geography prefixes of system-defined (cross-Region) inference profile IDs.
 INFERENCE_PROFILE_GEOS = ("us", "eu", "apac", "global", "jp", "au", "ca", "us-gov")
@@ -136,6 +137,23 @@ class KnowledgeBaseRetrieval(TypedOptions):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ApplicationInferenceProfile(TypedOptions):
+    """An application inference profile for one alias (``AWS::Bedrock::ApplicationInferenceProfile``), copied from
+    the alias's system inference profile or foundation model. The gateway sends the alias's requests to the
+    profile, so Bedrock meters them under its tags (cost allocation: activate the tag keys in Billing)."""
+
+    tags: Mapping[str, str]
+    """Cost-allocation tags of the profile, e.g. ``{"team": "search", "cost-center": "1234"}`` (at most 200)."""
+    description: str | None = None
+    """Description of the profile: 1-200 letters, digits and ``:.``, single ``' _-'`` between them.
+    Default: - none"""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "tags", dict(self.tags))
+
+
+@dataclass(frozen=True, kw_only=True)
 class BedrockModelAlias(TypedOptions):
     """One entry of the gateway's model allowlist: an alias clients send as ``model``, served by Bedrock.
 
@@ -166,6 +184,32 @@ class BedrockModelAlias(TypedOptions):
     """Honour ``reasoning_effort``: the gateway sends Anthropic's extended-thinking budget for it and returns the
     reasoning as ``reasoning_content``. Needs a Claude model with extended thinking (rule
     ``GATEWAY.REASONING_MODEL``). Default: false (``reasoning_effort`` other than ``none`` is a 400)"""
+
+    guardrail: GatewayGuardrail | None = None
+    """A Bedrock guardrail applied to every request of this alias (``guardrailConfig`` on each Converse call), and
+    required by the role's IAM policy for this alias's model (``bedrock:GuardrailIdentifier``). A blocked prompt or
+    answer ends with ``finish_reason: "content_filter"`` and the guardrail's blocked message.
+    Default: - no guardrail"""
+
+    prompt_caching: bool = False
+    """Add Bedrock ``cachePoint`` blocks after the system prompt and after the tool definitions, so repeated
+    prefixes are read from the prompt cache (``usage.prompt_tokens_details.cached_tokens``). Only for models of the
+    prompt-caching table (rule ``GATEWAY.PROMPT_CACHING_MODEL``). Default: false"""
+
+    fallback: Sequence[str] = ()
+    """Other chat aliases of the allowlist tried in order when this alias's model is throttled, unavailable, not
+    ready or times out, only before the first byte reaches the client (never after a stream began).
+    Default: - no fallback"""
+
+    application_inference_profile: ApplicationInferenceProfile | None = None
+    """Route this alias through its own application inference profile with cost-allocation tags (created by the
+    gateway from ``model_id``); the role may invoke the profile and the models it routes to.
+    Default: - the alias calls ``model_id`` directly"""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not isinstance(self.fallback, str):
+            object.__setattr__(self, "fallback", tuple(self.fallback))
 
     @property
     def geo(self) -> str | None:
@@ -205,12 +249,27 @@ class BedrockModelAlias(TypedOptions):
             out.append(f"{where}: reasoning must be True or False, got {self.reasoning!r}")
         elif self.reasoning:
             out.extend(rules.problems(rules.ReasoningAlias(self.alias, self.foundation_model_id)))
+        if self.guardrail is not None:
+            out.extend(self.guardrail.problems(where))
+        if self.prompt_caching:
+            out.extend(rules.problems(rules.PromptCachingAlias(self.alias, self.foundation_model_id)))
+        if self.application_inference_profile is not None:
+            p = self.application_inference_profile
+            out.extend(rules.problems(rules.InferenceProfileSubject(self.alias, p.tags, p.description)))
         return out
 
-    def to_runtime(self) -> dict[str, Any]:
+    def to_runtime(
+        self, guardrails: Mapping[str, GuardrailRef] | None = None, profiles: Mapping[str, str] | None = None
+    ) -> dict[str, Any]:
+        """This alias's GATEWAY_CONFIG entry; ``guardrails`` maps guardrail names to what the gateway built and
+        ``profiles`` aliases to their application inference profile ARNs (placeholders when not given, for size
+        checks)."""
+        model_id = self.model_id
+        if self.application_inference_profile is not None:
+            model_id = (profiles or {}).get(self.alias) or PROFILE_ARN_PLACEHOLDER
         entry: dict[str, Any] = {
             "alias": self.alias,
-            "target": {"type": "bedrock", "modelId": self.model_id},
+            "target": {"type": "bedrock", "modelId": model_id},
             "maxTokensCap": self.max_tokens_cap,
             "defaultMaxTokens": self.default_max_tokens,
         }
@@ -218,6 +277,13 @@ class BedrockModelAlias(TypedOptions):
             entry["retrieval"] = self.retrieval.to_runtime()
         if self.reasoning:
             entry["reasoning"] = True
+        if self.guardrail is not None:
+            ref = (guardrails or {}).get(self.guardrail.name) or placeholder_ref(self.guardrail)
+            entry["guardrail"] = ref.to_runtime()
+        if self.prompt_caching:
+            entry["promptCaching"] = True
+        if self.fallback:
+            entry["fallback"] = list(self.fallback)
         return entry
 
 
@@ -384,6 +450,10 @@ class SageMakerModelAlias(TypedOptions):
         return entry
 
 
+#: A profile ARN before the profile exists (``arn:${Partition}:bedrock:${Region}:${Account}:application-inference-
+#: profile/${Id}``: four tokens, as the gateway renders it), for the config-size check.
+PROFILE_ARN_PLACEHOLDER = "arn:${Token[p]}:bedrock:${Token[r]}:${Token[a]}:application-inference-profile/${Token[i]}"
+
 #: Any entry of the allowlist.
 ModelAlias = BedrockModelAlias | SageMakerModelAlias | BedrockEmbeddingAlias
 
@@ -465,6 +535,56 @@ def model_problems(models: Sequence[ModelAlias]) -> list[str]:
             out.append(f"model alias {m.alias!r} appears more than once; aliases must be unique")
         seen.add(m.alias)
         out.extend(m.problems())
+    out.extend(_fallback_problems(models))
+    out.extend(_guardrail_problems(models))
+    return out
+
+
+def _fallback_problems(models: Sequence[ModelAlias]) -> list[str]:
+    """Fallback lists name other chat aliases of the allowlist (so the role can already invoke them); a guarded
+    alias falls back only to guarded aliases (else a throttle would bypass its guardrail)."""
+    chat = {m.alias: m for m in models if isinstance(m, (BedrockModelAlias, SageMakerModelAlias))}
+    out: list[str] = []
+    for m in models:
+        if not isinstance(m, BedrockModelAlias) or not m.fallback:
+            continue
+        where = f"model alias {m.alias!r}"
+        if isinstance(m.fallback, str) or not all(isinstance(f, str) for f in m.fallback):
+            out.append(f"{where}: fallback must be a list of alias names, got {m.fallback!r}")
+            continue
+        if len(set(m.fallback)) != len(m.fallback):
+            out.append(f"{where}: fallback lists an alias more than once: {list(m.fallback)}")
+        for name in m.fallback:
+            target = chat.get(name)
+            if name == m.alias:
+                out.append(f"{where}: fallback cannot name the alias itself")
+            elif target is None:
+                out.append(
+                    f"{where}: fallback {name!r} is not a chat alias of the allowlist (known: {', '.join(sorted(chat))})"
+                )
+            elif m.guardrail is not None and (not isinstance(target, BedrockModelAlias) or target.guardrail is None):
+                out.append(
+                    f"{where}: fallback {name!r} has no guardrail, so a throttled request would bypass"
+                    f" {m.alias!r}'s guardrail; give {name!r} a guardrail or drop it from the fallback"
+                )
+    return out
+
+
+def _guardrail_problems(models: Sequence[ModelAlias]) -> list[str]:
+    """One name per guardrail, and no model shared by a guarded and an unguarded alias (IAM requires the
+    guardrail for the model, so the unguarded alias would be denied)."""
+    from .guardrails import distinct
+
+    bedrock_aliases = [m for m in models if isinstance(m, BedrockModelAlias)]
+    _, out = distinct([m.guardrail for m in bedrock_aliases if m.guardrail is not None])
+    guarded = {m.foundation_model_id: m.alias for m in bedrock_aliases if m.guardrail is not None}
+    for m in bedrock_aliases:
+        if m.guardrail is None and m.foundation_model_id in guarded:
+            out.append(
+                f"model alias {m.alias!r}: its model {m.foundation_model_id!r} is also served by guarded alias"
+                f" {guarded[m.foundation_model_id]!r}, and the role may call that model only with the guardrail; give"
+                f" {m.alias!r} a guardrail too, or use another model ID"
+            )
     return out
 
 
@@ -496,8 +616,14 @@ def runtime_config(
     service_name: str,
     image_url_hosts: Sequence[str] = (),
     cors_allow_origins: Sequence[str] = (),
+    guardrails: Mapping[str, GuardrailRef] | None = None,
+    profiles: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The ``GATEWAY_CONFIG`` document read by ``lambda/gateway/config.py``.
+
+    ``guardrails``: the guardrails the gateway built or references, by name (see :mod:`.guardrails`); without it,
+    guardrails are rendered with token placeholders (enough for the size check). ``profiles``: the application
+    inference profile ARN of each alias that has one (placeholders when not given).
 
     ``image_url_hosts``: hosts the gateway may fetch ``image_url`` images from (default none: only ``data:`` URLs;
     an allowlisted host is fetched with a 5 s timeout, a 3.75 MB cap and no redirects); rendered as
@@ -507,7 +633,9 @@ def runtime_config(
     any); rendered as ``corsAllowOrigins`` only when non-empty.
     """
     config: dict[str, Any] = {
-        "models": [m.to_runtime() for m in models],
+        "models": [
+            m.to_runtime(guardrails, profiles) if isinstance(m, BedrockModelAlias) else m.to_runtime() for m in models
+        ],
         "limits": {
             "maxMessages": limits.max_messages,
             "maxTotalChars": limits.max_total_chars,

@@ -15,6 +15,7 @@ from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_bedrock as bedrock
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_ec2 as ec2
@@ -31,7 +32,8 @@ from .._errors import ProblemCollector
 from .._types import problem as type_problem
 from .._types import typed_props
 from .._vpc import select_subnets
-from . import _iam, _network, _rest_api
+from . import _iam, _network, _profiles, _rest_api
+from . import guardrails as guardrails_module
 from ._compliance import acknowledge_findings
 from ._monitoring import gateway_alarms
 from ._validation import catalogue_warnings, check_generated, value_problems
@@ -213,6 +215,8 @@ class BedrockGatewayApi(Construct):
         self.access_log_group = self._log_group("AccessLogs")
         """The stage's access log group (one JSON line per request, never the body)."""
         self._build_network(endpoint, subnets)
+        self._build_guardrails()
+        self._build_inference_profiles()
         self._build_iam(marketplace_statements)
         self._build_function(
             limits=limits,
@@ -344,6 +348,25 @@ class BedrockGatewayApi(Construct):
                 allow_all_outbound=False,
             )
 
+    def _build_guardrails(self) -> None:
+        """The guardrails of the aliases (``GatewayGuardrail.create``: a guardrail and a content-hashed version)."""
+        named, _ = guardrails_module.distinct(
+            [m.guardrail for m in self.models if isinstance(m, BedrockModelAlias) and m.guardrail is not None]
+        )
+        self._guardrails = guardrails_module.build(self, named)
+        self.guardrails: dict[str, bedrock.CfnGuardrail] = self._guardrails.guardrails
+        """The guardrails the gateway created, by ``GatewayGuardrail.name`` (empty without ``create()`` guardrails)."""
+        self.guardrail_versions: dict[str, bedrock.CfnGuardrailVersion] = self._guardrails.versions
+        """The published version of each created guardrail, by name (a new one whenever its policy changes)."""
+
+    def _build_inference_profiles(self) -> None:
+        """The application inference profiles of the aliases that ask for one (``application_inference_profile``)."""
+        self.inference_profiles: dict[str, bedrock.CfnApplicationInferenceProfile] = _profiles.build(
+            self, [m for m in self.models if isinstance(m, BedrockModelAlias)]
+        )
+        """The application inference profiles the gateway created, by alias."""
+        self._profile_arns = {alias: _profiles.profile_arn(p) for alias, p in self.inference_profiles.items()}
+
     def _build_iam(self, marketplace_statements: Sequence[iam.PolicyStatement]) -> None:
         """The function's role and its one managed policy, generated from the allowlist."""
         self.role: iam.Role = iam.Role(
@@ -359,7 +382,12 @@ class BedrockGatewayApi(Construct):
             network = _iam.network_interface_statements(self, subnet_ids, self.function_security_group)
         self._policy_statements: list[iam.PolicyStatement] = [
             *_iam.own_logs_and_traces(self.log_group.log_group_arn),
-            *_iam.bedrock_statements(self, [m for m in self.models if isinstance(m, BedrockModelAlias)]),
+            *_iam.bedrock_statements(
+                self,
+                [m for m in self.models if isinstance(m, BedrockModelAlias)],
+                self._guardrails.refs,
+                self._profile_arns,
+            ),
             *_iam.embedding_statements(self, [m for m in self.models if isinstance(m, BedrockEmbeddingAlias)]),
             *marketplace_statements,
             *_iam.sagemaker_statements(self, [m for m in self.models if isinstance(m, SageMakerModelAlias)]),
@@ -437,6 +465,8 @@ class BedrockGatewayApi(Construct):
             service_name=self.service_name,
             image_url_hosts=image_url_hosts,
             cors_allow_origins=self.cors_allowed_origins,
+            guardrails=self._guardrails.refs,
+            profiles=self._profile_arns,
         )
         return {
             "AWS_LAMBDA_EXEC_WRAPPER": "/opt/bootstrap",
@@ -628,7 +658,9 @@ class BedrockGatewayApi(Construct):
         """One of the gateway's EMF metrics for one model alias.
 
         Metric names: ``Requests``, ``Errors``, ``Throttles``, ``ModelConfigErrors``, ``InputTokens``,
-        ``OutputTokens``, ``TimeToFirstToken`` (ms), ``Latency`` (ms). Default: sum over 5 minutes.
+        ``OutputTokens``, ``TimeToFirstToken`` (ms), ``Latency`` (ms); ``GuardrailIntervened`` for aliases with a
+        guardrail, ``CacheReadInputTokens``/``CacheWriteInputTokens`` with prompt caching (``Fallback`` carries an
+        extra ``FallbackReason`` dimension, so build it with ``cloudwatch.Metric``). Default: sum over 5 minutes.
         """
         return cloudwatch.Metric(
             namespace=self.metrics_namespace,

@@ -9,6 +9,7 @@ subject has its own rule set, and :func:`problems` applies the one that matches 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +38,16 @@ REASONING: RuleSet[ReasoningAlias] = RuleSet("GATEWAY")
 
 __all__ = [
     "BEDROCK_MODELS",
+    "ENFORCED_GUARDRAILS",
+    "EnforcedGuardrailSubject",
+    "INFERENCE_PROFILES",
+    "InferenceProfileSubject",
+    "GUARDRAILS",
+    "GUARDRAIL_PII_TYPES",
+    "PROMPT_CACHING",
+    "GuardrailPolicySubject",
+    "PromptCachingAlias",
+    "prompt_caching_models",
     "EXECUTION_LOGGING",
     "GATEWAY_RESPONSES",
     "MARKETPLACE",
@@ -391,3 +402,265 @@ def _sagemaker_body_limit(subject: SageMakerLimitsSubject) -> Iterable[str]:
 
 
 _BY_SUBJECT[SageMakerLimitsSubject] = SAGEMAKER_RULES
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Bedrock Guardrails created from a GuardrailPolicy (subject: GuardrailPolicySubject).
+
+#: botocore bedrock 2023-04-20 service-2.json shape GuardrailPiiEntityType (the PII entity types CreateGuardrail accepts).
+GUARDRAIL_PII_TYPES = (
+    "ADDRESS", "AGE", "AWS_ACCESS_KEY", "AWS_SECRET_KEY", "CA_HEALTH_NUMBER", "CA_SOCIAL_INSURANCE_NUMBER",
+    "CREDIT_DEBIT_CARD_CVV", "CREDIT_DEBIT_CARD_EXPIRY", "CREDIT_DEBIT_CARD_NUMBER", "DRIVER_ID", "EMAIL",
+    "INTERNATIONAL_BANK_ACCOUNT_NUMBER", "IP_ADDRESS", "LICENSE_PLATE", "MAC_ADDRESS", "NAME", "PASSWORD", "PHONE",
+    "PIN", "SWIFT_CODE", "UK_NATIONAL_HEALTH_SERVICE_NUMBER", "UK_NATIONAL_INSURANCE_NUMBER",
+    "UK_UNIQUE_TAXPAYER_REFERENCE_NUMBER", "URL", "USERNAME", "US_BANK_ACCOUNT_NUMBER", "US_BANK_ROUTING_NUMBER",
+    "US_INDIVIDUAL_TAX_IDENTIFICATION_NUMBER", "US_PASSPORT_NUMBER", "US_SOCIAL_SECURITY_NUMBER",
+    "VEHICLE_IDENTIFICATION_NUMBER",
+)  # fmt: skip
+_TOPIC_NAME_CHARS = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-_ !?.")
+
+
+@dataclass(frozen=True)
+class GuardrailPolicySubject:
+    """A guardrail the gateway creates: its key and its policy (a ``guardrails.GuardrailPolicy``)."""
+
+    name: str
+    policy: Any
+
+
+#: Rules over the guardrails the gateway creates (subject: GuardrailPolicySubject).
+GUARDRAILS: RuleSet[GuardrailPolicySubject] = RuleSet("GATEWAY")
+_BY_SUBJECT[GuardrailPolicySubject] = GUARDRAILS
+_GUARDRAIL_SOURCE = (
+    "botocore bedrock 2023-04-20 service-2.json CreateGuardrailRequest and its shapes; CloudFormation Template "
+    "Reference AWS::Bedrock::Guardrail (aws-properties-bedrock-guardrail*.html)"
+)
+
+
+def _length(where: str, value: str, low: int, high: int) -> Iterable[str]:
+    if not low <= len(value) <= high:
+        yield f"{where} must be {low}-{high} characters, got {len(value)} ({value[:40]!r})"
+
+
+@GUARDRAILS.rule(
+    "GATEWAY.GUARDRAIL_MESSAGING",
+    "A guardrail's blockedInputMessaging and blockedOutputsMessaging are 1-500 characters and its description 1-200",
+    source=_GUARDRAIL_SOURCE + ": GuardrailBlockedMessaging {min 1, max 500}, GuardrailDescription {min 1, max 200}",
+)
+def _guardrail_messaging(subject: GuardrailPolicySubject) -> Iterable[str]:
+    p, where = subject.policy, f"guardrail {subject.name!r}: policy"
+    yield from _length(f"{where}.blocked_input_messaging", p.blocked_input_messaging, 1, 500)
+    yield from _length(f"{where}.blocked_outputs_messaging", p.blocked_outputs_messaging, 1, 500)
+    if p.description is not None:
+        yield from _length(f"{where}.description", p.description, 1, 200)
+
+
+@GUARDRAILS.rule(
+    "GATEWAY.GUARDRAIL_CONTENT_FILTERS",
+    "A guardrail's content policy holds 1-6 filters (one per type: SEXUAL, VIOLENCE, HATE, INSULTS, MISCONDUCT, "
+    "PROMPT_ATTACK)",
+    source=_GUARDRAIL_SOURCE + ": GuardrailContentFiltersConfig {min 1, max 6}, GuardrailContentFilterType enum; "
+    "ContentPolicyConfig.FiltersConfig Minimum 1, Maximum 6",
+)
+def _guardrail_content_filters(subject: GuardrailPolicySubject) -> Iterable[str]:
+    types = [f.type.value for f in subject.policy.content_filters]
+    repeated = sorted({t for t in types if types.count(t) > 1})
+    if repeated:
+        yield (
+            f"guardrail {subject.name!r}: policy.content_filters lists {', '.join(repeated)} more than once; "
+            "give each filter type one entry (at most 6 filters)"
+        )
+
+
+@GUARDRAILS.rule(
+    "GATEWAY.GUARDRAIL_TOPICS",
+    "A guardrail denies at most 30 topics; a topic name is 1-100 characters of [0-9a-zA-Z-_ !?.], its definition "
+    "1-200 characters, and it has at most 5 examples of 1-100 characters",
+    source=_GUARDRAIL_SOURCE + ": GuardrailTopicsConfig {max 30}, GuardrailTopicName {min 1, max 100, pattern "
+    "[0-9a-zA-Z-_ !?.]+}, GuardrailTopicDefinition {min 1, max 200}, GuardrailTopicExamples {max 5}, "
+    "GuardrailTopicExample {min 1, max 100}",
+)
+def _guardrail_topics(subject: GuardrailPolicySubject) -> Iterable[str]:
+    topics = subject.policy.denied_topics
+    if len(topics) > 30:
+        yield f"guardrail {subject.name!r}: policy.denied_topics has {len(topics)} topics, at most 30 are allowed"
+    for i, t in enumerate(topics):
+        where = f"guardrail {subject.name!r}: policy.denied_topics[{i}]"
+        yield from _length(f"{where}.name", t.name, 1, 100)
+        if not set(t.name) <= _TOPIC_NAME_CHARS:
+            yield f"{where}.name may only contain letters, digits, spaces and -_!?., got {t.name!r}"
+        yield from _length(f"{where}.definition", t.definition, 1, 200)
+        if len(t.examples) > 5:
+            yield f"{where}.examples has {len(t.examples)} examples, at most 5 are allowed"
+        for j, e in enumerate(t.examples):
+            yield from _length(f"{where}.examples[{j}]", e, 1, 100)
+
+
+@GUARDRAILS.rule(
+    "GATEWAY.GUARDRAIL_PII_TYPES",
+    "A guardrail's PII entities must be types Bedrock knows (GuardrailPiiEntityType), one entry per type",
+    source=_GUARDRAIL_SOURCE
+    + ": GuardrailPiiEntityType enum (31 types, e.g. EMAIL, PHONE, US_SOCIAL_SECURITY_NUMBER); "
+    "CloudFormation PiiEntityConfig.Type allowed values",
+)
+def _guardrail_pii(subject: GuardrailPolicySubject) -> Iterable[str]:
+    types = [e.type for e in subject.policy.pii_entities]
+    for i, t in enumerate(types):
+        if t not in GUARDRAIL_PII_TYPES:
+            yield (
+                f"guardrail {subject.name!r}: policy.pii_entities[{i}].type {t!r} is not a Bedrock PII entity type; "
+                f"use one of {', '.join(GUARDRAIL_PII_TYPES)}"
+            )
+    repeated = sorted({t for t in types if types.count(t) > 1})
+    if repeated:
+        yield f"guardrail {subject.name!r}: policy.pii_entities lists {', '.join(repeated)} more than once"
+
+
+@GUARDRAILS.rule(
+    "GATEWAY.GUARDRAIL_WORDS",
+    "A guardrail blocks at most 10000 custom words or phrases, each 1-100 characters",
+    source=_GUARDRAIL_SOURCE
+    + ": GuardrailWordsConfig {min 1, max 10000}, GuardrailWordConfigTextString {min 1, max 100}",
+)
+def _guardrail_words(subject: GuardrailPolicySubject) -> Iterable[str]:
+    words = subject.policy.blocked_words
+    if len(words) > 10_000:
+        yield f"guardrail {subject.name!r}: policy.blocked_words has {len(words)} entries, at most 10000 are allowed"
+    for i, w in enumerate(words):
+        yield from _length(f"guardrail {subject.name!r}: policy.blocked_words[{i}]", w, 1, 100)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Prompt caching (subject: PromptCachingAlias).
+
+
+def prompt_caching_models() -> tuple[str, ...]:
+    """``data/prompt_caching.json``: the foundation models with explicit prompt caching."""
+    return tuple(load_json(__package__, "prompt_caching.json")["models"])
+
+
+@dataclass(frozen=True)
+class PromptCachingAlias:
+    """A Bedrock alias with ``prompt_caching=True`` and the foundation model behind it."""
+
+    alias: str
+    foundation_model_id: str
+
+
+#: Rules over aliases with prompt caching (subject: PromptCachingAlias).
+PROMPT_CACHING: RuleSet[PromptCachingAlias] = RuleSet("GATEWAY")
+_BY_SUBJECT[PromptCachingAlias] = PROMPT_CACHING
+
+
+@PROMPT_CACHING.rule(
+    "GATEWAY.PROMPT_CACHING_MODEL",
+    "prompt_caching=True makes the gateway send Converse cachePoint blocks; only models with prompt caching accept "
+    "them (others fail the request), so the alias's model must be in data/prompt_caching.json",
+    source="Bedrock User Guide 'Prompt caching for faster model inference' (prompt-caching.html: supported models); "
+    "agentgateway PR #2751 (cachePoint to a non-caching model: 403 from Bedrock); data/prompt_caching.json (sources, "
+    "as_of)",
+)
+def _prompt_caching_model(subject: PromptCachingAlias) -> Iterable[str]:
+    fm = subject.foundation_model_id
+    models = prompt_caching_models()
+    if any(fm == m or fm.startswith((m + "-", m + ":")) for m in models):
+        return
+    yield (
+        f"model alias {subject.alias!r}: prompt_caching=True needs a model with Bedrock prompt caching, but {fm!r} is "
+        f"not in the table (data/prompt_caching.json: {', '.join(models)}); every request would fail. Drop "
+        f"prompt_caching or pick one of those models"
+    )
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Application inference profiles (subject: InferenceProfileSubject).
+
+_TAG_RE = re.compile(r"^[a-zA-Z0-9\s._:/=+@-]*$")
+_PROFILE_DESCRIPTION_RE = re.compile(r"^([0-9a-zA-Z:.][ _-]?)+$")
+
+
+@dataclass(frozen=True)
+class InferenceProfileSubject:
+    """An alias's application inference profile: its tags and description."""
+
+    alias: str
+    tags: Any
+    description: str | None
+
+
+#: Rules over the application inference profiles the gateway creates (subject: InferenceProfileSubject).
+INFERENCE_PROFILES: RuleSet[InferenceProfileSubject] = RuleSet("GATEWAY")
+_BY_SUBJECT[InferenceProfileSubject] = INFERENCE_PROFILES
+
+
+@INFERENCE_PROFILES.rule(
+    "GATEWAY.INFERENCE_PROFILE_TAGS",
+    "An application inference profile takes at most 200 tags; a key is 1-128 and a value 0-256 characters of "
+    "letters, digits, spaces and ._:/=+@-, and keys starting with 'aws:' are reserved",
+    source="botocore bedrock 2023-04-20 service-2.json CreateInferenceProfileRequest.tags: TagList {max 200}, TagKey "
+    "{min 1, max 128, pattern [a-zA-Z0-9\\s._:/=+@-]*}, TagValue {max 256, same pattern}; AWS Tagging Best Practices "
+    "'Tag naming limits and requirements' (the aws: prefix is reserved for AWS use)",
+)
+def _profile_tags(subject: InferenceProfileSubject) -> Iterable[str]:
+    where = f"model alias {subject.alias!r}: application_inference_profile.tags"
+    if not subject.tags:
+        yield f"{where} is empty; give the profile at least one cost-allocation tag (that is what it is for)"
+    if len(subject.tags) > 200:
+        yield f"{where} has {len(subject.tags)} tags, at most 200 are allowed"
+    for key, value in sorted(subject.tags.items()):
+        if not 1 <= len(key) <= 128 or not _TAG_RE.match(key) or key.lower().startswith("aws:"):
+            yield f"{where}: key {key!r} must be 1-128 letters, digits, spaces or ._:/=+@- and not start with 'aws:'"
+        if not isinstance(value, str) or len(value) > 256 or not _TAG_RE.match(value):
+            yield f"{where}: value of {key!r} must be at most 256 letters, digits, spaces or ._:/=+@-, got {value!r}"
+
+
+@INFERENCE_PROFILES.rule(
+    "GATEWAY.INFERENCE_PROFILE_DESCRIPTION",
+    "An application inference profile's description is 1-200 characters matching ([0-9a-zA-Z:.][ _-]?)+",
+    source="botocore bedrock 2023-04-20 service-2.json InferenceProfileDescription {min 1, max 200, pattern "
+    "([0-9a-zA-Z:.][ _-]?)+}",
+)
+def _profile_description(subject: InferenceProfileSubject) -> Iterable[str]:
+    d = subject.description
+    if d is not None and (not 1 <= len(d) <= 200 or not _PROFILE_DESCRIPTION_RE.match(d)):
+        yield (
+            f"model alias {subject.alias!r}: application_inference_profile.description must be 1-200 letters, digits,"
+            f" ':' and '.', with single spaces, '_' or '-' between them (no commas or other punctuation), got {d!r}"
+        )
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Account-level enforced guardrails (subject: EnforcedGuardrailSubject).
+
+
+@dataclass(frozen=True)
+class EnforcedGuardrailSubject:
+    """What ``AccountGuardrailEnforcement`` renders: the version and the model lists (``None``: all models)."""
+
+    version: str
+    included_models: tuple[str, ...] | None
+    excluded_models: tuple[str, ...]
+
+
+#: Rules over AWS::Bedrock::EnforcedGuardrailConfiguration (subject: EnforcedGuardrailSubject).
+ENFORCED_GUARDRAILS: RuleSet[EnforcedGuardrailSubject] = RuleSet("GATEWAY")
+_BY_SUBJECT[EnforcedGuardrailSubject] = ENFORCED_GUARDRAILS
+
+
+@ENFORCED_GUARDRAILS.rule(
+    "GATEWAY.ENFORCED_GUARDRAIL_CONFIG",
+    "An enforced guardrail configuration names a numeric guardrail version (not DRAFT), and its ModelEnforcement "
+    "requires IncludedModels (at least 1) and ExcludedModels (may be empty)",
+    source="CloudFormation Template Reference AWS::Bedrock::EnforcedGuardrailConfiguration (GuardrailVersion: "
+    "'Numerical guardrail version (not DRAFT)'; aws-properties-bedrock-enforcedguardrailconfiguration-modelenforcement: "
+    "IncludedModels Required, Minimum 1; ExcludedModels Required, Minimum 0); aws-cdk-lib 2.275 "
+    "CfnEnforcedGuardrailConfigurationProps",
+)
+def _enforced_guardrail(subject: EnforcedGuardrailSubject) -> Iterable[str]:
+    v = subject.version
+    if "${Token[" not in v and not (v.isdigit() and not v.startswith("0") and len(v) <= 8):
+        yield f"guardrail_version must be a published version number like '1' (DRAFT cannot be enforced), got {v!r}"
+    if subject.included_models is not None and not subject.included_models:
+        yield "included_models must list at least one model ID (leave it out to enforce on every model)"
+    if subject.excluded_models and subject.included_models is None:
+        yield "excluded_models needs included_models too (CloudFormation's ModelEnforcement requires both lists)"
