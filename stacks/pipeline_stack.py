@@ -78,6 +78,8 @@ _ENV_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,31}$")
 _CONNECTION_ARN = re.compile(
     r"^arn:aws(-[a-z]+)*:(codeconnections|codestar-connections):[a-z0-9-]+:[0-9]{12}:connection/.+$"
 )
+# botocore codepipeline PipelineName: 1-100 of [A-Za-z0-9.@\-_]
+_PIPELINE_NAME = re.compile(r"^[A-Za-z0-9.@\-_]{1,100}$")
 _AZ = re.compile(r"^([a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-[0-9])[a-z]$")
 
 
@@ -194,9 +196,6 @@ class PipelineSettings:
     """KMS-encrypt the artifact bucket so other accounts can read it (needed when an environment is in another
     account). Default: true"""
 
-    def problems(self) -> list[str]:
-        return _environment_problems("setting", self.account, self.region)
-
     @classmethod
     def from_context(cls, raw: Any, context: Callable[[str], Any] | None = None) -> PipelineSettings:
         """Parse and check the ``pipeline`` context value, including each environment's stack settings (the stacks'
@@ -215,6 +214,15 @@ class PipelineSettings:
         if problems:
             raise PropsValidationError(where, problems)
         problems += _environment_problems("setting", raw["account"], raw["region"])
+        name = raw.get("pipeline_name", "cdk-llm-serving")
+        if not isinstance(name, str) or not _PIPELINE_NAME.match(name):
+            problems.append(
+                f"setting 'pipeline_name' must be 1-100 of letters, digits, '.', '@', '-', '_', got {json.dumps(name)}"
+            )
+        if not isinstance(raw.get("cross_account_keys", True), bool):
+            problems.append(
+                f"setting 'cross_account_keys' must be true or false, got {json.dumps(raw['cross_account_keys'])}"
+            )
         source = _parse_source(raw["source"], problems)
         environments = _parse_environments(raw["environments"], problems, context)
         settings = cls(
@@ -222,8 +230,8 @@ class PipelineSettings:
             region=raw["region"],
             source=source or PipelineSource(),
             environments=environments,
-            pipeline_name=str(raw.get("pipeline_name", "cdk-llm-serving")),
-            cross_account_keys=bool(raw.get("cross_account_keys", True)),
+            pipeline_name=name,
+            cross_account_keys=raw.get("cross_account_keys", True) is not False,
         )
         if source is not None:
             problems += source.problems()

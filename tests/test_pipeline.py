@@ -336,6 +336,9 @@ def test_other_sources_and_same_account_without_cross_account_keys() -> None:
     assert "setting 'cross_account_keys' must be true when an environment is in another account" in _problems(
         _with(cross_account_keys=False)
     )
+    text = "\n".join(_problems(_with(pipeline_name="my pipeline", cross_account_keys="no")))
+    assert "setting 'pipeline_name' must be 1-100 of letters, digits" in text  # botocore codepipeline PipelineName
+    assert "setting 'cross_account_keys' must be true or false, got \"no\"" in text
     missing = _problems({"account": "111111111111"})
     assert missing == [
         "setting 'region' is required",
