@@ -225,7 +225,8 @@ def load_assembly(outdir: Path) -> dict[str, StackModel]:
         metadata = dict(artifact.get("metadata") or {})
         if artifact.get("additionalMetadataFile"):
             metadata.update(json.loads((outdir / artifact["additionalMetadataFile"]).read_text()))
-        root = _tree(tree["children"][name], ())
+        # the construct ID, which the artifact ID sanitizes (CDK Pipelines' "cross-region-stack-<account>:<region>")
+        root = _tree(tree["children"][artifact.get("displayName", name)], ())
         ids = _logical_ids(metadata)
         nested = _nested_paths(root)
 

@@ -16,16 +16,28 @@ from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
-from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
 
 import stacks
 import variants
+import variants_catalog
 import variants_kb
 import variants_lora
+import variants_pipeline
 import variants_sagemaker
+from stacks.nag_gate import add_nag_gate
 
 #: Test-only stacks, by name. Each module owns its own dict, so parallel work does not collide.
-VARIANTS = {**variants.VARIANTS, **variants_sagemaker.VARIANTS, **variants_kb.VARIANTS, **variants_lora.VARIANTS}
+VARIANTS = {
+    **variants.VARIANTS,
+    **variants_sagemaker.VARIANTS,
+    **variants_kb.VARIANTS,
+    **variants_lora.VARIANTS,
+    **variants_pipeline.VARIANTS,
+    **variants_catalog.VARIANTS,
+}
+
+#: Every test-only stack: the variants and the stacks the sample pipeline adds (its stages', CDK's support stack).
+TEST_STACKS = set(VARIANTS) | variants_pipeline.PIPELINE_STACKS
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -53,23 +65,45 @@ class Synthesis:
 
 def synthesize(outdir: Path) -> Synthesis:
     app = cdk.App(outdir=str(outdir), context=cdk_json_context())
-    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(), NIST80053R5Checks())
+    add_nag_gate(app)
     stacks.build_app(app)
     built = {name: cls(app, name) for name, cls in VARIANTS.items()}
     built.update({c.node.id: c for c in app.node.children if isinstance(c, cdk.Stack)})
+    built.update(  # the stacks of stages (the pipeline's environments), named as stack_artifacts names them
+        {
+            c.node.path.replace("/", "-"): c
+            for stage in app.node.find_all()
+            if isinstance(stage, cdk.Stage) and stage is not app
+            for c in stage.node.children
+            if isinstance(c, cdk.Stack)
+        }
+    )
     violations, error = synth_with_report(app, outdir)
     return Synthesis(
         outdir=outdir, templates=stack_templates(outdir), nag_violations=violations, synth_error=error, stacks=built
     )
 
 
-def stack_templates(outdir: Path) -> dict[str, dict[str, Any]]:
-    """The templates of a cloud assembly's stacks (not nested stacks), by stack name."""
+def stack_artifacts(outdir: Path) -> dict[str, tuple[Path, dict[str, Any]]]:
+    """Each stack artifact of a cloud assembly (not nested stacks) with its assembly directory, by stack name; the
+    stacks of a ``cdk.Stage`` (a nested cloud assembly, e.g. a pipeline environment) by their construct path with "-"
+    (``SamplePipelineStack-prod-ChatStack``)."""
     manifest = json.loads((outdir / "manifest.json").read_text())
+    out: dict[str, tuple[Path, dict[str, Any]]] = {}
+    for name, art in manifest["artifacts"].items():
+        if art["type"] == "aws:cloudformation:stack":
+            key = art.get("displayName", name).replace("/", "-") if outdir.name.startswith("assembly-") else name
+            out[key] = (outdir, art)
+        elif art["type"] == "cdk:cloud-assembly":
+            out.update(stack_artifacts(outdir / art["properties"]["directoryName"]))
+    return out
+
+
+def stack_templates(outdir: Path) -> dict[str, dict[str, Any]]:
+    """The templates of :func:`stack_artifacts`, by the same names."""
     return {
-        name: json.loads((outdir / art["properties"]["templateFile"]).read_text())
-        for name, art in manifest["artifacts"].items()
-        if art["type"] == "aws:cloudformation:stack"
+        name: json.loads((where / art["properties"]["templateFile"]).read_text())
+        for name, (where, art) in stack_artifacts(outdir).items()
     }
 
 

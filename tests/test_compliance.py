@@ -7,11 +7,11 @@ import json
 import cfnlint.api
 import pytest
 
-from harness import REPO, VARIANTS, Synthesis
+from harness import REPO, TEST_STACKS, Synthesis
 
-#: The deployable stacks (``stacks.build_app``) plus every test-only variant.
+#: The deployable stacks (``stacks.build_app``) plus every test-only variant and the sample pipeline's stage stacks.
 APP_STACKS = {"ChatStack", "InferentiaStack", "RagStack", "LoraStack"}
-EXPECTED_STACKS = APP_STACKS | set(VARIANTS)
+EXPECTED_STACKS = APP_STACKS | TEST_STACKS
 
 
 def test_all_stacks_synthesized(synthesis: Synthesis) -> None:

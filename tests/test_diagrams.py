@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from harness import REPO, VARIANTS, Synthesis
+from harness import REPO, TEST_STACKS, Synthesis
 
 DIAGRAMS = REPO / "docs" / "diagrams"
 
@@ -37,7 +37,7 @@ def models(synthesis: Synthesis) -> dict[str, Any]:
 
 
 def _app_stacks(synthesis: Synthesis) -> list[str]:
-    return sorted(set(synthesis.templates) - set(VARIANTS))
+    return sorted(set(synthesis.templates) - TEST_STACKS)
 
 
 def _all_boxes(boxes: list[Any], clusters: list[Any]) -> list[Any]:
@@ -55,7 +55,8 @@ def _graph(models: dict[str, Any], stack: str) -> tuple[dict[str, Any], list[tup
 def test_every_stack_gets_a_graph_that_accounts_for_every_resource(
     synthesis: Synthesis, models: dict[str, Any]
 ) -> None:
-    assert set(models) == set(synthesis.templates)
+    # the top-level assembly's stacks (scripts/diagrams.py does not draw the pipeline's stages, nested assemblies)
+    assert set(models) == {n for n in synthesis.templates if not n.startswith("SamplePipelineStack-")}
     for name, model in models.items():
         boxes, edges, dot = _graph(models, name)
         # Every resource of the stack's template and of its nested stacks' is in exactly one box.

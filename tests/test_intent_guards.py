@@ -35,7 +35,7 @@ from cdk_llm_serving import (
     SageMakerLlmEndpoint,
 )
 from cdk_llm_serving._nag import acknowledge
-from harness import REPO, Synthesis, flat_statements, resources
+from harness import REPO, Synthesis, flat_statements, resources, stack_artifacts
 from test_inferentia import generated_manifests
 
 # ---------------------------------------------------------------------------------------------------------
@@ -66,6 +66,23 @@ STATEFUL: dict[str, dict[str, tuple[str, str]]] = {
         "GatewayExecutionLogs3B1DE207": (LOG_GROUP, RETAIN),
         "GatewayUserPoolAC9C51BE": (USER_POOL, RETAIN),
         "GatewayWafLogsC7233BE1": (LOG_GROUP, RETAIN),
+    },
+    # stacks/pipeline_stack.py (the sample pipeline of tests/variants_pipeline.py): CDK Pipelines' artifact buckets
+    # (retained by aws-cdk-lib) and their keys (retained by PipelineStack, so retained artifacts stay readable).
+    "SamplePipelineStack": {
+        "PipelineArtifactsBucketAEA9A052": (BUCKET, RETAIN),
+        "PipelineArtifactsBucketEncryptionKeyF5BF0670": (KEY, RETAIN),
+    },
+    "cross-region-stack-111111111111_us-west-2": {
+        "CrossRegionCodePipelineReplicationBucketFC3227F2": (BUCKET, DELETE),  # named: see PipelineStack
+        "CrossRegionCodePipelineReplicationBucketEncryptionKey70216490": (KEY, RETAIN),
+    },
+    # stacks/catalog_stack.py (tests/variants_catalog.py): the products' asset bucket, its access logs and the log
+    # group of aws-s3-deployment's copy function.
+    "SampleCatalogStack": {
+        "AssetAccessLogsED5F5A38": (BUCKET, RETAIN),
+        "AssetBucket1D025086": (BUCKET, DELETE),  # named (ProductStack needs it), rebuilt from the repository
+        "CustomCDKBucketDeployment8693BB64968944B69AAFB0CC9EB8756CLogGroup817B64E9": (LOG_GROUP, RETAIN),
     },
     "GatewayDevStack": {
         "GatewayLogsKeyF46DA240": (KEY, RETAIN),
@@ -212,6 +229,13 @@ STATEFUL: dict[str, dict[str, tuple[str, str]]] = {
     },
 }
 
+# A pipeline stage's stacks keep their stack's logical IDs (staging's ChatStack uses IAM auth: no user pool).
+STATEFUL["SamplePipelineStack-prod-ChatStack"] = STATEFUL["ChatStack"]
+STATEFUL["SamplePipelineStack-staging-RagStack"] = STATEFUL["RagStack"]
+STATEFUL["SamplePipelineStack-staging-ChatStack"] = {
+    lid: v for lid, v in STATEFUL["ChatStack"].items() if lid != "GatewayUserPoolAC9C51BE"
+}
+
 _REPLACED = (
     "CloudFormation treats a changed logical ID as a new resource: it creates the new one and deletes the "
     "old one (or orphans it, if retained). For these types that means a new KMS key, an empty log group or "
@@ -277,11 +301,10 @@ _WILDCARD_ACK = "AwsSolutions::AwsSolutions-IAM5[Resource::*]"
 @cache
 def _metadata(outdir: str, stack_name: str) -> dict[str, list[dict[str, Any]]]:
     """Construct metadata of one stack artifact (and its nested stacks), by construct path."""
-    manifest = json.loads((Path(outdir) / "manifest.json").read_text())
-    artifact = manifest["artifacts"][stack_name]
+    where, artifact = stack_artifacts(Path(outdir))[stack_name]
     merged = dict(artifact.get("metadata", {}))
     if "additionalMetadataFile" in artifact:
-        merged.update(json.loads((Path(outdir) / artifact["additionalMetadataFile"]).read_text()))
+        merged.update(json.loads((where / artifact["additionalMetadataFile"]).read_text()))
     return merged
 
 
@@ -406,6 +429,35 @@ WILDCARD_ACTIONS: dict[tuple[str, str], set[str]] = {
         "pricing:GetProducts",
         "iam:ListInstanceProfiles",
     },
+    # stacks/pipeline_stack.py: what CDK Pipelines generates where the resource is not known to the pipeline stack:
+    # the cross-Region replication keys (KMS, by alias in their support stacks), the self-mutation step's reads of
+    # the bootstrap stacks and buckets of any Region, and the asset-publishing role's builds of its own projects.
+    ("PipelineStack", "Pipeline"): {
+        "kms:Decrypt",
+        "kms:DescribeKey",
+        "kms:Encrypt",
+        "kms:GenerateDataKey*",
+        "kms:ReEncrypt*",
+        "cloudformation:DescribeStacks",
+        "s3:ListBucket",
+        "codebuild:BatchGetBuilds",
+        "codebuild:StartBuild",
+        "codebuild:StopBuild",
+    },
+    # stacks/catalog_stack.py: the Service Catalog launch role's actions without resource types (CloudFormation
+    # template checks, CloudWatch Logs describe and log delivery for the WAF logs, kms:CreateKey) and the product
+    # template read AWS documents on '*' with the servicecatalog:provisioning object-tag condition.
+    ("CatalogStack", "LaunchPolicy"): {
+        "cloudformation:GetTemplateSummary",
+        "cloudformation:ValidateTemplate",
+        "s3:GetObject",
+        "logs:DescribeLogGroups",
+        "logs:CreateLogDelivery",
+        "logs:DeleteLogDelivery",
+        "logs:PutResourcePolicy",
+        "logs:DescribeResourcePolicies",
+        "kms:CreateKey",
+    },
     # knowledge_base/construct.py: vended-log delivery and X-Ray of the ingestion state machine.
     ("DocumentIndex", "IngestionPolicy"): _LOG_DELIVERY | _XRAY | _XRAY_SAMPLING,
 }
@@ -422,10 +474,10 @@ def _owner(construct: IConstruct) -> tuple[str, str]:
     """The nearest enclosing construct of this library, and the path from it to ``construct``."""
     parts = [construct.node.id]
     scope = construct.node.scope
-    while scope is not None and not type(scope).__module__.startswith("cdk_llm_serving."):
+    while scope is not None and not type(scope).__module__.startswith(("cdk_llm_serving.", "stacks.")):
         parts.insert(0, scope.node.id)
         scope = scope.node.scope
-    assert scope is not None, f"{construct.node.path} is not inside a cdk_llm_serving construct"
+    assert scope is not None, f"{construct.node.path} is not inside a cdk_llm_serving construct or stack"
     return type(scope).__name__, "/".join(parts)
 
 
@@ -450,13 +502,18 @@ def test_wildcard_resources_only_on_the_acknowledged_actions(synthesis: Synthesi
     for stack_name, path, finding, _ in _acknowledgments(synthesis):
         if finding != _WILDCARD_ACK:
             continue
-        stack_path = path.removeprefix(f"/{stack_name}/")
-        kind = _owner(_find(synthesis.stacks[stack_name], stack_path))
+        stack_path = path.removeprefix(f"/{synthesis.stacks[stack_name].node.path}/")
+        construct = _find(synthesis.stacks[stack_name], stack_path)
+        kind = _owner(construct)
         assert kind in WILDCARD_ACTIONS, (
             f"{path} acknowledges Resource::* but {kind} is not in WILDCARD_ACTIONS: list the actions that "
             "need '*' there (and why) so that no other action can slip onto '*' under the same acknowledgment"
         )
-        actions = _wildcard_actions(synthesis.templates[stack_name], _logical_ids_under(synthesis, stack_name, path))
+        template = synthesis.templates[stack_name]
+        owner_stack = cdk.Stack.of(construct)
+        if owner_stack is not synthesis.stacks[stack_name]:  # a Service Catalog ProductStack: its template is an asset
+            template = json.loads((synthesis.outdir / f"{owner_stack.artifact_id}.product.template.json").read_text())
+        actions = _wildcard_actions(template, _logical_ids_under(synthesis, stack_name, path))
         assert actions, (
             f"{path} acknowledges Resource::* but none of its statements uses '*'; remove the acknowledgment"
         )

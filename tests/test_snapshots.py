@@ -15,6 +15,13 @@ def snapshot_json(snapshot):  # type: ignore[no-untyped-def]
 
 
 def _core_types(stack_name: str) -> set[str]:
+    if stack_name.endswith("PipelineStack"):
+        return {"AWS::CodePipeline::Pipeline", "AWS::CodeBuild::Project"}
+    if stack_name.endswith("CatalogStack"):
+        return {"AWS::ServiceCatalog::Portfolio", "AWS::ServiceCatalog::CloudFormationProduct", "AWS::S3::Bucket"}
+    if stack_name.startswith("cross-region-stack-"):  # CDK Pipelines' replication bucket for another Region
+        return {"AWS::S3::Bucket", "AWS::KMS::Key"}
+    stack_name = stack_name.rsplit("-", 1)[-1]  # a pipeline stage's stack: SamplePipelineStack-prod-ChatStack
     if stack_name == "InferentiaStack":
         return {"AWS::EKS::Cluster", "Custom::AWSCDK-EKS-HelmChart", "AWS::Lambda::Function"}
     if stack_name.startswith(("SageMaker", "Lora")):

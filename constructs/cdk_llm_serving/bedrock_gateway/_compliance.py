@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .._nag import acknowledge
+from .._nag import acknowledge, nag_resource
+from . import _iam
 from .aliases import BedrockModelAlias
 from .auth import GatewayAuth, GatewayAuthMode
 
@@ -85,8 +86,8 @@ def _policy(gateway: BedrockGatewayApi) -> None:
     if gateway.vpc is not None:
         acknowledge(
             policy,
-            "AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:"
-            "network-interface/*]",
+            # rendered from the statement's own ARN: literals in a stack with an account and Region (pipeline stages)
+            f"AwsSolutions::AwsSolutions-IAM5[Resource::{nag_resource(policy, _iam.network_interfaces_arn(policy))}]",
             "Lambda creates and deletes the function's VPC network interfaces itself, so their IDs are unknown at "
             "deploy time; creation is limited to our subnets and security group",
         )

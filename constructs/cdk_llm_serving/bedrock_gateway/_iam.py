@@ -286,13 +286,18 @@ def retrieval_statements(scope: Construct, retrievals: Sequence[KnowledgeBaseRet
     return [iam.PolicyStatement(sid="RetrieveFromKnowledgeBases", actions=["bedrock:Retrieve"], resources=arns)]
 
 
+def network_interfaces_arn(scope: Construct) -> str:
+    """``arn:…:ec2:<Region>:<account>:network-interface/*`` of ``scope``'s stack."""
+    return cdk.Stack.of(scope).format_arn(service="ec2", resource="network-interface", resource_name="*")
+
+
 def network_interface_statements(
     scope: Construct, subnet_ids: Sequence[str], security_group: ec2.ISecurityGroup
 ) -> list[iam.PolicyStatement]:
     """What Lambda needs to attach the function to the VPC (the permissions of the AWS managed policy
     AWSLambdaVPCAccessExecutionRole, minus logs, scoped as far as EC2 allows)."""
     stack = cdk.Stack.of(scope)
-    enis = stack.format_arn(service="ec2", resource="network-interface", resource_name="*")
+    enis = network_interfaces_arn(scope)
     subnets = [stack.format_arn(service="ec2", resource="subnet", resource_name=subnet_id) for subnet_id in subnet_ids]
     group = stack.format_arn(service="ec2", resource="security-group", resource_name=security_group.security_group_id)
     return [

@@ -161,6 +161,12 @@ def _config_size(
     )
 
 
+#: Most requests of a stage's burst (the account-level burst quota, API Gateway quotas).
+MAX_BURST = 5000
+#: AWS WAF rate-based rule limits per 5 minutes (wafv2 RateBasedStatement Limit: 100 to 2,000,000,000).
+WAF_RATE_LIMIT_RANGE = (100, 2_000_000_000)
+
+
 def _check_scalars(
     p: ProblemCollector,
     *,
@@ -173,10 +179,18 @@ def _check_scalars(
     waf_rate_limit_per_ip: int,
     metrics_namespace: str,
 ) -> None:
-    """Range checks of the plain props."""
-    p.check(throttling_rate_limit > 0, f"throttling_rate_limit must be positive, got {throttling_rate_limit}")
+    """Range checks of the plain props. The throttles and the WAF limit may be tokens (e.g. CloudFormation parameters
+    of a Service Catalog product): those are checked at deploy time by the parameter's MinValue/MaxValue instead."""
+
+    def known(value: float) -> bool:
+        return not cdk.Token.is_unresolved(value)
+
     p.check(
-        0 < throttling_burst_limit <= 5000,
+        not known(throttling_rate_limit) or throttling_rate_limit > 0,
+        f"throttling_rate_limit must be positive, got {throttling_rate_limit}",
+    )
+    p.check(
+        not known(throttling_burst_limit) or 0 < throttling_burst_limit <= MAX_BURST,
         f"throttling_burst_limit must be between 1 and 5000 (the account burst quota), got {throttling_burst_limit}",
     )
     p.check(
@@ -190,7 +204,7 @@ def _check_scalars(
         f"stage_name may contain only letters, digits, '-' and '_', got {stage_name!r}",
     )
     p.check(
-        100 <= waf_rate_limit_per_ip <= 2_000_000_000,
+        not known(waf_rate_limit_per_ip) or WAF_RATE_LIMIT_RANGE[0] <= waf_rate_limit_per_ip <= WAF_RATE_LIMIT_RANGE[1],
         f"waf_rate_limit_per_ip must be between 100 and 2000000000 requests per 5 minutes, got {waf_rate_limit_per_ip}",
     )
     p.check(

@@ -143,9 +143,10 @@ class BedrockGatewayApi(Construct):
         :param api_name: name of the REST API (console, CLI). Default: - the construct's unique ID, like
             ``ChatStack-Gateway-8498D912``, so several gateways in one account are told apart
         :param cloud_watch_role: create the account's API Gateway CloudWatch Logs role
-            (``AWS::ApiGateway::Account``, one per account and Region: the last stack to deploy sets it). Set to false
-            when the account already has one (e.g. managed by a landing zone); execution logging needs it either way.
-            Default: true
+            (``AWS::ApiGateway::Account``, one per account and Region: the last stack to deploy sets it; a second
+            gateway in the same stack reuses the first one's). Set to false when the account already has one (e.g.
+            managed by a landing zone, or the Service Catalog products, which never create it); execution logging
+            needs it either way. Default: true
         :param web_acl: attach an AWS WAF web ACL (per-IP rate limit and AWS managed rule groups), also on a
             PRIVATE API. Default: true
         :param waf_rate_limit_per_ip: requests per IP per 5 minutes before WAF answers 429 (100 to 2e9). Default: 1000
@@ -508,6 +509,11 @@ class BedrockGatewayApi(Construct):
         throttling_burst_limit: int,
     ) -> None:
         """The REST API and its stage (throttled, access-logged), the execution log group and the gateway responses."""
+        # AWS::ApiGateway::Account is one per account and Region: a second gateway in the same stack reuses the first
+        # one's instead of fighting over it.
+        cloud_watch_role = cloud_watch_role and not any(
+            isinstance(c, apigw.CfnAccount) for c in cdk.Stack.of(self).node.find_all()
+        )
         self.api: apigw.RestApi = apigw.RestApi(
             self,
             "Api",

@@ -8,7 +8,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from .._nag import acknowledge
+from .._nag import acknowledge, nag_resource
 
 
 def execution_role(scope: Construct, role: iam.IRole | None) -> tuple[iam.IRole, iam.ManagedPolicy]:
@@ -36,11 +36,18 @@ def execution_role(scope: Construct, role: iam.IRole | None) -> tuple[iam.IRole,
     return role, policy
 
 
+def _log_group_arn(scope: Construct, name: str) -> str:
+    """``arn:…:logs:<Region>:<account>:log-group:<name>:*`` of ``scope``'s stack (tokens or, in a stack with an
+    environment, literals)."""
+    return cdk.Stack.of(scope).format_arn(
+        service="logs", resource="log-group", resource_name=f"{name}:*", arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME
+    )
+
+
 def hosting_statements(
     scope: Construct, *, image_repository_arn: str | None, log_group_names: Sequence[str], vpc: bool
 ) -> list[iam.PolicyStatement]:
     """Image pull, container logs, metrics and (in a VPC) network interfaces."""
-    stack = cdk.Stack.of(scope)
     out: list[iam.PolicyStatement] = []
     if image_repository_arn is not None:
         out.append(
@@ -54,15 +61,7 @@ def hosting_statements(
     out.append(
         iam.PolicyStatement(
             actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-            resources=[
-                stack.format_arn(
-                    service="logs",
-                    resource="log-group",
-                    resource_name=f"{name}:*",
-                    arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
-                )
-                for name in log_group_names
-            ],
+            resources=[_log_group_arn(scope, name) for name in log_group_names],
         )
     )
     # PutMetricData has no resource-level permissions; the namespace condition narrows it.
@@ -114,6 +113,6 @@ def acknowledge_hosting_wildcards(
             continue
         acknowledge(
             policy,
-            f"AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:{name}:*]",
+            f"AwsSolutions::AwsSolutions-IAM5[Resource::{nag_resource(policy, _log_group_arn(policy, name))}]",
             "Log streams are created per instance/copy with generated names; the grant is limited to this endpoint's log group",
         )
