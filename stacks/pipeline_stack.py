@@ -62,6 +62,11 @@ CLI_VERSION: str = json.loads((Path(__file__).resolve().parent.parent / "package
     "aws-cdk"
 ]
 
+#: The cdk-assets CLI the asset-publishing steps install. CDK Pipelines defaults to ``latest`` (aws-cdk-lib 2.275
+#: pipelines/lib/codepipeline/codepipeline.js: ``cdkAssetsCliVersion ?? "latest"``), which would let a new major
+#: version change a running pipeline; this pins the release current on the npm registry when it was chosen.
+CDK_ASSETS_VERSION = "4.7.3"
+
 #: The synth step's commands: exactly the README's two (tests, then the synth into cdk.out).
 SYNTH_COMMANDS = ("make test", "make synth")
 
@@ -406,6 +411,7 @@ class PipelineStack(cdk.Stack):
             enable_key_rotation=settings.cross_account_keys,
             self_mutation=True,
             cli_version=CLI_VERSION,
+            cdk_assets_cli_version=CDK_ASSETS_VERSION,
             synth=pipelines.ShellStep(
                 "Synth", input=source, commands=list(SYNTH_COMMANDS), primary_output_directory="cdk.out"
             ),

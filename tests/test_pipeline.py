@@ -25,7 +25,7 @@ from cdk_llm_serving import PropsValidationError
 from harness import REPO, Synthesis, cdk_json_context, one, resources, scrub, stack_templates, synth_with_report
 from stacks import PipelineSettings, PipelineStack, build_app
 from stacks.nag_gate import add_nag_gate
-from stacks.pipeline_stack import CLI_VERSION, STACK_KINDS, SYNTH_COMMANDS, _StackKind
+from stacks.pipeline_stack import CDK_ASSETS_VERSION, CLI_VERSION, STACK_KINDS, SYNTH_COMMANDS, _StackKind
 from variants_pipeline import PROD_ACCOUNT, SAMPLE_PIPELINE, STAGING_ACCOUNT, SamplePipelineStack
 
 PIPELINE = "SamplePipelineStack"
@@ -84,6 +84,18 @@ def test_self_mutation_uses_the_pinned_cli(synthesis: Synthesis) -> None:
     package = json.loads((REPO / "package.json").read_text())
     assert CLI_VERSION == package["devDependencies"]["aws-cdk"]
     assert f"npm install -g aws-cdk@{CLI_VERSION}" in _buildspec(synthesis, "PipelineUpdatePipelineSelfMutation")
+
+
+def test_asset_publishing_uses_a_pinned_cdk_assets(synthesis: Synthesis) -> None:
+    # CDK Pipelines installs `cdk-assets@latest` unless told otherwise (aws-cdk-lib 2.275 codepipeline.js:
+    # `cdkAssetsCliVersion ?? "latest"`): no step of ours may install an unpinned CLI.
+    specs = [
+        json.dumps(p["Properties"]["Source"]["BuildSpec"])
+        for p in resources(synthesis.templates[PIPELINE], "AWS::CodeBuild::Project").values()
+    ]
+    assets = [s for s in specs if "cdk-assets" in s]
+    assert assets and all(f"npm install -g cdk-assets@{CDK_ASSETS_VERSION}" in s for s in assets)
+    assert not [s for s in specs if "@latest" in s]
 
 
 def test_cross_account_artifacts_are_kms_encrypted_with_rotation(synthesis: Synthesis) -> None:
