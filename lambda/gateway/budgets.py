@@ -16,10 +16,11 @@ One **counter item** per (budget holder, period): ``pk = "usage#team#<team>"`` o
 
 DynamoDB condition expressions compare operands but cannot do arithmetic (the grammar is
 ``operand comparator operand``, operands are paths or values: DynamoDB Developer Guide, "Condition and
-filter expressions, operators, and functions"), so the client passes ``limit - t``; and a conditional
-write is evaluated and applied atomically on the item (Developer Guide, "Condition expressions":
-"the write succeeds only if the condition evaluates to true"; concurrent writes to one item are
-serialized).  A failed condition (``ConditionalCheckFailedException``) is HTTP 429
+filter expressions, operators, and functions"; botocore dynamodb 2012-08-10 UpdateItemInput
+ConditionExpression lists only functions, comparison and logical operators), so the client passes
+``limit - t``; and PutItem, GetItem, UpdateItem and DeleteItem "are atomic" (Developer Guide, "Working
+with items and attributes"), so the condition and the update of one item cannot interleave with
+another writer's.  A failed condition (``ConditionalCheckFailedException``) is HTTP 429
 ``insufficient_quota``; the model is not called.  Caller and team counters are reserved one after
 the other; when the second fails the first is released.
 

@@ -1,8 +1,8 @@
 """DynamoDB served locally at the wire: moto in server mode on 127.0.0.1 (a free port).
 
 moto's server handles requests on several threads but does not serialize writes to one item;
-DynamoDB does (a conditional write is checked and applied atomically: DynamoDB Developer Guide,
-"Condition expressions" and "Atomic counters").  :class:`SerializedMotoServer` gives moto that
+DynamoDB does (PutItem, GetItem, UpdateItem and DeleteItem "are atomic": DynamoDB Developer Guide,
+"Working with items and attributes").  :class:`SerializedMotoServer` gives moto that
 property by handling one DynamoDB request at a time, while the gateway's requests still arrive
 concurrently over HTTP.  Nothing else about the API is changed: the gateway's unmodified boto3
 client talks to it through ``AWS_ENDPOINT_URL_DYNAMODB``.

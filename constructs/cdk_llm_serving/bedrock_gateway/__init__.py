@@ -1,6 +1,7 @@
 """BedrockGatewayApi and its types."""
 
 from . import rules
+from ._governance import Budget, BudgetPeriod, GatewayGovernance, TeamPolicy, TokenPrice
 from .aliases import (
     INFERENCE_PROFILE_GEOS,
     BedrockEmbeddingAlias,
@@ -18,14 +19,19 @@ __all__ = [
     "rules",
     "INFERENCE_PROFILE_GEOS",
     "BedrockEmbeddingAlias",
+    "Budget",
+    "BudgetPeriod",
     "BedrockGatewayApi",
     "BedrockModelAlias",
     "GatewayAuth",
     "GatewayAuthMode",
     "GatewayEndpoint",
     "GatewayEndpointType",
+    "GatewayGovernance",
     "GatewayLimits",
     "KnowledgeBaseRetrieval",
     "ModelAlias",
     "SageMakerModelAlias",
+    "TeamPolicy",
+    "TokenPrice",
 ]
