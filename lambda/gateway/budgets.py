@@ -40,8 +40,13 @@ expired reservations itself: a reserve that fails reads the item (consistent rea
 expired ``r_<id>`` with ``ADD held_* -t REMOVE r_<id>`` (conditional on it existing, so two
 reclaimers never both subtract) and retries once.  TTL is not used for this: TTL deletes whole
 items, "on a best-effort basis", "typically within two days" (DynamoDB API Reference,
-UpdateTimeToLive), so it only garbage-collects counters of old periods.  A settle that finds its
-reservation reclaimed still charges the real usage (``ADD held_* +actual, spent_* +actual``).
+UpdateTimeToLive), so it only garbage-collects counters of old periods.  Reclaiming leaves a marker
+``c_<id>``; a settle that finds its reservation reclaimed still charges the real usage, once
+(``ADD held_* +actual, spent_* +actual REMOVE c_<id>``, conditional on the marker).
+
+**Retries.**  Every write is idempotent, so the client's retries are safe: a reserve carries
+``attribute_not_exists(r_<id>)`` (a retry of an applied attempt finds its own hold and succeeds), a
+settle is conditional on ``r_<id>`` (or on the marker ``c_<id>``) and removes it.
 
 **The guarantee.**  Per counter, ``held = spent + Σ open reservations`` and every reserve keeps
 ``held ≤ limit``, so with settled usage never above its reservation, ``spent ≤ limit`` under any
@@ -75,6 +80,8 @@ PERIODS = (DAY, MONTH)
 HISTORY_DAYS = 90
 #: Prefix of the attribute of one open reservation in a counter item.
 RESERVATION_PREFIX = "r_"
+#: Prefix of the marker a reclaimed reservation leaves, so its late settle charges the usage exactly once.
+RECLAIMED_PREFIX = "c_"
 #: Name of the table's TTL attribute (the construct configures the table with it).
 TTL_ATTRIBUTE = "expires_at"
 #: micro-USD per USD.
@@ -92,10 +99,6 @@ class Limit:
     @property
     def micros(self) -> int | None:
         return None if self.usd is None else int(round(self.usd * MICROS))
-
-    @property
-    def unlimited(self) -> bool:
-        return self.tokens is None and self.usd is None
 
 
 @dataclass(frozen=True)
@@ -190,9 +193,9 @@ class Budgets:
         now = self._clock()
         sk, end = period_of(self.period, now)
         for counter in counters:
-            if counter.limit.unlimited:
-                continue
-            self._precheck(counter, tokens, micros)
+            self._precheck(counter, tokens, micros)  # before holding anything
+        # Counters without a limit are reserved too (without a condition): usage is tracked for every caller and team.
+        for counter in counters:
             attribute = RESERVATION_PREFIX + secrets.token_hex(8)
             try:
                 if not self._try_reserve(counter, sk, end, attribute, tokens, micros, now):
@@ -218,7 +221,8 @@ class Budgets:
     def _try_reserve(
         self, counter: Counter, sk: str, end: int, attribute: str, tokens: int, micros: int, now: float
     ) -> bool:
-        conditions = []
+        # attribute_not_exists(#r): a retried call whose first attempt was applied must not add twice.
+        conditions = ["attribute_not_exists(#r)"]
         values: dict[str, Any] = {
             ":t": _n(tokens),
             ":u": _n(micros),
@@ -243,7 +247,7 @@ class Budgets:
             )
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == CONDITION_FAILED:
-                return False
+                return attribute in self._item(counter.pk, sk)  # held already: an earlier attempt was applied
             raise
         return True
 
@@ -286,15 +290,23 @@ class Budgets:
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") != CONDITION_FAILED:
                 raise
-            # The reservation expired and was reclaimed: its hold is gone, charge the usage itself.
-            self._client.update_item(
-                TableName=self._table,
-                Key=key,
-                UpdateExpression=(
-                    "ADD held_tokens :at, held_micros :au, spent_tokens :at, spent_micros :au, requests :one"
-                ),
-                ExpressionAttributeValues={":at": values[":at"], ":au": values[":au"], ":one": values[":one"]},
-            )
+            # Gone: either settled already (a retried call whose first attempt was applied: nothing to do) or
+            # expired and reclaimed, which left the marker c_<id>: charge the usage itself, once.
+            try:
+                self._client.update_item(
+                    TableName=self._table,
+                    Key=key,
+                    UpdateExpression=(
+                        "ADD held_tokens :at, held_micros :au, spent_tokens :at, spent_micros :au, requests :one "
+                        "REMOVE #c"
+                    ),
+                    ConditionExpression="attribute_exists(#c)",
+                    ExpressionAttributeNames={"#c": RECLAIMED_PREFIX + hold.attribute[len(RESERVATION_PREFIX) :]},
+                    ExpressionAttributeValues={":at": values[":at"], ":au": values[":au"], ":one": values[":one"]},
+                )
+            except ClientError as again:
+                if again.response.get("Error", {}).get("Code") != CONDITION_FAILED:
+                    raise
 
     # -- expiry ------------------------------------------------------------------
 
@@ -314,9 +326,9 @@ class Budgets:
                 self._client.update_item(
                     TableName=self._table,
                     Key={"pk": {"S": counter.pk}, "sk": {"S": sk}},
-                    UpdateExpression="ADD held_tokens :t, held_micros :u, reclaimed :one REMOVE #r",
+                    UpdateExpression="ADD held_tokens :t, held_micros :u, reclaimed :one SET #c = :one REMOVE #r",
                     ConditionExpression="attribute_exists(#r)",
-                    ExpressionAttributeNames={"#r": name},
+                    ExpressionAttributeNames={"#r": name, "#c": RECLAIMED_PREFIX + name[len(RESERVATION_PREFIX) :]},
                     ExpressionAttributeValues={
                         ":t": _n(-int(hold.get("t", {}).get("N", "0"))),
                         ":u": _n(-int(hold.get("u", {}).get("N", "0"))),

@@ -41,6 +41,9 @@ from errors import GatewayError
 from identity import Caller, Identifier
 
 ENV = "GATEWAY_CONFIG"
+#: Seconds; every budget write is idempotent (see budgets.py), so the client may retry (3 attempts).
+DYNAMODB_CONNECT_TIMEOUT = 2.0
+DYNAMODB_READ_TIMEOUT = 5.0
 #: Bedrock Converse ``requestMetadata``: at most 16 pairs; keys 1-256 and values 0-256 characters of
 #: ``[a-zA-Z0-9\s:_@$#=/+,-.]`` (botocore bedrock-runtime 2023-09-30 service-2.json shapes
 #: RequestMetadata, RequestMetadataKeyString, RequestMetadataValueString).
@@ -213,7 +216,10 @@ class Governance:
         if client is None:
             import upstream
 
-            client = upstream.make_client("dynamodb")
+            # Its own timeouts: the GATEWAY_*_READ_TIMEOUT settings are sized for model calls (minutes).
+            client = upstream.make_client(
+                "dynamodb", connect_timeout=DYNAMODB_CONNECT_TIMEOUT, read_timeout=DYNAMODB_READ_TIMEOUT, max_attempts=3
+            )
         self.config = config
         self._client = client
         self._clock = clock

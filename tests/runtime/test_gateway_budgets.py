@@ -107,7 +107,8 @@ def test_concurrent_streams_never_overspend_the_team_budget(gw, standin, dynamod
     the settled total stays within the budget, every admitted request is settled (no open reservation),
     every rejected one got 429 ``insufficient_quota`` and never reached the model.
     """
-    key = new_team_key(dynamodb, "concurrency")["key"]
+    created = new_team_key(dynamodb, "concurrency")
+    key = created["key"]
     standin.default = Behaviour(chunks=["a", "b", "c"], input_tokens=11, output_tokens=100, stall_after=1, stall=0.3)
     results: list[object] = [None] * 20
     barrier = threading.Barrier(20)
@@ -143,6 +144,9 @@ def test_concurrent_streams_never_overspend_the_team_budget(gw, standin, dynamod
     assert n(item, "requests") == len(admitted)
     assert n(item, "held_tokens") == n(item, "spent_tokens")  # every reservation settled
     assert not [name for name in item if name.startswith("r_")]
+    # The key has no budget of its own, yet its usage is counted too (for GET /v1/usage).
+    own = counter(dynamodb, f"usage#caller#key:{created['id']}")
+    assert n(own, "spent_tokens") == n(item, "spent_tokens") and n(own, "held_tokens") == n(own, "spent_tokens")
 
 
 def test_a_stream_broken_mid_way_settles_to_its_reservation(gw, standin, dynamodb):
@@ -349,6 +353,11 @@ def test_a_failed_second_counter_releases_the_first(dynamodb):
         b.reserve([caller, team], 50, 0)
     assert err.value.counter is team and err.value.kind == "tokens"
     assert b.usage(caller)["reserved_tokens"] == 0 and b.usage(caller)["open_reservations"] == 0
+    # A request larger than the second counter's whole budget holds nothing on the first either.
+    small = budgets.Counter("team", "release-small", budgets.Limit(tokens=10))
+    with pytest.raises(budgets.BudgetExceeded):
+        b.reserve([caller, small], 50, 0)
+    assert b.usage(caller)["open_reservations"] == 0
 
 
 def test_usd_budgets_reserve_the_priced_worst_case(dynamodb):
@@ -364,3 +373,29 @@ def test_usd_budgets_reserve_the_priced_worst_case(dynamodb):
     b.settle(first, 0, budgets.cost_micros(10, 10, price))
     assert b.usage(team)["spent_usd"] == pytest.approx(60e-6)
     b.reserve([team], 0, budgets.cost_micros(100, 100, price))
+
+
+def test_retried_writes_are_applied_once(dynamodb):
+    """The DynamoDB client retries; a retry of an attempt that was applied (its answer lost) must not count twice."""
+    import budgets
+
+    clock = Clock(1_796_100_000.0)
+    b = budgets.Budgets(dynamodb, TABLE, reservation_seconds=60, clock=clock)
+    team = budgets.Counter("team", "retries", budgets.Limit(tokens=1000))
+    sk, end = budgets.period_of("day", clock.now)
+    assert b._try_reserve(team, sk, end, "r_retry1", 100, 0, clock.now)
+    assert b._try_reserve(team, sk, end, "r_retry1", 100, 0, clock.now)  # the retry finds its own hold
+    assert b.usage(team)["reserved_tokens"] == 100
+    reservation = budgets.Reservation(100, 0, [budgets.Hold(team, sk, "r_retry1")])
+    b._settle_hold(reservation.holds[0], reservation, 40, 0)
+    b._settle_hold(reservation.holds[0], reservation, 40, 0)  # a retried settle
+    usage = b.usage(team)
+    assert usage["spent_tokens"] == 40 and usage["reserved_tokens"] == 0 and usage["requests"] == 1
+    # A reclaimed reservation's late settle is charged once, however often it is retried.
+    late = b.reserve([team], 900, 0)
+    clock.now += 61
+    assert b.reclaim(team) == 1
+    b._settle_hold(late.holds[0], late, 30, 0)
+    b._settle_hold(late.holds[0], late, 30, 0)
+    usage = b.usage(team)
+    assert usage["spent_tokens"] == 70 and usage["reserved_tokens"] == 0 and usage["requests"] == 2
