@@ -399,3 +399,49 @@ def test_retried_writes_are_applied_once(dynamodb):
     b._settle_hold(late.holds[0], late, 30, 0)
     usage = b.usage(team)
     assert usage["spent_tokens"] == 70 and usage["reserved_tokens"] == 0 and usage["requests"] == 2
+
+
+@pytest.fixture(scope="module")
+def cognito_gateway(dynamodb, standin_server):
+    governance = {
+        "table": TABLE,
+        "auth": "cognito",
+        "teams": {"research": {"aliases": ["chat-small"], "tokens": 100_000}},
+        "callerBudget": {"tokens": 50_000},
+        "adminGroup": "gateway-admins",
+        "keyCacheSeconds": 0,
+    }
+    with pytest.MonkeyPatch.context() as mp:
+        srv = make_gateway(standin_server, {**TEST_CONFIG, "governance": governance}, mp, stream=SINK)
+        host, port = srv.server_address[:2]
+        yield f"http://{host}:{port}"
+        srv.shutdown()
+        srv.server_close()
+
+
+def cognito_client(gw: str, sub: str | None, groups: str = "") -> openai.OpenAI:
+    # What API Gateway's Cognito authorizer puts in the request context, as the Lambda Web Adapter forwards it
+    # (x-amzn-request-context: the event's requestContext as JSON; claims values are strings).
+    headers = {}
+    if sub is not None:
+        claims = {"sub": sub, "cognito:groups": groups} if groups else {"sub": sub}
+        headers["x-amzn-request-context"] = json.dumps({"authorizer": {"claims": claims}})
+    return openai.OpenAI(base_url=f"{gw}/v1", api_key="id-token", max_retries=0, timeout=15, default_headers=headers)
+
+
+def test_cognito_callers_get_their_group_team_budget_and_usage(cognito_gateway, standin, dynamodb):
+    with pytest.raises(openai.AuthenticationError):
+        cognito_client(cognito_gateway, None).models.list()
+    member = cognito_client(cognito_gateway, "user-1", "[research]")
+    with pytest.raises(openai.PermissionDeniedError):
+        member.chat.completions.create(model="chat-fast", messages=[{"role": "user", "content": "hi"}])
+    member.chat.completions.create(model="chat-small", messages=[{"role": "user", "content": "hi"}], max_tokens=50)
+    usage = member.get("/usage", cast_to=object)
+    assert usage["caller_kind"] == "cognito" and usage["team"] == "research"
+    assert usage["usage"]["spent_tokens"] == 15 and usage["usage"]["limit_tokens"] == 50_000
+    assert usage["team_usage"]["limit_tokens"] == 100_000
+    assert "user-1" not in json.dumps(usage)
+    with pytest.raises(openai.PermissionDeniedError):
+        member.get("/usage?team=research", cast_to=object)
+    admin = cognito_client(cognito_gateway, "admin-1", "gateway-admins")
+    assert admin.get("/usage?team=research", cast_to=object)["team_usage"]["spent_tokens"] == 15
