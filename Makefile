@@ -40,6 +40,7 @@ gateway: setup
 
 bench: setup
 	$(PY) benchmarks/gateway_overhead.py
+	$(PY) benchmarks/budget_overhead.py
 	$(PY) benchmarks/synth_time.py
 	$(PY) benchmarks/lora_fleet.py
 

@@ -18,11 +18,14 @@ from constructs import Construct
 from cdk_llm_serving import (
     BedrockGatewayApi,
     BedrockModelAlias,
+    Budget,
+    BudgetPeriod,
     ContentFilter,
     ContentFilterType,
     FilterStrength,
     GatewayAuth,
     GatewayAuthMode,
+    GatewayGovernance,
     GatewayGuardrail,
     GatewayLimits,
     GuardrailPolicy,
@@ -91,6 +94,7 @@ DEFAULT_CHAT_GUARDRAIL = GatewayGuardrail.create(
 )
 
 _AUTH_MODES = {m.value: m for m in GatewayAuthMode}
+_PERIODS = {p.value: p for p in BudgetPeriod}
 _RETENTION = {
     d: getattr(logs.RetentionDays, n)
     for d, n in {
@@ -116,7 +120,8 @@ class ChatSettings:
     """Model allowlist. Context form: ``[{"alias", "model_id", "max_tokens_cap"?, "default_max_tokens"?}]``.
     Default: chat-fast (Claude Haiku 4.5), chat-smart (Claude Sonnet 4.5), chat-lite (Nova Lite), US profiles."""
     auth: str = "cognito"
-    """``cognito`` (a user pool is created), ``iam`` or ``none`` (development only). Default: cognito"""
+    """``cognito`` (a user pool is created), ``iam``, ``api_keys`` (gateway API keys, created with
+    ``scripts/gateway_keys.py``) or ``none`` (development only). Default: cognito"""
     throttling_rate_limit: float = 20
     """Stage-wide requests per second. Default: 20"""
     throttling_burst_limit: int = 40
@@ -139,6 +144,15 @@ class ChatSettings:
     """Apply :data:`DEFAULT_CHAT_GUARDRAIL` (a Bedrock guardrail the stack creates, required by the gateway's IAM
     policy) to every model alias that has no guardrail of its own; ``false`` serves the models unguarded.
     Default: true"""
+    budgets: bool = True
+    """Keys, budgets and usage (``GatewayGovernance``: a DynamoDB table, ``GET /v1/usage``); false removes them,
+    except with ``auth: api_keys``, which needs them. Default: true"""
+    budget_period: str = "day"
+    """When budgets reset: ``day`` or ``month`` (UTC). Default: day"""
+    team_budget_tokens: int | None = 2_000_000
+    """Tokens per period of each team (``default`` holds callers in no team). Default: 2000000"""
+    caller_budget_tokens: int | None = 200_000
+    """Tokens per period of each Cognito or IAM caller (API keys have their own). Default: 200000"""
 
     def problems(self) -> list[str]:
         """Allowed values, and the gateway's own props checks on the props these settings give it (the model
@@ -146,6 +160,8 @@ class ChatSettings:
         out: list[str] = []
         if self.auth not in _AUTH_MODES:
             out.append(f"setting 'auth' must be one of {', '.join(_AUTH_MODES)}, got {self.auth!r}")
+        if self.budget_period not in _PERIODS:
+            out.append(f"setting 'budget_period' must be one of {', '.join(_PERIODS)}, got {self.budget_period!r}")
         if self.log_retention_days not in _RETENTION:
             out.append(
                 f"setting 'log_retention_days' must be one of {', '.join(map(str, _RETENTION))}, got {self.log_retention_days}"
@@ -186,6 +202,7 @@ class ChatSettings:
             "reserved_concurrency": self.reserved_concurrency,
             "generation_timeout": cdk.Duration.seconds(self.generation_timeout_seconds),
             "log_content": self.log_content,
+            "governance": self.governance,
         }
 
     def guarded_models(self) -> tuple[BedrockModelAlias, ...]:
@@ -198,12 +215,25 @@ class ChatSettings:
         )
 
     @property
+    def governance(self) -> GatewayGovernance | None:
+        """The gateway's governance from the budget settings (``None`` with ``budgets: false``)."""
+        if not self.budgets and self.auth != GatewayAuthMode.API_KEYS.value:
+            return None
+        return GatewayGovernance(
+            period=_PERIODS.get(self.budget_period, BudgetPeriod.DAY),
+            team_budget=Budget(tokens=self.team_budget_tokens) if self.team_budget_tokens is not None else None,
+            caller_budget=Budget(tokens=self.caller_budget_tokens) if self.caller_budget_tokens is not None else None,
+        )
+
+    @property
     def gateway_auth(self) -> GatewayAuth:
         mode = _AUTH_MODES[self.auth]
         if mode is GatewayAuthMode.IAM:
             return GatewayAuth.iam()
         if mode is GatewayAuthMode.NONE:
             return GatewayAuth.none_for_development()
+        if mode is GatewayAuthMode.API_KEYS:
+            return GatewayAuth.api_keys()
         return GatewayAuth.cognito()
 
 
@@ -212,6 +242,8 @@ _SETTING_NAMES = (
     ("limits.max_messages", "max_messages"),
     ("limits.max_total_chars", "max_total_chars"),
     ("generation_timeout", "generation_timeout_seconds"),
+    ("governance.team_budget.tokens", "team_budget_tokens"),
+    ("governance.caller_budget.tokens", "caller_budget_tokens"),
 )
 
 
@@ -269,6 +301,13 @@ class ChatStack(cdk.Stack):
         cdk.CfnOutput(self, "AuthMode", value=gw.auth_mode.value, description="How callers authenticate")
         cdk.CfnOutput(self, "AlarmTopicArn", value=self.alarm_topic.topic_arn, description="Subscribe to get alarms")
         cdk.CfnOutput(self, "ModelAliases", value=",".join(m.alias for m in settings.models))
+        if gw.governance_table is not None:
+            cdk.CfnOutput(
+                self,
+                "GovernanceTableName",
+                value=gw.governance_table.table_name,
+                description="scripts/gateway_keys.py --table <this>: API keys, budgets, usage",
+            )
         if gw.user_pool is not None:
             cdk.CfnOutput(self, "UserPoolId", value=gw.user_pool.user_pool_id)
         if gw.user_pool_client is not None:

@@ -126,8 +126,8 @@ def test_direct_foundation_model_is_granted_in_own_region_only(synthesis: Synthe
 def test_model_routes_stream_through_lambda(chat: dict[str, Any]) -> None:
     methods = [m["Properties"] for m in resources(chat, "AWS::ApiGateway::Method").values()]
     lambda_methods = [m for m in methods if m["Integration"]["Type"] != "MOCK"]
-    # chat completions, embeddings, the model list and one model: one integration, all streamed
-    assert sorted(m["HttpMethod"] for m in lambda_methods) == ["GET", "GET", "POST", "POST"]
+    # chat completions, embeddings, the model list, one model and usage: one integration, all streamed
+    assert sorted(m["HttpMethod"] for m in lambda_methods) == ["GET", "GET", "GET", "POST", "POST"]
     for m in lambda_methods:
         integration = m["Integration"]
         assert integration["Type"] == "AWS_PROXY"
@@ -149,7 +149,7 @@ def test_routes_and_authorization(chat: dict[str, Any]) -> None:
     health = next(m for m in methods if m.get("AuthorizationType") == "NONE")
     assert health["Integration"]["Type"] == "MOCK"
     paths = {r["Properties"]["PathPart"] for r in resources(chat, "AWS::ApiGateway::Resource").values()}
-    assert paths == {"v1", "chat", "completions", "embeddings", "models", "{model}", "health"}
+    assert paths == {"v1", "chat", "completions", "embeddings", "models", "{model}", "health", "usage"}
 
 
 def test_regional_endpoint_and_stage_limits(chat: dict[str, Any]) -> None:
@@ -386,6 +386,9 @@ def _runtime_config_module() -> Any:
 
     from harness import REPO
 
+    # config.py imports the runtime's governance module (top-level names, as deployed to /var/task).
+    if str(REPO / "lambda" / "gateway") not in sys.path:
+        sys.path.append(str(REPO / "lambda" / "gateway"))
     spec = importlib.util.spec_from_file_location("gateway_runtime_config", REPO / "lambda" / "gateway" / "config.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -404,7 +407,8 @@ _PSEUDO = {"{AWS::Partition}": "aws", "{AWS::Region}": "us-east-1", "{AWS::Accou
 
 
 @pytest.mark.parametrize(
-    "stack_name", ["GatewaySageMakerStack", "GatewayPrivateStack", "ChatStack", "GatewayGovernanceStack"]
+    "stack_name",
+    ["GatewaySageMakerStack", "GatewayPrivateStack", "ChatStack", "GatewayGovernanceStack", "GatewayKeysStack"],
 )
 def test_runtime_accepts_the_synthesized_config(synthesis: Synthesis, stack_name: str) -> None:
     """The contract end to end: what the construct writes, the function's parser reads (tokens resolved
@@ -750,6 +754,11 @@ def _class_field_docs(module: Any, name: str) -> dict[str, tuple[bool, str | Non
         "GatewayGuardrail",
         "ApplicationInferenceProfile",
         "SelectiveGuarding",
+        "GatewayGovernance",
+        "Budget",
+        "BudgetPeriod",
+        "TeamPolicy",
+        "TokenPrice",
     ],
 )
 def test_every_field_and_enum_member_is_documented_with_its_default(name: str) -> None:

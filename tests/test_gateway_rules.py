@@ -416,7 +416,7 @@ def test_chat_context_reports_every_problem_at_once() -> None:
     for part in (
         "setting 'throttling_rate_limit' must be float",
         "unknown setting 'max_tokens'",
-        "setting 'auth' must be one of cognito, iam, none, got 'IAM'",
+        "setting 'auth' must be one of cognito, iam, api_keys, none, got 'IAM'",
         "model alias 'x y': alias must match",
     ):
         assert part in text

@@ -44,7 +44,19 @@ from test_inferentia import generated_manifests
 KEY, LOG_GROUP, USER_POOL, BUCKET = "AWS::KMS::Key", "AWS::Logs::LogGroup", "AWS::Cognito::UserPool", "AWS::S3::Bucket"
 VECTOR_BUCKET, VECTOR_INDEX = "AWS::S3Vectors::VectorBucket", "AWS::S3Vectors::Index"
 KNOWLEDGE_BASE, ENDPOINT, CLUSTER = "AWS::Bedrock::KnowledgeBase", "AWS::SageMaker::Endpoint", "AWS::EKS::Cluster"
-STATEFUL_TYPES = (KEY, LOG_GROUP, USER_POOL, BUCKET, VECTOR_BUCKET, VECTOR_INDEX, KNOWLEDGE_BASE, ENDPOINT, CLUSTER)
+TABLE = "AWS::DynamoDB::Table"
+STATEFUL_TYPES = (
+    KEY,
+    LOG_GROUP,
+    USER_POOL,
+    BUCKET,
+    VECTOR_BUCKET,
+    VECTOR_INDEX,
+    KNOWLEDGE_BASE,
+    ENDPOINT,
+    CLUSTER,
+    TABLE,
+)
 
 #: Kept when the stack is deleted or the resource replaced: keys (whatever they encrypted stays readable),
 #: log groups (the audit trail outlives the stack: BedrockGatewayApi._log_group, DocumentIndex, batch and
@@ -61,6 +73,8 @@ STATEFUL: dict[str, dict[str, tuple[str, str]]] = {
     "ChatStack": {
         "AlarmTopicKey57B0D3A7": (KEY, RETAIN),
         "GatewayLogsKeyF46DA240": (KEY, RETAIN),
+        # API keys (hashes), team budgets and usage counters: replacing the table would forget every key.
+        "GatewayGovernanceTable98479391": (TABLE, RETAIN),
         "GatewayFunctionLogsF769E71D": (LOG_GROUP, RETAIN),
         "GatewayAccessLogs87AA0EC3": (LOG_GROUP, RETAIN),
         "GatewayExecutionLogs3B1DE207": (LOG_GROUP, RETAIN),
@@ -89,6 +103,14 @@ STATEFUL: dict[str, dict[str, tuple[str, str]]] = {
         "GatewayFunctionLogsF769E71D": (LOG_GROUP, RETAIN),
         "GatewayAccessLogs87AA0EC3": (LOG_GROUP, RETAIN),
         "GatewayExecutionLogs3B1DE207": (LOG_GROUP, RETAIN),
+    },
+    "GatewayKeysStack": {
+        "GatewayLogsKeyF46DA240": (KEY, RETAIN),
+        "GatewayGovernanceTable98479391": (TABLE, RETAIN),
+        "GatewayFunctionLogsF769E71D": (LOG_GROUP, RETAIN),
+        "GatewayAccessLogs87AA0EC3": (LOG_GROUP, RETAIN),
+        "GatewayExecutionLogs3B1DE207": (LOG_GROUP, RETAIN),
+        "GatewayWafLogsC7233BE1": (LOG_GROUP, RETAIN),
     },
     "GatewayExistingPoolStack": {
         "GatewayLogsKeyF46DA240": (KEY, RETAIN),

@@ -424,7 +424,7 @@ def test_unauthenticated_mode_warns_at_synth() -> None:
 @pytest.mark.parametrize(
     ("context", "message"),
     [
-        ({"auth": "apikey"}, "setting 'auth' must be one of cognito, iam, none, got 'apikey'"),
+        ({"auth": "apikey"}, "setting 'auth' must be one of cognito, iam, api_keys, none, got 'apikey'"),
         ({"thrtotling_rate_limit": 5}, "unknown setting 'thrtotling_rate_limit'; known settings:"),
         ({"throttling_burst_limit": "40"}, "setting 'throttling_burst_limit' must be int, got \"40\""),
         ({"reserved_concurrency": True}, "setting 'reserved_concurrency' must be int or NoneType, got true"),
@@ -484,7 +484,7 @@ def test_chat_context_reports_every_kind_of_problem_in_one_synth() -> None:
     expected = [
         "setting 'throttling_rate_limit' must be float, got \"20\"",
         "unknown setting 'max_tokens'; known settings:",
-        "setting 'auth' must be one of cognito, iam, none, got 'IAM'",
+        "setting 'auth' must be one of cognito, iam, api_keys, none, got 'IAM'",
         "model alias 'x y': alias must match",
         "throttling_burst_limit must be between 1 and 5000",
         "waf_rate_limit_per_ip must be between 100 and 2000000000",

@@ -22,18 +22,23 @@ from cdk_llm_serving import (
     BedrockEmbeddingAlias,
     BedrockGatewayApi,
     BedrockModelAlias,
+    Budget,
+    BudgetPeriod,
     ContentFilter,
     ContentFilterType,
     DeniedTopic,
     FilterStrength,
     GatewayAuth,
     GatewayEndpoint,
+    GatewayGovernance,
     GatewayGuardrail,
     GuardrailPolicy,
     KnowledgeBaseRetrieval,
     PiiEntity,
     SageMakerModelAlias,
     SelectiveGuarding,
+    TeamPolicy,
+    TokenPrice,
 )
 from cdk_llm_serving._nag import acknowledge
 
@@ -276,6 +281,26 @@ class GatewayGovernanceStack(cdk.Stack):
         )
 
 
+class GatewayKeysStack(cdk.Stack):
+    """Gateway API keys (the function authenticates them), monthly token and USD budgets, team policies, prices."""
+
+    def __init__(self, scope: cdk.App, construct_id: str) -> None:
+        super().__init__(scope, construct_id)
+        self.gateway = BedrockGatewayApi(
+            self,
+            "Gateway",
+            models=[GLOBAL_PROFILE, DIRECT_MODEL],
+            auth=GatewayAuth.api_keys(),
+            governance=GatewayGovernance(
+                period=BudgetPeriod.MONTH,
+                team_budget=Budget(tokens=50_000_000, usd=200.0),
+                teams={"research": TeamPolicy(aliases=["haiku-global"], budget=Budget(usd=500.0))},
+                # Illustrative prices (USD per 1M tokens); take real ones from the Bedrock pricing page.
+                prices={"haiku-global": TokenPrice(input_per_million=1.0, output_per_million=5.0)},
+            ),
+        )
+
+
 VARIANTS = {
     "GatewayIamStack": GatewayIamStack,
     "GatewayDevStack": GatewayDevStack,
@@ -284,4 +309,5 @@ VARIANTS = {
     "GatewayPrivateStack": GatewayPrivateStack,
     "GatewaySurfaceStack": GatewaySurfaceStack,
     "GatewayGovernanceStack": GatewayGovernanceStack,
+    "GatewayKeysStack": GatewayKeysStack,
 }

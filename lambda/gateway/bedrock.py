@@ -286,6 +286,8 @@ def plan(request) -> Plan:
         params["system"] = [{"text": s} for s in request.system]
     if tools:
         params["toolConfig"] = {"tools": tools, **({"toolChoice": choice} if choice else {})}
+    if request.request_metadata:  # invocation-log filtering (limits: governance.REQUEST_METADATA_*)
+        params["requestMetadata"] = dict(request.request_metadata)
     thinking = _thinking(request, choice, messages)
     if thinking is not None:
         params["additionalModelRequestFields"] = {"thinking": thinking}

@@ -23,7 +23,8 @@ The CDK construct writes a JSON document with exactly these keys::
       "corsAllowOrigins": ["https://app.example.com"],
       "logContent": false,
       "metricsNamespace": "CdkLlmServing/Gateway",
-      "serviceName": "bedrock-gateway"
+      "serviceName": "bedrock-gateway",
+      "governance": {"table": "...", "auth": "apiKeys", "period": "day"}
     }
 
 Optional keys of a model entry: ``kind`` (``chat``, the default, or ``embedding``: an
@@ -36,7 +37,8 @@ sent as ``guardrailConfig`` on every Converse call), ``promptCaching`` (Bedrock 
 ``cachePoint`` blocks after the system prompt and the tools) and ``fallback`` (other chat aliases tried in
 order when the model is throttled, unavailable or times out before any byte was sent, see :mod:`fallback`).  Top-level ``imageUrlHosts`` (default ``[]``) lists the
 hosts image URLs may be fetched from (see :mod:`images`); ``corsAllowOrigins`` (default ``[]``)
-the browser origins answered with ``Access-Control-Allow-Origin`` (``["*"]`` for any origin).
+the browser origins answered with ``Access-Control-Allow-Origin`` (``["*"]`` for any origin);
+``governance`` (default: absent) caller identity, API keys, budgets and usage (see :mod:`governance`).
 
 Targets: ``bedrock`` needs ``modelId``; ``sagemaker`` needs ``endpointName`` and
 optionally ``inferenceComponentName`` (both follow SageMaker's naming rules:
@@ -58,7 +60,10 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from governance import GovernanceConfig
 
 ENV_VAR = "GATEWAY_CONFIG"
 
@@ -192,6 +197,8 @@ class GatewayConfig:
     service_name: str = "bedrock-gateway"
     image_url_hosts: tuple[str, ...] = ()
     cors_allow_origins: tuple[str, ...] = ()
+    #: Keys, budgets and usage (``governance`` object, see :mod:`governance`); ``None``: off.
+    governance: GovernanceConfig | None = None
 
     def model(self, alias: str) -> ModelConfig | None:
         """Return the model for ``alias`` or ``None`` if it is not allowlisted."""
@@ -407,7 +414,10 @@ def parse_config(data: Mapping[str, Any]) -> GatewayConfig:
             f"{ENV_VAR}: 'corsAllowOrigins' must be a list of origins like "
             f"'https://app.example.com' (or ['*']), got {origins!r}"
         )
-    return GatewayConfig(models, limits, log_content, namespace, service, tuple(hosts), tuple(origins))
+    import governance  # imported here: governance.py imports ConfigError from this module
+
+    gov = governance.parse_governance(data.get("governance"), frozenset(aliases))
+    return GatewayConfig(models, limits, log_content, namespace, service, tuple(hosts), tuple(origins), gov)
 
 
 def load_config(environ: Mapping[str, str] | None = None) -> GatewayConfig:

@@ -44,23 +44,33 @@ def retarget(request: ChatRequest, model: ModelConfig) -> ChatRequest | None:
     return dataclasses.replace(request, model=model, max_tokens=max_tokens)
 
 
-def candidates(request: ChatRequest, config: GatewayConfig) -> list[ChatRequest]:
-    """The request, then the same request for each usable alias of its fallback list."""
+def candidates(
+    request: ChatRequest, config: GatewayConfig, usable: Callable[[ChatRequest], ChatRequest | None] | None = None
+) -> list[ChatRequest]:
+    """The request, then the same request for each usable alias of its fallback list (``usable`` may veto or
+    adjust a fallback candidate: the caller's allowed aliases and budget reservation, see ``service``)."""
     out = [request]
     for name in request.model.fallback:
         model = config.model(name)
-        if model is not None and (retargeted := retarget(request, model)) is not None:
+        retargeted = retarget(request, model) if model is not None else None
+        if retargeted is not None and usable is not None:
+            retargeted = usable(retargeted)
+        if retargeted is not None:
             out.append(retargeted)
     return out
 
 
 def call(
-    request: ChatRequest, config: GatewayConfig, record: RequestRecord, start: Callable[[ChatRequest], T]
+    request: ChatRequest,
+    config: GatewayConfig,
+    record: RequestRecord,
+    start: Callable[[ChatRequest], T],
+    usable: Callable[[ChatRequest], ChatRequest | None] | None = None,
 ) -> tuple[ChatRequest, T]:
     """``start(request)``, falling back along the alias's list on :func:`should_fall_back` errors; returns the
     request that succeeded (its ``model`` is the alias that served it) and ``start``'s result. The last error is
     raised when every candidate failed."""
-    attempts = candidates(request, config)
+    attempts = candidates(request, config, usable)
     for i, candidate in enumerate(attempts):
         try:
             result = start(candidate)

@@ -226,6 +226,8 @@ class ChatRequest:
     reasoning_effort: str | None = None
     #: The caller sent ``max_tokens``/``max_completion_tokens``.
     max_tokens_requested: bool = field(default=False, compare=False)
+    #: Bedrock ``requestMetadata`` pairs (team, caller hash, alias) set by governance; empty: none sent.
+    request_metadata: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
     @property
     def alias(self) -> str:

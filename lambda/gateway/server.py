@@ -6,6 +6,7 @@ Routes::
     POST /v1/embeddings         (embedding aliases)
     GET  /v1/models
     GET  /v1/models/{id}        (404 model_not_found for an unknown alias)
+    GET  /v1/usage[?team=x]     (governance: the caller's usage and remaining budget; ?team= admins only)
     GET  /health                -> {"status": "ok"}  (Lambda Web Adapter readiness)
 
 Run with ``python3 server.py``; ``HOST`` (default 127.0.0.1) and ``PORT``
@@ -15,7 +16,8 @@ that only a change to the deployment can fix (``errors.DEPLOYMENT_ERROR_CODES``:
 access, an invalid model ID, IAM) carries ``x-should-retry: false``, which the OpenAI SDKs
 obey instead of retrying the 502.  With ``corsAllowOrigins`` configured, every response to a
 request whose ``Origin`` is allowed carries ``Access-Control-Allow-Origin`` (preflights are
-answered by API Gateway).
+answered by API Gateway).  With ``governance`` configured, every route but ``/health`` first resolves
+the caller (:mod:`identity`; 401 ``invalid_api_key`` without a valid identity).
 """
 
 from __future__ import annotations
@@ -26,8 +28,9 @@ import sys
 import threading
 from collections.abc import Callable, Generator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import unquote
+from urllib.parse import parse_qs, unquote
 
+import identity
 from config import ConfigError, GatewayConfig, load_config
 from errors import GatewayError, invalid_request
 from service import ChatService
@@ -36,10 +39,12 @@ from telemetry import RequestRecord
 CHAT_PATH = "/v1/chat/completions"
 EMBEDDINGS_PATH = "/v1/embeddings"
 MODEL_PREFIX = "/v1/models/"
+USAGE_PATH = "/v1/usage"
 ROUTES = {
     CHAT_PATH: "POST",
     EMBEDDINGS_PATH: "POST",
     "/v1/models": "GET",
+    USAGE_PATH: "GET",
     "/health": "GET",
 }
 #: Routes that read a request body.
@@ -165,6 +170,10 @@ class GatewayHandler(BaseHTTPRequestHandler):
             )
         elif path == "/health":
             self._send_json(200, {"status": "ok"})
+        elif not self._identify():
+            return
+        elif path == USAGE_PATH:
+            self._usage()
         elif path == "/v1/models":
             self._send_json(200, self.server.service.list_models())
         elif path.startswith(MODEL_PREFIX):
@@ -176,6 +185,40 @@ class GatewayHandler(BaseHTTPRequestHandler):
             self._serve(self.server.service.embed)
         else:
             self._serve(self._chat)
+
+    def _identify(self) -> bool:
+        """Resolve the caller (governance only); answer 401 and return False when there is none."""
+        self._principal: identity.Caller | None = None
+        governance = self.server.service.governance
+        if governance is None:
+            return True
+        try:
+            # Lower-cased names: behind the Lambda Web Adapter headers arrive lower-cased (HTTP/2 style).
+            self._principal = governance.identify({k.lower(): v for k, v in self.headers.items()})
+        except GatewayError as err:
+            self._send_error(err)
+            return False
+        return True
+
+    def _record(self) -> RequestRecord:
+        """A new request record, carrying the caller (team as a metric dimension, the caller only as a hash)."""
+        record = RequestRecord(_request_id(self.headers.get("x-amzn-lambda-context")))
+        principal = getattr(self, "_principal", None)
+        if principal is not None:
+            record.principal = principal
+            record.team = principal.team
+            record.caller = identity.caller_hash(principal)
+        return record
+
+    def _usage(self) -> None:
+        """``GET /v1/usage[?team=<name>]``."""
+        query = parse_qs(self.path.partition("?")[2])
+        team = query.get("team", [None])[0]
+        record = self._record()
+        try:
+            self._send_json(200, self.server.service.usage(record, team))
+        except GatewayError as err:
+            self._send_error(err)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _dispatch
 
@@ -249,7 +292,7 @@ class GatewayHandler(BaseHTTPRequestHandler):
         complete, so anything written afterwards could be delayed or lost.
         """
         service = self.server.service
-        record = RequestRecord(_request_id(self.headers.get("x-amzn-lambda-context")))
+        record = self._record()
         try:
             body = self._read_body(service.config.limits.max_request_bytes)
             payload = handle(body, record)
@@ -265,6 +308,7 @@ class GatewayHandler(BaseHTTPRequestHandler):
             self.close_connection = True
             status, payload, headers = internal.status, internal.to_dict(), None
         finally:
+            service.settle_open(record)  # a no-op unless a reservation was left open
             service.telemetry.finish(record)  # idempotent: a no-op if already finished
         try:
             self._send_json(status, payload, headers)
@@ -314,7 +358,8 @@ class GatewayHandler(BaseHTTPRequestHandler):
                 record.status = 499
                 record.error_type = "ClientDisconnected"
         finally:
-            chunks.close()  # closes the upstream stream (and records its usage) first
+            chunks.close()  # closes the upstream stream (and records its usage, settles the budget) first
+            self.server.service.settle_open(record)  # the generator never ran: settle to the reservation
             finish(record)
 
 

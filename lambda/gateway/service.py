@@ -15,11 +15,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import Any, cast
 
 import embeddings
 import fallback
+import governance as governance_mod
 import images
 import openai_compat
 import retrieval
@@ -48,8 +49,11 @@ class ChatService:
         backends: dict[str, Backend | EmbeddingBackend] | None = None,
         telemetry: Telemetry | None = None,
         retriever: retrieval.Retriever | None = None,
+        governance: governance_mod.Governance | None = None,
     ) -> None:
         self.config = config
+        #: Identity, allowed aliases, budgets (``None`` without a ``governance`` config object).
+        self.governance = governance if governance is not None else governance_mod.make_governance(config)
         self.backends: dict[str, Backend | EmbeddingBackend] = (
             backends if backends is not None else make_backends(config)
         )
@@ -118,8 +122,16 @@ class ChatService:
         request = embeddings.parse_embedding_request(self._decode(body), self.config)
         record.alias = request.alias
         record.model_id = request.model.target.display_id
-        result = self._embedding_backend(request.alias).embed(request)
+        self._authorize(request.alias, record)
+        estimate = sum(len(text.encode()) for text in request.inputs) + governance_mod.MESSAGE_TOKENS
+        reservation = self._reserve(request.alias, estimate, 0, record)
+        try:
+            result = self._embedding_backend(request.alias).embed(request)
+        except BaseException:
+            self._settle(reservation, request.alias, record, Usage())
+            raise
         record.set_usage(Usage(result.input_tokens, 0))
+        self._settle(reservation, request.alias, record, Usage(result.input_tokens, 0))
         return embeddings.response(request, result.vectors, result.input_tokens)
 
     def _retrieve(self, request: ChatRequest, record: RequestRecord) -> tuple[ChatRequest, list | None]:
@@ -140,10 +152,104 @@ class ChatService:
             record.citations = cited
         return retrieval.augment(request, passages), cited
 
+    # -- governance hooks (no-ops without governance) --------------------------------
+
+    def _authorize(self, alias: str, record: RequestRecord) -> None:
+        """403 unless the caller's team and key may use ``alias`` (before retrieval or any model call)."""
+        if self.governance is not None and record.principal is not None:
+            self.governance.authorize(record.principal, alias)
+
+    def _reserve(
+        self, alias: str, input_tokens: int, max_tokens: int, record: RequestRecord
+    ) -> governance_mod.Reservation | None:
+        """Reserve the worst case on the caller's and team's budgets (429 ``insufficient_quota``)."""
+        if self.governance is None or record.principal is None:
+            return None
+        reservation = self.governance.reserve(record.principal, alias, input_tokens, max_tokens)
+        record.reservation = reservation
+        return reservation
+
+    def _admit(self, request: ChatRequest, record: RequestRecord) -> tuple[ChatRequest, Any]:
+        """Reserve a chat request's budget; Bedrock calls get ``requestMetadata`` (team, caller hash, alias)."""
+        estimate = governance_mod.estimate_input_tokens(request)
+        reservation = self._reserve(request.alias, estimate, request.max_tokens, record)
+        if reservation is not None and self.governance is not None and request.model.target.type == "bedrock":
+            metadata = self.governance.request_metadata(record.principal, request.alias)
+            request = dataclasses.replace(request, request_metadata=tuple(metadata.items()))
+        return request, reservation
+
+    def _usable(self, admitted: ChatRequest, record: RequestRecord) -> Callable[[ChatRequest], ChatRequest | None]:
+        """Which fallback candidates of ``admitted`` this caller may be served by, within its reservation.
+
+        With governance, a fallback alias is used only when the caller's team and key may use it, and only at no
+        higher price than the requested alias (the reservation was priced on that alias); its ``max_tokens`` is
+        clamped to the reserved one. So a fallback never spends more than the reservation holds.
+        """
+
+        def usable(candidate: ChatRequest) -> ChatRequest | None:
+            if self.governance is None or record.principal is None:
+                return candidate
+            try:
+                self.governance.authorize(record.principal, candidate.alias)
+            except GatewayError:
+                return None
+            price, reserved = self.governance.price(candidate.alias), self.governance.price(admitted.alias)
+            if price is not None and (reserved is None or price[0] > reserved[0] or price[1] > reserved[1]):
+                return None
+            return dataclasses.replace(candidate, max_tokens=min(candidate.max_tokens, admitted.max_tokens))
+
+        return usable
+
+    def _settle(self, reservation: Any, alias: str, record: RequestRecord, usage: Usage | None) -> None:
+        """Settle to ``usage`` (``None``: unknown, keep the whole reservation); never raises."""
+        if reservation is None or self.governance is None:
+            return
+        try:
+            if usage is None:
+                cost = self.governance.settle_worst_case(reservation)
+            else:
+                cost = self.governance.settle(reservation, alias, usage.input_tokens, usage.output_tokens)
+            if self.governance.price(alias) is not None:
+                record.cost_usd = cost
+        except Exception:  # the reservation expires and is reclaimed; the answer is not lost
+            self.telemetry.logger.exception("budget settle failed")
+
+    def settle_open(self, record: RequestRecord) -> None:
+        """Settle a reservation nothing settled yet (a stream whose generator never ran) to its worst case."""
+        reservation = record.reservation
+        if reservation is not None and not reservation.settled:
+            self._settle(reservation, record.alias or "", record, None)
+
+    def usage(self, record: RequestRecord, team: str | None) -> dict:
+        """``GET /v1/usage``: the caller's usage and remaining budget (``team``: admins only)."""
+        if self.governance is None or record.principal is None:
+            raise GatewayError(
+                404,
+                "Usage is only available when the gateway has budgets.",
+                code="unknown_url",
+                type="invalid_request_error",
+            )
+        return self.governance.usage(record.principal, team)
+
+    # -- chat ---------------------------------------------------------------------
+
     def complete(self, request: ChatRequest, record: RequestRecord) -> dict:
         """Run a non-streaming completion and return the ``chat.completion`` dict."""
+        self._authorize(request.alias, record)
         request, cited = self._retrieve(request, record)
-        request, result = fallback.call(request, self.config, record, lambda r: self._chat_backend(r.alias).complete(r))
+        request, reservation = self._admit(request, record)
+        try:
+            request, result = fallback.call(
+                request,
+                self.config,
+                record,
+                lambda r: self._chat_backend(r.alias).complete(r),
+                self._usable(request, record),
+            )
+        except BaseException:
+            self._settle(reservation, request.alias, record, Usage())  # the model billed nothing
+            raise
+        self._settle(reservation, request.alias, record, result.usage)
         record.stop_reason = result.stop_reason
         record.set_usage(result.usage)
         record.tool_calls = len(result.tool_calls)
@@ -171,13 +277,33 @@ class ChatService:
         first); errors during iteration raise :class:`GatewayError`; closing it
         early closes the upstream stream.
         """
+        self._authorize(request.alias, record)
         request, cited = self._retrieve(request, record)
-        request, upstream = fallback.call(request, self.config, record, lambda r: self._chat_backend(r.alias).stream(r))
-        return self._chunks(request, upstream, record, cited)
+        request, reservation = self._admit(request, record)
+        try:
+            request, upstream = fallback.call(
+                request,
+                self.config,
+                record,
+                lambda r: self._chat_backend(r.alias).stream(r),
+                self._usable(request, record),
+            )
+        except BaseException:
+            self._settle(reservation, request.alias, record, Usage())  # rejected before any event
+            raise
+        return self._chunks(request, upstream, record, cited, reservation)
 
     def _chunks(
-        self, request: ChatRequest, upstream: CompletionStream, record: RequestRecord, cited: list | None
+        self,
+        request: ChatRequest,
+        upstream: CompletionStream,
+        record: RequestRecord,
+        cited: list | None,
+        reservation: Any = None,
     ) -> Generator[dict, None, None]:
+        """The chunks of a stream.  When it ends, breaks or the client goes away, the budget is settled: to the
+        usage the model reported, or, when it reported none (a stream broken before Bedrock's ``metadata``
+        event), to the whole reservation (Bedrock may have billed what it generated; the gateway cannot know)."""
         builder = openai_compat.ChunkBuilder(request.alias, request.include_usage)
         pieces: list[str] | None = [] if self.config.log_content else None
         try:
@@ -205,6 +331,7 @@ class ChatService:
             upstream.close()
             if upstream.usage is not None:
                 record.set_usage(upstream.usage)
+            self._settle(reservation, request.alias, record, upstream.usage)
             if pieces is not None:
                 record.completion = "".join(pieces)
 

@@ -22,6 +22,11 @@
   reported prompt-cache tokens.  Errors are also emitted with an extra
   ``ErrorType`` dimension; each fallback (see :mod:`fallback`) as
   ``Fallback`` with an extra ``FallbackReason`` dimension.
+  With governance, one more document has the dimension ``Team`` (bounded
+  cardinality: teams, never users): TeamRequests, TeamInputTokens,
+  TeamOutputTokens, TeamBudgetRejections and TeamEstimatedCost (USD, aliases
+  with a price); the log line gains ``team``, ``caller`` (a hash, never the
+  user) and ``cost_usd``.
 
 All output shares one lock, so concurrent requests never interleave lines.
 """
@@ -33,7 +38,7 @@ import logging
 import os
 import sys
 import time
-from typing import TextIO
+from typing import Any, TextIO
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
@@ -86,6 +91,14 @@ class RequestRecord:
         self.retrieval_ms: float | None = None
         self.retrieval_results: int | None = None
         self.citations: list | None = None
+        #: Governance: the caller's team (a metric dimension), the caller's hash (logs only) and the
+        #: estimated cost in USD of the settled usage (aliases with a price).
+        self.team: str | None = None
+        self.caller: str | None = None
+        self.cost_usd: float | None = None
+        #: The :class:`identity.Caller` and the budget reservation of the request (governance only).
+        self.principal: Any = None
+        self.reservation: Any = None
         self.finished = False
         #: The alias has a Bedrock guardrail (GuardrailIntervened is emitted for it).
         self.guarded = False
@@ -194,6 +207,18 @@ class Telemetry:
             f = self._metrics(alias, FallbackReason=reason)
             f.add_metric("Fallback", MetricUnit.Count, 1)
             docs.append(f.serialize_metric_set())
+        if record.team is not None:  # bounded cardinality: teams, never users
+            t = EphemeralMetrics(namespace=self.namespace, service=self.service)
+            t.add_dimension("Team", record.team)
+            t.add_metric("TeamRequests", MetricUnit.Count, 1)
+            t.add_metric("TeamInputTokens", MetricUnit.Count, record.input_tokens)
+            t.add_metric("TeamOutputTokens", MetricUnit.Count, record.output_tokens)
+            t.add_metric(
+                "TeamBudgetRejections", MetricUnit.Count, 1 if record.error_type == "insufficient_quota" else 0
+            )
+            if record.cost_usd is not None:
+                t.add_metric("TeamEstimatedCost", MetricUnit.Count, round(record.cost_usd, 6))
+            docs.append(t.serialize_metric_set())
         if record.error_type is not None:  # i.e. failed
             e = self._metrics(alias, ErrorType=record.error_type)
             e.add_metric("Errors", MetricUnit.Count, 1)
@@ -223,6 +248,10 @@ class Telemetry:
                 "latency_ms": round(latency_ms, 3),
                 "error_type": record.error_type,
             }
+            if record.team is not None:
+                fields["team"] = record.team
+                fields["caller"] = record.caller
+                fields["cost_usd"] = record.cost_usd
             if record.error_message:
                 fields["error_message"] = record.error_message
             if record.fallbacks:

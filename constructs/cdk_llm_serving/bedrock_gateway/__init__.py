@@ -1,6 +1,7 @@
 """BedrockGatewayApi and its types."""
 
 from . import rules
+from ._governance import Budget, BudgetPeriod, GatewayGovernance, TeamPolicy, TokenPrice
 from .alarms import GatewayAlarmOptions
 from .aliases import (
     INFERENCE_PROFILE_GEOS,
@@ -36,6 +37,8 @@ __all__ = [
     "rules",
     "INFERENCE_PROFILE_GEOS",
     "BedrockEmbeddingAlias",
+    "Budget",
+    "BudgetPeriod",
     "BedrockGatewayApi",
     "BedrockModelAlias",
     "GatewayAlarmOptions",
@@ -43,6 +46,7 @@ __all__ = [
     "GatewayAuthMode",
     "GatewayEndpoint",
     "GatewayEndpointType",
+    "GatewayGovernance",
     "GatewayLimits",
     "KnowledgeBaseRetrieval",
     "ModelAlias",
@@ -57,4 +61,6 @@ __all__ = [
     "PiiAction",
     "PiiEntity",
     "StreamProcessingMode",
+    "TeamPolicy",
+    "TokenPrice",
 ]

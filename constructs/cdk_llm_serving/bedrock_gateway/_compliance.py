@@ -44,6 +44,13 @@ def acknowledge_findings(
     _policy(gateway)
     _function(gateway, reserved_concurrency)
     _stage_and_methods(gateway, auth.mode)
+    if gateway.governance_table is not None:
+        acknowledge(
+            gateway.governance_table,
+            "NIST.800.53.R5::NIST.800.53.R5-DynamoDBInBackupPlan",
+            "Point-in-time recovery (35 days of continuous backups) is on and the table is retained and "
+            "deletion-protected; adding it to an AWS Backup plan is an account-level choice",
+        )
 
 
 def _account_and_pool(gateway: BedrockGatewayApi) -> None:
@@ -142,12 +149,23 @@ def _stage_and_methods(gateway: BedrockGatewayApi, auth_mode: GatewayAuthMode) -
         for rule in ("AwsSolutions::AwsSolutions-APIG4", "AwsSolutions::AwsSolutions-COG4"):
             # Browsers send CORS preflights without credentials (Fetch standard, CORS-preflight request).
             acknowledge(preflight, rule, _PREFLIGHT_REASON)
-    model_methods = (
+    model_methods = [
         gateway.chat_completions_method,
         gateway.embeddings_method,
         gateway.models_method,
         gateway.model_method,
-    )
+    ]
+    if gateway.usage_method is not None:
+        model_methods.append(gateway.usage_method)
+    if auth_mode is GatewayAuthMode.API_KEYS:
+        for method in model_methods:
+            for rule in ("AwsSolutions::AwsSolutions-APIG4", "AwsSolutions::AwsSolutions-COG4"):
+                acknowledge(
+                    method,
+                    rule,
+                    "Authenticated by the function with gateway API keys (GatewayAuth.api_keys()): each key is looked "
+                    "up by its SHA-256 in the governance table before any model call; API Gateway cannot check them",
+                )
     if auth_mode is GatewayAuthMode.IAM:
         for method in model_methods:
             acknowledge(

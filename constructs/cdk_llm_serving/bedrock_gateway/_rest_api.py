@@ -179,6 +179,8 @@ def method_auth(scope: Construct, auth: GatewayAuth) -> MethodAuth:
     """Authorization of the model routes; for Cognito without a pool, the pool and app client are created."""
     if auth.mode is GatewayAuthMode.IAM:
         return MethodAuth({"authorization_type": apigw.AuthorizationType.IAM})
+    if auth.mode is GatewayAuthMode.API_KEYS:  # the function authenticates the key (see _governance)
+        return MethodAuth({"authorization_type": apigw.AuthorizationType.NONE})
     if auth.mode is GatewayAuthMode.NONE:
         cdk.Annotations.of(scope).add_warning_v2(
             "cdk-llm-serving:gateway-unauthenticated",

@@ -18,6 +18,9 @@ class GatewayAuthMode(enum.Enum):
     ``Authorization: Bearer <ID token>``."""
     IAM = "iam"
     """AWS IAM (SigV4) for service callers (``GatewayAuth.iam()``); access with ``BedrockGatewayApi.grant_invoke``."""
+    API_KEYS = "api_keys"
+    """Gateway API keys (``GatewayAuth.api_keys()``): callers send ``Authorization: Bearer sk-gw-...``; the function
+    looks the key's SHA-256 up in the governance table (created by ``scripts/gateway_keys.py``)."""
     NONE = "none"
     """No authentication (``GatewayAuth.none_for_development()``), for short-lived development stacks only."""
 
@@ -27,7 +30,7 @@ class GatewayAuth(TypedOptions):
     """Authentication of the gateway's model routes. Use the factory methods."""
 
     mode: GatewayAuthMode
-    """COGNITO, IAM or NONE."""
+    """COGNITO, IAM, API_KEYS or NONE."""
     user_pool: cognito.IUserPool | None = None
     """COGNITO only: the user pool whose ID tokens are accepted. Default: - a pool is created"""
 
@@ -45,6 +48,17 @@ class GatewayAuth(TypedOptions):
     def iam() -> GatewayAuth:
         """AWS IAM (SigV4) for service callers; give them access with ``BedrockGatewayApi.grant_invoke``."""
         return GatewayAuth(GatewayAuthMode.IAM)
+
+    @staticmethod
+    def api_keys() -> GatewayAuth:
+        """Gateway API keys ("virtual keys"), one or more per team, with allowed aliases, a budget and an expiry.
+
+        Keys are created, listed and revoked with ``scripts/gateway_keys.py``; the table stores only their SHA-256.
+        The function checks the key (cached for ``GatewayGovernance.key_cache``) before anything else; API Gateway
+        does not authenticate the model routes in this mode. Implies ``governance=GatewayGovernance()`` when the
+        gateway's ``governance`` is not given.
+        """
+        return GatewayAuth(GatewayAuthMode.API_KEYS)
 
     @staticmethod
     def none_for_development() -> GatewayAuth:

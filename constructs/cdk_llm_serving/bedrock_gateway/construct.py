@@ -18,6 +18,7 @@ from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_bedrock as bedrock
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -32,9 +33,10 @@ from .._errors import ProblemCollector
 from .._types import problem as type_problem
 from .._types import typed_props
 from .._vpc import select_subnets
-from . import _iam, _network, _profiles, _rest_api
+from . import _governance, _iam, _network, _profiles, _rest_api
 from . import guardrails as guardrails_module
 from ._compliance import acknowledge_findings
+from ._governance import GatewayGovernance
 from ._monitoring import gateway_alarms
 from ._validation import catalogue_warnings, check_generated, value_problems
 from ._waf import web_acl as build_web_acl
@@ -107,6 +109,7 @@ class BedrockGatewayApi(Construct):
         metrics_namespace: str = "CdkLlmServing/Gateway",
         alarm_topic: sns.ITopic | None = None,
         alarms: GatewayAlarmOptions | None = None,
+        governance: GatewayGovernance | None = None,
     ) -> None:
         """
         :param models: the model allowlist (required, at least one entry): aliases clients may request, each
@@ -153,7 +156,8 @@ class BedrockGatewayApi(Construct):
         :param log_retention: retention of the gateway's log groups (function, access, execution and WAF logs).
             Default: ``logs.RetentionDays.ONE_MONTH``
         :param log_content: log prompt and completion text. Default: false (only sizes, tokens and timings)
-        :param encryption_key: KMS key of the gateway's log groups; its key policy must let CloudWatch Logs use it.
+        :param encryption_key: KMS key of the gateway's log groups (its key policy must let CloudWatch Logs use it)
+            and of the governance table.
             Default: - a new customer-managed KMS key with rotation
         :param metrics_namespace: CloudWatch namespace of the gateway's EMF metrics. Default: "CdkLlmServing/Gateway"
         :param alarm_topic: SNS topic the alarms notify when they go to ALARM and back to OK.
@@ -161,6 +165,10 @@ class BedrockGatewayApi(Construct):
         :param alarms: thresholds of the default alarms (5XX responses, model throttles, model configuration errors,
             p90 time to first token; the function-throttles alarm has none); ``GatewayAlarmOptions(enabled=False)``
             creates none. Default: - ``GatewayAlarmOptions()``
+        :param governance: callers, teams, budgets and usage: a DynamoDB table (``governance_table``) of API keys and
+            per-period token/USD counters, per-team allowed aliases, reserve -> settle budgets (429
+            ``insufficient_quota``) and ``GET /v1/usage``. Default: - ``GatewayGovernance()`` with
+            ``GatewayAuth.api_keys()``, else none (no table, no budgets)
         """
         super().__init__(scope, construct_id)
         auth = auth or GatewayAuth.cognito()
@@ -177,7 +185,11 @@ class BedrockGatewayApi(Construct):
         models = list(models)
         region = cdk.Stack.of(self).region
         self._stack_region: str | None = None if cdk.Token.is_unresolved(region) else region
+        if governance is None and auth.mode is GatewayAuthMode.API_KEYS:
+            governance = GatewayGovernance()
         subnets, marketplace_statements = self._validate(
+            governance=governance,
+            auth_mode=auth.mode,
             models=models,
             endpoint=endpoint,
             limits=limits,
@@ -201,7 +213,7 @@ class BedrockGatewayApi(Construct):
         self.cors_allowed_origins: tuple[str, ...] = cors_origins or ()
         """Browser origins with CORS access (empty: no CORS)."""
         self.auth_mode: GatewayAuthMode = auth.mode
-        """How callers authenticate (COGNITO, IAM or NONE)."""
+        """How callers authenticate (COGNITO, IAM, API_KEYS or NONE)."""
         self.endpoint_type: GatewayEndpointType = endpoint.type
         """REGIONAL (internet) or PRIVATE (only through a VPC endpoint)."""
         self.metrics_namespace = metrics_namespace
@@ -210,7 +222,22 @@ class BedrockGatewayApi(Construct):
         """``service`` dimension of the EMF metrics: unique per gateway, stable across deployments."""
 
         self.encryption_key: kms.IKey = self._build_encryption_key(encryption_key)
-        """The KMS key of the gateway's log groups (``encryption_key`` or the one created)."""
+        """The KMS key of the gateway's log groups and governance table (``encryption_key`` or the one created)."""
+        self.governance_table: dynamodb.Table | None = (
+            _governance.governance_table(self, self.encryption_key) if governance is not None else None
+        )
+        """The governance table (API keys by SHA-256, team overrides, budget counters), or ``None`` without
+        ``governance``. Manage it with ``scripts/gateway_keys.py --table <table name>``."""
+        self._governance_runtime = (
+            _governance.runtime_governance(
+                governance,
+                table_name=self.governance_table.table_name,
+                auth_mode=auth.mode,
+                timeout_seconds=int(generation_timeout.to_seconds()),
+            )
+            if governance is not None and self.governance_table is not None
+            else None
+        )
         self.log_group = self._log_group("FunctionLogs")
         """The function's log group (retained, KMS-encrypted)."""
         self.access_log_group = self._log_group("AccessLogs")
@@ -219,6 +246,8 @@ class BedrockGatewayApi(Construct):
         self._build_guardrails()
         self._build_inference_profiles()
         self._build_iam(marketplace_statements)
+        if self.governance_table is not None:  # only GetItem/UpdateItem on this table, and its key
+            self.policy.add_statements(*_governance.function_statements(self.governance_table, self.encryption_key))
         self._build_function(
             limits=limits,
             image_url_hosts=image_url_hosts,
@@ -253,7 +282,14 @@ class BedrockGatewayApi(Construct):
     # validation
 
     def _validate(
-        self, *, models: list[ModelAlias], endpoint: GatewayEndpoint, marketplace_subscription: bool, **props: Any
+        self,
+        *,
+        models: list[ModelAlias],
+        endpoint: GatewayEndpoint,
+        marketplace_subscription: bool,
+        governance: GatewayGovernance | None,
+        auth_mode: GatewayAuthMode,
+        **props: Any,
     ) -> tuple[ec2.SubnetSelection | None, list[iam.PolicyStatement]]:
         """Check every prop (one error listing every problem), warn about uncatalogued model IDs, and return
         the subnets of a PRIVATE gateway and the role's Marketplace statements (the rules checked those grants)."""
@@ -265,6 +301,8 @@ class BedrockGatewayApi(Construct):
             region=self._stack_region,
             **props,
         ):
+            p.add(problem)
+        for problem in _governance.governance_problems(governance, models, auth_mode) if governance else ():
             p.add(problem)
         p.raise_if_any()
         bedrock_aliases = [m for m in models if isinstance(m, BedrockModelAlias)]
@@ -474,7 +512,9 @@ class BedrockGatewayApi(Construct):
             "AWS_LWA_INVOKE_MODE": "response_stream",
             "AWS_LWA_READINESS_CHECK_PATH": "/health",
             "PORT": "8080",
-            "GATEWAY_CONFIG": runtime_config_json(config),
+            "GATEWAY_CONFIG": runtime_config_json(
+                {**config, "governance": self._governance_runtime} if self._governance_runtime else config
+            ),
             "POWERTOOLS_SERVICE_NAME": self.service_name,
             "POWERTOOLS_METRICS_NAMESPACE": self.metrics_namespace,
             # A non-streamed Converse call may take as long as the whole generation.
@@ -586,6 +626,10 @@ class BedrockGatewayApi(Construct):
         """``GET /v1/models``."""
         self.model_method: apigw.Method = routes.model
         """``GET /v1/models/{model}`` (one alias; 404 ``model_not_found`` for others)."""
+        self.usage_method: apigw.Method | None = (
+            _governance.usage_route(self.api, integration, method_auth.options) if self.governance_table else None
+        )
+        """``GET /v1/usage`` (the caller's usage and remaining budget), or ``None`` without ``governance``."""
         self.health_method: apigw.Method = routes.health
         """``GET /health`` (unauthenticated mock)."""
         self.cors_preflight_methods: tuple[apigw.Method, ...] = routes.preflights
@@ -642,8 +686,29 @@ class BedrockGatewayApi(Construct):
                     self.api.arn_for_execute_api("GET", f"/v1/models/{m.alias}", self.stage.stage_name)
                     for m in self.models
                 ),
+                *(
+                    [self.api.arn_for_execute_api("GET", "/v1/usage", self.stage.stage_name)]
+                    if self.usage_method is not None
+                    else []
+                ),
             ],
         )
+
+    def _governance_table(self, what: str) -> dynamodb.Table:
+        if self.governance_table is None:
+            raise ValueError(f"{what} needs governance (GatewayGovernance or GatewayAuth.api_keys())")
+        return self.governance_table
+
+    def grant_key_admin(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Allow ``grantee`` to run ``scripts/gateway_keys.py``: create, list, revoke keys, set budgets, read usage
+        (GetItem, PutItem, UpdateItem, Scan, Query on the governance table, and use of its KMS key)."""
+        table = self._governance_table("grant_key_admin")
+        return _governance.grant(grantee, table, self.encryption_key, _governance.ADMIN_TABLE_ACTIONS)
+
+    def grant_usage_read(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Allow ``grantee`` to read keys and usage counters (GetItem, Query on the governance table, and its key)."""
+        table = self._governance_table("grant_usage_read")
+        return _governance.grant(grantee, table, self.encryption_key, _governance.USAGE_TABLE_ACTIONS)
 
     def add_to_role_policy(self, statement: iam.PolicyStatement) -> None:
         """Add a statement to the function's (managed) policy."""
@@ -756,7 +821,7 @@ def props_problems(props: Mapping[str, Any], *, region: str | None = None) -> li
     wrong_types = [found for n, v in p.items() if (found := type_problem(n, v, hints[n])) is not None]
     if wrong_types:
         return wrong_types
-    return value_problems(
+    problems = value_problems(
         models=p["models"],
         endpoint=p["endpoint"] or GatewayEndpoint.regional(),
         limits=p["limits"] or GatewayLimits(),
@@ -768,3 +833,8 @@ def props_problems(props: Mapping[str, Any], *, region: str | None = None) -> li
         alarms=p["alarms"] or GatewayAlarmOptions(),
         **{n: p[n] for n in _CHECKED_SCALARS},
     )
+    auth_mode = (p["auth"] or GatewayAuth.cognito()).mode
+    governance = p["governance"] or (GatewayGovernance() if auth_mode is GatewayAuthMode.API_KEYS else None)
+    if governance is not None:
+        problems += _governance.governance_problems(governance, p["models"], auth_mode)
+    return problems

@@ -49,6 +49,7 @@ __all__ = [
     "PromptCachingAlias",
     "prompt_caching_models",
     "EXECUTION_LOGGING",
+    "GOVERNANCE",
     "GATEWAY_RESPONSES",
     "MARKETPLACE",
     "REASONING",
@@ -664,3 +665,60 @@ def _enforced_guardrail(subject: EnforcedGuardrailSubject) -> Iterable[str]:
         yield "included_models must list at least one model ID (leave it out to enforce on every model)"
     if subject.excluded_models and subject.included_models is None:
         yield "excluded_models needs included_models too (CloudFormation's ModelEnforcement requires both lists)"
+
+
+# Governance (keys, budgets): what the runtime sends to Bedrock and what the table is configured with
+# (subject: _governance.GovernanceSubject).
+
+#: Rules over the governance table and the requestMetadata the runtime sends (same GATEWAY family).
+GOVERNANCE: RuleSet[Any] = RuleSet("GATEWAY")
+#: Converse/ConverseStream ``requestMetadata`` limits (the runtime's governance.REQUEST_METADATA_* mirror them).
+REQUEST_METADATA_MAX_PAIRS = 16
+REQUEST_METADATA_MAX_LEN = 256
+_REQUEST_METADATA_CHARS = re.compile(r"[a-zA-Z0-9\s:_@$#=/+,\-.]*")
+#: DynamoDB ``TimeToLiveSpecification.AttributeName`` length.
+TTL_ATTRIBUTE_MAX_LEN = 255
+
+
+@GOVERNANCE.rule(
+    "GATEWAY.REQUEST_METADATA",
+    "Converse requestMetadata takes at most 16 pairs; keys are 1-256 and values 0-256 characters of "
+    "[a-zA-Z0-9\\s:_@$#=/+,-.]: the gateway sends its keys and each team name as a value",
+    source="botocore bedrock-runtime 2023-09-30 service-2.json shapes RequestMetadata (max 16), "
+    "RequestMetadataKeyString (1-256, pattern [a-zA-Z0-9\\s:_@$#=/+,-.]{1,256}), RequestMetadataValueString "
+    "(0-256, same characters)",
+)
+def _request_metadata(subject: Any) -> Iterable[str]:
+    if len(subject.metadata_keys) > REQUEST_METADATA_MAX_PAIRS:
+        yield f"the gateway would send {len(subject.metadata_keys)} requestMetadata pairs; Converse takes at most 16"
+    for key in subject.metadata_keys:
+        if not 1 <= len(key) <= REQUEST_METADATA_MAX_LEN or not _REQUEST_METADATA_CHARS.fullmatch(key):
+            yield f"requestMetadata key {key!r} is not 1-256 characters of [a-zA-Z0-9 :_@$#=/+,-.]"
+    for team in subject.team_names:
+        if len(team) > REQUEST_METADATA_MAX_LEN or not _REQUEST_METADATA_CHARS.fullmatch(team) or not team:
+            yield (
+                f"governance team name {team!r} is sent as a Bedrock requestMetadata value, which must be 1-256 "
+                f"characters of letters, digits, spaces and :_@$#=/+,-. (Converse rejects others): rename the team"
+            )
+
+
+@GOVERNANCE.rule(
+    "GATEWAY.TTL_ATTRIBUTE",
+    "The table's TTL attribute must be the attribute the runtime writes expiry epochs to, and a TTL attribute name is "
+    "1-255 characters; DynamoDB deletes expired items only on a best-effort basis (typically within two days), so "
+    "the runtime checks expiry itself",
+    source="botocore dynamodb 2012-08-10 service-2.json TimeToLiveAttributeName (min 1, max 255); DynamoDB API "
+    "Reference UpdateTimeToLive ('deletes expired items on a best-effort basis', 'typically within two days', "
+    "'items that have expired and not been deleted will still show up in reads')",
+)
+def _ttl_attribute(subject: Any) -> Iterable[str]:
+    from ._governance import TTL_ATTRIBUTE
+
+    name = subject.ttl_attribute
+    if not 1 <= len(name) <= TTL_ATTRIBUTE_MAX_LEN:
+        yield f"TTL attribute name {name!r} must be 1-255 characters"
+    if name != TTL_ATTRIBUTE:
+        yield (
+            f"TTL attribute {name!r} is not {TTL_ATTRIBUTE!r}, the attribute the gateway runtime writes "
+            f"(lambda/gateway/budgets.py TTL_ATTRIBUTE): old counters and expired keys would never be deleted"
+        )
