@@ -449,7 +449,7 @@ def test_cognito_callers_get_their_group_team_budget_and_usage(cognito_gateway, 
 
 # ------------------------------------------------------------------ fallback within governance
 
-#: Aliases with a fallback list (as in test_gateway_governance) under budgets: ``plain`` falls back to a cheaper and
+#: Aliases with a fallback list (as in test_gateway_guardrails_fallback) under budgets: ``plain`` falls back to a cheaper and
 #: then a pricier alias; team ``narrow`` may use only ``plain`` and the pricier backup.
 FALLBACK_CONFIG = {
     "models": [
