@@ -20,12 +20,19 @@ from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
 
 import stacks
 import variants
+import variants_batch
 import variants_kb
 import variants_lora
 import variants_sagemaker
 
 #: Test-only stacks, by name. Each module owns its own dict, so parallel work does not collide.
-VARIANTS = {**variants.VARIANTS, **variants_sagemaker.VARIANTS, **variants_kb.VARIANTS, **variants_lora.VARIANTS}
+VARIANTS = {
+    **variants.VARIANTS,
+    **variants_batch.VARIANTS,
+    **variants_sagemaker.VARIANTS,
+    **variants_kb.VARIANTS,
+    **variants_lora.VARIANTS,
+}
 
 REPO = Path(__file__).resolve().parent.parent
 

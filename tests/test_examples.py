@@ -51,6 +51,7 @@ EXAMPLES: dict[str, set[str]] = {
     "knowledge_base": {"KnowledgeBaseExample"},
     "gateway_bedrock": {"GatewayBedrockExample"},
     "gateway_private": {"GatewayPrivateExample"},
+    "bedrock_batch": {"BedrockBatchExample"},
 }
 
 #: The warnings the library emits on purpose in an example (see test_compliance.EXPECTED_WARNINGS).

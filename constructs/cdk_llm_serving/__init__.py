@@ -1,6 +1,14 @@
 """cdk-llm-serving: AWS CDK (Python) L3 constructs for serving large language models on AWS."""
 
 from ._errors import PropsValidationError
+from .bedrock_batch import (
+    BatchInputFormat,
+    BatchInvocationType,
+    BatchLimits,
+    BedrockBatchInference,
+    OffPeakWindow,
+    TokenPrice,
+)
 from .bedrock_gateway import (
     INFERENCE_PROFILE_GEOS,
     BedrockEmbeddingAlias,
@@ -59,6 +67,13 @@ from .sagemaker_endpoint import (
 __version__ = "0.1.0"
 
 __all__ = [
+    # BedrockBatchInference
+    "BatchInputFormat",
+    "BatchInvocationType",
+    "BatchLimits",
+    "BedrockBatchInference",
+    "OffPeakWindow",
+    "TokenPrice",
     "INFERENCE_PROFILE_GEOS",
     "BedrockEmbeddingAlias",
     "BedrockGatewayApi",

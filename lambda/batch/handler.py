@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import boto3
+
 import collect as collect_mod
 import formats
 import split
@@ -272,8 +273,22 @@ def _objects(s3: Any, bucket: str, prefix: str) -> list[str]:
     return keys
 
 
-def collect_run(s3: Any, config: dict[str, Any], event: dict[str, Any], *, now: int | None = None) -> dict[str, Any]:
-    """Everything :func:`collect` does, with the S3 client passed in."""
+def _failure_message(bedrock: Any, job: dict[str, Any]) -> str:
+    """The job's own message (the polling path carries only its status), or ``no message``."""
+    if job.get("Message"):
+        return str(job["Message"])
+    if bedrock is not None and job.get("JobArn"):
+        try:
+            return str(bedrock.get_model_invocation_job(jobIdentifier=job["JobArn"]).get("message") or "no message")
+        except Exception as exc:  # noqa: BLE001 - the summary still lists the job and its status
+            return f"no message (GetModelInvocationJob failed: {type(exc).__name__})"
+    return "no message"
+
+
+def collect_run(
+    s3: Any, config: dict[str, Any], event: dict[str, Any], *, now: int | None = None, bedrock: Any | None = None
+) -> dict[str, Any]:
+    """Everything :func:`collect` does, with the clients passed in (``bedrock`` reads failed jobs' messages)."""
     prepared, jobs = event["prepared"], event.get("jobs") or []
     run, in_bucket, out_bucket = prepared["run_prefix"], config["input_bucket"], config["output_bucket"]
     index = json.loads(s3.get_object(Bucket=in_bucket, Key=f"{run}records.json")["Body"].read())
@@ -288,7 +303,8 @@ def collect_run(s3: Any, config: dict[str, Any], event: dict[str, Any], *, now: 
     for i, rows in enumerate(index):
         job = by_part.get(i, {})
         status = str(job.get("Status", "NotSubmitted"))
-        job_rows.append({"index": i, "job_arn": job.get("JobArn"), "status": status, "message": job.get("Message", "")})
+        message = "" if status in COMPLETED else _failure_message(bedrock, job)
+        job_rows.append({"index": i, "job_arn": job.get("JobArn"), "status": status, "message": message})
         prefix = f"{run}jobs/part-{i:04d}/"
         keys = _objects(s3, out_bucket, prefix)
         outputs: list[dict[str, Any]] = []
@@ -299,7 +315,7 @@ def collect_run(s3: Any, config: dict[str, Any], event: dict[str, Any], *, now: 
                 m = json.loads(s3.get_object(Bucket=out_bucket, Key=key)["Body"].read())
                 manifest_tokens[0] += int(m.get("inputTokenCount", 0))
                 manifest_tokens[1] += int(m.get("outputTokenCount", 0))
-        failed_job = None if status in COMPLETED else f"job {status}: {job.get('Message') or 'no message'}"
+        failed_job = None if status in COMPLETED else f"job {status}: {message}"
         results, tally = collect_mod.join([r[0] for r in rows], outputs, part=i, failed_job=failed_job)
         collect_mod.add(total, tally)
         for record_id, custom_id, line in rows:
@@ -380,4 +396,4 @@ def _emit_metrics(config: dict[str, Any], tally: collect_mod.Tally, failed_jobs:
 
 
 def collect(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return collect_run(_s3(), _config(), event)
+    return collect_run(_s3(), _config(), event, bedrock=boto3.client("bedrock"))
