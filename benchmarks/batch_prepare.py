@@ -93,13 +93,8 @@ def _outputs(s3: Any, prepared: dict[str, Any], rng: random.Random) -> list[dict
         prefix = part["output_uri"].split(f"{OUT}/", 1)[1]
         body = "\n".join(json.dumps(x) for x in lines).encode()
         s3.put_object(Bucket=OUT, Key=f"{prefix}job123/{key.rsplit('/', 1)[-1]}.out", Body=body)
-        jobs.append(
-            {
-                "index": part["index"],
-                "JobArn": "arn:aws:bedrock:us-east-1:111122223333:model-invocation-job/job123",
-                "Status": "Completed",
-            }
-        )
+        arn = "arn:aws:bedrock:us-east-1:111122223333:model-invocation-job/job123"
+        jobs.append({"index": part["index"], "Job": {"JobArn": arn, "Status": "Completed", "Message": ""}})
     return jobs
 
 

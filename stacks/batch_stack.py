@@ -40,7 +40,7 @@ from cdk_llm_serving import (
     ScheduledCapacity,
 )
 from cdk_llm_serving.bedrock_batch import WINDOWS, WindowPlan, offpeak_schedule
-from cdk_llm_serving.bedrock_batch.rules import JOBS, JobPlan
+from cdk_llm_serving.bedrock_batch.construct import props_problems
 
 from ._common import alarm_topic
 from .settings import settings_from_context
@@ -136,20 +136,27 @@ class BatchSettings:
             out.append(f"setting 'weights_key' must be a model.tar.gz, got {self.weights_key!r}")
         if self.flexible_window_minutes < 0:
             out.append(f"setting 'flexible_window_minutes' must be 0 or more, got {self.flexible_window_minutes}")
+            return out
+        if self.backend == "bedrock" and self.input_format in _FORMATS and self.invocation_type in _INVOCATION:
+            # The construct's own checks and BATCH.* rules on the props these settings give it, in this pass.
+            problems = props_problems(**self.batch_props(), schedule_prop="window")
         else:
-            out += [_setting_terms(p) for p in WINDOWS.problems(WindowPlan(prop="window", window=self.window))]
-        if self.backend == "bedrock":
-            plan = JobPlan(
-                model_id=self.model_id,
-                job_name_prefix="batch",
-                timeout_hours=self.job_timeout_hours,
-                fallback_min_records=100,
-                fallback_max_records=50_000,
-                runs_prefix="runs/",
-                max_concurrent_jobs=self.max_concurrent_jobs,
-            )
-            out += [_setting_terms(p) for p in JOBS.problems(plan)]
+            problems = WINDOWS.problems(WindowPlan(prop="window", window=self.window)) if self.schedule else []
+        out += [_setting_terms(p) for p in problems]
         return out
+
+    def batch_props(self) -> dict[str, Any]:
+        """The ``BedrockBatchInference`` props these settings give (the stack adds its topics)."""
+        return {
+            "model_id": self.model_id,
+            "foundation_model_ids": list(self.foundation_model_ids) or None,
+            "invocation_type": _INVOCATION[self.invocation_type],
+            "input_format": _FORMATS[self.input_format],
+            "input_prefix": self.input_prefix,
+            "schedule": self.window if self.schedule else None,
+            "job_timeout": cdk.Duration.hours(self.job_timeout_hours),
+            "max_concurrent_jobs": self.max_concurrent_jobs,
+        }
 
     @classmethod
     def from_context(cls, raw: Any) -> BatchSettings:
@@ -177,6 +184,10 @@ _TERMS = {
     "window.time_zone": "time_zone",
     "window.flexible_window": "flexible_window_minutes",
     "job_timeout": "job_timeout_hours",
+    "model_id": "model_id",
+    "foundation_model_ids": "foundation_model_ids",
+    "input_prefix": "input_prefix",
+    "max_concurrent_jobs": "max_concurrent_jobs",
 }
 
 
@@ -220,15 +231,8 @@ class BatchStack(cdk.Stack):
         batch = BedrockBatchInference(
             self,
             "Batch",
-            model_id=settings.model_id,
-            foundation_model_ids=list(settings.foundation_model_ids) or None,
-            invocation_type=_INVOCATION[settings.invocation_type],
-            input_format=_FORMATS[settings.input_format],
-            input_prefix=settings.input_prefix,
+            **settings.batch_props(),
             trigger_on_upload=settings.trigger_on_upload,
-            schedule=settings.window if settings.schedule else None,
-            job_timeout=cdk.Duration.hours(settings.job_timeout_hours),
-            max_concurrent_jobs=settings.max_concurrent_jobs,
             allow_invalid_records=settings.allow_invalid_records,
             notification_topic=self._notification_topic(settings),
             alarm_topic=self.alarm_topic,

@@ -26,6 +26,7 @@ from cdk_llm_serving.bedrock_batch import JOBS, WINDOWS, JobPlan, WindowPlan
 from cdk_llm_serving.bedrock_batch.construct import default_batch_price, foundation_model_of
 from harness import Synthesis, expect_rule, flat_statements, resources
 from stacks import BatchSettings, BatchStack
+from test_sagemaker_docs import _is_dataclass, _is_enum, _members, _params
 
 _PLAN = JobPlan(
     model_id="us.amazon.nova-lite-v1:0",
@@ -163,6 +164,34 @@ def test_prices_and_foundation_models() -> None:
     price = default_batch_price("us.amazon.nova-lite-v1:0")
     assert price is not None and price.input_per_million == pytest.approx(0.03)  # half of $0.06 on demand
     assert default_batch_price("arn:aws:bedrock:us-east-1:1:application-inference-profile/x") is None
+
+
+def test_every_prop_option_field_and_enum_member_states_its_default() -> None:
+    # Convention 11, as tests/test_sagemaker_docs.py checks it for the SageMaker family.
+    import ast
+    import inspect
+
+    import cdk_llm_serving.bedrock_batch as family
+
+    problems = []
+    for path in sorted(Path(family.__file__).parent.glob("*.py")):
+        for node in ast.parse(path.read_text()).body:
+            if not isinstance(node, ast.ClassDef) or node.name.startswith("_"):
+                continue
+            for name, has_default, doc in _members(node) if (_is_enum(node) or _is_dataclass(node)) else []:
+                if not doc:
+                    problems.append(f"{path.name}: {node.name}.{name} has no docstring")
+                elif has_default and _is_dataclass(node) and "Default" not in doc:
+                    problems.append(f"{path.name}: {node.name}.{name} does not state its default")
+    params = _params(BedrockBatchInference.__init__)
+    for name, p in inspect.signature(BedrockBatchInference.__init__).parameters.items():
+        if name in ("self", "scope", "construct_id"):
+            continue
+        if name not in params:
+            problems.append(f"{name}: no :param line")
+        elif p.default is not p.empty and "Default" not in params[name]:
+            problems.append(f"{name}: does not state its default")
+    assert not problems, problems
 
 
 # ------------------------------------------------------------------------------------------- templates
@@ -304,6 +333,7 @@ def test_settings_report_every_problem_in_setting_terms() -> None:
                 "job_timeout_hours": 6,
                 "max_concurrent_jobs": 50,
                 "notification_email": "nobody",
+                "model_id": "arn:aws:bedrock:us-east-1:111122223333:application-inference-profile/abc",
                 "unknown": 1,
             }
         )
@@ -314,6 +344,7 @@ def test_settings_report_every_problem_in_setting_terms() -> None:
         "[BATCH.TIMEOUT_HOURS]",
         "[BATCH.CONCURRENT_JOBS]",
         "notification_email",
+        "setting 'model_id' 'arn:aws:bedrock:us-east-1:111122223333:application-inference-profile/abc' is an ARN: pass setting 'foundation_model_ids'",
         "unknown setting 'unknown'",
     ):
         assert part in text, part

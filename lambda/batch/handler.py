@@ -292,7 +292,10 @@ def collect_run(
     prepared, jobs = event["prepared"], event.get("jobs") or []
     run, in_bucket, out_bucket = prepared["run_prefix"], config["input_bucket"], config["output_bucket"]
     index = json.loads(s3.get_object(Bucket=in_bucket, Key=f"{run}records.json")["Body"].read())
-    by_part = {int(j["index"]): j for j in jobs if isinstance(j, dict) and "index" in j}
+    # The Map's result: one {"index", "Job": {"Status", "JobArn", "Message"?}} per part (JobEnded / NotSubmitted).
+    by_part: dict[int, dict[str, Any]] = {
+        int(j["index"]): dict(j.get("Job") or {}) for j in jobs if isinstance(j, dict) and "index" in j
+    }
     total = collect_mod.Tally()
     job_rows = []
     manifest_tokens = [0, 0]

@@ -335,21 +335,39 @@ def test_openai_run_end_to_end_with_out_of_order_outputs_and_partial_failure(s3:
         Body=json.dumps({"totalRecordCount": 4, "inputTokenCount": 100, "outputTokenCount": 200}).encode(),
     )
     # Part 1's job failed: nothing written.
+    # The state machine's Map result, one item per part: {"index", "Job": <the callback's or the poll's output>}.
+    # The polling path carries no message: collect reads it from GetModelInvocationJob.
+    failed_arn = "arn:aws:bedrock:us-east-1:111122223333:model-invocation-job/fff"
     jobs = [
         {
             "index": 0,
-            "JobArn": "arn:aws:bedrock:us-east-1:111122223333:model-invocation-job/abc123def456",
-            "Status": "PartiallyCompleted",
+            "Job": {
+                "JobArn": "arn:aws:bedrock:us-east-1:111122223333:model-invocation-job/abc123def456",
+                "Status": "PartiallyCompleted",
+                "Message": "",
+            },
         },
-        {
-            "index": 1,
-            "JobArn": "arn:aws:bedrock:us-east-1:111122223333:model-invocation-job/fff",
-            "Status": "Failed",
-            "Message": "boom",
-        },
+        {"index": 1, "Job": {"JobArn": failed_arn, "Status": "Failed"}},
     ]
-
-    summary = handler.collect_run(s3, config, {"prepared": prepared, "jobs": jobs}, now=1_700_000_000)
+    bedrock = boto3.client("bedrock", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y")
+    with Stubber(bedrock) as stub:
+        stub.add_response(
+            "get_model_invocation_job",
+            {
+                "jobArn": failed_arn,
+                "roleArn": "arn:aws:iam::111122223333:role/r",
+                "modelId": "amazon.nova-lite-v1:0",
+                "submitTime": "2026-12-01T00:00:00Z",
+                "status": "Failed",
+                "message": "boom",
+                "inputDataConfig": {"s3InputDataConfig": {"s3Uri": "s3://batch-in/x"}},
+                "outputDataConfig": {"s3OutputDataConfig": {"s3Uri": "s3://batch-out/x"}},
+            },
+            {"jobIdentifier": failed_arn},
+        )
+        summary = handler.collect_run(
+            s3, config, {"prepared": prepared, "jobs": jobs}, now=1_700_000_000, bedrock=bedrock
+        )
 
     assert summary["status"] == "PARTIAL"
     assert (summary["records"], summary["succeeded"], summary["failed"], summary["missing"]) == (8, 2, 1, 5)

@@ -188,7 +188,10 @@ class BedrockBatchInference(Construct):
             input_format=input_format,
             input_prefix=input_prefix,
             schedule=schedule,
+            job_name_prefix=job_name_prefix,
+            job_timeout=self.job_timeout,
             max_concurrent_jobs=max_concurrent_jobs,
+            poll_interval=self.poll_interval,
             limits=limits,
             retention=retention,
         )
@@ -295,60 +298,10 @@ class BedrockBatchInference(Construct):
 
     # ================================================================= validation
 
-    def _validate(
-        self,
-        *,
-        model_id: str,
-        foundation_model_ids: list[str] | None,
-        invocation_type: BatchInvocationType,
-        input_format: BatchInputFormat,
-        input_prefix: str,
-        schedule: OffPeakWindow | None,
-        max_concurrent_jobs: int,
-        limits: BatchLimits,
-        retention: cdk.Duration,
-    ) -> None:
+    def _validate(self, **props: Any) -> None:
         p = ProblemCollector.for_construct(self)
-        p.check(
-            input_prefix.endswith("/") and not input_prefix.startswith("/") and input_prefix != "/",
-            f"input_prefix must be a folder like 'input/' (no leading '/', trailing '/'), got {input_prefix!r}",
-        )
-        p.check(
-            not input_prefix.startswith(_RUNS_PREFIX),
-            f"input_prefix {input_prefix!r} must not be inside {_RUNS_PREFIX!r} (the runs' own files)",
-        )
-        p.check(
-            not (input_format is BatchInputFormat.OPENAI and invocation_type is not BatchInvocationType.CONVERSE),
-            "input_format OPENAI is converted to Converse records: use invocation_type BatchInvocationType.CONVERSE",
-        )
-        p.check(
-            not (model_id.startswith("arn:") and not foundation_model_ids),
-            f"model_id {model_id!r} is an ARN: pass foundation_model_ids (the models it routes to) so the service role "
-            "may invoke them",
-        )
-        p.check(
-            int(limits.max_file_size.to_bytes()) >= 1024**2,
-            "fallback_limits.max_file_size must be at least 1 MiB",
-        )
-        p.check(retention.to_days(integral=False) >= 1, "retention must be at least 1 day")
-        plan = JobPlan(
-            model_id=model_id,
-            job_name_prefix=self.job_name_prefix,
-            timeout_hours=self.job_timeout.to_hours(integral=False),
-            fallback_min_records=limits.min_records,
-            fallback_max_records=limits.max_records,
-            runs_prefix=_RUNS_PREFIX,
-            max_concurrent_jobs=max_concurrent_jobs,
-        )
-        for problem in JOBS.problems(plan):
+        for problem in props_problems(**props):
             p.add(problem)
-        if schedule is not None:
-            for problem in WINDOWS.problems(WindowPlan(prop="schedule", window=schedule)):
-                p.add(problem)
-        p.check(
-            self.poll_interval.to_minutes(integral=False) >= 5,
-            "poll_interval must be at least 5 minutes (jobs run for minutes to hours)",
-        )
         p.raise_if_any()
 
     # ================================================================= storage and roles
@@ -451,7 +404,9 @@ class BedrockBatchInference(Construct):
 
     def _build_service_role(self) -> None:
         """The role Bedrock assumes to run the jobs (Bedrock user guide, "Create a custom service role for batch
-        inference", batch-iam-sr.html): trusted by bedrock.amazonaws.com for this account's batch jobs only."""
+        inference", batch-iam-sr.html): trusted by bedrock.amazonaws.com for this account's batch jobs only; S3
+        access conditioned on aws:ResourceAccount, the key through S3 (kms:ViaService), and InvokeModel on the
+        (application) inference profile plus its foundation model in each Region it routes to, as that page says."""
         self.service_role = iam.Role(
             self,
             "ServiceRole",
@@ -477,9 +432,11 @@ class BedrockBatchInference(Construct):
                     resources=[self.input_bucket.arn_for_objects(f"{_RUNS_PREFIX}*")],
                     conditions=in_account,
                 ),
+                # The user guide's policy has GetObject and PutObject on both buckets; Bedrock validates them
+                # ("could not validate GetObject or PutObject permissions"), so the output prefix gets both.
                 iam.PolicyStatement(
                     sid="WriteJobOutputs",
-                    actions=["s3:PutObject"],
+                    actions=["s3:GetObject", "s3:PutObject"],
                     resources=[self.output_bucket.arn_for_objects(f"{_RUNS_PREFIX}*")],
                     conditions=in_account,
                 ),
@@ -489,10 +446,12 @@ class BedrockBatchInference(Construct):
                     resources=[self.input_bucket.bucket_arn, self.output_bucket.bucket_arn],
                     conditions={**in_account, "StringLike": {"s3:prefix": [f"{_RUNS_PREFIX}*"]}},
                 ),
+                # Decrypt reads the inputs, GenerateDataKey writes the outputs (s3EncryptionKeyId); both through S3.
                 iam.PolicyStatement(
                     sid="UseBucketKey",
                     actions=["kms:Decrypt", "kms:GenerateDataKey"],
                     resources=[self.encryption_key.key_arn],
+                    conditions={"StringEquals": {"kms:ViaService": f"s3.{cdk.Aws.REGION}.amazonaws.com"}},
                 ),
                 iam.PolicyStatement(
                     sid="InvokeModel", actions=["bedrock:InvokeModel"], resources=self._model_resources()
@@ -873,7 +832,7 @@ class BedrockBatchInference(Construct):
             "NotifySummary",
             topic=self.notification_topic,
             subject="Bedrock batch run finished",
-            message=sfn.TaskInput.from_json_path_at("$.summary.Payload"),
+            message=sfn.TaskInput.from_text(sfn.JsonPath.json_to_string(sfn.JsonPath.object_at("$.summary.Payload"))),
             result_path=sfn.JsonPath.DISCARD,
         )
         outcome = (
@@ -1046,9 +1005,68 @@ class BedrockBatchInference(Construct):
         )
 
 
+def props_problems(
+    *,
+    model_id: str,
+    foundation_model_ids: list[str] | None = None,
+    invocation_type: BatchInvocationType = BatchInvocationType.CONVERSE,
+    input_format: BatchInputFormat = BatchInputFormat.AUTO,
+    input_prefix: str = "input/",
+    schedule: OffPeakWindow | None = None,
+    job_name_prefix: str = "batch",
+    job_timeout: cdk.Duration | None = None,
+    max_concurrent_jobs: int = 5,
+    poll_interval: cdk.Duration | None = None,
+    limits: BatchLimits | None = None,
+    retention: cdk.Duration | None = None,
+    schedule_prop: str = "schedule",
+) -> list[str]:
+    """Every problem :class:`BedrockBatchInference` reports about these props (its ``BATCH.*`` rules included),
+    without building anything, so a stack's settings parser reports them in the same pass as its own
+    (``stacks/batch_stack.py``). ``schedule_prop`` names the window in the messages."""
+    job_timeout = job_timeout or cdk.Duration.hours(24)
+    poll_interval = poll_interval or cdk.Duration.hours(1)
+    limits = limits or BatchLimits()
+    retention = retention or cdk.Duration.days(90)
+    out: list[str] = []
+    if not (input_prefix.endswith("/") and not input_prefix.startswith("/") and input_prefix != "/"):
+        out.append(f"input_prefix must be a folder like 'input/' (no leading '/', trailing '/'), got {input_prefix!r}")
+    if input_prefix.startswith(_RUNS_PREFIX):
+        out.append(f"input_prefix {input_prefix!r} must not be inside {_RUNS_PREFIX!r} (the runs' own files)")
+    if input_format is BatchInputFormat.OPENAI and invocation_type is not BatchInvocationType.CONVERSE:
+        out.append(
+            "input_format OPENAI is converted to Converse records: use invocation_type BatchInvocationType.CONVERSE"
+        )
+    if model_id.startswith("arn:") and not foundation_model_ids:
+        out.append(
+            f"model_id {model_id!r} is an ARN: pass foundation_model_ids (the models it routes to) so the service role "
+            "may invoke them"
+        )
+    if int(limits.max_file_size.to_bytes()) < 1024**2:
+        out.append("fallback_limits.max_file_size must be at least 1 MiB")
+    if retention.to_days(integral=False) < 1:
+        out.append("retention must be at least 1 day")
+    if poll_interval.to_minutes(integral=False) < 5:
+        out.append("poll_interval must be at least 5 minutes (jobs run for minutes to hours)")
+    out += JOBS.problems(
+        JobPlan(
+            model_id=model_id,
+            job_name_prefix=job_name_prefix,
+            timeout_hours=job_timeout.to_hours(integral=False),
+            fallback_min_records=limits.min_records,
+            fallback_max_records=limits.max_records,
+            runs_prefix=_RUNS_PREFIX,
+            max_concurrent_jobs=max_concurrent_jobs,
+        )
+    )
+    if schedule is not None:
+        out += WINDOWS.problems(WindowPlan(prop=schedule_prop, window=schedule))
+    return out
+
+
 _STAR_REASON = (
     "X-Ray (and, for the state machine, CloudWatch Logs vended-log delivery) have no resource-level permissions; "
     "AWS requires '*'. Service Quotas ListServiceQuotas has none either (prepare function only)"
 )
 
-__all__ = ["BedrockBatchInference", "TokenPrice", "default_batch_price", "foundation_model_of"]
+__all__ = ["BedrockBatchInference", "TokenPrice", "default_batch_price", "foundation_model_of", "props_problems"]

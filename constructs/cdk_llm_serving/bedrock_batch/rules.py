@@ -48,13 +48,17 @@ class JobPlan:
     model_id: str
     """``model_id`` as given (a token is not checked)."""
     job_name_prefix: str
+    """``job_name_prefix``: job names are ``<prefix>-<run id>-<part>``."""
     timeout_hours: float
     """``job_timeout`` in hours."""
     fallback_min_records: int
+    """``fallback_limits.min_records``."""
     fallback_max_records: int
+    """``fallback_limits.max_records``."""
     runs_prefix: str
     """The key prefix of the job files and outputs (``runs/``)."""
     max_concurrent_jobs: int
+    """``max_concurrent_jobs``: the Map's concurrency."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -62,7 +66,9 @@ class WindowPlan:
     """An off-peak window, and the prop that holds it (for messages)."""
 
     prop: str
+    """The prop or setting that holds the window, as messages name it."""
     window: OffPeakWindow
+    """The window."""
 
 
 JOBS: RuleSet[JobPlan] = RuleSet("BATCH")
