@@ -43,6 +43,7 @@ bench: setup
 	$(PY) benchmarks/budget_overhead.py
 	$(PY) benchmarks/synth_time.py
 	$(PY) benchmarks/lora_fleet.py
+	$(PY) benchmarks/batch_prepare.py
 
 # Architecture pictures: synthesize (offline), then one SVG per stack from the cloud assembly into docs/diagrams/.
 # Needs Graphviz's `dot` (Debian package graphviz), installed here when missing: apt-get as root, else sudo.

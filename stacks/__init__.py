@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import aws_cdk as cdk
 
+from .batch_stack import BatchSettings, BatchStack
 from .catalog_stack import CatalogSettings, CatalogStack
 from .chat_stack import DEFAULT_CHAT_MODELS, ChatSettings, ChatStack
 from .inferentia_stack import InferentiaSettings, InferentiaStack
@@ -12,6 +13,8 @@ from .pipeline_stack import PipelineSettings, PipelineStack
 from .rag_stack import RagSettings, RagStack
 
 __all__ = [
+    "BatchSettings",
+    "BatchStack",
     "DEFAULT_CHAT_MODELS",
     "CatalogSettings",
     "CatalogStack",
@@ -38,6 +41,7 @@ def build_app(app: cdk.App) -> cdk.App:
     )
     RagStack(app, "RagStack", settings=RagSettings.from_context(app.node.try_get_context("rag")))
     LoraStack(app, "LoraStack", settings=LoraSettings.from_context(app.node.try_get_context("lora")))
+    BatchStack(app, "BatchStack", settings=BatchSettings.from_context(app.node.try_get_context("batch")))
     catalog = app.node.try_get_context("catalog")
     if catalog:
         CatalogStack(

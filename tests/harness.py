@@ -19,6 +19,7 @@ import aws_cdk as cdk
 
 import stacks
 import variants
+import variants_batch
 import variants_catalog
 import variants_kb
 import variants_lora
@@ -29,6 +30,7 @@ from stacks.nag_gate import add_nag_gate
 #: Test-only stacks, by name. Each module owns its own dict, so parallel work does not collide.
 VARIANTS = {
     **variants.VARIANTS,
+    **variants_batch.VARIANTS,
     **variants_sagemaker.VARIANTS,
     **variants_kb.VARIANTS,
     **variants_lora.VARIANTS,

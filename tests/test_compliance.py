@@ -10,7 +10,7 @@ import pytest
 from harness import REPO, TEST_STACKS, Synthesis
 
 #: The deployable stacks (``stacks.build_app``) plus every test-only variant and the sample pipeline's stage stacks.
-APP_STACKS = {"ChatStack", "InferentiaStack", "RagStack", "LoraStack"}
+APP_STACKS = {"ChatStack", "InferentiaStack", "RagStack", "LoraStack", "BatchStack"}
 EXPECTED_STACKS = APP_STACKS | TEST_STACKS
 
 

@@ -52,6 +52,7 @@ EXAMPLES: dict[str, set[str]] = {
     "gateway_bedrock": {"GatewayBedrockExample"},
     "gateway_private": {"GatewayPrivateExample"},
     "gateway_routing": {"GatewayRoutingExample"},
+    "bedrock_batch": {"BedrockBatchExample"},
 }
 
 #: The warnings the library emits on purpose in an example (see test_compliance.EXPECTED_WARNINGS).

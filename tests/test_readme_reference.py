@@ -23,7 +23,7 @@ from botocore import xform_name
 from harness import REPO, TEST_STACKS, Synthesis, resources
 
 README = (REPO / "README.md").read_text()
-APP_STACKS = ("ChatStack", "InferentiaStack", "LoraStack", "RagStack")
+APP_STACKS = ("BatchStack", "ChatStack", "InferentiaStack", "LoraStack", "RagStack")
 HOURS = 730
 
 

@@ -15,6 +15,12 @@ def snapshot_json(snapshot):  # type: ignore[no-untyped-def]
 
 
 def _core_types(stack_name: str) -> set[str]:
+    if stack_name in ("BatchStack", "BedrockBatchProfileStack"):
+        return {"AWS::StepFunctions::StateMachine", "AWS::Lambda::Function", "AWS::Events::Rule", "AWS::IAM::Role"}
+    if stack_name == "BatchTransformStack":
+        return {"AWS::SageMaker::Endpoint", "AWS::StepFunctions::StateMachine", "AWS::Scheduler::Schedule"}
+    if stack_name == "BatchAsyncStack":
+        return {"AWS::SageMaker::Endpoint", "AWS::ApplicationAutoScaling::ScalableTarget"}
     if stack_name.endswith("PipelineStack"):
         return {"AWS::CodePipeline::Pipeline", "AWS::CodeBuild::Project"}
     if stack_name.endswith("CatalogStack"):

@@ -54,6 +54,7 @@ def test_wheel_contents(wheel: Path) -> None:
     assert "cdk_llm_serving/py.typed" in names
     assert "cdk_llm_serving/_lambda/gateway/run.sh" in names
     assert "cdk_llm_serving/_lambda/gateway/server.py" in names
+    assert "cdk_llm_serving/_lambda/batch/handler.py" in names
     for data in (
         "version_matrix.json",
         "inf2_instances.json",

@@ -1,6 +1,13 @@
 """cdk-llm-serving: AWS CDK (Python) L3 constructs for serving large language models on AWS."""
 
 from ._errors import PropsValidationError
+from .bedrock_batch import (
+    BatchInputFormat,
+    BatchInvocationType,
+    BatchLimits,
+    BedrockBatchInference,
+    OffPeakWindow,
+)
 from .bedrock_gateway import (
     INFERENCE_PROFILE_GEOS,
     AccountGuardrailEnforcement,
@@ -81,6 +88,12 @@ __all__ = [
     "AccountGuardrailEnforcement",
     "SelectiveGuarding",
     "ApplicationInferenceProfile",
+    # BedrockBatchInference
+    "BatchInputFormat",
+    "BatchInvocationType",
+    "BatchLimits",
+    "BedrockBatchInference",
+    "OffPeakWindow",
     "INFERENCE_PROFILE_GEOS",
     "BedrockEmbeddingAlias",
     "BedrockGatewayApi",

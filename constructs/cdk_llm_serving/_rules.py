@@ -109,6 +109,13 @@ def breaks_length(value: object, min_length: int, max_length: int) -> bool:
 
 def all_rules() -> list[Rule[Any]]:
     """Every registered rule of every family (import the families' ``rules`` modules first)."""
-    from . import bedrock_gateway, eks_inferentia, knowledge_base, lora_fleet, sagemaker_endpoint  # noqa: F401
+    from . import (  # noqa: F401
+        bedrock_batch,
+        bedrock_gateway,
+        eks_inferentia,
+        knowledge_base,
+        lora_fleet,
+        sagemaker_endpoint,
+    )
 
     return list(_ALL)

@@ -21,6 +21,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 
+from .._prices import TokenPrice
 from .._types import TypedOptions
 from .auth import GatewayAuthMode
 
@@ -72,17 +73,6 @@ class TeamPolicy(TypedOptions):
     Default: - every alias"""
     budget: Budget | None = None
     """The team's budget per period. Default: - ``GatewayGovernance.team_budget``"""
-
-
-@dataclass(frozen=True)
-class TokenPrice(TypedOptions):
-    """Price of one alias in US dollars per million tokens (the project has no Bedrock price table: take the
-    numbers from the Bedrock pricing page for the model and Region, and date them in your code)."""
-
-    input_per_million: float
-    """USD per 1M input tokens (required)."""
-    output_per_million: float
-    """USD per 1M output tokens (required)."""
 
 
 @dataclass(frozen=True)
