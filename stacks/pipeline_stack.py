@@ -32,6 +32,7 @@ from constructs import Construct, IConstruct
 from cdk_llm_serving import PropsValidationError
 from cdk_llm_serving._nag import acknowledge, nag_resource
 
+from .batch_stack import BatchSettings, BatchStack
 from .chat_stack import ChatSettings, ChatStack
 from .inferentia_stack import InferentiaSettings, InferentiaStack
 from .lora_stack import LoraSettings, LoraStack
@@ -55,6 +56,7 @@ STACK_KINDS: dict[str, _StackKind] = {
     "InferentiaStack": _StackKind(
         InferentiaStack, InferentiaSettings.from_context, "inferentia", needs_availability_zones=True
     ),
+    "BatchStack": _StackKind(BatchStack, BatchSettings.from_context, "batch"),
 }
 
 #: The CDK CLI the self-mutation step installs: the repository's pinned one (package.json), as `make synth` uses.

@@ -260,6 +260,7 @@ STATEFUL: dict[str, dict[str, tuple[str, str]]] = {
         "BatchCollectLogsE16BAE02": (LOG_GROUP, RETAIN),
         "BatchCallbackLogs2949F836": (LOG_GROUP, RETAIN),
         "BatchStateMachineLogsEAAD436C": (LOG_GROUP, RETAIN),
+        "BatchTokenTableEFD56F6C": (TABLE, DELETE),  # task tokens of running jobs only
     },
     "BedrockBatchProfileStack": {
         "AlarmKeyE05DE300": (KEY, RETAIN),
@@ -271,6 +272,7 @@ STATEFUL: dict[str, dict[str, tuple[str, str]]] = {
         "BatchCollectLogsE16BAE02": (LOG_GROUP, RETAIN),
         "BatchCallbackLogs2949F836": (LOG_GROUP, RETAIN),
         "BatchStateMachineLogsEAAD436C": (LOG_GROUP, RETAIN),
+        "BatchTokenTableEFD56F6C": (TABLE, DELETE),  # task tokens of running jobs only
     },
     "BatchTransformStack": {
         "AlarmTopicKey57B0D3A7": (KEY, RETAIN),

@@ -324,7 +324,7 @@ def test_vpc_stacks_need_availability_zones_of_their_region() -> None:
 
 def test_source_kinds_stacks_and_overrides_are_checked() -> None:
     envs = copy.deepcopy(SAMPLE_PIPELINE["environments"])
-    envs[0]["stacks"] = ["ChatStack", "BatchStack"]
+    envs[0]["stacks"] = ["ChatStack", "ReportingStack"]
     envs[1]["settings"] = {"chat": {"throttling_rate_limit": "fast", "auth": "saml"}}
     source = {**SAMPLE_PIPELINE["source"], "bucket": "my-source-bucket"}
     problems = _problems(_with(source=source, environments=envs))
@@ -333,7 +333,10 @@ def test_source_kinds_stacks_and_overrides_are_checked() -> None:
     assert "environments[0] (staging) 'stacks' must be a non-empty list of ChatStack, RagStack" in text
     # the stack's own checks run on the merged settings, named with the environment
     assert "environments[1] (prod): cdk.json context 'chat': setting 'throttling_rate_limit' must be float" in text
-    assert "environments[1] (prod): cdk.json context 'chat': setting 'auth' must be one of cognito, iam, none" in text
+    assert (
+        "environments[1] (prod): cdk.json context 'chat': setting 'auth' must be one of cognito, iam, api_keys, none"
+        in text
+    )
     bad_arn = {"connection_arn": "arn:aws:s3:::bucket", "repository": "just-a-name"}
     text = "\n".join(_problems(_with(source=bad_arn)))
     assert "setting 'source.connection_arn' must be a connection ARN" in text

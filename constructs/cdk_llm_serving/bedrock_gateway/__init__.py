@@ -1,7 +1,8 @@
 """BedrockGatewayApi and its types."""
 
+from .._prices import TokenPrice
 from . import rules
-from ._governance import Budget, BudgetPeriod, GatewayGovernance, TeamPolicy, TokenPrice
+from ._governance import Budget, BudgetPeriod, GatewayGovernance, TeamPolicy
 from .alarms import GatewayAlarmOptions
 from .aliases import (
     INFERENCE_PROFILE_GEOS,
