@@ -49,6 +49,7 @@ def build_app(app: cdk.App) -> cdk.App:
             "CatalogStack",
             settings=CatalogSettings.from_context(catalog),
             chat=ChatSettings.from_context(app.node.try_get_context("chat")),
+            rag=RagSettings.from_context(app.node.try_get_context("rag")),
         )
     pipeline = app.node.try_get_context("pipeline")
     if pipeline:

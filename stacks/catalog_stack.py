@@ -1,10 +1,15 @@
 """CatalogStack: a Service Catalog portfolio that application teams launch gateways from (seed 001 §6).
 
-One product, the chat gateway (``ChatGatewayProduct``, a ``servicecatalog.ProductStack``): an OpenAI-compatible API over
-the platform's Bedrock allowlist with IAM auth, alarms and WAF. The knobs a team picks at launch are CloudFormation
+Two products, each a ``servicecatalog.ProductStack``: the chat gateway (``ChatGatewayProduct``), an OpenAI-compatible API
+over the platform's Bedrock allowlist with IAM auth, alarms and WAF; and internal RAG (``RagProduct``), the body of
+RagStack (a SageMaker-hosted open model, a Bedrock Knowledge Base, a private API) in its own VPC. The knobs a team picks at launch are CloudFormation
 parameters, checked by CloudFormation (``MinValue``/``MaxValue``) because their values are unknown at synth:
 throttling rate and burst, and the WAF per-IP limit (the gateway accepts tokens for exactly these props). The model
 allowlist is fixed per product version: the function's IAM policy and configuration are derived from it at synth.
+
+RAG's launch parameters are the autoscaling upper bound and the weights' bucket and folder; the instance type, the
+container and the context length are fixed per product version (the ``rag`` settings), and so are the VPC's
+Availability Zones (``availability_zones``: a product template has no environment to look zones up in).
 
 The products never create ``AWS::ApiGateway::Account`` (the account's API Gateway CloudWatch role, one per account
 and Region): every launched copy would overwrite it, and deleting one would break the others' execution logging. The
@@ -17,7 +22,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import aws_cdk as cdk
@@ -30,11 +35,13 @@ from constructs import Construct
 import cdk_llm_serving
 from cdk_llm_serving import BedrockGatewayApi, GatewayAuth, PropsValidationError
 from cdk_llm_serving._nag import acknowledge, nag_resource
+from cdk_llm_serving._retained import stack_id_suffix
 from cdk_llm_serving.bedrock_gateway._validation import MAX_BURST, WAF_RATE_LIMIT_RANGE
 
 from ._common import alarm_topic
 from .chat_stack import ChatSettings
-from .pipeline_stack import _as_mapping, _environment_problems
+from .pipeline_stack import _AZ, _as_mapping, _environment_problems
+from .rag_stack import RagComposition, RagNames, RagSettings
 
 #: The construct ID of aws-s3-deployment's singleton function (BucketDeployment, aws-cdk-lib 2.275).
 _BUCKET_DEPLOYMENT = "Custom::CDKBucketDeployment8693BB64968944B69AAFB0CC9EB8756C"
@@ -59,6 +66,9 @@ class CatalogSettings:
     consumer_role_arns: tuple[str, ...] = ()
     """IAM roles of the catalog account that may launch the products. Default: - none (grant access later in the
     console or with ``aws servicecatalog associate-principal-with-portfolio``)"""
+    availability_zones: tuple[str, ...]
+    """Availability Zones (at least 2) of ``region`` in the catalog account for the RAG product's VPC (names differ
+    per account: ``aws ec2 describe-availability-zones``); products launch in the catalog's account and Region."""
     api_gateway_cloud_watch_role: bool = True
     """Create the account's API Gateway CloudWatch role (``AWS::ApiGateway::Account``) once, in this stack, since the
     products never do; the gateways' execution logging needs it. Set to false when the account has one already.
@@ -77,11 +87,24 @@ class CatalogSettings:
                 "setting 'consumer_role_arns' must be a list of IAM role ARNs like "
                 f"'arn:aws:iam::111111111111:role/app-team', got {json.dumps(roles)}"
             )
+        azs = raw.get("availability_zones", [])
+        region = raw.get("region")
+        if (
+            not isinstance(azs, list)
+            or len(set(azs)) < 2
+            or any(not isinstance(z, str) or not (m := _AZ.match(z)) or m.group(1) != region for z in azs)
+        ):
+            problems.append(
+                f"setting 'availability_zones' must name at least 2 zones of {region} like '{region}a' for the RAG "
+                f"product's VPC (no lookups at synth), got {json.dumps(azs)}: aws ec2 describe-availability-zones "
+                f"--region {region}"
+            )
         if problems:
             raise PropsValidationError(where, problems)
         return cls(
             account=raw["account"],
             region=raw["region"],
+            availability_zones=tuple(azs),
             provider_name=str(raw.get("provider_name", "Platform team")),
             consumer_role_arns=tuple(roles),
             api_gateway_cloud_watch_role=bool(raw.get("api_gateway_cloud_watch_role", True)),
@@ -151,6 +174,77 @@ class ChatGatewayProduct(servicecatalog.ProductStack):
         cdk.CfnOutput(self, "AlarmTopicArn", value=self.alarm_topic.topic_arn, description="Subscribe to get alarms")
 
 
+#: ``AllowedPattern`` of the weights bucket: a general purpose bucket name (Amazon S3 User Guide, "General purpose
+#: bucket naming rules": 3-63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit).
+WEIGHTS_BUCKET_PATTERN = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
+#: ``AllowedPattern`` of the weights folder: key segments without a leading or trailing ``/`` (``ModelSource.s3_prefix``
+#: appends the ``/``; a token cannot be stripped at synth) from S3's safe key characters (User Guide, "Naming objects").
+WEIGHTS_PREFIX_PATTERN = r"^[a-zA-Z0-9!_.*'()-]+(/[a-zA-Z0-9!_.*'()-]+)*$"
+
+
+class RagProduct(servicecatalog.ProductStack):
+    """Internal RAG as a product template: RagStack's body (:class:`~stacks.rag_stack.RagComposition`) with the
+    autoscaling upper bound and the weights' bucket and folder as launch parameters, the VPC in the catalog's
+    ``availability_zones``, and account-unique names that hold the launched stack's ID."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: RagSettings,
+        availability_zones: tuple[str, ...],
+        asset_bucket: s3.IBucket,
+    ) -> None:
+        super().__init__(
+            scope,
+            construct_id,
+            asset_bucket=asset_bucket,
+            description="cdk-llm-serving internal RAG: private API, SageMaker-hosted model, Bedrock Knowledge Base",
+        )
+        max_instances = cdk.CfnParameter(
+            self,
+            "MaxInstances",
+            type="Number",
+            default=settings.max_instances,
+            min_value=1,
+            max_value=20,
+            description=f"Autoscaling upper bound of the {settings.instance_type} endpoint instances.",
+        )
+        bucket = cdk.CfnParameter(
+            self,
+            "WeightsBucketName",
+            type="String",
+            default=settings.weights_bucket_name,
+            allowed_pattern=WEIGHTS_BUCKET_PATTERN,
+            description="Bucket of this account holding the model weights (uncompressed Hugging Face snapshot).",
+        )
+        prefix = cdk.CfnParameter(
+            self,
+            "WeightsPrefix",
+            type="String",
+            default=settings.weights_prefix.rstrip("/"),
+            allowed_pattern=WEIGHTS_PREFIX_PATTERN,
+            description=f"Folder of the weights in that bucket, no trailing '/'; a model that {settings.instance_type} "
+            f"serves with a {settings.max_model_len}-token context.",
+        )
+        suffix = stack_id_suffix()  # 12 lowercase hex digits of the launched stack's ID
+        self.rag = RagComposition(
+            self,
+            replace(settings, weights_bucket_name=bucket.value_as_string, weights_prefix=prefix.value_as_string),
+            label="the RAG product",
+            availability_zones=list(availability_zones),
+            max_instances=max_instances.value_as_number,  # type: ignore[arg-type]  # a number token
+            names=RagNames(
+                endpoint=f"rag-llm-{suffix}",
+                model_package_group=f"rag-llm-{suffix}-versions",
+                knowledge_base=f"rag-documents-{suffix}",
+                vector_bucket=f"rag-documents-{suffix}-vectors",
+            ),
+            api_gateway_account=False,
+        )
+
+
 class CatalogStack(cdk.Stack):
     """The portfolio, its products (one version per library version), their launch role and asset bucket."""
 
@@ -161,6 +255,7 @@ class CatalogStack(cdk.Stack):
         *,
         settings: CatalogSettings,
         chat: ChatSettings | None = None,
+        rag: RagSettings | None = None,
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("description", "cdk-llm-serving: Service Catalog portfolio of serving products")
@@ -168,6 +263,7 @@ class CatalogStack(cdk.Stack):
         super().__init__(scope, construct_id, **kwargs)
         self.settings = settings
         chat = chat or ChatSettings()
+        rag = rag or RagSettings()
         self.asset_bucket = self._asset_bucket()
         self.portfolio = servicecatalog.Portfolio(
             self,
@@ -198,6 +294,32 @@ class CatalogStack(cdk.Stack):
         self.portfolio.add_product(self.chat_product)
         self.launch_role = launch_role(self, self.asset_bucket)
         self.portfolio.set_launch_role(self.chat_product, self.launch_role)
+        self.rag_product_stack = RagProduct(
+            self,
+            "RagProduct",
+            settings=rag,
+            availability_zones=settings.availability_zones,
+            asset_bucket=self.asset_bucket,
+        )
+        self.rag_product = servicecatalog.CloudFormationProduct(
+            self,
+            "Rag",
+            product_name="LLM RAG over enterprise documents",
+            owner=settings.provider_name,
+            description="Private OpenAI-compatible API answering from a document index with a SageMaker-hosted model",
+            product_versions=[
+                servicecatalog.CloudFormationProductVersion(
+                    product_version_name=PRODUCT_VERSION,
+                    description=f"cdk-llm-serving {cdk_llm_serving.__version__}",
+                    cloud_formation_template=servicecatalog.CloudFormationTemplate.from_product_stack(
+                        self.rag_product_stack
+                    ),
+                )
+            ],
+        )
+        self.portfolio.add_product(self.rag_product)
+        self.rag_launch_role = rag_launch_role(self, self.launch_role)
+        self.portfolio.set_launch_role(self.rag_product, self.rag_launch_role)
         for i, arn in enumerate(settings.consumer_role_arns):
             self.portfolio.give_access_to_role(iam.Role.from_role_arn(self, f"Consumer{i}", arn, mutable=False))
         if settings.api_gateway_cloud_watch_role:
@@ -205,6 +327,7 @@ class CatalogStack(cdk.Stack):
         self._acknowledge_asset_deployment()
         cdk.CfnOutput(self, "PortfolioId", value=self.portfolio.portfolio_id)
         cdk.CfnOutput(self, "ChatGatewayProductId", value=self.chat_product.product_id)
+        cdk.CfnOutput(self, "RagProductId", value=self.rag_product.product_id)
 
     def _asset_bucket(self) -> s3.Bucket:
         """The products' Lambda code: ProductStack copies its assets here, and launches read them. ProductStack needs
@@ -325,21 +448,46 @@ def launch_role(scope: Construct, asset_bucket: s3.IBucket) -> iam.Role:
     takes a name (no ``*FullAccess``)."""
     stack = cdk.Stack.of(scope)
     statements = launch_statements(stack, asset_bucket)
-    policy = iam.ManagedPolicy(scope, "LaunchPolicy", statements=statements)
-    for statement in statements:
-        for resource in statement.resources:
-            if "*" in resource:
-                acknowledge(
-                    policy,
-                    f"AwsSolutions::AwsSolutions-IAM5[Resource::{nag_resource(policy, resource)}]",
-                    _LAUNCH_WILDCARDS[statement.sid or ""],
-                )
+    policy = _launch_policy(scope, "LaunchPolicy", statements, _LAUNCH_WILDCARDS)
     return iam.Role(
         scope,
         "LaunchRole",
         assumed_by=iam.ServicePrincipal("servicecatalog.amazonaws.com"),
         managed_policies=[policy],
         description="Service Catalog launch role of the cdk-llm-serving chat gateway product",
+    )
+
+
+def _launch_policy(
+    scope: Construct, construct_id: str, statements: list[iam.PolicyStatement], reasons: dict[str, str]
+) -> iam.ManagedPolicy:
+    """A launch policy; each wildcard resource acknowledged with its statement's reason."""
+    policy = iam.ManagedPolicy(scope, construct_id, statements=statements)
+    for statement in statements:
+        for resource in statement.resources:
+            if "*" in resource:
+                acknowledge(
+                    policy,
+                    f"AwsSolutions::AwsSolutions-IAM5[Resource::{nag_resource(policy, resource)}]",
+                    reasons[statement.sid or ""],
+                )
+    return policy
+
+
+def rag_launch_role(scope: Construct, chat_launch_role: iam.Role) -> iam.Role:
+    """The role Service Catalog assumes to launch the RAG product: the chat gateway's launch policy (the RAG product
+    holds the same gateway) plus :func:`rag_launch_statements` (network, SageMaker, document index), in a second
+    managed policy (one policy is at most 6,144 characters)."""
+    stack = cdk.Stack.of(scope)
+    chat_policy = scope.node.find_child("LaunchPolicy")
+    assert isinstance(chat_policy, iam.ManagedPolicy)
+    policy = _launch_policy(scope, "RagLaunchPolicy", rag_launch_statements(stack), _RAG_LAUNCH_WILDCARDS)
+    return iam.Role(
+        scope,
+        "RagLaunchRole",
+        assumed_by=iam.ServicePrincipal("servicecatalog.amazonaws.com"),
+        managed_policies=[chat_policy, policy],
+        description="Service Catalog launch role of the cdk-llm-serving RAG product",
     )
 
 
@@ -559,5 +707,258 @@ def launch_statements(stack: cdk.Stack, asset_bucket: s3.IBucket) -> list[iam.Po
                 "cloudwatch:UntagResource",
             ],
             resources=[arn("cloudwatch", "alarm", sc, cdk.ArnFormat.COLON_RESOURCE_NAME)],
+        ),
+    ]
+
+
+#: Why each RAG launch-policy statement has a wildcard resource (by statement id).
+_RAG_LAUNCH_WILDCARDS = {
+    "PassServiceRoles": "passes only the product's own roles (SC-<account>-pp-*), and only to the services that use them",
+    "Network": "VPC, subnet, route table, security group, endpoint and flow log IDs are generated at launch; limited "
+    "to this account and Region",
+    "NetworkDescribe": "EC2 Describe* actions have no resource types; AWS requires '*'",
+    "Endpoint": "the endpoint and its model package group are named rag-llm-<stack ID>; the model's and endpoint "
+    "config's names are generated by CloudFormation; limited to this account and Region",
+    "Scaling": "scalable targets and scaling policies are addressed by generated IDs; limited to this account and Region",
+    "ScalingDescribe": "Application Auto Scaling Describe* actions have no resource types; AWS requires '*'",
+    "Buckets": "the product's buckets are named by CloudFormation after the provisioned product's stack "
+    "(sc-<account>-pp-*, lowercase)",
+    "VectorStore": "the vector bucket is named rag-documents-<stack ID>-vectors; its index is addressed under it",
+    "CreateKnowledgeBase": "bedrock:CreateKnowledgeBase has no resource: the knowledge base does not exist yet",
+    "KnowledgeBase": "knowledge base IDs are generated at launch; limited to this account and Region",
+    "Ingestion": "the state machine's name is generated by CloudFormation; limited to this account and Region",
+    "Rules": "the rules are named by CloudFormation after the provisioned product's stack (SC-<account>-pp-*)",
+    "Dashboard": "the dashboard is named by CloudFormation after the provisioned product's stack (SC-<account>-pp-*)",
+    "Grants": "SageMaker and the vector store use the product's KMS keys through grants; key IDs are generated at "
+    "launch; limited to this account and Region and to grants for AWS resources",
+}
+
+
+def rag_launch_statements(stack: cdk.Stack) -> list[iam.PolicyStatement]:
+    """What the RAG product adds to the chat gateway's launch statements (each resource type of RagStack's body)."""
+
+    def arn(service: str, resource: str, name: str, sep: cdk.ArnFormat = cdk.ArnFormat.SLASH_RESOURCE_NAME) -> str:
+        return stack.format_arn(service=service, resource=resource, resource_name=name, arn_format=sep)
+
+    sc = f"SC-{stack.account}-pp-*"
+    ec2_types = (
+        "vpc",
+        "subnet",
+        "route-table",
+        "security-group",
+        "security-group-rule",
+        "vpc-endpoint",
+        "vpc-flow-log",
+    )
+    return [
+        iam.PolicyStatement(
+            sid="PassServiceRoles",
+            actions=["iam:PassRole"],
+            resources=[stack.format_arn(service="iam", region="", resource="role", resource_name=sc)],
+            conditions={
+                "StringEquals": {
+                    "iam:PassedToService": [
+                        "sagemaker.amazonaws.com",
+                        "bedrock.amazonaws.com",
+                        "states.amazonaws.com",
+                        "events.amazonaws.com",
+                        "vpc-flow-logs.amazonaws.com",
+                    ]
+                }
+            },
+        ),
+        # The endpoint's autoscaling runs as Application Auto Scaling's service-linked role, created on first use.
+        iam.PolicyStatement(
+            sid="ScalingServiceLinkedRole",
+            actions=["iam:CreateServiceLinkedRole"],
+            resources=[
+                stack.format_arn(
+                    service="iam",
+                    region="",
+                    resource="role",
+                    resource_name="aws-service-role/sagemaker.application-autoscaling.amazonaws.com/"
+                    "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint",
+                )
+            ],
+            conditions={"StringEquals": {"iam:AWSServiceName": "sagemaker.application-autoscaling.amazonaws.com"}},
+        ),
+        iam.PolicyStatement(
+            sid="Network",
+            actions=[
+                "ec2:CreateVpc",
+                "ec2:DeleteVpc",
+                "ec2:ModifyVpcAttribute",
+                "ec2:CreateSubnet",
+                "ec2:DeleteSubnet",
+                "ec2:CreateRouteTable",
+                "ec2:DeleteRouteTable",
+                "ec2:AssociateRouteTable",
+                "ec2:DisassociateRouteTable",
+                "ec2:CreateSecurityGroup",
+                "ec2:DeleteSecurityGroup",
+                "ec2:AuthorizeSecurityGroupIngress",
+                "ec2:AuthorizeSecurityGroupEgress",
+                "ec2:RevokeSecurityGroupIngress",
+                "ec2:RevokeSecurityGroupEgress",
+                "ec2:CreateVpcEndpoint",
+                "ec2:ModifyVpcEndpoint",
+                "ec2:DeleteVpcEndpoints",
+                "ec2:CreateFlowLogs",
+                "ec2:DeleteFlowLogs",
+                "ec2:CreateTags",
+                "ec2:DeleteTags",
+            ],
+            resources=[arn("ec2", t, "*") for t in ec2_types],
+        ),
+        iam.PolicyStatement(
+            sid="NetworkDescribe",
+            actions=[
+                "ec2:DescribeVpcs",
+                "ec2:DescribeVpcAttribute",
+                "ec2:DescribeSubnets",
+                "ec2:DescribeRouteTables",
+                "ec2:DescribeSecurityGroups",
+                "ec2:DescribeSecurityGroupRules",
+                "ec2:DescribeVpcEndpoints",
+                "ec2:DescribeFlowLogs",
+                "ec2:DescribePrefixLists",
+                "ec2:DescribeAvailabilityZones",
+                "ec2:DescribeNetworkInterfaces",
+            ],
+            resources=["*"],
+        ),
+        iam.PolicyStatement(
+            sid="Endpoint",
+            actions=[
+                "sagemaker:CreateModel",
+                "sagemaker:DeleteModel",
+                "sagemaker:DescribeModel",
+                "sagemaker:CreateEndpointConfig",
+                "sagemaker:DeleteEndpointConfig",
+                "sagemaker:DescribeEndpointConfig",
+                "sagemaker:CreateEndpoint",
+                "sagemaker:UpdateEndpoint",
+                "sagemaker:DeleteEndpoint",
+                "sagemaker:DescribeEndpoint",
+                "sagemaker:CreateModelPackageGroup",
+                "sagemaker:DeleteModelPackageGroup",
+                "sagemaker:DescribeModelPackageGroup",
+                "sagemaker:AddTags",
+                "sagemaker:DeleteTags",
+                "sagemaker:ListTags",
+            ],
+            resources=[
+                arn("sagemaker", "endpoint", "rag-llm-*"),
+                arn("sagemaker", "model-package-group", "rag-llm-*"),
+                arn("sagemaker", "model", "*"),
+                arn("sagemaker", "endpoint-config", "*"),
+            ],
+        ),
+        iam.PolicyStatement(
+            sid="Scaling",
+            actions=[
+                "application-autoscaling:RegisterScalableTarget",
+                "application-autoscaling:DeregisterScalableTarget",
+                "application-autoscaling:PutScalingPolicy",
+                "application-autoscaling:DeleteScalingPolicy",
+                "application-autoscaling:TagResource",
+            ],
+            resources=[arn("application-autoscaling", "scalable-target", "*")],
+        ),
+        iam.PolicyStatement(
+            sid="ScalingDescribe",
+            actions=[
+                "application-autoscaling:DescribeScalableTargets",
+                "application-autoscaling:DescribeScalingPolicies",
+            ],
+            resources=["*"],
+        ),
+        iam.PolicyStatement(
+            sid="Buckets",
+            actions=[
+                "s3:CreateBucket",
+                "s3:DeleteBucket",
+                "s3:GetBucketPolicy",
+                "s3:PutBucketPolicy",
+                "s3:DeleteBucketPolicy",
+                "s3:PutEncryptionConfiguration",
+                "s3:PutBucketVersioning",
+                "s3:PutBucketPublicAccessBlock",
+                "s3:PutBucketOwnershipControls",
+                "s3:PutLifecycleConfiguration",
+                "s3:PutBucketLogging",
+                "s3:PutBucketNotification",
+                "s3:PutBucketTagging",
+            ],
+            resources=[f"arn:{stack.partition}:s3:::sc-{stack.account}-pp-*"],
+        ),
+        iam.PolicyStatement(
+            sid="VectorStore",
+            actions=[
+                "s3vectors:CreateVectorBucket",
+                "s3vectors:DeleteVectorBucket",
+                "s3vectors:GetVectorBucket",
+                "s3vectors:CreateIndex",
+                "s3vectors:DeleteIndex",
+                "s3vectors:GetIndex",
+            ],
+            resources=[
+                arn("s3vectors", "bucket", "rag-documents-*-vectors"),
+                arn("s3vectors", "bucket", "rag-documents-*-vectors/index/*"),
+            ],
+        ),
+        iam.PolicyStatement(sid="CreateKnowledgeBase", actions=["bedrock:CreateKnowledgeBase"], resources=["*"]),
+        iam.PolicyStatement(
+            sid="KnowledgeBase",
+            actions=[
+                "bedrock:GetKnowledgeBase",
+                "bedrock:UpdateKnowledgeBase",
+                "bedrock:DeleteKnowledgeBase",
+                "bedrock:CreateDataSource",
+                "bedrock:GetDataSource",
+                "bedrock:UpdateDataSource",
+                "bedrock:DeleteDataSource",
+                "bedrock:TagResource",
+                "bedrock:UntagResource",
+                "bedrock:ListTagsForResource",
+            ],
+            resources=[arn("bedrock", "knowledge-base", "*")],
+        ),
+        iam.PolicyStatement(
+            sid="Ingestion",
+            actions=[
+                "states:CreateStateMachine",
+                "states:UpdateStateMachine",
+                "states:DeleteStateMachine",
+                "states:DescribeStateMachine",
+                "states:TagResource",
+                "states:UntagResource",
+                "states:ListTagsForResource",
+            ],
+            resources=[arn("states", "stateMachine", "*", cdk.ArnFormat.COLON_RESOURCE_NAME)],
+        ),
+        iam.PolicyStatement(
+            sid="Rules",
+            actions=[
+                "events:PutRule",
+                "events:DeleteRule",
+                "events:DescribeRule",
+                "events:PutTargets",
+                "events:RemoveTargets",
+                "events:TagResource",
+                "events:UntagResource",
+            ],
+            resources=[arn("events", "rule", sc)],
+        ),
+        iam.PolicyStatement(
+            sid="Dashboard",
+            actions=["cloudwatch:PutDashboard", "cloudwatch:GetDashboard", "cloudwatch:DeleteDashboards"],
+            resources=[stack.format_arn(service="cloudwatch", region="", resource="dashboard", resource_name=sc)],
+        ),
+        iam.PolicyStatement(
+            sid="Grants",
+            actions=["kms:CreateGrant"],
+            resources=[arn("kms", "key", "*")],
+            conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
         ),
     ]

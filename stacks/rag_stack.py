@@ -95,61 +95,90 @@ class RagSettings:
         return settings
 
 
-class RagStack(cdk.Stack):
-    """Internal RAG: private API → retrieval (Bedrock Knowledge Base) → SageMaker-hosted open model, in a VPC without internet."""
+@dataclass(frozen=True, kw_only=True)
+class RagNames:
+    """Physical names of a launched RAG copy's account-unique resources (each may be a token)."""
+
+    endpoint: str
+    """The SageMaker endpoint name."""
+    model_package_group: str
+    """The model package group name."""
+    knowledge_base: str
+    """The knowledge base name."""
+    vector_bucket: str
+    """The S3 Vectors bucket name."""
+
+
+class RagComposition:
+    """The RAG body, built directly under ``stack`` (no wrapper construct, so the logical IDs are the stack's own):
+    :class:`RagStack` and the Service Catalog ``RagProduct`` both use it.
+
+    The product passes what a launched copy needs instead of synth-time values: explicit ``availability_zones``
+    (a product template is environment-agnostic), ``max_instances`` as a token (a launch parameter), and physical
+    names that hold the launched stack's ID (``names``) so that copies in one account never collide, and no
+    ``AWS::ApiGateway::Account`` (``api_gateway_account=False``: the account singleton is the catalog's).
+    """
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, settings: RagSettings | None = None, **kwargs: Any
+        self,
+        stack: cdk.Stack,
+        settings: RagSettings,
+        *,
+        label: str,
+        availability_zones: list[str] | None = None,
+        max_instances: int | None = None,
+        names: RagNames | None = None,
+        api_gateway_account: bool = True,
     ) -> None:
-        kwargs.setdefault(
-            "description",
-            "cdk-llm-serving: internal RAG over enterprise documents (private API, SageMaker, Bedrock KB)",
-        )
-        super().__init__(scope, construct_id, **kwargs)
-        settings = settings or RagSettings()
+        self.stack = stack
+        self.api_gateway_account = api_gateway_account
         self.settings = settings
-
-        self.alarm_topic = alarm_topic(self, "RagStack")
-        self.vpc = self._vpc(settings.vpc_cidr)
-        self.llm = self._llm(settings)
+        self.alarm_topic = alarm_topic(stack, label)
+        self.vpc = self._vpc(settings.vpc_cidr, label, availability_zones)
+        self.llm = self._llm(settings, max_instances, names)
         # Registered model versions: train/fine-tune pipelines register here; promotion = new weights prefix + deploy.
         self.model_package_group = sagemaker.CfnModelPackageGroup(
-            self,
+            stack,
             "ModelPackageGroup",
-            model_package_group_name=f"{self.llm.endpoint_name[:54]}-versions",
+            model_package_group_name=names.model_package_group if names else f"{self.llm.endpoint_name[:54]}-versions",
             model_package_group_description="Registered versions of the RAG answer model",
         )
-        self.index = self._index(settings)
+        self.index = self._index(settings, names)
         self.gateway = self._gateway(settings)
         self.dashboard = self._dashboard()
         self._outputs()
 
-    def _llm(self, settings: RagSettings) -> SageMakerLlmEndpoint:
+    def _llm(self, settings: RagSettings, max_instances: int | None, names: RagNames | None) -> SageMakerLlmEndpoint:
         """The model: real-time, in the VPC, network-isolated, blue/green rollouts with automatic rollback.
 
         All at once: the variant can be down to 1 instance, and a canary is a part (at most half) of the new fleet's
         instances (SAGEMAKER.TRAFFIC_SHIFT_SIZE); the new fleet still bakes for the termination wait, watched by the alarms.
         """
-        weights = s3.Bucket.from_bucket_name(self, "Weights", settings.weights_bucket_name)
+        weights = s3.Bucket.from_bucket_name(self.stack, "Weights", settings.weights_bucket_name)
         return SageMakerLlmEndpoint(
-            self,
+            self.stack,
             "Llm",
+            endpoint_name=names.endpoint if names else None,
             model=ModelSource.s3_prefix(weights, settings.weights_prefix),
             container=LlmContainer.lmi(tensor_parallel_degree=1, max_model_len=settings.max_model_len),
             instance_type=settings.instance_type,
             vpc=self.vpc,
             autoscaling=AutoScalingOptions(
-                min_capacity=1, max_capacity=settings.max_instances, target_concurrent_requests=8
+                min_capacity=1,
+                max_capacity=settings.max_instances if max_instances is None else max_instances,
+                target_concurrent_requests=8,
             ),
             deployment=DeploymentOptions(traffic=TrafficShift(type=TrafficShiftType.ALL_AT_ONCE)),
             data_capture=DataCaptureOptions(sampling_percentage=settings.data_capture_percent),
             alarm_topic=self.alarm_topic,
         )
 
-    def _index(self, settings: RagSettings) -> DocumentIndex:
+    def _index(self, settings: RagSettings, names: RagNames | None) -> DocumentIndex:
         return DocumentIndex(
-            self,
+            self.stack,
             "Documents",
+            knowledge_base_name=names.knowledge_base if names else None,
+            vector_bucket_name=names.vector_bucket if names else None,
             ingestion=IngestionTrigger(
                 on_upload=True,
                 schedule=cdk.Duration.hours(settings.ingestion_schedule_hours)
@@ -167,7 +196,7 @@ class RagStack(cdk.Stack):
             number_of_results=settings.number_of_results,
         )
         return BedrockGatewayApi(
-            self,
+            self.stack,
             "Gateway",
             models=[
                 SageMakerModelAlias.for_endpoint(
@@ -180,34 +209,37 @@ class RagStack(cdk.Stack):
             auth=GatewayAuth.iam(),
             endpoint=GatewayEndpoint.private(vpc=self.vpc),
             alarm_topic=self.alarm_topic,
+            cloud_watch_role=self.api_gateway_account,
         )
 
     def _outputs(self) -> None:
         cdk.CfnOutput(
-            self,
+            self.stack,
             "OpenAIBaseUrl",
             value=self.gateway.openai_base_url,
             description="base_url for OpenAI SDKs (reachable only from inside the VPC; SigV4 auth)",
         )
-        cdk.CfnOutput(self, "EndpointName", value=self.llm.endpoint_name)
+        cdk.CfnOutput(self.stack, "EndpointName", value=self.llm.endpoint_name)
         cdk.CfnOutput(
-            self,
+            self.stack,
             "DocumentBucket",
             value=self.index.document_bucket.bucket_name,
             description="Upload documents here; ingestion starts on upload",
         )
-        cdk.CfnOutput(self, "KnowledgeBaseId", value=self.index.knowledge_base_id)
-        cdk.CfnOutput(self, "ModelPackageGroupArn", value=self.model_package_group.attr_model_package_group_arn)
-        cdk.CfnOutput(self, "AlarmTopicArn", value=self.alarm_topic.topic_arn)
-        cdk.CfnOutput(self, "DashboardName", value=self.dashboard.dashboard_name)
+        cdk.CfnOutput(self.stack, "KnowledgeBaseId", value=self.index.knowledge_base_id)
+        cdk.CfnOutput(self.stack, "ModelPackageGroupArn", value=self.model_package_group.attr_model_package_group_arn)
+        cdk.CfnOutput(self.stack, "AlarmTopicArn", value=self.alarm_topic.topic_arn)
+        cdk.CfnOutput(self.stack, "DashboardName", value=self.dashboard.dashboard_name)
 
-    def _vpc(self, cidr: str) -> ec2.Vpc:
+    def _vpc(self, cidr: str, label: str, availability_zones: list[str] | None) -> ec2.Vpc:
         """Isolated subnets only (no NAT, no internet gateway); S3 through a gateway endpoint."""
         vpc = ec2.Vpc(
-            self,
+            self.stack,
             "Vpc",
             ip_addresses=ec2.IpAddresses.cidr(cidr),
-            max_azs=2,
+            # Either 2 of the stack's zones or the ones named (ec2.Vpc takes one or the other).
+            max_azs=None if availability_zones else 2,
+            availability_zones=availability_zones,
             nat_gateways=0,
             subnet_configuration=[
                 ec2.SubnetConfiguration(name="isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=22)
@@ -215,10 +247,12 @@ class RagStack(cdk.Stack):
             gateway_endpoints={"S3": ec2.GatewayVpcEndpointOptions(service=ec2.GatewayVpcEndpointAwsService.S3)},
             restrict_default_security_group=False,
         )
-        flow_key = kms.Key(self, "FlowLogKey", enable_key_rotation=True, description="Encrypts RagStack VPC flow logs")
+        flow_key = kms.Key(
+            self.stack, "FlowLogKey", enable_key_rotation=True, description=f"Encrypts {label} VPC flow logs"
+        )
         flow_key.grant_encrypt_decrypt(iam.ServicePrincipal(f"logs.{cdk.Aws.REGION}.amazonaws.com"))
         flow_logs = logs.LogGroup(
-            self,
+            self.stack,
             "FlowLogGroup",
             encryption_key=flow_key,
             retention=logs.RetentionDays.ONE_YEAR,
@@ -239,7 +273,7 @@ class RagStack(cdk.Stack):
 
     def _dashboard(self) -> cloudwatch.Dashboard:
         llm, gw = self.llm, self.gateway
-        dashboard = cloudwatch.Dashboard(self, "Dashboard", default_interval=cdk.Duration.hours(6))
+        dashboard = cloudwatch.Dashboard(self.stack, "Dashboard", default_interval=cdk.Duration.hours(6))
         dashboard.add_widgets(
             cloudwatch.GraphWidget(
                 title="API requests and errors (rag)",
@@ -279,3 +313,25 @@ class RagStack(cdk.Stack):
             cloudwatch.AlarmStatusWidget(title="Alarms", width=12, alarms=[*llm.alarms, *gw.alarms]),
         )
         return dashboard
+
+
+class RagStack(cdk.Stack):
+    """Internal RAG: private API → retrieval (Bedrock Knowledge Base) → SageMaker-hosted open model, in a VPC without internet."""
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, settings: RagSettings | None = None, **kwargs: Any
+    ) -> None:
+        kwargs.setdefault(
+            "description",
+            "cdk-llm-serving: internal RAG over enterprise documents (private API, SageMaker, Bedrock KB)",
+        )
+        super().__init__(scope, construct_id, **kwargs)
+        self.settings = settings or RagSettings()
+        rag = RagComposition(self, self.settings, label="RagStack")
+        self.alarm_topic = rag.alarm_topic
+        self.vpc = rag.vpc
+        self.llm = rag.llm
+        self.model_package_group = rag.model_package_group
+        self.index = rag.index
+        self.gateway = rag.gateway
+        self.dashboard = rag.dashboard

@@ -524,6 +524,24 @@ WILDCARD_ACTIONS: dict[tuple[str, str], set[str]] = {
         "logs:DescribeResourcePolicies",
         "kms:CreateKey",
     },
+    # stacks/catalog_stack.py: the RAG product's launch actions without resource types (EC2 and Application Auto
+    # Scaling Describe*, bedrock:CreateKnowledgeBase: the knowledge base does not exist yet).
+    ("CatalogStack", "RagLaunchPolicy"): {
+        "ec2:DescribeVpcs",
+        "ec2:DescribeVpcAttribute",
+        "ec2:DescribeSubnets",
+        "ec2:DescribeRouteTables",
+        "ec2:DescribeSecurityGroups",
+        "ec2:DescribeSecurityGroupRules",
+        "ec2:DescribeVpcEndpoints",
+        "ec2:DescribeFlowLogs",
+        "ec2:DescribePrefixLists",
+        "ec2:DescribeAvailabilityZones",
+        "ec2:DescribeNetworkInterfaces",
+        "application-autoscaling:DescribeScalableTargets",
+        "application-autoscaling:DescribeScalingPolicies",
+        "bedrock:CreateKnowledgeBase",
+    },
     # knowledge_base/construct.py: vended-log delivery and X-Ray of the ingestion state machine.
     ("DocumentIndex", "IngestionPolicy"): _LOG_DELIVERY | _XRAY | _XRAY_SAMPLING,
 }

@@ -861,6 +861,25 @@ def test_knowledge_base_settings_rules() -> None:
     assert KNOWLEDGE_BASE.problems(replace(ok, name=token, description=token, inclusion_prefix=token)) == []
 
 
+def test_vector_bucket_name_rule_and_prop() -> None:
+    # KB.VECTOR_BUCKET_NAME: Amazon S3 User Guide "Vector bucket naming rules" (3-63 lowercase letters, digits,
+    # hyphens; begins and ends with a letter or digit); botocore s3vectors 2025-07-15 VectorBucketName min 3, max 63.
+    ok = KnowledgeBaseSettings(
+        name="k", description="d", data_source_description="Documents in S3", inclusion_prefix=None
+    )
+    assert KNOWLEDGE_BASE.problems(replace(ok, vector_bucket_name="a1-" + "b" * 59 + "c")) == []
+    expect_rule("KB.VECTOR_BUCKET_NAME", lambda: _build(vector_bucket_name="My_Vectors"))
+    for bad in ("ab", "-abc", "abc-", "a" * 64):
+        expect_rule("KB.VECTOR_BUCKET_NAME", KNOWLEDGE_BASE.problems(replace(ok, vector_bucket_name=bad)))
+    # A token (a launched copy's stack ID) is left to S3 Vectors; the name reaches the bucket, the index and the grants.
+    name = f"docs-{cdk.Aws.STACK_NAME}"
+    assert KNOWLEDGE_BASE.problems(replace(ok, vector_bucket_name=name)) == []
+    t = _template(vector_bucket_name="team-a-vectors")
+    (bucket,) = t.find_resources("AWS::S3Vectors::VectorBucket").values()
+    assert bucket["Properties"]["VectorBucketName"] == "team-a-vectors"
+    assert "bucket/team-a-vectors" in json.dumps(t.to_json()["Resources"])
+
+
 def test_data_source_description_fits_bedrocks_limit_for_the_longest_prefix() -> None:
     # The generated description used to be "Documents in S3 under <prefix>", 322 characters for a 300-character
     # prefix: CreateDataSource rejects more than 200 (KB.DESCRIPTION_LENGTH).

@@ -7,6 +7,8 @@ narrow (one finding id, on one construct this library created) and carries a rea
 
 from __future__ import annotations
 
+import json
+
 import aws_cdk as cdk
 from constructs import IConstruct
 
@@ -49,4 +51,6 @@ def _render(value: object) -> str:
             parts: list[object]
             sep, parts = value["Fn::Join"]
             return sep.join(_render(p) for p in parts)
+        # Any other intrinsic (Fn::Select, Fn::Split...): cdk-nag prints JSON.stringify of it (compact, key order kept).
+        return json.dumps(value, separators=(",", ":"))
     raise ValueError(f"cannot render {value!r} as a cdk-nag resource")

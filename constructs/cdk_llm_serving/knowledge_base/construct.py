@@ -114,6 +114,7 @@ class DocumentIndex(DocumentIndexBase):
         chunking: ChunkingStrategy | None = None,
         ingestion: IngestionTrigger | None = None,
         knowledge_base_name: str | None = None,
+        vector_bucket_name: str | None = None,
         description: str = "Enterprise document index: Bedrock Knowledge Base over S3 documents, vectors in S3 Vectors",
         encryption_key: kms.IKey | None = None,
         server_access_logs_bucket: s3.IBucket | None = None,
@@ -138,6 +139,10 @@ class DocumentIndex(DocumentIndexBase):
             (``IngestionTrigger.manual()``: neither)
         :param knowledge_base_name: up to 100 letters, digits, ``-`` and ``_``. Default: - derived from the
             construct path (unique and stable)
+        :param vector_bucket_name: name of the S3 Vectors bucket, unique in the account and Region: 3 to 63
+            lowercase letters, digits and hyphens, starting and ending with a letter or digit (may be a token, e.g.
+            holding the stack ID, when several copies of one template are launched in an account). Default: -
+            derived from the construct path (unique and stable within one app)
         :param description: knowledge base description, 1 to 200 characters. Default: - "Enterprise document
             index: …" (a fixed text)
         :param encryption_key: KMS key for the documents (when the bucket is created), the vectors, the data
@@ -160,6 +165,7 @@ class DocumentIndex(DocumentIndexBase):
         self.ingestion = ingestion or IngestionTrigger()
         self.document_prefix: str | None = document_prefix
         self.knowledge_base_name = knowledge_base_name or cdk.Names.unique_id(self)[-100:]
+        self._vector_bucket_name_prop = vector_bucket_name
         ingestion_timeout = ingestion_timeout or cdk.Duration.hours(24)
         self._generate_names()
         self._validate(
@@ -191,7 +197,7 @@ class DocumentIndex(DocumentIndexBase):
         # The group is retained: its name ends with part of the stack ID, so a re-created stack never asks for the
         # name of a group its deleted predecessor left behind.
         self._log_group_name = f"/aws/vendedlogs/states/{cdk.Names.unique_id(self)[-200:]}-{stack_id_suffix()}"
-        self._vector_bucket_name = self._physical_name("vectors")
+        self._vector_bucket_name = self._vector_bucket_name_prop or self._physical_name("vectors")
         self._index_name = self._physical_name("index")
         prefix = self.document_prefix
         description = "Documents in S3" + (f" under {prefix}" if prefix else "")
@@ -216,6 +222,7 @@ class DocumentIndex(DocumentIndexBase):
             description=description,
             data_source_description=self._data_source_description,
             inclusion_prefix=self.document_prefix,
+            vector_bucket_name=self._vector_bucket_name,
         )
         log_group = RetainedName(
             f"{self.node.path}/IngestionLogs", "LogGroupName", cdk.Stack.of(self).resolve(self._log_group_name)

@@ -53,12 +53,16 @@ class KnowledgeBaseSettings:
     """The data source description (generated from the prefix)."""
     inclusion_prefix: str | None
     """The data source's one inclusion prefix (``document_prefix``), or ``None`` for the whole bucket."""
+    vector_bucket_name: str | None = None
+    """The S3 Vectors bucket name (passed in or generated). Default: - not checked"""
 
 
 #: ``Name`` of CreateKnowledgeBase and CreateDataSource.
 NAME_RE = re.compile(r"^([0-9a-zA-Z][_-]?){1,100}$")
 #: ``Description`` of CreateKnowledgeBase and CreateDataSource.
 DESCRIPTION_MAX = 200
+#: S3 Vectors vector bucket names.
+VECTOR_BUCKET_NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{1,61}[a-z0-9])$")
 #: ``S3Prefix`` (an entry of ``S3DataSourceConfiguration.inclusionPrefixes``).
 INCLUSION_PREFIX_MAX = 300
 
@@ -73,6 +77,20 @@ def _knowledge_base_name(subject: KnowledgeBaseSettings) -> Iterable[str]:
         yield (
             "knowledge_base_name must be 1 to 100 letters or digits, each optionally followed by one '-' or '_' "
             f"(pattern {NAME_RE.pattern}), got {subject.name!r}"
+        )
+
+
+@KNOWLEDGE_BASE.rule(
+    "KB.VECTOR_BUCKET_NAME",
+    "A vector bucket name is 3 to 63 lowercase letters, digits and hyphens, starting and ending with a letter or digit",
+    source="Amazon S3 User Guide 'Vector bucket naming rules' (s3-vectors-buckets-naming); botocore s3vectors "
+    "2025-07-15 service-2.json shape VectorBucketName: min 3, max 63",
+)
+def _vector_bucket_name(subject: KnowledgeBaseSettings) -> Iterable[str]:
+    if breaks_pattern(subject.vector_bucket_name, VECTOR_BUCKET_NAME_RE):
+        yield (
+            "vector_bucket_name must be 3 to 63 lowercase letters, digits and hyphens, starting and ending with a "
+            f"letter or digit, got {subject.vector_bucket_name!r}"
         )
 
 

@@ -778,9 +778,17 @@ class SageMakerLlmEndpoint(SageMakerEndpointBase):
                     else ""
                 ),
             )
-        p.check(a.max_capacity >= 1, f"autoscaling.max_capacity must be at least 1, got {a.max_capacity}")
+        # max_capacity may be a token (e.g. a Service Catalog launch parameter) for an instance-scaled variant:
+        # its parameter's MinValue/MaxValue checks it at deploy time instead (the gateway's throttles do the same).
+        token = cdk.Token.is_unresolved(a.max_capacity)
         p.check(
-            a.max_capacity >= a.min_capacity,
+            not token or mode in (InferenceMode.REAL_TIME, InferenceMode.ASYNC),
+            "autoscaling.max_capacity can be a token only with real-time or async instance hosting (inference "
+            "components and serverless derive sizes from it at synth): pass a number",
+        )
+        p.check(token or a.max_capacity >= 1, f"autoscaling.max_capacity must be at least 1, got {a.max_capacity}")
+        p.check(
+            token or a.max_capacity >= a.min_capacity,
             f"autoscaling.max_capacity ({a.max_capacity}) must be at least min_capacity ({a.min_capacity})",
         )
         if a.scale_to_zero:

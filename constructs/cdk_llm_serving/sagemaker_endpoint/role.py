@@ -109,8 +109,6 @@ def acknowledge_hosting_wildcards(
         f"{', '.join(actions)} have no resource-level permissions; AWS requires '*'",
     )
     for name in log_group_names:
-        if cdk.Token.is_unresolved(name):
-            continue
         acknowledge(
             policy,
             f"AwsSolutions::AwsSolutions-IAM5[Resource::{nag_resource(policy, _log_group_arn(policy, name))}]",
