@@ -20,6 +20,7 @@ Added to the app only when cdk.json (or ``-c catalog='{...}'``) has a ``catalog`
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from dataclasses import dataclass, replace
@@ -33,7 +34,7 @@ from aws_cdk import aws_servicecatalog as servicecatalog
 from constructs import Construct
 
 import cdk_llm_serving
-from cdk_llm_serving import BedrockGatewayApi, GatewayAuth, PropsValidationError
+from cdk_llm_serving import BedrockGatewayApi, Budget, GatewayAuth, PropsValidationError
 from cdk_llm_serving._nag import acknowledge, nag_resource
 from cdk_llm_serving._retained import stack_id_suffix
 from cdk_llm_serving.bedrock_gateway._validation import MAX_BURST, WAF_RATE_LIMIT_RANGE
@@ -152,6 +153,15 @@ class ChatGatewayProduct(servicecatalog.ProductStack):
             description="Requests per client IP per 5 minutes before AWS WAF answers 429.",
         )
         props = settings.gateway_props()
+        governance = props.get("governance")
+        if governance is not None:  # budgets on (the chat settings' default): each is a launch parameter
+            props["governance"] = dataclasses.replace(
+                governance,
+                team_budget=self._budget_parameter("TeamBudgetTokens", "each team", settings.team_budget_tokens),
+                caller_budget=self._budget_parameter(
+                    "CallerBudgetTokens", "each IAM caller", settings.caller_budget_tokens
+                ),
+            )
         props.update(
             auth=GatewayAuth.iam(),
             throttling_rate_limit=rate.value_as_number,
@@ -173,6 +183,25 @@ class ChatGatewayProduct(servicecatalog.ProductStack):
         cdk.CfnOutput(self, "ModelAliases", value=",".join(m.alias for m in settings.models))
         cdk.CfnOutput(self, "AlarmTopicArn", value=self.alarm_topic.topic_arn, description="Subscribe to get alarms")
 
+    def _budget_parameter(self, name: str, whom: str, default: int | None) -> Budget:
+        """A token budget per period as a launch parameter (the chat settings' value as its default)."""
+        parameter = cdk.CfnParameter(
+            self,
+            name,
+            type="Number",
+            default=default if default is not None else MAX_BUDGET_TOKENS,
+            min_value=MIN_BUDGET_TOKENS,
+            max_value=MAX_BUDGET_TOKENS,
+            description=f"Input plus output tokens per budget period of {whom} ({MIN_BUDGET_TOKENS} to "
+            f"{MAX_BUDGET_TOKENS}); over it the gateway answers 429 insufficient_quota.",
+        )
+        return Budget(tokens=parameter.value_as_number)
+
+
+#: Range of the budget launch parameters (tokens per period): at least one long answer, at most 10^12 (far beyond any
+#: real budget; DynamoDB numbers hold 38 digits).
+MIN_BUDGET_TOKENS = 1000
+MAX_BUDGET_TOKENS = 1_000_000_000_000
 
 #: ``AllowedPattern`` of the weights bucket: a general purpose bucket name (Amazon S3 User Guide, "General purpose
 #: bucket naming rules": 3-63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit).

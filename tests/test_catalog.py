@@ -88,15 +88,56 @@ def test_launch_parameters_are_bounded_and_reach_the_gateway(synthesis: Synthesi
         "ThrottlingRateLimit": ("Number", 1, 10000),
         "ThrottlingBurstLimit": ("Number", 1, 5000),  # the account burst quota, as the gateway checks literals
         "WafRateLimitPerIp": ("Number", 100, 2000000000),  # wafv2 RateBasedStatement Limit range
+        "TeamBudgetTokens": ("Number", 1000, 1_000_000_000_000),
+        "CallerBudgetTokens": ("Number", 1000, 1_000_000_000_000),
     }
     # Defaults: the chat settings of cdk.json (ChatSettings defaults).
-    assert [params[k]["Default"] for k in params] == [20, 40, 300]
+    assert {k: params[k]["Default"] for k in params} == {
+        "ThrottlingRateLimit": 20,
+        "ThrottlingBurstLimit": 40,
+        "WafRateLimitPerIp": 300,
+        "TeamBudgetTokens": 2_000_000,
+        "CallerBudgetTokens": 200_000,
+    }
     (settings,) = one(template, "AWS::ApiGateway::Stage")["MethodSettings"]
     assert settings["ThrottlingRateLimit"] == {"Ref": "ThrottlingRateLimit"}
     assert settings["ThrottlingBurstLimit"] == {"Ref": "ThrottlingBurstLimit"}
     rules = {r["Name"]: r for r in one(template, "AWS::WAFv2::WebACL")["Rules"]}
     assert rules["RateLimitPerIp"]["Statement"]["RateBasedStatement"]["Limit"] == {"Ref": "WafRateLimitPerIp"}
     assert {"OpenAIBaseUrl", "AuthMode", "InvokeArn", "ModelAliases", "AlarmTopicArn"} <= set(template["Outputs"])
+
+
+def test_budget_parameters_reach_the_runtime_config_and_parse(synthesis: Synthesis) -> None:
+    """The budgets deploy inside GATEWAY_CONFIG (JSON text) as decimal strings, which the runtime accepts."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lambda" / "gateway"))
+    from config import parse_config
+
+    template = _product_template(synthesis)
+    (fn,) = [
+        f
+        for f in resources(template, "AWS::Lambda::Function").values()
+        if "GATEWAY_CONFIG" in f["Properties"].get("Environment", {}).get("Variables", {})
+    ]
+    raw = fn["Properties"]["Environment"]["Variables"]["GATEWAY_CONFIG"]
+    parts = raw["Fn::Join"][1]
+    assert {"Ref": "TeamBudgetTokens"} in parts and {"Ref": "CallerBudgetTokens"} in parts
+    values = {"TeamBudgetTokens": "1500000", "CallerBudgetTokens": "150000"}  # as CloudFormation substitutes them
+
+    def text(part: Any) -> str:
+        if isinstance(part, str):
+            return part
+        if "Ref" in part and part["Ref"] in values:
+            return values[part["Ref"]]
+        deployed = {"GuardrailArn": "arn:aws:bedrock:us-east-1:123456789012:guardrail/abcd1234efgh", "Version": "1"}
+        if "Fn::GetAtt" in part and part["Fn::GetAtt"][1] in deployed:
+            return deployed[part["Fn::GetAtt"][1]]
+        return "resolved-" + "x" * 8  # names of the product's own resources (the governance table)
+
+    config = parse_config(json.loads("".join(text(p) for p in parts)))
+    assert config.governance is not None
+    assert config.governance.team_budget.tokens == 1_500_000 and config.governance.caller_budget.tokens == 150_000
 
 
 def test_literal_values_are_still_checked_at_synth() -> None:

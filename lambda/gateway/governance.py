@@ -89,12 +89,24 @@ class GovernanceConfig:
     key_cache_seconds: float = 60.0
 
 
+def _number(value: Any) -> Any:
+    """A budget from GATEWAY_CONFIG: a JSON number, or a decimal string (a CloudFormation launch parameter, which
+    the construct embeds as a string). Anything else is returned as is, for the checks to reject."""
+    if isinstance(value, str) and value.strip():
+        try:
+            number = float(value)
+        except ValueError:
+            return value
+        return int(number) if number.is_integer() and "." not in value else number
+    return value
+
+
 def _limit(raw: Any, where: str) -> Limit:
     if raw is None:
         return Limit()
     if not isinstance(raw, dict) or set(raw) - {"tokens", "usd"}:
         raise ConfigError(f"{ENV}: '{where}' must be an object with 'tokens' and/or 'usd'")
-    tokens, usd = raw.get("tokens"), raw.get("usd")
+    tokens, usd = _number(raw.get("tokens")), _number(raw.get("usd"))
     if tokens is not None and (not isinstance(tokens, int) or isinstance(tokens, bool) or tokens <= 0):
         raise ConfigError(f"{ENV}: '{where}.tokens' must be a positive integer")
     if usd is not None and (not isinstance(usd, (int, float)) or isinstance(usd, bool) or usd <= 0):

@@ -62,12 +62,26 @@ def test_the_input_estimate_bounds_the_utf8_bytes():
     assert estimate_input_tokens(request) == 64 + 8 + len("héllo".encode())
 
 
+def test_budgets_from_launch_parameters_are_decimal_strings():
+    config = parse_config(
+        {**TEST_CONFIG, "governance": {"table": "t", "auth": "iam", "teamBudget": {"tokens": "1500000", "usd": "12.5"}}}
+    )
+    assert config.governance is not None
+    assert (config.governance.team_budget.tokens, config.governance.team_budget.usd) == (1_500_000, 12.5)
+
+
 @pytest.mark.parametrize(
     ("governance", "message"),
     [
         ({"table": "t", "auth": "magic"}, "governance.auth"),
         ({"table": "t", "auth": "apiKeys", "period": "week"}, "governance.period"),
         ({"table": "t", "auth": "apiKeys", "teamBudget": {"tokens": 0}}, "teamBudget.tokens"),
+        # A launch parameter arrives as a decimal string (CatalogStack's budget parameters): a non-number, zero or a
+        # fraction of a token is still refused.
+        ({"table": "t", "auth": "apiKeys", "teamBudget": {"tokens": "lots"}}, "teamBudget.tokens"),
+        ({"table": "t", "auth": "apiKeys", "teamBudget": {"tokens": "0"}}, "teamBudget.tokens"),
+        ({"table": "t", "auth": "apiKeys", "callerBudget": {"tokens": "10.5"}}, "callerBudget.tokens"),
+        ({"table": "t", "auth": "apiKeys", "callerBudget": {"usd": "-1"}}, "callerBudget.usd"),
         ({"table": "t", "auth": "apiKeys", "teams": {"a": {"aliases": ["nope"]}}}, "teams.a.aliases"),
         ({"table": "t", "auth": "apiKeys", "prices": {"chat-fast": [1]}}, "prices.chat-fast"),
         ({"auth": "apiKeys"}, "governance.table"),

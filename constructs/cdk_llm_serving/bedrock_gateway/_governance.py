@@ -110,9 +110,10 @@ def governance_problems(
     def budget(where: str, b: Budget | None) -> None:
         if b is None:
             return
-        if b.tokens is not None and b.tokens <= 0:
+        # A number token (e.g. a CloudFormation parameter, which checks its own MinValue) is not range-checked.
+        if b.tokens is not None and not cdk.Token.is_unresolved(b.tokens) and b.tokens <= 0:
             problems.append(f"{where}.tokens must be a positive integer, got {b.tokens}")
-        if b.usd is not None and b.usd <= 0:
+        if b.usd is not None and not cdk.Token.is_unresolved(b.usd) and b.usd <= 0:
             problems.append(f"{where}.usd must be positive, got {b.usd}")
 
     budget("governance.team_budget", governance.team_budget)
@@ -143,10 +144,17 @@ def governance_problems(
     return [*problems, *GOVERNANCE.problems(subject)]
 
 
+def _budget_value(value: float) -> float | str:
+    """A budget as GATEWAY_CONFIG carries it: a literal number, or a number token (a launch parameter) as a string
+    token, since GATEWAY_CONFIG is JSON text with embedded string tokens; it deploys as a decimal string, which the
+    runtime accepts (``governance._limit``)."""
+    return cdk.Token.as_string(value) if cdk.Token.is_unresolved(value) else value
+
+
 def _budget_config(b: Budget | None) -> dict[str, Any] | None:
     if b is None or (b.tokens is None and b.usd is None):
         return None
-    return {k: v for k, v in (("tokens", b.tokens), ("usd", b.usd)) if v is not None}
+    return {k: _budget_value(v) for k, v in (("tokens", b.tokens), ("usd", b.usd)) if v is not None}
 
 
 def runtime_governance(
