@@ -132,6 +132,11 @@ def synth_with_report(app: cdk.App, outdir: Path) -> tuple[list[dict[str, Any]],
     return violations, error
 
 
+#: A CDK Pipelines asset-publishing command's destination ID: ``<hash>:<account>-<region>-<8 hex>``, where the suffix
+#: hashes the destination, whose object key is the asset hash (so it changes with runtime code, like the hash).
+_PUBLISH_DESTINATION = re.compile(r"(<hash>:\d{12}-[a-z0-9-]+?-)[0-9a-f]{8}(?=\\?\")")
+
+
 def scrub(value: Any) -> Any:
     """Replace asset hashes (they change with runtime code or the CDK version) by a placeholder."""
     if isinstance(value, dict):
@@ -139,7 +144,7 @@ def scrub(value: Any) -> Any:
     if isinstance(value, list):
         return [scrub(v) for v in value]
     if isinstance(value, str):
-        return _HASH.sub("<hash>", value)
+        return _PUBLISH_DESTINATION.sub(r"\1<destination>", _HASH.sub("<hash>", value))
     return value
 
 
