@@ -304,23 +304,12 @@ class CatalogStack(cdk.Stack):
         self.chat_product_stack = ChatGatewayProduct(
             self, "ChatGatewayProduct", settings=chat, asset_bucket=self.asset_bucket
         )
-        self.chat_product = servicecatalog.CloudFormationProduct(
-            self,
+        self.chat_product = self._product(
             "ChatGateway",
-            product_name="LLM chat gateway",
-            owner=settings.provider_name,
+            self.chat_product_stack,
+            name="LLM chat gateway",
             description="OpenAI-compatible chat completions API over the platform's Amazon Bedrock model allowlist",
-            product_versions=[
-                servicecatalog.CloudFormationProductVersion(
-                    product_version_name=PRODUCT_VERSION,
-                    description=f"cdk-llm-serving {cdk_llm_serving.__version__}",
-                    cloud_formation_template=servicecatalog.CloudFormationTemplate.from_product_stack(
-                        self.chat_product_stack
-                    ),
-                )
-            ],
         )
-        self.portfolio.add_product(self.chat_product)
         self.launch_role = launch_role(self, self.asset_bucket)
         self.portfolio.set_launch_role(self.chat_product, self.launch_role)
         self.rag_product_stack = RagProduct(
@@ -330,23 +319,12 @@ class CatalogStack(cdk.Stack):
             availability_zones=settings.availability_zones,
             asset_bucket=self.asset_bucket,
         )
-        self.rag_product = servicecatalog.CloudFormationProduct(
-            self,
+        self.rag_product = self._product(
             "Rag",
-            product_name="LLM RAG over enterprise documents",
-            owner=settings.provider_name,
+            self.rag_product_stack,
+            name="LLM RAG over enterprise documents",
             description="Private OpenAI-compatible API answering from a document index with a SageMaker-hosted model",
-            product_versions=[
-                servicecatalog.CloudFormationProductVersion(
-                    product_version_name=PRODUCT_VERSION,
-                    description=f"cdk-llm-serving {cdk_llm_serving.__version__}",
-                    cloud_formation_template=servicecatalog.CloudFormationTemplate.from_product_stack(
-                        self.rag_product_stack
-                    ),
-                )
-            ],
         )
-        self.portfolio.add_product(self.rag_product)
         self.rag_launch_role = rag_launch_role(self, self.launch_role)
         self.portfolio.set_launch_role(self.rag_product, self.rag_launch_role)
         for i, arn in enumerate(settings.consumer_role_arns):
@@ -357,6 +335,27 @@ class CatalogStack(cdk.Stack):
         cdk.CfnOutput(self, "PortfolioId", value=self.portfolio.portfolio_id)
         cdk.CfnOutput(self, "ChatGatewayProductId", value=self.chat_product.product_id)
         cdk.CfnOutput(self, "RagProductId", value=self.rag_product.product_id)
+
+    def _product(
+        self, construct_id: str, template: servicecatalog.ProductStack, *, name: str, description: str
+    ) -> servicecatalog.CloudFormationProduct:
+        """A product of the portfolio at the library's version, its template from ``template``."""
+        product = servicecatalog.CloudFormationProduct(
+            self,
+            construct_id,
+            product_name=name,
+            owner=self.settings.provider_name,
+            description=description,
+            product_versions=[
+                servicecatalog.CloudFormationProductVersion(
+                    product_version_name=PRODUCT_VERSION,
+                    description=f"cdk-llm-serving {cdk_llm_serving.__version__}",
+                    cloud_formation_template=servicecatalog.CloudFormationTemplate.from_product_stack(template),
+                )
+            ],
+        )
+        self.portfolio.add_product(product)
+        return product
 
     def _asset_bucket(self) -> s3.Bucket:
         """The products' Lambda code: ProductStack copies its assets here, and launches read them. ProductStack needs
